@@ -1,0 +1,21 @@
+# The two commands of the README's Quick start, and the pieces they are made of.
+.PHONY: demo test setup lint typecheck pytest clean
+
+demo: setup  ## set up and run the embedded platform at http://127.0.0.1:8000
+	.venv/bin/joinedup demo
+
+test: setup  ## set up and run every quality gate and the whole test suite
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+lint: setup
+	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests
+
+typecheck: setup
+	.venv/bin/mypy
+
+clean:
+	rm -rf .venv .tools node_modules var .pytest_cache .mypy_cache .ruff_cache

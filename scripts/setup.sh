@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up everything joinedup needs on a fresh Debian machine with Python 3.11+ and Node 20:
+# the locked Python environment in .venv/, the front-end packages in node_modules/ and the
+# compiled translations. Safe to run again: it only does what is out of date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION="0.13.9"
+PYTHON="${PYTHON:-python3}"
+TOOLS=".tools"
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "joinedup needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+# uv installs the locked dependencies; it is itself pinned and kept out of the project's venv.
+if [ ! -x "$TOOLS/uv/bin/uv" ] || [ "$("$TOOLS/uv/bin/uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  echo "==> installing uv $UV_VERSION into $TOOLS/"
+  rm -rf "$TOOLS/uv"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$TOOLS/uv" "uv==$UV_VERSION"
+fi
+export UV_PROJECT_ENVIRONMENT="$PWD/.venv"
+export UV_PYTHON_DOWNLOADS=never
+# Reinstall only when the lock or the project changed since the last sync.
+stamp=".venv/.joinedup-synced"
+if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "==> installing the locked Python environment into .venv/"
+  "$TOOLS/uv/bin/uv" sync --locked --python "$PYTHON" --quiet
+  touch "$stamp"
+fi
+
+# GOV.UK Frontend and axe-core come from the npm registry at the locked versions.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing the locked front-end packages into node_modules/"
+  npm ci --silent --no-audit --no-fund >/dev/null
+fi
+
+# Translations are compiled from the committed .po catalogues.
+.venv/bin/pybabel compile --use-fuzzy -q -d src/joinedup/web/locale -D messages 2>/dev/null || true

@@ -1,0 +1,35 @@
+"""The ``joinedup`` command line.
+
+    joinedup demo       set up and run the embedded platform with a seeded synthetic country
+    joinedup serve      run the web process (API, portal, back office)
+    joinedup worker     run the outbox relay and the event consumers
+    joinedup migrate    bring the database schema up to date
+    joinedup seed       load a synthetic country into the database
+    joinedup bench …    benchmarks against a named reference, measured in the same run
+    joinedup log …      the transparency log: verify, tree head, proofs
+    joinedup rules …    rules as code: evaluate a population from files
+    joinedup settings   every JOINEDUP_* variable, documented
+"""
+
+from __future__ import annotations
+
+import typer
+
+from joinedup.cli import bench, log, rules, server, settings_doc
+
+app = typer.Typer(
+    name="joinedup",
+    help="joinedup: connected, whole-of-government public service delivery.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+server.register(app)
+settings_doc.register(app)
+app.add_typer(bench.app, name="bench")
+app.add_typer(log.app, name="log")
+app.add_typer(rules.app, name="rules")
+
+
+def main() -> None:
+    app()

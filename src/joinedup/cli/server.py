@@ -1,0 +1,122 @@
+"""Process commands: demo, serve, worker, migrate, seed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from joinedup.core.db import Database
+from joinedup.core.logging import configure_logging
+from joinedup.core.settings import Settings, get_settings
+
+console = Console(stderr=True)
+
+HOST = typer.Option(None, "--host", help="Address to bind (default: JOINEDUP_HOST).")
+PORT = typer.Option(None, "--port", help="Port to bind (default: JOINEDUP_PORT).")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _migrate(settings: Settings) -> None:
+    from joinedup.migrations import upgrade
+
+    upgrade(settings.resolved_database_url)
+
+
+def _seed(settings: Settings, persons: int, seed: int, *, only_if_empty: bool) -> None:
+    from joinedup.demo import is_seeded, seed_country
+
+    database = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
+    try:
+        if only_if_empty and is_seeded(database):
+            console.print("Synthetic country already seeded: reusing it.")
+            return
+        start = time.perf_counter()
+        summary = seed_country(database, persons=persons, seed=seed, progress=True)
+        console.print(
+            f"Seeded {summary.persons:,} persons in {time.perf_counter() - start:.1f} s "
+            f"({summary.describe()})."
+        )
+    finally:
+        database.dispose()
+
+
+def _run_web(settings: Settings, host: str | None, port: int | None, *, with_workers: bool) -> None:
+    from joinedup.web import create_app
+
+    app = create_app(settings, with_workers=with_workers)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,  # structlog owns logging
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(host: str | None = HOST, port: int | None = PORT) -> None:
+        """Run the embedded platform: migrate, seed the synthetic country once, serve with workers."""
+        settings = _settings()
+        configure_logging(settings)
+        _migrate(settings)
+        _seed(settings, settings.demo_persons, settings.demo_seed, only_if_empty=True)
+        shown = f"http://{host or settings.host}:{port or settings.port}"
+        console.print(f"joinedup is running at [bold]{shown}[/bold] (Ctrl+C stops it).")
+        _run_web(settings, host, port, with_workers=True)
+
+    @app.command()
+    def serve(
+        host: str | None = HOST,
+        port: int | None = PORT,
+        with_workers: bool = typer.Option(
+            False, help="Also run the relay and consumers in this process (embedded shape)."
+        ),
+    ) -> None:
+        """Run one stateless web process (API, portal, back office)."""
+        settings = _settings()
+        configure_logging(settings)
+        _run_web(settings, host, port, with_workers=with_workers)
+
+    @app.command()
+    def worker() -> None:
+        """Run the outbox relay and every event consumer until interrupted."""
+        from joinedup.core.worker import run_worker
+
+        settings = _settings()
+        configure_logging(settings)
+        asyncio.run(run_worker(settings))
+
+    @app.command()
+    def migrate() -> None:
+        """Bring the database schema up to date (Alembic upgrade head)."""
+        settings = _settings()
+        configure_logging(settings)
+        _migrate(settings)
+        console.print("Database schema is up to date.")
+
+    @app.command()
+    def seed(
+        persons: int = typer.Option(20_000, "--persons", min=100, help="Persons to create."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed (default: JOINEDUP_DEMO_SEED)."),
+        force: bool = typer.Option(
+            False, "--force", help="Seed even if a country is already there (adds more persons)."
+        ),
+    ) -> None:
+        """Load a deterministic synthetic country through the registries' use cases."""
+        settings = _settings()
+        configure_logging(settings)
+        _migrate(settings)
+        _seed(settings, persons, settings.demo_seed if seed is None else seed, only_if_empty=not force)

@@ -1,0 +1,133 @@
+"""Shared fixtures.
+
+Databases: ``database`` is a migrated database per test, on SQLite and (marked ``postgres``)
+on PostgreSQL; ``session`` is a session inside a transaction rolled back at the end.
+Servers: with ``CI=true`` the PostgreSQL and NATS tests must run, so an unreachable server
+fails them; elsewhere they skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from joinedup.core.db import Base, Database
+from joinedup.core.settings import Settings
+from joinedup.migrations import upgrade
+from joinedup.platform import load_models
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get(
+    "JOINEDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+NATS_URL = os.environ.get("JOINEDUP_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+load_models()
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    """Fail in CI, skip elsewhere, when a server a test needs is not reachable."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(f"{message} (set CI=true to make this a failure)")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path / "var", log_format="console")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test session; each test gets a copy (fast and isolated)."""
+    path = tmp_path_factory.mktemp("template") / "joinedup.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (this xdist worker), migrated."""
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    name = f"joinedup_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_all(database: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """A migrated, empty database that tests may commit to: SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "joinedup.db"
+        shutil.copyfile(sqlite_template, path)
+        db = Database(f"sqlite:///{path}")
+        yield db
+        db.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    db = Database(url, pool_size=4)
+    try:
+        yield db
+    finally:
+        _truncate_all(db)
+        db.dispose()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """Only SQLite, for tests about the embedded shape."""
+    path = tmp_path / "joinedup.db"
+    shutil.copyfile(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    """A session in a transaction that is rolled back after the test (commits become savepoints)."""
+    with database.engine.connect() as conn:
+        transaction = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+            yield s
+        transaction.rollback()
+
+
+@pytest.fixture
+def nats_url() -> str:
+    require_server("NATS JetStream", "127.0.0.1", 4222)
+    return NATS_URL
