@@ -1,0 +1,106 @@
+"""Keyset pagination, used by every list endpoint (STYLE.md habit 11).
+
+A page is the rows after an opaque cursor, ordered by a unique key (one or more columns).
+No OFFSET, no exact total count: both degrade badly at millions of rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import ValidationFailed
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. ``next_cursor`` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    """The key values in ``cursor``; a cursor that was not made by us is a 422, not a 500."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            parameter="cursor",
+        ) from exc
+    if not isinstance(values, list) or len(values) != width:
+        raise ValidationFailed(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            parameter="cursor",
+        )
+    return values
+
+
+def _after(keys: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descending: bool) -> Any:
+    """``(k1, k2, …) > (v1, v2, …)`` spelled portably (row values are not everywhere)."""
+    clauses = []
+    for i, key in enumerate(keys):
+        equal_prefix = [keys[j] == values[j] for j in range(i)]
+        step = key < values[i] if descending else key > values[i]
+        clauses.append(and_(*equal_prefix, step))
+    return or_(*clauses)
+
+
+def keyset_page(
+    session: Session,
+    statement: Select[Any],
+    *,
+    keys: Sequence[ColumnElement[Any]],
+    request: PageRequest,
+    descending: bool = False,
+    key_of: Any = None,
+) -> tuple[list[Any], str | None]:
+    """Run ``statement`` for one page ordered by ``keys`` (unique together).
+
+    ``key_of(row)`` gives a row's key values (default: the attributes named like the keys).
+    Returns the rows and the cursor of the next page (``None`` when there is none).
+    """
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
+        )
+    if request.cursor:
+        values = decode_cursor(request.cursor, len(keys))
+        statement = statement.where(_after(keys, values, descending=descending))
+    order = [key.desc() if descending else key.asc() for key in keys]
+    rows = list(session.scalars(statement.order_by(*order).limit(request.limit + 1)))
+    has_more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    if not has_more or not rows:
+        return rows, None
+    last = rows[-1]
+    if key_of is None:
+        names = [getattr(key, "key", None) or getattr(key, "name", "") for key in keys]
+        last_values = [getattr(last, name) for name in names]
+    else:
+        last_values = list(key_of(last))
+    return rows, encode_cursor(last_values)
