@@ -99,7 +99,7 @@ def keyset_page(
         return rows, None
     last = rows[-1]
     if key_of is None:
-        names = [getattr(key, "key", None) or getattr(key, "name", "") for key in keys]
+        names = [str(getattr(key, "key", None) or getattr(key, "name", "")) for key in keys]
         last_values = [getattr(last, name) for name in names]
     else:
         last_values = list(key_of(last))
