@@ -89,7 +89,9 @@ def _truncate_all(database: Database) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Database]:
     """A migrated, empty database that tests may commit to: SQLite and PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "joinedup.db"
@@ -122,7 +124,9 @@ def session(database: Database) -> Iterator[Session]:
     """A session in a transaction that is rolled back after the test (commits become savepoints)."""
     with database.engine.connect() as conn:
         transaction = conn.begin()
-        with Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+        with Session(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as s:
             yield s
         transaction.rollback()
 

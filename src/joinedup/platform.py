@@ -13,6 +13,8 @@ from types import ModuleType
 CONTEXTS: tuple[str, ...] = ("registries", "exchange", "rules", "demo")
 
 _CORE_MODEL_MODULES = ("joinedup.core.outbox", "joinedup.core.translog.models")
+#: Plumbing with an HTTP face of its own (the transparency log's tree heads and proofs).
+_CORE_API_MODULES = ("joinedup.core.translog.api",)
 
 
 def _optional(name: str) -> ModuleType | None:
@@ -39,6 +41,7 @@ def handler_modules() -> list[ModuleType]:
 
 
 def api_modules() -> list[ModuleType]:
-    """Every context's ``api`` module; each exposes ``router``."""
-    found = (_optional(f"joinedup.{context}.api") for context in CONTEXTS)
+    """Every ``api`` module (core's, then each context's); each exposes ``router``."""
+    names = [*_CORE_API_MODULES, *(f"joinedup.{context}.api" for context in CONTEXTS)]
+    found = (_optional(name) for name in names)
     return [module for module in found if module is not None]

@@ -1,14 +1,14 @@
 """The ``joinedup`` command line.
 
-    joinedup demo       set up and run the embedded platform with a seeded synthetic country
-    joinedup serve      run the web process (API, portal, back office)
-    joinedup worker     run the outbox relay and the event consumers
-    joinedup migrate    bring the database schema up to date
-    joinedup seed       load a synthetic country into the database
-    joinedup bench …    benchmarks against a named reference, measured in the same run
-    joinedup log …      the transparency log: verify, tree head, proofs
-    joinedup rules …    rules as code: evaluate a population from files
-    joinedup settings   every JOINEDUP_* variable, documented
+joinedup demo       set up and run the embedded platform with a seeded synthetic country
+joinedup serve      run the web process (API, portal, back office)
+joinedup worker     run the outbox relay and the event consumers
+joinedup migrate    bring the database schema up to date
+joinedup seed       load a synthetic country into the database
+joinedup bench …    benchmarks against a named reference, measured in the same run
+joinedup log …      the transparency log: verify, tree head, proofs
+joinedup rules …    rules as code: evaluate a population from files
+joinedup settings   every JOINEDUP_* variable, documented
 """
 
 from __future__ import annotations

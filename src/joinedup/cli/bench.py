@@ -7,7 +7,9 @@ import typer
 
 from joinedup.core.settings import get_settings
 
-app = typer.Typer(help="Benchmarks, each against a reference measured in the same run.", no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks, each against a reference measured in the same run.", no_args_is_help=True
+)
 
 JSON = typer.Option(False, "--json", help="Print the figures as one JSON object.")
 
@@ -22,7 +24,9 @@ def bench_log(
     from joinedup.core.translog.bench import run
 
     settings = get_settings()
-    run(settings, entries=entries, batch_size=batch_size or settings.log_batch_size).emit(as_json=as_json)
+    run(settings, entries=entries, batch_size=batch_size or settings.log_batch_size).emit(
+        as_json=as_json
+    )
 
 
 @app.command("rules")

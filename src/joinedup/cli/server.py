@@ -119,4 +119,6 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         configure_logging(settings)
         _migrate(settings)
-        _seed(settings, persons, settings.demo_seed if seed is None else seed, only_if_empty=not force)
+        _seed(
+            settings, persons, settings.demo_seed if seed is None else seed, only_if_empty=not force
+        )

@@ -13,8 +13,18 @@ def settings_rows() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "(secret)" if "secret" in name or "key" in name else str(getattr(default, "value", default))
-        rows.append((f"JOINEDUP_{name.upper()}", shown if shown != "" else "(see meaning)", field.description or ""))
+        shown = (
+            "(secret)"
+            if "secret" in name or "key" in name
+            else str(getattr(default, "value", default))
+        )
+        rows.append(
+            (
+                f"JOINEDUP_{name.upper()}",
+                shown if shown != "" else "(see meaning)",
+                field.description or "",
+            )
+        )
     return rows
 
 

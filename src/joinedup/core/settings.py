@@ -98,9 +98,7 @@ class Settings(BaseSettings):
             if not self.database_url or self.database_url.startswith("sqlite"):
                 problems.append("JOINEDUP_DATABASE_URL must name a PostgreSQL database")
             if problems:
-                raise ValueError(
-                    "refusing to start in production: " + "; ".join(problems) + "."
-                )
+                raise ValueError("refusing to start in production: " + "; ".join(problems) + ".")
         return self
 
     @property
