@@ -68,7 +68,7 @@ def _run_web(settings: Settings, host: str | None, port: int | None, *, with_wor
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(host: str | None = HOST, port: int | None = PORT) -> None:
-        """Run the embedded platform: migrate, seed the synthetic country once, serve with workers."""
+        """Run the embedded platform: migrate, seed the country once, serve with workers."""
         settings = _settings()
         configure_logging(settings)
         _migrate(settings)
