@@ -4,7 +4,8 @@
 demo: setup  ## set up and run the embedded platform at http://127.0.0.1:8000
 	.venv/bin/joinedup demo
 
-test: setup  ## set up and run every quality gate and the whole test suite
+test:  ## set up (with the browser for the accessibility tests) and run every gate and test
+	scripts/setup.sh --test
 	scripts/test.sh
 
 setup:

@@ -36,5 +36,23 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --silent --no-audit --no-fund >/dev/null
 fi
 
+# Debian's chromium runs the browser tests (axe-core accessibility checks); Playwright drives
+# it, so no browser is downloaded. Only the test setup (`--test`) needs it, and only when missing.
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's chromium for the browser tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    echo "==> installing Debian's chromium for the browser tests"
+    sudo -n apt-get update -qq >/dev/null
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is not installed and apt-get needs root: the browser tests will skip" \
+      "(run 'apt-get install chromium' as root to enable them)" >&2
+  fi
+fi
+
 # Translations are compiled from the committed .po catalogues.
-.venv/bin/pybabel compile --use-fuzzy -q -d src/joinedup/web/locale -D messages 2>/dev/null || true
+# (-q is an option of pybabel itself; fuzzy, i.e. unreviewed, translations are not used.)
+.venv/bin/pybabel -q compile -d src/joinedup/web/locale -D messages

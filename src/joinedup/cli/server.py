@@ -94,7 +94,9 @@ def register(app: typer.Typer) -> None:
     def worker() -> None:
         """Run the outbox relay and every event consumer until interrupted."""
         from joinedup.core.worker import run_worker
+        from joinedup.platform import handler_modules
 
+        handler_modules()  # registers every context's consumers
         settings = _settings()
         configure_logging(settings)
         asyncio.run(run_worker(settings))

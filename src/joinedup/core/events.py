@@ -1,13 +1,15 @@
-"""Domain events and how use cases emit them.
+"""Domain events, how use cases emit them, and how consumers receive them.
 
 An event is a frozen dataclass with a versioned ``name`` (``"population.birth_registered.v1"``).
 :func:`emit` writes it to the outbox in the caller's transaction, so the event exists if and
-only if the state change that caused it committed (STYLE.md habit 3).
+only if the state change that caused it committed (STYLE.md habit 3). The relay later
+publishes it; consumers receive it as a :class:`Delivered`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -33,6 +35,50 @@ class Event:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Delivered:
+    """An event as the bus carries it: published by the relay, delivered to consumers.
+
+    ``stream_seq`` is its place in the delivery order, the same on every bus backend.
+    """
+
+    event_id: uuid.UUID
+    name: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    stream_seq: int
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "event_id": str(self.event_id),
+                "name": self.name,
+                "occurred_at": self.occurred_at.isoformat(),
+                "stream_seq": self.stream_seq,
+                "payload": self.payload,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Delivered:
+        """The event in ``data``; raises ``ValueError`` if it is not one of ours."""
+        try:
+            raw = json.loads(data)
+            occurred_at = datetime.fromisoformat(raw["occurred_at"])
+            if occurred_at.tzinfo is None:
+                raise ValueError("occurred_at has no timezone")
+            return cls(
+                event_id=uuid.UUID(raw["event_id"]),
+                name=str(raw["name"]),
+                payload=dict(raw["payload"]),
+                occurred_at=occurred_at,
+                stream_seq=int(raw["stream_seq"]),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a joinedup event envelope: {exc}") from exc
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -50,12 +96,14 @@ def _jsonable(value: Any) -> Any:
 def emit(session: Session, event: Event, *, occurred_at: datetime | None = None) -> uuid.UUID:
     """Add ``event`` to the outbox in the session's transaction; returns its event id."""
     event_id = uuid.uuid4()
+    now = utcnow()
     session.add(
         OutboxEvent(
             event_id=event_id,
             name=event.name,
             payload=event.to_payload(),
-            occurred_at=occurred_at or utcnow(),
+            occurred_at=occurred_at or now,
+            recorded_at=now,
         )
     )
     return event_id
@@ -66,14 +114,16 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[uuid.UUID]:
     if not events:
         return []
     now = utcnow()
+    event_ids = [uuid.uuid4() for _ in events]
     rows = [
         {
-            "event_id": uuid.uuid4(),
+            "event_id": event_id,
             "name": event.name,
             "payload": event.to_payload(),
             "occurred_at": now,
+            "recorded_at": now,
         }
-        for event in events
+        for event_id, event in zip(event_ids, events, strict=True)
     ]
     session.execute(insert(OutboxEvent), rows)
-    return [row["event_id"] for row in rows]
+    return event_ids

@@ -52,6 +52,27 @@ class Settings(BaseSettings):
     nats_stream: str = Field(
         "JOINEDUP", description="JetStream stream name holding the platform's events."
     )
+    bus_max_deliveries: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Attempts at handling an event before it is parked as a dead letter "
+        "(an operator can list and replay dead letters).",
+    )
+    bus_retry_delay: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Seconds before a failed event is retried; doubles with every attempt, "
+        "at most 5 minutes.",
+    )
+    bus_ack_wait: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a delivered event may stay unacknowledged before it is delivered "
+        "again (JetStream `ack_wait`; the embedded bus's consumer lease).",
+    )
     secret_key: SecretStr = Field(
         SecretStr(DEFAULT_SECRET),
         description="Signs session cookies and CSRF tokens. Required (not the default) in "

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from joinedup.core.db import Base, UTCDateTime, make_engine
 from joinedup.platform import load_models
@@ -10,7 +13,7 @@ config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render our column types as plain SQLAlchemy types: revisions import no application code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

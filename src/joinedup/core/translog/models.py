@@ -5,12 +5,16 @@
 - ``tlog_node``: hashes of complete subtrees above the leaves, keyed by ``(level, index)``:
   the node at level ``l`` and index ``i`` covers leaves ``[i·2^l, (i+1)·2^l)``. They make
   roots and proofs O(log n) reads; the verifier recomputes them and never trusts them.
-- ``tlog_tree_head``: signed tree heads (Ed25519), one per committed batch.
+- ``tlog_tree_head``: signed tree heads (Ed25519), one per appended batch, each naming the
+  size of the one before it (see :mod:`joinedup.core.translog.treehead` for the signed bytes).
+
+``kind`` is a label for browsing: only ``leaf_input`` is covered by the hashes, so anything
+that must be tamper-evident belongs inside ``leaf_input``. When an entry was appended is the
+timestamp of the first signed tree head whose size exceeds its index (signed, unlike a
+per-row column; it also keeps appends free of per-row timestamp conversion).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from sqlalchemy import BigInteger, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,7 +29,6 @@ class LogEntry(Base):
     kind: Mapped[str] = mapped_column(String(64))
     leaf_input: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    appended_at: Mapped[datetime]
 
 
 class LogNode(Base):
@@ -42,5 +45,6 @@ class TreeHead(Base):
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    previous_tree_size: Mapped[int] = mapped_column(BigInteger)
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))

@@ -1,4 +1,4 @@
-"""outbox, inbox, consumer cursors and the transparency log
+"""outbox, inbox, consumer cursors, dead letters and the transparency log
 
 Revision ID: 0001
 Revises:
@@ -24,16 +24,46 @@ def upgrade() -> None:
         "bus_consumer_cursor",
         sa.Column("consumer", sa.String(length=100), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=200), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("consumer", name=op.f("pk_bus_consumer_cursor")),
+    )
+    op.create_table(
+        "event_dead_letter",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("consumer", sa.String(length=100), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("stream_seq", sa.BigInteger(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("replayed_by", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_dead_letter")),
+        sa.UniqueConstraint(
+            "consumer", "event_id", name=op.f("uq_event_dead_letter_consumer_event_id")
+        ),
     )
     op.create_table(
         "inbox_event",
         sa.Column("consumer", sa.String(length=100), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("stream_seq", sa.BigInteger(), nullable=True),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox_event")),
     )
+    with op.batch_alter_table("inbox_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_inbox_event_consumer_stream_seq", ["consumer", "stream_seq"], unique=False
+        )
     op.create_table(
         "outbox_event",
         sa.Column(
@@ -46,6 +76,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stream_seq", sa.BigInteger(), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_event")),
@@ -67,7 +98,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("leaf_input", sa.LargeBinary(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("appended_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("index", name=op.f("pk_tlog_entry")),
     )
     op.create_table(
@@ -82,6 +112,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
+        sa.Column("previous_tree_size", sa.BigInteger(), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("signature", sa.LargeBinary(length=64), nullable=False),
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_tlog_tree_head")),
@@ -102,6 +133,10 @@ def downgrade() -> None:
         )
 
     op.drop_table("outbox_event")
+    with op.batch_alter_table("inbox_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_inbox_event_consumer_stream_seq")
+
     op.drop_table("inbox_event")
+    op.drop_table("event_dead_letter")
     op.drop_table("bus_consumer_cursor")
     # ### end Alembic commands ###

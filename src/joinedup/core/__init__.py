@@ -1,0 +1,1 @@
+"""Plumbing every context shares: settings, database, outbox and bus, transparency log, keys."""

@@ -1,0 +1,250 @@
+"""The embedded bus: the outbox table is the stream, a cursor row per consumer its position.
+
+Published events are the outbox rows the relay gave a ``stream_seq``; a consumer reads them
+in that order from its durable position in ``bus_consumer_cursor``. The position moves only
+after the events before it were handled and committed, so a consumer that dies resumes from
+there and the inbox turns the few redelivered events into no-ops.
+
+One process at a time consumes for a given consumer: the cursor row carries a lease
+(``lease_owner`` until ``lease_expires_at``) that the holder renews whenever it moves the
+position and that another process takes over once it expires. Several worker processes can
+therefore run against one database; each consumer runs in whichever holds its lease.
+
+The relay wakes consumers in its own process through :meth:`InProcessBus.published`;
+consumers also poll, so events relayed by another process arrive within ``poll_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select, text, update
+
+from joinedup.core.bus import DeliveryHandler, wait_any
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+from joinedup.core.events import Delivered
+from joinedup.core.outbox import ConsumerCursor, OutboxEvent, insert_or_ignore
+
+log = structlog.get_logger(__name__)
+
+#: Events read per query.
+READ_BATCH = 500
+#: Longest a handled position stays unrecorded while events flow (bounds redelivery).
+FLUSH_INTERVAL = 0.5
+
+
+class LeaseLost(Exception):
+    """Another process took over the consumer (this one stalled past its lease)."""
+
+
+def process_identity() -> str:
+    """Who holds a lease: host, process id and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class InProcessBus:
+    """The :class:`~joinedup.core.bus.Bus` of the embedded deployment, on the database."""
+
+    def __init__(
+        self, database: Database, *, lease_seconds: float = 30.0, poll_interval: float = 0.5
+    ) -> None:
+        self.database = database
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._wakers: set[asyncio.Event] = set()
+        self._connected = False
+
+    async def connect(self) -> None:
+        await asyncio.to_thread(self._ping)
+        self._connected = True
+
+    async def close(self) -> None:
+        self._connected = False
+        self.published()
+
+    async def healthy(self) -> bool:
+        if not self._connected:
+            return False
+        try:
+            await asyncio.to_thread(self._ping)
+        except Exception:  # any failure to reach the database means "not healthy"
+            log.warning("bus_unhealthy", bus="inprocess", exc_info=True)
+            return False
+        return True
+
+    async def publish(self, events: Sequence[Delivered]) -> None:
+        """Nothing to send: the relay's own commit of ``stream_seq`` publishes the rows."""
+
+    def published(self) -> None:
+        for waker in self._wakers:
+            waker.set()
+
+    async def consume(
+        self,
+        consumer: str,
+        event_names: Collection[str],
+        handler: DeliveryHandler,
+        stop: asyncio.Event,
+    ) -> None:
+        owner = process_identity()
+        names = frozenset(event_names)
+        wake = asyncio.Event()
+        self._wakers.add(wake)
+        try:
+            while not stop.is_set():
+                state = await asyncio.to_thread(self._acquire, consumer, owner)
+                if state is None:
+                    await wait_any(stop, timeout=min(self.lease_seconds / 2, 5.0))
+                    continue
+                position, attempts = state
+                log.info("consumer_lease_acquired", consumer=consumer, position=position)
+                try:
+                    await self._consume_leased(
+                        consumer, owner, names, handler, stop, wake, position, attempts
+                    )
+                except LeaseLost:
+                    log.warning("consumer_lease_lost", consumer=consumer)
+        finally:
+            self._wakers.discard(wake)
+            try:
+                await asyncio.to_thread(self._release, consumer, owner)
+            except Exception:  # the lease then simply expires
+                log.warning("consumer_lease_not_released", consumer=consumer, exc_info=True)
+
+    async def _consume_leased(
+        self,
+        consumer: str,
+        owner: str,
+        names: frozenset[str],
+        handler: DeliveryHandler,
+        stop: asyncio.Event,
+        wake: asyncio.Event,
+        position: int,
+        attempts: int,
+    ) -> None:
+        # ``attempts`` counts failures of the first subscribed event after ``position``;
+        # (position, attempts) is written together, so after a crash the count carries on.
+        recorded = position
+        last_write = time.monotonic()
+
+        async def record(new_position: int, new_attempts: int) -> None:
+            nonlocal recorded, last_write
+            await asyncio.to_thread(self._advance, consumer, owner, new_position, new_attempts)
+            recorded, last_write = new_position, time.monotonic()
+
+        while not stop.is_set():
+            wake.clear()
+            events = await asyncio.to_thread(self._read, position)
+            if not events:
+                if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
+                    await record(position, attempts)
+                await wait_any(stop, wake, timeout=self.poll_interval)
+                continue
+            for event in events:
+                if stop.is_set():
+                    break
+                if event.name in names:
+                    while True:
+                        outcome = await handler(event, attempts + 1)
+                        if outcome.settled:
+                            attempts = 0
+                            break
+                        attempts += 1
+                        await record(position, attempts)
+                        # Wait for the retry, renewing the lease meanwhile.
+                        retry_at = time.monotonic() + outcome.retry_after
+                        while (left := retry_at - time.monotonic()) > 0:
+                            if await wait_any(stop, timeout=min(left, self.lease_seconds / 3)):
+                                return
+                            if time.monotonic() - last_write > self.lease_seconds / 3:
+                                await record(position, attempts)
+                position = event.stream_seq
+                if time.monotonic() - last_write > FLUSH_INTERVAL:
+                    await record(position, attempts)
+            if position != recorded:
+                await record(position, attempts)
+        if position != recorded:
+            await record(position, attempts)
+
+    # -- database work, run in a thread -----------------------------------------------------
+
+    def _ping(self) -> None:
+        with self.database.reading() as session:
+            session.execute(text("SELECT 1"))
+
+    def _acquire(self, consumer: str, owner: str) -> tuple[int, int] | None:
+        """Take (or keep) the consumer's lease; its (position, attempts), or None if held."""
+        now = utcnow()
+        with self.database.unit_of_work() as session:
+            insert_or_ignore(
+                session,
+                ConsumerCursor,
+                {"consumer": consumer, "position": 0, "attempts": 0, "updated_at": now},
+            )
+            cursor = session.get(ConsumerCursor, consumer, with_for_update=True)
+            assert cursor is not None  # inserted above or already there
+            held = cursor.lease_expires_at is not None and cursor.lease_expires_at > now
+            if cursor.lease_owner not in (None, owner) and held:
+                return None
+            cursor.lease_owner = owner
+            cursor.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
+            cursor.updated_at = now
+            return cursor.position, cursor.attempts
+
+    def _advance(self, consumer: str, owner: str, position: int, attempts: int) -> None:
+        """Record the position and renew the lease; raises :class:`LeaseLost` if not ours."""
+        now = utcnow()
+        with self.database.unit_of_work() as session:
+            result = session.execute(
+                update(ConsumerCursor)
+                .where(ConsumerCursor.consumer == consumer, ConsumerCursor.lease_owner == owner)
+                .values(
+                    position=position,
+                    attempts=attempts,
+                    lease_expires_at=now + timedelta(seconds=self.lease_seconds),
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLost(consumer)
+
+    def _release(self, consumer: str, owner: str) -> None:
+        with self.database.unit_of_work() as session:
+            session.execute(
+                update(ConsumerCursor)
+                .where(ConsumerCursor.consumer == consumer, ConsumerCursor.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+            )
+
+    def _read(self, after: int) -> list[Delivered]:
+        with self.database.reading() as session:
+            rows = session.execute(
+                select(
+                    OutboxEvent.event_id,
+                    OutboxEvent.name,
+                    OutboxEvent.payload,
+                    OutboxEvent.occurred_at,
+                    OutboxEvent.stream_seq,
+                )
+                .where(OutboxEvent.stream_seq > after)
+                .order_by(OutboxEvent.stream_seq)
+                .limit(READ_BATCH)
+            ).all()
+        return [
+            Delivered(
+                event_id=row.event_id,
+                name=row.name,
+                payload=row.payload,
+                occurred_at=row.occurred_at,
+                stream_seq=row.stream_seq,
+            )
+            for row in rows
+        ]

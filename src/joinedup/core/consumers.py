@@ -1,0 +1,372 @@
+"""Event consumers: how a context reacts to events, once each, and what happens on failure.
+
+A context's ``handlers.py`` registers its reactions::
+
+    @consumer("proactive.birth", events=["population.birth_registered.v1"])
+    def offer_birth_services(session: Session, event: Delivered) -> None: ...
+
+Handling one delivery is one transaction: the ``(consumer, event_id)`` pair goes into the
+inbox (if it is already there the event was handled before and the handler is skipped), the
+handler runs, and the transaction commits; only then does the bus acknowledge the delivery.
+A handler that raises rolls everything back and the event is delivered again after a
+growing delay; after the last attempt (``JOINEDUP_BUS_MAX_DELIVERIES``) it is parked as a
+dead letter that an operator can list (:func:`list_dead_letters`) and replay
+(:func:`replay_dead_letter`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from joinedup.core.bus import DEAD_LETTERED, DUPLICATE, HANDLED, IGNORED, Outcome, Verdict
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+from joinedup.core.errors import Conflict, NotFound
+from joinedup.core.events import Delivered
+from joinedup.core.outbox import DeadLetter, InboxEvent, OutboxEvent, insert_or_ignore
+from joinedup.core.pagination import Page, PageRequest, keyset_page
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Session, Delivered], None]
+
+#: Consumer names: lower case, digits, ``_ . -`` (they also name JetStream consumers).
+CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+#: Event names are dotted words; no spaces or wildcards (they become NATS subjects).
+EVENT_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+#: The longest wait between two attempts, however many failed before.
+MAX_RETRY_DELAY = 300.0
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A named reaction to some events. ``max_attempts`` overrides the setting if given."""
+
+    name: str
+    events: frozenset[str]
+    handler: Handler
+    max_attempts: int | None = None
+
+
+class ConsumerRegistry:
+    """The consumers a process knows; importing ``handlers`` modules fills the default one."""
+
+    def __init__(self) -> None:
+        self._consumers: dict[str, Consumer] = {}
+
+    def register(self, consumer: Consumer) -> None:
+        if not CONSUMER_NAME.fullmatch(consumer.name):
+            raise ValueError(f"consumer name {consumer.name!r} must match {CONSUMER_NAME.pattern}")
+        if not consumer.events:
+            raise ValueError(f"consumer {consumer.name!r} subscribes to no event")
+        for name in consumer.events:
+            if not EVENT_NAME.fullmatch(name):
+                raise ValueError(f"event name {name!r} must match {EVENT_NAME.pattern}")
+        if consumer.max_attempts is not None and consumer.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        existing = self._consumers.get(consumer.name)
+        if existing is not None and _origin(existing.handler) != _origin(consumer.handler):
+            raise ValueError(
+                f"consumer {consumer.name!r} is already registered by {_origin(existing.handler)}"
+            )
+        self._consumers[consumer.name] = consumer
+
+    def get(self, name: str) -> Consumer:
+        try:
+            return self._consumers[name]
+        except KeyError:
+            raise NotFound(
+                f"no consumer named {name!r} is registered in this process", consumer=name
+            ) from None
+
+    def __iter__(self) -> Iterator[Consumer]:
+        return iter(sorted(self._consumers.values(), key=lambda c: c.name))
+
+    def __len__(self) -> int:
+        return len(self._consumers)
+
+
+def _origin(handler: Handler) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}"
+
+
+#: The registry ``@consumer`` adds to and the workers run.
+registry = ConsumerRegistry()
+
+
+def consumer(
+    name: str,
+    *,
+    events: Iterable[str],
+    max_attempts: int | None = None,
+    into: ConsumerRegistry | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated ``handler(session, event)`` as consumer ``name`` of ``events``.
+
+    The handler runs inside the delivery's transaction: it flushes, never commits, and must
+    not have effects outside the database (send mail through the outbox of ``notify``).
+    """
+
+    def register(handler: Handler) -> Handler:
+        (registry if into is None else into).register(
+            Consumer(
+                name=name, events=frozenset(events), handler=handler, max_attempts=max_attempts
+            )
+        )
+        return handler
+
+    return register
+
+
+def retry_delay(base: float, attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: ``base`` doubled per failed attempt, capped."""
+    return float(min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY))
+
+
+def _apply(session: Session, consumer: Consumer, event: Delivered) -> bool:
+    """Record the event in the inbox and run the handler; False if it was handled before."""
+    first_time = insert_or_ignore(
+        session,
+        InboxEvent,
+        {
+            "consumer": consumer.name,
+            "event_id": event.event_id,
+            "stream_seq": event.stream_seq,
+            "handled_at": utcnow(),
+        },
+    )
+    if first_time:
+        consumer.handler(session, event)
+    return first_time
+
+
+def apply_event(database: Database, consumer: Consumer, event: Delivered) -> bool:
+    """Handle ``event`` in one transaction; returns False (and changes nothing) for a repeat."""
+    with database.unit_of_work() as session:
+        return _apply(session, consumer, event)
+
+
+def record_dead_letter(
+    database: Database, consumer: Consumer, event: Delivered, *, attempts: int, error: str
+) -> bool:
+    """Park ``event`` for ``consumer``; False if it turned out to be handled already."""
+    now = utcnow()
+    with database.unit_of_work() as session:
+        if session.get(InboxEvent, (consumer.name, event.event_id)) is not None:
+            return False
+        error = error[:1000]
+        inserted = insert_or_ignore(
+            session,
+            DeadLetter,
+            {
+                "consumer": consumer.name,
+                "event_id": event.event_id,
+                "name": event.name,
+                "stream_seq": event.stream_seq,
+                "attempts": attempts,
+                "error": error,
+                "failed_at": now,
+            },
+        )
+        if not inserted:  # parked before and delivered again (e.g. republished): refresh it
+            dead = session.scalars(
+                select(DeadLetter).where(
+                    DeadLetter.consumer == consumer.name, DeadLetter.event_id == event.event_id
+                )
+            ).one()
+            dead.attempts, dead.error, dead.failed_at = attempts, error, now
+        return True
+
+
+class EventHandling:
+    """The :data:`~joinedup.core.bus.DeliveryHandler` of one consumer."""
+
+    def __init__(
+        self, database: Database, consumer: Consumer, *, max_attempts: int, retry_delay: float
+    ) -> None:
+        self.database = database
+        self.consumer = consumer
+        self.max_attempts = consumer.max_attempts or max_attempts
+        self.retry_delay = retry_delay
+
+    async def __call__(self, event: Delivered, attempt: int) -> Outcome:
+        consumer = self.consumer
+        if event.name not in consumer.events:
+            return IGNORED
+        if attempt > self.max_attempts:
+            # The last attempt never reported back (its process died): stop trying.
+            return await self._park(event, attempt - 1, "no outcome after the last attempt")
+        try:
+            applied = await asyncio.to_thread(apply_event, self.database, consumer, event)
+        except Exception as exc:
+            log.warning(
+                "event_handling_failed",
+                consumer=consumer.name,
+                event_id=str(event.event_id),
+                event_name=event.name,
+                attempt=attempt,
+                max_attempts=self.max_attempts,
+                error=type(exc).__name__,
+                exc_info=True,
+            )
+            if attempt >= self.max_attempts:
+                return await self._park(event, attempt, f"{type(exc).__name__}: {exc}")
+            return Outcome(Verdict.RETRY, retry_after=retry_delay(self.retry_delay, attempt))
+        return HANDLED if applied else DUPLICATE
+
+    async def _park(self, event: Delivered, attempts: int, error: str) -> Outcome:
+        try:
+            parked = await asyncio.to_thread(
+                record_dead_letter,
+                self.database,
+                self.consumer,
+                event,
+                attempts=attempts,
+                error=error,
+            )
+        except Exception:  # the database is away: keep the event on the bus and try later
+            log.error(
+                "dead_letter_not_recorded",
+                consumer=self.consumer.name,
+                event_id=str(event.event_id),
+                exc_info=True,
+            )
+            return Outcome(Verdict.RETRY, retry_after=retry_delay(self.retry_delay, attempts))
+        if not parked:
+            return DUPLICATE
+        log.error(
+            "event_dead_lettered",
+            consumer=self.consumer.name,
+            event_id=str(event.event_id),
+            event_name=event.name,
+            attempts=attempts,
+        )
+        return DEAD_LETTERED
+
+
+# -- what an operator does with dead letters -------------------------------------------------
+
+
+class DeadLetterView(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    consumer: str
+    event_id: UUID
+    event_name: str
+    stream_seq: int | None
+    attempts: int
+    error: str
+    failed_at: datetime
+    replayed_at: datetime | None
+    replayed_by: str | None
+
+    @classmethod
+    def of(cls, dead: DeadLetter) -> DeadLetterView:
+        return cls(
+            id=dead.id,
+            consumer=dead.consumer,
+            event_id=dead.event_id,
+            event_name=dead.name,
+            stream_seq=dead.stream_seq,
+            attempts=dead.attempts,
+            error=dead.error,
+            failed_at=dead.failed_at,
+            replayed_at=dead.replayed_at,
+            replayed_by=dead.replayed_by,
+        )
+
+
+def list_dead_letters(
+    session: Session,
+    *,
+    consumer: str | None = None,
+    include_replayed: bool = False,
+    page: PageRequest | None = None,
+) -> Page[DeadLetterView]:
+    """Dead letters, oldest first; only those not yet replayed unless ``include_replayed``."""
+    statement = select(DeadLetter)
+    if consumer is not None:
+        statement = statement.where(DeadLetter.consumer == consumer)
+    if not include_replayed:
+        statement = statement.where(DeadLetter.replayed_at.is_(None))
+    rows, next_cursor = keyset_page(
+        session, statement, keys=[DeadLetter.__table__.c.id], request=page or PageRequest()
+    )
+    return Page[DeadLetterView](
+        items=[DeadLetterView.of(row) for row in rows], next_cursor=next_cursor
+    )
+
+
+def replay_dead_letter(
+    session: Session,
+    *,
+    dead_letter_id: int,
+    actor: str,
+    consumers: ConsumerRegistry | None = None,
+) -> DeadLetterView:
+    """Run the consumer's handler on a parked event again, in the caller's transaction.
+
+    Changes: whatever the handler changes, the consumer's inbox, and the dead letter (marked
+    replayed by ``actor``). Emits whatever the handler emits. If the handler raises, its
+    writes are rolled back to a savepoint and the error propagates; the letter stays parked.
+    An event the consumer handled meanwhile is only marked replayed (it is never applied twice).
+    """
+    dead = session.get(DeadLetter, dead_letter_id, with_for_update=True)
+    if dead is None:
+        raise NotFound(f"dead letter {dead_letter_id} does not exist", id=dead_letter_id)
+    if dead.replayed_at is not None:
+        raise Conflict(
+            f"dead letter {dead_letter_id} was already replayed by {dead.replayed_by}",
+            id=dead_letter_id,
+        )
+    target = (registry if consumers is None else consumers).get(dead.consumer)
+    row = session.scalars(select(OutboxEvent).where(OutboxEvent.event_id == dead.event_id)).first()
+    if row is None:
+        raise NotFound(f"the event of dead letter {dead_letter_id} is no longer in the outbox")
+    event = Delivered(
+        event_id=row.event_id,
+        name=row.name,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+        stream_seq=row.stream_seq or 0,
+    )
+    with session.begin_nested():
+        applied = _apply(session, target, event)
+    dead.replayed_at = utcnow()
+    dead.replayed_by = actor
+    session.flush()
+    log.info(
+        "dead_letter_replayed",
+        consumer=dead.consumer,
+        event_id=str(dead.event_id),
+        applied=applied,
+    )
+    return DeadLetterView.of(dead)
+
+
+__all__ = [
+    "Consumer",
+    "ConsumerRegistry",
+    "DeadLetterView",
+    "Delivered",
+    "EventHandling",
+    "Handler",
+    "apply_event",
+    "consumer",
+    "list_dead_letters",
+    "record_dead_letter",
+    "registry",
+    "replay_dead_letter",
+    "retry_delay",
+]

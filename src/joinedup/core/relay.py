@@ -1,0 +1,147 @@
+"""The outbox relay: publishes committed events to the bus, in order, at least once.
+
+One batch is one transaction: take the oldest unpublished rows (by ``id``), give them the
+next ``stream_seq`` numbers, publish them and wait until the bus holds them, then mark them
+``published_at`` and commit. A relay killed after publishing and before committing publishes
+the same rows again with the same numbers: JetStream drops the copies inside its duplicate
+window (the message id is the event id) and consumers' inboxes absorb any that get through.
+
+Relays are serialised, so several worker processes may run one each and ``stream_seq`` stays
+gap-free and monotonic: on PostgreSQL a transaction-scoped advisory lock (a relay that does
+not get it leaves the batch to the one that did), on SQLite the database's single writer lock
+(writers begin with ``BEGIN IMMEDIATE``).
+
+``stream_seq`` is the delivery order; it can differ from ``id`` order because transactions
+commit in a different order than they take ids, and the relay only ever sees committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from joinedup.core.bus import Bus, wait_any
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+from joinedup.core.events import Delivered
+from joinedup.core.outbox import OutboxEvent
+
+log = structlog.get_logger(__name__)
+
+#: The PostgreSQL advisory lock every relay takes ("joinedup" in ASCII).
+RELAY_LOCK_KEY = 0x6A6F696E65647570
+
+
+class Relay:
+    """Moves committed outbox rows onto ``bus``; one per worker process is enough."""
+
+    def __init__(
+        self,
+        database: Database,
+        bus: Bus,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        publish_timeout: float = 30.0,
+    ) -> None:
+        self.database = database
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; a full batch is followed by the next one at once."""
+        while not stop.is_set():
+            if await self.relay_once() < self.batch_size:
+                await wait_any(stop, timeout=self.poll_interval)
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many events it published (0 if none waited)."""
+        if not await asyncio.to_thread(self._has_unpublished):
+            return 0
+        loop = asyncio.get_running_loop()
+        count = await asyncio.to_thread(self._relay_batch, loop)
+        if count:
+            self.bus.published()
+        return count
+
+    def _has_unpublished(self) -> bool:
+        """A read-only look first, so an idle relay never takes the SQLite writer lock."""
+        with self.database.reading() as session:
+            first = self._unpublished().with_only_columns(OutboxEvent.id).limit(1)
+            return session.scalar(first) is not None
+
+    def _relay_batch(self, loop: asyncio.AbstractEventLoop) -> int:
+        with self.database.unit_of_work() as session:
+            if not _take_relay_lock(session):
+                return 0
+            rows = session.execute(
+                self._unpublished().with_only_columns(
+                    OutboxEvent.id,
+                    OutboxEvent.event_id,
+                    OutboxEvent.name,
+                    OutboxEvent.payload,
+                    OutboxEvent.occurred_at,
+                )
+            ).all()
+            if not rows:
+                return 0
+            head = session.scalar(select(func.max(OutboxEvent.stream_seq))) or 0
+            events = [
+                Delivered(
+                    event_id=row.event_id,
+                    name=row.name,
+                    payload=row.payload,
+                    occurred_at=row.occurred_at,
+                    stream_seq=head + offset,
+                )
+                for offset, row in enumerate(rows, start=1)
+            ]
+            self._publish(loop, events)
+            now = utcnow()
+            session.execute(
+                update(OutboxEvent),
+                [
+                    {"id": row.id, "stream_seq": event.stream_seq, "published_at": now}
+                    for row, event in zip(rows, events, strict=True)
+                ],
+            )
+        log.info(
+            "events_published",
+            count=len(events),
+            first_seq=events[0].stream_seq,
+            last_seq=events[-1].stream_seq,
+        )
+        return len(events)
+
+    def _publish(self, loop: asyncio.AbstractEventLoop, events: list[Delivered]) -> None:
+        """Run the bus's publish on the event loop and wait for it from this thread."""
+        future = asyncio.run_coroutine_threadsafe(self.bus.publish(events), loop)
+        try:
+            future.result(timeout=self.publish_timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"the bus did not confirm {len(events)} events in {self.publish_timeout} s"
+            ) from None
+
+    def _unpublished(self) -> Select[Any]:
+        """The oldest committed rows not yet published (served by a partial index)."""
+        return (
+            select(OutboxEvent)
+            .where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(self.batch_size)
+        )
+
+
+def _take_relay_lock(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: this transaction already holds the only writer lock
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))))

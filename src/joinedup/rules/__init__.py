@@ -1,0 +1,38 @@
+"""Rules as code: one definition of the law, evaluated for one person with a why/why-not
+explanation, and for a whole population in columns; what-if simulation of reforms.
+
+Public names other contexts use: :func:`get_ruleset`, :func:`explain`, :func:`calculate`,
+:class:`Situation`, :class:`Population`, :class:`Simulation`, :class:`Period`.
+Rules never touch the database: callers gather the inputs and store the outcome.
+"""
+
+from joinedup.rules.columnar import Simulation
+from joinedup.rules.explanation import Explanation
+from joinedup.rules.periods import Period
+from joinedup.rules.population import GroupColumns, Population
+from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
+from joinedup.rules.registry import UnknownRuleset, get_ruleset, ruleset_names
+from joinedup.rules.ruleset import Ruleset
+from joinedup.rules.service import calculate, explain, explain_situation
+from joinedup.rules.situation import Situation, parse_situation
+
+__all__ = [
+    "Explanation",
+    "GroupColumns",
+    "ParameterChange",
+    "Period",
+    "Population",
+    "Ruleset",
+    "Simulation",
+    "Situation",
+    "UnknownRuleset",
+    "WhatIfReport",
+    "apply_reform",
+    "calculate",
+    "explain",
+    "explain_situation",
+    "get_ruleset",
+    "parse_situation",
+    "ruleset_names",
+    "what_if",
+]

@@ -1,0 +1,484 @@
+"""Why and why not: an explanation read from an explained evaluation.
+
+For every value involved it gives the formula version in force (since, until, legal reference),
+the conditions with their values, the parameter values used (bracket scales included), the
+values it was computed from, and for the values asked about, plain-language sentences::
+
+    Parenting allowance for 2017-01: €0.00.
+    Not eligible: household income €1,200.00 is above the income limit of €500.00
+    (Parenting Allowance Act §3(2)).
+
+Inputs that were needed but not given are named, with the default that was assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from joinedup.rules.explain import Evaluation, Instance
+from joinedup.rules.ir import (
+    BoundVariable,
+    KAggregate,
+    KCondition,
+    KLogic,
+    KNot,
+    KParam,
+    KProject,
+    KScale,
+    KVar,
+    KWhere,
+    Node,
+    children,
+)
+from joinedup.rules.model import Reference, ValueType, Variable
+from joinedup.rules.money import to_decimal
+from joinedup.rules.render import Renderer, format_value
+
+_ABSENT = object()
+
+
+@dataclass(slots=True)
+class ConditionResult:
+    text: str
+    met: bool
+    reference: Reference | None = None
+    children: list[ConditionResult] = field(default_factory=list)
+
+    def sentence(self) -> str:
+        return f"{self.text} ({self.reference.citation})" if self.reference else self.text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "met": self.met,
+            "reference": self.reference.as_dict() if self.reference else None,
+            "conditions": [c.as_dict() for c in self.children],
+        }
+
+
+@dataclass(slots=True)
+class Explained:
+    """One value of one variable for one entity and period, and how it was obtained."""
+
+    key: str
+    instance: Instance
+    entity_id: str
+    value: Any
+    text: str
+    conditions: list[ConditionResult]
+    computation: str | None
+    parameters: list[dict[str, Any]]
+    inputs: list[str]
+
+    @property
+    def variable(self) -> Variable:
+        return self.instance.variable
+
+    def as_dict(self) -> dict[str, Any]:
+        inst, bound = self.instance, self.instance.bound
+        formula = None
+        if inst.source == "formula" and bound is not None:
+            formula = {
+                "since": bound.since.isoformat() if bound.since else None,
+                "until": bound.until.isoformat() if bound.until else None,
+                "reference": bound.reference.as_dict() if bound.reference else None,
+            }
+        reference = inst.variable.reference
+        return {
+            "key": self.key,
+            "variable": inst.variable.name,
+            "label": inst.variable.label,
+            "entity": inst.variable.entity,
+            "id": self.entity_id,
+            "period": str(inst.period),
+            "value": self.value,
+            "text": self.text,
+            "source": inst.source,
+            "formula": formula,
+            "reference": reference.as_dict() if reference else None,
+            "computation": self.computation,
+            "conditions": [c.as_dict() for c in self.conditions],
+            "parameters": self.parameters,
+            "inputs": self.inputs,
+        }
+
+
+class Explanation:
+    """The values asked about (``targets``), every value they were computed from, the
+    sentences, and the inputs that were missing. The per-value details (conditions,
+    computation, parameters) are rendered when first read."""
+
+    def __init__(
+        self,
+        explainer: Explainer,
+        targets: list[Instance],
+        graph: dict[Instance, list[Instance]],
+        sentences: list[str],
+        missing: list[dict[str, Any]],
+    ) -> None:
+        self.ruleset = explainer.ruleset.name
+        self._explainer = explainer
+        self._targets = targets
+        self.graph = graph
+        self.sentences = sentences
+        self.missing = missing
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def targets(self) -> list[str]:
+        return [self._explainer.key(inst) for inst in self._targets]
+
+    def value(self, inst: Instance) -> Explained:
+        return self._explainer.details(inst, self.graph.get(inst, []))
+
+    @property
+    def values(self) -> dict[str, Explained]:
+        return {self._explainer.key(inst): self.value(inst) for inst in self.graph}
+
+    def tree(self, inst: Instance, seen: set[Instance] | None = None) -> dict[str, Any]:
+        """``inst`` with its inputs nested; a value already shown is referred to by key."""
+        seen = set() if seen is None else seen
+        node = self.value(inst).as_dict()
+        seen.add(inst)
+        node["inputs"] = [
+            {"see": self._explainer.key(dep)} if dep in seen else self.tree(dep, seen)
+            for dep in self.graph.get(inst, [])
+        ]
+        return node
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every target in full; inside, each value in full once, then by key. A target
+        met inside another is referred to by key, as it is shown in full on its own."""
+        seen: set[Instance] = set(self._targets)
+        results = []
+        for inst in self._targets:
+            seen.discard(inst)
+            results.append(self.tree(inst, seen))
+        return {
+            "ruleset": self.ruleset,
+            "complete": self.complete,
+            "sentences": self.sentences,
+            "missing": self.missing,
+            "results": results,
+        }
+
+
+def json_value(variable: Variable, value: Any) -> Any:
+    kind = variable.value_type
+    if kind is ValueType.MONEY:
+        return float(to_decimal(value))
+    if kind is ValueType.DATE and isinstance(value, date):
+        return value.isoformat()
+    if kind is ValueType.ENUM and variable.enum is not None:
+        return variable.enum.keys[value]
+    return value
+
+
+class Explainer:
+    """Reads an evaluation into an :class:`Explanation`."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self.ev = evaluation
+        self.situation = evaluation.situation
+        self.ruleset = evaluation.ruleset
+        self.render = Renderer(evaluation)
+        self.values: dict[Instance, Explained] = {}
+
+    def key(self, inst: Instance) -> str:
+        entity = inst.variable.entity
+        entity_id = self.situation.ids(entity)[inst.entity_index]
+        return f"{inst.variable.name}/{inst.period}/{entity}/{entity_id}"
+
+    def explain(self, roots: list[Instance]) -> Explanation:
+        graph: dict[Instance, list[Instance]] = {}
+        stack = list(roots)
+        while stack:
+            inst = stack.pop()
+            if inst in graph:
+                continue
+            bound = inst.bound
+            deps = (
+                self.dependencies(inst, bound)
+                if bound is not None and bound.root is not None and inst.source == "formula"
+                else []
+            )
+            graph[inst] = deps
+            stack.extend(deps)
+        sentences: list[str] = []
+        for inst in roots:
+            sentences.extend(self.sentences(inst))
+        missing = [
+            {
+                "variable": m.variable.name,
+                "entity": m.variable.entity,
+                "id": self.situation.ids(m.variable.entity)[m.entity_index],
+                "period": str(m.period),
+                "assumed": json_value(m.variable, m.value),
+            }
+            for m in self.ev.missing
+        ]
+        if missing:
+            sentences.append(
+                "Not given, so the defaults were assumed: "
+                + "; ".join(
+                    f"{self.render.label_of(m)} "
+                    f"({format_value(m.variable.value_type, m.value, m.variable.enum)})"
+                    for m in self.ev.missing
+                )
+                + "."
+            )
+        return Explanation(self, list(roots), graph, sentences, missing)
+
+    def details(self, inst: Instance, deps: list[Instance]) -> Explained:
+        found = self.values.get(inst)
+        if found is not None:
+            return found
+        variable = inst.variable
+        frame = inst.frame or {}
+        bound = inst.bound
+        root = bound.root if bound is not None and inst.source == "formula" else None
+        explained = Explained(
+            key=self.key(inst),
+            instance=inst,
+            entity_id=self.situation.ids(variable.entity)[inst.entity_index],
+            value=json_value(variable, inst.value),
+            text=format_value(variable.value_type, inst.value, variable.enum),
+            conditions=self.conditions(root, frame) if root is not None else [],
+            computation=self.render.computation(root, frame, inst.period)
+            if root is not None
+            else None,
+            parameters=self.parameters(root, frame) if root is not None else [],
+            inputs=[self.key(dep) for dep in deps],
+        )
+        self.values[inst] = explained
+        return explained
+
+    # what a value was computed from -------------------------------------------------------
+
+    def dependencies(self, inst: Instance, bound: BoundVariable) -> list[Instance]:
+        if bound.links is None:
+            found: list[tuple[KVar, tuple[tuple[str, str, int | None], ...]]] = []
+            _links(bound.root, (), found)
+            bound.links = found
+        memo, groups = self.ev.memo, self.situation.groups
+        out: list[Instance] = []
+        for node, path in bound.links:
+            indexes = [inst.entity_index]
+            for step, group, role in path:
+                g = groups[group]
+                if step == "group":
+                    indexes = [g.person_group[i] for i in indexes]
+                else:
+                    indexes = [
+                        p
+                        for i in indexes
+                        for p in g.members[i]
+                        if role is None or g.person_role[p] == role
+                    ]
+            for index in indexes:
+                dep = memo.get((node.variable.name, node.period, index))
+                if dep is not None and dep not in out:
+                    out.append(dep)
+        return out
+
+    def parameters(self, root: Node, frame: dict[int, Any]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for node in _evaluated(root, frame):
+            entry: dict[str, Any]
+            if isinstance(node, KParam):
+                use = node.use
+                entry = {
+                    "parameter": use.path,
+                    "label": use.label,
+                    "value": use.text,
+                    "since": use.since.isoformat() if use.since else None,
+                    "reference": use.reference.as_dict() if use.reference else None,
+                }
+            elif isinstance(node, KScale):
+                scale = node.use
+                entry = {
+                    "parameter": scale.path,
+                    "label": scale.label,
+                    "scale": scale.kind,
+                    "brackets": [
+                        {"threshold": b.threshold_text, "value": b.value_text}
+                        for b in scale.brackets
+                    ],
+                    "since": scale.since.isoformat() if scale.since else None,
+                    "reference": scale.reference.as_dict() if scale.reference else None,
+                    "applied": self.render.scale_steps(node, frame),
+                }
+            else:
+                continue
+            if entry not in found:
+                found.append(entry)
+        return found
+
+    # conditions ------------------------------------------------------------------------------
+
+    def conditions(self, root: Node, frame: dict[int, Any]) -> list[ConditionResult]:
+        """The conditions of a formula as evaluated: the outermost yes/no parts."""
+        out: list[ConditionResult] = []
+        self._collect(root, frame, out, top=True)
+        return out
+
+    def _collect(
+        self, node: Node, frame: dict[int, Any], out: list[ConditionResult], *, top: bool
+    ) -> None:
+        if (node.kind is ValueType.BOOL and not top) or isinstance(node, KCondition):
+            result = self.condition(node, frame)
+            if result is not None:
+                out.append(result)
+            return
+        if isinstance(node, KAggregate):
+            return
+        if isinstance(node, KWhere) and node.nid in frame:
+            self._collect(node.condition, frame, out, top=False)
+            taken = node.then if frame.get(node.condition.nid) else node.otherwise
+            self._collect(taken, frame, out, top=False)
+            return
+        if node.kind is ValueType.BOOL and top and isinstance(node, KLogic):
+            for item in node.items:
+                self._collect(item, frame, out, top=False)
+            return
+        for child in children(node):
+            self._collect(child, frame, out, top=False)
+
+    def condition(self, node: Node, frame: dict[int, Any]) -> ConditionResult | None:
+        value = frame.get(node.nid, _ABSENT)
+        if value is _ABSENT:
+            return None
+        met = bool(value if not isinstance(value, tuple) else value[0])
+        text = self.render.describe(node, frame, met)
+        reference = node.reference if isinstance(node, KCondition) else None
+        inner = node.operand if isinstance(node, KCondition | KNot) else node
+        sub: list[ConditionResult] = []
+        if isinstance(inner, KLogic):
+            for item in inner.items:
+                found = self.condition(item, frame)
+                if found is not None:
+                    sub.append(found)
+        return ConditionResult(text, met, reference, sub)
+
+    # sentences -------------------------------------------------------------------------------
+
+    def sentences(self, inst: Instance) -> list[str]:
+        variable, bound = inst.variable, inst.bound
+        value_text = format_value(variable.value_type, inst.value, variable.enum)
+        lines = [f"{self.render.label_of(inst, capital=True)}: {value_text}."]
+        if inst.source == "input":
+            lines.append("Given as an input.")
+            return lines
+        if inst.source == "default":
+            lines.append("Not given; the default value was assumed.")
+            return lines
+        if inst.source == "not_yet":
+            first = variable.formulas[0].start
+            lines.append(
+                f"Not in force yet: the rules start on {first.isoformat() if first else '?'}."
+            )
+            return lines
+        if inst.source == "ended":
+            ended = variable.end.isoformat() if variable.end else "?"
+            lines.append(f"No longer in force: the rules ended on {ended}.")
+            return lines
+        assert bound is not None
+        assert bound.root is not None
+        frame = inst.frame or {}
+        conditions = self.conditions(bound.root, frame)
+        verdict = self.verdict(inst, conditions)
+        if verdict:
+            lines.append(verdict)
+        if variable.value_type is not ValueType.BOOL and not (verdict and _is_zero(inst)):
+            lines.append(f"Computed as {self.render.computation(bound.root, frame, inst.period)}.")
+        since = f" since {bound.since.isoformat()}" if bound.since else ""
+        until = f" until {bound.until.isoformat()}" if bound.until else ""
+        cited = f" ({bound.reference.citation})" if bound.reference else ""
+        if since or until:
+            lines.append(f"Rule in force{since}{until}{cited}.")
+        elif bound.reference is not None:
+            lines.append(f"Rule: {bound.reference.citation}.")
+        return lines
+
+    def verdict(self, inst: Instance, found: list[ConditionResult]) -> str | None:
+        variable = inst.variable
+        root = _unwrap(inst.bound.root) if inst.bound and inst.bound.root else None
+        if not found or not (isinstance(root, KWhere) or variable.value_type is ValueType.BOOL):
+            return None
+        yes, no = variable.verdicts
+        if variable.value_type is ValueType.BOOL:
+            met = bool(inst.value)
+        else:
+            assert isinstance(root, KWhere)
+            met = bool((inst.frame or {}).get(root.condition.nid, False))
+        conditions = _flatten(found)
+        if met:
+            chosen = [c for c in conditions if c.met] or conditions
+            return f"{yes}: " + "; ".join(c.sentence() for c in chosen) + "."
+        chosen = [c for c in conditions if not c.met] or conditions
+        return f"{no}: " + "; ".join(c.sentence() for c in chosen) + "."
+
+
+def _flatten(conditions: list[ConditionResult]) -> list[ConditionResult]:
+    """Top-level 'all of' groups read best as their parts."""
+    out: list[ConditionResult] = []
+    for c in conditions:
+        if c.children and c.reference is None and c.text.startswith(("all of", "not all of")):
+            out.extend(c.children)
+        else:
+            out.append(c)
+    return out
+
+
+def _is_zero(inst: Instance) -> bool:
+    return inst.value in (0, False)
+
+
+def _unwrap(node: Node) -> Node:
+    from joinedup.rules.ir import KNamed
+
+    while isinstance(node, KNamed):
+        node = node.operand
+    return node
+
+
+def _evaluated(root: Node, frame: dict[int, Any]) -> list[Node]:
+    """The nodes of a formula that were evaluated (the branch of each choice that was taken)."""
+    out: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, KWhere):
+            if node.nid not in frame:
+                continue
+            taken = node.then if frame.get(node.condition.nid) else node.otherwise
+            stack.extend((taken, node.condition))
+        else:
+            stack.extend(reversed(children(node)))
+    return out
+
+
+def _links(
+    node: Node | None,
+    path: tuple[tuple[str, str, int | None], ...],
+    out: list[tuple[KVar, tuple[tuple[str, str, int | None], ...]]],
+) -> None:
+    if node is None:
+        return
+    if isinstance(node, KVar):
+        out.append((node, path))
+        return
+    if isinstance(node, KAggregate):
+        _links(node.operand, (*path, ("members", node.group, node.role)), out)
+        return
+    if isinstance(node, KProject):
+        _links(node.operand, (*path, ("group", node.group, None)), out)
+        return
+    for child in children(node):
+        _links(child, path, out)

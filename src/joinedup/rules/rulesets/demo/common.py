@@ -1,0 +1,150 @@
+"""Joinland's facts the rules read — the kind the base registries hold — and the few results
+every service shares (age, alive, resident, household income)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from joinedup.rules.expr import Day, Group, cond, period_day, var, years_since
+from joinedup.rules.model import EnumType, Formula, Reference, ValueType, Variable
+from joinedup.rules.periods import Unit
+
+LAWS = "https://laws.joinland.example/"
+MONEY, INT, BOOL, DATE, ENUM = (
+    ValueType.MONEY,
+    ValueType.INT,
+    ValueType.BOOL,
+    ValueType.DATE,
+    ValueType.ENUM,
+)
+MONTH, ETERNITY = Unit.MONTH, Unit.ETERNITY
+
+household = Group("household")
+birth_date, date_of_death, resident, monthly_income = (
+    var("birth_date"),
+    var("date_of_death"),
+    var("resident"),
+    var("monthly_income"),
+)
+age, alive, rent, housing_tenure, household_income = (
+    var("age"),
+    var("alive"),
+    var("rent"),
+    var("housing_tenure"),
+    var("household_income"),
+)
+
+HOUSING_TENURE = EnumType(
+    "HousingTenure",
+    (("tenant", "Tenant"), ("owner", "Owner"), ("other", "Other (lodger, institution)")),
+)
+
+RESIDENT = cond(
+    resident,
+    met="lives in Joinland",
+    not_met="has no registered residence in Joinland",
+    reference=Reference("Residence Act 2015 §2", LAWS + "residence-act-2015#s2"),
+)
+ALIVE = cond(alive, met="is alive", not_met="has died")
+
+
+def variables() -> list[Variable]:
+    return [
+        Variable(
+            "birth_date",
+            "person",
+            DATE,
+            ETERNITY,
+            "Date of birth",
+            reference=Reference(
+                "Population Register Act 2014 §6", LAWS + "population-register-act-2014#s6"
+            ),
+            tags=("population register",),
+        ),
+        Variable(
+            "date_of_death",
+            "person",
+            DATE,
+            ETERNITY,
+            "Date of death",
+            default=date.max,
+            optional=True,
+            reference=Reference(
+                "Population Register Act 2014 §6", LAWS + "population-register-act-2014#s6"
+            ),
+            description="None recorded for a living person.",
+            tags=("population register",),
+        ),
+        Variable(
+            "resident",
+            "person",
+            BOOL,
+            MONTH,
+            "Resident in Joinland",
+            noun="resident in Joinland",
+            reference=Reference("Residence Act 2015 §2", LAWS + "residence-act-2015#s2"),
+            description="Has a registered residence in Joinland during the month.",
+            tags=("address register",),
+        ),
+        Variable(
+            "monthly_income",
+            "person",
+            MONEY,
+            MONTH,
+            "Monthly income",
+            description="Earnings and taxable benefits reported for the month.",
+            reference=Reference(
+                "Income Register Act 2017 §3", LAWS + "income-register-act-2017#s3"
+            ),
+            tags=("income register",),
+        ),
+        Variable(
+            "rent",
+            "household",
+            MONEY,
+            MONTH,
+            "Monthly rent",
+            noun="rent",
+            description="Declared in the housing support application.",
+            tags=("application",),
+        ),
+        Variable(
+            "housing_tenure",
+            "household",
+            ENUM,
+            MONTH,
+            "Housing tenure",
+            enum=HOUSING_TENURE,
+            default="other",
+            noun="housing tenure",
+            tags=("address register",),
+        ),
+        Variable(
+            "age",
+            "person",
+            INT,
+            MONTH,
+            "Age",
+            unit="years",
+            description="Whole years completed on the first day of the month.",
+            formulas=(Formula(years_since(birth_date)),),
+        ),
+        Variable(
+            "alive",
+            "person",
+            BOOL,
+            MONTH,
+            "Alive at the start of the month",
+            noun="alive",
+            formulas=(Formula(date_of_death >= period_day(Day())),),
+        ),
+        Variable(
+            "household_income",
+            "household",
+            MONEY,
+            MONTH,
+            "Household income",
+            description="The monthly incomes of every member of the household.",
+            formulas=(Formula(household.sum(monthly_income)),),
+        ),
+    ]

@@ -1,0 +1,126 @@
+"""The application factory: one FastAPI application serving the API, the portal and the
+back office of one stateless web process.
+
+At start-up (the lifespan) it opens the database and connects the event bus, and with
+``with_workers`` also runs the relay and the consumers in this process (the embedded shape).
+Every context's API router comes from the composition root (``joinedup.platform``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from joinedup import __version__, platform
+from joinedup.core.db import Database
+from joinedup.core.logging import configure_logging, get_logger, is_configured
+from joinedup.core.settings import Settings, get_settings
+from joinedup.web import backoffice, health, pages, portal
+from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
+from joinedup.web.deps import check_session_scopes
+from joinedup.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from joinedup.web.openapi import install_openapi
+from joinedup.web.problems import install_problem_handlers
+
+log = get_logger(__name__)
+
+DESCRIPTION = """\
+The API of joinedup: base registries, the mediated data exchange, rules as code and the
+services built on them. Every error is an RFC 9457 problem document
+(`application/problem+json`) whose `type` is stable; every response carries `X-Request-Id`.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "operations", "description": "Liveness and readiness of this process."},
+]
+
+
+def _lifespan(
+    settings: Settings, *, with_workers: bool, database: Database | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from joinedup.core.bus import create_bus
+
+        check_session_scopes(app)  # again: routes may have been added after create_app
+        async with AsyncExitStack() as stack:
+            if database is None:
+                db = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
+                stack.callback(db.dispose)
+            else:
+                db = database  # the caller's: the caller disposes of it
+            bus = create_bus(settings, db)
+            await bus.connect()
+            stack.push_async_callback(bus.close)
+            app.state.database = db
+            app.state.bus = bus
+            if with_workers:
+                from joinedup.core.worker import EmbeddedWorkers
+
+                platform.handler_modules()  # registers every context's consumers
+                workers = EmbeddedWorkers(settings, db, bus=bus)  # one bus per process
+                await workers.start()
+                stack.push_async_callback(workers.stop)
+            log.info(
+                "web application started",
+                database=db.dialect,
+                bus=settings.bus_url.split("://", 1)[0],
+                workers=with_workers,
+            )
+            yield
+            log.info("web application stopping")
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    with_workers: bool = False,
+    database: Database | None = None,
+) -> FastAPI:
+    """The web application. ``database`` lets a caller (a test) hand in one it owns;
+    by default the application opens ``settings.resolved_database_url`` itself."""
+    settings = settings or get_settings()
+    if not is_configured():
+        configure_logging(settings)
+    frontend = govuk_frontend_dir()  # fails now, naming the fix, rather than on the first page
+
+    app = FastAPI(
+        title="joinedup",
+        version=__version__,
+        summary="Connected, whole-of-government public service delivery.",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        openapi_tags=OPENAPI_TAGS,
+        docs_url=None,  # /api/docs is rendered by pages.py: Swagger UI needs inline script
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=_lifespan(settings, with_workers=with_workers, database=database),
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    install_openapi(app)
+
+    app.include_router(health.router)
+    for module in platform.api_modules():
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.include_router(portal.router)
+    app.include_router(backoffice.router)
+    app.mount("/assets", FrontendAssets(frontend), name="assets")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Added last is outermost: the security headers wrap everything, even the 500 answer.
+    app.add_middleware(
+        RequestContextMiddleware,
+        default_locale=settings.default_locale,
+        secure_cookies=settings.is_production,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+
+    check_session_scopes(app)
+    return app

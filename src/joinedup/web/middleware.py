@@ -1,0 +1,168 @@
+"""ASGI middleware: request context, the last-resort error answer, the access log, headers.
+
+Both are plain ASGI (not ``BaseHTTPMiddleware``) so context variables set here — the request
+id bound into structlog, the language — are seen by the handler, including sync handlers run
+in the thread pool.
+
+Order, outermost first: :class:`SecurityHeadersMiddleware` (so even the 500 answer carries
+the headers), then :class:`RequestContextMiddleware`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.requests import Request, cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from joinedup.core import i18n
+from joinedup.core.logging import get_logger, mask_personal_data
+from joinedup.web.context import REQUEST_ID_HEADER, REQUEST_ID_SCOPE_KEY, accept_request_id
+from joinedup.web.problems import internal_error
+
+LANGUAGE_COOKIE = "lang"
+_ONE_YEAR = 365 * 24 * 3600
+#: Paths whose answers may be cached by the browser (files that change only on upgrade).
+STATIC_PREFIXES = ("/assets/", "/static/")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'; object-src 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+
+access_log = get_logger("joinedup.access")
+log = get_logger(__name__)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched operation's path template (``/api/persons/{code}``), not the raw path.
+
+    Static files and unmatched paths have no template: their path is logged masked.
+    """
+    route = scope.get("route")
+    if isinstance(route, APIRoute):
+        return route.path
+    return mask_personal_data(str(scope.get("path", "")))[:200]
+
+
+class RequestContextMiddleware:
+    """Request id, language, one access-log line, and a problem document for any crash."""
+
+    def __init__(self, app: ASGIApp, *, default_locale: str, secure_cookies: bool) -> None:
+        self.app = app
+        self.default_locale = default_locale
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
+
+        chosen = i18n.supported(QueryParams(scope.get("query_string", b"")).get("lang"))
+        remembered = cookie_parser(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+        locale = i18n.negotiate_locale(
+            query=chosen,
+            cookie=remembered,
+            accept_language=headers.get("accept-language"),
+            default=self.default_locale,
+        )
+        set_cookie = chosen is not None and chosen != i18n.supported(remembered)
+
+        status: int | None = None
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                response_headers[REQUEST_ID_HEADER] = request_id
+                if set_cookie:
+                    response_headers.append("Set-Cookie", self._language_cookie(locale))
+            await send(message)
+
+        started = time.perf_counter()
+        token = i18n.activate(locale)
+        try:
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                try:
+                    await self.app(scope, receive, send_with_context)
+                except Exception:
+                    if status is not None:
+                        # Part of the answer is on its way: nothing left but to log and cut it.
+                        log.exception("request failed after its response started")
+                        raise
+                    log.exception(
+                        "request failed", method=scope["method"], path=route_template(scope)
+                    )
+                    response = internal_error(Request(scope))
+                    await response(scope, receive, send_with_context)
+                finally:
+                    self._log_access(scope, status, started)
+        finally:
+            i18n.deactivate(token)
+
+    def _language_cookie(self, locale: str) -> str:
+        secure = "; Secure" if self.secure_cookies else ""
+        return (
+            f"{LANGUAGE_COOKIE}={locale}; Path=/; Max-Age={_ONE_YEAR}; SameSite=Lax; HttpOnly"
+            + secure
+        )
+
+    @staticmethod
+    def _log_access(scope: Scope, status: int | None, started: float) -> None:
+        access_log.info(
+            "request",
+            method=scope["method"],
+            path=route_template(scope),
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+class SecurityHeadersMiddleware:
+    """CSP, no sniffing, no referrer, no powerful features, HSTS in production, no caching."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_static = str(scope.get("path", "")).startswith(STATIC_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._add_headers(MutableHeaders(scope=message), is_static=is_static)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _add_headers(self, headers: MutableHeaders, *, is_static: bool) -> None:
+        defaults: dict[str, Any] = {
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Permissions-Policy": PERMISSIONS_POLICY,
+            "X-Frame-Options": "DENY",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Cache-Control": "public, max-age=3600" if is_static else "no-store",
+        }
+        if self.hsts:
+            defaults["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        for name, value in defaults.items():
+            if name not in headers:
+                headers[name] = value

@@ -1,0 +1,94 @@
+"""Server-rendered pages: one Jinja2 environment with gettext, shared by every page.
+
+Templates translate with ``_()``/``{% trans %}``; the functions installed read the language of
+the current request (set by the middleware), so one environment serves every language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from joinedup.core import i18n
+from joinedup.web.context import request_id_of
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # Must match `trimmed = true` in babel.cfg, or extracted ids would not match at run time.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=i18n.gettext,
+        ngettext=i18n.ngettext,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
+        newstyle=True,
+    )
+    return env
+
+
+def _language_links(request: Request) -> list[dict[str, Any]]:
+    """The current page in each language (``?lang=`` also remembers the choice)."""
+    current = i18n.current_locale()
+    links = []
+    for locale in i18n.available_locales():
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        params.append(("lang", locale))
+        query = urlencode(params)
+        links.append(
+            {
+                "locale": locale,
+                "name": i18n.ENDONYMS.get(locale, locale),
+                "href": f"{request.url.path}?{query}",
+                "current": locale == current,
+            }
+        )
+    return links
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    return {
+        "locale": i18n.current_locale(),
+        "languages": _language_links(request),
+        "request_id": request_id_of(request.scope),
+        "path": request.url.path,
+    }
+
+
+templates = Jinja2Templates(env=_environment(), context_processors=[_page_context])
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, dict(context or {}), status_code=status_code, headers=headers
+    )
+
+
+def render_error_page(
+    request: Request, *, status: int, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    """The HTML error page for ``status`` (the template words it per kind of error)."""
+    return render(request, "error.html", {"status": status}, status_code=status, headers=headers)

@@ -1,0 +1,226 @@
+"""The exchange's member directory: members at three levels, their subsystems."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.outbox import OutboxEvent
+from joinedup.core.pagination import PageRequest
+from joinedup.exchange import (
+    MemberClass,
+    MemberLevel,
+    count_members,
+    get_member,
+    get_subsystem,
+    list_members,
+    list_subsystems,
+    register_member,
+    register_subsystem,
+)
+
+ACTOR = "directory@test"
+
+
+def _ministry(session: Session) -> None:
+    register_member(
+        session,
+        member_class=MemberClass.GOV,
+        member_code="70000007",
+        name="Ministry of Social Affairs",
+        level=MemberLevel.NATIONAL,
+        actor=ACTOR,
+    )
+
+
+def _events(session: Session) -> list[tuple[str, dict[str, object]]]:
+    session.flush()
+    return [
+        (e.name, dict(e.payload))
+        for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+    ]
+
+
+def test_members_at_three_levels_with_parents(session: Session) -> None:
+    _ministry(session)
+    regional = register_member(
+        session,
+        member_class="GOV",
+        member_code="70000036",
+        name="Capital Region Health Authority",
+        level="regional",
+        parent=(MemberClass.GOV, "70000007"),
+        region_code="01",
+        actor=ACTOR,
+    )
+    local = register_member(
+        session,
+        member_class=MemberClass.GOV,
+        member_code="75000001",
+        name="Port Aldren Municipality",
+        level=MemberLevel.LOCAL,
+        region_code="01",
+        municipality_code="0101",
+        actor=ACTOR,
+    )
+    bank = register_member(
+        session,
+        member_class=MemberClass.COM,
+        member_code="10000001",
+        name="Savings Bank",
+        level=MemberLevel.NATIONAL,
+        actor=ACTOR,
+    )
+    assert regional.parent_member_code == "70000007"
+    assert regional.identifier("JOINEDUP") == "JOINEDUP/GOV/70000036"
+    assert local.municipality_code == "0101"
+    assert bank.member_class is MemberClass.COM
+    assert get_member(session, member_class="GOV", member_code="70000036") == regional
+    assert count_members(session) == 4
+    assert _events(session)[1] == (
+        "exchange.member_registered.v1",
+        {
+            "member_id": regional.id,
+            "member_class": "GOV",
+            "member_code": "70000036",
+            "level": "regional",
+            "parent_member_code": "70000007",
+        },
+    )
+
+
+def test_subsystems(session: Session) -> None:
+    _ministry(session)
+    benefits = register_subsystem(
+        session,
+        member_class="GOV",
+        member_code="70000007",
+        subsystem_code="benefits",
+        name="Family benefits",
+        actor=ACTOR,
+    )
+    register_subsystem(
+        session,
+        member_class="GOV",
+        member_code="70000007",
+        subsystem_code="archive",
+        name="Archive",
+        actor=ACTOR,
+    )
+    assert benefits.identifier("JOINEDUP") == "JOINEDUP/GOV/70000007/benefits"
+    assert (
+        get_subsystem(
+            session, member_class="GOV", member_code="70000007", subsystem_code="benefits"
+        )
+        == benefits
+    )
+    assert [
+        s.code for s in list_subsystems(session, member_class="GOV", member_code="70000007")
+    ] == [
+        "archive",
+        "benefits",
+    ]
+    assert _events(session)[-1][0] == "exchange.subsystem_registered.v1"
+    with pytest.raises(NotFound):
+        get_subsystem(session, member_class="GOV", member_code="70000007", subsystem_code="nothing")
+    with pytest.raises(NotFound):
+        list_subsystems(session, member_class="NGO", member_code="1")
+
+
+def _count(session: Session) -> tuple[int, int]:
+    session.flush()
+    return count_members(session), int(
+        session.scalar(select(func.count()).select_from(OutboxEvent)) or 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"member_class": "GOVT"}, "member_class must be GOV, COM or NGO"),
+        ({"member_code": "70/07"}, "member_code must be"),
+        ({"member_code": ""}, "member_code must be"),
+        ({"name": " "}, "name must be 1 to 300 characters"),
+        ({"level": "planetary"}, "level must be national, regional or local"),
+        ({"level": "regional"}, "names its region_code"),
+        ({"level": "local", "region_code": "01"}, "names the municipality_code"),
+        ({"municipality_code": "0101"}, "national member serves the whole country"),
+        ({"parent": ("GOV", "79999999")}, "parent member GOV/79999999 is not registered"),
+        ({"member_code": "70000007"}, "already registered"),
+        ({"level": "local", "municipality_code": "01 01"}, "administrative code"),
+    ],
+)
+def test_bad_members_write_nothing(
+    session: Session, changes: dict[str, object], fragment: str
+) -> None:
+    _ministry(session)
+    values: dict[str, object] = {
+        "member_class": "GOV",
+        "member_code": "70000101",
+        "name": "Some Agency",
+        "level": "national",
+    }
+    values.update(changes)
+    before = _count(session)
+    with pytest.raises(ValidationFailed) as info:
+        register_member(session, **values, actor=ACTOR)  # type: ignore[arg-type]
+    assert fragment in info.value.detail
+    assert _count(session) == before
+
+
+def test_bad_subsystems_write_nothing(session: Session) -> None:
+    _ministry(session)
+    register_subsystem(
+        session,
+        member_class="GOV",
+        member_code="70000007",
+        subsystem_code="benefits",
+        name="Benefits",
+        actor=ACTOR,
+    )
+    before = _count(session)
+    for code, member, fragment in [
+        ("benefits", "70000007", "exists already"),
+        ("bad code", "70000007", "subsystem_code must be"),
+        ("benefits", "70000999", "is not registered"),
+    ]:
+        with pytest.raises(ValidationFailed) as info:
+            register_subsystem(
+                session,
+                member_class="GOV",
+                member_code=member,
+                subsystem_code=code,
+                name="X",
+                actor=ACTOR,
+            )
+        assert fragment in info.value.detail
+    assert _count(session) == before
+
+
+def test_listing_members_in_pages(session: Session) -> None:
+    _ministry(session)
+    for i in range(5):
+        register_member(
+            session,
+            member_class=MemberClass.NGO if i % 2 else MemberClass.COM,
+            member_code=f"8000000{i}",
+            name=f"Partner {i}",
+            level=MemberLevel.NATIONAL,
+            parent=(MemberClass.GOV, "70000007") if i == 0 else None,
+            actor=ACTOR,
+        )
+    first = list_members(session, page=PageRequest(limit=4))
+    assert len(first.items) == 4
+    assert first.next_cursor is not None
+    second = list_members(session, page=PageRequest(cursor=first.next_cursor, limit=4))
+    assert [m.member_code for m in first.items + second.items] == ["70000007"] + [
+        f"8000000{i}" for i in range(5)
+    ]
+    assert second.next_cursor is None
+    assert first.items[1].parent_member_code == "70000007"
+    ngos = list_members(session, page=PageRequest(), member_class=MemberClass.NGO)
+    assert [m.member_code for m in ngos.items] == ["80000001", "80000003"]
+    national = list_members(session, page=PageRequest(), level=MemberLevel.LOCAL)
+    assert national.items == []

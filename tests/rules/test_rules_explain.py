@@ -1,0 +1,168 @@
+"""Explanations: why and why not, with values, parameters, formula versions and references."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rules_support import household
+
+from joinedup.rules.periods import Period
+from joinedup.rules.ruleset import Ruleset
+from joinedup.rules.service import explain_situation
+
+
+def _explain(
+    ruleset: Ruleset,
+    situation: dict[str, Any],
+    names: list[str],
+    period: str,
+    entity: str = "household",
+    entity_id: str = "h",
+) -> Any:
+    return explain_situation(
+        ruleset=ruleset,
+        data=situation,
+        variables=names,
+        period=Period.parse(period),
+        entity=entity,
+        entity_id=entity_id,
+    )
+
+
+def _family(salary: int, month: str = "2017-01") -> dict[str, Any]:
+    return household(
+        {
+            "ann": {
+                "birth": {"ETERNITY": "1985-04-02"},
+                "salary": {month: salary},
+                "capital_returns": {month: 0},
+            },
+            "kid": {
+                "birth": {"ETERNITY": "2013-09-01"},
+                "salary": {month: 0},
+                "capital_returns": {month: 0},
+            },
+        },
+        ["ann"],
+        ["kid"],
+        rent={month: 700},
+        accommodation_size={month: 60},
+        housing_occupancy_status={month: "tenant"},
+    )
+
+
+def test_why_not_names_the_failed_condition_with_values_and_the_law(template: Ruleset) -> None:
+    explanation = _explain(template, _family(1200), ["parenting_allowance"], "2017-01")
+    assert explanation.sentences[0] == "Parenting allowance for 2017-01 (household h): €0.00."
+    assert explanation.sentences[1] == (
+        "Not eligible: household income €1,200.00 is above the income limit of €500.00 "
+        "(Parenting Allowance Act §3(2))."
+    )
+    assert explanation.complete
+    result = explanation.as_dict()["results"][0]
+    (both,) = result["conditions"]
+    assert both["met"] is False
+    assert both["text"].startswith("not all of: household income")
+    income, children = both["conditions"]
+    assert (income["met"], children["met"]) == (False, True)
+    assert children["reference"]["citation"] == "Parenting Allowance Act §3(1)"
+    assert {p["parameter"] for p in result["parameters"]} == {
+        "benefits.parenting_allowance.income_threshold"
+    }
+
+
+def test_why_names_every_condition_and_the_amount(template: Ruleset) -> None:
+    explanation = _explain(template, _family(300), ["parenting_allowance"], "2017-01")
+    assert explanation.sentences[1].startswith(
+        "Eligible: household income €300.00 is at most the income limit of €500.00"
+    )
+    assert "the household cares for a young enough child" in explanation.sentences[1]
+    assert explanation.sentences[2] == "Computed as the parenting allowance amount €600.00."
+    assert explanation.sentences[3] == "Rule: Parenting Allowance Act."
+
+
+def test_formula_versions_and_member_by_member_results(template: Ruleset) -> None:
+    explanation = _explain(template, _family(300, "2016-06"), ["basic_income"], "2016-06")
+    ann, kid = explanation.as_dict()["results"]
+    assert (ann["id"], ann["value"], kid["value"]) == ("ann", 0.0, 0.0)
+    assert ann["formula"]["since"] == "2015-12-01"
+    assert ann["formula"]["until"] == "2016-11-30"
+    assert "Not eligible: salary €300.00 is not €0.00 (Basic Income Act §1(2) (2015))." in (
+        explanation.sentences
+    )
+    assert "Not eligible: age (2) is below the age of majority (18) (Basic Income Act §1(1))." in (
+        explanation.sentences
+    )
+
+
+def test_bracket_scales_and_inputs_are_in_the_tree(template: Ruleset) -> None:
+    explanation = _explain(
+        template, _family(7000), ["social_security_contribution"], "2017-01", "person", "ann"
+    )
+    result = explanation.as_dict()["results"][0]
+    assert result["text"] == "€180.00"
+    (scale,) = result["parameters"]
+    assert scale["scale"] == "marginal_rate"
+    assert scale["brackets"] == [
+        {"threshold": "€0.00", "value": "2%"},
+        {"threshold": "€6,000.00", "value": "6%"},
+        {"threshold": "€12,400.00", "value": "12%"},
+    ]
+    assert scale["applied"] == [
+        "2% of €6,000.00 (from €0.00) = €120.00",
+        "6% of €1,000.00 (from €6,000.00) = €60.00",
+    ]
+    assert result["inputs"][0]["variable"] == "salary"
+    assert result["inputs"][0]["source"] == "input"
+    assert (
+        "Computed as the social security contribution scale applied to salary €7,000.00"
+        in (explanation.sentences[1])
+    )
+
+
+def test_missing_inputs_are_named_and_the_default_said(template: Ruleset) -> None:
+    situation = household({"ann": {"birth": {"ETERNITY": "1985-04-02"}}}, ["ann"])
+    explanation = _explain(template, situation, ["income_tax"], "2017-01", "person", "ann")
+    assert not explanation.complete
+    assert [(m["variable"], m["id"], m["period"]) for m in explanation.missing] == [
+        ("salary", "ann", "2017-01"),
+        ("capital_returns", "ann", "2017-01"),
+    ]
+    assert explanation.sentences[-1] == (
+        "Not given, so the defaults were assumed: salary for 2017-01 (person ann) (€0.00); "
+        "capital returns for 2017-01 (person ann) (€0.00)."
+    )
+
+
+def test_ended_and_not_yet_in_force(template: Ruleset) -> None:
+    ended = _explain(template, _family(300), ["housing_allowance"], "2017-01")
+    assert ended.sentences[1] == "No longer in force: the rules ended on 2016-11-30."
+    early = _explain(template, _family(300), ["basic_income"], "2015-01", "person", "ann")
+    assert early.sentences[1] == "Not in force yet: the rules start on 2015-12-01."
+
+
+def test_the_whole_tree_is_json_and_shows_each_value_once(template: Ruleset) -> None:
+    explanation = _explain(
+        template, _family(300), ["disposable_income", "parenting_allowance"], "2017-01"
+    )
+    document = explanation.as_dict()
+    text = json.dumps(document)
+    assert "Disposable income" in text
+    assert document["ruleset"] == "country_template"
+    keys: list[str] = []
+
+    targets = [r["key"] for r in document["results"]]
+
+    def walk(node: dict[str, Any]) -> None:
+        if "see" in node:
+            assert node["see"] in keys or node["see"] in targets
+            return
+        keys.append(node["key"])
+        for child in node["inputs"]:
+            walk(child)
+
+    for result in document["results"]:
+        walk(result)
+    assert len(keys) == len(set(keys))
+    assert "parenting_allowance/2017-01/household/h" in keys

@@ -1,0 +1,106 @@
+"""Every user-facing string goes through gettext and is translated into every language."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from joinedup.core import i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATED = [locale for locale in i18n.available_locales() if locale != i18n.SOURCE_LOCALE]
+
+
+def test_a_second_language_is_shipped() -> None:
+    assert i18n.available_locales()[0] == "en"
+    assert "et" in TRANSLATED
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The message ids ``pybabel extract`` finds in the code and templates today."""
+    pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
+    pybabel = Path(sys.executable).with_name("pybabel")
+    subprocess.run(
+        [str(pybabel), "extract", "-F", "babel.cfg", "-o", str(pot), "src/joinedup"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as handle:
+        return {message.id for message in read_po(handle) if message.id}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_extracted_string_is_translated(extracted: set[str], locale: str) -> None:
+    path = i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    translated = {
+        message.id: message.string
+        for message in catalog
+        if message.id and message.string and not message.fuzzy
+    }
+    missing = sorted(str(message_id) for message_id in extracted - set(translated))
+    assert not missing, f"{locale}: not translated (run pybabel update, then translate): {missing}"
+    stale = sorted(str(message_id) for message_id in set(translated) - extracted)
+    assert not stale, f"{locale}: translations of strings no longer used: {stale}"
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_placeholders_survive_translation(locale: str) -> None:
+    path = i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    for message in catalog:
+        if message.id and message.string:
+            placeholders = re.compile(r"%\(\w+\)s")
+            assert sorted(placeholders.findall(str(message.id))) == sorted(
+                placeholders.findall(str(message.string))
+            ), message.id
+
+
+def test_negotiation_order_and_fallbacks() -> None:
+    negotiate = i18n.negotiate_locale
+    assert negotiate(query="et", cookie="en", accept_language="en", default="en") == "et"
+    assert negotiate(query=None, cookie="et", accept_language="en", default="en") == "et"
+    assert negotiate(query="xx", cookie=None, accept_language="fr, et-EE;q=0.5", default="en") == (
+        "et"
+    )
+    assert negotiate(
+        query=None, cookie=None, accept_language="et;q=0.1, en;q=0.9", default="et"
+    ) == ("en")
+    assert negotiate(query=None, cookie=None, accept_language="et;q=0", default="en") == "en"
+    assert negotiate(query=None, cookie=None, accept_language=None, default="et") == "et"
+    assert negotiate(query=None, cookie=None, accept_language="*", default="zz") == "en"
+
+
+def test_use_locale_translates_python_strings_and_restores_the_language() -> None:
+    assert i18n.current_locale() == "en"
+    with i18n.use_locale("et"):
+        assert i18n.gettext("Page not found") == "Lehte ei leitud"
+        assert str(i18n.lazy_gettext("Home")) == "Avaleht"
+    assert i18n.gettext("Page not found") == "Page not found"
+
+
+def test_a_catalogue_edited_since_compiling_is_read_from_its_po(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "et" / "LC_MESSAGES"
+    directory.mkdir(parents=True)
+    (directory / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Home"\nmsgstr "Kodu"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        assert i18n.translations("et").gettext("Home") == "Kodu"
+    finally:
+        i18n.translations.cache_clear()
