@@ -58,7 +58,7 @@ def _population(ruleset: Ruleset, shape: dict[str, Any]) -> Population:
     )
 
 
-def _agree(population: Population, period: Period) -> None:
+def _assert_modes_agree(population: Population, period: Period) -> None:
     ruleset = population.ruleset
     simulation = Simulation(population)
     membership = population.memberships["household"]
@@ -134,7 +134,7 @@ def test_country_template_modes_agree(
         population.set_input(
             "housing_occupancy_status", np.array(statuses, dtype=np.int8), m, native=True
         )
-    _agree(population, month)
+    _assert_modes_agree(population, month)
 
 
 @PROPERTY
@@ -179,4 +179,4 @@ def test_demo_modes_agree(shape: dict[str, Any], period: str, data: st.DataObjec
     )
     tenure = draw(st.lists(st.integers(0, 2), min_size=h, max_size=h))
     population.set_input("housing_tenure", np.array(tenure, dtype=np.int8), month, native=True)
-    _agree(population, month)
+    _assert_modes_agree(population, month)

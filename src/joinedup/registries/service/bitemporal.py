@@ -182,3 +182,37 @@ def revise(
     session.add(new)
     session.flush()
     return new
+
+
+def end_lasting(
+    session: Session,
+    model: type[B],
+    row_id: int,
+    *,
+    id_field: str,
+    end_field: str,
+    end: date,
+    what: str,
+    after: str,
+    actor: str,
+) -> B:
+    """End the current, open-ended version ``row_id`` of ``model`` on ``end`` (exclusive).
+
+    Validates before writing (``ValidationFailed`` naming ``id_field``/``end_field``): the row
+    must be current and lasting, ``end`` not in the future and after its ``valid_from``. The
+    ended version supersedes the open one (nothing is updated in place). Flushes.
+    """
+    from joinedup.core.clock import today, utcnow
+    from joinedup.registries.service.checks import Problems, check_not_future, check_order, dates
+
+    problems = Problems()
+    row = session.get(model, row_id)
+    if row is None or row.superseded_at is not None or row.valid_to is not None:
+        problems.add(id_field, f"is not a current, lasting {what}")
+        problems.raise_if_any()
+    assert row is not None  # raise_if_any raised otherwise
+    ends = dates([end])
+    check_not_future(problems, end_field, ends, today())
+    check_order(problems, end_field, dates([row.valid_from]), ends, after, strict=True)
+    problems.raise_if_any()
+    return revise(session, row, changes={"valid_to": end}, now=utcnow(), actor=actor)

@@ -311,20 +311,16 @@ def end_representative(
 ) -> RepresentativeRecord:
     """End a representation right on ``valid_to`` (exclusive). Emits
     ``business.representative_ended.v1``."""
-    problems = Problems()
-    row = session.get(BusinessRepresentative, representative_id)
-    if row is None or row.superseded_at is not None or row.valid_to is not None:
-        problems.add("representative_id", "is not a current, lasting representation")
-        problems.raise_if_any()
-    assert row is not None
-    end = dates([valid_to])
-    check_not_future(problems, "valid_to", end, today())
-    check_order(
-        problems, "valid_to", dates([row.valid_from]), end, "must be after valid_from", strict=True
-    )
-    problems.raise_if_any()
-    ended = bitemporal.revise(
-        session, row, changes={"valid_to": valid_to}, now=utcnow(), actor=actor
+    ended = bitemporal.end_lasting(
+        session,
+        BusinessRepresentative,
+        representative_id,
+        id_field="representative_id",
+        end_field="valid_to",
+        end=valid_to,
+        what="representation",
+        after="must be after valid_from",
+        actor=actor,
     )
     emit(
         session,

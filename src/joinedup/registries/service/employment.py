@@ -294,20 +294,16 @@ def end_employment(
     """Register that an employment ended: from ``ended_on`` the person no longer works there
     (the last working day is the day before). Supersedes the open version and inserts the
     ended one; emits ``employment.ended.v1``."""
-    problems = Problems()
-    row = session.get(Employment, employment_id)
-    if row is None or row.superseded_at is not None or row.valid_to is not None:
-        problems.add("employment_id", "is not a current, lasting employment")
-        problems.raise_if_any()
-    assert row is not None
-    end = dates([ended_on])
-    check_not_future(problems, "ended_on", end, today())
-    check_order(
-        problems, "ended_on", dates([row.valid_from]), end, "must be after the start", strict=True
-    )
-    problems.raise_if_any()
-    ended = bitemporal.revise(
-        session, row, changes={"valid_to": ended_on}, now=utcnow(), actor=actor
+    ended = bitemporal.end_lasting(
+        session,
+        Employment,
+        employment_id,
+        id_field="employment_id",
+        end_field="ended_on",
+        end=ended_on,
+        what="employment",
+        after="must be after the start",
+        actor=actor,
     )
     emit(
         session,
