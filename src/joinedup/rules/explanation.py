@@ -188,11 +188,18 @@ class Explainer:
         self.ruleset = evaluation.ruleset
         self.render = Renderer(evaluation)
         self.values: dict[Instance, Explained] = {}
+        self._keys: dict[Instance, str] = {}
+        # a value asked about is read twice (its sentences, its details): rendered once
+        self._rendered: dict[tuple[Instance, str], Any] = {}
 
     def key(self, inst: Instance) -> str:
-        entity = inst.variable.entity
-        entity_id = self.situation.ids(entity)[inst.entity_index]
-        return f"{inst.variable.name}/{inst.period}/{entity}/{entity_id}"
+        found = self._keys.get(inst)
+        if found is None:
+            entity = inst.variable.entity
+            entity_id = self.situation.ids(entity)[inst.entity_index]
+            found = f"{inst.variable.name}/{inst.period}/{entity}/{entity_id}"
+            self._keys[inst] = found
+        return found
 
     def explain(self, roots: list[Instance]) -> Explanation:
         graph: dict[Instance, list[Instance]] = {}
@@ -248,15 +255,28 @@ class Explainer:
             entity_id=self.situation.ids(variable.entity)[inst.entity_index],
             value=json_value(variable, inst.value),
             text=format_value(variable.value_type, inst.value, variable.enum),
-            conditions=self.conditions(root, frame) if root is not None else [],
-            computation=self.render.computation(root, frame, inst.period)
-            if root is not None
-            else None,
+            conditions=self._conditions_of(inst, root, frame) if root is not None else [],
+            computation=self._computation_of(inst, root, frame) if root is not None else None,
             parameters=self.parameters(root, frame) if root is not None else [],
             inputs=[self.key(dep) for dep in deps],
         )
         self.values[inst] = explained
         return explained
+
+    def _conditions_of(
+        self, inst: Instance, root: Node, frame: dict[int, Any]
+    ) -> list[ConditionResult]:
+        found = self._rendered.get((inst, "conditions"))
+        if found is None:
+            found = self._rendered[(inst, "conditions")] = self.conditions(root, frame)
+        return list(found)
+
+    def _computation_of(self, inst: Instance, root: Node, frame: dict[int, Any]) -> str:
+        found = self._rendered.get((inst, "computation"))
+        if found is None:
+            found = self.render.computation(root, frame, inst.period)
+            self._rendered[(inst, "computation")] = found
+        return str(found)
 
     # what a value was computed from -------------------------------------------------------
 
@@ -291,14 +311,8 @@ class Explainer:
         for node in _evaluated(root, frame):
             entry: dict[str, Any]
             if isinstance(node, KParam):
-                use = node.use
-                entry = {
-                    "parameter": use.path,
-                    "label": use.label,
-                    "value": use.text,
-                    "since": use.since.isoformat() if use.since else None,
-                    "reference": use.reference.as_dict() if use.reference else None,
-                }
+                entry = _parameter_entry(node)
+                entry = {**entry, "reference": entry["reference"] and dict(entry["reference"])}
             elif isinstance(node, KScale):
                 scale = node.use
                 entry = {
@@ -390,12 +404,12 @@ class Explainer:
         assert bound is not None
         assert bound.root is not None
         frame = inst.frame or {}
-        conditions = self.conditions(bound.root, frame)
+        conditions = self._conditions_of(inst, bound.root, frame)
         verdict = self.verdict(inst, conditions)
         if verdict:
             lines.append(verdict)
         if variable.value_type is not ValueType.BOOL and not (verdict and _is_zero(inst)):
-            lines.append(f"Computed as {self.render.computation(bound.root, frame, inst.period)}.")
+            lines.append(f"Computed as {self._computation_of(inst, bound.root, frame)}.")
         since = f" since {bound.since.isoformat()}" if bound.since else ""
         until = f" until {bound.until.isoformat()}" if bound.until else ""
         cited = f" ({bound.reference.citation})" if bound.reference else ""
@@ -422,6 +436,21 @@ class Explainer:
             return f"{yes}: " + "; ".join(c.sentence() for c in chosen) + "."
         chosen = [c for c in conditions if not c.met] or conditions
         return f"{no}: " + "; ".join(c.sentence() for c in chosen) + "."
+
+
+def _parameter_entry(node: KParam) -> dict[str, Any]:
+    """What an explanation says about a parameter: the same for every value using it, so
+    written once per bound formula (explanations copy it)."""
+    if node.entry is None:
+        use = node.use
+        node.entry = {
+            "parameter": use.path,
+            "label": use.label,
+            "value": use.text,
+            "since": use.since.isoformat() if use.since else None,
+            "reference": use.reference.as_dict() if use.reference else None,
+        }
+    return node.entry
 
 
 def _flatten(conditions: list[ConditionResult]) -> list[ConditionResult]:

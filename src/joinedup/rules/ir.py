@@ -63,6 +63,8 @@ class Node:
     frac: bool = False
     enum: EnumType | None = None
     nid: int = field(default_factory=lambda: next(_ids))
+    # the direct sub-nodes, found once (see :func:`children`): explanations walk them often
+    kids: tuple[Node, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -75,6 +77,7 @@ class KConst(Node):
 class KParam(Node):
     value: Any
     use: ParameterUse
+    entry: dict[str, Any] | None = field(default=None, repr=False)  # for explanations, once
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -213,6 +216,13 @@ class KNamed(Node):
 
 def children(node: Node) -> tuple[Node, ...]:
     """The direct sub-nodes of ``node`` (for walking a bound formula)."""
+    found = node.kids
+    if found is None:
+        found = node.kids = _children(node)
+    return found
+
+
+def _children(node: Node) -> tuple[Node, ...]:
     match node:
         case KRate(operand=o) | KNeg(operand=o) | KNot(operand=o) | KRound(operand=o):
             return (o,)

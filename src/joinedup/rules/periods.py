@@ -47,6 +47,8 @@ class Period:
     size: int = 1
     # periods key every memo of the engines: hash once, not on every lookup
     _hash: int = field(init=False, repr=False, compare=False, default=0)
+    # and they name every value of an explanation: write the text once, when first asked
+    _text: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_hash", hash((self.unit, self.start, self.size)))
@@ -134,6 +136,11 @@ class Period:
         raise ValueError(f"{self} cannot be cut into {unit.value}s")
 
     def __str__(self) -> str:
+        if not self._text:
+            object.__setattr__(self, "_text", self._write())
+        return self._text
+
+    def _write(self) -> str:
         if self.unit is Unit.ETERNITY:
             return "eternity"
         if self.unit is Unit.YEAR:

@@ -7,6 +7,7 @@ Columns are NumPy arrays in the engines' representation: money ``int64`` cents, 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -97,9 +98,27 @@ class Membership:
         in_order = persons < 2 or bool(np.all(member_group[1:] >= member_group[:-1]))
         self.order: Array | None = None if in_order else np.argsort(member_group, kind="stable")
         counts = np.bincount(member_group, minlength=self.count)
+        offsets = np.zeros(self.count + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        self._index(counts, offsets)
+
+    def block(self, lo: int, hi: int, g0: int, g1: int) -> Membership:
+        """The membership of groups ``g0..g1`` (numbered from 0) whose members are persons
+        ``lo..hi`` (numbered from 0), for persons in group order; sliced, not recomputed."""
+        assert self.order is None
+        part = Membership.__new__(Membership)
+        part.entity = self.entity
+        part.ids = self.ids[g0:g1]
+        part.count = g1 - g0
+        part.member_group = self.member_group[lo:hi] - g0
+        part.member_role = self.member_role[lo:hi]
+        part.order = None
+        part._index(self.counts[g0:g1], self.offsets[g0 : g1 + 1] - lo)
+        return part
+
+    def _index(self, counts: Array, offsets: Array) -> None:
         self.counts = counts
-        self.offsets = np.zeros(self.count + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.offsets[1:])
+        self.offsets = offsets
         nonempty = counts > 0
         self.all_nonempty = bool(nonempty.all())
         self.starts = self.offsets[:-1][nonempty]
@@ -136,16 +155,32 @@ class Membership:
             self._role_counts[role] = found
         return found
 
+    def _running_totals(self, values: Array) -> Array:
+        """Per group of persons in group order, the ``int64`` sum of its members' values: the
+        difference of the running total at its last member and before its first — exact
+        (in 64-bit integers, wrapping as their sums do), and empty groups give 0."""
+        running = np.empty(len(values) + 1, dtype=np.int64)
+        running[0] = 0
+        np.cumsum(values, out=running[1:])
+        totals: Array = running[self.offsets[1:]]
+        totals -= running[self.offsets[:-1]]
+        return totals
+
     def count_true(self, values: Array) -> Array:
         """Per group, how many members' values are true."""
+        if self.order is None:
+            return self._running_totals(values)
         counts = np.bincount(self.member_group, weights=values, minlength=self.count)
         return counts.astype(np.int64)
 
     def sum_exact(self, values: Array) -> Array:
-        """Per group, the exact sum of whole numbers (cents). Added in floating point when no
-        sum can reach 2⁵³ (then every partial sum is exact), else in 64-bit integers."""
+        """Per group, the exact sum of whole numbers (cents). Persons in group order: running
+        totals in 64-bit integers. Otherwise added in floating point when no sum can reach
+        2⁵³ (then every partial sum is exact), else in 64-bit integers."""
         if len(values) == 0:
             return np.zeros(self.count, dtype=np.int64)
+        if self.order is None:
+            return self._running_totals(values)
         bound = (1 << 53) // max(self.largest, 1)
         if -bound < int(values.min()) and int(values.max()) < bound:
             return np.bincount(self.member_group, weights=values, minlength=self.count).astype(
@@ -177,6 +212,52 @@ class Population:
         self.count = len(person_ids)
         self.memberships = dict(memberships)
         self.inputs: dict[str, dict[Period | None, Array]] = {}
+        self._blocks: dict[int, list[PopulationBlock] | None] = {}
+
+    def blocks(self, persons: int) -> list[PopulationBlock] | None:
+        """The population cut into consecutive blocks of about ``persons`` persons, never
+        splitting a group: each block holds whole groups (with the memberless groups between
+        them) and their members. ``None`` when there would be one block only, or when the
+        persons are not in group order (a block could not hold whole groups). Kept once cut."""
+        if persons not in self._blocks:
+            self._blocks[persons] = self._cut(persons)
+        return self._blocks[persons]
+
+    def _cut(self, persons: int) -> list[PopulationBlock] | None:
+        n = self.count
+        if n <= persons or any(m.order is not None for m in self.memberships.values()):
+            return None
+        cuts = [0]
+        at = persons
+        while at < n:
+            # move forward to the first person who starts a group in every grouping
+            moved = True
+            while moved and at < n:
+                moved = False
+                for membership in self.memberships.values():
+                    groups = membership.member_group
+                    start = int(np.searchsorted(groups, groups[at - 1], side="right"))
+                    if start != at:
+                        at, moved = start, True
+            if at >= n:
+                break
+            cuts.append(at)
+            at += persons
+        if len(cuts) == 1:
+            return None
+        cuts.append(n)
+        return [self._block(lo, hi, lo == 0, hi == n) for lo, hi in itertools.pairwise(cuts)]
+
+    def _block(self, lo: int, hi: int, first: bool, last: bool) -> PopulationBlock:
+        rows = {self.ruleset.person.key: slice(lo, hi)}
+        memberships = {}
+        for key, membership in self.memberships.items():
+            groups = membership.member_group
+            g0 = 0 if first else int(groups[lo])
+            g1 = membership.count if last else int(groups[hi])
+            rows[key] = slice(g0, g1)
+            memberships[key] = membership.block(lo, hi, g0, g1)
+        return PopulationBlock(self, rows, memberships)
 
     @staticmethod
     def build(
@@ -235,6 +316,34 @@ class Population:
             return None
         found = given.get(period)
         return found if found is not None else given.get(None)
+
+
+class PopulationBlock(Population):
+    """Consecutive whole groups of a population and their members (see
+    :meth:`Population.blocks`); its inputs are views of the population's, read when asked."""
+
+    def __init__(
+        self, whole: Population, rows: dict[str, slice], memberships: Mapping[str, Membership]
+    ) -> None:
+        super().__init__(
+            whole.ruleset, whole.person_ids[rows[whole.ruleset.person.key]], memberships
+        )
+        self.whole = whole
+        self.rows = rows
+
+    def blocks(self, persons: int) -> list[PopulationBlock] | None:
+        return None
+
+    def set_input(
+        self, name: str, values: Any, period: Period | None = None, *, native: bool = False
+    ) -> None:
+        raise TypeError("inputs are given to the whole population, not to a block of it")
+
+    def input_for(self, name: str, period: Period) -> Array | None:
+        found = self.whole.input_for(name, period)
+        if found is None:
+            return None
+        return found[self.rows[self.ruleset.variable(name).entity]]
 
 
 def role_codes(entity: Entity, roles: Array) -> npt.NDArray[np.int8]:
