@@ -243,3 +243,21 @@ def test_seeding_again_adds_people_with_new_codes(
             == 2
         )
         assert _scalar(session, "SELECT count(*) FROM exchange_member") == len(organisations())
+
+
+@pytest.mark.parametrize(("persons", "seed"), [(300, 4242), (100, 1), (1000, 99)])
+def test_small_countries_seed_for_any_seed(
+    sqlite_database: Database, persons: int, seed: int
+) -> None:
+    """Small populations once drew the same person twice for one business (chair = owner)."""
+    summary = seed_country(
+        sqlite_database, persons=persons, seed=seed, progress=False, reference=date(2025, 6, 1)
+    )
+    assert summary.persons == persons
+    with sqlite_database.reading() as session:
+        repeats = _scalar(
+            session,
+            "SELECT COUNT(*) FROM (SELECT business_id, person_id FROM business_representative "
+            "GROUP BY business_id, person_id HAVING COUNT(*) > 1) AS repeated",
+        )
+    assert repeats == 0

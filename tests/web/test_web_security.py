@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from joinedup.core.db import Database
+from joinedup.core.keys import SigningKey
 from joinedup.core.settings import Settings
 from joinedup.web import create_app
 
@@ -47,7 +48,7 @@ def test_hsts_and_secure_cookies_only_in_production(
         environment="production",
         data_dir=tmp_path,
         secret_key="s" * 40,
-        log_signing_key="unused by the web tests",
+        log_signing_key=SigningKey.generate().to_pem().decode(),
         database_url="postgresql+psycopg://postgres@127.0.0.1:5432/unused",
     )
     app = create_app(settings, database=sqlite_database)

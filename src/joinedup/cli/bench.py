@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from joinedup.core.db import Database
 from joinedup.core.settings import get_settings
 
 app = typer.Typer(
@@ -42,3 +43,43 @@ def bench_rules(
     from joinedup.rules.bench import run
 
     run(persons=persons, compare_openfisca=compare_openfisca, seed=seed).emit(as_json=as_json)
+
+
+@app.command("exchange")
+def bench_exchange(
+    persons: int = typer.Option(2_000, "--persons", min=100, help="Persons in the country."),
+    connections: int = typer.Option(48, "--connections", min=1, help="Concurrent connections."),
+    seconds: float = typer.Option(8.0, "--seconds", min=1.0, help="Seconds measured per path."),
+    processes: int = typer.Option(2, "--processes", min=1, help="Platform server processes."),
+    as_json: bool = JSON,
+) -> None:
+    """One registry query called directly and through the full mediation path (loopback)."""
+    from joinedup.demo.exchange_setup import demo_client_credentials, demo_rights
+    from joinedup.demo.seed import seed_country
+    from joinedup.exchange import SubsystemRef
+    from joinedup.exchange.bench import Caller, run
+
+    seed = 11
+
+    def seeder(database: Database) -> Caller:
+        from joinedup.demo.agencies import organisation
+
+        seed_country(database, persons=persons, seed=seed, progress=False)
+        right = next(
+            r
+            for r in demo_rights()
+            if r.service == "person" and not r.own_residents_only
+            and r.law_enforcement_delay_days is None
+        )  # fmt: skip
+        org = organisation(right.client[0])
+        client_id, secret = demo_client_credentials(seed, "/".join(right.client))
+        subsystem = SubsystemRef(str(org.member_class), org.member_code, right.client[1])
+        return Caller(str(subsystem), client_id, secret, right.purposes[0].purpose, right.fields)
+
+    run(
+        seeder=seeder,
+        persons=persons,
+        connections=connections,
+        seconds=seconds,
+        processes=processes,
+    ).emit(as_json=as_json)

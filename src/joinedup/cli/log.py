@@ -83,22 +83,29 @@ def verify(
 ) -> None:
     """Recompute every hash and check every signed tree head; name anything altered.
 
-    Exit status 0 when the log is intact, 1 with one line per finding when it is not.
+    Also checks the exchange's message-log and data-usage rows against their log entries
+    (a rewritten or deleted record is named). Exit status 0 when everything is intact, 1 with
+    one line per finding when it is not.
     """
     from joinedup.core.translog.verify import verify_log
+    from joinedup.exchange.verification import verify_exchange_records
 
     url = _url(database_url)
     keys = _trusted_keys(public_key)
     try:
         report = verify_log(url, keys=keys)
+        records, record_findings = verify_exchange_records(url)
     except DBAPIError as exc:
         err.print(f"[red]Cannot read the transparency log:[/red] {exc.orig}")
         err.print("Is this a joinedup database, migrated with `joinedup migrate`?")
         raise typer.Exit(2) from exc
+    findings = [*report.findings, *record_findings]
+    intact = not findings
     if as_json:
         _print_json(
             {
-                "intact": report.intact,
+                "intact": intact,
+                "exchange_records": records,
                 "entries": report.entries,
                 "tree_heads": report.tree_heads,
                 "tree_size": report.latest.tree_size if report.latest else 0,
@@ -106,15 +113,20 @@ def verify(
                 "seconds": round(report.seconds, 3),
                 "findings": [
                     {"sort": f.sort, "message": f.message, "entries": list(f.entries)}
-                    for f in report.findings
+                    for f in findings
                 ],
             }
         )
     else:
-        for finding in report.findings:
+        for finding in findings:
             typer.echo(finding.message)
         typer.echo(report.summary())
-    raise typer.Exit(0 if report.intact else 1)
+        if records or record_findings:
+            state = (
+                f"NOT intact: {len(record_findings)} finding(s)" if record_findings else "intact"
+            )
+            typer.echo(f"exchange records {state}: {records:,} message-log and data-usage records")
+    raise typer.Exit(0 if intact else 1)
 
 
 def _with_session(database_url: str | None, action: Any) -> Any:

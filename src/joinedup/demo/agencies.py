@@ -75,6 +75,27 @@ _NATIONAL = (
      (("identity-documents", "Identity documents"),)),
 )  # fmt: skip
 
+#: National bodies added for the data exchange. They come after the municipalities, so the
+#: member codes issued before them did not change when they were added.
+_EXCHANGE_BODIES = (
+    (
+        "digital-office",
+        "Central Digital Office",
+        "ministry-economy",
+        (
+            ("exchange-admin", "Data exchange administration"),
+            ("data-tracker", "Data tracker"),
+            ("portal", "Citizen portal"),
+        ),
+    ),
+    (
+        "police",
+        "Police and Border Guard Board",
+        "ministry-interior",
+        (("investigations", "Criminal investigations"),),
+    ),
+)
+
 _PARTNERS = (
     ("bank", MemberClass.COM, f"{COUNTRY_NAME} Savings Bank", LegalForm.PUBLIC_LIMITED,
      (("payments", "Payments"),)),
@@ -99,7 +120,9 @@ REGISTRY_OWNERS = {
 def organisations() -> list[Organisation]:
     """Every organisation of the country, parents before children."""
     regions, municipalities = len(REGIONS), len(MUNICIPALITIES)
-    gov_codes = iter(_codes(_GOV, len(_NATIONAL) + regions + municipalities))
+    gov_codes = iter(
+        _codes(_GOV, len(_NATIONAL) + regions + municipalities + len(_EXCHANGE_BODIES))
+    )
     found: list[Organisation] = [
         Organisation(
             key,
@@ -140,6 +163,18 @@ def organisations() -> list[Organisation]:
             ),
         )
         for m in MUNICIPALITIES
+    ]
+    found += [
+        Organisation(
+            key,
+            MemberClass.GOV,
+            next(gov_codes),
+            name,
+            MemberLevel.NATIONAL,
+            parent,
+            subsystems=subs,
+        )
+        for key, name, parent, subs in _EXCHANGE_BODIES
     ]
     kinds = {LegalForm.NON_PROFIT: _NON_PROFIT, LegalForm.FOUNDATION: _FOUNDATION}
     partner_codes = {kind: iter(_codes(kind, 4)) for kind in (_COMPANY, _NON_PROFIT, _FOUNDATION)}

@@ -230,7 +230,13 @@ def _representatives(
         return empty, empty, np.zeros(0, dtype=np.str_), np.zeros(0, dtype="datetime64[D]")
     two = ~employers.sole_proprietor[business] & (rng.random(business.shape[0]) < 0.35)
     employer = np.concatenate([business, business[two]])
-    person = eligible[rng.integers(0, eligible.shape[0], employer.shape[0])]
+    pick: Ints = np.asarray(rng.integers(0, eligible.shape[0], employer.shape[0]), dtype=np.int64)
+    # A business's chair is never its first representative again: take the next eligible person.
+    first, second = pick[: business.shape[0]][two], pick[business.shape[0] :]
+    pick[business.shape[0] :] = np.where(second == first, (second + 1) % eligible.shape[0], second)
+    if eligible.shape[0] == 1:  # nobody else to chair: only the first representatives remain
+        employer, pick = business, pick[: business.shape[0]]
+    person = eligible[pick]
     role = np.where(employers.sole_proprietor[employer], "owner", "board_member")
     role[business.shape[0] :] = "chair"
     since = np.maximum(

@@ -33,6 +33,7 @@ from joinedup.demo.economy import (
     draw_economy,
     employer_weights,
 )
+from joinedup.demo.exchange_setup import setup_exchange
 from joinedup.demo.geography import AddressDraft
 from joinedup.demo.models import SeedRun
 from joinedup.demo.population import Population, generate_population
@@ -108,12 +109,14 @@ def _serial_ranks_used(session: Session) -> int:
 
 
 def _prepare(
-    session: Session, rng: np.random.Generator, persons: int, reference: date
+    session: Session, rng: np.random.Generator, persons: int, reference: date, seed: int
 ) -> Employers:
-    """Create the government and the businesses on the first run; later runs find them."""
+    """Create the government, its data exchange and the businesses on the first run; later
+    runs find them."""
     first_run = session.scalar(select(SeedRun.id).limit(1)) is None
     if count_members(session) == 0:
         create_government(session, founded=date(1992, 1, 1))
+    setup_exchange(session, seed=seed)
     known_ids, known_registered = employer_directory(session)
     none = np.zeros(known_ids.shape[0], dtype=np.bool_)
     if not first_run:
@@ -284,7 +287,7 @@ def seed_country(
             "personal-code serials of some birth dates are used up: seed a new database"
         )
     with database.unit_of_work() as session:
-        employers = _prepare(session, rng, persons, reference)
+        employers = _prepare(session, rng, persons, reference, seed)
         run = SeedRun(
             seed=seed,
             persons_requested=persons,

@@ -1,32 +1,92 @@
-"""The data exchange (X-Road compatible). So far: the member directory.
+"""The data exchange (X-Road compatible): the member directory, services, access rights, API
+clients, and the mediation path's identities and decisions.
 
 Public names other contexts may use: the use cases below, the read models and the events.
 """
 
-from joinedup.exchange.events import MemberRegistered, SubsystemRegistered
-from joinedup.exchange.schemas import MemberClass, MemberLevel, MemberRecord, SubsystemRecord
-from joinedup.exchange.service import (
-    count_members,
-    get_member,
-    get_subsystem,
-    list_members,
-    list_subsystems,
-    register_member,
-    register_subsystem,
+from joinedup.exchange.access import (
+    AccessDenied,
+    Authorization,
+    ClientIdentity,
+    ProviderResponse,
+    ServiceDescriptor,
+    authorize,
+    resolve_service,
 )
+from joinedup.exchange.events import (
+    AccessRightGranted,
+    AccessRightRevoked,
+    AdministratorAppointed,
+    ApiClientRegistered,
+    ApiClientRevoked,
+    MemberRegistered,
+    ServicePublished,
+    SubsystemRegistered,
+)
+from joinedup.exchange.oauth import (
+    AccessToken,
+    OAuthError,
+    authenticate_client,
+    issue_access_token,
+    json_web_key_set,
+)
+from joinedup.exchange.registry_services import (
+    REGISTRY_SERVICES,
+    RegistryService,
+    call_registry_service,
+)
+from joinedup.exchange.schemas import (
+    AccessRightRecord,
+    ApiClientRecord,
+    MemberClass,
+    MemberLevel,
+    MemberRecord,
+    NewApiClient,
+    PurposeGrant,
+    ServiceKind,
+    ServiceRecord,
+    ServiceRef,
+    SubsystemRecord,
+    SubsystemRef,
+)
+from joinedup.exchange.service import *  # noqa: F403 (the use cases are the public names)
+from joinedup.exchange.service import __all__ as _service_names
 
 __all__ = [
+    "REGISTRY_SERVICES",
+    "AccessDenied",
+    "AccessRightGranted",
+    "AccessRightRecord",
+    "AccessRightRevoked",
+    "AccessToken",
+    "AdministratorAppointed",
+    "ApiClientRecord",
+    "ApiClientRegistered",
+    "ApiClientRevoked",
+    "Authorization",
+    "ClientIdentity",
     "MemberClass",
     "MemberLevel",
     "MemberRecord",
     "MemberRegistered",
+    "NewApiClient",
+    "OAuthError",
+    "ProviderResponse",
+    "PurposeGrant",
+    "RegistryService",
+    "ServiceDescriptor",
+    "ServiceKind",
+    "ServicePublished",
+    "ServiceRecord",
+    "ServiceRef",
     "SubsystemRecord",
+    "SubsystemRef",
     "SubsystemRegistered",
-    "count_members",
-    "get_member",
-    "get_subsystem",
-    "list_members",
-    "list_subsystems",
-    "register_member",
-    "register_subsystem",
+    "authenticate_client",
+    "authorize",
+    "call_registry_service",
+    "issue_access_token",
+    "json_web_key_set",
+    "resolve_service",
+    *_service_names,
 ]

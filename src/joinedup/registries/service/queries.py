@@ -3,10 +3,12 @@ valid date and a known time (see :mod:`joinedup.registries.service.bitemporal`).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from functools import cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
@@ -17,10 +19,12 @@ from joinedup.registries.models import (
     Municipality,
     Person,
     PersonName,
+    Region,
     Relation,
     Residence,
 )
 from joinedup.registries.schemas import (
+    AddressRecord,
     NameRecord,
     PersonRecord,
     RelationKind,
@@ -28,8 +32,13 @@ from joinedup.registries.schemas import (
     ResidenceRecord,
     Sex,
 )
-from joinedup.registries.service.addresses import get_addresses
-from joinedup.registries.service.bitemporal import Known, as_of, known_at, known_instant
+from joinedup.registries.service.bitemporal import (
+    Known,
+    as_of,
+    known_at,
+    known_instant,
+    valid_on,
+)
 from joinedup.registries.service.checks import dates
 
 
@@ -55,34 +64,79 @@ def municipality_code_of(session: Session, address_id: int) -> str | None:
     )
 
 
-def _recorded_by(person: Person, known: Known) -> bool:
+def _recorded_by(recorded_at: datetime, known: Known) -> bool:
     if known is None:
         return True
     instant, inclusive = known_instant(known)
-    return person.recorded_at <= instant if inclusive else person.recorded_at < instant
+    return recorded_at <= instant if inclusive else recorded_at < instant
+
+
+def _residence_select(known: Known) -> Select[*tuple[Any, ...]]:
+    """Residences joined to their addresses; the valid day, when given, is the ``on`` bind."""
+    return (
+        select(
+            Residence.id,
+            Residence.valid_from,
+            Residence.valid_to,
+            Residence.recorded_at,
+            Address.id.label("address_id"),
+            Address.street,
+            Address.house_number,
+            Address.apartment,
+            Address.postcode,
+            Municipality.code.label("municipality_code"),
+            Municipality.name.label("municipality_name"),
+            Region.code.label("region_code"),
+        )
+        .join(Address, Address.id == Residence.address_id)
+        .join(Municipality, Address.municipality_id == Municipality.id)
+        .join(Region, Municipality.region_id == Region.id)
+        .where(Residence.person_id == bindparam("person_id"), known_at(Residence, known))
+        .order_by(Residence.valid_from)
+    )
+
+
+@cache
+def _current_residence_select() -> Select[*tuple[Any, ...]]:
+    """Built once (its SQL is compiled once): the residence valid on ``on`` as known now."""
+    on = bindparam("on", type_=Date())
+    return _residence_select(None).where(
+        Residence.valid_from <= on, or_(Residence.valid_to.is_(None), Residence.valid_to > on)
+    )
 
 
 def _residences(
     session: Session, person_id: int, *, valid: date | None, known: Known
 ) -> list[ResidenceRecord]:
-    rows = list(
-        session.scalars(
-            select(Residence)
-            .where(Residence.person_id == person_id, as_of(Residence, valid=valid, known=known))
-            .order_by(Residence.valid_from)
-        )
-    )
-    addresses = get_addresses(session, address_ids=[r.address_id for r in rows])
+    """The residences with their addresses: one indexed Core select (no ORM objects)."""
+    parameters: dict[str, Any] = {"person_id": person_id}
+    if known is None and valid is not None:
+        statement = _current_residence_select()
+        parameters["on"] = valid
+    else:
+        statement = _residence_select(known)
+        if valid is not None:
+            statement = statement.where(valid_on(Residence, valid))
+    rows = session.connection().execute(statement, parameters)
     return [
         ResidenceRecord(
-            id=r.id,
-            person_id=r.person_id,
-            address=addresses[r.address_id],
-            valid_from=r.valid_from,
-            valid_to=r.valid_to,
-            recorded_at=r.recorded_at,
+            id=row.id,
+            person_id=person_id,
+            address=AddressRecord(
+                id=row.address_id,
+                street=row.street,
+                house_number=row.house_number,
+                apartment=row.apartment,
+                postcode=row.postcode,
+                municipality_code=row.municipality_code,
+                municipality_name=row.municipality_name,
+                region_code=row.region_code,
+            ),
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            recorded_at=row.recorded_at,
         )
-        for r in rows
+        for row in rows
     ]
 
 
@@ -111,6 +165,45 @@ def name_history(session: Session, *, person_id: int, known: Known = None) -> li
     return [NameRecord.model_validate(r) for r in rows]
 
 
+_PERSON_COLUMNS = (
+    Person.id,
+    Person.personal_code,
+    Person.birth_date,
+    Person.birth_place,
+    Person.sex,
+    Person.citizenship,
+    Person.date_of_death,
+    Person.recorded_at,
+    Person.death_recorded_at,
+)
+
+
+def _person_select(known: Known, *, by_code: bool) -> Select[*tuple[Any, ...]]:
+    """The person (by the ``key`` bind: personal code or id) with their name on the ``on``
+    bind, or at birth for a day before it (``max(on, birth_date)``)."""
+    on = bindparam("on", type_=Date())
+    name_day = case((Person.birth_date > on, Person.birth_date), else_=on)
+    name_join = and_(
+        PersonName.person_id == Person.id,
+        known_at(PersonName, known),
+        PersonName.valid_from <= name_day,
+        or_(PersonName.valid_to.is_(None), PersonName.valid_to > name_day),
+    )
+    key = Person.personal_code if by_code else Person.id
+    return (
+        select(*_PERSON_COLUMNS, PersonName.given_names, PersonName.family_name)
+        .outerjoin(PersonName, name_join)
+        .where(key == bindparam("key"))
+        .limit(1)
+    )
+
+
+@cache
+def _current_person_select(*, by_code: bool) -> Select[*tuple[Any, ...]]:
+    """Built once (its SQL is compiled once): the person as the register knows them now."""
+    return _person_select(None, by_code=by_code)
+
+
 def get_person(
     session: Session,
     *,
@@ -120,42 +213,45 @@ def get_person(
     known: Known = None,
 ) -> PersonRecord:
     """A person with their name and residence on ``valid`` (default today), as the register
-    knew them at ``known`` (default now). ``NotFound`` if the register did not know them then."""
-    if person_id is None:
-        if personal_code is None:
-            raise NotFound("give a person id or a personal code")
-        person_id = find_person_id(session, personal_code=personal_code)
-    person = session.get(Person, person_id)
-    if person is None or not _recorded_by(person, known):
-        raise NotFound(f"person {person_id} is not registered")
+    knew them at ``known`` (default now). ``NotFound`` if the register did not know them then.
+
+    Two indexed Core selects (the person with their name, then the residence with its
+    address), no ORM objects: this is the hot read of the data exchange."""
+    if person_id is None and personal_code is None:
+        raise NotFound("give a person id or a personal code")
     on = valid or today()
-    name = session.scalar(
-        select(PersonName).where(
-            PersonName.person_id == person_id,
-            as_of(PersonName, valid=max(on, person.birth_date), known=known),
-        )
+    if known is None:
+        statement = _current_person_select(by_code=person_id is None)
+    else:
+        statement = _person_select(known, by_code=person_id is None)
+    key = personal_code if person_id is None else person_id
+    row = session.connection().execute(statement, {"key": key, "on": on}).first()
+    if row is None:
+        if person_id is None:
+            raise NotFound("no person has this personal code")
+        raise NotFound(f"person {person_id} is not registered")
+    if not _recorded_by(row.recorded_at, known):
+        raise NotFound(f"person {row.id} is not registered")
+    death_known = row.death_recorded_at is not None and (
+        known is None or _death_known(row.death_recorded_at, known)
     )
-    death_known = person.death_recorded_at is not None and (
-        known is None or _death_known(person, known)
-    )
+    found = _residences(session, row.id, valid=on, known=known)
     return PersonRecord(
-        id=person.id,
-        personal_code=person.personal_code,
-        given_names=name.given_names if name else None,
-        family_name=name.family_name if name else None,
-        birth_date=person.birth_date,
-        birth_place=person.birth_place,
-        sex=Sex(person.sex),
-        citizenship=person.citizenship,
-        date_of_death=person.date_of_death if death_known else None,
-        residence=residence_of(session, person_id=person_id, valid=on, known=known),
+        id=row.id,
+        personal_code=row.personal_code,
+        given_names=row.given_names,
+        family_name=row.family_name,
+        birth_date=row.birth_date,
+        birth_place=row.birth_place,
+        sex=Sex(row.sex),
+        citizenship=row.citizenship,
+        date_of_death=row.date_of_death if death_known else None,
+        residence=found[0] if found else None,
     )
 
 
-def _death_known(person: Person, known: date | object) -> bool:
-    assert person.death_recorded_at is not None
-    instant, inclusive = known_instant(known)  # type: ignore[arg-type]
-    recorded = person.death_recorded_at
+def _death_known(recorded: datetime, known: date | datetime) -> bool:
+    instant, inclusive = known_instant(known)
     return recorded <= instant if inclusive else recorded < instant
 
 

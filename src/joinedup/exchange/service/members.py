@@ -1,4 +1,4 @@
-"""Use cases of the member directory: register members and their subsystems, look them up."""
+"""The member directory: register members and their subsystems, look them up."""
 
 from __future__ import annotations
 

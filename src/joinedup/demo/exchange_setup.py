@@ -1,0 +1,423 @@
+"""The demo country's data exchange: the registries' services, the agencies' API clients and
+signing keys, and realistic access rights — who may read what, for which purpose, under which
+law (the laws are the demo country's own, named like their real-world models).
+
+The policy (:data:`DEMO_RIGHTS`) follows once-only practice: the Social Insurance Board reads
+parents' and children's birth data and relations for the child and parental benefits, a
+birth date for the old-age pension; municipalities read the residence of their own residents
+for school enrolment and social welfare; income is readable only as monthly totals and only for
+means-tested benefits (and by the Tax Board for taxation, with employments); the Police read
+under a law-enforcement right whose use the person sees only after 180 days; the bank reads
+public business data and nothing about persons; the citizen portal reads data usage
+(``findUsage``). Administration is the Central Digital Office's.
+
+Client secrets are derived from the seed so that demo tools and benchmarks can sign in
+(:func:`demo_client_credentials`); a real deployment's secrets are random and shown once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import NotFound
+from joinedup.core.settings import get_settings
+from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
+from joinedup.exchange import (
+    PurposeGrant,
+    ServiceRef,
+    SubsystemRef,
+    appoint_administrator,
+    create_member_keys,
+    get_member,
+    get_service,
+    grant_access_right,
+    hash_secret,
+    publish_registry_services,
+    register_api_client,
+    register_rest_service,
+)
+
+RIGHTS_FROM = date(2000, 1, 1)
+ADMIN = ("digital-office", "exchange-admin")
+TRACKER = ("digital-office", "data-tracker")
+USAGE_SERVICE = "findUsage"
+
+#: The registry service code → the registry keeping it.
+_SERVICE_REGISTRY = {
+    "person": "population",
+    "relations": "population",
+    "residence": "addresses",
+    "income-totals": "employment",
+    "employment": "employment",
+    "payment-account": "payment-accounts",
+    "business": "businesses",
+}
+
+_IDENTITY = ["personalCode", "givenNames", "familyName"]
+_INCOME_TOTALS = ["monthlyTotals", "total"]
+_RESIDENCE = ["address", "municipalityCode", "residentSince"]
+
+
+CHILD_BENEFIT = PurposeGrant(purpose="child-benefit", legal_basis="Family Benefits Act § 23 (1)")
+PARENTAL_BENEFIT = PurposeGrant(purpose="parental-benefit", legal_basis="Parental Benefit Act § 4")
+OLD_AGE_PENSION = PurposeGrant(
+    purpose="old-age-pension", legal_basis="State Pension Insurance Act § 7 (1)"
+)
+MEANS_TESTED = PurposeGrant(purpose="means-tested-benefit", legal_basis="Social Welfare Act § 133")
+UNEMPLOYMENT_MEANS_TESTED = PurposeGrant(
+    purpose="means-tested-benefit",
+    legal_basis="Labour Market Services and Benefits Act § 30 (unemployment allowance)",
+)
+UNEMPLOYMENT_BENEFIT = PurposeGrant(
+    purpose="unemployment-benefit", legal_basis="Unemployment Insurance Act § 6"
+)
+TAXATION = PurposeGrant(purpose="taxation", legal_basis="Taxation Act § 59 (1)")
+HEALTH_INSURANCE = PurposeGrant(purpose="health-insurance", legal_basis="Health Insurance Act § 5")
+SCHOOL_ENROLMENT = PurposeGrant(
+    purpose="school-enrolment", legal_basis="Basic Schools and Upper Secondary Schools Act § 10"
+)
+SOCIAL_WELFARE = PurposeGrant(purpose="social-welfare", legal_basis="Social Welfare Act § 14")
+CRIMINAL_INVESTIGATION = PurposeGrant(
+    purpose="criminal-investigation", legal_basis="Code of Criminal Procedure § 215"
+)
+IDENTITY_DOCUMENTS = PurposeGrant(
+    purpose="identity-documents", legal_basis="Identity Documents Act § 5"
+)
+BUSINESS_REGISTRATION = PurposeGrant(
+    purpose="business-registration", legal_basis="Commercial Code § 59"
+)
+VEHICLE_REGISTRATION = PurposeGrant(purpose="vehicle-registration", legal_basis="Traffic Act § 73")
+DUE_DILIGENCE = PurposeGrant(
+    purpose="customer-due-diligence",
+    legal_basis="Money Laundering and Terrorist Financing Prevention Act § 20",
+)
+DATA_USAGE = PurposeGrant(
+    purpose="data-usage-transparency",
+    legal_basis="General Data Protection Regulation Art. 15 (right of access)",
+    legal_basis_url="https://eur-lex.europa.eu/eli/reg/2016/679/oj",
+)
+
+
+@dataclass(frozen=True)
+class DemoRight:
+    """One right of the demo policy: (organisation key, subsystem) may call ``service``."""
+
+    client: tuple[str, str]
+    service: str  # a registry service code, or findUsage
+    fields: tuple[str, ...]
+    purposes: tuple[PurposeGrant, ...]
+    law_enforcement_delay_days: int | None = None
+    own_residents_only: bool = False
+
+
+def _municipal_rights() -> list[DemoRight]:
+    found = []
+    for org in organisations():
+        if org.municipality_code is None:
+            continue
+        school = (org.key, "school-enrolment")
+        social = (org.key, "social-services")
+        found += [
+            DemoRight(
+                school,
+                "person",
+                (*_IDENTITY, "birthDate"),
+                (SCHOOL_ENROLMENT,),
+                own_residents_only=True,
+            ),
+            DemoRight(
+                school,
+                "residence",
+                tuple(_RESIDENCE),
+                (SCHOOL_ENROLMENT,),
+                own_residents_only=True,
+            ),
+            DemoRight(
+                social,
+                "person",
+                (*_IDENTITY, "birthDate", "residenceAddress", "dateOfDeath"),
+                (SOCIAL_WELFARE, MEANS_TESTED),
+                own_residents_only=True,
+            ),
+            DemoRight(
+                social,
+                "income-totals",
+                tuple(_INCOME_TOTALS),
+                (MEANS_TESTED,),
+                own_residents_only=True,
+            ),
+        ]
+    return found
+
+
+def demo_rights() -> list[DemoRight]:
+    """The whole demo policy."""
+    sib = ("social-insurance", "benefits")
+    fund = ("unemployment-fund", "unemployment-benefits")
+    tax = ("tax-board", "tax")
+    police = ("police", "investigations")
+    return [
+        DemoRight(
+            sib,
+            "person",
+            (*_IDENTITY, "birthDate", "residenceAddress", "dateOfDeath"),
+            (CHILD_BENEFIT, PARENTAL_BENEFIT),
+        ),
+        DemoRight(sib, "person", ("personalCode", "birthDate", "dateOfDeath"), (OLD_AGE_PENSION,)),
+        DemoRight(sib, "relations", ("parents", "children"), (CHILD_BENEFIT, PARENTAL_BENEFIT)),
+        DemoRight(sib, "income-totals", tuple(_INCOME_TOTALS), (MEANS_TESTED,)),
+        DemoRight(
+            sib,
+            "payment-account",
+            ("iban",),
+            (CHILD_BENEFIT, PARENTAL_BENEFIT, OLD_AGE_PENSION, MEANS_TESTED),
+        ),
+        DemoRight(fund, "person", (*_IDENTITY, "birthDate"), (UNEMPLOYMENT_BENEFIT,)),
+        DemoRight(fund, "income-totals", tuple(_INCOME_TOTALS), (UNEMPLOYMENT_MEANS_TESTED,)),
+        DemoRight(fund, "payment-account", ("iban",), (UNEMPLOYMENT_BENEFIT,)),
+        DemoRight(tax, "person", (*_IDENTITY, "residenceAddress"), (TAXATION,)),
+        DemoRight(tax, "income-totals", tuple(_INCOME_TOTALS), (TAXATION,)),
+        DemoRight(
+            tax,
+            "employment",
+            ("employerCode", "employerName", "startDate", "endDate"),
+            (TAXATION,),
+        ),
+        DemoRight(
+            ("health-fund", "health-insurance"),
+            "person",
+            (*_IDENTITY, "birthDate", "residenceAddress", "dateOfDeath"),
+            (HEALTH_INSURANCE,),
+        ),
+        DemoRight(
+            ("health-fund", "health-insurance"),
+            "employment",
+            ("employerCode", "startDate", "endDate"),
+            (HEALTH_INSURANCE,),
+        ),
+        DemoRight(
+            ("passport-office", "identity-documents"),
+            "person",
+            (*_IDENTITY, "birthDate", "birthPlace", "sex", "citizenship"),
+            (IDENTITY_DOCUMENTS,),
+        ),
+        DemoRight(
+            ("business-register", "businesses"),
+            "person",
+            tuple(_IDENTITY),
+            (BUSINESS_REGISTRATION,),
+        ),
+        DemoRight(
+            ("vehicle-registry", "vehicles"),
+            "residence",
+            ("address",),
+            (VEHICLE_REGISTRATION,),
+        ),
+        DemoRight(
+            police,
+            "person",
+            (
+                *_IDENTITY,
+                "birthDate",
+                "birthPlace",
+                "sex",
+                "citizenship",
+                "residenceAddress",
+                "dateOfDeath",
+            ),
+            (CRIMINAL_INVESTIGATION,),
+            law_enforcement_delay_days=180,
+        ),
+        DemoRight(
+            police,
+            "residence",
+            tuple(_RESIDENCE),
+            (CRIMINAL_INVESTIGATION,),
+            law_enforcement_delay_days=180,
+        ),
+        DemoRight(
+            police,
+            "relations",
+            ("parents", "children", "partners"),
+            (CRIMINAL_INVESTIGATION,),
+            law_enforcement_delay_days=180,
+        ),
+        DemoRight(
+            ("bank", "payments"),
+            "business",
+            ("registrationCode", "name", "legalForm", "registeredOn", "deregisteredOn", "address"),
+            (DUE_DILIGENCE,),
+        ),
+        DemoRight(
+            ("digital-office", "portal"),
+            USAGE_SERVICE,
+            ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
+            (DATA_USAGE,),
+        ),
+        *_municipal_rights(),
+    ]
+
+
+def demo_clients() -> list[tuple[str, str]]:
+    """The (organisation key, subsystem) pairs that get an API client: every subsystem holding
+    a right, the administrator, and a partner holding none (the care provider)."""
+    found = [ADMIN]
+    for right in demo_rights():
+        if right.client not in found:
+            found.append(right.client)
+    found.append(("care-provider", "care-records"))
+    return found
+
+
+def _demo_secret_key(seed: int) -> bytes:
+    return hashlib.sha256(f"joinedup demo exchange clients {seed}".encode()).digest()
+
+
+def demo_client_credentials(seed: int, key: str) -> tuple[str, str]:
+    """The demo client id and secret of ``key`` — ``"organisation/subsystem"`` (e.g.
+    ``"social-insurance/benefits"``), or an organisation key alone for its first subsystem
+    with a client. Deterministic for the seed: demo only."""
+    org_key, _, subsystem = key.partition("/")
+    if not subsystem:
+        matches = [s for o, s in demo_clients() if o == org_key]
+        if not matches:
+            raise KeyError(key)
+        subsystem = matches[0]
+    elif (org_key, subsystem) not in demo_clients():
+        raise KeyError(key)
+    client_id = f"demo.{org_key}.{subsystem}"[:64]
+    digest = hmac.new(_demo_secret_key(seed), client_id.encode(), hashlib.sha256).digest()
+    return client_id, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _subsystem(org_key: str, subsystem: str) -> SubsystemRef:
+    org = organisation(org_key)
+    return SubsystemRef(str(org.member_class), org.member_code, subsystem)
+
+
+def _service_ref(code: str) -> ServiceRef:
+    owner_key, owner_subsystem = (
+        TRACKER if code == USAGE_SERVICE else REGISTRY_OWNERS[_SERVICE_REGISTRY[code]]
+    )
+    org = organisation(owner_key)
+    return ServiceRef(str(org.member_class), org.member_code, owner_subsystem, code)
+
+
+def tracker_openapi() -> dict[str, Any]:
+    """The Data Tracker usage service (Estonia's ``findUsage`` contract), as published."""
+    usage = {
+        "type": "object",
+        "properties": {
+            "logtime": {"type": "string", "format": "date-time"},
+            "action": {"type": "string"},
+            "receiverCode": {"type": "string"},
+            "receiverName": {"type": "string"},
+            "receiverSystem": {"type": "string"},
+        },
+    }
+    query = [
+        {"name": "dataSubjectCode", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Data Tracker usage service", "version": "2"},
+        "paths": {
+            "/findUsage": {
+                "get": {
+                    "operationId": "findUsage",
+                    "parameters": query,
+                    "responses": {
+                        "200": {
+                            "description": "Who processed the person's data, when and why.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "totalUsages": {"type": "integer"},
+                                            "usages": {"type": "array", "items": usage},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/usagePeriod": {"get": {"responses": {"200": {"description": "The period kept."}}}},
+            "/heartbeat": {"get": {"responses": {"200": {"description": "Alive."}}}},
+        },
+    }
+
+
+def setup_exchange(session: Session, *, seed: int) -> bool:
+    """Publish the services, appoint the administrator, create the demo clients (secrets
+    derived from ``seed``), members' signing keys and rights. Does nothing when the demo
+    exchange exists already (the data tracker's service is published: the clients keep the
+    secrets of the seed that set them up); returns whether it set it up."""
+    try:
+        get_service(session, service=_service_ref(USAGE_SERVICE))
+        return False
+    except NotFound:
+        pass
+    publish_registry_services(session, actor=ACTOR)
+    register_rest_service(
+        session,
+        provider=_subsystem(*TRACKER),
+        code=USAGE_SERVICE,
+        title="Data usage (Data Tracker)",
+        base_url=get_settings().public_url.rstrip("/") + "/v2",
+        openapi=tracker_openapi(),
+        fields=["logtime", "action", "receiverCode", "receiverName", "receiverSystem"],
+        actor=ACTOR,
+    )
+    appoint_administrator(session, subsystem=_subsystem(*ADMIN), actor=ACTOR)
+    for org_key, subsystem in demo_clients():
+        client_id, secret = demo_client_credentials(seed, f"{org_key}/{subsystem}")
+        register_api_client(
+            session,
+            subsystem=_subsystem(org_key, subsystem),
+            name=f"{organisation(org_key).name}: {subsystem} (demo)",
+            client_id=client_id,
+            client_secret=secret,
+            hasher=_demo_hash,
+            actor=ACTOR,
+        )
+    for right in demo_rights():
+        grant_access_right(
+            session,
+            client=_subsystem(*right.client),
+            service=_service_ref(right.service),
+            fields=list(right.fields),
+            purposes=list(right.purposes),
+            valid_from=RIGHTS_FROM,
+            law_enforcement=right.law_enforcement_delay_days is not None,
+            disclosure_delay_days=right.law_enforcement_delay_days,
+            own_residents_only=right.own_residents_only,
+            actor=ACTOR,
+        )
+    member_ids = [
+        get_member(session, member_class=o.member_class, member_code=o.member_code).id
+        for o in organisations()
+    ]
+    create_member_keys(session, member_ids=member_ids)
+    return True
+
+
+@lru_cache(maxsize=512)
+def _demo_hash(secret: str) -> str:
+    """scrypt of a demo secret, computed once per process: the demo's secrets are public
+    (derived from the seed), so reusing a salt across demo databases protects nothing less."""
+    return hash_secret(secret)

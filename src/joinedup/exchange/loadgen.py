@@ -1,0 +1,120 @@
+"""A lean HTTP/1.1 load generator for the exchange benchmark.
+
+httpx spends more time per request than the server it measures, so it cannot saturate one.
+This client opens ``connections`` keep-alive connections with :func:`asyncio.open_connection`,
+sends pre-built request bytes, and reads each answer by its ``Content-Length`` (the platform
+never answers chunked to these requests). Each connection sends its next request when the
+previous answer is complete; latency is measured per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from joinedup.core.benchmark import percentile
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def p(self, pct: float) -> float:
+        """Latency percentile in milliseconds."""
+        return percentile(sorted(self.latencies), pct) * 1000
+
+
+def build_request(
+    method: str, target: str, *, host: str, headers: Sequence[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    """The bytes of one HTTP/1.1 request (keep-alive)."""
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body or method in {"POST", "PUT", "PATCH"}:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    lowered = head.lower()
+    position = lowered.find(b"\r\ncontent-length:")
+    if position >= 0:
+        end = lowered.index(b"\r\n", position + 2)
+        length = int(lowered[position + 17 : end])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _connection(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    offset: int,
+    until: float,
+    measure_from: float,
+    result: LoadResult,
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    clock = time.perf_counter
+    position = offset
+    count = len(requests)
+    try:
+        while True:
+            started = clock()
+            if started >= until:
+                break
+            writer.write(requests[position % count])
+            position += 1
+            status = await _read_response(reader)
+            finished = clock()
+            if started >= measure_from:
+                result.requests += 1
+                result.latencies.append(finished - started)
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                if status >= 400:
+                    result.errors += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def run_load(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    connections: int,
+    seconds: float,
+    warmup: float,
+) -> LoadResult:
+    """Drive the server with ``connections`` concurrent keep-alive connections for
+    ``warmup + seconds``; only the last ``seconds`` are measured. Requests are taken in turn
+    from ``requests`` (different connections start at different offsets)."""
+    result = LoadResult()
+    start = time.perf_counter()
+    measure_from = start + warmup
+    until = measure_from + seconds
+    await asyncio.gather(
+        *(
+            _connection(host, port, requests, i * 7, until, measure_from, result)
+            for i in range(connections)
+        )
+    )
+    result.seconds = max(time.perf_counter() - measure_from, 1e-9)
+    return result

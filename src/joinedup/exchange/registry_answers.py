@@ -1,0 +1,309 @@
+"""The answers of the registry services: each reads one base registry through the registries'
+public queries and returns only the fields asked for, with the personal codes of every person
+whose data the answer holds (the data subjects the exchange records usage for).
+
+The registries import the exchange's member directory, so this module imports them inside
+the functions: a module-level import would make the two packages' imports circular.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import today
+from joinedup.core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from joinedup.registries import AddressRecord, Known
+
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+#: The longest range of months ``income-totals`` answers in one call.
+MAX_MONTHS = 36
+
+
+@dataclass(frozen=True)
+class Question:
+    """A parsed request to a registry service."""
+
+    subject: str  # the personal code (or a business's registration code)
+    valid: date | None  # ``asOf``: the day the facts held (None: the service's default)
+    known: Known  # ``knownOn``: as the register knew them then (None: now)
+    query: Mapping[str, str]
+    fields: Collection[str]
+
+
+Answer = tuple[dict[str, Any], tuple[str, ...]]
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def address_json(address: AddressRecord | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "oneLine": address.one_line(),
+        "street": address.street,
+        "houseNumber": address.house_number,
+        "apartment": address.apartment,
+        "postcode": address.postcode,
+        "municipalityCode": address.municipality_code,
+        "municipalityName": address.municipality_name,
+    }
+
+
+def _person_id(session: Session, code: str) -> int:
+    from joinedup import registries
+
+    return registries.find_person_id(session, personal_code=code)
+
+
+def residence_municipality(session: Session, personal_code: str, on: date) -> str | None:
+    """The code of the municipality the person lives in on ``on`` (None: no residence)."""
+    from joinedup import registries
+
+    residence = registries.residence_of(
+        session, person_id=_person_id(session, personal_code), valid=on
+    )
+    return residence.address.municipality_code if residence else None
+
+
+def person(session: Session, question: Question) -> Answer:
+    from joinedup import registries
+
+    record = registries.get_person(
+        session, personal_code=question.subject, valid=question.valid, known=question.known
+    )
+    residence = record.residence
+    values: dict[str, Any] = {
+        "personalCode": record.personal_code,
+        "givenNames": record.given_names,
+        "familyName": record.family_name,
+        "birthDate": record.birth_date.isoformat(),
+        "birthPlace": record.birth_place,
+        "sex": str(record.sex),
+        "citizenship": record.citizenship,
+        "residenceAddress": address_json(residence.address if residence else None),
+        "dateOfDeath": _iso(record.date_of_death),
+    }
+    return {f: values[f] for f in question.fields}, (record.personal_code,)
+
+
+def _relative(session: Session, person_id: int, known: Known) -> tuple[str, str]:
+    from joinedup import registries
+
+    relative = registries.get_person(session, person_id=person_id, known=known)
+    return relative.personal_code, relative.birth_date.isoformat()
+
+
+def relations(session: Session, question: Question) -> Answer:
+    from joinedup import registries
+
+    subject_id = _person_id(session, question.subject)
+    found = registries.relations_of(
+        session, person_id=subject_id, valid=question.valid, known=question.known
+    )
+    wanted = set(question.fields)
+    groups: dict[str, list[dict[str, Any]]] = {"parents": [], "children": [], "partners": []}
+    subjects = [question.subject]
+    codes: dict[int, tuple[str, str]] = {}
+    for relation in found:
+        if relation.kind == "parent":
+            group = "children" if relation.person_id == subject_id else "parents"
+        else:
+            group = "partners"
+        if group not in wanted:
+            continue
+        other = (
+            relation.related_person_id if relation.person_id == subject_id else relation.person_id
+        )
+        if other not in codes:
+            codes[other] = _relative(session, other, question.known)
+        code, birth_date = codes[other]
+        item: dict[str, Any] = {
+            "personalCode": code,
+            "birthDate": birth_date,
+            "validFrom": relation.valid_from.isoformat(),
+            "validTo": _iso(relation.valid_to),
+        }
+        if group == "partners":
+            item["kind"] = str(relation.kind)
+            item["endReason"] = relation.end_reason
+        groups[group].append(item)
+        if code not in subjects:
+            subjects.append(code)
+    return {f: groups[f] for f in question.fields}, tuple(subjects)
+
+
+def residence(session: Session, question: Question) -> Answer:
+    from joinedup import registries
+
+    found = registries.residence_of(
+        session,
+        person_id=_person_id(session, question.subject),
+        valid=question.valid,
+        known=question.known,
+    )
+    values: dict[str, Any] = {
+        "address": address_json(found.address) if found else None,
+        "municipalityCode": found.address.municipality_code if found else None,
+        "residentSince": found.valid_from.isoformat() if found else None,
+    }
+    return {f: values[f] for f in question.fields}, (question.subject,)
+
+
+def _month(text: str | None, name: str) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    if _MONTH.match(text) and 1 <= int(text[5:]) <= 12:
+        return int(text[:4]), int(text[5:])
+    raise ValidationFailed(
+        f"{name} must be a month YYYY-MM", errors=[{"field": name, "message": "YYYY-MM"}]
+    )
+
+
+def _months(first: tuple[int, int], last: tuple[int, int]) -> list[str]:
+    found = []
+    year, month = first
+    while (year, month) <= last:
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def income_totals(session: Session, question: Question) -> Answer:
+    """Monthly totals over every employer, never the amounts per employer."""
+    from joinedup import registries
+
+    now = today()
+    last = _month(question.query.get("to"), "to") or (
+        (now.year - 1, 12) if now.month == 1 else (now.year, now.month - 1)
+    )
+    first = _month(question.query.get("from"), "from") or (
+        (last[0] - 1, last[1] + 1) if last[1] < 12 else (last[0], 1)
+    )
+    months = _months(first, last)
+    if not months or len(months) > MAX_MONTHS:
+        raise ValidationFailed(
+            f"from must not be after to, and the range at most {MAX_MONTHS} months",
+            errors=[{"field": "from", "message": f"1 to {MAX_MONTHS} months up to to"}],
+        )
+    incomes = registries.incomes_of(
+        session,
+        person_id=_person_id(session, question.subject),
+        from_period=months[0],
+        to_period=months[-1],
+        known=question.known,
+    )
+    totals = dict.fromkeys(months, 0)
+    for income in incomes:
+        totals[income.period] += income.amount
+    currency = registries.CURRENCY
+    values: dict[str, Any] = {
+        "monthlyTotals": [
+            {"month": m, "amount": amount, "currency": currency} for m, amount in totals.items()
+        ],
+        "total": {"amount": sum(totals.values()), "currency": currency},
+    }
+    return {f: values[f] for f in question.fields}, (question.subject,)
+
+
+def employment(session: Session, question: Question) -> Answer:
+    from joinedup import registries
+
+    found = registries.employments_of(
+        session,
+        person_id=_person_id(session, question.subject),
+        valid=question.valid,
+        known=question.known,
+    )
+    employers: dict[int, tuple[str, str]] = {}
+    items = []
+    for job in found:
+        if job.business_id not in employers:
+            business = registries.get_business(session, business_id=job.business_id)
+            employers[job.business_id] = (business.registration_code, business.name)
+        code, name = employers[job.business_id]
+        values = {
+            "employerCode": code,
+            "employerName": name,
+            "startDate": job.valid_from.isoformat(),
+            "endDate": _iso(job.valid_to),
+        }
+        items.append({f: values[f] for f in question.fields})
+    return {"employments": items}, (question.subject,)
+
+
+def payment_account(session: Session, question: Question) -> Answer:
+    from joinedup import registries
+
+    found = registries.payment_account_of(
+        session,
+        person_id=_person_id(session, question.subject),
+        valid=question.valid,
+        known=question.known,
+    )
+    values: dict[str, Any] = {
+        "iban": found.iban if found else None,
+        "validFrom": found.valid_from.isoformat() if found else None,
+    }
+    return {f: values[f] for f in question.fields}, (question.subject,)
+
+
+def business(session: Session, question: Question) -> Answer:
+    """A business and (when asked) its representatives: the persons among them are the data
+    subjects; a business itself is not one."""
+    from joinedup import registries
+
+    record = registries.get_business(session, registration_code=question.subject)
+    wanted = set(question.fields)
+    values: dict[str, Any] = {
+        "registrationCode": record.registration_code,
+        "name": record.name,
+        "legalForm": str(record.legal_form),
+        "registeredOn": record.registered_on.isoformat(),
+        "deregisteredOn": _iso(record.deregistered_on),
+    }
+    if "address" in wanted:
+        values["address"] = (
+            address_json(registries.get_address(session, address_id=record.address_id))
+            if record.address_id
+            else None
+        )
+    subjects: list[str] = []
+    if "representatives" in wanted:
+        representatives = []
+        for item in registries.representatives_of(
+            session, business_id=record.id, valid=question.valid, known=question.known
+        ):
+            code, _ = _relative(session, item.person_id, question.known)
+            representatives.append(
+                {
+                    "personalCode": code,
+                    "role": str(item.role),
+                    "validFrom": item.valid_from.isoformat(),
+                    "validTo": _iso(item.valid_to),
+                }
+            )
+            if code not in subjects:
+                subjects.append(code)
+        values["representatives"] = representatives
+    return {f: values[f] for f in question.fields}, tuple(subjects)
+
+
+ANSWERS: dict[str, Callable[[Session, Question], Answer]] = {
+    "person": person,
+    "relations": relations,
+    "residence": residence,
+    "income-totals": income_totals,
+    "employment": employment,
+    "payment-account": payment_account,
+    "business": business,
+}

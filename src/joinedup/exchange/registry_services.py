@@ -1,0 +1,395 @@
+"""The base registries' queries, published as exchange services of the registry owner's
+subsystem, and run in-process by the mediation path (:func:`call_registry_service`).
+
+Each service declares the fields it can return (what access rights are restricted to), its
+data-subject parameter, its other query parameters, and the JSON schema of each field; its
+OpenAPI document (``getOpenAPI``) is built from that declaration. Every person service takes
+``personalCode`` and the bitemporal ``asOf`` (the day the facts held) and ``knownOn`` (as the
+register knew them then) parameters. Query parameters a service does not declare are
+ignored (the mediation layer may add its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import today
+from joinedup.core.errors import DomainError, NotFound, ValidationFailed
+from joinedup.exchange.access import Authorization, ProviderResponse, ServiceDescriptor
+from joinedup.exchange.registry_answers import (
+    ANSWERS,
+    Question,
+    residence_municipality,
+)
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_NULLABLE_TEXT: dict[str, Any] = {"type": "string", "nullable": True}
+_DATE: dict[str, Any] = {"type": "string", "format": "date"}
+_NULLABLE_DATE: dict[str, Any] = {"type": "string", "format": "date", "nullable": True}
+_ADDRESS: dict[str, Any] = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "oneLine": _TEXT,
+        "street": _TEXT,
+        "houseNumber": _TEXT,
+        "apartment": _NULLABLE_TEXT,
+        "postcode": _TEXT,
+        "municipalityCode": _TEXT,
+        "municipalityName": _TEXT,
+    },
+}
+_RELATIVE: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "personalCode": _TEXT,
+            "birthDate": _DATE,
+            "validFrom": _DATE,
+            "validTo": _NULLABLE_DATE,
+        },
+    },
+}
+_PARTNERS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            **_RELATIVE["items"]["properties"],
+            "kind": {"type": "string", "enum": ["spouse", "partner"]},
+            "endReason": _NULLABLE_TEXT,
+        },
+    },
+}
+_MONEY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "integer", "description": "In minor units (cents)."},
+        "currency": _TEXT,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
+_PERSONAL_CODE = Parameter(
+    "personalCode", "The data subject's personal code.", {"type": "string"}, required=True
+)
+_AS_OF = Parameter(
+    "asOf",
+    "The day the facts held (valid time, YYYY-MM-DD). Default: today.",
+    _DATE,
+)
+_KNOWN_ON = Parameter(
+    "knownOn",
+    "As the register knew them at the end of this day (YYYY-MM-DD) or at this instant "
+    "(ISO 8601 with a time zone). Default: now.",
+    {"type": "string"},
+)
+_BITEMPORAL = (_AS_OF, _KNOWN_ON)
+
+
+@dataclass(frozen=True)
+class RegistryService:
+    """One registry query as a service: what it answers and how it is asked."""
+
+    code: str
+    registry: str  # the code of the base registry it reads
+    title: str
+    description: str
+    fields: dict[str, dict[str, Any]]  # field → JSON schema, in answer order
+    parameters: tuple[Parameter, ...]
+    #: Whether ``asOf`` absent means "at any time" (histories) rather than "today".
+    history_by_default: bool = False
+    #: Answer fields are the keys of each item of this list rather than of the answer.
+    item_list: str | None = None
+
+    @property
+    def subject_parameter(self) -> str:
+        return self.parameters[0].name
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+
+REGISTRY_SERVICES: dict[str, RegistryService] = {
+    s.code: s
+    for s in (
+        RegistryService(
+            "person",
+            "population",
+            "Person",
+            "A person as the population register knows them: names, birth, sex, "
+            "citizenship, residence address and death, on a day, as known at a time.",
+            {
+                "personalCode": _TEXT,
+                "givenNames": _NULLABLE_TEXT,
+                "familyName": _NULLABLE_TEXT,
+                "birthDate": _DATE,
+                "birthPlace": _TEXT,
+                "sex": {"type": "string", "enum": ["F", "M"]},
+                "citizenship": {"type": "string", "description": "ISO 3166-1 alpha-2"},
+                "residenceAddress": _ADDRESS,
+                "dateOfDeath": _NULLABLE_DATE,
+            },
+            (_PERSONAL_CODE, *_BITEMPORAL),
+        ),
+        RegistryService(
+            "relations",
+            "population",
+            "Family relations",
+            "A person's parents, children and spouses or registered partners, each with the "
+            "relative's personal code and birth date and the relation's dates. Without "
+            "asOf: every relation over time.",
+            {"parents": _RELATIVE, "children": _RELATIVE, "partners": _PARTNERS},
+            (_PERSONAL_CODE, *_BITEMPORAL),
+            history_by_default=True,
+        ),
+        RegistryService(
+            "residence",
+            "addresses",
+            "Residence",
+            "Where a person lives (their registered residence address) on a day.",
+            {"address": _ADDRESS, "municipalityCode": _NULLABLE_TEXT, "residentSince": _DATE},
+            (_PERSONAL_CODE, *_BITEMPORAL),
+        ),
+        RegistryService(
+            "income-totals",
+            "employment",
+            "Monthly income totals",
+            "A person's income per month summed over every employer (never the amounts per "
+            "employer), for a range of at most 36 months; months without income are 0.",
+            {
+                "monthlyTotals": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"month": {"type": "string"}, **_MONEY["properties"]},
+                    },
+                },
+                "total": _MONEY,
+            },
+            (
+                _PERSONAL_CODE,
+                Parameter("from", "First month, YYYY-MM. Default: 12 months to `to`.", _TEXT),
+                Parameter("to", "Last month, YYYY-MM. Default: the previous month.", _TEXT),
+                _KNOWN_ON,
+            ),
+        ),
+        RegistryService(
+            "employment",
+            "employment",
+            "Employments",
+            "A person's employments (employer, start and end). Without asOf: every "
+            "employment over time.",
+            {
+                "employerCode": _TEXT,
+                "employerName": _TEXT,
+                "startDate": _DATE,
+                "endDate": _NULLABLE_DATE,
+            },
+            (_PERSONAL_CODE, *_BITEMPORAL),
+            history_by_default=True,
+            item_list="employments",
+        ),
+        RegistryService(
+            "payment-account",
+            "payment-accounts",
+            "Payment account",
+            "The account a person registered for payments from the public sector.",
+            {"iban": _NULLABLE_TEXT, "validFrom": _NULLABLE_DATE},
+            (_PERSONAL_CODE, *_BITEMPORAL),
+        ),
+        RegistryService(
+            "business",
+            "businesses",
+            "Business",
+            "A business and the persons who represent it.",
+            {
+                "registrationCode": _TEXT,
+                "name": _TEXT,
+                "legalForm": _TEXT,
+                "registeredOn": _DATE,
+                "deregisteredOn": _NULLABLE_DATE,
+                "address": _ADDRESS,
+                "representatives": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "personalCode": _TEXT,
+                            "role": _TEXT,
+                            "validFrom": _DATE,
+                            "validTo": _NULLABLE_DATE,
+                        },
+                    },
+                },
+            },
+            (
+                Parameter(
+                    "registrationCode",
+                    "The business's registration code.",
+                    {"type": "string"},
+                    required=True,
+                ),
+                *_BITEMPORAL,
+            ),
+        ),
+    )
+}
+
+
+def services_of_registry(registry_code: str) -> list[RegistryService]:
+    """The services that read one registry."""
+    return [s for s in REGISTRY_SERVICES.values() if s.registry == registry_code]
+
+
+class MethodNotAllowed(DomainError):
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+    status = 405
+
+
+def _invalid(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name} {message}", errors=[{"field": name, "message": message}])
+
+
+def _date(query: Mapping[str, str], name: str) -> date | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _invalid(name, "must be a date YYYY-MM-DD") from None
+
+
+def _known(query: Mapping[str, str]) -> date | datetime | None:
+    text = query.get("knownOn")
+    if text is None:
+        return None
+    if "T" not in text:
+        return _date(query, "knownOn")
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid("knownOn", "must be a date or an ISO 8601 instant") from None
+    if instant.tzinfo is None:
+        raise _invalid("knownOn", "must name its time zone (e.g. 2025-04-01T12:00:00Z)")
+    return instant
+
+
+def _subject(declared: RegistryService, query: Mapping[str, str]) -> str:
+    from joinedup import registries
+
+    name = declared.subject_parameter
+    value = (query.get(name) or "").strip()
+    if not value:
+        raise _invalid(name, "is required")
+    if name == "personalCode" and not registries.is_valid_personal_code(value):
+        raise _invalid(name, "is not a valid personal code")
+    if name == "registrationCode" and not registries.is_valid_business_code(value):
+        raise _invalid(name, "is not a valid registration code")
+    return value
+
+
+def call_registry_service(
+    session: Session,
+    *,
+    service: ServiceDescriptor,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    body: bytes | None,
+    authorization: Authorization,
+) -> ProviderResponse:
+    """Run the registry query behind ``service`` in-process and answer with the authorised
+    fields only. Bad input raises ``ValidationFailed``; an unknown data subject, or one outside
+    a residents-only right's municipality, ``NotFound``. Reads only."""
+    declared = REGISTRY_SERVICES.get(service.code)
+    if service.kind != "registry" or declared is None:
+        raise NotFound(f"{service.xroad_id} is not a registry service")
+    if method.upper() != "GET":
+        raise MethodNotAllowed(f"{service.code} answers GET only", allow="GET")
+    if path not in ("", "/"):
+        raise NotFound(f"{service.code} has no resource {path}")
+    if body:
+        raise _invalid("body", "must be empty: the question is in the query parameters")
+    subject = _subject(declared, query)
+    if authorization.residents_of is not None:
+        on = today()
+        if residence_municipality(session, subject, on) != authorization.residents_of:
+            raise NotFound("no resident of your municipality has this personal code")
+    valid = _date(query, "asOf")
+    if valid is None and not declared.history_by_default:
+        valid = today()
+    allowed = set(authorization.fields)
+    fields = tuple(f for f in declared.fields if f in allowed)
+    answer, subjects = ANSWERS[declared.code](
+        session,
+        Question(subject=subject, valid=valid, known=_known(query), query=query, fields=fields),
+    )
+    return ProviderResponse(status=200, body=answer, data_subjects=subjects, fields=fields)
+
+
+def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of a registry service (what ``getOpenAPI`` returns)."""
+    fields: dict[str, Any] = dict(declared.fields)
+    answer: dict[str, Any] = {"type": "object", "properties": fields}
+    if declared.item_list:
+        answer = {
+            "type": "object",
+            "properties": {
+                declared.item_list: {
+                    "type": "array",
+                    "items": {"type": "object", "properties": fields},
+                }
+            },
+        }
+    problem = {"application/problem+json": {"schema": {"type": "object"}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": declared.title, "version": version, "description": declared.description},
+        "servers": [{"url": f"/r1/{xroad_id}"}],
+        "paths": {
+            "/": {
+                "get": {
+                    "operationId": declared.code,
+                    "summary": declared.title,
+                    "description": declared.description
+                    + " Only the fields your access right allows are returned.",
+                    "parameters": [
+                        {
+                            "name": p.name,
+                            "in": "query",
+                            "required": p.required,
+                            "description": p.description,
+                            "schema": p.schema,
+                        }
+                        for p in declared.parameters
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The answer (authorised fields only).",
+                            "content": {"application/json": {"schema": answer}},
+                        },
+                        "404": {"description": "No such data subject.", "content": problem},
+                        "422": {"description": "A parameter is not valid.", "content": problem},
+                    },
+                }
+            }
+        },
+    }

@@ -1,0 +1,310 @@
+"""Data usage: who received a person's data, when, which fields, why, on whose behalf.
+
+Every mediated read that returns a person's data leaves one record per data subject (the
+mediation layer builds them with :func:`usage_records`; the recorder commits them with the
+call); a staff member viewing a person in the back office leaves one through
+:func:`record_staff_view`. Each record is appended to the transparency log, so the person can
+check it is there (an inclusion proof against a signed tree head) and a record removed or
+rewritten later is detected.
+
+**Law enforcement.** A record made under a law-enforcement right carries ``hidden_until``
+(the disclosure date): it exists and is logged at once, but the person's views leave it out
+until that date. ``hidden_until`` is part of the record's canonical bytes, so the hiding is
+itself fixed in the transparency log: it cannot be added, lengthened or removed silently.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import today, utcnow
+from joinedup.core.errors import ValidationFailed
+from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.core.settings import get_settings
+from joinedup.core.translog import InclusionProof, inclusion_proof, latest_tree_head
+from joinedup.exchange.canonical import usage_canonical, usage_leaf
+from joinedup.exchange.recorder import Recording, write_recordings
+from joinedup.exchange.records import DataUsageRecord
+
+CHANNEL_EXCHANGE = "exchange"
+CHANNEL_BACKOFFICE = "backoffice"
+BACKOFFICE_SYSTEM = "back office"
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """Who received the data: a member (and its system), as named when it happened."""
+
+    member_class: str
+    member_code: str
+    member_name: str
+    system: str
+
+
+def usage_records(
+    *,
+    logged_at: datetime,
+    subjects: Sequence[str],
+    channel: str,
+    receiver: Receiver,
+    service_xroad_id: str | None,
+    action: str,
+    fields: Sequence[str],
+    purpose: str,
+    legal_basis: str,
+    case_reference: str | None,
+    user_id: str | None,
+    represented_party: str | None,
+    message_id: str | None,
+    law_enforcement: bool,
+    hidden_until: date | None,
+) -> list[tuple[dict[str, Any], bytes]]:
+    """One data-usage row per distinct subject, with its log leaf input. Pure: writes nothing."""
+    field_list = ",".join(fields)
+    found: list[tuple[dict[str, Any], bytes]] = []
+    for subject in dict.fromkeys(subjects):
+        row: dict[str, Any] = {
+            "record_id": uuid.uuid4(),
+            "salt": secrets.token_bytes(16),
+            "logged_at": logged_at,
+            "subject_code": subject,
+            "channel": channel,
+            "receiver_member_class": receiver.member_class,
+            "receiver_member_code": receiver.member_code,
+            "receiver_member_name": receiver.member_name[:300],
+            "receiver_system": receiver.system[:300],
+            "service_xroad_id": service_xroad_id,
+            "action": action[:500],
+            "fields": field_list,
+            "purpose": purpose[:100],
+            "legal_basis": legal_basis[:300],
+            "case_reference": case_reference[:300] if case_reference else None,
+            "user_id": user_id[:64] if user_id else None,
+            "represented_party": represented_party[:300] if represented_party else None,
+            "message_id": message_id[:128] if message_id else None,
+            "law_enforcement": law_enforcement,
+            "hidden_until": hidden_until,
+        }
+        found.append((row, usage_leaf(row, usage_canonical(row))))
+    return found
+
+
+def record_staff_view(
+    session: Session,
+    *,
+    staff_member: str,
+    staff_user: str,
+    person_code: str,
+    fields: Sequence[str],
+    purpose: str,
+    legal_basis: str,
+    case_reference: str | None,
+    log_signer: SigningKey | None = None,
+) -> UsageItem:
+    """Record that ``staff_user`` of ``staff_member`` (``CLASS/CODE`` or
+    ``INSTANCE/CLASS/CODE``) viewed ``fields`` of the person ``person_code`` in a back-office
+    page, for ``purpose`` under ``legal_basis``.
+
+    Changes: one ``exchange_data_usage`` row and its transparency-log entry (one batch, one
+    signed tree head) in the caller's transaction. ``log_signer`` defaults to the configured
+    log key. Emits no event.
+    """
+    from joinedup.exchange import get_member  # the context's public name (no import cycle)
+
+    problems = []
+    if not person_code.strip():
+        problems.append("person_code is required")
+    if not purpose.strip() or not legal_basis.strip():
+        problems.append("a staff view needs a purpose and its legal basis")
+    if not fields:
+        problems.append("name the fields that were shown")
+    if not staff_user.strip():
+        problems.append("staff_user is required")
+    parts = staff_member.split("/")
+    if len(parts) not in (2, 3):
+        problems.append("staff_member must be CLASS/CODE or INSTANCE/CLASS/CODE")
+    if problems:
+        raise ValidationFailed("; ".join(problems), errors=problems)
+    member = get_member(session, member_class=parts[-2], member_code=parts[-1])
+    rows = usage_records(
+        logged_at=utcnow(),
+        subjects=[person_code],
+        channel=CHANNEL_BACKOFFICE,
+        receiver=Receiver(
+            member.member_class.value, member.member_code, member.name, BACKOFFICE_SYSTEM
+        ),
+        service_xroad_id=None,
+        action=f"Viewed in the back office: {purpose}",
+        fields=fields,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        case_reference=case_reference,
+        user_id=staff_user,
+        represented_party=None,
+        message_id=None,
+        law_enforcement=False,
+        hidden_until=None,
+    )
+    signer = log_signer or load_log_signing_key(get_settings())
+    recording = Recording(usages=[row for row, _ in rows], usage_leaves=[leaf for _, leaf in rows])
+    write_recordings(session, [recording], signer=signer)
+    stored = session.scalars(
+        select(DataUsageRecord).where(DataUsageRecord.record_id == rows[0][0]["record_id"])
+    ).one()
+    return UsageItem.of(stored)
+
+
+@dataclass(frozen=True)
+class UsageItem:
+    """A data-usage record as the person sees it, with its canonical bytes."""
+
+    id: int
+    record_id: uuid.UUID
+    logged_at: datetime
+    subject_code: str
+    channel: str
+    receiver: Receiver
+    service_xroad_id: str | None
+    action: str
+    fields: tuple[str, ...]
+    purpose: str
+    legal_basis: str
+    case_reference: str | None
+    user_id: str | None
+    represented_party: str | None
+    message_id: str | None
+    law_enforcement: bool
+    hidden_until: date | None
+    log_index: int
+    canonical: bytes
+    leaf_input: bytes
+
+    @classmethod
+    def of(cls, row: DataUsageRecord) -> UsageItem:
+        values = {c.key: getattr(row, c.key) for c in DataUsageRecord.__table__.columns}
+        canonical = usage_canonical(values)
+        return cls(
+            id=row.id,
+            record_id=row.record_id,
+            logged_at=row.logged_at,
+            subject_code=row.subject_code,
+            channel=row.channel,
+            receiver=Receiver(
+                row.receiver_member_class,
+                row.receiver_member_code,
+                row.receiver_member_name,
+                row.receiver_system or "",
+            ),
+            service_xroad_id=row.service_xroad_id,
+            action=row.action,
+            fields=tuple(f for f in row.fields.split(",") if f),
+            purpose=row.purpose,
+            legal_basis=row.legal_basis,
+            case_reference=row.case_reference,
+            user_id=row.user_id,
+            represented_party=row.represented_party,
+            message_id=row.message_id,
+            law_enforcement=row.law_enforcement,
+            hidden_until=row.hidden_until,
+            log_index=row.log_index,
+            canonical=canonical,
+            leaf_input=usage_leaf(values, canonical),
+        )
+
+
+def _visible(on: date) -> ColumnElement[bool]:
+    return or_(DataUsageRecord.hidden_until.is_(None), DataUsageRecord.hidden_until <= on)
+
+
+def _period(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    if since is not None and until is not None and since > until:
+        raise ValidationFailed("the period's start is after its end", parameter="periodStart")
+    clauses = []
+    if since is not None:
+        clauses.append(DataUsageRecord.logged_at >= since)
+    if until is not None:
+        clauses.append(DataUsageRecord.logged_at <= until)
+    return clauses
+
+
+def find_usage(
+    session: Session,
+    *,
+    subject_code: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 1000,
+    on: date | None = None,
+) -> tuple[int, list[UsageItem]]:
+    """The Data Tracker query: the person's visible records in the period, newest first,
+    as ``(total, page)`` (``offset``/``limit`` as the contract defines them)."""
+    if offset < 0:
+        raise ValidationFailed("offset must not be negative", parameter="offset")
+    if not 1 <= limit <= 1000:
+        raise ValidationFailed("limit must be between 1 and 1000", parameter="limit")
+    where = and_(
+        DataUsageRecord.subject_code == subject_code,
+        _visible(on or today()),
+        *_period(since, until),
+    )
+    total = int(session.scalar(select(func.count()).select_from(DataUsageRecord).where(where)) or 0)
+    rows = session.scalars(
+        select(DataUsageRecord)
+        .where(where)
+        .order_by(DataUsageRecord.logged_at.desc(), DataUsageRecord.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, [UsageItem.of(row) for row in rows]
+
+
+def usage_period(session: Session) -> datetime | None:
+    """Since when records are kept (the oldest record's time; ``None`` while there is none)."""
+    return session.scalar(select(func.min(DataUsageRecord.logged_at)))
+
+
+def list_usage(
+    session: Session,
+    *,
+    subject_code: str,
+    request: PageRequest,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    member_code: str | None = None,
+    on: date | None = None,
+) -> Page[UsageItem]:
+    """The person's visible records, newest first (keyset pages), optionally of one
+    receiving member and period."""
+    statement = select(DataUsageRecord).where(
+        DataUsageRecord.subject_code == subject_code,
+        _visible(on or today()),
+        *_period(since, until),
+    )
+    if member_code is not None:
+        statement = statement.where(DataUsageRecord.receiver_member_code == member_code)
+    rows, cursor = keyset_page(
+        session, statement, keys=[DataUsageRecord.id.expression], request=request, descending=True
+    )
+    return Page[UsageItem](items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
+
+
+def proofs_for(session: Session, items: Sequence[UsageItem]) -> dict[int, InclusionProof]:
+    """Each item's inclusion proof against the latest signed tree head (one head for all)."""
+    head = latest_tree_head(session)
+    if head is None:
+        return {}
+    return {
+        item.id: inclusion_proof(session, index=item.log_index, tree_size=head.tree_size)
+        for item in items
+        if item.log_index < head.tree_size
+    }

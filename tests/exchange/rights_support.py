@@ -1,0 +1,163 @@
+"""The demo country's exchange (services, clients, rights), built once per test module on
+SQLite and on PostgreSQL, and helpers to name its parts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from joinedup.core.db import Database
+from joinedup.demo import organisation
+from joinedup.demo.agencies import REGISTRY_OWNERS, create_government
+from joinedup.demo.exchange_setup import (
+    USAGE_SERVICE,
+    demo_client_credentials,
+    setup_exchange,
+)
+from joinedup.demo.seed import seed_country
+from joinedup.exchange import (
+    ClientIdentity,
+    ServiceDescriptor,
+    ServiceRef,
+    SubsystemRef,
+    get_member,
+    resolve_service,
+)
+from joinedup.migrations import upgrade
+
+SEED = 4242
+INSTANCE = "JOINEDUP"
+ACTOR = "rights-test"
+POSTGRES_URL = os.environ.get(
+    "JOINEDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SERVICE_REGISTRY = {
+    "person": "population",
+    "relations": "population",
+    "residence": "addresses",
+    "income-totals": "employment",
+    "employment": "employment",
+    "payment-account": "payment-accounts",
+    "business": "businesses",
+}
+
+
+def _own_database(request: pytest.FixtureRequest, tmp: Path, template: Path) -> Iterator[Database]:
+    """A migrated, empty database that belongs to one test module."""
+    if request.param == "sqlite":
+        path = tmp / "exchange.db"
+        shutil.copyfile(template, path)
+        db = Database(f"sqlite:///{path}")
+        yield db
+        db.dispose()
+        return
+    request.getfixturevalue("postgres_url")  # skips, or fails in CI, without a server
+    name = f"joinedup_rights_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        db = Database(url, pool_size=4)
+        yield db
+        db.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_exchange(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[Database]:
+    """The demo government and its exchange, without persons (committed; one per module)."""
+    for db in _own_database(request, tmp_path_factory.mktemp("exchange"), sqlite_template):
+        with db.unit_of_work() as session:
+            create_government(session, founded=date(1992, 1, 1))
+            setup_exchange(session, seed=SEED)
+        yield db
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_country(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[Database]:
+    """A small seeded country with its exchange (committed; one per module)."""
+    for db in _own_database(request, tmp_path_factory.mktemp("country"), sqlite_template):
+        seed_country(db, persons=500, seed=2026, progress=False, reference=date(2025, 6, 1))
+        yield db
+
+
+def subsystem_ref(org_key: str, subsystem: str) -> SubsystemRef:
+    org = organisation(org_key)
+    return SubsystemRef(str(org.member_class), org.member_code, subsystem)
+
+
+def service_ref(code: str) -> ServiceRef:
+    if code == USAGE_SERVICE:
+        org_key, subsystem = "digital-office", "data-tracker"
+    else:
+        org_key, subsystem = REGISTRY_OWNERS[SERVICE_REGISTRY[code]]
+    org = organisation(org_key)
+    return ServiceRef(str(org.member_class), org.member_code, subsystem, code)
+
+
+def descriptor(session: Session, code: str) -> ServiceDescriptor:
+    ref = service_ref(code)
+    return resolve_service(
+        session,
+        instance=INSTANCE,
+        member_class=ref.member_class,
+        member_code=ref.member_code,
+        subsystem_code=ref.subsystem_code,
+        service_code=ref.service_code,
+    )
+
+
+def identity(session: Session, org_key: str, subsystem: str) -> ClientIdentity:
+    """The identity a client of this subsystem would authenticate as (no token needed)."""
+    from joinedup.exchange import get_subsystem
+
+    org = organisation(org_key)
+    record = get_subsystem(
+        session,
+        member_class=org.member_class,
+        member_code=org.member_code,
+        subsystem_code=subsystem,
+    )
+    member = get_member(session, member_class=org.member_class, member_code=org.member_code)
+    try:
+        client_id = demo_client_credentials(SEED, f"{org_key}/{subsystem}")[0]
+    except KeyError:
+        client_id = f"no-client.{org_key}.{subsystem}"
+    return ClientIdentity(
+        client_id=client_id,
+        subsystem_id=record.id,
+        member_id=member.id,
+        member_class=str(org.member_class),
+        member_code=org.member_code,
+        subsystem_code=subsystem,
+        xroad_id=f"{INSTANCE}/{org.member_class}/{org.member_code}/{subsystem}",
+        member_name=org.name,
+    )
+
+
+def credentials(key: str) -> tuple[str, str]:
+    return demo_client_credentials(SEED, key)
