@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from joinedup.cli import bench, log, rules, server, settings_doc
+from joinedup.cli import bench, exchange, log, rules, server, settings_doc
 
 app = typer.Typer(
     name="joinedup",
@@ -29,6 +29,7 @@ settings_doc.register(app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(log.app, name="log")
 app.add_typer(rules.app, name="rules")
+app.add_typer(exchange.app, name="exchange")
 
 
 def main() -> None:
