@@ -37,6 +37,8 @@ from sqlalchemy import func, select, text
 from joinedup.core.benchmark import BenchReport
 from joinedup.core.db import Database
 from joinedup.exchange.loadgen import LoadResult, build_request, run_load
+from joinedup.exchange.mediation import QUERY_THREADS, SWITCH_INTERVAL
+from joinedup.exchange.recorder import LINGER_SECONDS
 from joinedup.exchange.records import DataUsageRecord, MessageLogRecord
 
 
@@ -248,6 +250,10 @@ def run(
         server = _start(directory, url, port, processes)
         try:
             direct_requests, mediated_requests = _requests(setup, port)
+            # The load generator's own ceiling (a trivial endpoint, same server): it must be
+            # well above both paths' figures, or it would be what is measured.
+            health = [build_request("GET", "/healthz", host=f"127.0.0.1:{port}", headers=[])]
+            ceiling = _load(port, health, connections, min(seconds, 3.0))
             direct = _load(port, direct_requests, connections, seconds)
             mediated = _load(port, mediated_requests, connections, seconds)
         finally:
@@ -269,6 +275,12 @@ def run(
          mediated.errors, ratio],
     ]  # fmt: skip
     notes = [
+        f"Server configuration, the same for both paths: uvicorn --workers {processes} "
+        "--loop uvloop --http httptools, no access log; registry queries on "
+        f"{QUERY_THREADS} threads per process; recorder linger {LINGER_SECONDS * 1000:g} ms; "
+        f"thread switch interval {SWITCH_INTERVAL * 1000:g} ms.",
+        f"Load generator sanity: {ceiling.requests_per_s:,.0f} requests/s against /healthz "
+        f"(p50 {ceiling.p(50):.1f} ms) with the same connections.",
         f"{persons:,} persons, SQLite (WAL), {processes} uvicorn processes, "
         f"{connections} keep-alive connections, {seconds:g} s measured per path "
         f"(after a warm-up), on {os.cpu_count()} cores shared with the load generator.",

@@ -19,6 +19,7 @@ is awaited without holding a thread.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -71,6 +72,11 @@ DATA_SUBJECTS_HEADER = "x-road-data-subjects"
 #: purpose: each holds a pooled read connection (SQLite's reader pool keeps 5 without
 #: reconnecting), and more threads than cores only add GIL hand-offs.
 QUERY_THREADS = 4
+#: The interpreter's thread switch interval while the mediator runs (default 5 ms). The
+#: registry queries and the recorder's transaction run in threads, and each database call
+#: gives up the GIL and must take it back from the busy event-loop thread: with 5 ms
+#: turns, a transaction of a dozen statements waited tens of milliseconds for the GIL.
+SWITCH_INTERVAL = 0.0005
 _FORWARDED = ("x-road-userid", "x-road-issue", "x-road-represented-party", "content-type")
 
 
@@ -100,6 +106,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = cast(Settings, app.state.settings)
     database = cast(Database, app.state.database)
     recorder = Recorder(database, signer=load_log_signing_key(settings))
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
     recorder.start()
     http = httpx.AsyncClient(follow_redirects=False)
     app.state.exchange_mediation = Mediation(database, settings, recorder, http)
@@ -108,6 +116,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await run_in_threadpool(recorder.stop)
         await http.aclose()
+        sys.setswitchinterval(switch_interval)
 
 
 @dataclass

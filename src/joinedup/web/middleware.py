@@ -10,6 +10,7 @@ the headers), then :class:`RequestContextMiddleware`.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -40,6 +41,7 @@ PERMISSIONS_POLICY = (
 )
 
 access_log = get_logger("joinedup.access")
+_access_logger = logging.getLogger("joinedup.access")
 log = get_logger(__name__)
 
 
@@ -70,8 +72,14 @@ class RequestContextMiddleware:
         request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
         scope[REQUEST_ID_SCOPE_KEY] = request_id
 
-        chosen = i18n.supported(QueryParams(scope.get("query_string", b"")).get("lang"))
-        remembered = cookie_parser(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+        query_string: bytes = scope.get("query_string", b"")
+        chosen = (
+            i18n.supported(QueryParams(query_string).get("lang"))
+            if b"lang=" in query_string
+            else None
+        )
+        cookie = headers.get("cookie")
+        remembered = cookie_parser(cookie).get(LANGUAGE_COOKIE) if cookie else None
         locale = i18n.negotiate_locale(
             query=chosen,
             cookie=remembered,
@@ -122,6 +130,8 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log_access(scope: Scope, status: int | None, started: float) -> None:
+        if not _access_logger.isEnabledFor(logging.INFO):  # skip building a dropped line
+            return
         access_log.info(
             "request",
             method=scope["method"],
