@@ -137,7 +137,7 @@ def authorize(
     :class:`AccessDenied` naming the reason. Changes nothing (the caller records refusals)."""
     if not purpose or not purpose.strip():
         raise AccessDenied(
-            "name the purpose of the call (X-Road-Issue or the purpose parameter): "
+            "name the purpose of the call (the X-Road-Purpose header or the purpose parameter): "
             "no personal data is disclosed without one",
             reason="no-purpose",
         )
