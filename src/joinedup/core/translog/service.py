@@ -10,6 +10,7 @@ sees the latest committed tree head).
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,19 @@ MAX_KIND_LENGTH = 64
 
 _ENTRY_TABLE: Table = LogEntry.__table__  # type: ignore[assignment]
 _NODE_TABLE: Table = LogNode.__table__  # type: ignore[assignment]
+_HEAD_TABLE: Table = TreeHead.__table__  # type: ignore[assignment]
 _sha256 = hashlib.sha256
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+#: Bound parameters per statement: below SQLite's limit (32,766 since 3.32; 999 before).
+_MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+_HEAD_COLUMNS = (
+    "tree_size",
+    "root_hash",
+    "timestamp_ms",
+    "previous_tree_size",
+    "key_id",
+    "signature",
+)
 
 
 class LogDamaged(DomainError):
@@ -95,23 +108,30 @@ def _lock_appends(session: Session) -> None:
 def _insert_rows(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """One ``executemany`` at the driver for plain values (ints, strings, bytes).
+    """Multi-row ``INSERT … VALUES (…), (…)`` at the driver for plain values (ints, strings,
+    bytes).
 
     SQLAlchemy's per-row parameter processing cost as much as the rest of an append put
-    together; these columns need none, so the rows go to the driver as they are.
+    together; these columns need none, so the values go to the driver as they are. One
+    statement per chunk rather than an ``executemany``: the driver steps each statement with
+    the GIL released and re-taken, which in a busy web process waits for the event loop.
     """
     connection = session.connection()
     dialect = connection.dialect
-    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    marker = _MARKERS.get(dialect.paramstyle)
     if marker is None:  # a driver with another parameter style: let SQLAlchemy bind
         session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column) for column in columns)
-    markers = ", ".join(marker for _ in columns)
     # our own table and column names, quoted; the values are bound by the driver
-    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})"  # noqa: S608
-    connection.exec_driver_sql(sql, list(rows))
+    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES "  # noqa: S608
+    group = "(" + ", ".join(marker for _ in columns) + ")"
+    per_statement = max(1, _MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = tuple(value for row in chunk for value in row)
+        connection.exec_driver_sql(head + ", ".join(group for _ in chunk), values)
 
 
 def _check_kinds(kinds: Iterable[str]) -> None:
@@ -144,10 +164,12 @@ def append_batch(
     _check_kinds(kind_list)
 
     _lock_appends(session)
-    previous = session.scalars(
-        select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
+    previous = session.execute(  # columns, not an entity: no ORM loading on the hot path
+        select(TreeHead.tree_size, TreeHead.timestamp_ms)
+        .order_by(TreeHead.tree_size.desc())
+        .limit(1)
     ).first()
-    size = previous.tree_size if previous else 0
+    size = previous[0] if previous is not None else 0
     levels: list[int] = []
     hashes: list[bytes] = []
     if size:
@@ -180,7 +202,7 @@ def append_batch(
     new_size = size + len(leaf_inputs)
     timestamp_ms = int(now.timestamp() * 1000)
     if previous is not None:  # heads never go back in time, even if clocks of two hosts differ
-        timestamp_ms = max(timestamp_ms, previous.timestamp_ms)
+        timestamp_ms = max(timestamp_ms, previous[1])
     head = SignedTreeHead.sign(
         signer,
         tree_size=new_size,
@@ -188,17 +210,21 @@ def append_batch(
         root_hash=merkle.fold(hashes),
         previous_tree_size=size,
     )
-    session.add(
-        TreeHead(
-            tree_size=head.tree_size,
-            root_hash=head.root_hash,
-            timestamp_ms=head.timestamp_ms,
-            previous_tree_size=head.previous_tree_size,
-            key_id=head.key_id,
-            signature=head.signature,
-        )
+    _insert_rows(
+        session,
+        _HEAD_TABLE,
+        _HEAD_COLUMNS,
+        [
+            (
+                head.tree_size,
+                head.root_hash,
+                head.timestamp_ms,
+                head.previous_tree_size,
+                head.key_id,
+                head.signature,
+            )
+        ],
     )
-    session.flush()
     return AppendResult(indices=range(size, new_size), tree_head=head)
 
 
@@ -224,18 +250,52 @@ def fetch_subtree_hashes(
     leaves = sorted(index for level, index in wanted if level == 0)
     inner = sorted((level, index) for level, index in wanted if level > 0)
     found: dict[merkle.NodeId, bytes] = {}
-    if leaves:
-        rows = session.execute(
-            select(LogEntry.index, LogEntry.leaf_hash).where(LogEntry.index.in_(leaves))
-        )
-        found.update(((0, index), leaf) for index, leaf in rows)
-    if inner:
-        # an OR of equalities, not a row-value IN: SQLite scans the table for the latter
-        wanted_nodes = or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in inner))
-        inner_rows = session.execute(
-            select(LogNode.level, LogNode.index, LogNode.hash).where(wanted_nodes)
-        )
-        found.update(((level, index), value) for level, index, value in inner_rows)
+    connection = session.connection()
+    dialect = connection.dialect
+    marker = _MARKERS.get(dialect.paramstyle)
+    if marker is not None and len(leaves) + 2 * len(inner) <= _MAX_PARAMETERS:
+        # at the driver: building the OR of equalities as SQLAlchemy expressions cost more
+        # than the queries themselves (these run in every append, for the frontier)
+        quote = dialect.identifier_preparer.quote
+        index_column = quote("index")
+        if leaves:
+            sql = (
+                f"SELECT {index_column}, {quote('leaf_hash')} FROM {quote(_ENTRY_TABLE.name)} "  # noqa: S608 (our names)
+                f"WHERE {index_column} IN ({', '.join(marker for _ in leaves)})"
+            )
+            found.update(
+                ((0, index), bytes(leaf))
+                for index, leaf in connection.exec_driver_sql(sql, tuple(leaves))
+            )
+        if inner:
+            # an OR of equalities, not a row-value IN: SQLite scans the table for the latter
+            level_column = quote("level")
+            condition = f"({level_column} = {marker} AND {index_column} = {marker})"
+            sql = (
+                f"SELECT {level_column}, {index_column}, {quote('hash')} "  # noqa: S608 (our names)
+                f"FROM {quote(_NODE_TABLE.name)} "
+                f"WHERE {' OR '.join(condition for _ in inner)}"
+            )
+            parameters = tuple(value for node in inner for value in node)
+            found.update(
+                ((level, index), bytes(value))
+                for level, index, value in connection.exec_driver_sql(sql, parameters)
+            )
+    else:
+        if leaves:
+            rows = session.execute(
+                select(LogEntry.index, LogEntry.leaf_hash).where(LogEntry.index.in_(leaves))
+            )
+            found.update(((0, index), leaf) for index, leaf in rows)
+        if inner:
+            # an OR of equalities, not a row-value IN: SQLite scans the table for the latter
+            wanted_nodes = or_(
+                *(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in inner)
+            )
+            inner_rows = session.execute(
+                select(LogNode.level, LogNode.index, LogNode.hash).where(wanted_nodes)
+            )
+            found.update(((level, index), value) for level, index, value in inner_rows)
     missing = wanted - found.keys()
     if missing:
         level, index = min(missing)
