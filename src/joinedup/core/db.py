@@ -6,14 +6,27 @@ the worker's job or the CLI command commits once through :func:`unit_of_work`.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, Uuid, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Dialect,
+    MetaData,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+    insert,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -123,3 +136,68 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+#: The driver's positional parameter marker, by DB-API paramstyle (sqlite3, psycopg).
+_PARAMETER_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+#: Bound parameters one statement may carry (SQLite's limit; PostgreSQL allows 65,535).
+MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+def parameter_marker(dialect: Dialect) -> str | None:
+    """The driver's positional marker, or ``None`` for a paramstyle we do not write by hand."""
+    return _PARAMETER_MARKERS.get(dialect.paramstyle)
+
+
+@lru_cache(maxsize=128)
+def _bind_processors(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    return tuple(table.c[name].type._cached_bind_processor(dialect) for name in columns)
+
+
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    plain_values: bool = False,
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order) as multi-row ``INSERT … VALUES (…), (…)``
+    statements at the driver, each value bound by its column's type — or, with
+    ``plain_values``, passed as they are (ints, strings, bytes the driver takes directly).
+
+    For hot write paths (the transparency log, the exchange's group commit): SQLAlchemy's
+    per-row insert processing can cost more than the write itself, and an ``executemany`` steps
+    the driver once per row, releasing and re-taking the GIL each time — in a busy web process
+    every re-take waits for the event loop. The columns' bind processors (UUIDs, UTC
+    timestamps, dates) are applied here, so the stored values are those SQLAlchemy would store.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    marker = parameter_marker(dialect)
+    names = tuple(columns)
+    if marker is None:  # another driver's parameter style: let SQLAlchemy bind
+        connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    processors = _bind_processors(table, names, dialect)
+    convert = not plain_values and any(process is not None for process in processors)
+    quote = dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(name) for name in names)
+    # our own table and column names, quoted; the values are bound by the driver
+    head = f"INSERT INTO {quote(table.name)} ({column_list}) VALUES "  # noqa: S608
+    group = "(" + ", ".join(marker for _ in names) + ")"
+    per_statement = max(1, MAX_PARAMETERS // len(names))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        if convert:
+            values = tuple(
+                value if process is None or value is None else process(value)
+                for row in chunk
+                for value, process in zip(row, processors, strict=True)
+            )
+        else:
+            values = tuple(value for row in chunk for value in row)
+        connection.exec_driver_sql(head + ", ".join(group for _ in chunk), values)

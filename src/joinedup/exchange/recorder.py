@@ -27,19 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Table, insert, make_url
+from sqlalchemy import Table, make_url
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
+from joinedup.core.db import Database, insert_rows
 from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
 from joinedup.core.translog import AppendResult, append_batch
@@ -62,7 +60,6 @@ _MESSAGES = cast(Table, MessageLogRecord.__table__)
 _USAGES = cast(Table, DataUsageRecord.__table__)
 _CALLS = cast(Table, CallRecord.__table__)
 #: Bound parameters per statement: below SQLite's limit (32,766 since 3.32; 999 before).
-_MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 @dataclass
@@ -113,48 +110,9 @@ def write_recordings(
     connection = session.connection()
     for table, rows in ((_MESSAGES, messages), (_USAGES, usages), (_CALLS, calls)):
         if rows:
-            _insert(connection, table, rows)
+            names = tuple(rows[0])
+            insert_rows(connection, table, names, [tuple(row[n] for n in names) for row in rows])
     return result
-
-
-@lru_cache(maxsize=64)
-def _processors(
-    table: Table, names: tuple[str, ...], dialect: Dialect
-) -> list[Callable[[Any], Any] | None]:
-    """The bind processors of ``names`` (``None`` where the driver takes the value as is)."""
-    return [table.c[name].type._cached_bind_processor(dialect) for name in names]
-
-
-def _insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Multi-row ``INSERT … VALUES (…), (…)`` at the driver, values bound by the columns' types.
-
-    One statement per table and batch rather than an ``executemany``: the driver releases and
-    re-takes the GIL around every statement it steps, and in a busy web process each re-take
-    waits for the event loop's thread (a convoy that made a batch of ten cost ~20 ms). The
-    columns' bind processors (UUIDs, UTC datetimes, dates, booleans) are applied here, so the
-    stored values are the ones SQLAlchemy's own insert would store."""
-    dialect = connection.dialect
-    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
-    if marker is None:  # another driver's parameter style: let SQLAlchemy bind
-        connection.execute(insert(table), rows)
-        return
-    names = tuple(rows[0])
-    processors = _processors(table, names, dialect)
-    quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(n) for n in names)
-    head = f"INSERT INTO {quote(table.name)} ({columns}) VALUES "  # noqa: S608 (our names)
-    group = "(" + ", ".join(marker for _ in names) + ")"
-    per_statement = max(1, _MAX_PARAMETERS // len(names))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values: list[Any] = []
-        for row in chunk:
-            for name, process in zip(names, processors, strict=True):
-                value = row[name]
-                values.append(value if process is None or value is None else process(value))
-        # our own table and column names, quoted; the values are bound by the driver
-        sql = head + ", ".join(group for _ in chunk)
-        connection.exec_driver_sql(sql, tuple(values))
 
 
 class Recorder:

@@ -10,15 +10,14 @@ sees the latest committed tree head).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Table, and_, insert, or_, select, text
+from sqlalchemy import Table, and_, or_, select, text
 from sqlalchemy.orm import Session, defer
 
 from joinedup.core.clock import utcnow
+from joinedup.core.db import MAX_PARAMETERS, insert_rows, parameter_marker
 from joinedup.core.errors import DomainError, NotFound, ValidationFailed
 from joinedup.core.keys import SigningKey
 from joinedup.core.pagination import Page, PageRequest, keyset_page
@@ -34,9 +33,6 @@ _ENTRY_TABLE: Table = LogEntry.__table__  # type: ignore[assignment]
 _NODE_TABLE: Table = LogNode.__table__  # type: ignore[assignment]
 _HEAD_TABLE: Table = TreeHead.__table__  # type: ignore[assignment]
 _sha256 = hashlib.sha256
-_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-#: Bound parameters per statement: below SQLite's limit (32,766 since 3.32; 999 before).
-_MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
 _HEAD_COLUMNS = (
     "tree_size",
     "root_hash",
@@ -105,35 +101,6 @@ def _lock_appends(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
 
 
-def _insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Multi-row ``INSERT … VALUES (…), (…)`` at the driver for plain values (ints, strings,
-    bytes).
-
-    SQLAlchemy's per-row parameter processing cost as much as the rest of an append put
-    together; these columns need none, so the values go to the driver as they are. One
-    statement per chunk rather than an ``executemany``: the driver steps each statement with
-    the GIL released and re-taken, which in a busy web process waits for the event loop.
-    """
-    connection = session.connection()
-    dialect = connection.dialect
-    marker = _MARKERS.get(dialect.paramstyle)
-    if marker is None:  # a driver with another parameter style: let SQLAlchemy bind
-        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(column) for column in columns)
-    # our own table and column names, quoted; the values are bound by the driver
-    head = f"INSERT INTO {quote(table.name)} ({names}) VALUES "  # noqa: S608
-    group = "(" + ", ".join(marker for _ in columns) + ")"
-    per_statement = max(1, _MAX_PARAMETERS // len(columns))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values = tuple(value for row in chunk for value in row)
-        connection.exec_driver_sql(head + ", ".join(group for _ in chunk), values)
-
-
 def _check_kinds(kinds: Iterable[str]) -> None:
     for kind in set(kinds):
         if not kind or len(kind) > MAX_KIND_LENGTH:
@@ -196,9 +163,13 @@ def append_batch(
         levels.append(level)
         hashes.append(current)
 
-    _insert_rows(session, _ENTRY_TABLE, ("index", "kind", "leaf_input", "leaf_hash"), entry_rows)
+    # the log's values are ints, strings and bytes: no per-value type processing on this path
+    connection = session.connection()
+    entry_columns = ("index", "kind", "leaf_input", "leaf_hash")
+    insert_rows(connection, _ENTRY_TABLE, entry_columns, entry_rows, plain_values=True)
     if node_rows:
-        _insert_rows(session, _NODE_TABLE, ("level", "index", "hash"), node_rows)
+        node_columns = ("level", "index", "hash")
+        insert_rows(connection, _NODE_TABLE, node_columns, node_rows, plain_values=True)
     new_size = size + len(leaf_inputs)
     timestamp_ms = int(now.timestamp() * 1000)
     if previous is not None:  # heads never go back in time, even if clocks of two hosts differ
@@ -210,8 +181,8 @@ def append_batch(
         root_hash=merkle.fold(hashes),
         previous_tree_size=size,
     )
-    _insert_rows(
-        session,
+    insert_rows(
+        connection,
         _HEAD_TABLE,
         _HEAD_COLUMNS,
         [
@@ -224,6 +195,7 @@ def append_batch(
                 head.signature,
             )
         ],
+        plain_values=True,
     )
     return AppendResult(indices=range(size, new_size), tree_head=head)
 
@@ -252,8 +224,8 @@ def fetch_subtree_hashes(
     found: dict[merkle.NodeId, bytes] = {}
     connection = session.connection()
     dialect = connection.dialect
-    marker = _MARKERS.get(dialect.paramstyle)
-    if marker is not None and len(leaves) + 2 * len(inner) <= _MAX_PARAMETERS:
+    marker = parameter_marker(dialect)
+    if marker is not None and len(leaves) + 2 * len(inner) <= MAX_PARAMETERS:
         # at the driver: building the OR of equalities as SQLAlchemy expressions cost more
         # than the queries themselves (these run in every append, for the frontier)
         quote = dialect.identifier_preparer.quote
