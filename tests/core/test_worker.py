@@ -93,7 +93,9 @@ def test_a_consumer_killed_mid_stream_loses_and_repeats_nothing(
         consumer.kill()  # inside event 120's transaction
     assert effect_ns(stack.database) == list(range(120))  # in order; 120 rolled back
 
-    worker = WorkerProcess(stack, tmp_path / "worker.log", "--role", "consumer")
+    # The kill took the relay down too (it may not have published every event yet), so the
+    # restarted worker runs both, as a real worker process does.
+    worker = WorkerProcess(stack, tmp_path / "worker.log", "--role", "both")
     try:
         worker.wait_for("started")
         poll_until(lambda: stack.effect_count() >= EVENTS, timeout=60)
