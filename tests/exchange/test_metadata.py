@@ -170,7 +170,12 @@ def test_get_openapi_of_a_registry_service(api: TestClient) -> None:
     ).json()
     assert document["openapi"].startswith("3.")
     operation = document["paths"]["/"]["get"]
-    assert [p["name"] for p in operation["parameters"]] == ["personalCode", "asOf", "knownOn"]
+    assert [p["name"] for p in operation["parameters"]] == [
+        "personalCode",
+        "personRef",
+        "asOf",
+        "knownOn",
+    ]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert list(schema["properties"]) == list(REGISTRY_SERVICES["person"].field_names)
     assert document["servers"][0]["url"] == f"/r1/{service_ref('person')}".replace(

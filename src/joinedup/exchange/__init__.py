@@ -23,6 +23,13 @@ from joinedup.exchange.events import (
     ServicePublished,
     SubsystemRegistered,
 )
+from joinedup.exchange.local import (
+    ExchangeClient,
+    LocalAnswer,
+    LocalCallRefused,
+    exchange_client,
+    local_client_identity,
+)
 from joinedup.exchange.oauth import (
     AccessToken,
     OAuthError,
@@ -65,6 +72,9 @@ __all__ = [
     "ApiClientRevoked",
     "Authorization",
     "ClientIdentity",
+    "ExchangeClient",
+    "LocalAnswer",
+    "LocalCallRefused",
     "MemberClass",
     "MemberLevel",
     "MemberRecord",
@@ -85,8 +95,10 @@ __all__ = [
     "authenticate_client",
     "authorize",
     "call_registry_service",
+    "exchange_client",
     "issue_access_token",
     "json_web_key_set",
+    "local_client_identity",
     "resolve_service",
     *_service_names,
 ]

@@ -85,7 +85,15 @@ class Parameter:
 
 
 _PERSONAL_CODE = Parameter(
-    "personalCode", "The data subject's personal code.", {"type": "string"}, required=True
+    "personalCode",
+    "The data subject's personal code (required unless personRef is given).",
+    {"type": "string"},
+)
+_PERSON_REF = Parameter(
+    "personRef",
+    "Instead of personalCode: the register's reference of the person, as the population "
+    "register's events carry it.",
+    {"type": "string"},
 )
 _AS_OF = Parameter(
     "asOf",
@@ -99,6 +107,9 @@ _KNOWN_ON = Parameter(
     {"type": "string"},
 )
 _BITEMPORAL = (_AS_OF, _KNOWN_ON)
+#: Instead of ``personalCode``: the register's reference of the person (the ``person_id`` of
+#: the registries' events), for subscribers resolving an event's persons.
+PERSON_REF = "personRef"
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 "residenceAddress": _ADDRESS,
                 "dateOfDeath": _NULLABLE_DATE,
             },
-            (_PERSONAL_CODE, *_BITEMPORAL),
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
         ),
         RegistryService(
             "relations",
@@ -155,7 +166,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "relative's personal code and birth date and the relation's dates. Without "
             "asOf: every relation over time.",
             {"parents": _RELATIVE, "children": _RELATIVE, "partners": _PARTNERS},
-            (_PERSONAL_CODE, *_BITEMPORAL),
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
             history_by_default=True,
         ),
         RegistryService(
@@ -164,7 +175,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "Residence",
             "Where a person lives (their registered residence address) on a day.",
             {"address": _ADDRESS, "municipalityCode": _NULLABLE_TEXT, "residentSince": _DATE},
-            (_PERSONAL_CODE, *_BITEMPORAL),
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
         ),
         RegistryService(
             "income-totals",
@@ -184,6 +195,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             },
             (
                 _PERSONAL_CODE,
+                _PERSON_REF,
                 Parameter("from", "First month, YYYY-MM. Default: 12 months to `to`.", _TEXT),
                 Parameter("to", "Last month, YYYY-MM. Default: the previous month.", _TEXT),
                 _KNOWN_ON,
@@ -201,7 +213,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 "startDate": _DATE,
                 "endDate": _NULLABLE_DATE,
             },
-            (_PERSONAL_CODE, *_BITEMPORAL),
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
             history_by_default=True,
             item_list="employments",
         ),
@@ -211,7 +223,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "Payment account",
             "The account a person registered for payments from the public sector.",
             {"iban": _NULLABLE_TEXT, "validFrom": _NULLABLE_DATE},
-            (_PERSONAL_CODE, *_BITEMPORAL),
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
         ),
         RegistryService(
             "business",
@@ -292,11 +304,21 @@ def _known(query: Mapping[str, str]) -> date | datetime | None:
     return instant
 
 
-def _subject(declared: RegistryService, query: Mapping[str, str]) -> str:
+def _subject(session: Session, declared: RegistryService, query: Mapping[str, str]) -> str:
     from joinedup import registries
 
     name = declared.subject_parameter
     value = (query.get(name) or "").strip()
+    reference = (query.get(PERSON_REF) or "").strip()
+    if name == "personalCode" and reference and not value:
+        # The register's reference of a person, as its events carry it (events hold no
+        # personal codes): a subscriber resolves the event's persons through the exchange.
+        if not reference.isdigit() or len(reference) > 18:
+            raise _invalid(PERSON_REF, "is not a register reference")
+        found = registries.personal_codes_of(session, person_ids=[int(reference)])
+        if not found:
+            raise NotFound("no person has this register reference")
+        return found[int(reference)]
     if not value:
         raise _invalid(name, "is required")
     if name == "personalCode" and not registries.is_valid_personal_code(value):
@@ -328,7 +350,7 @@ def call_registry_service(
         raise NotFound(f"{service.code} has no resource {path}")
     if body:
         raise _invalid("body", "must be empty: the question is in the query parameters")
-    subject = _subject(declared, query)
+    subject = _subject(session, declared, query)
     if authorization.residents_of is not None:
         on = today()
         if residence_municipality(session, subject, on) != authorization.residents_of:

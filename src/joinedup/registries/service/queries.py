@@ -3,6 +3,7 @@ valid date and a known time (see :mod:`joinedup.registries.service.bitemporal`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -53,6 +54,17 @@ def find_person_id(session: Session, *, personal_code: str) -> int:
     if person_id is None:
         raise NotFound("no person has this personal code")
     return int(person_id)
+
+
+def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[int, str]:
+    """The personal codes of the persons with these register references (the ids the
+    registries' events carry); unknown ids are left out."""
+    if not person_ids:
+        return {}
+    rows = session.execute(
+        select(Person.id, Person.personal_code).where(Person.id.in_(sorted(set(person_ids))))
+    )
+    return {int(person_id): code for person_id, code in rows}
 
 
 def municipality_code_of(session: Session, address_id: int) -> str | None:

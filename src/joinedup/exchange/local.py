@@ -1,0 +1,398 @@
+"""Calls through the exchange from inside the platform, in the caller's unit of work.
+
+The platform's own components act for member agencies: the proactive services read the
+registries for the Social Insurance Board, the portal reads them for the person signed in, the
+identity context reads relations to establish a parent's mandate. They run in the same process
+as the registries, but a read across an agency boundary is still a *mediated* read: the same
+access right, purpose and field check as ``/r1``, the same message-log record signed by both
+members' keys, one data-usage record per data subject, and the same transparency-log entries.
+What differs is only the transport: no HTTP and no OAuth token (the component *is* the
+subsystem's system; which subsystem it speaks for is configuration, not a credential).
+
+The records are written in the **caller's transaction** (so they exist exactly when the work
+they explain exists) and in one batch per unit of work: ``with exchange_client(...) as calls:``
+writes everything the block read, with one signed tree head, when the block ends without an
+exception. A refused call raises after its refusal has been queued, so a caller that handles
+the refusal and commits leaves the refusal on record too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import today, utcnow
+from joinedup.core.errors import DomainError, NotFound
+from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.settings import get_settings
+from joinedup.core.translog import AppendResult
+from joinedup.exchange.access import (
+    AccessDenied,
+    Authorization,
+    ClientIdentity,
+    ServiceDescriptor,
+    authorize,
+    resolve_service,
+)
+from joinedup.exchange.messagelog import MessageFacts, message_record
+from joinedup.exchange.models import Member, Subsystem
+from joinedup.exchange.protocol import DENIALS, request_hash
+from joinedup.exchange.recorder import Recording, write_recordings
+from joinedup.exchange.registry_services import call_registry_service
+from joinedup.exchange.schemas import ServiceRef, SubsystemRef
+from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
+
+#: The path and method a local call is recorded with (what ``/r1`` would have received).
+_LOCAL_METHOD = "GET"
+
+
+@dataclass(frozen=True)
+class LocalAnswer:
+    """What a service answered a local call."""
+
+    message_id: str
+    service: str  # INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
+    purpose: str
+    legal_basis: str
+    body: dict[str, Any]
+    data_subjects: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+class LocalCallRefused(DomainError):
+    """The exchange refused a local call (no right, purpose or fields; unknown service).
+
+    ``error_type`` is the X-Road error the same call over ``/r1`` would have carried."""
+
+    slug = "exchange-call-refused"
+    title = "The data exchange refused the call"
+    status = 403
+
+    def __init__(self, detail: str, *, error_type: str, status: int, **extensions: Any) -> None:
+        super().__init__(detail, error_type=error_type, **extensions)
+        self.error_type = error_type
+        #: The HTTP status the same call over ``/r1`` would have been answered with.
+        self.call_status = status
+
+
+@dataclass
+class ExchangeClient:
+    """A client subsystem's calls through the exchange inside one unit of work."""
+
+    session: Session
+    client: ClientIdentity
+    log_signer: SigningKey
+    user_id: str | None = None
+    represented_party: str | None = None
+    _pending: list[Recording] = field(default_factory=list)
+    _keys: dict[int, SigningKey] = field(default_factory=dict)
+
+    def call(
+        self,
+        service: ServiceRef | str,
+        *,
+        purpose: str,
+        query: Mapping[str, str],
+        fields: Sequence[str] | None = None,
+        issue: str | None = None,
+        user_id: str | None = None,
+        represented_party: str | None = None,
+        on: date | None = None,
+    ) -> LocalAnswer:
+        """Call a registry service for ``purpose`` with ``query`` (its parameters); returns the
+        answer restricted to the fields the right allows (``fields`` narrows them further).
+
+        Queues the call's message-log record and data-usage records (written by
+        :meth:`flush`). Raises :class:`LocalCallRefused` when the exchange refuses (the refusal
+        is queued too) and the provider's :class:`DomainError` when it rejects the question
+        (``ValidationFailed``, ``NotFound``) — also recorded."""
+        started = time.perf_counter_ns()
+        instance = get_settings().xroad_instance
+        ref = (
+            service
+            if isinstance(service, ServiceRef)
+            else ServiceRef.parse(service, instance=instance)
+        )
+        message_id = str(uuid.uuid4())
+        user = user_id if user_id is not None else self.user_id
+        party = represented_party if represented_party is not None else self.represented_party
+        facts = _Facts(
+            message_id=message_id,
+            service_xroad_id=f"{instance}/{ref}",
+            purpose=purpose,
+            query=dict(query),
+            fields=tuple(fields) if fields is not None else None,
+            issue=issue,
+            user_id=user,
+            represented_party=party,
+        )
+        descriptor: ServiceDescriptor | None = None
+        authorization: Authorization | None = None
+        try:
+            try:
+                descriptor = resolve_service(
+                    self.session,
+                    instance=instance,
+                    member_class=ref.member_class,
+                    member_code=ref.member_code,
+                    subsystem_code=ref.subsystem_code,
+                    service_code=ref.service_code,
+                )
+            except NotFound as exc:
+                raise LocalCallRefused(
+                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
+                ) from exc
+            if descriptor.kind != "registry":
+                raise LocalCallRefused(
+                    f"{descriptor.xroad_id} is a member's REST service: call it over /r1",
+                    error_type="Server.ServerProxy.UnknownService",
+                    status=404,
+                )
+            try:
+                authorization = authorize(
+                    self.session,
+                    client=self.client,
+                    service=descriptor,
+                    purpose=purpose,
+                    fields=facts.fields,
+                    on=on or today(),
+                )
+            except AccessDenied as exc:
+                status = 400 if exc.reason == "no-purpose" else 403
+                raise LocalCallRefused(
+                    exc.detail, error_type=DENIALS[exc.reason], status=status, reason=exc.reason
+                ) from exc
+            answer = call_registry_service(
+                self.session,
+                service=descriptor,
+                method=_LOCAL_METHOD,
+                path="",
+                query=facts.query,
+                body=None,
+                authorization=authorization,
+            )
+        except LocalCallRefused as refused:
+            self._queue(facts, descriptor, authorization, started, status=refused.call_status,
+                        error_type=refused.error_type, body=b"")  # fmt: skip
+            raise
+        except DomainError as rejected:
+            self._queue(facts, descriptor, authorization, started, status=rejected.status,
+                        error_type=f"Provider.{rejected.slug}", body=b"")  # fmt: skip
+            raise
+        body = json.dumps(answer.body, separators=(",", ":"), default=str).encode()
+        returned = answer.fields or authorization.fields
+        self._queue(
+            facts, descriptor, authorization, started, status=answer.status, error_type=None,
+            body=body, subjects=answer.data_subjects, returned=returned,
+        )  # fmt: skip
+        return LocalAnswer(
+            message_id=message_id,
+            service=descriptor.xroad_id,
+            purpose=authorization.purpose,
+            legal_basis=authorization.legal_basis,
+            body=answer.body,
+            data_subjects=answer.data_subjects,
+            fields=returned,
+        )
+
+    def _key(self, member_id: int) -> SigningKey:
+        from joinedup.exchange.service.keys import member_signing_key
+
+        key = self._keys.get(member_id)
+        if key is None:
+            key = self._keys[member_id] = member_signing_key(self.session, member_id=member_id)
+        return key
+
+    def _queue(
+        self,
+        facts: _Facts,
+        service: ServiceDescriptor | None,
+        authorization: Authorization | None,
+        started_ns: int,
+        *,
+        status: int,
+        error_type: str | None,
+        body: bytes,
+        subjects: Sequence[str] = (),
+        returned: Sequence[str] = (),
+    ) -> None:
+        logged_at = utcnow()
+        total_us = (time.perf_counter_ns() - started_ns) // 1000
+        raw_query = urlencode(sorted(facts.query.items())).encode()
+        headers = {
+            "x-road-client": self.client.xroad_id,
+            "x-road-id": facts.message_id,
+            "x-road-purpose": facts.purpose,
+        }
+        if facts.user_id:
+            headers["x-road-userid"] = facts.user_id
+        if facts.issue:
+            headers["x-road-issue"] = facts.issue
+        if facts.represented_party:
+            headers["x-road-represented-party"] = facts.represented_party
+        message, leaf = message_record(
+            MessageFacts(
+                logged_at=logged_at,
+                message_id=facts.message_id,
+                client_xroad_id=self.client.xroad_id,
+                service_xroad_id=facts.service_xroad_id,
+                client_member_id=self.client.member_id,
+                provider_member_id=service.provider_member_id if service else None,
+                user_id=facts.user_id,
+                issue=facts.issue,
+                represented_party=facts.represented_party,
+                purpose=authorization.purpose if authorization else facts.purpose,
+                legal_basis=authorization.legal_basis if authorization else None,
+                method=_LOCAL_METHOD,
+                path="",
+                status=status,
+                error_type=error_type,
+                duration_us=total_us,
+                request_hash=request_hash(
+                    method=_LOCAL_METHOD,
+                    raw_path=f"/r1/{facts.service_xroad_id}".encode(),
+                    raw_query=raw_query,
+                    headers=headers,
+                    body=b"",
+                ),
+                request_body=b"",
+                response_body=body,
+                log_bodies=service.log_bodies if service else False,
+            ),
+            client_key=self._key(self.client.member_id),
+            provider_key=self._key(service.provider_member_id) if service else None,
+        )
+        recording = Recording(message=message, message_leaf=leaf)
+        if subjects and service is not None and authorization is not None and status < 300:
+            client = self.client
+            rows = usage_records(
+                logged_at=logged_at,
+                subjects=subjects,
+                channel=CHANNEL_EXCHANGE,
+                receiver=Receiver(
+                    client.member_class,
+                    client.member_code,
+                    client.member_name,
+                    client.subsystem_code,
+                ),
+                service_xroad_id=service.xroad_id,
+                action=f"{authorization.purpose} ({service.code})",
+                fields=returned,
+                purpose=authorization.purpose,
+                legal_basis=authorization.legal_basis,
+                case_reference=facts.issue,
+                user_id=facts.user_id,
+                represented_party=facts.represented_party,
+                message_id=facts.message_id,
+                law_enforcement=authorization.law_enforcement,
+                hidden_until=authorization.hidden_until,
+            )
+            recording.usages = [row for row, _ in rows]
+            recording.usage_leaves = [leaf for _, leaf in rows]
+        recording.call = {
+            "started_at": logged_at,
+            "message_id": facts.message_id[:128],
+            "client_xroad_id": self.client.xroad_id[:300],
+            "service_xroad_id": facts.service_xroad_id[:400],
+            "method": _LOCAL_METHOD,
+            "status": status,
+            "succeeded": status < 400,
+            "error_type": error_type,
+            "total_us": total_us,
+            "authorization_us": 0,
+            "provider_us": total_us,
+            "request_size": 0,
+            "response_size": len(body),
+        }
+        self._pending.append(recording)
+
+    @property
+    def pending(self) -> int:
+        """Calls made whose records are not yet written."""
+        return len(self._pending)
+
+    def flush(self) -> AppendResult | None:
+        """Write every queued record in the caller's transaction: one transparency-log batch
+        (one signed tree head) for all of them. Changes the exchange's message-log,
+        data-usage and monitoring tables and the transparency log; emits no event."""
+        if not self._pending:
+            return None
+        pending, self._pending = self._pending, []
+        return write_recordings(self.session, pending, signer=self.log_signer)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    message_id: str
+    service_xroad_id: str
+    purpose: str
+    query: dict[str, str]
+    fields: tuple[str, ...] | None
+    issue: str | None
+    user_id: str | None
+    represented_party: str | None
+
+
+def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:
+    """The identity of the subsystem ``client`` (``CLASS/MEMBER/SUBSYSTEM``) for local calls
+    (``NotFound`` when it is not registered)."""
+    instance = get_settings().xroad_instance
+    if isinstance(client, SubsystemRef):
+        ref = client
+    else:
+        ref = SubsystemRef.parse(client, instance=instance)
+    row = session.execute(
+        select(Subsystem.id, Member.id, Member.name)
+        .join(Member, Subsystem.member_id == Member.id)
+        .where(
+            Member.member_class == ref.member_class,
+            Member.member_code == ref.member_code,
+            Subsystem.code == ref.subsystem_code,
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no subsystem {ref} is registered", subsystem=str(ref))
+    subsystem_id, member_id, member_name = row
+    return ClientIdentity(
+        client_id=f"local:{ref}",
+        subsystem_id=subsystem_id,
+        member_id=member_id,
+        member_class=ref.member_class,
+        member_code=ref.member_code,
+        subsystem_code=ref.subsystem_code,
+        xroad_id=f"{instance}/{ref}",
+        member_name=member_name,
+    )
+
+
+@contextmanager
+def exchange_client(
+    session: Session,
+    *,
+    client: SubsystemRef | str,
+    log_signer: SigningKey | None = None,
+    user_id: str | None = None,
+    represented_party: str | None = None,
+) -> Iterator[ExchangeClient]:
+    """Calls through the exchange as the subsystem ``client`` in ``session``'s transaction;
+    their records are written when the block ends without an exception (see the module
+    docstring). ``log_signer`` defaults to the configured transparency-log key."""
+    calls = ExchangeClient(
+        session=session,
+        client=local_client_identity(session, client=client),
+        log_signer=log_signer or load_log_signing_key(get_settings()),
+        user_id=user_id,
+        represented_party=represented_party,
+    )
+    yield calls
+    calls.flush()
