@@ -48,6 +48,8 @@ from joinedup.exchange import (
 RIGHTS_FROM = date(2000, 1, 1)
 ADMIN = ("digital-office", "exchange-admin")
 TRACKER = ("digital-office", "data-tracker")
+#: The digital mailbox's system: reads postal addresses for paper letters.
+MAILBOX = ("digital-office", "mailbox")
 USAGE_SERVICE = "findUsage"
 
 #: The registry service code → the registry keeping it.
@@ -98,6 +100,10 @@ VEHICLE_REGISTRATION = PurposeGrant(purpose="vehicle-registration", legal_basis=
 DUE_DILIGENCE = PurposeGrant(
     purpose="customer-due-diligence",
     legal_basis="Money Laundering and Terrorist Financing Prevention Act § 20",
+)
+POSTAL_DELIVERY = PurposeGrant(
+    purpose="postal-delivery",
+    legal_basis="Digital Post Act § 9 (paper letters to persons exempt from digital post)",
 )
 DATA_USAGE = PurposeGrant(
     purpose="data-usage-transparency",
@@ -261,6 +267,12 @@ def demo_rights() -> list[DemoRight]:
             USAGE_SERVICE,
             ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
             (DATA_USAGE,),
+        ),
+        DemoRight(
+            MAILBOX,
+            "person",
+            ("givenNames", "familyName", "residenceAddress"),
+            (POSTAL_DELIVERY,),
         ),
         *_municipal_rights(),
     ]
