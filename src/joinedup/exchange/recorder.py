@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import queue
 import threading
 import time
@@ -111,7 +112,8 @@ def write_recordings(
     for table, rows in ((_MESSAGES, messages), (_USAGES, usages), (_CALLS, calls)):
         if rows:
             names = tuple(rows[0])
-            insert_rows(connection, table, names, [tuple(row[n] for n in names) for row in rows])
+            values = operator.itemgetter(*names)
+            insert_rows(connection, table, names, [values(row) for row in rows])
     return result
 
 
