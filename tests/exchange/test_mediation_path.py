@@ -89,3 +89,25 @@ def test_it_answers_byte_for_byte_as_the_routes_do(
         200, 200, 400, 400, 403, 404, 405, 404, 200, 405,
     ]  # fmt: skip
     assert answers[True] == answers[False]
+
+
+def test_no_answer_leaves_without_its_record(
+    settings: Settings, sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(sqlite_database)
+    bearer = token(sqlite_database, world, "benefits")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    with _app(settings, sqlite_database, fast=True) as http:
+        monkeypatch.setattr("joinedup.exchange.recorder.write_recordings", broken)
+        answer = http.get(
+            world.url(),
+            params={"personalCode": world.person},
+            headers=headers(world, bearer, **{"X-Road-Purpose": "child-benefit"}),
+        )
+    assert answer.status_code == 500
+    assert answer.headers["X-Road-Error"] == "Server.ServerProxy.LoggingFailed"
+    assert answer.json()["x_road_error"] == "Server.ServerProxy.LoggingFailed"
+    assert world.person not in answer.text  # the provider's answer is withheld

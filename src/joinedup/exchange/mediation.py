@@ -38,6 +38,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joinedup.core.db import Database
@@ -141,8 +142,8 @@ async def _body(receive: Receive) -> bytes:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 return b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            return b"".join(chunks)  # nobody is listening; the call is still recorded
+        elif message["type"] == "http.disconnect":  # as the framework's request.body() does
+            raise ClientDisconnect
 
 
 class MediationPath:
@@ -153,7 +154,8 @@ class MediationPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = _match(scope["method"], _route_path(scope)) if scope["type"] == "http" else None
+        route_path = _route_path(scope) if scope["type"] == "http" else ""
+        found = _match(scope["method"], route_path) if route_path else None
         state = getattr(scope.get("app"), "state", None)
         mediation = getattr(state, "exchange_mediation", None) if found else None
         if found is None or mediation is None:
@@ -171,7 +173,7 @@ class MediationPath:
             raw_query=scope.get("query_string", b""),
             raw_headers=scope["headers"],
             body=await _body(receive),
-            url_path=cast(str, scope.get("root_path", "")) + _route_path(scope),
+            url_path=cast(str, scope.get("root_path", "")) + route_path,
             request_id=scope.get(REQUEST_ID_SCOPE_KEY),
         )
         await response(scope, receive, send)
