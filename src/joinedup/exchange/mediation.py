@@ -154,8 +154,12 @@ class MediationPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route_path = _route_path(scope) if scope["type"] == "http" else ""
-        found = _match(scope["method"], route_path) if route_path else None
+        # every other request pays one substring test here, nothing more
+        if scope["type"] != "http" or "/r1/" not in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        route_path = _route_path(scope)
+        found = _match(scope["method"], route_path)
         state = getattr(scope.get("app"), "state", None)
         mediation = getattr(state, "exchange_mediation", None) if found else None
         if found is None or mediation is None:
