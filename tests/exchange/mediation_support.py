@@ -22,7 +22,6 @@ from joinedup.exchange import (
     appoint_administrator,
     grant_access_right,
     issue_access_token,
-    mediation,
     publish_registry_services,
     register_api_client,
     register_member,
@@ -210,7 +209,5 @@ def headers(
 @contextmanager
 def running_app(settings: Settings, database: Database) -> Iterator[TestClient]:
     app = create_app(settings, database=database)
-    if not any(getattr(route, "path", "").startswith("/r1/") for route in app.routes):
-        app.include_router(mediation.router)  # until the exchange's api includes it
     with TestClient(app) as client:
         yield client

@@ -10,6 +10,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -149,11 +150,46 @@ def parameter_marker(dialect: Dialect) -> str | None:
     return _PARAMETER_MARKERS.get(dialect.paramstyle)
 
 
+@dataclass(frozen=True)
+class _InsertPlan:
+    """How :func:`insert_rows` writes rows of some columns of a table for one dialect."""
+
+    head: str  # INSERT INTO table (columns) VALUES
+    group: str  # (?, ?, …) for one row
+    width: int
+    per_statement: int
+    #: (position, bind processor) of the columns whose type converts values for the dialect
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def statement(self, rows: int) -> str:
+        return _statement(self.head, self.group, rows)
+
+
+@lru_cache(maxsize=1024)
+def _statement(head: str, group: str, rows: int) -> str:
+    return head + ", ".join(group for _ in range(rows))
+
+
 @lru_cache(maxsize=128)
-def _bind_processors(
-    table: Table, columns: tuple[str, ...], dialect: Dialect
-) -> tuple[Callable[[Any], Any] | None, ...]:
-    return tuple(table.c[name].type._cached_bind_processor(dialect) for name in columns)
+def _insert_plan(
+    table: Table, columns: tuple[str, ...], dialect: Dialect, marker: str, plain_values: bool
+) -> _InsertPlan:
+    quote = dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(name) for name in columns)
+    converted: list[tuple[int, Callable[[Any], Any]]] = []
+    if not plain_values:
+        for position, name in enumerate(columns):
+            process = table.c[name].type._cached_bind_processor(dialect)
+            if process is not None:
+                converted.append((position, process))
+    return _InsertPlan(
+        # our own table and column names, quoted; the values are bound by the driver
+        head=f"INSERT INTO {quote(table.name)} ({column_list}) VALUES ",  # noqa: S608
+        group="(" + ", ".join(marker for _ in columns) + ")",
+        width=len(columns),
+        per_statement=max(1, MAX_PARAMETERS // len(columns)),
+        converted=tuple(converted),
+    )
 
 
 def insert_rows(
@@ -172,7 +208,9 @@ def insert_rows(
     per-row insert processing can cost more than the write itself, and an ``executemany`` steps
     the driver once per row, releasing and re-taking the GIL each time — in a busy web process
     every re-take waits for the event loop. The columns' bind processors (UUIDs, UTC
-    timestamps, dates) are applied here, so the stored values are those SQLAlchemy would store.
+    timestamps, dates) are applied here, so the stored values are those SQLAlchemy would store;
+    only the columns whose type converts values are touched (most of a wide row is passed to
+    the driver as it is), and the statement text is built once per table and columns.
     """
     if not rows:
         return
@@ -182,22 +220,18 @@ def insert_rows(
     if marker is None:  # another driver's parameter style: let SQLAlchemy bind
         connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
-    processors = _bind_processors(table, names, dialect)
-    convert = not plain_values and any(process is not None for process in processors)
-    quote = dialect.identifier_preparer.quote
-    column_list = ", ".join(quote(name) for name in names)
-    # our own table and column names, quoted; the values are bound by the driver
-    head = f"INSERT INTO {quote(table.name)} ({column_list}) VALUES "  # noqa: S608
-    group = "(" + ", ".join(marker for _ in names) + ")"
-    per_statement = max(1, MAX_PARAMETERS // len(names))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        if convert:
-            values = tuple(
-                value if process is None or value is None else process(value)
-                for row in chunk
-                for value, process in zip(row, processors, strict=True)
-            )
-        else:
-            values = tuple(value for row in chunk for value in row)
-        connection.exec_driver_sql(head + ", ".join(group for _ in chunk), values)
+    plan = _insert_plan(table, names, dialect, marker, plain_values)
+    converted, width = plan.converted, plan.width
+    for start in range(0, len(rows), plan.per_statement):
+        chunk = rows[start : start + plan.per_statement]
+        values: list[Any] = []
+        for row in chunk:
+            if len(row) != width:
+                raise ValueError(f"a row of {len(row)} values for {width} columns")
+            if converted:
+                row = list(row)
+                for position, process in converted:
+                    if row[position] is not None:
+                        row[position] = process(row[position])
+            values.extend(row)
+        connection.exec_driver_sql(plan.statement(len(chunk)), tuple(values))

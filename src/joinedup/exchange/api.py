@@ -40,6 +40,8 @@ from joinedup.exchange.oauth import (
 from joinedup.exchange.schemas import SubsystemRef
 
 router = APIRouter()
+#: ASGI paths the web application puts in front of its router (see ``mediation``).
+fast_paths = (mediation.MediationPath,)
 oauth = APIRouter(tags=["exchange: OAuth 2.0"])
 metadata = APIRouter(tags=["exchange: metadata services"])
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import queue
 import threading
 import time
@@ -111,7 +112,8 @@ def write_recordings(
     for table, rows in ((_MESSAGES, messages), (_USAGES, usages), (_CALLS, calls)):
         if rows:
             names = tuple(rows[0])
-            insert_rows(connection, table, names, [tuple(row[n] for n in names) for row in rows])
+            values = operator.itemgetter(*names)
+            insert_rows(connection, table, names, [values(row) for row in rows])
     return result
 
 
@@ -194,15 +196,19 @@ class Recorder:
 
         The writer wakes each event loop once per batch (one ``call_soon_threadsafe`` for all
         of that loop's waiters), not once per recording."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.enqueue(recording, waiter)
+        await waiter
+
+    def enqueue(self, recording: Recording, waiter: asyncio.Future[Any]) -> None:
+        """Queue ``recording`` from any thread; ``waiter`` (a future of an event loop) gets
+        ``None`` once the recording is committed, or the error that kept it from being
+        committed, set on its own loop. Not running: written in the calling thread."""
         with self._lock:
-            running = self._thread is not None
-            if running:
+            if self._thread is not None:
                 self._queue.put((recording, waiter))
-        if running:
-            await waiter
-        else:
-            await asyncio.wrap_future(self.submit(recording))
+                return
+        self._write([(recording, waiter)])
 
     def _run(self) -> None:
         stopping = False
@@ -274,7 +280,7 @@ class Recorder:
 
 
 #: Who waits for a recording: a thread (``submit``) or a coroutine on an event loop (``record``).
-Waiter = Future[None] | asyncio.Future[None]
+Waiter = Future[None] | asyncio.Future[Any]
 
 
 def _deliver(outcomes: list[tuple[Waiter, BaseException | None]]) -> None:

@@ -106,7 +106,8 @@ def create_app(
     install_openapi(app)
 
     app.include_router(health.router)
-    for module in platform.api_modules():
+    api_modules = platform.api_modules()
+    for module in api_modules:
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(portal.router)
@@ -115,6 +116,11 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Added last is outermost: the security headers wrap everything, even the 500 answer.
+    # A context's own ASGI paths for hot endpoints (``fast_paths``: the exchange's /r1 calls)
+    # are added first, so they sit inside these middlewares and in front of the router.
+    for module in api_modules:
+        for fast_path in getattr(module, "fast_paths", ()):
+            app.add_middleware(fast_path)
     app.add_middleware(
         RequestContextMiddleware,
         default_locale=settings.default_locale,
