@@ -11,7 +11,9 @@ from mediation_support import INSTANCE, World, headers, make_world, token
 
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
+from joinedup.exchange import SubsystemRef, issue_access_token, register_api_client
 from joinedup.exchange.mediation import MediationPath, _match
+from joinedup.exchange.provider_api import ProviderPath
 from joinedup.web import create_app
 
 SERVICE = ("I", "GOV", "1", "population", "person")
@@ -111,3 +113,48 @@ def test_no_answer_leaves_without_its_record(
     assert answer.headers["X-Road-Error"] == "Server.ServerProxy.LoggingFailed"
     assert answer.json()["x_road_error"] == "Server.ServerProxy.LoggingFailed"
     assert world.person not in answer.text  # the provider's answer is withheld
+
+
+def test_the_providers_direct_path_answers_as_its_route_does(
+    settings: Settings, sqlite_database: Database
+) -> None:
+    """The benchmark's reference takes a lean path too (it compares the mediation's work, not
+    two amounts of framework): the same answers, problems included, as the route."""
+    world: World = make_world(sqlite_database)
+    with sqlite_database.unit_of_work() as session:
+        created = register_api_client(
+            session,
+            subsystem=SubsystemRef("GOV", world.population, "population"),
+            name="population register",
+            actor="test",
+        )
+    with sqlite_database.unit_of_work() as session:
+        own = issue_access_token(
+            session, client_id=created.client.client_id, client_secret=created.client_secret
+        ).access_token
+    other = token(sqlite_database, world, "benefits")
+    base = f"/api/v1/exchange/provider/GOV/{world.population}/population"
+    cases = [
+        (f"{base}/person?personalCode={world.person}", own),
+        (f"{base}/person?personalCode=12345678901", own),  # not a valid code: 422
+        (f"{base}/person?personalCode={world.person}", other),  # not the provider: 403
+        (f"{base}/person?personalCode={world.person}", None),  # no token: 401
+        (f"{base}/nosuch?personalCode={world.person}", own),  # 404
+    ]
+    answers: dict[bool, list[tuple[int, str, bytes]]] = {}
+    for fast in (True, False):
+        app = create_app(settings, database=sqlite_database)
+        if not fast:
+            app.user_middleware = [m for m in app.user_middleware if m.cls is not ProviderPath]
+        with TestClient(app) as http:
+            answers[fast] = []
+            for number, (path, bearer) in enumerate(cases):
+                sent = {"X-Request-Id": f"request-{number:04d}"}
+                if bearer:
+                    sent["Authorization"] = f"Bearer {bearer}"
+                answer = http.get(path, headers=sent)
+                answers[fast].append(
+                    (answer.status_code, answer.headers["content-type"], answer.content)
+                )
+    assert [status for status, _, _ in answers[True]] == [200, 422, 403, 401, 404]
+    assert answers[True] == answers[False]

@@ -24,7 +24,7 @@ from joinedup.core.clock import today
 from joinedup.core.errors import PROBLEM_BASE, Forbidden, NotFound
 from joinedup.core.http import ReadSession, WriteSession
 from joinedup.core.settings import get_settings
-from joinedup.exchange import mediation
+from joinedup.exchange import mediation, provider_api
 from joinedup.exchange.access import ClientIdentity
 from joinedup.exchange.api_admin import router as admin_router
 from joinedup.exchange.metadata import allowed_methods, get_openapi, list_clients, list_methods
@@ -41,7 +41,7 @@ from joinedup.exchange.schemas import SubsystemRef
 
 router = APIRouter()
 #: ASGI paths the web application puts in front of its router (see ``mediation``).
-fast_paths = (mediation.MediationPath,)
+fast_paths = (mediation.MediationPath, provider_api.ProviderPath)
 oauth = APIRouter(tags=["exchange: OAuth 2.0"])
 metadata = APIRouter(tags=["exchange: metadata services"])
 
