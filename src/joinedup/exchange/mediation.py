@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
 
@@ -43,7 +43,7 @@ from joinedup.core.errors import DomainError, NotFound, Unauthenticated
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.logging import get_logger
 from joinedup.core.settings import Settings
-from joinedup.exchange import monitoring, provider_api, usage_api
+from joinedup.exchange import monitoring, provider_api, usage_api, write_services
 from joinedup.exchange.access import AccessDenied, Authorization, ClientIdentity, ServiceDescriptor
 from joinedup.exchange.directory import current_directory
 from joinedup.exchange.messagelog import MessageFacts, message_record
@@ -278,7 +278,9 @@ def _prepare(mediation: Mediation, call: Call) -> None:
             except AccessDenied as exc:
                 raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
             call.authorization_us = (time.perf_counter_ns() - started) // 1000
-            if call.service.kind == "registry":
+            if write_services.is_write_service(call.service):
+                write_services.mediate_write(database, call)
+            elif call.service.kind == "registry":
                 _call_registry(session, call)
     finally:
         if not call.authorization_us:
@@ -299,6 +301,8 @@ def _call_registry(session: Session, call: Call) -> None:
             body=call.body or None,
             authorization=call.authorization,
         )
+    except AccessDenied as exc:  # a refusal only the provider call can decide (consent)
+        raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
     except DomainError as exc:  # the provider refused the input: passed through unchanged
         call.status = exc.status
         call.media_type = PROBLEM_MEDIA_TYPE
@@ -324,6 +328,8 @@ def _call_registry(session: Session, call: Call) -> None:
     call.response_body = json.dumps(answer.body, separators=(",", ":"), default=str).encode()
     call.subjects = answer.data_subjects
     call.returned_fields = answer.fields or call.authorization.fields
+    if answer.legal_basis:  # e.g. the consent the answer was given under
+        call.authorization = replace(call.authorization, legal_basis=answer.legal_basis)
 
 
 async def _call_rest(mediation: Mediation, call: Call) -> None:

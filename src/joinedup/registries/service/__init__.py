@@ -8,6 +8,7 @@ from joinedup.registries.service.accounts import (
 from joinedup.registries.service.addresses import (
     AddressColumns,
     count_addresses,
+    find_address,
     get_address,
     get_addresses,
     import_addresses,
@@ -98,6 +99,7 @@ __all__ = [
     "employments_of",
     "end_employment",
     "end_representative",
+    "find_address",
     "find_person_id",
     "get_address",
     "get_addresses",
