@@ -65,7 +65,7 @@ def _check_revisions(conn: Connection, found: _Found) -> int:
         .outerjoin(_ENTRIES, e.index == r.log_index)
         .order_by(r.record_ref, r.seq)
     )
-    rows = conn.execution_options(yield_per=CHUNK).execute(statement)
+    rows = conn.execute(statement, execution_options={"yield_per": CHUNK})
     count = 0
     previous: dict[str, Any] | None = None
     try:
@@ -106,7 +106,7 @@ def _check_deleted(conn: Connection, found: _Found) -> None:
         .where(_REVISIONS.c.id.is_(None), func.length(_ENTRIES.c.leaf_input) == LEAF_SIZE)
         .order_by(_ENTRIES.c.index)
     )
-    rows = conn.execution_options(yield_per=CHUNK).execute(statement)
+    rows = conn.execute(statement, execution_options={"yield_per": CHUNK})
     try:
         for index, leaf_input in rows:
             revision_id = leaf_revision_id(bytes(leaf_input))

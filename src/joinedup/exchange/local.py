@@ -14,6 +14,12 @@ they explain exists) and in one batch per unit of work: ``with exchange_client(.
 writes everything the block read, with one signed tree head, when the block ends without an
 exception. A refused call raises after its refusal has been queued, so a caller that handles
 the refusal and commits leaves the refusal on record too.
+
+``calls.call(service, purpose=…, query={…})`` reads (``GET`` over ``/r1``);
+``calls.write(service, purpose=…, body={…})`` calls one of the registries' write services (civil
+registration, ``POST`` with a JSON body over ``/r1``) in the same transaction, with the same
+idempotency on the body's ``reference`` (:mod:`joinedup.exchange.write_services`); both bodies
+go into the message log.
 """
 
 from __future__ import annotations

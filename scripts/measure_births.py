@@ -1,0 +1,116 @@
+"""Births per second through the civil-registration entry point, over HTTP.
+
+A quick measurement, not a ``joinedup bench`` command (yet): seeds a small demo country into a
+fresh SQLite file, starts the platform with uvicorn (one process, as ``joinedup bench
+exchange`` does), and sends distinct ``record-birth`` requests as the demo's registrar
+(``civil-registration`` of the Population Register Office) over keep-alive connections for a
+few seconds. Every request is a new registration (its own reference, mother and birth date),
+so each answer is a real write: the registration, its event, the signed message log with both
+bodies, three data-usage records and their transparency-log entries.
+
+    .venv/bin/python scripts/measure_births.py [--persons 2000] [--connections 16] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--requests", type=int, default=30_000)
+    arguments = parser.parse_args()
+
+    directory = Path(tempfile.mkdtemp(prefix="joinedup-births-"))
+    url = f"sqlite:///{directory / 'births.db'}"
+    from joinedup.exchange.bench import _environment, _free_port, _load, _start, _stop
+
+    os.environ.update(_environment(directory, url))
+    from joinedup.core.db import Database
+    from joinedup.core.settings import get_settings
+    from joinedup.demo import organisation, seed_country
+    from joinedup.demo.exchange_setup import demo_client_credentials
+    from joinedup.exchange import issue_access_token
+    from joinedup.exchange.loadgen import build_request
+    from joinedup.migrations import upgrade
+
+    get_settings.cache_clear()
+    upgrade(url)
+    database = Database(url)
+    seed = 2026
+    seed_country(database, persons=arguments.persons, seed=seed, progress=False)
+    client_id, secret = demo_client_credentials(seed, "population-register/civil-registration")
+    with database.unit_of_work() as session:
+        token = issue_access_token(session, client_id=client_id, client_secret=secret)
+        mothers = list(
+            session.scalars(
+                text(
+                    "SELECT personal_code FROM person WHERE sex = 'F' AND date_of_death IS NULL "
+                    "AND birth_date BETWEEN '1975-01-01' AND '1995-12-31' ORDER BY id"
+                )
+            )
+        )
+    database.dispose()
+    population = organisation("population-register").member_code
+    instance = get_settings().xroad_instance
+    port = _free_port()
+    host = f"127.0.0.1:{port}"
+    first_day = date(2024, 1, 1)
+    requests = []
+    for i in range(arguments.requests):
+        body = {
+            "reference": f"M-{i}",
+            "givenNames": "Mari",
+            "familyName": "Tamm",
+            "birthDate": (first_day + timedelta(days=i % 500)).isoformat(),
+            "sex": "FM"[i % 2],
+            "birthPlace": "Joinville",
+            "parents": [mothers[i % len(mothers)]],
+        }
+        requests.append(
+            build_request(
+                "POST",
+                f"/r1/{instance}/GOV/{population}/population/record-birth",
+                host=host,
+                headers=[
+                    ("Authorization", f"Bearer {token.access_token}"),
+                    ("X-Road-Client", f"{instance}/GOV/{population}/civil-registration"),
+                    ("X-Road-Purpose", "civil-registration"),
+                    ("Content-Type", "application/json"),
+                ],
+                body=json.dumps(body).encode(),
+            )
+        )
+    server = _start(directory, url, port, 1)
+    try:
+        result = _load(port, requests, arguments.connections, arguments.seconds)
+    finally:
+        _stop(server)
+    print(
+        json.dumps(
+            {
+                "births_per_s": round(result.requests_per_s, 1),
+                "p50_ms": round(result.p(50), 2),
+                "p99_ms": round(result.p(99), 2),
+                "requests": result.requests,
+                "statuses": result.statuses,
+                "connections": arguments.connections,
+                "persons": arguments.persons,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
