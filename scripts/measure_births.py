@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -96,7 +97,7 @@ def main() -> None:
         result = _load(port, requests, arguments.connections, arguments.seconds)
     finally:
         _stop(server)
-    print(
+    sys.stdout.write(
         json.dumps(
             {
                 "births_per_s": round(result.requests_per_s, 1),
@@ -109,6 +110,7 @@ def main() -> None:
                 "cpus": os.cpu_count(),
             }
         )
+        + "\n"
     )
 
 

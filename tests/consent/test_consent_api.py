@@ -129,8 +129,9 @@ def test_an_agency_records_and_withdraws_a_persons_consent(
     withdrawn = http.put(url, json={"optIn": False}, headers=food_bank)
     assert withdrawn.status_code == 200, withdrawn.text
     assert withdrawn.json()["consentRecord"]["optIn"] is False
-    assert withdrawn.json()["revision"]["predecessorHash"] == (
-        given.json()["revision"]["serializedHash"]
+    assert (
+        withdrawn.json()["revision"]["predecessorHash"]
+        == (given.json()["revision"]["serializedHash"])
     )
     history = http.get(f"{url}/revisions", headers=food_bank).json()
     assert [r["action"] for r in history["revisions"]] == ["given", "withdrawn"]

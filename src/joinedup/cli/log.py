@@ -130,9 +130,8 @@ def verify(
             )
             typer.echo(f"exchange records {state}: {records:,} message-log and data-usage records")
         if revisions or revision_findings:
-            state = (
-                f"NOT intact: {len(revision_findings)} finding(s)" if revision_findings else "intact"
-            )
+            found = len(revision_findings)
+            state = f"NOT intact: {found} finding(s)" if found else "intact"
             typer.echo(f"consent register {state}: {revisions:,} consent revisions")
     raise typer.Exit(0 if intact else 1)
 
