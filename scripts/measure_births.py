@@ -94,7 +94,9 @@ def main() -> None:
         )
     server = _start(directory, url, port, 1)
     try:
+        cpu_before = _cpu_seconds(server.pid)
         result = _load(port, requests, arguments.connections, arguments.seconds)
+        cpu = _cpu_seconds(server.pid) - cpu_before
     finally:
         _stop(server)
     sys.stdout.write(
@@ -107,11 +109,21 @@ def main() -> None:
                 "statuses": result.statuses,
                 "connections": arguments.connections,
                 "persons": arguments.persons,
+                "server_cpu_ms_per_birth": round(cpu * 1000 / max(result.requests, 1), 2),
+                "load_average": os.getloadavg()[0],
                 "cpus": os.cpu_count(),
             }
         )
         + "\n"
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of the server process so far (Linux ``/proc``): births per
+    CPU second is what the machine's other load does not change."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 if __name__ == "__main__":

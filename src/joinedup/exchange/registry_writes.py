@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.alias_generators import to_camel
 from sqlalchemy.orm import Session
 
-from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.errors import ValidationFailed
 
 #: The purpose the demo's registrar calls these services for.
 CIVIL_REGISTRATION = "civil-registration"
@@ -160,19 +160,17 @@ def _person_ids(session: Session, codes: Sequence[str], field: str) -> list[int]
     from joinedup import registries
 
     problems: list[dict[str, str]] = []
-    found: list[int] = []
+    valid = [code for code in codes if registries.is_valid_personal_code(code)]
+    known = registries.person_ids_of(session, personal_codes=valid)
     for i, code in enumerate(codes):
         where = f"{field}[{i}]" if len(codes) > 1 or field.endswith("s") else field
-        if not registries.is_valid_personal_code(code):
+        if code not in valid:
             problems.append({"field": where, "message": "is not a valid personal code"})
-            continue
-        try:
-            found.append(registries.find_person_id(session, personal_code=code))
-        except NotFound:
+        elif code not in known:
             problems.append({"field": where, "message": "no person has this personal code"})
     if problems:
         raise _problems(problems)
-    return found
+    return [known[code] for code in codes]
 
 
 # --- the four services -----------------------------------------------------------------------

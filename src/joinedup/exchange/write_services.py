@@ -6,13 +6,14 @@ parsing the body, idempotency on the caller's reference, the write's transaction
 stores the answer in the same transaction as the registration. The same reference again, with
 the same body (compared as canonical JSON) to the same service, is answered with the stored
 answer (``replayed``) and writes nothing; with another body or service it is a 409 problem.
-The request row is inserted *before* the use case runs: on PostgreSQL a concurrent request
-with the same reference waits for the first to commit and then replays it, instead of
-registering twice; on SQLite writers queue anyway.
+The request row is inserted *after* the use case: on PostgreSQL a concurrent request with the
+same reference blocks on the unique index until the first commits, then fails, is rolled back
+(its registration with it) and replays the first; on SQLite writers queue anyway.
 
-**Nothing partial.** The row and the registration are written inside one SAVEPOINT: a refusal
-(every bad input is a :class:`~joinedup.core.errors.ValidationFailed` naming the body's field)
-rolls both back, so a corrected request may reuse its reference.
+**Nothing partial.** The registration and the row are written in one transaction (in the
+caller's, inside a SAVEPOINT): a refusal (every bad input is a
+:class:`~joinedup.core.errors.ValidationFailed` naming the body's field) rolls both back, so a
+corrected request may reuse its reference.
 
 Two entry points share this: :func:`mediate_write` (``/r1``: its own unit of work, committed
 before the mediator's recorder writes the message log) and :func:`run_write` in the caller's
@@ -21,15 +22,19 @@ session (the in-process exchange client, the CLI).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,8 +48,34 @@ from joinedup.exchange.records import WriteRequest
 from joinedup.exchange.registry_services import MethodNotAllowed
 from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteService
 
-if TYPE_CHECKING:
-    from joinedup.exchange.mediation import Call
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
+
+class MediatedCall(Protocol):
+    """What :func:`mediate_write` reads and sets of the mediator's call (its ``Call``)."""
+
+    method: str
+    path: str
+    body: bytes
+    message_id: str
+    client: ClientIdentity | None
+    service: ServiceDescriptor | None
+    authorization: Authorization | None
+    status: int
+    response_body: bytes
+    media_type: str
+    error_type: str | None
+    subjects: tuple[str, ...]
+    returned_fields: tuple[str, ...]
+    provider_us: int
+    extra_headers: dict[str, str]
+
+    @property
+    def service_xroad_id(self) -> str: ...
+
 
 log = get_logger(__name__)
 
@@ -111,16 +142,31 @@ def parse_body(declared: WriteService, body: bytes | None) -> tuple[Any, bytes]:
     return parsed, hashlib.sha256(canonical.encode()).digest()
 
 
-def _stored(session: Session, client_subsystem_id: int, reference: str) -> WriteRequest | None:
-    return session.scalar(
-        select(WriteRequest).where(
-            WriteRequest.client_subsystem_id == client_subsystem_id,
-            WriteRequest.reference == reference,
-        )
+_WRITE_REQUESTS = cast(Table, WriteRequest.__table__)
+_STORED = select(
+    _WRITE_REQUESTS.c.reference,
+    _WRITE_REQUESTS.c.registration_id,
+    _WRITE_REQUESTS.c.service_xroad_id,
+    _WRITE_REQUESTS.c.body_hash,
+    _WRITE_REQUESTS.c.status,
+    _WRITE_REQUESTS.c.response_body,
+    _WRITE_REQUESTS.c.data_subjects,
+).where(
+    _WRITE_REQUESTS.c.client_subsystem_id == bindparam("client"),
+    _WRITE_REQUESTS.c.reference == bindparam("reference"),
+)
+
+
+def _stored(session: Session, client_subsystem_id: int, reference: str) -> Any:
+    """The stored request (columns, no ORM object: this runs on every write)."""
+    return (
+        session.connection()
+        .execute(_STORED, {"client": client_subsystem_id, "reference": reference})
+        .first()
     )
 
 
-def _replay(row: WriteRequest, service: ServiceDescriptor, body_hash: bytes) -> WriteAnswer:
+def _replay(row: Any, service: ServiceDescriptor, body_hash: bytes) -> WriteAnswer:
     if row.service_xroad_id != service.xroad_id or row.body_hash != body_hash:
         raise Conflict(
             f"the reference {row.reference!r} was used for another request (registration "
@@ -149,12 +195,15 @@ def run_write(
     body: bytes | None,
     authorization: Authorization,
     message_id: str,
+    savepoint: bool = True,
 ) -> WriteAnswer:
     """Run the write service behind ``service`` in ``session``'s transaction (see the module
     docstring): the registration and its request row, or the stored answer replayed.
 
     Changes the registry (through its use case, which emits its ``population.*`` event) and
-    ``exchange_write_request``; a refusal changes nothing."""
+    ``exchange_write_request``; a refusal changes nothing. Without ``savepoint`` the caller
+    promises to roll its whole transaction back when this raises (the mediator's own unit
+    of work), which saves the SAVEPOINT."""
     declared = WRITE_SERVICES.get(service.code)
     if declared is None or service.kind != "registry":
         raise NotFound(f"{service.xroad_id} is not a write service")
@@ -167,47 +216,76 @@ def run_write(
     found = _stored(session, client.subsystem_id, reference)
     if found is not None:
         return _replay(found, service, body_hash)
+    registration_id = uuid.uuid4()
     try:
-        with session.begin_nested():
-            row = WriteRequest(
-                registration_id=uuid.uuid4(),
-                client_subsystem_id=client.subsystem_id,
-                reference=reference,
-                service_xroad_id=service.xroad_id[:400],
-                body_hash=body_hash,
-                status=0,
-                response_body=b"",
-                data_subjects="",
-                message_id=message_id[:128],
-                created_at=utcnow(),
-            )
-            session.add(row)
-            session.flush()  # PostgreSQL: a concurrent request with this reference waits here
+        with session.begin_nested() if savepoint else nullcontext():
             outcome = declared.run(session, parsed, client.xroad_id[:100])
             allowed = set(authorization.fields)
-            answer = {"reference": reference, "registrationId": str(row.registration_id)}
+            answer = {"reference": reference, "registrationId": str(registration_id)}
             answer.update(outcome.answer)
             answer = {k: v for k, v in answer.items() if k in allowed}
-            row.status = 201
-            row.response_body = json.dumps(answer, separators=(",", ":")).encode()
-            row.data_subjects = ",".join(outcome.subjects)
-            session.flush()
+            response = json.dumps(answer, separators=(",", ":")).encode()
+            # Last, so a refusal above leaves nothing; on PostgreSQL a concurrent request with
+            # the same reference blocks here until the first commits, then fails and replays.
+            session.execute(
+                insert(_WRITE_REQUESTS),
+                {
+                    "registration_id": registration_id,
+                    "client_subsystem_id": client.subsystem_id,
+                    "reference": reference,
+                    "service_xroad_id": service.xroad_id[:400],
+                    "body_hash": body_hash,
+                    "status": 201,
+                    "response_body": response,
+                    "data_subjects": ",".join(outcome.subjects),
+                    "message_id": message_id[:128],
+                    "created_at": utcnow(),
+                },
+            )
     except IntegrityError:
+        if not savepoint:
+            raise  # the mediator retries in a new transaction, which replays
         found = _stored(session, client.subsystem_id, reference)
-        if found is None:  # another registration took what this one needed (a code): retry
+        if found is None:  # another registration took what this one needed (a code)
             raise
         return _replay(found, service, body_hash)
     return WriteAnswer(
-        status=row.status,
-        body=row.response_body,
+        status=201,
+        body=response,
         data_subjects=outcome.subjects,
         fields=tuple(answer),
         replayed=False,
-        registration_id=row.registration_id,
+        registration_id=registration_id,
     )
 
 
-def mediate_write(database: Database, call: Call) -> None:
+@contextlib.contextmanager
+def _writers_lock(database: Database) -> Iterator[None]:
+    """On a SQLite file, queue on the same ``flock`` as the exchange's recorders
+    (``<file>.recorder-lock``, :class:`~joinedup.exchange.recorder.Recorder`) before taking
+    SQLite's write lock: a registration waiting here wakes the moment the other writer is done,
+    where SQLite's busy handler would sleep in steps of up to 100 ms."""
+    path = _lock_path(database.url)
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=16)
+def _lock_path(url: str) -> str | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return f"{parsed.database}.recorder-lock"
+
+
+def mediate_write(database: Database, call: MediatedCall) -> None:
     """The mediator's write call: :func:`run_write` in a unit of work of its own, committed
     (with the registry's event) before the mediator records the call; sets the outcome on
     ``call`` as the mediator's registry calls do. A refusal of the provider is answered as its
@@ -219,7 +297,7 @@ def mediate_write(database: Database, call: Call) -> None:
     try:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with database.unit_of_work() as session:
+                with _writers_lock(database), database.unit_of_work() as session:
                     answer = run_write(
                         session,
                         service=call.service,
@@ -229,6 +307,7 @@ def mediate_write(database: Database, call: Call) -> None:
                         body=call.body,
                         authorization=call.authorization,
                         message_id=call.message_id,
+                        savepoint=False,
                     )
                 break
             except IntegrityError:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -186,6 +187,18 @@ def issuable_serials(prefix: str) -> list[int]:
         raise ValueError("a personal code prefix is seven digits")
     residue = int((digits[0] * _PERSON_W1[:7]).sum() % 11)
     return [int(s) for s in _ISSUABLE_LISTS[residue]]
+
+
+@lru_cache(maxsize=4096)
+def issuable_personal_codes(prefix: str) -> tuple[str, ...]:
+    """Every personal code that may be issued after a seven-digit ``GYYMMDD`` prefix, in
+    issuing order (computed at once and remembered: a registrar issues many per day)."""
+    serials = np.array(issuable_serials(prefix), dtype=np.int64)
+    first_ten = int(prefix) * 1000 + serials
+    digits = (first_ten[:, None] // 10 ** np.arange(9, -1, -1)) % 10
+    check, _ = mod11_check(digits, _PERSON_W1, _PERSON_W2)
+    codes = np.char.zfill((first_ten * 10 + check).astype(np.str_), PERSONAL_CODE_LENGTH)
+    return tuple(str(code) for code in codes)
 
 
 def complete_personal_code(prefix: str, serial: int) -> str:
