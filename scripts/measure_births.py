@@ -14,14 +14,19 @@ bodies, three data-usage records and their transparency-log entries.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+
+from joinedup.exchange.loadgen import LoadResult
 
 
 def main() -> None:
@@ -34,7 +39,7 @@ def main() -> None:
 
     directory = Path(tempfile.mkdtemp(prefix="joinedup-births-"))
     url = f"sqlite:///{directory / 'births.db'}"
-    from joinedup.exchange.bench import _environment, _free_port, _load, _start, _stop
+    from joinedup.exchange.bench import _environment, _free_port, _start, _stop
 
     os.environ.update(_environment(directory, url))
     from joinedup.core.db import Database
@@ -95,10 +100,13 @@ def main() -> None:
     server = _start(directory, url, port, 1)
     try:
         cpu_before = _cpu_seconds(server.pid)
-        result = _load(port, requests, arguments.connections, arguments.seconds)
+        result = asyncio.run(
+            _drive(port, requests, arguments.connections, arguments.seconds, warmup=2.0)
+        )
         cpu = _cpu_seconds(server.pid) - cpu_before
     finally:
         _stop(server)
+        shutil.rmtree(directory, ignore_errors=True)
     sys.stdout.write(
         json.dumps(
             {
@@ -116,6 +124,41 @@ def main() -> None:
         )
         + "\n"
     )
+
+
+async def _drive(
+    port: int, requests: list[bytes], connections: int, seconds: float, *, warmup: float
+) -> LoadResult:
+    """Like ``joinedup bench exchange``'s load generator, but each connection sends its own
+    slice of the requests, so no birth is sent twice (a repeat would be a cheap replay)."""
+    from joinedup.exchange.loadgen import _read_response
+
+    result = LoadResult()
+    start = time.perf_counter()
+    measure_from, until = start + warmup, start + warmup + seconds
+    share = len(requests) // connections
+
+    async def connection(mine: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in mine:
+                started = time.perf_counter()
+                if started >= until:
+                    break
+                writer.write(request)
+                status = await _read_response(reader)
+                if started >= measure_from:
+                    result.requests += 1
+                    result.latencies.append(time.perf_counter() - started)
+                    result.statuses[status] = result.statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(
+        *(connection(requests[i * share : (i + 1) * share]) for i in range(connections))
+    )
+    result.seconds = max(min(time.perf_counter(), until) - measure_from, 1e-9)
+    return result
 
 
 def _cpu_seconds(pid: int) -> float:

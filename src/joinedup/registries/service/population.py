@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
@@ -37,15 +38,20 @@ from joinedup.registries.service.queries import get_person, load_person, municip
 from joinedup.registries.service.rules import PersonColumns, check_parentage, check_persons
 
 
+@cache
+def _codes_between() -> Select[str]:
+    """Built once (Core, no ORM): the codes of one birth date and sex already issued."""
+    code = Person.__table__.c.personal_code
+    return select(code).where(code >= bindparam("low"), code <= bindparam("high"))
+
+
 def issue_personal_code(session: Session, *, birth_date: date, sex: Sex | str) -> str:
     """The next free personal code for a birth date and sex (serials are issued upwards)."""
     prefix = str(int(personal_code_prefixes(dates([birth_date]), np.array([str(sex)]))[0]))
     taken = set(
-        session.scalars(
-            select(Person.personal_code).where(
-                Person.personal_code >= prefix + "0000", Person.personal_code <= prefix + "9999"
-            )
-        )
+        session.connection()
+        .execute(_codes_between(), {"low": prefix + "0000", "high": prefix + "9999"})
+        .scalars()
     )
     for code in issuable_personal_codes(prefix):
         if code not in taken:

@@ -72,12 +72,16 @@ def person_ids_of(session: Session, *, personal_codes: Sequence[str]) -> dict[st
     codes are left out."""
     if not personal_codes:
         return {}
-    rows = session.execute(
-        select(Person.personal_code, Person.id).where(
-            Person.personal_code.in_(sorted(set(personal_codes)))
-        )
-    )
+    rows = session.connection().execute(_ids_by_code(), {"codes": sorted(set(personal_codes))})
     return {code: int(person_id) for code, person_id in rows}
+
+
+@cache
+def _ids_by_code() -> Select[str, int]:
+    """Built once: a civil-registration call resolves its persons with it."""
+    return select(Person.personal_code, Person.id).where(
+        Person.personal_code.in_(bindparam("codes", expanding=True))
+    )
 
 
 def municipality_code_of(session: Session, address_id: int) -> str | None:
