@@ -7,14 +7,9 @@ the same use cases as the API, each in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import typer
-from rich.console import Console
-from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
+from joinedup.cli.support import DATABASE_URL, run_in_transaction
 from joinedup.core.errors import DomainError
 from joinedup.core.settings import get_settings
 from joinedup.exchange import (
@@ -27,26 +22,7 @@ from joinedup.exchange import (
 )
 
 app = typer.Typer(help="Bootstrap the exchange: members, subsystems, administrators, clients.")
-console = Console(stderr=True)
 ACTOR = "cli:joinedup-exchange"
-T = TypeVar("T")
-
-DATABASE_URL = typer.Option(
-    None, "--database-url", help="Database to change (default: JOINEDUP_DATABASE_URL)."
-)
-
-
-def _run(database_url: str | None, action: Callable[[Session], T]) -> T:
-    """Run ``action`` in one transaction; a refusal prints what to fix and exits 2."""
-    database = Database(database_url or get_settings().resolved_database_url)
-    try:
-        with database.unit_of_work() as session:
-            return action(session)
-    except DomainError as exc:
-        console.print(f"[red]Refused:[/red] {exc.detail}")
-        raise typer.Exit(2) from exc
-    finally:
-        database.dispose()
 
 
 def _subsystem(text: str) -> SubsystemRef:
@@ -65,7 +41,7 @@ def register_member_command(
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """Add an organisation to the member directory."""
-    record = _run(
+    record = run_in_transaction(
         database_url,
         lambda s: register_member(
             s,
@@ -87,7 +63,7 @@ def register_subsystem_command(
 ) -> None:
     """Register an information system of a member."""
     ref = _subsystem(subsystem)
-    _run(
+    run_in_transaction(
         database_url,
         lambda s: register_subsystem(
             s,
@@ -108,7 +84,7 @@ def appoint_admin_command(
 ) -> None:
     """Let the API clients of a subsystem administer the exchange (idempotent)."""
     ref = _subsystem(subsystem)
-    _run(database_url, lambda s: appoint_administrator(s, subsystem=ref, actor=ACTOR))
+    run_in_transaction(database_url, lambda s: appoint_administrator(s, subsystem=ref, actor=ACTOR))
     typer.echo(f"{ref} administers the exchange")
 
 
@@ -120,7 +96,7 @@ def create_client_command(
 ) -> None:
     """Create OAuth client credentials for a subsystem. The secret is shown only here."""
     ref = _subsystem(subsystem)
-    created = _run(
+    created = run_in_transaction(
         database_url, lambda s: register_api_client(s, subsystem=ref, name=name, actor=ACTOR)
     )
     typer.echo(f"client_id={created.client.client_id}")
@@ -133,5 +109,7 @@ def revoke_client_command(
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """Revoke a client's credentials: its tokens stop working at once."""
-    _run(database_url, lambda s: revoke_api_client(s, client_id=client_id, actor=ACTOR))
+    run_in_transaction(
+        database_url, lambda s: revoke_api_client(s, client_id=client_id, actor=ACTOR)
+    )
     typer.echo(f"client {client_id} revoked")

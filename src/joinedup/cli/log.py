@@ -83,13 +83,15 @@ def verify(
 ) -> None:
     """Recompute every hash and check every signed tree head; name anything altered.
 
-    Also checks the exchange's message-log and data-usage rows and the consent register's
-    revisions against their log entries (a rewritten or deleted record is named). Exit status
-    0 when everything is intact, 1 with one line per finding when it is not.
+    Also checks the exchange's message-log and data-usage rows, the consent register's
+    revisions and the mailbox's letters and read receipts against their log entries (a
+    rewritten or deleted record is named). Exit status 0 when everything is intact, 1 with one
+    line per finding when it is not.
     """
     from joinedup.consent.verification import verify_consent_revisions
     from joinedup.core.translog.verify import verify_log
     from joinedup.exchange.verification import verify_exchange_records
+    from joinedup.notify.verification import verify_letters
 
     url = _url(database_url)
     keys = _trusted_keys(public_key)
@@ -97,11 +99,12 @@ def verify(
         report = verify_log(url, keys=keys)
         records, record_findings = verify_exchange_records(url)
         revisions, revision_findings = verify_consent_revisions(url)
+        letters, letter_findings = verify_letters(url)
     except DBAPIError as exc:
         err.print(f"[red]Cannot read the transparency log:[/red] {exc.orig}")
         err.print("Is this a joinedup database, migrated with `joinedup migrate`?")
         raise typer.Exit(2) from exc
-    findings = [*report.findings, *record_findings, *revision_findings]
+    findings = [*report.findings, *record_findings, *revision_findings, *letter_findings]
     intact = not findings
     if as_json:
         _print_json(
@@ -109,6 +112,7 @@ def verify(
                 "intact": intact,
                 "exchange_records": records,
                 "consent_revisions": revisions,
+                "letters": letters,
                 "entries": report.entries,
                 "tree_heads": report.tree_heads,
                 "tree_size": report.latest.tree_size if report.latest else 0,
@@ -133,6 +137,11 @@ def verify(
             found = len(revision_findings)
             state = f"NOT intact: {found} finding(s)" if found else "intact"
             typer.echo(f"consent register {state}: {revisions:,} consent revisions")
+        if letters or letter_findings:
+            state = (
+                f"NOT intact: {len(letter_findings)} finding(s)" if letter_findings else "intact"
+            )
+            typer.echo(f"mailbox {state}: {letters:,} letters and their read receipts")
     raise typer.Exit(0 if intact else 1)
 
 

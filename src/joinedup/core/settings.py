@@ -105,6 +105,33 @@ class Settings(BaseSettings):
     xroad_instance: str = Field(
         "JOINEDUP", description="X-Road instance identifier of this federation."
     )
+    mailbox_deemed_delivered_days: int = Field(
+        7,
+        ge=0,
+        le=60,
+        description="Days after a letter reaches the digital mailbox when it counts as "
+        "delivered even if it was never opened (legal delivery).",
+    )
+    paper_deemed_delivered_days: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description="Days after a paper letter (to a person exempt from digital post) is "
+        "posted when it counts as delivered.",
+    )
+    mailbox_subsystem: str | None = Field(
+        None,
+        description="The subsystem (`CLASS/MEMBER/SUBSYSTEM`) the digital mailbox reads postal "
+        "addresses as, through the exchange, to post paper letters. Default: the Central "
+        "Digital Office's `mailbox` subsystem of the demo country.",
+    )
+    print_provider_url: str | None = Field(
+        None,
+        description="Where paper letters are printed and posted. Default: the embedded print "
+        "provider, which writes each letter as a file into `<data_dir>/print/`. "
+        "`https://…`: a print provider's HTTP API (each letter POSTed as JSON; a 2xx answer "
+        "with a `reference` means it was accepted for posting).",
+    )
 
     @model_validator(mode="after")
     def _production_refuses_defaults(self) -> Settings:

@@ -87,6 +87,7 @@ _EXCHANGE_BODIES = (
             ("exchange-admin", "Data exchange administration"),
             ("data-tracker", "Data tracker"),
             ("portal", "Citizen portal"),
+            ("mailbox", "Digital mailbox"),
         ),
     ),
     (

@@ -60,6 +60,8 @@ ADMIN = ("digital-office", "exchange-admin")
 TRACKER = ("digital-office", "data-tracker")
 REGISTRAR = ("population-register", "civil-registration")
 FOOD_BANK = ("food-bank", "food-aid")
+#: The digital mailbox's system: reads postal addresses for paper letters.
+MAILBOX = ("digital-office", "mailbox")
 USAGE_SERVICE = "findUsage"
 WRITE_SERVICE_CODES = ("record-birth", "record-death", "record-marriage", "record-move")
 
@@ -126,6 +128,10 @@ FOOD_PARCEL_DELIVERY = PurposeGrant(
     legal_basis="Consent of the data subject (General Data Protection Regulation Art. 6 (1) (a))",
     lawful_basis=LawfulBasis.CONSENT,
     data_agreement_id=FOOD_PARCELS_AGREEMENT,
+)
+POSTAL_DELIVERY = PurposeGrant(
+    purpose="postal-delivery",
+    legal_basis="Digital Post Act § 9 (paper letters to persons exempt from digital post)",
 )
 DATA_USAGE = PurposeGrant(
     purpose="data-usage-transparency",
@@ -294,6 +300,12 @@ def demo_rights() -> list[DemoRight]:
             USAGE_SERVICE,
             ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
             (DATA_USAGE,),
+        ),
+        DemoRight(
+            MAILBOX,
+            "person",
+            ("givenNames", "familyName", "residenceAddress"),
+            (POSTAL_DELIVERY,),
         ),
         *_municipal_rights(),
     ]

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from joinedup import notify
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.demo.agencies import ACTOR, create_government
@@ -247,6 +248,27 @@ def _load_batch(
     return n
 
 
+#: The demo's persons exempt from digital post: about one in eight of those aged 80 or more
+#: (chosen by personal code, so the main random stream is not disturbed).
+EXEMPT_AGE = 80
+EXEMPT_REASON = "Aged 80 or over; asked for letters on paper"
+
+
+def _exempt_from_digital_post(
+    session: Session, population: Population, g0: int, g1: int, reference: date
+) -> None:
+    p0, p1 = int(population.group_start[g0]), int(population.group_start[g1])
+    born = population.birth_date[p0:p1]
+    alive = np.isnat(population.date_of_death[p0:p1])
+    limit = np.datetime64(date(reference.year - EXEMPT_AGE, reference.month, 1), "D")
+    codes = population.personal_code[p0:p1][alive & (born <= limit)]
+    chosen = [str(code) for code in codes if int(code) % 8 == 3]
+    if chosen:
+        notify.exempt_from_digital_post(
+            session, person_codes=chosen, reason=EXEMPT_REASON, actor=ACTOR
+        )
+
+
 @contextmanager
 def _progress(enabled: bool, total: int) -> Iterator[Progress | None]:
     if not enabled:
@@ -308,6 +330,7 @@ def seed_country(
         for number, (g0, g1) in enumerate(batches):
             with database.unit_of_work() as session:
                 loaded = _load_batch(session, population, economy, employers, g0, g1)
+                _exempt_from_digital_post(session, population, g0, g1, reference)
                 row = session.get(SeedRun, run_id)
                 assert row is not None
                 row.persons_loaded += loaded

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
 from joinedup.core.errors import PROBLEM_BASE, Forbidden, NotFound
+from joinedup.core.http import ReadSession, WriteSession
 from joinedup.core.settings import get_settings
 from joinedup.exchange import mediation
 from joinedup.exchange.access import ClientIdentity
-from joinedup.exchange.api_admin import ReadSession, WriteSession
 from joinedup.exchange.api_admin import router as admin_router
 from joinedup.exchange.metadata import allowed_methods, get_openapi, list_clients, list_methods
 from joinedup.exchange.oauth import (

@@ -14,16 +14,14 @@ before the response is sent).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
 from joinedup.core.errors import Forbidden
+from joinedup.core.http import ReadSession, WriteSession, get_database
 from joinedup.core.pagination import DEFAULT_LIMIT, Page, PageRequest
 from joinedup.core.settings import get_settings
 from joinedup.exchange.access import ClientIdentity
@@ -63,26 +61,8 @@ from joinedup.exchange.service import (
 )
 
 
-def _database(request: Request) -> Database:
-    return cast(Database, request.app.state.database)
-
-
-def _write_session(request: Request) -> Iterator[Session]:
-    with _database(request).unit_of_work() as session:
-        yield session
-
-
-def _read_session(request: Request) -> Iterator[Session]:
-    with _database(request).reading() as session:
-        yield session
-
-
-WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
-ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
-
-
 def _administrator(request: Request) -> ClientIdentity:
-    with _database(request).reading() as session:
+    with get_database(request).reading() as session:
         client = authenticate_client(session, authorization=request.headers.get("authorization"))
         if client.subsystem_id not in current_directory(session).administrators:
             raise Forbidden(

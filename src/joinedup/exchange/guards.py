@@ -16,30 +16,22 @@ application's :class:`~joinedup.core.db.Database`, like the transparency log's A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from joinedup import exchange as _exchange
 from joinedup.core.clock import today
-from joinedup.core.db import Database
 from joinedup.core.errors import Forbidden
+from joinedup.core.http import ReadSession
 from joinedup.exchange.access import ClientIdentity
 from joinedup.exchange.directory import current_directory
 
 USAGE_SERVICE_CODE = "findUsage"
 
 
-def _read_session(request: Request) -> Iterator[Session]:
-    database = cast(Database, request.app.state.database)
-    with database.reading() as session:
-        yield session
-
-
-RecordsSession = Annotated[Session, Depends(_read_session, scope="function")]
+RecordsSession = ReadSession
 
 
 def authenticated(session: Session, request: Request) -> ClientIdentity:

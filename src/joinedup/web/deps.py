@@ -1,60 +1,36 @@
-"""Request-scoped dependencies: the database session of a request.
-
-Use the annotated types, never ``Depends(get_session)`` alone::
-
-    @router.post("/things")
-    def create_thing(body: NewThing, session: WriteSession) -> Thing: ...
-
-Both are *function-scoped* dependencies: FastAPI runs their exit code after the handler
-returned and its response was serialised, but **before the response is sent**. So the
-commit happens first, and a commit that fails (a constraint, a lost connection) becomes an
-error response instead of a 200 whose data was never stored. (A dependency with the default
-``scope="request"`` exits only after the response has been sent.) :func:`check_session_scopes`
-refuses to start an application where a route takes a session any other way.
-
-Handlers that use a session are plain ``def`` functions: FastAPI runs them, and the
-session's set-up and commit, in its thread pool, so database I/O never blocks the event loop.
+"""Request-scoped dependencies of the web layer: the database sessions (defined in
+:mod:`joinedup.core.http`, shared with the contexts' APIs) and the check that every route takes
+them function-scoped, so the commit happens before the response is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, cast
-
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
+from joinedup.core.http import (
+    SESSION_DEPENDENCIES,
+    ReadSession,
+    WriteSession,
+    get_database,
+    get_read_session,
+    get_session,
+)
 
-
-def get_database(request: Request) -> Database:
-    return cast(Database, request.app.state.database)
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One read-write unit of work per request: committed once after the handler succeeded,
-    rolled back if the handler (or anything before the commit) raised."""
-    with get_database(request).unit_of_work() as session:
-        yield session
-
-
-def get_read_session(request: Request) -> Iterator[Session]:
-    """A read-only transaction for GET endpoints (never takes SQLite's write lock)."""
-    with get_database(request).reading() as session:
-        yield session
-
-
-WriteSession = Annotated[Session, Depends(get_session, scope="function")]
-ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
-
-_SESSION_DEPENDENCIES = (get_session, get_read_session)
+__all__ = [
+    "ReadSession",
+    "WriteSession",
+    "check_session_scopes",
+    "get_database",
+    "get_read_session",
+    "get_session",
+]
 
 
 def _misused(dependant: Dependant) -> str | None:
     for sub in dependant.dependencies:
-        if sub.call in _SESSION_DEPENDENCIES and sub.scope != "function":
+        if sub.call in SESSION_DEPENDENCIES and sub.scope != "function":
             return getattr(sub.call, "__name__", "a session dependency")
         if found := _misused(sub):
             return found

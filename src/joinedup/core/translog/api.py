@@ -1,20 +1,16 @@
 """The transparency log over HTTP: signed tree heads, proofs and entries, read-only.
 
-``core`` may not import the web layer (an import-linter contract), so the read session
-comes from :func:`session_dependency` here, built on the application's
-:class:`~joinedup.core.db.Database` (``app.state.database``) like the web layer's own.
+The read session is :data:`joinedup.core.http.ReadSession`, as in every API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
+from joinedup.core.http import ReadSession
 from joinedup.core.keys import VerifyingKey, load_log_signing_key
 from joinedup.core.pagination import DEFAULT_LIMIT, Page, PageRequest
 from joinedup.core.settings import Settings, get_settings
@@ -29,13 +25,6 @@ from joinedup.core.translog.schemas import (
 router = APIRouter(prefix="/api/v1/log", tags=["transparency log"])
 
 
-def session_dependency(request: Request) -> Iterator[Session]:
-    """A read-only transaction on the application's database for one request."""
-    database = cast(Database, request.app.state.database)
-    with database.reading() as session:
-        yield session
-
-
 def public_key_dependency(request: Request) -> VerifyingKey:
     """The public half of the key that signs tree heads (loaded once per application)."""
     key = getattr(request.app.state, "log_verifying_key", None)
@@ -48,7 +37,7 @@ def public_key_dependency(request: Request) -> VerifyingKey:
     return key
 
 
-LogSession = Annotated[Session, Depends(session_dependency, scope="function")]
+LogSession = ReadSession
 
 
 @router.get("/tree-head", summary="The latest signed tree head")

@@ -38,6 +38,7 @@ from joinedup.exchange.service.services import (
     parse_openapi,
     publish_registry_services,
     register_rest_service,
+    registry_service_ref,
     service_openapi,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "register_member",
     "register_rest_service",
     "register_subsystem",
+    "registry_service_ref",
     "revoke_access_right",
     "revoke_api_client",
     "service_openapi",

@@ -350,6 +350,23 @@ def _load(session: Session, ref: ServiceRef) -> tuple[Service, Subsystem, Member
     return row[0], row[1], row[2]
 
 
+def registry_service_ref(session: Session, *, code: str) -> ServiceRef:
+    """Where the registry query ``code`` (``person``, ``residence``, …) is published: the
+    service of the subsystem that keeps its registry (``NotFound`` while unpublished)."""
+    row = session.execute(
+        select(Member.member_class, Member.member_code, Subsystem.code)
+        .select_from(Service)
+        .join(Subsystem, Service.subsystem_id == Subsystem.id)
+        .join(Member, Subsystem.member_id == Member.id)
+        .where(Service.kind == ServiceKind.REGISTRY.value, Service.code == code)
+        .order_by(Service.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(f"no registry service {code!r} is published", service=code)
+    return ServiceRef(row[0], row[1], row[2], code)
+
+
 def get_service(session: Session, *, service: ServiceRef) -> ServiceRecord:
     """One published service (``NotFound`` if there is none)."""
     return service_record(*_load(session, service))

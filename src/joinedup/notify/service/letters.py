@@ -1,0 +1,350 @@
+"""Sending letters to a person's digital mailbox (and on paper to those exempt).
+
+An agency sends a letter already written in the recipient's language. Sending validates
+everything first (nothing is written when anything is wrong), fixes each letter's content in
+the transparency log (one batch, one signed tree head, for however many letters), stores it,
+queues a paper copy for persons exempt from digital post, and emits one
+``notify.letter_sent.v1`` per letter. A letter is identified for its sender by the sender's
+``reference``: sending the same reference again is a replay (the first letter is answered,
+nothing is written); the same reference with a different content is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.orm import Session
+
+from joinedup import exchange
+from joinedup.core import i18n
+from joinedup.core.clock import utcnow
+from joinedup.core.db import insert_rows
+from joinedup.core.errors import Conflict, NotFound
+from joinedup.core.events import emit_many
+from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.settings import get_settings
+from joinedup.core.translog import append_batch
+from joinedup.notify.canonical import LETTER_KIND, letter_canonical, letter_leaf
+from joinedup.notify.events import LetterSent
+from joinedup.notify.models import Letter, PaperDispatch
+from joinedup.notify.schemas import (
+    MAX_PARAGRAPH,
+    MAX_PARAGRAPHS,
+    MAX_REFERENCE,
+    MAX_SUBJECT,
+    Channel,
+    LetterKind,
+    LetterRecord,
+    NewLetter,
+)
+from joinedup.notify.service.checks import check_person_code, refuse
+from joinedup.notify.service.preferences import delivery_preferences
+
+_LETTERS = cast(Table, Letter.__table__)
+_DISPATCHES = cast(Table, PaperDispatch.__table__)
+_KINDS = frozenset(kind.value for kind in LetterKind)
+_CHUNK = 400
+
+
+@dataclass(frozen=True)
+class _Sender:
+    member_class: str
+    member_code: str
+    name: str
+
+
+def deemed_delivered(sent_at: datetime) -> date:
+    """The day a letter deposited at ``sent_at`` counts as delivered if never opened."""
+    return sent_at.date() + timedelta(days=get_settings().mailbox_deemed_delivered_days)
+
+
+def _check(letter: NewLetter, position: str, problems: list[dict[str, str]]) -> None:
+    def problem(field: str, message: str) -> None:
+        problems.append({"field": f"{position}{field}", "message": message})
+
+    check_person_code(problems, f"{position}recipient_code", letter.recipient_code)
+    if len(letter.sender.split("/")) != 2 or "" in letter.sender.split("/"):
+        problem("sender", "must be CLASS/MEMBER_CODE")
+    if letter.kind not in _KINDS:
+        problem("kind", "must be one of " + ", ".join(sorted(_KINDS)))
+    if not letter.subject.strip():
+        problem("subject", "is required")
+    elif len(letter.subject) > MAX_SUBJECT:
+        problem("subject", f"must be at most {MAX_SUBJECT} characters")
+    if not letter.paragraphs:
+        problem("paragraphs", "a letter needs at least one paragraph")
+    elif len(letter.paragraphs) > MAX_PARAGRAPHS:
+        problem("paragraphs", f"at most {MAX_PARAGRAPHS} paragraphs")
+    for number, paragraph in enumerate(letter.paragraphs, start=1):
+        if not paragraph.strip():
+            problem(f"paragraphs[{number}]", "is empty")
+        elif len(paragraph) > MAX_PARAGRAPH:
+            problem(f"paragraphs[{number}]", f"must be at most {MAX_PARAGRAPH} characters")
+    if not letter.reference.strip():
+        problem("reference", "is required")
+    elif len(letter.reference) > MAX_REFERENCE:
+        problem("reference", f"must be at most {MAX_REFERENCE} characters")
+    if letter.regarding is not None and len(letter.regarding) > 200:
+        problem("regarding", "must be at most 200 characters")
+    if letter.locale is not None and i18n.supported(letter.locale) != letter.locale:
+        problem("locale", "must be one of " + ", ".join(i18n.available_locales()))
+
+
+def _senders(session: Session, letters: Sequence[NewLetter]) -> dict[str, _Sender]:
+    found: dict[str, _Sender] = {}
+    problems: list[dict[str, str]] = []
+    for sender in sorted({letter.sender for letter in letters}):
+        member_class, member_code = sender.split("/")
+        try:
+            member = exchange.get_member(
+                session, member_class=member_class, member_code=member_code
+            )
+        except NotFound:
+            problems.append({"field": "sender", "message": f"{sender} is not a registered member"})
+            continue
+        found[sender] = _Sender(member.member_class.value, member.member_code, member.name)
+    refuse(problems)
+    return found
+
+
+def _same_content(row: Letter, letter: NewLetter, locale: str) -> bool:
+    return (
+        row.recipient_code == letter.recipient_code
+        and row.kind == letter.kind
+        and row.subject == letter.subject
+        and list(row.paragraphs) == list(letter.paragraphs)
+        and row.regarding == letter.regarding
+        and row.locale == locale
+    )
+
+
+def _existing(
+    session: Session, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Letter]:
+    found: dict[tuple[str, str, str], Letter] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for row in session.scalars(
+            select(Letter).where(
+                tuple_(Letter.sender_member_class, Letter.sender_member_code, Letter.reference).in_(
+                    chunk
+                )
+            )
+        ):
+            found[(row.sender_member_class, row.sender_member_code, row.reference)] = row
+    return found
+
+
+def letter_record(row: Letter, *, replayed: bool = False) -> LetterRecord:
+    return LetterRecord(
+        message_id=row.message_id,
+        recipient_code=row.recipient_code,
+        sender_member_class=row.sender_member_class,
+        sender_member_code=row.sender_member_code,
+        sender_name=row.sender_name,
+        kind=LetterKind(row.kind),
+        subject=row.subject,
+        reference=row.reference,
+        regarding=row.regarding,
+        locale=row.locale,
+        channel=Channel(row.channel),
+        sent_at=row.sent_at,
+        deemed_delivered_on=row.deemed_delivered_on,
+        read_at=row.read_at,
+        log_index=row.log_index,
+        replayed=replayed,
+    )
+
+
+def _write(
+    session: Session, letters: Sequence[NewLetter], *, actor: str, log_signer: SigningKey | None
+) -> list[tuple[int, LetterRecord]]:
+    """Validate and write ``letters``; returns (position, record) of every letter (replays
+    included, marked), in the order given."""
+    problems: list[dict[str, str]] = []
+    for position, letter in enumerate(letters):
+        _check(letter, f"letters[{position}]." if len(letters) > 1 else "", problems)
+    if not actor.strip():
+        problems.append({"field": "actor", "message": "is required"})
+    refuse(problems)
+    senders = _senders(session, letters)
+    preferences = delivery_preferences(
+        session, person_codes=[letter.recipient_code for letter in letters]
+    )
+    keys = [
+        (senders[le.sender].member_class, senders[le.sender].member_code, le.reference)
+        for le in letters
+    ]
+    existing = _existing(session, keys)
+    now = utcnow()
+    answers: list[tuple[int, LetterRecord]] = []
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for position, (letter, key) in enumerate(zip(letters, keys, strict=True)):
+        preference = preferences[letter.recipient_code]
+        locale = letter.locale or preference.locale
+        found = existing.get(key)
+        if found is not None:
+            if not _same_content(found, letter, locale):
+                raise Conflict(
+                    f"reference {letter.reference!r} was already used for another letter",
+                    reference=letter.reference,
+                )
+            answers.append((position, letter_record(found, replayed=True)))
+            continue
+        if key in seen:
+            raise Conflict(
+                f"reference {letter.reference!r} appears twice in one sending",
+                reference=letter.reference,
+            )
+        seen[key] = position
+        sender = senders[letter.sender]
+        exempt = preference.digital_exempt
+        rows.append(
+            {
+                "message_id": uuid.uuid4(),
+                "salt": secrets.token_bytes(16),
+                "recipient_code": letter.recipient_code,
+                "sender_member_class": sender.member_class,
+                "sender_member_code": sender.member_code,
+                "sender_name": sender.name[:300],
+                "kind": letter.kind,
+                "subject": letter.subject,
+                "paragraphs": list(letter.paragraphs),
+                "locale": locale,
+                "regarding": letter.regarding,
+                "reference": letter.reference,
+                "channel": (Channel.MAILBOX_AND_PAPER if exempt else Channel.MAILBOX).value,
+                "sent_at": now,
+                "sent_by": actor[:100],
+                # on paper, delivery is counted from the posting (set when posted)
+                "deemed_delivered_on": None if exempt else deemed_delivered(now),
+                "read_at": None,
+                "read_by": None,
+                "receipt_log_index": None,
+                "_position": position,
+            }
+        )
+    if rows:
+        signer = log_signer or load_log_signing_key(get_settings())
+        canonical = [letter_canonical(row) for row in rows]
+        result = append_batch(
+            session,
+            kinds=[LETTER_KIND] * len(rows),
+            leaf_inputs=[letter_leaf(row) for row in rows],
+            signer=signer,
+        )
+        for row, index, body in zip(rows, result.indices, canonical, strict=True):
+            row["log_index"] = index
+            row["content_hash"] = hashlib.sha256(body).digest()
+        names = tuple(name for name in rows[0] if not name.startswith("_"))
+        connection = session.connection()
+        insert_rows(connection, _LETTERS, names, [tuple(row[n] for n in names) for row in rows])
+        ids = dict(
+            session.execute(
+                select(Letter.message_id, Letter.id).where(
+                    Letter.log_index.between(result.indices[0], result.indices[-1])
+                )
+            ).all()
+        )
+        paper = [
+            (ids[row["message_id"]], "queued", now)
+            for row in rows
+            if row["channel"] == Channel.MAILBOX_AND_PAPER.value
+        ]
+        insert_rows(connection, _DISPATCHES, ("letter_id", "status", "queued_at"), paper)
+        emit_many(
+            session,
+            [
+                LetterSent(
+                    message_id=str(row["message_id"]),
+                    sender_member_code=row["sender_member_code"],
+                    kind=row["kind"],
+                    channel=row["channel"],
+                )
+                for row in rows
+            ],
+        )
+        for row in rows:
+            answers.append((row["_position"], _record_of_row(row)))
+    answers.sort(key=lambda pair: pair[0])
+    return answers
+
+
+def _record_of_row(row: dict[str, Any]) -> LetterRecord:
+    return LetterRecord(
+        message_id=row["message_id"],
+        recipient_code=row["recipient_code"],
+        sender_member_class=row["sender_member_class"],
+        sender_member_code=row["sender_member_code"],
+        sender_name=row["sender_name"],
+        kind=LetterKind(row["kind"]),
+        subject=row["subject"],
+        reference=row["reference"],
+        regarding=row["regarding"],
+        locale=row["locale"],
+        channel=Channel(row["channel"]),
+        sent_at=row["sent_at"],
+        deemed_delivered_on=row["deemed_delivered_on"],
+        read_at=None,
+        log_index=row["log_index"],
+    )
+
+
+def send_letter(
+    session: Session,
+    *,
+    recipient_code: str,
+    sender: str,
+    kind: str,
+    subject: str,
+    paragraphs: Sequence[str],
+    reference: str,
+    regarding: str | None = None,
+    locale: str | None = None,
+    actor: str,
+    log_signer: SigningKey | None = None,
+) -> LetterRecord:
+    """Send one letter from the agency ``sender`` (``CLASS/MEMBER_CODE``) to the person
+    ``recipient_code``, written in ``locale`` (default: the recipient's preferred language).
+
+    Changes: ``notify_letter`` (and ``notify_paper_dispatch`` for a person exempt from digital
+    post), the transparency log (one entry, one signed tree head). Emits
+    ``notify.letter_sent.v1``. A replayed ``reference`` writes and emits nothing and answers
+    the first letter (``replayed``); the same reference with another content is a
+    ``Conflict``. Callers sending many letters in one transaction use :func:`send_letters`."""
+    letter = NewLetter(
+        recipient_code=recipient_code,
+        sender=sender,
+        kind=kind,
+        subject=subject,
+        paragraphs=tuple(paragraphs),
+        reference=reference,
+        regarding=regarding,
+        locale=locale,
+    )
+    return _write(session, [letter], actor=actor, log_signer=log_signer)[0][1]
+
+
+def send_letters(
+    session: Session,
+    letters: Sequence[NewLetter],
+    *,
+    actor: str,
+    log_signer: SigningKey | None = None,
+) -> int:
+    """Send many letters at once: all validated before anything is written, one
+    transparency-log batch for all. Returns how many were new (replays are skipped).
+
+    Changes and events as :func:`send_letter`, per letter."""
+    if not letters:
+        return 0
+    return sum(1 for _, record in _write(session, letters, actor=actor, log_signer=log_signer)
+               if not record.replayed)  # fmt: skip
