@@ -47,6 +47,10 @@ SERVICE_REGISTRY = {
     "employment": "employment",
     "payment-account": "payment-accounts",
     "business": "businesses",
+    "record-birth": "population",
+    "record-death": "population",
+    "record-marriage": "population",
+    "record-move": "population",
 }
 
 

@@ -28,6 +28,7 @@ from joinedup.demo import organisations
 from joinedup.demo.exchange_setup import USAGE_SERVICE, DemoRight, demo_clients, demo_rights
 from joinedup.exchange import (
     REGISTRY_SERVICES,
+    WRITE_SERVICES,
     AccessDenied,
     authenticate_client,
     authorize,
@@ -36,7 +37,7 @@ from joinedup.exchange import (
     resolve_service,
 )
 
-SERVICES = [*REGISTRY_SERVICES, USAGE_SERVICE]
+SERVICES = [*REGISTRY_SERVICES, *WRITE_SERVICES, USAGE_SERVICE]
 POLICY_PURPOSES = sorted({p.purpose for r in demo_rights() for p in r.purposes})
 UNKNOWN_PURPOSES = ["marketing", "curiosity", "CHILD-BENEFIT", "child-benefit "]
 SUBSYSTEMS = [(o.key, code) for o in organisations() for code, _ in o.subsystems]

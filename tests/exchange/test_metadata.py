@@ -26,7 +26,7 @@ from joinedup.core.settings import Settings
 from joinedup.demo import organisations
 from joinedup.demo.agencies import create_government
 from joinedup.demo.exchange_setup import demo_rights
-from joinedup.exchange import REGISTRY_SERVICES, register_rest_service
+from joinedup.exchange import REGISTRY_SERVICES, WRITE_SERVICES, register_rest_service
 from joinedup.web import create_app
 
 OPENAPI: dict[str, Any] = {
@@ -106,10 +106,16 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
     population = _provider_path("population-register", "population")
     sib = _bearer(api, "social-insurance/benefits")
     listed = api.get(population + "/listMethods", headers=sib).json()["member"]
-    assert sorted(s["serviceCode"] for s in listed) == ["person", "relations"]
-    assert listed[0]["endpointList"] == {"member": [{"method": "GET", "path": "/"}]}
+    writes = ["record-birth", "record-death", "record-marriage", "record-move"]
+    assert sorted(s["serviceCode"] for s in listed) == ["person", *writes, "relations"]
+    by_code = {s["serviceCode"]: s for s in listed}
+    assert by_code["person"]["endpointList"] == {"member": [{"method": "GET", "path": "/"}]}
+    assert by_code["record-birth"]["endpointList"] == {"member": [{"method": "POST", "path": "/"}]}
     allowed = api.get(population + "/allowedMethods", headers=sib).json()["member"]
     assert sorted(s["serviceCode"] for s in allowed) == ["person", "relations"]
+    registrar = _bearer(api, "population-register/civil-registration")
+    civil = api.get(population + "/allowedMethods", headers=registrar).json()["member"]
+    assert sorted(s["serviceCode"] for s in civil) == writes
     tax = api.get(population + "/allowedMethods", headers=_bearer(api, "tax-board/tax"))
     assert [s["serviceCode"] for s in tax.json()["member"]] == ["person"]
     bank = api.get(population + "/allowedMethods", headers=_bearer(api, "bank/payments"))
@@ -184,6 +190,21 @@ def test_get_openapi_of_a_registry_service(api: TestClient) -> None:
     missing = api.get(population + "/getOpenAPI", params={"serviceCode": "nothing"}, headers=sib)
     assert missing.status_code == 404
     assert api.get(population + "/getOpenAPI", headers=sib).status_code == 422
+
+
+def test_get_openapi_of_a_civil_registration_service(api: TestClient) -> None:
+    population = _provider_path("population-register", "population")
+    registrar = _bearer(api, "population-register/civil-registration")
+    document = api.get(
+        population + "/getOpenAPI", params={"serviceCode": "record-birth"}, headers=registrar
+    ).json()
+    operation = document["paths"]["/"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert {"reference", "givenNames", "birthDate", "parents"} <= set(body["properties"])
+    assert "additionalProperties" in body  # unknown fields are refused
+    answer = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert list(answer["properties"]) == list(WRITE_SERVICES["record-birth"].field_names)
+    assert {"409", "422"} <= set(operation["responses"])
 
 
 # --- administration ----------------------------------------------------------------------------

@@ -116,6 +116,35 @@ def test_malformed_codes_are_refused(code: str, problem: str) -> None:
     assert getattr(report, problem)[0]
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=11, max_size=11),
+        st.text(min_size=0, max_size=13),
+        st.builds(
+            lambda d, s, r: str(
+                issue_personal_codes(np.array([d], "datetime64[D]"), np.array([s]), np.array([r]))[
+                    0
+                ]
+            ),
+            st.dates(date(1800, 1, 1), date(2199, 12, 31)),
+            st.sampled_from(["F", "M"]),
+            st.integers(0, SERIALS_PER_DAY - 1),
+        ),
+    )
+)
+def test_one_code_is_judged_as_the_array_rules_judge_it(code: str) -> None:
+    assert is_valid_personal_code(code) == (not bool(inspect_personal_codes([code]).invalid[0]))
+
+
+def test_the_issuable_codes_of_a_day_are_the_serials_completed_in_order() -> None:
+    from joinedup.registries.codes import issuable_personal_codes
+
+    for prefix in ("6260105", "5000101", "3991231", "6240229"):
+        expected = tuple(complete_personal_code(prefix, s) for s in issuable_serials(prefix))
+        assert issuable_personal_codes(prefix) == expected
+
+
 def test_decoding_century_and_sex() -> None:
     codes = [
         complete_personal_code("1990101", issuable_serials("1990101")[0]),  # man born 1899

@@ -7,6 +7,7 @@ joinedup migrate    bring the database schema up to date
 joinedup seed       load a synthetic country into the database
 joinedup bench …    benchmarks against a named reference, measured in the same run
 joinedup log …      the transparency log: verify, tree head, proofs
+joinedup registry … civil registration: record births, deaths, marriages, moves
 joinedup rules …    rules as code: evaluate a population from files
 joinedup notify …   the digital mailbox: print run of paper letters
 joinedup settings   every JOINEDUP_* variable, documented
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from joinedup.cli import bench, exchange, log, notify, rules, server, settings_doc
+from joinedup.cli import bench, exchange, log, notify, registry, rules, server, settings_doc
 
 app = typer.Typer(
     name="joinedup",
@@ -31,6 +32,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(log.app, name="log")
 app.add_typer(rules.app, name="rules")
 app.add_typer(exchange.app, name="exchange")
+app.add_typer(registry.app, name="registry")
 app.add_typer(notify.app, name="notify")
 
 

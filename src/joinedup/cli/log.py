@@ -83,10 +83,12 @@ def verify(
 ) -> None:
     """Recompute every hash and check every signed tree head; name anything altered.
 
-    Also checks the exchange's message-log and data-usage rows and the mailbox's letters and
-    read receipts against their log entries (a rewritten or deleted record is named). Exit
-    status 0 when everything is intact, 1 with one line per finding when it is not.
+    Also checks the exchange's message-log and data-usage rows, the consent register's
+    revisions and the mailbox's letters and read receipts against their log entries (a
+    rewritten or deleted record is named). Exit status 0 when everything is intact, 1 with one
+    line per finding when it is not.
     """
+    from joinedup.consent.verification import verify_consent_revisions
     from joinedup.core.translog.verify import verify_log
     from joinedup.exchange.verification import verify_exchange_records
     from joinedup.notify.verification import verify_letters
@@ -96,18 +98,20 @@ def verify(
     try:
         report = verify_log(url, keys=keys)
         records, record_findings = verify_exchange_records(url)
+        revisions, revision_findings = verify_consent_revisions(url)
         letters, letter_findings = verify_letters(url)
     except DBAPIError as exc:
         err.print(f"[red]Cannot read the transparency log:[/red] {exc.orig}")
         err.print("Is this a joinedup database, migrated with `joinedup migrate`?")
         raise typer.Exit(2) from exc
-    findings = [*report.findings, *record_findings, *letter_findings]
+    findings = [*report.findings, *record_findings, *revision_findings, *letter_findings]
     intact = not findings
     if as_json:
         _print_json(
             {
                 "intact": intact,
                 "exchange_records": records,
+                "consent_revisions": revisions,
                 "letters": letters,
                 "entries": report.entries,
                 "tree_heads": report.tree_heads,
@@ -129,6 +133,10 @@ def verify(
                 f"NOT intact: {len(record_findings)} finding(s)" if record_findings else "intact"
             )
             typer.echo(f"exchange records {state}: {records:,} message-log and data-usage records")
+        if revisions or revision_findings:
+            found = len(revision_findings)
+            state = f"NOT intact: {found} finding(s)" if found else "intact"
+            typer.echo(f"consent register {state}: {revisions:,} consent revisions")
         if letters or letter_findings:
             state = (
                 f"NOT intact: {len(letter_findings)} finding(s)" if letter_findings else "intact"

@@ -11,6 +11,13 @@ under a law-enforcement right whose use the person sees only after 180 days; the
 public business data and nothing about persons; the citizen portal reads data usage
 (``findUsage``). Administration is the Central Digital Office's.
 
+Civil registration: the Population Register Office's ``civil-registration`` subsystem (the
+system OpenCRVS would be) may call the population register's four write services
+(``record-birth``, ``record-death``, ``record-marriage``, ``record-move``) for the purpose
+``civil-registration``. Consent: the Food Bank Foundation (a voluntary partner) may read a
+person's residence address to deliver food parcels only with the person's consent to its data
+agreement :data:`FOOD_PARCELS_AGREEMENT` (no law gives it that right).
+
 Client secrets are derived from the seed so that demo tools and benchmarks can sign in
 (:func:`demo_client_credentials`); a real deployment's secrets are random and shown once.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -27,10 +35,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from joinedup.consent import DataItem, LawfulBasis, publish_data_agreement
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
 from joinedup.exchange import (
+    WRITE_SERVICES,
     PurposeGrant,
     ServiceRef,
     SubsystemRef,
@@ -48,9 +58,12 @@ from joinedup.exchange import (
 RIGHTS_FROM = date(2000, 1, 1)
 ADMIN = ("digital-office", "exchange-admin")
 TRACKER = ("digital-office", "data-tracker")
+REGISTRAR = ("population-register", "civil-registration")
+FOOD_BANK = ("food-bank", "food-aid")
 #: The digital mailbox's system: reads postal addresses for paper letters.
 MAILBOX = ("digital-office", "mailbox")
 USAGE_SERVICE = "findUsage"
+WRITE_SERVICE_CODES = ("record-birth", "record-death", "record-marriage", "record-move")
 
 #: The registry service code → the registry keeping it.
 _SERVICE_REGISTRY = {
@@ -61,7 +74,11 @@ _SERVICE_REGISTRY = {
     "employment": "employment",
     "payment-account": "payment-accounts",
     "business": "businesses",
+    **dict.fromkeys(WRITE_SERVICE_CODES, "population"),
 }
+
+#: The food bank's data agreement: a fixed id, so the demo's right can name it.
+FOOD_PARCELS_AGREEMENT = uuid.UUID("6d1b5f1e-7a0c-4c55-9d5e-0f00d0ba2c01")
 
 _IDENTITY = ["personalCode", "givenNames", "familyName"]
 _INCOME_TOTALS = ["monthlyTotals", "total"]
@@ -100,6 +117,17 @@ VEHICLE_REGISTRATION = PurposeGrant(purpose="vehicle-registration", legal_basis=
 DUE_DILIGENCE = PurposeGrant(
     purpose="customer-due-diligence",
     legal_basis="Money Laundering and Terrorist Financing Prevention Act § 20",
+)
+CIVIL_REGISTRATION = PurposeGrant(
+    purpose="civil-registration",
+    legal_basis="Population Register Act § 21 (entry of civil status events)",
+    lawful_basis=LawfulBasis.LEGAL_OBLIGATION,
+)
+FOOD_PARCEL_DELIVERY = PurposeGrant(
+    purpose="food-parcel-delivery",
+    legal_basis="Consent of the data subject (General Data Protection Regulation Art. 6 (1) (a))",
+    lawful_basis=LawfulBasis.CONSENT,
+    data_agreement_id=FOOD_PARCELS_AGREEMENT,
 )
 POSTAL_DELIVERY = PurposeGrant(
     purpose="postal-delivery",
@@ -262,6 +290,11 @@ def demo_rights() -> list[DemoRight]:
             ("registrationCode", "name", "legalForm", "registeredOn", "deregisteredOn", "address"),
             (DUE_DILIGENCE,),
         ),
+        *(
+            DemoRight(REGISTRAR, code, _write_fields(code), (CIVIL_REGISTRATION,))
+            for code in WRITE_SERVICE_CODES
+        ),
+        DemoRight(FOOD_BANK, "residence", ("address",), (FOOD_PARCEL_DELIVERY,)),
         DemoRight(
             ("digital-office", "portal"),
             USAGE_SERVICE,
@@ -276,6 +309,29 @@ def demo_rights() -> list[DemoRight]:
         ),
         *_municipal_rights(),
     ]
+
+
+def _write_fields(code: str) -> tuple[str, ...]:
+    return WRITE_SERVICES[code].field_names
+
+
+def publish_demo_agreements(session: Session) -> None:
+    """The food bank's data agreement (consent to reading the residence address)."""
+    food_bank = organisation(FOOD_BANK[0])
+    residence = _service_ref("residence")
+    publish_data_agreement(
+        session,
+        controller=f"{food_bank.member_class}/{food_bank.member_code}",
+        code="food-parcel-delivery",
+        title="Food parcels delivered to your home",
+        purpose="The Food Bank Foundation reads your registered residence address from the "
+        "population register to deliver the food parcels you asked for to your home.",
+        lawful_basis=LawfulBasis.CONSENT,
+        data_items=[DataItem(service=str(residence), field="address")],
+        retention_days=90,
+        agreement_id=FOOD_PARCELS_AGREEMENT,
+        actor=ACTOR,
+    )
 
 
 def demo_clients() -> list[tuple[str, str]]:
@@ -396,6 +452,7 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
         actor=ACTOR,
     )
     appoint_administrator(session, subsystem=_subsystem(*ADMIN), actor=ACTOR)
+    publish_demo_agreements(session)
     for org_key, subsystem in demo_clients():
         client_id, secret = demo_client_credentials(seed, f"{org_key}/{subsystem}")
         register_api_client(

@@ -42,6 +42,7 @@ from joinedup.exchange.registry_services import (
     RegistryService,
     call_registry_service,
 )
+from joinedup.exchange.registry_writes import CIVIL_REGISTRATION, WRITE_SERVICES, WriteService
 from joinedup.exchange.schemas import (
     AccessRightRecord,
     ApiClientRecord,
@@ -58,9 +59,13 @@ from joinedup.exchange.schemas import (
 )
 from joinedup.exchange.service import *  # noqa: F403 (the use cases are the public names)
 from joinedup.exchange.service import __all__ as _service_names
+from joinedup.exchange.write_services import REPLAY_HEADER, WriteAnswer, run_write
 
 __all__ = [
+    "CIVIL_REGISTRATION",
     "REGISTRY_SERVICES",
+    "REPLAY_HEADER",
+    "WRITE_SERVICES",
     "AccessDenied",
     "AccessRightGranted",
     "AccessRightRecord",
@@ -92,6 +97,8 @@ __all__ = [
     "SubsystemRecord",
     "SubsystemRef",
     "SubsystemRegistered",
+    "WriteAnswer",
+    "WriteService",
     "authenticate_client",
     "authorize",
     "call_registry_service",
@@ -100,5 +107,6 @@ __all__ = [
     "json_web_key_set",
     "local_client_identity",
     "resolve_service",
+    "run_write",
     *_service_names,
 ]

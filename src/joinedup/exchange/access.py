@@ -10,6 +10,7 @@ once-a-second check of the directory's change counter.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +24,14 @@ from joinedup.exchange.directory import RightEntry, current_directory
 
 #: Why :func:`authorize` refused a call (``AccessDenied.reason``).
 DENIAL_REASONS = frozenset(
-    {"no-purpose", "no-right", "purpose-not-allowed", "fields-not-allowed", "right-expired"}
+    {
+        "no-purpose",
+        "no-right",
+        "purpose-not-allowed",
+        "fields-not-allowed",
+        "right-expired",
+        "consent-missing",
+    }
 )
 
 
@@ -71,10 +79,16 @@ class Authorization:
     #: only about persons living there (a local authority reading its own residents).
     residents_of: str | None = None
     legal_basis_url: str | None = None
+    #: The purpose's lawful basis is consent: the provider answers only about a data subject
+    #: whose consent to this data agreement is in force (checked before any data is read).
+    consent_agreement: uuid.UUID | None = None
 
 
 class AccessDenied(Forbidden):
-    """The client may not make this call. ``reason`` is one of :data:`DENIAL_REASONS`."""
+    """The client may not make this call. ``reason`` is one of :data:`DENIAL_REASONS`.
+
+    ``consent-missing`` is raised by the provider call itself (only it knows the data
+    subject): the mediator answers it like the other refusals."""
 
     slug = "access-denied"
     title = "Access denied"
@@ -93,6 +107,9 @@ class ProviderResponse:
     body: dict[str, Any]  # JSON answer, already restricted to the authorised fields
     data_subjects: tuple[str, ...]  # personal codes whose data the answer holds
     fields: tuple[str, ...]  # fields actually returned
+    #: The legal basis of this answer when it is more precise than the right's (the consent
+    #: it was given under); the mediator records it instead.
+    legal_basis: str | None = None
 
 
 def resolve_service(
@@ -201,4 +218,5 @@ def authorize(
         hidden_until=hidden_until,
         residents_of=residents_of,
         legal_basis_url=basis.legal_basis_url,
+        consent_agreement=basis.data_agreement_id,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -54,6 +55,8 @@ _VERSION_ROW = 1
 class LegalBasis:
     legal_basis: str
     legal_basis_url: str | None
+    #: With lawful basis consent: the data agreement the data subject must consent to.
+    data_agreement_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def _rights(session: Session) -> dict[tuple[int, int], tuple[RightEntry, ...]]:
     )
     for row in purpose_rows.scalars():
         purposes.setdefault(row.right_id, {})[row.purpose] = LegalBasis(
-            row.legal_basis, row.legal_basis_url
+            row.legal_basis, row.legal_basis_url, row.data_agreement_id
         )
     found: dict[tuple[int, int], list[RightEntry]] = {}
     rights = session.scalars(

@@ -14,6 +14,12 @@ they explain exists) and in one batch per unit of work: ``with exchange_client(.
 writes everything the block read, with one signed tree head, when the block ends without an
 exception. A refused call raises after its refusal has been queued, so a caller that handles
 the refusal and commits leaves the refusal on record too.
+
+``calls.call(service, purpose=…, query={…})`` reads (``GET`` over ``/r1``);
+``calls.write(service, purpose=…, body={…})`` calls one of the registries' write services (civil
+registration, ``POST`` with a JSON body over ``/r1``) in the same transaction, with the same
+idempotency on the body's ``reference`` (:mod:`joinedup.exchange.write_services`); both bodies
+go into the message log.
 """
 
 from __future__ import annotations
@@ -23,16 +29,17 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
-from joinedup.core.errors import DomainError, NotFound
+from joinedup.core.errors import Conflict, DomainError, NotFound
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import AppendResult
@@ -51,6 +58,7 @@ from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
 from joinedup.exchange.schemas import ServiceRef, SubsystemRef
 from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
+from joinedup.exchange.write_services import is_write_service, run_write
 
 #: The path and method a local call is recorded with (what ``/r1`` would have received).
 _LOCAL_METHOD = "GET"
@@ -67,6 +75,9 @@ class LocalAnswer:
     body: dict[str, Any]
     data_subjects: tuple[str, ...]
     fields: tuple[str, ...]
+    status: int = 200
+    #: A write service answered a repeated reference with its stored answer (nothing written).
+    replayed: bool = False
 
 
 class LocalCallRefused(DomainError):
@@ -158,29 +169,29 @@ class ExchangeClient:
                     error_type="Server.ServerProxy.UnknownService",
                     status=404,
                 )
-            try:
-                authorization = authorize(
-                    self.session,
-                    client=self.client,
-                    service=descriptor,
-                    purpose=purpose,
-                    fields=facts.fields,
-                    on=on or today(),
-                )
-            except AccessDenied as exc:
-                status = 400 if exc.reason == "no-purpose" else 403
+            if is_write_service(descriptor):
                 raise LocalCallRefused(
-                    exc.detail, error_type=DENIALS[exc.reason], status=status, reason=exc.reason
+                    f"{descriptor.xroad_id} is a write service: use write()",
+                    error_type="Client.InvalidRequest",
+                    status=400,
+                )
+            authorization = self._authorize(descriptor, purpose, facts.fields, on)
+            try:
+                answer = call_registry_service(
+                    self.session,
+                    service=descriptor,
+                    method=_LOCAL_METHOD,
+                    path="",
+                    query=facts.query,
+                    body=None,
+                    authorization=authorization,
+                )
+            except AccessDenied as exc:  # decided by the provider call (consent)
+                raise LocalCallRefused(
+                    exc.detail, error_type=DENIALS[exc.reason], status=403, **exc.extensions
                 ) from exc
-            answer = call_registry_service(
-                self.session,
-                service=descriptor,
-                method=_LOCAL_METHOD,
-                path="",
-                query=facts.query,
-                body=None,
-                authorization=authorization,
-            )
+            if answer.legal_basis:  # the consent the answer was given under
+                authorization = replace(authorization, legal_basis=answer.legal_basis)
         except LocalCallRefused as refused:
             self._queue(facts, descriptor, authorization, started, status=refused.call_status,
                         error_type=refused.error_type, body=b"")  # fmt: skip
@@ -203,6 +214,134 @@ class ExchangeClient:
             body=answer.body,
             data_subjects=answer.data_subjects,
             fields=returned,
+        )
+
+    def _authorize(
+        self,
+        descriptor: ServiceDescriptor,
+        purpose: str,
+        fields: tuple[str, ...] | None,
+        on: date | None,
+    ) -> Authorization:
+        try:
+            return authorize(
+                self.session,
+                client=self.client,
+                service=descriptor,
+                purpose=purpose,
+                fields=fields,
+                on=on or today(),
+            )
+        except AccessDenied as exc:
+            status = 400 if exc.reason == "no-purpose" else 403
+            raise LocalCallRefused(
+                exc.detail, error_type=DENIALS[exc.reason], status=status, reason=exc.reason
+            ) from exc
+
+    def write(
+        self,
+        service: ServiceRef | str,
+        *,
+        purpose: str,
+        body: Mapping[str, Any],
+        method: str = "POST",
+        issue: str | None = None,
+        user_id: str | None = None,
+        represented_party: str | None = None,
+        on: date | None = None,
+    ) -> LocalAnswer:
+        """Call a registry's write service (civil registration) with the JSON ``body``, in the
+        caller's transaction: the registration and its ``population.*`` event, or the stored
+        answer when the body's ``reference`` was used before (``replayed``; nothing written).
+
+        Recorded like :meth:`call`, with both bodies in the message log (the write services
+        keep them). Raises :class:`LocalCallRefused` when the exchange refuses, and the
+        register's :class:`DomainError` (``ValidationFailed`` naming the body's field,
+        ``Conflict`` for a reference used for another body) when it rejects the request —
+        also recorded; a refused write writes nothing."""
+        started = time.perf_counter_ns()
+        instance = get_settings().xroad_instance
+        ref = (
+            service
+            if isinstance(service, ServiceRef)
+            else ServiceRef.parse(service, instance=instance)
+        )
+        request_body = json.dumps(dict(body), separators=(",", ":"), default=str).encode()
+        facts = _Facts(
+            message_id=str(uuid.uuid4()),
+            service_xroad_id=f"{instance}/{ref}",
+            purpose=purpose,
+            query={},
+            fields=None,
+            issue=issue,
+            user_id=user_id if user_id is not None else self.user_id,
+            represented_party=(
+                represented_party if represented_party is not None else self.represented_party
+            ),
+            method=method.upper(),
+            request_body=request_body,
+        )
+        descriptor: ServiceDescriptor | None = None
+        authorization: Authorization | None = None
+        try:
+            try:
+                descriptor = resolve_service(
+                    self.session,
+                    instance=instance,
+                    member_class=ref.member_class,
+                    member_code=ref.member_code,
+                    subsystem_code=ref.subsystem_code,
+                    service_code=ref.service_code,
+                )
+            except NotFound as exc:
+                raise LocalCallRefused(
+                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
+                ) from exc
+            if not is_write_service(descriptor):
+                raise LocalCallRefused(
+                    f"{descriptor.xroad_id} is not a write service: use call()",
+                    error_type="Client.InvalidRequest",
+                    status=400,
+                )
+            authorization = self._authorize(descriptor, purpose, None, on)
+            try:
+                written = run_write(
+                    self.session,
+                    service=descriptor,
+                    client=self.client,
+                    method=facts.method,
+                    path="",
+                    body=request_body,
+                    authorization=authorization,
+                    message_id=facts.message_id,
+                )
+            except IntegrityError as exc:  # lost a race for what the registration needed
+                raise Conflict(
+                    "a concurrent registration took what this one needed (e.g. the next "
+                    "personal code): send the request again"
+                ) from exc
+        except LocalCallRefused as refused:
+            self._queue(facts, descriptor, authorization, started, status=refused.call_status,
+                        error_type=refused.error_type, body=b"")  # fmt: skip
+            raise
+        except DomainError as rejected:
+            self._queue(facts, descriptor, authorization, started, status=rejected.status,
+                        error_type=f"Provider.{rejected.slug}", body=b"")  # fmt: skip
+            raise
+        self._queue(
+            facts, descriptor, authorization, started, status=written.status, error_type=None,
+            body=written.body, subjects=written.data_subjects, returned=written.fields,
+        )  # fmt: skip
+        return LocalAnswer(
+            message_id=facts.message_id,
+            service=descriptor.xroad_id,
+            purpose=authorization.purpose,
+            legal_basis=authorization.legal_basis,
+            body=written.json(),
+            data_subjects=written.data_subjects,
+            fields=written.fields,
+            status=written.status,
+            replayed=written.replayed,
         )
 
     def _key(self, member_id: int) -> SigningKey:
@@ -234,6 +373,8 @@ class ExchangeClient:
             "x-road-id": facts.message_id,
             "x-road-purpose": facts.purpose,
         }
+        if facts.request_body:
+            headers["content-type"] = "application/json"
         if facts.user_id:
             headers["x-road-userid"] = facts.user_id
         if facts.issue:
@@ -253,19 +394,19 @@ class ExchangeClient:
                 represented_party=facts.represented_party,
                 purpose=authorization.purpose if authorization else facts.purpose,
                 legal_basis=authorization.legal_basis if authorization else None,
-                method=_LOCAL_METHOD,
+                method=facts.method,
                 path="",
                 status=status,
                 error_type=error_type,
                 duration_us=total_us,
                 request_hash=request_hash(
-                    method=_LOCAL_METHOD,
+                    method=facts.method,
                     raw_path=f"/r1/{facts.service_xroad_id}".encode(),
                     raw_query=raw_query,
                     headers=headers,
-                    body=b"",
+                    body=facts.request_body,
                 ),
-                request_body=b"",
+                request_body=facts.request_body,
                 response_body=body,
                 log_bodies=service.log_bodies if service else False,
             ),
@@ -304,14 +445,14 @@ class ExchangeClient:
             "message_id": facts.message_id[:128],
             "client_xroad_id": self.client.xroad_id[:300],
             "service_xroad_id": facts.service_xroad_id[:400],
-            "method": _LOCAL_METHOD,
+            "method": facts.method,
             "status": status,
             "succeeded": status < 400,
             "error_type": error_type,
             "total_us": total_us,
             "authorization_us": 0,
             "provider_us": total_us,
-            "request_size": 0,
+            "request_size": len(facts.request_body),
             "response_size": len(body),
         }
         self._pending.append(recording)
@@ -341,6 +482,8 @@ class _Facts:
     issue: str | None
     user_id: str | None
     represented_party: str | None
+    method: str = _LOCAL_METHOD
+    request_body: bytes = b""
 
 
 def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:

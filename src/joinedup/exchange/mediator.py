@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import DomainError, NotFound, Unauthenticated
 from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
+from joinedup.exchange import write_services
 from joinedup.exchange.access import AccessDenied
 from joinedup.exchange.calls import Call, Refused, ServicePath, answer, fail, parse, recording
 from joinedup.exchange.directory import current_directory
@@ -114,7 +115,9 @@ def prepare(mediation: Mediation, call: Call) -> None:
             except AccessDenied as exc:
                 raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
             call.authorization_us = (time.perf_counter_ns() - started) // 1000
-            if call.service.kind == "registry":
+            if write_services.is_write_service(call.service):
+                write_services.mediate_write(database, call)
+            elif call.service.kind == "registry":
                 _call_registry(session, call)
     finally:
         if not call.authorization_us:
@@ -135,6 +138,8 @@ def _call_registry(session: Session, call: Call) -> None:
             body=call.body or None,
             authorization=call.authorization,
         )
+    except AccessDenied as exc:  # a refusal only the provider call can decide (consent)
+        raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
     except DomainError as exc:  # the provider refused the input: passed through unchanged
         call.status = exc.status
         call.media_type = PROBLEM_MEDIA_TYPE
@@ -160,6 +165,8 @@ def _call_registry(session: Session, call: Call) -> None:
     call.response_body = json.dumps(answer.body, separators=(",", ":"), default=str).encode()
     call.subjects = answer.data_subjects
     call.returned_fields = answer.fields or call.authorization.fields
+    if answer.legal_basis:  # e.g. the consent the answer was given under
+        call.authorization = replace(call.authorization, legal_basis=answer.legal_basis)
 
 
 async def _call_rest(mediation: Mediation, call: Call) -> None:

@@ -20,6 +20,7 @@ from joinedup.core.settings import get_settings
 from joinedup.exchange.access import ClientIdentity
 from joinedup.exchange.directory import current_directory
 from joinedup.exchange.models import Member, Service, Subsystem
+from joinedup.exchange.registry_writes import WRITE_SERVICES
 from joinedup.exchange.schemas import ServiceKind, ServiceRef, SubsystemRef
 from joinedup.exchange.service.services import openapi_endpoints, service_openapi
 
@@ -75,6 +76,8 @@ def _provider(session: Session, provider: SubsystemRef) -> Subsystem:
 def _details(provider: SubsystemRef, service: Service) -> dict[str, Any]:
     if service.kind == ServiceKind.REST.value and service.openapi is not None:
         endpoints = openapi_endpoints(service.openapi)
+    elif service.code in WRITE_SERVICES:  # the registries' write services take a body
+        endpoints = [{"method": "POST", "path": "/"}]
     else:
         endpoints = [{"method": "GET", "path": "/"}]
     return {

@@ -9,6 +9,7 @@ Services and access rights hang off subsystems.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -150,8 +151,23 @@ class AccessRightPurpose(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str] = mapped_column(String(500))
     legal_basis_url: Mapped[str | None] = mapped_column(String(500))
+    #: GDPR Art. 6 (1): ``public_task``, ``legal_obligation``, ``consent``, …
+    lawful_basis: Mapped[str] = mapped_column(String(30), server_default="public_task")
+    #: With ``consent``: the consent register's data agreement the data subject consents to.
+    data_agreement_id: Mapped[uuid.UUID | None]
 
-    __table_args__ = (UniqueConstraint("right_id", "purpose"),)
+    __table_args__ = (
+        UniqueConstraint("right_id", "purpose"),
+        CheckConstraint(
+            "lawful_basis IN ('consent', 'contract', 'legal_obligation', 'vital_interest', "
+            "'public_task', 'legitimate_interest')",
+            name="lawful_basis",
+        ),
+        CheckConstraint(
+            "(lawful_basis = 'consent') = (data_agreement_id IS NOT NULL)",
+            name="consent_agreement",
+        ),
+    )
 
 
 class ApiClient(Base):

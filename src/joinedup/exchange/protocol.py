@@ -23,6 +23,18 @@ where RAW_PATH and RAW_QUERY are the request target exactly as received (percent
 no ``?``), ``x-road-client`` is the client identifier from whichever alias carried it and
 ``x-road-id`` the message id (the generated one when the client sent none). The hash is also
 in the message-log record, so a client can prove which request a record is about.
+
+**Error types** (``X-Road-Error``, and ``x_road_error`` in the problem document) are X-Road's
+``Client.…`` and ``Server.ServerProxy.…`` (:data:`ERRORS`), plus one joinedup extension:
+``Client.ConsentMissing`` (403) — the purpose's lawful basis is the data subject's consent and
+their consent to the purpose's data agreement is not in force that day; the refusal is decided
+before the registry's query returns any data, and recorded like every refusal.
+
+**Write services** (joinedup extension: the population register's civil-registration entry
+points, :mod:`joinedup.exchange.write_services`) take ``POST`` with a JSON body and are
+idempotent on the body's ``reference`` per client subsystem: a repeated request answers the
+original answer again with ``Idempotent-Replay: true``; the same reference with another body
+is a 409 problem.
 """
 
 from __future__ import annotations
@@ -80,6 +92,14 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "xroad-fields-not-allowed",
         "The client's right does not cover these fields",
     ),
+    # joinedup extension: the purpose's lawful basis is consent, and the data subject's
+    # consent to its data agreement is not in force today (never given, withdrawn, or given
+    # to a version or agreement that no longer holds). Nothing was read.
+    "Client.ConsentMissing": (
+        403,
+        "xroad-consent-missing",
+        "The data subject has not consented to this purpose",
+    ),
     "Server.ServerProxy.UnknownService": (404, "xroad-unknown-service", "No such service"),
     "Server.ServerProxy.ServiceFailed": (
         500,
@@ -110,6 +130,7 @@ DENIALS = {
     "right-expired": "Client.AccessDenied",
     "purpose-not-allowed": "Client.PurposeNotAllowed",
     "fields-not-allowed": "Client.FieldsNotAllowed",
+    "consent-missing": "Client.ConsentMissing",
 }
 
 

@@ -22,7 +22,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from joinedup.core.db import Base
@@ -116,3 +125,32 @@ class CallRecord(Base):
     response_size: Mapped[int]
 
     __table_args__ = (Index("ix_exchange_call_service", "service_xroad_id", "id"),)
+
+
+class WriteRequest(Base):
+    """A request to one of the registries' write services (civil registration), kept so that
+    the caller's ``reference`` is idempotent: one per client subsystem and reference, with the
+    answer given, which a repeated request receives again.
+
+    It is written in the same transaction as the registration, so either both exist or neither
+    (a refused request leaves none, and may be sent again once corrected)."""
+
+    __tablename__ = "exchange_write_request"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    #: The exchange's id of the registration (``registrationId`` in the answer).
+    registration_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    client_subsystem_id: Mapped[int]
+    reference: Mapped[str] = mapped_column(String(100))
+    service_xroad_id: Mapped[str] = mapped_column(String(400))
+    #: SHA-256 of the request body's canonical JSON (sorted keys, no whitespace).
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[int]
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Personal codes of the persons the registration changed (comma-separated): a replayed
+    #: answer records their data usage again.
+    data_subjects: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("client_subsystem_id", "reference"),)

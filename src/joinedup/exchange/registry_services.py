@@ -18,9 +18,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from joinedup import consent
 from joinedup.core.clock import today
 from joinedup.core.errors import DomainError, NotFound, ValidationFailed
-from joinedup.exchange.access import Authorization, ProviderResponse, ServiceDescriptor
+from joinedup.exchange.access import (
+    AccessDenied,
+    Authorization,
+    ProviderResponse,
+    ServiceDescriptor,
+)
 from joinedup.exchange.registry_answers import (
     ANSWERS,
     Question,
@@ -355,6 +361,9 @@ def call_registry_service(
         on = today()
         if residence_municipality(session, subject, on) != authorization.residents_of:
             raise NotFound("no resident of your municipality has this personal code")
+    legal_basis = None
+    if authorization.consent_agreement is not None:  # before anything is read about them
+        legal_basis = _require_consent(session, declared, authorization, subject)
     valid = _date(query, "asOf")
     if valid is None and not declared.history_by_default:
         valid = today()
@@ -364,7 +373,32 @@ def call_registry_service(
         session,
         Question(subject=subject, valid=valid, known=_known(query), query=query, fields=fields),
     )
-    return ProviderResponse(status=200, body=answer, data_subjects=subjects, fields=fields)
+    return ProviderResponse(
+        status=200, body=answer, data_subjects=subjects, fields=fields, legal_basis=legal_basis
+    )
+
+
+def _require_consent(
+    session: Session, declared: RegistryService, authorization: Authorization, subject: str
+) -> str:
+    """The legal basis naming the subject's consent in force today (``AccessDenied`` with
+    reason ``consent-missing`` when there is none, and for a service not about a person)."""
+    agreement = authorization.consent_agreement
+    found = None
+    if declared.subject_parameter == "personalCode" and agreement is not None:
+        found = consent.consent_in_force(
+            session, agreement=agreement, subject_code=subject, on=today()
+        )
+    if found is None:
+        raise AccessDenied(
+            f"the purpose {authorization.purpose!r} rests on the data subject's consent to "
+            f"data agreement {agreement}, and that consent is not in force today: nothing "
+            "was read",
+            reason="consent-missing",
+            purpose=authorization.purpose,
+            data_agreement_id=str(agreement),
+        )
+    return found.legal_basis()
 
 
 def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) -> dict[str, Any]:

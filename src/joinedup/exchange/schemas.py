@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from joinedup.consent import LawfulBasis
 from joinedup.core.errors import ValidationFailed
 
 
@@ -145,13 +147,25 @@ class ServiceRecord(BaseModel):
 
 
 class PurposeGrant(BaseModel):
-    """A purpose an access right is granted for, and the law that allows it."""
+    """A purpose an access right is granted for, and the law that allows it.
+
+    Where the lawful basis is the data subject's **consent**, the purpose names the data
+    agreement (of the consent register) the person consents to: the exchange then answers
+    only about a person whose consent to it is in force that day."""
 
     model_config = ConfigDict(frozen=True)
 
     purpose: str = Field(description="A short code, e.g. `child-benefit`.")
     legal_basis: str = Field(description="The legal reference, e.g. `Family Benefits Act § 23`.")
     legal_basis_url: str | None = Field(None, description="Where the law can be read (https).")
+    lawful_basis: LawfulBasis = Field(
+        LawfulBasis.PUBLIC_TASK,
+        description="GDPR Art. 6 (1) basis: `public_task` (default), `legal_obligation`, "
+        "`consent` (then name the `data_agreement_id`), …",
+    )
+    data_agreement_id: uuid.UUID | None = Field(
+        None, description="With lawful basis `consent`: the data agreement consented to."
+    )
 
 
 class AccessRightRecord(BaseModel):

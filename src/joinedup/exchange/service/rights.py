@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from joinedup import consent
+from joinedup.consent import LawfulBasis
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
@@ -93,7 +95,11 @@ def _record(
         fields=list(right.fields),
         purposes=[
             PurposeGrant(
-                purpose=p.purpose, legal_basis=p.legal_basis, legal_basis_url=p.legal_basis_url
+                purpose=p.purpose,
+                legal_basis=p.legal_basis,
+                legal_basis_url=p.legal_basis_url,
+                lawful_basis=LawfulBasis(p.lawful_basis),
+                data_agreement_id=p.data_agreement_id,
             )
             for p in purposes
         ],
@@ -145,6 +151,55 @@ def _check_purposes(purposes: Sequence[PurposeGrant], problems: list[dict[str, s
                 )
 
 
+def _check_consent(
+    session: Session,
+    purposes: Sequence[PurposeGrant],
+    client: SubsystemRef,
+    service: ServiceRef,
+    service_row: Service | None,
+    fields: Sequence[str],
+    problems: list[dict[str, str]],
+) -> None:
+    """A purpose resting on consent names a data agreement in force of the client's member
+    (the controller) that covers the right's fields, on a registry service about a person."""
+    controller = f"{client.member_class}/{client.member_code}"
+    declared = REGISTRY_SERVICES.get(service_row.code) if service_row is not None else None
+    about_a_person = service_row is None or (
+        service_row.kind == ServiceKind.REGISTRY.value
+        and declared is not None
+        and declared.subject_parameter == "personalCode"
+    )
+    for i, grant in enumerate(purposes):
+        where = f"purposes[{i}].data_agreement_id"
+
+        def add(message: str, where: str = where) -> None:
+            problems.append({"field": where, "message": message})
+
+        if grant.lawful_basis != LawfulBasis.CONSENT:
+            if grant.data_agreement_id is not None:
+                add("only a purpose resting on consent names a data agreement")
+            continue
+        if grant.data_agreement_id is None:
+            add("a purpose resting on consent names the data agreement consented to")
+            continue
+        try:
+            agreement = consent.get_data_agreement(session, agreement_id=grant.data_agreement_id)
+        except NotFound:
+            add("is not a data agreement")
+            continue
+        if agreement.lawful_basis != LawfulBasis.CONSENT:
+            add(f"the agreement rests on {agreement.lawful_basis}, not consent")
+        if not agreement.active:
+            add("the agreement is retired")
+        if agreement.controller != controller:
+            add(f"is an agreement of {agreement.controller}, not of the client's {controller}")
+        if not about_a_person:
+            add("consent can be checked only on registry services about a person")
+        covered = {item.field for item in agreement.data_items if item.service == str(service)}
+        if missing := [f for f in fields if f not in covered]:
+            add(f"the agreement does not cover {', '.join(missing)} of {service}")
+
+
 def grant_access_right(
     session: Session,
     *,
@@ -164,8 +219,11 @@ def grant_access_right(
 
     A law-enforcement right names ``disclosure_delay_days``: the person sees each use only
     that many days after it. ``own_residents_only`` limits a local member's right to persons
-    living in its municipality. Writes the right and its purposes (nothing if any input is
-    invalid), counts a directory change, emits ``exchange.access_right_granted.v1``."""
+    living in its municipality. A purpose whose ``lawful_basis`` is consent names a data
+    agreement of the client's member that covers ``fields``; calls for it are answered only
+    about persons whose consent to it is in force. Writes the right and its purposes (nothing
+    if any input is invalid), counts a directory change, emits
+    ``exchange.access_right_granted.v1``."""
     problems: list[dict[str, str]] = []
     client_row = _subsystem(session, client)
     if client_row is None:
@@ -189,6 +247,7 @@ def grant_access_right(
     elif len(set(fields)) != len(fields):
         problems.append({"field": "fields", "message": "name each field once"})
     _check_purposes(purposes, problems)
+    _check_consent(session, purposes, client, service, service_row, fields, problems)
     if valid_to is not None and valid_to <= valid_from:
         problems.append({"field": "valid_to", "message": "must be after valid_from"})
     if law_enforcement:
@@ -223,6 +282,7 @@ def grant_access_right(
             )
         if service_row is not None and (
             service_row.kind != ServiceKind.REGISTRY.value
+            or service_row.code not in REGISTRY_SERVICES
             or REGISTRY_SERVICES[service_row.code].subject_parameter != "personalCode"
         ):
             problems.append(
@@ -258,6 +318,8 @@ def grant_access_right(
             purpose=p.purpose,
             legal_basis=p.legal_basis.strip(),
             legal_basis_url=p.legal_basis_url,
+            lawful_basis=p.lawful_basis.value,
+            data_agreement_id=p.data_agreement_id,
         )
         for p in purposes
     ]

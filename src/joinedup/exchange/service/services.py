@@ -22,7 +22,12 @@ from joinedup.core.settings import get_settings
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.events import ServicePublished
 from joinedup.exchange.models import Member, Service, Subsystem
-from joinedup.exchange.registry_services import REGISTRY_SERVICES, registry_openapi
+from joinedup.exchange.registry_services import (
+    REGISTRY_SERVICES,
+    RegistryService,
+    registry_openapi,
+)
+from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteService, write_openapi
 from joinedup.exchange.schemas import (
     MemberClass,
     ServiceKind,
@@ -95,10 +100,12 @@ def _publish(
 def publish_registry_services(
     session: Session, *, actor: str, log_bodies: bool = False
 ) -> list[ServiceRecord]:
-    """Publish every registry query (:data:`REGISTRY_SERVICES`) as a service of the subsystem
-    that keeps its registry; services already published are left as they are, and registries
-    without an owner are skipped. Writes one service row and emits
-    ``exchange.service_published.v1`` per new service; counts a directory change."""
+    """Publish every registry query (:data:`REGISTRY_SERVICES`) and write service
+    (:data:`~joinedup.exchange.registry_writes.WRITE_SERVICES`, which always keep their
+    bodies in the message log) as a service of the subsystem that keeps its registry;
+    services already published are left as they are, and registries without an owner are
+    skipped. Writes one service row and emits ``exchange.service_published.v1`` per new
+    service; counts a directory change."""
     from joinedup import registries
 
     published = []
@@ -114,7 +121,11 @@ def publish_registry_services(
         if owner is None:
             continue
         subsystem, member = owner
-        for declared in REGISTRY_SERVICES.values():
+        declarations: list[RegistryService | WriteService] = [
+            *REGISTRY_SERVICES.values(),
+            *WRITE_SERVICES.values(),
+        ]
+        for declared in declarations:
             if declared.registry != registry.code:
                 continue
             exists = session.scalar(
@@ -131,7 +142,8 @@ def publish_registry_services(
                 kind=ServiceKind.REGISTRY.value,
                 registry_code=registry.code,
                 fields=list(declared.field_names),
-                log_bodies=log_bodies,
+                # civil registration is evidence: its write services keep both bodies
+                log_bodies=log_bodies or isinstance(declared, WriteService),
                 base_url=None,
                 openapi=None,
                 version="v1",
@@ -366,10 +378,10 @@ def service_openapi(session: Session, *, service: ServiceRef) -> dict[str, Any]:
     row, subsystem, member = _load(session, service)
     if row.kind == ServiceKind.REST.value and row.openapi is not None:
         return row.openapi
-    declared = REGISTRY_SERVICES[row.code]
-    return registry_openapi(
-        declared, xroad_id=service_record(row, subsystem, member).xroad_id, version=row.version
-    )
+    xroad_id = service_record(row, subsystem, member).xroad_id
+    if row.code in WRITE_SERVICES:
+        return write_openapi(WRITE_SERVICES[row.code], xroad_id=xroad_id, version=row.version)
+    return registry_openapi(REGISTRY_SERVICES[row.code], xroad_id=xroad_id, version=row.version)
 
 
 def list_services(

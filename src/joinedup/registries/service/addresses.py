@@ -215,6 +215,28 @@ def get_address(session: Session, *, address_id: int) -> AddressRecord:
     return AddressRecord.model_validate(dict(row))
 
 
+def find_address(
+    session: Session,
+    *,
+    municipality_code: str,
+    street: str,
+    house_number: str,
+    postcode: str,
+    apartment: str | None = None,
+) -> AddressRecord | None:
+    """The registered address with exactly these details, or ``None`` (the oldest, should the
+    register hold the same address twice)."""
+    statement = _address_select().where(
+        Municipality.code == municipality_code,
+        Address.street == street.strip(),
+        Address.house_number == house_number.strip(),
+        Address.postcode == postcode.strip(),
+        Address.apartment.is_(None) if not apartment else Address.apartment == apartment.strip(),
+    )
+    row = session.execute(statement.order_by(Address.id).limit(1)).mappings().first()
+    return AddressRecord.model_validate(dict(row)) if row is not None else None
+
+
 def get_addresses(session: Session, *, address_ids: list[int]) -> dict[int, AddressRecord]:
     """Several addresses by id (missing ids are left out)."""
     rows = session.execute(_address_select().where(Address.id.in_(address_ids))).mappings()

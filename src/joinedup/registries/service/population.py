@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
 from joinedup.core.events import emit
-from joinedup.registries.codes import (
-    complete_personal_code,
-    issuable_serials,
-    personal_code_prefixes,
-)
+from joinedup.registries.codes import issuable_personal_codes, personal_code_prefixes
 from joinedup.registries.events import (
     BirthRegistered,
     DeathRegistered,
@@ -41,18 +38,22 @@ from joinedup.registries.service.queries import get_person, load_person, municip
 from joinedup.registries.service.rules import PersonColumns, check_parentage, check_persons
 
 
+@cache
+def _codes_between() -> Select[str]:
+    """Built once (Core, no ORM): the codes of one birth date and sex already issued."""
+    code = Person.__table__.c.personal_code
+    return select(code).where(code >= bindparam("low"), code <= bindparam("high"))
+
+
 def issue_personal_code(session: Session, *, birth_date: date, sex: Sex | str) -> str:
     """The next free personal code for a birth date and sex (serials are issued upwards)."""
     prefix = str(int(personal_code_prefixes(dates([birth_date]), np.array([str(sex)]))[0]))
     taken = set(
-        session.scalars(
-            select(Person.personal_code).where(
-                Person.personal_code >= prefix + "0000", Person.personal_code <= prefix + "9999"
-            )
-        )
+        session.connection()
+        .execute(_codes_between(), {"low": prefix + "0000", "high": prefix + "9999"})
+        .scalars()
     )
-    for serial in issuable_serials(prefix):
-        code = complete_personal_code(prefix, serial)
+    for code in issuable_personal_codes(prefix):
         if code not in taken:
             return code
     raise RuntimeError("every personal code of this birth date and sex is taken")
@@ -219,33 +220,39 @@ def register_birth(
     problems.raise_if_any()
     now = utcnow()
     person_id = int(write_persons(session, persons, actor=actor, now=now)[0])
-    for parent in known_parents:
-        session.add(
-            Relation(
-                kind="parent",
-                person_id=parent.id,
-                related_person_id=person_id,
-                valid_from=birth_date,
-                valid_to=None,
-                end_reason=None,
-                recorded_at=now,
-                recorded_by=actor,
-                superseded_at=None,
-            )
-        )
-    session.flush()
+    # Core, not the ORM: a registrar's system registers births one request at a time, and the
+    # unit of work's bookkeeping cost more than the insert (nothing here reads the rows back).
+    session.execute(
+        insert(Relation),
+        [
+            {
+                "kind": "parent",
+                "person_id": parent.id,
+                "related_person_id": person_id,
+                "valid_from": birth_date,
+                "valid_to": None,
+                "end_reason": None,
+                "recorded_at": now,
+                "recorded_by": actor,
+                "superseded_at": None,
+            }
+            for parent in known_parents
+        ],
+    )
+    child = get_person(session, person_id=person_id)
     emit(
         session,
         BirthRegistered(
             person_id=person_id,
             birth_date=birth_date,
             parent_ids=tuple(p.id for p in known_parents),
+            # the child lives where the parent who gave birth lived then (its one residence)
             municipality_code=(
-                municipality_code_of(session, residence.address_id) if residence else None
+                child.residence.address.municipality_code if child.residence else None
             ),
         ),
     )
-    return get_person(session, person_id=person_id)
+    return child
 
 
 def register_death(

@@ -67,6 +67,23 @@ def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[in
     return {int(person_id): code for person_id, code in rows}
 
 
+def person_ids_of(session: Session, *, personal_codes: Sequence[str]) -> dict[str, int]:
+    """The register references of the persons with these personal codes (one query); unknown
+    codes are left out."""
+    if not personal_codes:
+        return {}
+    rows = session.connection().execute(_ids_by_code(), {"codes": sorted(set(personal_codes))})
+    return {code: int(person_id) for code, person_id in rows}
+
+
+@cache
+def _ids_by_code() -> Select[str, int]:
+    """Built once: a civil-registration call resolves its persons with it."""
+    return select(Person.personal_code, Person.id).where(
+        Person.personal_code.in_(bindparam("codes", expanding=True))
+    )
+
+
 def municipality_code_of(session: Session, address_id: int) -> str | None:
     """The code of the municipality an address is in."""
     return session.scalar(

@@ -1,0 +1,173 @@
+"""Births per second through the civil-registration entry point, over HTTP.
+
+A quick measurement, not a ``joinedup bench`` command (yet): seeds a small demo country into a
+fresh SQLite file, starts the platform with uvicorn (one process, as ``joinedup bench
+exchange`` does), and sends distinct ``record-birth`` requests as the demo's registrar
+(``civil-registration`` of the Population Register Office) over keep-alive connections for a
+few seconds. Every request is a new registration (its own reference, mother and birth date),
+so each answer is a real write: the registration, its event, the signed message log with both
+bodies, three data-usage records and their transparency-log entries.
+
+    .venv/bin/python scripts/measure_births.py [--persons 2000] [--connections 16] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from joinedup.exchange.loadgen import LoadResult
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--requests", type=int, default=30_000)
+    arguments = parser.parse_args()
+
+    directory = Path(tempfile.mkdtemp(prefix="joinedup-births-"))
+    url = f"sqlite:///{directory / 'births.db'}"
+    from joinedup.exchange.bench import _environment, _free_port, _start, _stop
+
+    os.environ.update(_environment(directory, url))
+    from joinedup.core.db import Database
+    from joinedup.core.settings import get_settings
+    from joinedup.demo import organisation, seed_country
+    from joinedup.demo.exchange_setup import demo_client_credentials
+    from joinedup.exchange import issue_access_token
+    from joinedup.exchange.loadgen import build_request
+    from joinedup.migrations import upgrade
+
+    get_settings.cache_clear()
+    upgrade(url)
+    database = Database(url)
+    seed = 2026
+    seed_country(database, persons=arguments.persons, seed=seed, progress=False)
+    client_id, secret = demo_client_credentials(seed, "population-register/civil-registration")
+    with database.unit_of_work() as session:
+        token = issue_access_token(session, client_id=client_id, client_secret=secret)
+        mothers = list(
+            session.scalars(
+                text(
+                    "SELECT personal_code FROM person WHERE sex = 'F' AND date_of_death IS NULL "
+                    "AND birth_date BETWEEN '1975-01-01' AND '1995-12-31' ORDER BY id"
+                )
+            )
+        )
+    database.dispose()
+    population = organisation("population-register").member_code
+    instance = get_settings().xroad_instance
+    port = _free_port()
+    host = f"127.0.0.1:{port}"
+    first_day = date(2024, 1, 1)
+    requests = []
+    for i in range(arguments.requests):
+        body = {
+            "reference": f"M-{i}",
+            "givenNames": "Mari",
+            "familyName": "Tamm",
+            "birthDate": (first_day + timedelta(days=i % 500)).isoformat(),
+            "sex": "FM"[i % 2],
+            "birthPlace": "Joinville",
+            "parents": [mothers[i % len(mothers)]],
+        }
+        requests.append(
+            build_request(
+                "POST",
+                f"/r1/{instance}/GOV/{population}/population/record-birth",
+                host=host,
+                headers=[
+                    ("Authorization", f"Bearer {token.access_token}"),
+                    ("X-Road-Client", f"{instance}/GOV/{population}/civil-registration"),
+                    ("X-Road-Purpose", "civil-registration"),
+                    ("Content-Type", "application/json"),
+                ],
+                body=json.dumps(body).encode(),
+            )
+        )
+    server = _start(directory, url, port, 1)
+    try:
+        cpu_before = _cpu_seconds(server.pid)
+        result = asyncio.run(
+            _drive(port, requests, arguments.connections, arguments.seconds, warmup=2.0)
+        )
+        cpu = _cpu_seconds(server.pid) - cpu_before
+    finally:
+        _stop(server)
+        shutil.rmtree(directory, ignore_errors=True)
+    sys.stdout.write(
+        json.dumps(
+            {
+                "births_per_s": round(result.requests_per_s, 1),
+                "p50_ms": round(result.p(50), 2),
+                "p99_ms": round(result.p(99), 2),
+                "requests": result.requests,
+                "statuses": result.statuses,
+                "connections": arguments.connections,
+                "persons": arguments.persons,
+                "server_cpu_ms_per_birth": round(cpu * 1000 / max(result.requests, 1), 2),
+                "load_average": os.getloadavg()[0],
+                "cpus": os.cpu_count(),
+            }
+        )
+        + "\n"
+    )
+
+
+async def _drive(
+    port: int, requests: list[bytes], connections: int, seconds: float, *, warmup: float
+) -> LoadResult:
+    """Like ``joinedup bench exchange``'s load generator, but each connection sends its own
+    slice of the requests, so no birth is sent twice (a repeat would be a cheap replay)."""
+    from joinedup.exchange.loadgen import _read_response
+
+    result = LoadResult()
+    start = time.perf_counter()
+    measure_from, until = start + warmup, start + warmup + seconds
+    share = len(requests) // connections
+
+    async def connection(mine: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in mine:
+                started = time.perf_counter()
+                if started >= until:
+                    break
+                writer.write(request)
+                status = await _read_response(reader)
+                if started >= measure_from:
+                    result.requests += 1
+                    result.latencies.append(time.perf_counter() - started)
+                    result.statuses[status] = result.statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(
+        *(connection(requests[i * share : (i + 1) * share]) for i in range(connections))
+    )
+    result.seconds = max(min(time.perf_counter(), until) - measure_from, 1e-9)
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of the server process so far (Linux ``/proc``): births per
+    CPU second is what the machine's other load does not change."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+if __name__ == "__main__":
+    main()

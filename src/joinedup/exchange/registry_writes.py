@@ -1,0 +1,417 @@
+"""The population register's write services: the civil-registration entry points.
+
+A registrar's system (OpenCRVS, or any civil-registration system) records a birth, a death, a
+marriage or a move by calling the population register's services through the exchange, like
+any X-Road service: ``POST /r1/{instance}/GOV/<register>/population/record-birth`` with a JSON
+body, under an access right for the purpose ``civil-registration``. Each service declares its
+body (a Pydantic model, camelCase), the fields of its answer (what access rights restrict) and
+the registries' use case it runs (:func:`joinedup.registries.register_birth`, …), which
+validates everything before it writes anything.
+
+Bodies name persons by their personal codes; the answer names what was registered by the
+register's references (``personRef``, ``relationId``, …) and, for a birth, the personal code
+the register issued. Every refusal names the body's field (``parents[1]``, ``birthDate``), never
+the value. The idempotency on ``reference`` and the transaction are
+:mod:`joinedup.exchange.write_services`' concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import ValidationFailed
+
+#: The purpose the demo's registrar calls these services for.
+CIVIL_REGISTRATION = "civil-registration"
+
+Reference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[!-~]+$"),
+]
+PersonalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+Text200 = Annotated[str, StringConstraints(max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    reference: Reference = Field(
+        description="The registrar's own reference of this registration (printable ASCII, "
+        "at most 100): a request repeated with it is answered again, never registered twice."
+    )
+
+
+class BirthIn(_Body):
+    given_names: Text200
+    family_name: Text200
+    birth_date: date
+    sex: Literal["F", "M"]
+    birth_place: Text200
+    citizenship: str = Field("XJ", description="ISO 3166-1 alpha-2.", max_length=2)
+    parents: list[PersonalCode] = Field(
+        min_length=1,
+        max_length=2,
+        description="Personal codes of one or two parents; the first is the one who gave "
+        "birth (the child lives at that parent's address).",
+    )
+
+
+class DeathIn(_Body):
+    personal_code: PersonalCode
+    date_of_death: date
+
+
+class MarriageIn(_Body):
+    spouses: list[PersonalCode] = Field(min_length=2, max_length=2)
+    married_on: date
+    kind: Literal["marriage", "registered-partnership"] = "marriage"
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    municipality_code: str = Field(max_length=8)
+    street: Text200
+    house_number: str = Field(max_length=20)
+    apartment: str | None = Field(None, max_length=20)
+    postcode: str = Field(max_length=10)
+
+
+class MoveIn(_Body):
+    personal_code: PersonalCode
+    moved_on: date
+    address_id: int | None = Field(None, description="A registered address; or give `address`.")
+    address: AddressIn | None = Field(
+        None, description="The address's details (registered if the register has no such one)."
+    )
+
+    @model_validator(mode="after")
+    def _one_address(self) -> MoveIn:
+        if (self.address_id is None) == (self.address is None):
+            raise ValueError("give exactly one of addressId and address")
+        return self
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What a write service registered: its answer fields and the persons it changed."""
+
+    answer: dict[str, Any]
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WriteService:
+    """One write service of a registry: its body, its answer fields, what it runs."""
+
+    code: str
+    registry: str
+    title: str
+    description: str
+    body: type[_Body]
+    fields: dict[str, dict[str, Any]]  # answer field → JSON schema (``reference`` and the id too)
+    run: Callable[[Session, Any, str], WriteOutcome]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _problems(items: Sequence[Mapping[str, str]]) -> ValidationFailed:
+    errors = [dict(item) for item in items]
+    return ValidationFailed(
+        "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+    )
+
+
+@contextmanager
+def _named(fields: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise the registries' refusals naming the body's fields (``parent_ids`` →
+    ``parents``; others in camelCase)."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        items = [
+            {
+                "field": fields.get(str(item.get("field")), to_camel(str(item.get("field")))),
+                "message": str(item.get("message")),
+            }
+            for item in exc.extensions.get("errors", [])
+        ]
+        raise (_problems(items) if items else exc) from exc
+
+
+def _person_ids(session: Session, codes: Sequence[str], field: str) -> list[int]:
+    """The register references of the persons with ``codes``; every unknown or malformed code
+    is named (``field[i]``) in one refusal."""
+    from joinedup import registries
+
+    problems: list[dict[str, str]] = []
+    valid = [code for code in codes if registries.is_valid_personal_code(code)]
+    known = registries.person_ids_of(session, personal_codes=valid)
+    for i, code in enumerate(codes):
+        where = f"{field}[{i}]" if len(codes) > 1 or field.endswith("s") else field
+        if code not in valid:
+            problems.append({"field": where, "message": "is not a valid personal code"})
+        elif code not in known:
+            problems.append({"field": where, "message": "no person has this personal code"})
+    if problems:
+        raise _problems(problems)
+    return [known[code] for code in codes]
+
+
+# --- the four services -----------------------------------------------------------------------
+
+
+def _record_birth(session: Session, body: BirthIn, actor: str) -> WriteOutcome:
+    from joinedup import registries
+
+    parent_ids = _person_ids(session, body.parents, "parents")
+    with _named({"parent_ids": "parents", "personal_code": "birthDate"}):
+        child = registries.register_birth(
+            session,
+            given_names=body.given_names,
+            family_name=body.family_name,
+            birth_date=body.birth_date,
+            sex=body.sex,
+            birth_place=body.birth_place,
+            citizenship=body.citizenship,
+            parent_ids=parent_ids,
+            actor=actor,
+        )
+    residence = child.residence
+    return WriteOutcome(
+        answer={
+            "personalCode": child.personal_code,
+            "personRef": str(child.id),
+            "parentRefs": [str(i) for i in parent_ids],
+            "municipalityCode": residence.address.municipality_code if residence else None,
+        },
+        subjects=(child.personal_code, *body.parents),
+    )
+
+
+def _record_death(session: Session, body: DeathIn, actor: str) -> WriteOutcome:
+    from joinedup import registries
+
+    (person_id,) = _person_ids(session, [body.personal_code], "personalCode")
+    with _named({"person_id": "personalCode"}):
+        registries.register_death(
+            session, person_id=person_id, date_of_death=body.date_of_death, actor=actor
+        )
+    return WriteOutcome(
+        answer={"personRef": str(person_id), "dateOfDeath": body.date_of_death.isoformat()},
+        subjects=(body.personal_code,),
+    )
+
+
+def _record_marriage(session: Session, body: MarriageIn, actor: str) -> WriteOutcome:
+    from joinedup import registries
+
+    first, second = _person_ids(session, body.spouses, "spouses")
+    kind = (
+        registries.UnionKind.MARRIAGE
+        if body.kind == "marriage"
+        else registries.UnionKind.REGISTERED_PARTNERSHIP
+    )
+    fields = {"person_id": "spouses[0]", "spouse_id": "spouses[1]", "married_on": "marriedOn"}
+    with _named(fields):
+        relation = registries.register_marriage(
+            session,
+            person_id=first,
+            spouse_id=second,
+            married_on=body.married_on,
+            kind=kind,
+            actor=actor,
+        )
+    return WriteOutcome(
+        answer={
+            "relationId": str(relation.id),
+            "personRefs": [str(first), str(second)],
+            "kind": body.kind,
+        },
+        subjects=tuple(body.spouses),
+    )
+
+
+def _address_id(session: Session, address: AddressIn, actor: str) -> int:
+    """A registered address with these details: found, or registered now."""
+    from joinedup import registries
+
+    found = registries.find_address(
+        session,
+        municipality_code=address.municipality_code,
+        street=address.street,
+        house_number=address.house_number,
+        postcode=address.postcode,
+        apartment=address.apartment,
+    )
+    if found is not None:
+        return found.id
+    fields = {
+        "municipality_code": "address.municipalityCode",
+        "street": "address.street",
+        "house_number": "address.houseNumber",
+        "apartment": "address.apartment",
+        "postcode": "address.postcode",
+    }
+    with _named(fields):
+        return registries.register_address(
+            session,
+            municipality_code=address.municipality_code,
+            street=address.street,
+            house_number=address.house_number,
+            postcode=address.postcode,
+            apartment=address.apartment,
+            actor=actor,
+        ).id
+
+
+def _record_move(session: Session, body: MoveIn, actor: str) -> WriteOutcome:
+    from joinedup import registries
+
+    (person_id,) = _person_ids(session, [body.personal_code], "personalCode")
+    if body.address is not None:
+        address_id = _address_id(session, body.address, actor)
+        address_field = "address"
+    else:
+        assert body.address_id is not None
+        address_id = body.address_id
+        address_field = "addressId"
+    fields = {"person_id": "personalCode", "address_id": address_field, "moved_on": "movedOn"}
+    with _named(fields):
+        residence = registries.change_address(
+            session, person_id=person_id, address_id=address_id, moved_on=body.moved_on, actor=actor
+        )
+    return WriteOutcome(
+        answer={
+            "personRef": str(person_id),
+            "residenceId": str(residence.id),
+            "addressId": str(residence.address.id),
+            "municipalityCode": residence.address.municipality_code,
+        },
+        subjects=(body.personal_code,),
+    )
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_NULLABLE_TEXT: dict[str, Any] = {"type": "string", "nullable": True}
+_TEXTS: dict[str, Any] = {"type": "array", "items": _TEXT}
+_COMMON: dict[str, dict[str, Any]] = {
+    "reference": {**_TEXT, "description": "The registrar's reference, as sent."},
+    "registrationId": {**_TEXT, "format": "uuid", "description": "The exchange's id of it."},
+}
+
+WRITE_SERVICES: dict[str, WriteService] = {
+    s.code: s
+    for s in (
+        WriteService(
+            "record-birth",
+            "population",
+            "Record a birth",
+            "Register a child born here to one or two registered parents (the first gave "
+            "birth; the child lives at that parent's address). The register issues the "
+            "child's personal code.",
+            BirthIn,
+            {
+                **_COMMON,
+                "personalCode": _TEXT,
+                "personRef": _TEXT,
+                "parentRefs": _TEXTS,
+                "municipalityCode": _NULLABLE_TEXT,
+            },
+            _record_birth,
+        ),
+        WriteService(
+            "record-death",
+            "population",
+            "Record a death",
+            "Register a person's death; their residence and marriage or partnership end on "
+            "that date.",
+            DeathIn,
+            {**_COMMON, "personRef": _TEXT, "dateOfDeath": {**_TEXT, "format": "date"}},
+            _record_death,
+        ),
+        WriteService(
+            "record-marriage",
+            "population",
+            "Record a marriage",
+            "Register a marriage or a registered partnership between two registered adults.",
+            MarriageIn,
+            {**_COMMON, "relationId": _TEXT, "personRefs": _TEXTS, "kind": _TEXT},
+            _record_marriage,
+        ),
+        WriteService(
+            "record-move",
+            "population",
+            "Record a move",
+            "Register that a person lives at an address from a day on (an address given by "
+            "its details is registered when the register has no such address).",
+            MoveIn,
+            {
+                **_COMMON,
+                "personRef": _TEXT,
+                "residenceId": _TEXT,
+                "addressId": _TEXT,
+                "municipalityCode": _TEXT,
+            },
+            _record_move,
+        ),
+    )
+}
+
+
+def write_openapi(declared: WriteService, *, xroad_id: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of a write service (what ``getOpenAPI`` returns)."""
+    body = declared.body.model_json_schema(
+        by_alias=True, ref_template="#/components/schemas/{model}"
+    )
+    components = body.pop("$defs", {})
+    problem = {"application/problem+json": {"schema": {"type": "object"}}}
+    answer = {"type": "object", "properties": dict(declared.fields)}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": declared.title, "version": version, "description": declared.description},
+        "servers": [{"url": f"/r1/{xroad_id}"}],
+        "paths": {
+            "/": {
+                "post": {
+                    "operationId": declared.code,
+                    "summary": declared.title,
+                    "description": declared.description
+                    + " Idempotent on `reference`: a repeated request is answered again "
+                    "(`Idempotent-Replay: true`) and registers nothing; the same reference "
+                    "with another body is refused (409).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": body}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Registered (authorised fields only).",
+                            "content": {"application/json": {"schema": answer}},
+                        },
+                        "409": {
+                            "description": "The reference was used for another request.",
+                            "content": problem,
+                        },
+                        "422": {"description": "A field is not valid.", "content": problem},
+                    },
+                }
+            }
+        },
+        "components": {"schemas": components},
+    }
