@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.db import Base, Database
 from joinedup.core.settings import Settings
+from joinedup.demo import seed_country
 from joinedup.migrations import upgrade
 from joinedup.platform import load_models
 
@@ -119,6 +120,40 @@ def sqlite_database(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]
     db.dispose()
 
 
+#: The seeded country of the tests that need people (demo accounts, families, businesses).
+SEEDED_PERSONS = 800
+SEEDED_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """One seeded SQLite country per test session (worker); each test gets a copy (cheaper
+    than seeding: most integration tests start from it)."""
+    path = tmp_path_factory.mktemp("seeded") / "joinedup.db"
+    shutil.copyfile(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    try:
+        seed_country(database, persons=SEEDED_PERSONS, seed=SEEDED_SEED, progress=False)
+    finally:
+        database.dispose()
+    return path
+
+
+@pytest.fixture
+def seeded_seed() -> int:
+    """The seed of :func:`seeded` (demo credentials are derived from it)."""
+    return SEEDED_SEED
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, seeded_template: Path) -> Iterator[Database]:
+    path = tmp_path / "joinedup.db"
+    shutil.copyfile(seeded_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
 @pytest.fixture
 def session(database: Database) -> Iterator[Session]:
     """A session in a transaction that is rolled back after the test (commits become savepoints)."""
@@ -137,30 +172,10 @@ def nats_url() -> str:
     return NATS_URL
 
 
-#: The small synthetic country most integration tests start from (persons, seed).
-SEEDED_PERSONS, SEEDED_SEED = 150, 5
-
-
-@pytest.fixture(scope="session")
-def seeded_sqlite_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
-    """A migrated SQLite file with the small demo country, seeded once per test session."""
-    from joinedup.demo.seed import seed_country
-
-    path = tmp_path_factory.mktemp("seeded") / "joinedup.db"
-    shutil.copyfile(sqlite_template, path)
-    db = Database(f"sqlite:///{path}")
-    try:
-        seed_country(db, persons=SEEDED_PERSONS, seed=SEEDED_SEED, progress=False)
-    finally:
-        db.dispose()
-    return path
-
-
 @pytest.fixture(scope="session")
 def seeded_postgres_template() -> Iterator[str]:
-    """A PostgreSQL database with the small demo country, seeded once per test session, that
+    """A PostgreSQL database with the seeded country, seeded once per test session, that
     each test clones (``CREATE DATABASE … TEMPLATE``: a file copy, much faster than seeding)."""
-    from joinedup.demo.seed import seed_country
 
     require_server("PostgreSQL", "127.0.0.1", 5432)
     name = f"joinedup_seeded_{uuid.uuid4().hex[:10]}"
@@ -184,11 +199,11 @@ def seeded_postgres_template() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def seeded_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A database holding the small demo country (its government, exchange, persons), fresh
-    for each test: SQLite and PostgreSQL."""
+    """A database holding the seeded country (its government, exchange, persons, demo
+    accounts), fresh for each test: SQLite and PostgreSQL (:func:`seeded` is SQLite only)."""
     if request.param == "sqlite":
         path = tmp_path / "joinedup.db"
-        shutil.copyfile(request.getfixturevalue("seeded_sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue("seeded_template"), path)
         db = Database(f"sqlite:///{path}")
         yield db
         db.dispose()

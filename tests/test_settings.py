@@ -42,6 +42,8 @@ def test_production_refuses_defaults(overrides: dict[str, object], complaint: st
         "secret_key": STRONG,
         "log_signing_key": "pem",
         "database_url": PG,
+        "oidc_issuer": "https://eid.example.gov",
+        "oidc_client_secret": STRONG,
     }
     values.update(overrides)
     with pytest.raises(ValidationError, match=complaint):
@@ -54,6 +56,8 @@ def test_production_starts_with_real_secrets() -> None:
         secret_key=STRONG,  # type: ignore[arg-type]
         log_signing_key="pem",  # type: ignore[arg-type]
         database_url=PG,
+        oidc_issuer="https://eid.example.gov",
+        oidc_client_secret=STRONG,  # type: ignore[arg-type]
     )
     assert settings.is_production
 
@@ -61,3 +65,46 @@ def test_production_starts_with_real_secrets() -> None:
 def test_rejects_out_of_range_port() -> None:
     with pytest.raises(ValidationError, match="port"):
         Settings(port=70000)
+
+
+def _production(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "environment": "production",
+        "secret_key": STRONG,
+        "log_signing_key": "pem",
+        "database_url": PG,
+        "oidc_issuer": "https://eid.example.gov",
+        "oidc_client_secret": "s" * 40,
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"oidc_issuer": ""}, "JOINEDUP_OIDC_ISSUER is not set"),
+        ({"oidc_issuer": "http://eid.example.gov"}, "must be an https:// URL"),
+        ({"oidc_client_secret": None}, "JOINEDUP_OIDC_CLIENT_SECRET is not set"),
+        ({"idp_enabled": True}, "JOINEDUP_IDP_SIGNING_KEY is not set"),
+    ],
+)
+def test_production_refuses_an_identity_left_to_defaults(
+    overrides: dict[str, object], complaint: str
+) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        Settings(**_production(**overrides))  # type: ignore[arg-type]
+
+
+def test_the_embedded_provider_runs_in_production_only_when_enabled_explicitly() -> None:
+    assert not Settings(**_production()).embedded_idp  # type: ignore[arg-type]
+    enabled = Settings(**_production(oidc_issuer="", idp_enabled=True, idp_signing_key="pem"))  # type: ignore[arg-type]
+    assert enabled.embedded_idp
+    assert enabled.resolved_oidc_issuer == enabled.embedded_issuer
+    assert Settings().embedded_idp  # outside production: on by default
+
+
+def test_the_portal_subsystem_default_is_the_demo_country_s_portal() -> None:
+    from joinedup.demo.exchange_setup import portal_subsystem
+
+    assert Settings().portal_subsystem == portal_subsystem()

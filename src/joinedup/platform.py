@@ -10,7 +10,15 @@ import importlib
 from types import ModuleType
 
 #: Contexts in dependency order. ``core`` is plumbing and is always loaded first.
-CONTEXTS: tuple[str, ...] = ("registries", "consent", "exchange", "rules", "notify", "demo")
+CONTEXTS: tuple[str, ...] = (
+    "registries",
+    "consent",
+    "exchange",
+    "rules",
+    "notify",
+    "identity",
+    "demo",
+)
 
 _CORE_MODEL_MODULES = ("joinedup.core.outbox", "joinedup.core.translog.models")
 #: Plumbing with an HTTP face of its own (the transparency log's tree heads and proofs).

@@ -24,6 +24,8 @@ from joinedup.demo.exchange_setup import (
 )
 from joinedup.demo.seed import seed_country
 from joinedup.exchange import (
+    REGISTRY_SERVICES,
+    WRITE_SERVICES,
     ClientIdentity,
     ServiceDescriptor,
     ServiceRef,
@@ -39,18 +41,10 @@ ACTOR = "rights-test"
 POSTGRES_URL = os.environ.get(
     "JOINEDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+#: The registry service code → the registry keeping it.
 SERVICE_REGISTRY = {
-    "person": "population",
-    "relations": "population",
-    "residence": "addresses",
-    "income-totals": "employment",
-    "employment": "employment",
-    "payment-account": "payment-accounts",
-    "business": "businesses",
-    "record-birth": "population",
-    "record-death": "population",
-    "record-marriage": "population",
-    "record-move": "population",
+    code: declared.registry
+    for code, declared in (*REGISTRY_SERVICES.items(), *WRITE_SERVICES.items())
 }
 
 
@@ -105,7 +99,14 @@ def demo_country(
 ) -> Iterator[Database]:
     """A small seeded country with its exchange (committed; one per module)."""
     for db in _own_database(request, tmp_path_factory.mktemp("country"), sqlite_template):
-        seed_country(db, persons=500, seed=2026, progress=False, reference=date(2025, 6, 1))
+        seed_country(
+            db,
+            persons=500,
+            seed=2026,
+            progress=False,
+            reference=date(2025, 6, 1),
+            accounts=False,  # no sign-in accounts: their set-up reads through the exchange
+        )
         yield db
 
 

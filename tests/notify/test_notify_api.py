@@ -10,13 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from notify_support import Country
 
+from conftest import SEEDED_SEED
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.exchange import issue_access_token
 from joinedup.web import create_app
-
-SEED = 5
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def http(settings: Settings, database: Database) -> Iterator[TestClient]:
 
 
 def _token(database: Database, key: str) -> dict[str, str]:
-    client_id, secret = demo_client_credentials(SEED, key)
+    client_id, secret = demo_client_credentials(SEEDED_SEED, key)
     with database.unit_of_work() as session:
         token = issue_access_token(session, client_id=client_id, client_secret=secret)
     return {"Authorization": f"Bearer {token.access_token}"}

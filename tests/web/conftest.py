@@ -17,12 +17,16 @@ from joinedup.web import create_app
 
 @pytest.fixture
 def app(settings: Settings, sqlite_database: Database) -> FastAPI:
-    return create_app(settings, database=sqlite_database)
+    # The test client's address, so that the sign-in link reaches the embedded provider.
+    return create_app(
+        settings.model_copy(update={"public_url": "http://testserver"}), database=sqlite_database
+    )
 
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
+        app.state.oidc_http = test_client  # the relying party reaches the provider in-process
         yield test_client
 
 

@@ -50,6 +50,8 @@ def test_hsts_and_secure_cookies_only_in_production(
         secret_key="s" * 40,
         log_signing_key=SigningKey.generate().to_pem().decode(),
         database_url="postgresql+psycopg://postgres@127.0.0.1:5432/unused",
+        oidc_issuer="https://eid.example.gov",
+        oidc_client_secret="c" * 40,
     )
     app = create_app(settings, database=sqlite_database)
     with TestClient(app) as client:

@@ -13,11 +13,12 @@ def settings_rows() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = (
-            "(secret)"
-            if "secret" in name or "key" in name
-            else str(getattr(default, "value", default))
-        )
+        if "secret" in name or "key" in name:
+            shown = "(secret)"
+        elif default is None:
+            shown = ""  # "(see meaning)": the default depends on other settings
+        else:
+            shown = str(getattr(default, "value", default))
         rows.append(
             (
                 f"JOINEDUP_{name.upper()}",

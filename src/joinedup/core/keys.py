@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,32 +139,39 @@ class SigningKey:
         return f"SigningKey(key_id={self.key_id!r})"
 
 
-def load_or_create(path: Path) -> SigningKey:
-    """The key kept in ``path``; generated and written (mode 0600) if the file does not exist.
+def load_or_create_pem(path: Path, generate: Callable[[], bytes]) -> bytes:
+    """The PEM kept in ``path``; ``generate()``'s PEM written there (mode 0600) if the file
+    does not exist.
 
     Two processes starting together agree on one key: the file is created exclusively, and
     the loser of the race reads the winner's file.
     """
     try:
-        return SigningKey.from_pem(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = SigningKey.generate()
+    pem = generate()
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(key.to_pem())
+            handle.write(pem)
             handle.flush()
             os.fsync(handle.fileno())
         try:
             os.link(temporary, path)  # fails if another process created the file meanwhile
         except FileExistsError:
-            return SigningKey.from_pem(path.read_bytes())
+            return path.read_bytes()
     finally:
         temporary.unlink(missing_ok=True)
-    return key
+    return pem
+
+
+def load_or_create(path: Path) -> SigningKey:
+    """The Ed25519 key kept in ``path``; generated and written (mode 0600) if the file does
+    not exist (see :func:`load_or_create_pem`)."""
+    return SigningKey.from_pem(load_or_create_pem(path, lambda: SigningKey.generate().to_pem()))
 
 
 def log_key_path(settings: Settings) -> Path:

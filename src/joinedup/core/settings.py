@@ -132,6 +132,61 @@ class Settings(BaseSettings):
         "`https://…`: a print provider's HTTP API (each letter POSTed as JSON; a 2xx answer "
         "with a `reference` means it was accepted for posting).",
     )
+    oidc_issuer: str = Field(
+        "",
+        description="Issuer URL of the OpenID Connect provider people sign in with (the "
+        "national eID). Default: the embedded provider at `<public_url>/idp`.",
+    )
+    oidc_client_id: str = Field(
+        "joinedup-portal",
+        description="joinedup's client id at that provider.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="joinedup's client secret at that provider. Default (embedded provider "
+        "only): derived from `JOINEDUP_SECRET_KEY`. Required with an external provider.",
+    )
+    idp_enabled: bool | None = Field(
+        None,
+        description="Run the embedded OpenID Connect provider (demo accounts) at `/idp`. "
+        "Default: on outside production, off in production, where it starts only when set "
+        "to `true` explicitly.",
+    )
+    idp_signing_key: SecretStr | None = Field(
+        None,
+        description="EC P-256 private key (PEM, PKCS#8) signing the embedded provider's ID "
+        "tokens (ES256). Default outside production: generated once into `<data_dir>/keys/`. "
+        "Required in production when the embedded provider runs.",
+    )
+    portal_subsystem: str = Field(
+        "GOV/70000579/portal",
+        description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) the portal reads the "
+        "registries as (e.g. to establish mandates). Default: the demo country's Central "
+        "Digital Office `portal`.",
+    )
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="A web session ends after this many idle minutes."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=7 * 24, description="A web session ends this many hours after sign-in."
+    )
+    signin_max_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins to one account within the throttling window before the "
+        "account is locked for the rest of it.",
+    )
+    signin_max_failures_per_ip: int = Field(
+        30,
+        ge=1,
+        le=100_000,
+        description="Failed sign-ins from one client address within the window before that "
+        "address is refused for the rest of it.",
+    )
+    signin_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="The sign-in throttling window, in minutes."
+    )
 
     @model_validator(mode="after")
     def _production_refuses_defaults(self) -> Settings:
@@ -145,9 +200,44 @@ class Settings(BaseSettings):
                 problems.append("JOINEDUP_LOG_SIGNING_KEY is not set")
             if not self.database_url or self.database_url.startswith("sqlite"):
                 problems.append("JOINEDUP_DATABASE_URL must name a PostgreSQL database")
+            problems += self._identity_problems()
             if problems:
                 raise ValueError("refusing to start in production: " + "; ".join(problems) + ".")
         return self
+
+    def _identity_problems(self) -> list[str]:
+        """Production signs people in with a configured provider, never by accident with
+        the embedded one (it authenticates demo accounts)."""
+        problems = []
+        if self.embedded_idp and self.idp_signing_key is None:
+            problems.append("JOINEDUP_IDP_SIGNING_KEY is not set (the embedded provider runs)")
+        if not self.oidc_issuer and not self.embedded_idp:
+            problems.append(
+                "JOINEDUP_OIDC_ISSUER is not set (and the embedded provider is off: set "
+                "JOINEDUP_IDP_ENABLED=true to run it in production on purpose)"
+            )
+        if self.oidc_issuer:
+            if not self.oidc_issuer.startswith("https://"):
+                problems.append("JOINEDUP_OIDC_ISSUER must be an https:// URL")
+            if self.oidc_client_secret is None:
+                problems.append("JOINEDUP_OIDC_CLIENT_SECRET is not set")
+        return problems
+
+    @property
+    def embedded_idp(self) -> bool:
+        """Whether this process runs the embedded OpenID Connect provider."""
+        if self.idp_enabled is None:
+            return self.environment is not Environment.PRODUCTION
+        return self.idp_enabled
+
+    @property
+    def resolved_oidc_issuer(self) -> str:
+        """The provider joinedup signs people in with (the embedded one by default)."""
+        return (self.oidc_issuer or self.embedded_issuer).rstrip("/")
+
+    @property
+    def embedded_issuer(self) -> str:
+        return self.public_url.rstrip("/") + "/idp"
 
     @property
     def resolved_database_url(self) -> str:

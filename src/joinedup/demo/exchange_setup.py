@@ -9,7 +9,9 @@ for school enrolment and social welfare; income is readable only as monthly tota
 means-tested benefits (and by the Tax Board for taxation, with employments); the Police read
 under a law-enforcement right whose use the person sees only after 180 days; the bank reads
 public business data and nothing about persons; the citizen portal reads data usage
-(``findUsage``). Administration is the Central Digital Office's.
+(``findUsage``) and, to establish who may act for whom (purpose ``mandate-check``), persons'
+names and deaths, parents' children and persons' roles in businesses. Administration is the
+Central Digital Office's.
 
 Civil registration: the Population Register Office's ``civil-registration`` subsystem (the
 system OpenCRVS would be) may call the population register's four write services
@@ -62,6 +64,7 @@ REGISTRAR = ("population-register", "civil-registration")
 FOOD_BANK = ("food-bank", "food-aid")
 #: The digital mailbox's system: reads postal addresses for paper letters.
 MAILBOX = ("digital-office", "mailbox")
+PORTAL = ("digital-office", "portal")
 USAGE_SERVICE = "findUsage"
 WRITE_SERVICE_CODES = ("record-birth", "record-death", "record-marriage", "record-move")
 
@@ -75,6 +78,7 @@ _SERVICE_REGISTRY = {
     "payment-account": "payment-accounts",
     "business": "businesses",
     **dict.fromkeys(WRITE_SERVICE_CODES, "population"),
+    "representations": "businesses",
 }
 
 #: The food bank's data agreement: a fixed id, so the demo's right can name it.
@@ -132,6 +136,10 @@ FOOD_PARCEL_DELIVERY = PurposeGrant(
 POSTAL_DELIVERY = PurposeGrant(
     purpose="postal-delivery",
     legal_basis="Digital Post Act § 9 (paper letters to persons exempt from digital post)",
+)
+MANDATE_CHECK = PurposeGrant(
+    purpose="mandate-check",
+    legal_basis="Administrative Procedure Act § 12 (representation)",
 )
 DATA_USAGE = PurposeGrant(
     purpose="data-usage-transparency",
@@ -295,8 +303,23 @@ def demo_rights() -> list[DemoRight]:
             for code in WRITE_SERVICE_CODES
         ),
         DemoRight(FOOD_BANK, "residence", ("address",), (FOOD_PARCEL_DELIVERY,)),
+        # The portal establishes who may act for whom: parents for their minor children,
+        # representatives for their businesses, a power of attorney's grantee exists.
         DemoRight(
-            ("digital-office", "portal"),
+            PORTAL,
+            "person",
+            ("personalCode", "givenNames", "familyName", "birthDate", "dateOfDeath"),
+            (MANDATE_CHECK,),
+        ),
+        DemoRight(PORTAL, "relations", ("children",), (MANDATE_CHECK,)),
+        DemoRight(
+            PORTAL,
+            "representations",
+            ("registrationCode", "businessName", "role", "validFrom", "validTo", "deregisteredOn"),
+            (MANDATE_CHECK,),
+        ),
+        DemoRight(
+            PORTAL,
             USAGE_SERVICE,
             ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
             (DATA_USAGE,),
@@ -332,6 +355,12 @@ def publish_demo_agreements(session: Session) -> None:
         agreement_id=FOOD_PARCELS_AGREEMENT,
         actor=ACTOR,
     )
+
+
+def portal_subsystem() -> str:
+    """``CLASS/MEMBER/SUBSYSTEM`` of the citizen portal (the Central Digital Office's): the
+    client the portal reads the registries as."""
+    return str(_subsystem(*PORTAL))
 
 
 def demo_clients() -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from joinedup import notify
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
+from joinedup.demo.accounts import create_demo_accounts
 from joinedup.demo.agencies import ACTOR, create_government
 from joinedup.demo.economy import (
     Economy,
@@ -293,10 +294,13 @@ def seed_country(
     progress: bool,
     reference: date | None = None,
     batch_persons: int = BATCH_PERSONS,
+    accounts: bool = True,
 ) -> SeedSummary:
     """Load a synthetic country of ``persons`` people, deterministic for ``seed`` and the
     ``reference`` day (default today). On a database that has one already, the people are
-    added to it (new personal-code serials, the same government and businesses)."""
+    added to it (new personal-code serials, the same government and businesses). With
+    ``accounts`` (the default), the first run also creates the demo's sign-in accounts, staff
+    roles and powers of attorney (:mod:`joinedup.demo.accounts`)."""
     reference = reference or today()
     rng = np.random.default_rng(seed)
     with database.reading() as session:
@@ -338,6 +342,11 @@ def seed_country(
                     row.completed_at = utcnow()
             if bar is not None and task is not None:
                 bar.advance(task, loaded)
+    if accounts:
+        with database.unit_of_work() as session:
+            create_demo_accounts(
+                session, population=population, economy=economy, reference=reference, seed=seed
+            )
     with database.reading() as session:
         members = count_members(session)
         businesses = count_businesses(session)

@@ -298,6 +298,37 @@ def business(session: Session, question: Question) -> Answer:
     return {f: values[f] for f in question.fields}, tuple(subjects)
 
 
+def representations(session: Session, question: Question) -> Answer:
+    """The businesses a person represents (roles in the business register), each with its
+    name; the person is the only data subject."""
+    from joinedup import registries
+
+    found = registries.representations_of(
+        session,
+        person_id=_person_id(session, question.subject),
+        valid=question.valid,
+        known=question.known,
+    )
+    items = []
+    businesses: dict[int, Any] = {}
+    for item in found:
+        if item.business_id not in businesses:
+            businesses[item.business_id] = registries.get_business(
+                session, business_id=item.business_id
+            )
+        business = businesses[item.business_id]
+        values = {
+            "registrationCode": business.registration_code,
+            "businessName": business.name,
+            "role": str(item.role),
+            "validFrom": item.valid_from.isoformat(),
+            "validTo": _iso(item.valid_to),
+            "deregisteredOn": _iso(business.deregistered_on),
+        }
+        items.append({f: values[f] for f in question.fields})
+    return {"representations": items}, (question.subject,)
+
+
 ANSWERS: dict[str, Callable[[Session, Question], Answer]] = {
     "person": person,
     "relations": relations,
@@ -306,4 +337,5 @@ ANSWERS: dict[str, Callable[[Session, Question], Answer]] = {
     "employment": employment,
     "payment-account": payment_account,
     "business": business,
+    "representations": representations,
 }

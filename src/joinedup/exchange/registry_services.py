@@ -266,6 +266,23 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 *_BITEMPORAL,
             ),
         ),
+        RegistryService(
+            "representations",
+            "businesses",
+            "Roles in businesses",
+            "The businesses a person represents (board member, chair, procurator, owner) on "
+            "a day, each with its name and the role's dates.",
+            {
+                "registrationCode": _TEXT,
+                "businessName": _TEXT,
+                "role": _TEXT,
+                "validFrom": _DATE,
+                "validTo": _NULLABLE_DATE,
+                "deregisteredOn": _NULLABLE_DATE,
+            },
+            (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
+            item_list="representations",
+        ),
     )
 }
 

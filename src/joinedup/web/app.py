@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
@@ -18,8 +19,9 @@ from joinedup import __version__, platform
 from joinedup.core.db import Database
 from joinedup.core.logging import configure_logging, get_logger, is_configured
 from joinedup.core.settings import Settings, get_settings
-from joinedup.web import backoffice, health, pages, portal
+from joinedup.web import backoffice, health, idp, pages, portal
 from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
+from joinedup.web.auth import install_auth_handlers
 from joinedup.web.deps import check_session_scopes
 from joinedup.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from joinedup.web.openapi import install_openapi
@@ -39,7 +41,7 @@ OPENAPI_TAGS = [
 
 
 def _lifespan(
-    settings: Settings, *, with_workers: bool, database: Database | None
+    settings: Settings, *, with_workers: bool, database: Database | None, own_http: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +59,8 @@ def _lifespan(
             stack.push_async_callback(bus.close)
             app.state.database = db
             app.state.bus = bus
+            if own_http:  # the relying party's client of the OpenID Connect provider
+                stack.callback(app.state.oidc_http.close)
             if with_workers:
                 from joinedup.core.worker import EmbeddedWorkers
 
@@ -81,9 +85,12 @@ def create_app(
     *,
     with_workers: bool = False,
     database: Database | None = None,
+    oidc_http: httpx.Client | None = None,
 ) -> FastAPI:
     """The web application. ``database`` lets a caller (a test) hand in one it owns;
-    by default the application opens ``settings.resolved_database_url`` itself."""
+    by default the application opens ``settings.resolved_database_url`` itself.
+    ``oidc_http`` carries the relying party's requests to the OpenID Connect provider
+    (default: a new HTTP client; tests may hand in one that reaches the app in-process)."""
     settings = settings or get_settings()
     if not is_configured():
         configure_logging(settings)
@@ -99,10 +106,14 @@ def create_app(
         docs_url=None,  # /api/docs is rendered by pages.py: Swagger UI needs inline script
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
-        lifespan=_lifespan(settings, with_workers=with_workers, database=database),
+        lifespan=_lifespan(
+            settings, with_workers=with_workers, database=database, own_http=oidc_http is None
+        ),
     )
     app.state.settings = settings
+    app.state.oidc_http = oidc_http or httpx.Client(timeout=10.0, follow_redirects=False)
     install_problem_handlers(app)
+    install_auth_handlers(app)
     install_openapi(app)
 
     app.include_router(health.router)
@@ -110,6 +121,7 @@ def create_app(
     for module in api_modules:
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(idp.router)
     app.include_router(portal.router)
     app.include_router(backoffice.router)
     app.mount("/assets", FrontendAssets(frontend), name="assets")

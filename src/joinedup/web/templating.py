@@ -63,11 +63,20 @@ def _language_links(request: Request) -> list[dict[str, Any]]:
 
 
 def _page_context(request: Request) -> dict[str, Any]:
+    # Set by joinedup.web.auth when the page asked who is signed in (None: nobody, absent:
+    # the page did not ask, so the header says nothing about signing in).
+    state = request.state
+    principal = getattr(state, "principal", None)
     return {
         "locale": i18n.current_locale(),
         "languages": _language_links(request),
         "request_id": request_id_of(request.scope),
         "path": request.url.path,
+        "auth_known": hasattr(state, "auth"),
+        "principal": principal,
+        "acting_for": getattr(state, "acting_for", None),
+        "csrf_token": principal.csrf if principal is not None else "",
+        "mandate_ended": getattr(state, "mandate_ended", False),
     }
 
 

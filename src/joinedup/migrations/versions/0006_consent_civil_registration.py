@@ -1,7 +1,7 @@
 """consent register; lawful basis of access-right purposes; civil-registration requests
 
-Revision ID: 0006_consent_civreg
-Revises: 0008_notify
+Revision ID: 0006
+Revises: 0005
 
 - consent_data_agreement, consent_data_agreement_version: data agreements of exchange members
   (purpose, lawful basis, data items, retention), every version kept with its hash.
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_consent_civreg"
-down_revision: str | None = "0008_notify"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,6 +30,7 @@ from joinedup.registries.service.businesses import (
     import_businesses,
     import_representatives,
     register_business,
+    representations_of,
     representatives_of,
 )
 from joinedup.registries.service.employment import (
@@ -137,6 +138,7 @@ __all__ = [
     "register_region",
     "register_registry",
     "relations_of",
+    "representations_of",
     "representatives_of",
     "residence_history",
     "residence_of",

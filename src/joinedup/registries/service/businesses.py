@@ -366,6 +366,22 @@ def representatives_of(
     return [RepresentativeRecord.model_validate(r) for r in rows]
 
 
+def representations_of(
+    session: Session, *, person_id: int, valid: date | None = None, known: bitemporal.Known = None
+) -> list[RepresentativeRecord]:
+    """The businesses a person represents on ``valid`` (default today) as known at ``known``
+    (the business register's "roles of a person")."""
+    rows = session.scalars(
+        select(BusinessRepresentative)
+        .where(
+            BusinessRepresentative.person_id == person_id,
+            bitemporal.as_of(BusinessRepresentative, valid=valid or today(), known=known),
+        )
+        .order_by(BusinessRepresentative.business_id, BusinessRepresentative.id)
+    )
+    return [RepresentativeRecord.model_validate(r) for r in rows]
+
+
 def employer_directory(
     session: Session,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64]]:

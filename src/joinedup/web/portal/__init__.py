@@ -1,15 +1,33 @@
-"""The citizen portal: one front door for every service of every agency and level."""
+"""The citizen portal: one front door for every service of every agency and level.
+
+Its pages sit on :mod:`joinedup.web.auth` (who is signed in, for whom they act, CSRF); every
+unsafe request to a portal router is CSRF-checked by the router's dependency.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.portal import acting, attorney, signin
 from joinedup.web.templating import render
 
-router = APIRouter(prefix="/portal", include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+start_router = APIRouter(
+    prefix="/portal",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
 
 
-@router.get("")
-async def start(request: Request) -> HTMLResponse:
+@start_router.get("")
+def start(request: Request, principal: OptionalPrincipal) -> HTMLResponse:
     return render(request, "portal/start.html")
+
+
+router.include_router(start_router)
+router.include_router(signin.router)
+router.include_router(acting.router)
+router.include_router(attorney.router)

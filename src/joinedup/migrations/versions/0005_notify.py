@@ -1,6 +1,6 @@
 """notify: the digital mailbox
 
-Revision ID: 0008_notify
+Revision ID: 0005
 Revises: 0004
 
 - notify_letter: letters agencies sent to persons' mailboxes, each fixed in the transparency log
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_notify"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

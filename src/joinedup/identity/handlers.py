@@ -1,0 +1,44 @@
+"""How identity reacts to other contexts' events.
+
+- A death (``population.death_registered.v1``) ends the person's powers of attorney, given
+  and held, and their web sessions. (Parents' and representatives' mandates need nothing:
+  they are read from the registries when used, and a dead child or a dead parent is no longer
+  there to read.) The event carries the register's reference of the person; the personal code
+  is read through the exchange, as the portal, for purpose ``mandate-check``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.consumers import consumer
+from joinedup.core.errors import NotFound
+from joinedup.core.events import Delivered
+from joinedup.core.settings import get_settings
+from joinedup.exchange import exchange_client
+from joinedup.identity.service import (
+    MANDATE_PURPOSE,
+    end_powers_of,
+    end_sessions_of,
+    registry_service,
+)
+from joinedup.registries.events import DeathRegistered
+
+
+@consumer("identity.death", events=[DeathRegistered.name])
+def end_mandates_at_death(session: Session, event: Delivered) -> None:
+    """Idempotent: a power already ended and a session already closed are left alone."""
+    reference = str(event.payload["person_id"])
+    with exchange_client(session, client=get_settings().portal_subsystem) as calls:
+        try:
+            answer = calls.call(
+                registry_service(session, "person"),
+                purpose=MANDATE_PURPOSE,
+                query={"personRef": reference},
+                fields=["personalCode"],
+            )
+        except NotFound:
+            return
+    code = str(answer.body["personalCode"])
+    end_powers_of(session, personal_code=code, reason="death")
+    end_sessions_of(session, personal_code=code, reason="death")

@@ -1,0 +1,72 @@
+"""Whom the signed-in person acts for: the switcher.
+
+The choices are worked out when the page is shown (their own self, minor children,
+grantors of valid powers of attorney, businesses they represent — the registries read
+through the exchange). A choice posted back is checked again the same way, so a personal
+code or business code typed into the form, or a stale choice, is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from joinedup import identity
+from joinedup.core.clock import today, utcnow
+from joinedup.core.errors import Forbidden
+from joinedup.exchange import exchange_client
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.deps import WriteSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/portal",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+
+
+def _options(session: WriteSession, citizen: CitizenContext) -> identity.MandateOptions:
+    principal = citizen.principal
+    with exchange_client(session, client=citizen.portal, user_id=principal.personal_code) as calls:
+        return identity.mandate_options(
+            session,
+            calls,
+            actor_code=principal.personal_code,
+            actor_name=principal.display_name,
+            on=today(),
+            current=citizen.subject_code,
+        )
+
+
+@router.get("/acting-for")
+def acting_for_page(request: Request, citizen: Citizen, session: WriteSession) -> HTMLResponse:
+    return render(request, "portal/acting_for.html", {"options": _options(session, citizen)})
+
+
+@router.post("/acting-for")
+def switch(
+    request: Request,
+    citizen: Citizen,
+    session: WriteSession,
+    subject: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Act for ``subject`` from now on (for yourself when it is your own code)."""
+    if subject == citizen.actor_code:
+        identity.set_acting_for(session, session_id=citizen.principal.session_id, subject_code=None)
+        return RedirectResponse("/portal", status_code=303)
+    mandate = _options(session, citizen).find(subject) if subject else None
+    if mandate is None:
+        raise Forbidden("You have no mandate to act for this person or business.")
+    identity.set_acting_for(
+        session,
+        session_id=citizen.principal.session_id,
+        subject_code=mandate.subject_code,
+        subject_name=mandate.subject_name,
+        kind=str(mandate.kind),
+        checked_at=utcnow(),
+    )
+    return RedirectResponse("/portal", status_code=303)
