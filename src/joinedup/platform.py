@@ -20,6 +20,10 @@ CONTEXTS: tuple[str, ...] = (
     "demo",
 )
 
+#: Sub-packages of a context with tables, consumers or routes of their own (re-evaluation when
+#: the law changes lives beside the proactive context's own modules).
+SUBPACKAGES: tuple[str, ...] = ("proactive.reevaluation",)
+
 _CORE_MODEL_MODULES = ("joinedup.core.outbox", "joinedup.core.translog.models")
 #: Plumbing with an HTTP face of its own (the transparency log's tree heads and proofs).
 _CORE_API_MODULES = ("joinedup.core.translog.api",)
@@ -38,18 +42,21 @@ def load_models() -> None:
     """Import every models module so ``Base.metadata`` knows every table."""
     for name in _CORE_MODEL_MODULES:
         importlib.import_module(name)
-    for context in CONTEXTS:
+    for context in (*CONTEXTS, *SUBPACKAGES):
         _optional(f"joinedup.{context}.models")
 
 
 def handler_modules() -> list[ModuleType]:
     """Every context's ``handlers`` module (importing it registers its consumers)."""
-    found = (_optional(f"joinedup.{context}.handlers") for context in CONTEXTS)
+    found = (_optional(f"joinedup.{context}.handlers") for context in (*CONTEXTS, *SUBPACKAGES))
     return [module for module in found if module is not None]
 
 
 def api_modules() -> list[ModuleType]:
     """Every ``api`` module (core's, then each context's); each exposes ``router``."""
-    names = [*_CORE_API_MODULES, *(f"joinedup.{context}.api" for context in CONTEXTS)]
+    names = [
+        *_CORE_API_MODULES,
+        *(f"joinedup.{context}.api" for context in (*CONTEXTS, *SUBPACKAGES)),
+    ]
     found = (_optional(name) for name in names)
     return [module for module in found if module is not None]

@@ -4,14 +4,16 @@ law (the laws are the demo country's own, named like their real-world models).
 
 The policy (:data:`DEMO_RIGHTS`) follows once-only practice: the Social Insurance Board reads
 parents' and children's birth data and relations for the child and parental benefits, a
-birth date for the old-age pension; municipalities read the residence of their own residents
-for school enrolment and social welfare; income is readable only as monthly totals and only for
-means-tested benefits (and by the Tax Board for taxation, with employments); the Police read
-under a law-enforcement right whose use the person sees only after 180 days; the bank reads
-public business data and nothing about persons; the citizen portal reads data usage
-(``findUsage``) and, to establish who may act for whom (purpose ``mandate-check``), persons'
-names and deaths, parents' children and persons' roles in businesses. Administration is the
-Central Digital Office's.
+birth date for the old-age pension, and the whole population in bulk
+(``population-extract``) to re-evaluate child benefit and pensions when a law changes;
+municipalities read the residence of their own residents for school enrolment and social
+welfare; income is readable only as monthly totals and only for means-tested benefits (and
+by the Tax Board for taxation, with employments); the Police read under a law-enforcement
+right whose use the person sees only after 180 days; the bank reads public business data
+and nothing about persons; the citizen portal reads data usage (``findUsage``) and, to
+establish who may act for whom (purpose ``mandate-check``), persons' names and deaths,
+parents' children and persons' roles in businesses. Administration is the Central Digital
+Office's.
 
 Civil registration: the Population Register Office's ``civil-registration`` subsystem (the
 system OpenCRVS would be) may call the population register's four write services
@@ -79,6 +81,7 @@ _SERVICE_REGISTRY = {
     "business": "businesses",
     **dict.fromkeys(WRITE_SERVICE_CODES, "population"),
     "representations": "businesses",
+    "population-extract": "population",
 }
 
 #: The food bank's data agreement: a fixed id, so the demo's right can name it.
@@ -216,6 +219,13 @@ def demo_rights() -> list[DemoRight]:
         DemoRight(sib, "person", ("personalCode", "birthDate", "dateOfDeath"), (OLD_AGE_PENSION,)),
         DemoRight(sib, "relations", ("parents", "children"), (CHILD_BENEFIT, PARENTAL_BENEFIT)),
         DemoRight(sib, "income-totals", tuple(_INCOME_TOTALS), (MEANS_TESTED,)),
+        # Re-evaluating every recipient when a law changes: the whole population in bulk.
+        DemoRight(
+            sib,
+            "population-extract",
+            ("personRef", "personalCode", "birthDate", "dateOfDeath", "householdRef"),
+            (CHILD_BENEFIT, OLD_AGE_PENSION),
+        ),
         DemoRight(
             sib,
             "payment-account",

@@ -29,7 +29,9 @@ from joinedup.exchange.access import (
 )
 from joinedup.exchange.registry_answers import (
     ANSWERS,
+    MAX_EXTRACT_RANGE,
     Question,
+    population_extract,
     residence_municipality,
 )
 
@@ -132,6 +134,9 @@ class RegistryService:
     history_by_default: bool = False
     #: Answer fields are the keys of each item of this list rather than of the answer.
     item_list: str | None = None
+    #: A bulk extract: the answer holds many persons, as columns (one list per field) under
+    #: ``columns``; every person in it is a data subject.
+    bulk: bool = False
 
     @property
     def subject_parameter(self) -> str:
@@ -283,6 +288,40 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             (_PERSONAL_CODE, _PERSON_REF, *_BITEMPORAL),
             item_list="representations",
         ),
+        RegistryService(
+            "population-extract",
+            "population",
+            "Population extract (bulk)",
+            "The persons with register references in [fromRef, toRef) and everyone living at "
+            "their residence addresses on asOf, as columns: for re-evaluating a whole "
+            "population when a law changes. householdRef is the register reference of the "
+            "residence address (null: no residence). Every person in the answer is a data "
+            f"subject of the call. At most {MAX_EXTRACT_RANGE:,} references per call.",
+            {
+                "personRef": {"type": "array", "items": {"type": "integer"}},
+                "personalCode": {"type": "array", "items": _TEXT},
+                "birthDate": {"type": "array", "items": _DATE},
+                "dateOfDeath": {"type": "array", "items": _NULLABLE_DATE},
+                "householdRef": {"type": "array", "items": {"type": "integer", "nullable": True}},
+            },
+            (
+                Parameter(
+                    "fromRef",
+                    "The first register reference of the range.",
+                    {"type": "integer"},
+                    required=True,
+                ),
+                Parameter(
+                    "toRef",
+                    "The end of the range (excluded).",
+                    {"type": "integer"},
+                    required=True,
+                ),
+                _AS_OF,
+            ),
+            item_list=None,
+            bulk=True,
+        ),
     )
 }
 
@@ -373,6 +412,8 @@ def call_registry_service(
         raise NotFound(f"{service.code} has no resource {path}")
     if body:
         raise _invalid("body", "must be empty: the question is in the query parameters")
+    if declared.bulk:
+        return _bulk(session, declared, query, authorization)
     subject = _subject(session, declared, query)
     if authorization.residents_of is not None:
         on = today()
@@ -393,6 +434,43 @@ def call_registry_service(
     return ProviderResponse(
         status=200, body=answer, data_subjects=subjects, fields=fields, legal_basis=legal_basis
     )
+
+
+def _reference(query: Mapping[str, str], name: str) -> int:
+    text = (query.get(name) or "").strip()
+    if not text:
+        raise _invalid(name, "is required")
+    if not text.isdigit() or len(text) > 18:
+        raise _invalid(name, "is not a register reference")
+    return int(text)
+
+
+def _bulk(
+    session: Session,
+    declared: RegistryService,
+    query: Mapping[str, str],
+    authorization: Authorization,
+) -> ProviderResponse:
+    """A bulk extract. Not answered under a right limited to a municipality's residents or
+    resting on consent (both are decided person by person, which a bulk read cannot be)."""
+    if authorization.residents_of is not None or authorization.consent_agreement is not None:
+        raise AccessDenied(
+            f"{declared.code} is a bulk extract: it is not answered under a right limited to "
+            "residents or resting on consent",
+            reason="no-right",
+        )
+    first, end = _reference(query, "fromRef"), _reference(query, "toRef")
+    if end <= first:
+        raise _invalid("toRef", "must be greater than fromRef")
+    if end - first > MAX_EXTRACT_RANGE:
+        raise _invalid("toRef", f"must be at most {MAX_EXTRACT_RANGE} after fromRef")
+    on = _date(query, "asOf") or today()
+    allowed = set(authorization.fields)
+    fields = tuple(f for f in declared.fields if f in allowed)
+    answer, subjects = population_extract(
+        session, first_ref=first, end_ref=end, on=on, fields=fields
+    )
+    return ProviderResponse(status=200, body=answer, data_subjects=subjects, fields=fields)
 
 
 def _require_consent(
@@ -422,7 +500,16 @@ def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) 
     """The OpenAPI 3.0 document of a registry service (what ``getOpenAPI`` returns)."""
     fields: dict[str, Any] = dict(declared.fields)
     answer: dict[str, Any] = {"type": "object", "properties": fields}
-    if declared.item_list:
+    if declared.bulk:
+        answer = {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer"},
+                "inRange": {"type": "array", "items": {"type": "boolean"}},
+                "columns": {"type": "object", "properties": fields},
+            },
+        }
+    elif declared.item_list:
         answer = {
             "type": "object",
             "properties": {

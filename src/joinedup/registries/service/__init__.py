@@ -44,6 +44,11 @@ from joinedup.registries.service.employment import (
     record_monthly_income,
     start_employment,
 )
+from joinedup.registries.service.extract import (
+    PopulationExtract,
+    person_reference_range,
+    population_extract,
+)
 from joinedup.registries.service.population import (
     change_name,
     issue_personal_code,
@@ -85,6 +90,7 @@ __all__ = [
     "IncomeColumns",
     "Known",
     "PersonColumns",
+    "PopulationExtract",
     "RelationColumns",
     "RepresentativeColumns",
     "add_representative",
@@ -124,8 +130,10 @@ __all__ = [
     "parents_of",
     "payment_account_of",
     "person_ids_of",
+    "person_reference_range",
     "personal_codes_of",
     "persons_born_on",
+    "population_extract",
     "record_monthly_income",
     "register_address",
     "register_birth",

@@ -1,0 +1,113 @@
+"""The inputs of a re-evaluation, read in bulk through the exchange and turned into the rules
+engine's columns.
+
+One chunk is one ``population-extract`` call: the persons of a range of register references
+and everyone living with them (a household is whole, so its values are right), read as the
+owning agency's subsystem for the service's purpose. The exchange authorises the call and
+leaves a data-usage record for every person in the answer, in the caller's transaction.
+
+Households are the persons sharing a residence address on the first day of the month; a
+person without a residence is a household of their own (and not resident). Household roles:
+a child is under 18 on that day, everyone else an adult.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from joinedup.exchange import ExchangeClient
+from joinedup.rules import GroupColumns, Period, Population, Ruleset
+
+Array = npt.NDArray[Any]
+ADULT_AGE = 18
+_NO_DEATH = np.datetime64(date.max, "D")
+
+
+@dataclass(frozen=True)
+class ChunkInputs:
+    """One chunk's persons as columns (positions 0..n-1) and the rules population."""
+
+    person_ref: Array  # int64
+    personal_code: Array  # str
+    in_range: Array  # bool: decided in this chunk (else a co-resident read for the household)
+    adult: Array  # bool
+    population: Population
+
+
+def read_extract(
+    calls: ExchangeClient,
+    *,
+    service: str,
+    purpose: str,
+    first_ref: int,
+    end_ref: int,
+    on: date,
+    issue: str | None,
+) -> dict[str, Any]:
+    """One bulk read through the exchange (recorded by ``calls`` when its block ends)."""
+    answer = calls.call(
+        service,
+        purpose=purpose,
+        query={"fromRef": str(first_ref), "toRef": str(end_ref), "asOf": on.isoformat()},
+        issue=issue,
+    )
+    return answer.body
+
+
+def ages_on(birth: Array, on: date) -> Array:
+    """Whole years from each birth date to ``on`` (a 29 February birthday is reached on
+    1 March in other years)."""
+    year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+    month_start = birth.astype("datetime64[M]")
+    month = month_start.astype(np.int64) % 12 + 1
+    day = (birth - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    before = (month > on.month) | ((month == on.month) & (day > on.day))
+    ages: Array = on.year - year - before
+    return ages
+
+
+def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> ChunkInputs:
+    """The extract's columns as a rules population for ``period`` (a month)."""
+    columns = body["columns"]
+    refs = np.asarray(columns["personRef"], dtype=np.int64)
+    n = len(refs)
+    codes = np.asarray(columns["personalCode"], dtype=object)
+    birth = np.asarray(columns["birthDate"], dtype="datetime64[D]")
+    death = np.asarray(
+        [d if d is not None else "NaT" for d in columns["dateOfDeath"]], dtype="datetime64[D]"
+    )
+    death = np.where(np.isnat(death), _NO_DEATH, death)
+    homes = columns["householdRef"]
+    home = np.asarray([h if h is not None else -1 for h in homes], dtype=np.int64)
+    resident = home >= 0
+    # a person without a residence is a household of their own, numbered apart from addresses
+    key = np.where(resident, home, -1 - refs)
+    household_ids, person_household = np.unique(key, return_inverse=True)
+    first_day = period.start
+    adult = ages_on(birth, first_day) >= ADULT_AGE
+    population = Population.build(
+        ruleset,
+        person_ids=np.arange(n, dtype=np.int64),
+        groups={
+            "household": GroupColumns(
+                household_ids,
+                household_ids[person_household.reshape(n)],
+                np.where(adult, 0, 1).astype(np.int8),
+            )
+        },
+    )
+    population.set_input("birth_date", birth, native=True)
+    population.set_input("date_of_death", death, native=True)
+    population.set_input("resident", resident, period, native=True)
+    return ChunkInputs(
+        person_ref=refs,
+        personal_code=codes,
+        in_range=np.asarray(body["inRange"], dtype=np.bool_),
+        adult=adult,
+        population=population,
+    )

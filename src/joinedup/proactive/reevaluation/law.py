@@ -1,0 +1,199 @@
+"""The law in force: a ruleset with every parameter version published for it.
+
+A parameter version is published with the date it takes effect; nothing is changed in place:
+the law in force is the ruleset (as written in code) with the published versions applied in
+the order they were published, each from its own date. Evaluating an earlier month therefore
+still gives the earlier law.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import utcnow
+from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.events import emit
+from joinedup.proactive.reevaluation.events import LawVersionPublished
+from joinedup.proactive.reevaluation.models import LawVersion
+from joinedup.rules import ParameterChange, Ruleset, apply_reform, get_ruleset
+
+MAX_CHANGES = 50
+
+
+@dataclass(frozen=True)
+class LawVersionRecord:
+    """A published parameter version."""
+
+    uid: uuid.UUID
+    ruleset: str
+    version: str
+    changes: tuple[str, ...]
+    effective_from: date
+    citation: str
+    owner: str  # CLASS/CODE of the member that published it
+    published_at: datetime
+    published_by: str
+
+
+def _record(row: LawVersion) -> LawVersionRecord:
+    return LawVersionRecord(
+        uid=row.uid,
+        ruleset=row.ruleset,
+        version=row.version,
+        changes=tuple(row.changes),
+        effective_from=row.effective_from,
+        citation=row.citation,
+        owner=f"{row.owner_member_class}/{row.owner_member_code}",
+        published_at=row.published_at,
+        published_by=row.published_by,
+    )
+
+
+def _parse(changes: list[str], effective_from: date) -> list[ParameterChange]:
+    problems: list[dict[str, str]] = []
+    parsed: list[ParameterChange] = []
+    if not changes:
+        problems.append({"field": "changes", "message": "name at least one parameter change"})
+    if len(changes) > MAX_CHANGES:
+        problems.append({"field": "changes", "message": f"at most {MAX_CHANGES} changes"})
+    for position, text in enumerate(changes[:MAX_CHANGES]):
+        if "@" in text:
+            problems.append(
+                {
+                    "field": f"changes[{position}]",
+                    "message": "the date a change takes effect is effective_from, not @date",
+                }
+            )
+            continue
+        try:
+            change = ParameterChange.parse(text)
+        except ValidationFailed as exc:
+            problems.append({"field": f"changes[{position}]", "message": exc.detail})
+            continue
+        parsed.append(
+            ParameterChange(change.path, change.value, effective_from, change.bracket, change.field)
+        )
+    if problems:
+        raise ValidationFailed(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+        )
+    return parsed
+
+
+def _versions(session: Session, ruleset: str) -> list[LawVersion]:
+    return list(
+        session.scalars(select(LawVersion).where(LawVersion.ruleset == ruleset).order_by(LawVersion.id))
+    )
+
+
+def publish_law_version(
+    session: Session,
+    *,
+    ruleset: str,
+    changes: list[str],
+    effective_from: date,
+    citation: str,
+    owner: str,
+    actor: str,
+) -> LawVersionRecord:
+    """Publish parameter ``changes`` (``path=value`` or ``path[i].rate=value``) of ``ruleset``,
+    in force from ``effective_from``, under the statute ``citation``, by the member ``owner``
+    (``CLASS/CODE``). Everything is checked first (unknown ruleset or parameter, malformed
+    value: nothing is written).
+
+    Changes: one ``proactive_law_version`` row. Emits ``proactive.law_version_published.v1``."""
+    base = get_ruleset(ruleset)
+    parsed = _parse(list(changes), effective_from)
+    problems = []
+    if not citation.strip():
+        problems.append({"field": "citation", "message": "name the statute that changed the law"})
+    member_class, _, member_code = owner.partition("/")
+    if not member_class or not member_code:
+        problems.append({"field": "owner", "message": "must be CLASS/CODE"})
+    if problems:
+        raise ValidationFailed(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+        )
+    earlier = _versions(session, ruleset)
+    # every version so far and this one must apply (unknown parameters, brackets, kinds)
+    in_force(base, [*earlier], extra=parsed)
+    count = session.scalar(select(func.count(LawVersion.id)).where(LawVersion.ruleset == ruleset))
+    row = LawVersion(
+        uid=uuid.uuid4(),
+        ruleset=ruleset,
+        version=f"{base.version}+{effective_from:%Y%m%d}.{int(count or 0) + 1}"[:32],
+        changes=[str(ParameterChange(c.path, c.value, None, c.bracket, c.field)) for c in parsed],
+        effective_from=effective_from,
+        citation=citation.strip()[:300],
+        owner_member_class=member_class,
+        owner_member_code=member_code,
+        published_at=utcnow(),
+        published_by=actor[:100],
+    )
+    session.add(row)
+    session.flush()
+    emit(
+        session,
+        LawVersionPublished(
+            law_version=str(row.uid),
+            ruleset=ruleset,
+            version=row.version,
+            effective_from=effective_from,
+        ),
+    )
+    return _record(row)
+
+
+def in_force(
+    base: Ruleset, versions: list[LawVersion], *, extra: list[ParameterChange] | None = None
+) -> Ruleset:
+    """``base`` with the versions' changes applied, each from its own date."""
+    changes: list[ParameterChange] = []
+    for version in versions:
+        for text in version.changes:
+            change = ParameterChange.parse(text)
+            changes.append(
+                ParameterChange(
+                    change.path, change.value, version.effective_from, change.bracket, change.field
+                )
+            )
+    changes.extend(extra or [])
+    if not changes:
+        return base
+    label = versions[-1].version if versions and not extra else "draft"
+    return apply_reform(base, changes, name=label)
+
+
+_CACHE: dict[tuple[str, int], Ruleset] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def ruleset_in_force(session: Session, name: str) -> Ruleset:
+    """The ruleset ``name`` with every published version applied (its ``reform`` names the
+    latest version). Built once per process for each latest version."""
+    versions = _versions(session, name)
+    latest = versions[-1].id if versions else 0
+    with _CACHE_LOCK:
+        found = _CACHE.get((name, latest))
+    if found is None:
+        found = in_force(get_ruleset(name), versions)
+        with _CACHE_LOCK:
+            _CACHE[(name, latest)] = found
+    return found
+
+
+def get_law_version(session: Session, *, uid: uuid.UUID) -> LawVersionRecord:
+    row = session.scalar(select(LawVersion).where(LawVersion.uid == uid))
+    if row is None:
+        raise NotFound("no such law version", law_version=str(uid))
+    return _record(row)
+
+
+def list_law_versions(session: Session, *, ruleset: str) -> list[LawVersionRecord]:
+    return [_record(row) for row in _versions(session, ruleset)]

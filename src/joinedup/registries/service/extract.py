@@ -1,0 +1,93 @@
+"""Bulk extracts of the population register, for re-evaluating a whole population when a law
+changes: a range of persons (by register reference) with the facts the rules read, and
+everyone living with them, so that each household is whole.
+
+The extract is published as the exchange's ``population-extract`` service: reading it is a
+mediated call that leaves a data-usage record for every person in the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from joinedup.registries.models import Person
+
+# Residences open on :day (and still believed) — the household a person belongs to that day.
+_OPEN = (
+    "r.superseded_at IS NULL AND r.valid_from <= :day AND (r.valid_to IS NULL OR r.valid_to > :day)"
+)
+_EXTRACT = text(
+    f"""
+    WITH homes AS (
+        SELECT DISTINCT r.address_id FROM residence r
+         WHERE r.person_id >= :lo AND r.person_id < :hi AND {_OPEN}
+    )
+    SELECT p.id, p.personal_code, p.birth_date, p.date_of_death, r.address_id
+      FROM person p
+      LEFT JOIN residence r ON r.person_id = p.id AND {_OPEN}
+     WHERE p.id >= :lo AND p.id < :hi
+    UNION ALL
+    SELECT p.id, p.personal_code, p.birth_date, p.date_of_death, r.address_id
+      FROM homes h
+      JOIN residence r ON r.address_id = h.address_id
+      JOIN person p ON p.id = r.person_id
+     WHERE {_OPEN} AND (r.person_id < :lo OR r.person_id >= :hi)
+    """
+)
+
+
+@dataclass(frozen=True)
+class PopulationExtract:
+    """Column lists, one entry per person: register reference, personal code, birth date and
+    date of death (ISO), and the register reference of the residence address on the day
+    (``None``: no residence)."""
+
+    person_ref: list[int]
+    personal_code: list[str]
+    birth_date: list[str]
+    date_of_death: list[str | None]
+    address_ref: list[int | None]
+    #: Whether each person is in the range asked for (else a co-resident of someone who is).
+    in_range: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.person_ref)
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def population_extract(
+    session: Session, *, first_ref: int, end_ref: int, on: date
+) -> PopulationExtract:
+    """The persons with register references in ``[first_ref, end_ref)`` and everyone who lives
+    at their residence addresses on ``on``, ordered by reference. Reads only."""
+    rows = session.connection().execute(
+        _EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on.isoformat()}
+    )
+    found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
+    return PopulationExtract(
+        person_ref=[int(row[0]) for row in found],
+        personal_code=[row[1] for row in found],
+        birth_date=[_iso(row[2]) or "" for row in found],
+        date_of_death=[_iso(row[3]) for row in found],
+        address_ref=[row[4] for row in found],
+        in_range=[first_ref <= row[0] < end_ref for row in found],
+    )
+
+
+def person_reference_range(session: Session) -> tuple[int, int]:
+    """The lowest and highest register reference of a person (``(0, -1)`` when the register
+    is empty): how a bulk job plans its ranges. No personal data."""
+    low, high = session.execute(select(func.min(Person.id), func.max(Person.id))).one()
+    if low is None or high is None:
+        return 0, -1
+    return int(low), int(high)
