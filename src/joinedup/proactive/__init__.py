@@ -1,0 +1,1 @@
+"""Proactive services."""
