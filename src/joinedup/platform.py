@@ -17,6 +17,8 @@ CONTEXTS: tuple[str, ...] = (
     "rules",
     "notify",
     "identity",
+    "catalogue",
+    "proactive",
     "demo",
 )
 
@@ -24,7 +26,11 @@ CONTEXTS: tuple[str, ...] = (
 #: the law changes lives beside the proactive context's own modules).
 SUBPACKAGES: tuple[str, ...] = ("proactive.reevaluation",)
 
-_CORE_MODEL_MODULES = ("joinedup.core.outbox", "joinedup.core.translog.models")
+_CORE_MODEL_MODULES = (
+    "joinedup.core.outbox",
+    "joinedup.core.schedule",
+    "joinedup.core.translog.models",
+)
 #: Plumbing with an HTTP face of its own (the transparency log's tree heads and proofs).
 _CORE_API_MODULES = ("joinedup.core.translog.api",)
 

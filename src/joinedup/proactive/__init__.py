@@ -1,2 +1,1 @@
-"""Proactive services: life events, entitlements, and re-evaluation when the law changes
-(:mod:`joinedup.proactive.reevaluation`)."""
+"""Proactive services."""
