@@ -88,7 +88,9 @@ def _parse(changes: list[str], effective_from: date) -> list[ParameterChange]:
 
 def _versions(session: Session, ruleset: str) -> list[LawVersion]:
     return list(
-        session.scalars(select(LawVersion).where(LawVersion.ruleset == ruleset).order_by(LawVersion.id))
+        session.scalars(
+            select(LawVersion).where(LawVersion.ruleset == ruleset).order_by(LawVersion.id)
+        )
     )
 
 

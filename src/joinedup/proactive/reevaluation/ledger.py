@@ -1,0 +1,266 @@
+"""Comparing what the law in force gives with the stored entitlements, and storing only the
+differences, in bulk.
+
+The decision per person and service is the proactive services' own (a person's decline or
+opt-out stands; not due any more ends an active entitlement; due again after an end starts a
+new period; an accepted offer stays granted): see :func:`next_status`. Only the rows that
+change are written — the entitlement updated (or created), one revision appended, one
+``entitlement.*`` event — as multi-row statements, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from joinedup.core.db import insert_rows
+from joinedup.core.events import Event, emit_many
+from joinedup.proactive.models import Entitlement, EntitlementRevision
+from joinedup.proactive.reevaluation.events import EntitlementRevised
+
+ACTIVE = frozenset({"eligible", "offered", "granted"})
+PERSON_DECIDED = frozenset({"declined", "opted_out"})
+_ENTITLEMENTS = cast(Table, Entitlement.__table__)
+_REVISIONS = cast(Table, EntitlementRevision.__table__)
+_LOOKUP = 5_000
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A catalogued service as re-evaluation needs it."""
+
+    code: str
+    names: dict[str, str]  # by locale; English is required
+    owner_member_class: str
+    owner_member_code: str
+    owner_subsystem: str
+    delivery_mode: str
+    ruleset: str
+    variable: str
+    purpose: str
+    legal_basis: str
+    legal_basis_url: str | None
+
+    @property
+    def due_status(self) -> str:
+        if self.delivery_mode == "automatic":
+            return "granted"
+        if self.delivery_mode == "proactive_offer":
+            return "offered"
+        return "eligible"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An entitlement as stored."""
+
+    id: int
+    uid: uuid.UUID
+    status: str
+    amount: int | None
+    revision: int
+    period_start: date
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entitlement changed by the new law."""
+
+    person_code: str
+    service: ServiceSpec
+    entitlement_uid: uuid.UUID
+    status: str
+    amount: int | None
+    previous_status: str | None
+    previous_amount: int | None
+
+
+def next_status(current: str | None, due: str | None) -> str | None:
+    """The new status (None: nothing to record) — the proactive services' rule."""
+    if current in PERSON_DECIDED or current == "awaiting_consent":
+        return None
+    if due is None:
+        return "ended" if current in ACTIVE else None
+    if current == "granted" and due == "offered":
+        return "granted"
+    return due
+
+
+def stored_entitlements(
+    session: Session, *, person_codes: Sequence[str], services: Sequence[str]
+) -> dict[tuple[str, str], Stored]:
+    """The continuing entitlements (no occasion) of these persons for these services."""
+    found: dict[tuple[str, str], Stored] = {}
+    codes = list(dict.fromkeys(person_codes))
+    e = Entitlement
+    query = select(
+        e.person_code, e.service_code, e.id, e.uid, e.status, e.amount, e.revision, e.period_start
+    ).where(
+        e.person_code.in_(bindparam("codes", expanding=True)),
+        e.service_code.in_(list(services)),
+        e.occasion == "",
+    )
+    for start in range(0, len(codes), _LOOKUP):
+        for row in session.execute(query, {"codes": codes[start : start + _LOOKUP]}):
+            found[(row[0], row[1])] = Stored(row[2], row[3], row[4], row[5], row[6], row[7])
+    return found
+
+
+def store_revisions(
+    session: Session,
+    *,
+    decided: Sequence[tuple[str, ServiceSpec, bool, int | None]],
+    stored: dict[tuple[str, str], Stored],
+    effective_from: date,
+    ruleset_version: str,
+    reason: str,
+    explanation: dict[str, Any],
+    reevaluation: str,
+    actor: str,
+    now: datetime,
+) -> list[Revision]:
+    """Store what changed: ``decided`` is (person code, service, due, amount) for every person
+    who is due something or holds an entitlement. Returns the changes."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    revisions: list[Revision] = []
+    revision_rows: list[tuple[Any, ...]] = []
+    pending_new: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
+    for code, service, is_due, amount in decided:
+        row = stored.get((code, service.code))
+        current = row.status if row is not None else None
+        due = service.due_status if is_due else None
+        status = next_status(current, due)
+        if status is None:
+            continue
+        new_amount = row.amount if status == "ended" and row is not None else amount
+        if row is not None and current == status and row.amount == new_amount:
+            continue
+        period_end = effective_from if status == "ended" else None
+        if row is None:
+            values = {
+                "uid": uuid.uuid4(),
+                "person_code": code,
+                "service_code": service.code,
+                "occasion": "",
+                "owner_member_class": service.owner_member_class,
+                "owner_member_code": service.owner_member_code,
+                "delivery_mode": service.delivery_mode,
+                "status": status,
+                "amount": new_amount,
+                "period_start": effective_from,
+                "period_end": None,
+                "life_event": None,
+                "regarding_code": None,
+                "reason": reason,
+                "explanation": explanation,
+                "ruleset": service.ruleset,
+                "ruleset_version": ruleset_version,
+                "variable": service.variable,
+                "legal_basis": service.legal_basis,
+                "legal_basis_url": service.legal_basis_url,
+                "revision": 1,
+                "created_at": now,
+                "updated_at": now,
+                "updated_by": actor,
+            }
+            inserts.append(values)
+            pending_new.append((values, (1, status, new_amount, effective_from, None)))
+            uid = values["uid"]
+        else:
+            period_start = (
+                effective_from if status in ACTIVE and current not in ACTIVE else row.period_start
+            )
+            updates.append(
+                {
+                    "b_id": row.id,
+                    "status": status,
+                    "amount": new_amount,
+                    "period_start": period_start,
+                    "period_end": period_end,
+                    "reason": reason,
+                    "explanation": explanation,
+                    "ruleset_version": ruleset_version,
+                    "revision": row.revision + 1,
+                    "updated_at": now,
+                    "updated_by": actor,
+                }
+            )
+            revision_rows.append(
+                (row.id, row.revision + 1, status, new_amount, period_start, period_end)
+            )
+            uid = row.uid
+        revisions.append(
+            Revision(code, service, uid, status, new_amount, current, row.amount if row else None)
+        )
+    if not revisions:
+        return []
+    connection = session.connection()
+    if inserts:
+        names = tuple(inserts[0])
+        insert_rows(connection, _ENTITLEMENTS, names, [tuple(v[n] for n in names) for v in inserts])
+        ids = dict(
+            session.execute(
+                select(Entitlement.uid, Entitlement.id).where(
+                    Entitlement.uid.in_(bindparam("uids", expanding=True))
+                ),
+                {"uids": [v["uid"] for v in inserts]},
+            ).all()
+        )
+        for values, (number, status, amount, start, end) in pending_new:
+            revision_rows.append((ids[values["uid"]], number, status, amount, start, end))
+    if updates:
+        t = _ENTITLEMENTS
+        statement = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values({name: bindparam(name) for name in updates[0] if name != "b_id"})
+        )
+        connection.execute(statement, updates)
+    columns = (
+        "entitlement_id",
+        "revision",
+        "status",
+        "amount",
+        "period_start",
+        "period_end",
+        "reason",
+        "explanation",
+        "ruleset_version",
+        "actor",
+        "acting_for",
+        "event_id",
+        "letter_message_id",
+        "recorded_at",
+    )
+    insert_rows(
+        connection,
+        _REVISIONS,
+        columns,
+        [
+            (*row, reason, explanation, ruleset_version, actor, None, None, None, now)
+            for row in revision_rows
+        ],
+    )
+    events: list[Event] = [
+        EntitlementRevised(
+            entitlement=str(r.entitlement_uid),
+            service_code=r.service.code,
+            status=r.status,
+            amount=r.amount,
+            previous_status=r.previous_status,
+            previous_amount=r.previous_amount,
+            effective_from=effective_from,
+            reevaluation=reevaluation,
+            ruleset_version=ruleset_version,
+        )
+        for r in revisions
+    ]
+    emit_many(session, events)
+    return revisions
