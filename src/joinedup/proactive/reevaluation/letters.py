@@ -97,26 +97,39 @@ def send_decision_letters(
         session, person_codes=[revision.person_code for revision in revisions]
     )
     letters: list[notify.NewLetter] = []
+    # a change of the law changes many entitlements alike: each distinct letter is written once
+    texts: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = {}
     for revision in revisions:
         locale = preferences[revision.person_code].locale
-        with i18n.use_locale(locale):
-            service = revision.service.names.get(locale) or revision.service.names["en"]
-            letters.append(
-                notify.NewLetter(
-                    recipient_code=revision.person_code,
-                    sender=f"{revision.service.owner_member_class}/"
-                    f"{revision.service.owner_member_code}",
-                    kind=notify.LetterKind.DECISION.value,
-                    subject=_("Your {service} from {day}").format(
-                        service=service,
-                        day=format_date(effective_from, format="long", locale=locale),
-                    ),
-                    paragraphs=_paragraphs(
-                        revision, effective_from=effective_from, citation=citation, locale=locale
-                    ),
-                    reference=f"law-change/{run}/{revision.entitlement_uid}",
-                    regarding=str(revision.entitlement_uid),
-                    locale=locale,
+        key = (
+            locale,
+            revision.service.code,
+            revision.status,
+            revision.previous_status,
+            revision.amount,
+            revision.previous_amount,
+        )
+        text = texts.get(key)
+        if text is None:
+            with i18n.use_locale(locale):
+                service = revision.service.names.get(locale) or revision.service.names["en"]
+                day = format_date(effective_from, format="long", locale=locale)
+                subject = _("Your {service} from {day}").format(service=service, day=day)
+                paragraphs = _paragraphs(
+                    revision, effective_from=effective_from, citation=citation, locale=locale
                 )
+            text = texts[key] = (subject, tuple(paragraphs))
+        letters.append(
+            notify.NewLetter(
+                recipient_code=revision.person_code,
+                sender=f"{revision.service.owner_member_class}/"
+                f"{revision.service.owner_member_code}",
+                kind=notify.LetterKind.DECISION.value,
+                subject=text[0],
+                paragraphs=text[1],
+                reference=f"law-change/{run}/{revision.entitlement_uid}",
+                regarding=str(revision.entitlement_uid),
+                locale=locale,
             )
+        )
     return notify.send_letters(session, letters, actor=actor)
