@@ -23,6 +23,7 @@ from joinedup.exchange.events import (
     ServicePublished,
     SubsystemRegistered,
 )
+from joinedup.exchange.guards import is_administrator
 from joinedup.exchange.local import (
     ExchangeClient,
     LocalAnswer,
@@ -103,6 +104,7 @@ __all__ = [
     "authorize",
     "call_registry_service",
     "exchange_client",
+    "is_administrator",
     "issue_access_token",
     "json_web_key_set",
     "local_client_identity",

@@ -63,6 +63,12 @@ def require_usage_reader(
     )
 
 
+def is_administrator(session: Session, *, client: ClientIdentity) -> bool:
+    """Whether ``client``'s subsystem is an exchange administrator (the central digital
+    office's). Reads the in-memory directory only."""
+    return client.subsystem_id in current_directory(session).administrators
+
+
 def require_administrator(session: Session, request: Request) -> ClientIdentity:
     """The client, if its subsystem is an exchange administrator."""
     client = authenticated(session, request)

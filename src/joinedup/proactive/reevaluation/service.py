@@ -130,9 +130,9 @@ def start_reevaluation(
     problems: list[dict[str, str]] = []
     if not services:
         problems.append({"field": "services", "message": "name at least one service"})
-    if not 1_000 <= chunk_persons <= MAX_CHUNK_PERSONS:
+    if not 1 <= chunk_persons <= MAX_CHUNK_PERSONS:
         problems.append(
-            {"field": "chunk_persons", "message": f"must be 1000 to {MAX_CHUNK_PERSONS}"}
+            {"field": "chunk_persons", "message": f"must be 1 to {MAX_CHUNK_PERSONS}"}
         )
     for position, spec in enumerate(services):
         where = f"services[{position}]"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Date, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from joinedup.registries.models import Person
@@ -38,7 +38,7 @@ _EXTRACT = text(
       JOIN person p ON p.id = r.person_id
      WHERE {_OPEN} AND (r.person_id < :lo OR r.person_id >= :hi)
     """  # noqa: S608 (our own text: every value is bound)
-)
+).bindparams(bindparam("day", type_=Date()))
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def population_extract(
     """The persons with register references in ``[first_ref, end_ref)`` and everyone who lives
     at their residence addresses on ``on``, ordered by reference. Reads only."""
     rows = session.connection().execute(
-        _EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on.isoformat()}
+        _EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on}
     )
     found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
     return PopulationExtract(

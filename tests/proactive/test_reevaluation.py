@@ -1,0 +1,186 @@
+"""Re-evaluating the whole population when the law changes: only the changes are stored, only
+those affected get a letter, every person read has a data-usage record, and a run that stops
+(an injected failure after a chunk) resumes to exactly the changes of an uninterrupted run."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from reevaluation_support import (
+    count,
+    law_change,
+    letters_of,
+    month_start,
+    plan,
+    revisions_of,
+)
+from sqlalchemy import text
+
+from joinedup.core.db import Database
+from joinedup.core.errors import Conflict, ValidationFailed
+from joinedup.proactive.reevaluation import get_reevaluation, run_reevaluation
+
+
+LARGE_FAMILY_SUPPLEMENT = 20000  # cents, from three children
+
+
+def _per_child(amount: int | None, per_child: int) -> bool:
+    """The amount is the per-child amount times one or two children, or times three or more
+    plus the large family supplement."""
+    if amount is None:
+        return False
+    if amount in (per_child, 2 * per_child):
+        return True
+    rest = amount - LARGE_FAMILY_SUPPLEMENT
+    return rest >= 3 * per_child and rest % per_child == 0
+
+
+def test_only_changes_are_stored_and_only_those_affected_get_a_letter(
+    seeded_database: Database,
+) -> None:
+    db = seeded_database
+    first = law_change(db, amount=120, effective_from=month_start(1))
+    assert first.status == "completed"
+    assert first.chunks_done == first.chunks_total > 1
+    granted = revisions_of(db, first.version)
+    assert first.changes == len(granted) > 0
+    assert {status for _, status, _, _ in granted} == {"granted"}
+    assert all(_per_child(amount, 12000) for _, _, amount, _ in granted)
+    assert len(letters_of(db, first.uid)) == first.letters == first.changes
+
+    # the same law again from the same day: nothing changes, nothing is written, nobody is told
+    entitlements, revisions = count(db, "proactive_entitlement"), count(
+        db, "proactive_entitlement_revision"
+    )
+    again = law_change(db, amount=120, effective_from=month_start(1))
+    assert (again.changes, again.letters) == (0, 0)
+    assert count(db, "proactive_entitlement") == entitlements
+    assert count(db, "proactive_entitlement_revision") == revisions
+
+    # a higher amount from the same day: every holder's amount changes, and only theirs
+    raised = law_change(db, amount=130, effective_from=month_start(1))
+    changed = revisions_of(db, raised.version)
+    assert raised.changes == len(changed) == len(granted)
+    assert {person for person, *_ in changed} == {person for person, *_ in granted}
+    assert all(revision == 2 and status == "granted" for _, status, _, revision in changed)
+    assert all(_per_child(amount, 13000) for _, _, amount, _ in changed)
+    recipients = [person for person, _ in letters_of(db, raised.uid)]
+    assert sorted(recipients) == sorted(person for person, *_ in changed)
+    with db.reading() as session:
+        someone_else = session.execute(
+            text(
+                "SELECT personal_code FROM person WHERE personal_code NOT IN "
+                "(SELECT person_code FROM proactive_entitlement) LIMIT 1"
+            )
+        ).scalar_one()
+    assert someone_else not in recipients
+
+
+def test_every_person_read_in_bulk_has_a_data_usage_record(seeded_database: Database) -> None:
+    db = seeded_database
+    before = count(db, "exchange_data_usage")
+    run = law_change(db, amount=125, effective_from=month_start(1), chunk_persons=100_000)
+    assert run.chunks_total == 1
+    with db.reading() as session:
+        persons = session.execute(text("SELECT count(*) FROM person")).scalar_one()
+        usages = session.execute(
+            text(
+                "SELECT count(*), count(DISTINCT subject_code), min(purpose), min(legal_basis) "
+                "FROM exchange_data_usage WHERE case_reference = :issue"
+            ),
+            {"issue": f"law-change/{run.uid}"},
+        ).one()
+    assert usages[0] == usages[1] == persons
+    assert usages[2] == "child-benefit"
+    assert "Family Benefits Act" in usages[3]
+    assert count(db, "exchange_data_usage") == before + persons
+
+
+def test_a_run_that_stops_resumes_to_exactly_the_changes_of_one_that_did_not(
+    seeded: Database, tmp_path: Path
+) -> None:
+    law_change(seeded, amount=120, effective_from=month_start(1))
+    seeded.dispose()
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(seeded.url.removeprefix("sqlite:///"), copy)
+    uninterrupted_db = Database(f"sqlite:///{copy}")
+
+    # the oracle: the same change, one run, in one chunk
+    oracle = law_change(
+        uninterrupted_db, amount=135, effective_from=month_start(2), chunk_persons=100_000
+    )
+    expected = revisions_of(uninterrupted_db, oracle.version)
+    assert len(expected) > 0
+
+    run = plan(seeded, amount=135, effective_from=month_start(2), chunk_persons=100)
+    assert run.chunks_total >= 5
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash_after_third(progress: object, result: object) -> None:
+        if getattr(result, "seq", None) == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        run_reevaluation(seeded, uid=run.uid, on_chunk=crash_after_third)
+    with seeded.reading() as session:
+        stopped = get_reevaluation(session, uid=run.uid)
+    assert (stopped.status, stopped.chunks_done) == ("failed", 3)
+    assert stopped.last_error == "Crash"
+    partial = revisions_of(seeded, stopped.version)
+    assert 0 < len(partial) < len(expected)
+
+    with seeded.unit_of_work() as session, pytest.raises(Conflict):
+        from reevaluation_support import child_benefit
+
+        from joinedup.proactive.reevaluation import start_reevaluation
+
+        start_reevaluation(
+            session,
+            law_version=stopped.law_version,
+            services=[child_benefit()],
+            actor="test",
+        )
+
+    done = run_reevaluation(seeded, uid=run.uid)
+    assert (done.status, done.chunks_done) == ("completed", done.chunks_total)
+    # the oracle's entitlements have the same codes (the same seeded country)
+    assert revisions_of(seeded, done.version) == expected
+    letters = letters_of(seeded, done.uid)
+    assert len(letters) == len(expected) == done.letters == done.changes
+    assert not [ref for ref, n in Counter(ref for _, ref in letters).items() if n > 1]
+    # resuming a completed run does nothing
+    assert run_reevaluation(seeded, uid=run.uid).changes == done.changes
+    uninterrupted_db.dispose()
+
+
+def test_a_bad_law_version_is_refused_before_anything_is_written(
+    seeded_database: Database,
+) -> None:
+    from reevaluation_support import owner
+
+    from joinedup.proactive.reevaluation import publish_law_version
+
+    for changes, field in (
+        (["family.child_benefit.no_such_thing=1"], None),
+        (["family.child_benefit.amount_per_child=abc"], "changes[0]"),
+        (["family.child_benefit.amount_per_child=130@2027-01-01"], "changes[0]"),
+        ([], "changes"),
+    ):
+        with seeded_database.unit_of_work() as session, pytest.raises(ValidationFailed) as bad:
+            publish_law_version(
+                session,
+                ruleset="demo",
+                changes=changes,
+                effective_from=month_start(1),
+                citation="Act",
+                owner=owner(),
+                actor="test",
+            )
+        if field is not None:
+            assert field in {e["field"] for e in bad.value.extensions["errors"]}
+    assert count(seeded_database, "proactive_law_version") == 0
