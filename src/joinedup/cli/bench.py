@@ -83,3 +83,29 @@ def bench_exchange(
         seconds=seconds,
         processes=processes,
     ).emit(as_json=as_json)
+
+
+@app.command("proactive")
+def bench_proactive(
+    reevaluate: int | None = typer.Option(
+        None,
+        "--reevaluate",
+        min=100,
+        help="Re-evaluate this many persons after a change of the law (target: 1,000,000 in 60 s).",
+    ),
+    events: int | None = typer.Option(
+        None, "--events", min=1, help="Register this many births (and deaths) over HTTP."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic country."),
+    chunk_persons: int = typer.Option(50_000, "--chunk-persons", min=100, max=200_000),
+    as_json: bool = JSON,
+) -> None:
+    """Proactive services: life events through the entry point until their entitlements and
+    letters are committed (--events), or a whole population re-evaluated (--reevaluate)."""
+    if (reevaluate is None) == (events is None):
+        raise typer.BadParameter("give --events N or --reevaluate N")
+    if reevaluate is not None:
+        from joinedup.demo.bench_reevaluation import run
+
+        run(persons=reevaluate, seed=seed, chunk_persons=chunk_persons).emit(as_json=as_json)
+        return

@@ -172,7 +172,7 @@ def store_revisions(
             }
             inserts.append(values)
             pending_new.append((values, (1, status, new_amount, effective_from, None)))
-            uid = values["uid"]
+            uid = cast(uuid.UUID, values["uid"])
         else:
             period_start = (
                 effective_from if status in ACTIVE and current not in ACTIVE else row.period_start
@@ -214,7 +214,8 @@ def store_revisions(
             ).all()
         )
         for values, (number, status, amount, start, end) in pending_new:
-            revision_rows.append((ids[values["uid"]], number, status, amount, start, end))
+            entitlement_id = ids[cast(uuid.UUID, values["uid"])]
+            revision_rows.append((entitlement_id, number, status, amount, start, end))
     if updates:
         t = _ENTITLEMENTS
         statement = (

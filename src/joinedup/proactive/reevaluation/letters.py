@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from joinedup import notify
 from joinedup.core import i18n
 from joinedup.core.i18n import gettext as _
+from joinedup.core.keys import SigningKey
 from joinedup.proactive.reevaluation.ledger import Revision
 
 #: Days a person has to appeal a decision.
@@ -86,6 +87,7 @@ def send_decision_letters(
     effective_from: date,
     citation: str,
     actor: str,
+    log_signer: SigningKey | None = None,
 ) -> int:
     """One decision letter per revision. Returns how many were new (a replay sends none).
 
@@ -132,4 +134,4 @@ def send_decision_letters(
                 locale=locale,
             )
         )
-    return notify.send_letters(session, letters, actor=actor)
+    return notify.send_letters(session, letters, actor=actor, log_signer=log_signer)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,8 +61,9 @@ class Reevaluation(Base):
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
     uid: Mapped[uuid.UUID] = mapped_column(unique=True)
     law_version_id: Mapped[int] = mapped_column(ForeignKey("proactive_law_version.id"), index=True)
-    #: The catalogued services re-evaluated (their codes).
-    services: Mapped[list[str]] = mapped_column(JSON)
+    #: The catalogued services re-evaluated, as they were when the run was planned (a resumed
+    #: run decides as the run began).
+    services: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     #: The first month under the new law (``YYYY-MM``): what is evaluated.
     period: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(12))

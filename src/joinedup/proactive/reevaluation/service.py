@@ -131,9 +131,7 @@ def start_reevaluation(
     if not services:
         problems.append({"field": "services", "message": "name at least one service"})
     if not 1 <= chunk_persons <= MAX_CHUNK_PERSONS:
-        problems.append(
-            {"field": "chunk_persons", "message": f"must be 1 to {MAX_CHUNK_PERSONS}"}
-        )
+        problems.append({"field": "chunk_persons", "message": f"must be 1 to {MAX_CHUNK_PERSONS}"})
     for position, spec in enumerate(services):
         where = f"services[{position}]"
         if spec.ruleset != law.ruleset:
@@ -231,7 +229,7 @@ def _extract_service(session: Session) -> str:
     )
 
 
-def _amounts(
+def service_values(
     ruleset: Ruleset, inputs: ChunkInputs, specs: Sequence[ServiceSpec], period: Period
 ) -> dict[str, tuple[Any, Any]]:
     """Per service: (due, amount in cents or None) per person of the chunk. A group's value
@@ -304,7 +302,7 @@ def process_chunk(
         stored = stored_entitlements(
             session, person_codes=codes, services=[spec.code for spec in group]
         )
-        values = _amounts(ruleset, inputs, group, period)
+        values = service_values(ruleset, inputs, group, period)
         decided: list[tuple[str, ServiceSpec, bool, int | None]] = []
         for spec in group:
             due, amount = values[spec.code]
@@ -337,6 +335,7 @@ def process_chunk(
         effective_from=law.effective_from,
         citation=law.citation,
         actor=ACTOR,
+        log_signer=log_signer,
     )
     return ChunkResult(chunk.seq, persons, len(revisions), letters)
 

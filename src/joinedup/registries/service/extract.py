@@ -70,9 +70,7 @@ def population_extract(
 ) -> PopulationExtract:
     """The persons with register references in ``[first_ref, end_ref)`` and everyone who lives
     at their residence addresses on ``on``, ordered by reference. Reads only."""
-    rows = session.connection().execute(
-        _EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on}
-    )
+    rows = session.connection().execute(_EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on})
     found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
     return PopulationExtract(
         person_ref=[int(row[0]) for row in found],
