@@ -38,3 +38,38 @@ _VALUES = st.one_of(
 @given(st.dictionaries(st.text(min_size=1, max_size=20), _VALUES, max_size=25))
 def test_record_documents_are_written_as_json_writes_them(document: dict[str, Any]) -> None:
     assert _dumps(document) == _reference(document)
+
+
+def test_the_data_usage_template_writes_the_canonical_bytes_exactly() -> None:
+    """The bulk path (one text per call, three values per record) is byte for byte the
+    documented canonical form, whatever the values hold (quotes, escapes, any code point)."""
+    import uuid as _uuid
+    from datetime import UTC, date, datetime
+
+    from joinedup.exchange.canonical import usage_canonical, usage_leaf
+    from joinedup.exchange.usage import Receiver, usage_records
+
+    for subject, legal_basis, hidden in (
+        ("38001085718", "Family Benefits Act § 23 (1)", None),
+        ('a"b\\c\u2028\x00é😀', 'say "yes" \n\t', date(2030, 1, 2)),
+    ):
+        rows = usage_records(
+            logged_at=datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+            subjects=[subject, "49912310000", subject],
+            channel="exchange",
+            receiver=Receiver("GOV", "70000001", "Sotsiaalkindlustusamet ‹SKA›", "benefits"),
+            service_xroad_id="JOINEDUP/GOV/70000002/population/population-extract",
+            action="child-benefit (population-extract)",
+            fields=["personRef", "birthDate"],
+            purpose="child-benefit",
+            legal_basis=legal_basis,
+            case_reference="law-change/x",
+            user_id=None,
+            represented_party=None,
+            message_id=str(_uuid.uuid4()),
+            law_enforcement=hidden is not None,
+            hidden_until=hidden,
+        )
+        assert [row["subject_code"] for row, _ in rows] == [subject, "49912310000"]
+        for row, leaf in rows:
+            assert leaf == usage_leaf(row, usage_canonical(row))

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
+from joinedup.core.db import insert_rows
 from joinedup.core.outbox import OutboxEvent
 
 
@@ -110,20 +111,23 @@ def emit(session: Session, event: Event, *, occurred_at: datetime | None = None)
 
 
 def emit_many(session: Session, events: Sequence[Event]) -> list[uuid.UUID]:
-    """Add many events in one bulk insert (batch use cases such as the seed)."""
+    """Add many events in one bulk insert (batch use cases such as the seed).
+
+    The rows go to the driver as multi-row inserts (:func:`~joinedup.core.db.insert_rows`):
+    the ORM's per-row insert handling cost more than the write itself. Pending objects of the
+    session are flushed first, so the outbox keeps the order the events were emitted in."""
     if not events:
         return []
     now = utcnow()
     event_ids = [uuid.uuid4() for _ in events]
-    rows = [
-        {
-            "event_id": event_id,
-            "name": event.name,
-            "payload": event.to_payload(),
-            "occurred_at": now,
-            "recorded_at": now,
-        }
-        for event_id, event in zip(event_ids, events, strict=True)
-    ]
-    session.execute(insert(OutboxEvent), rows)
+    session.flush()
+    insert_rows(
+        session.connection(),
+        cast(Table, OutboxEvent.__table__),
+        ("event_id", "name", "payload", "occurred_at", "recorded_at"),
+        [
+            (event_id, event.name, event.to_payload(), now, now)
+            for event_id, event in zip(event_ids, events, strict=True)
+        ],
+    )
     return event_ids

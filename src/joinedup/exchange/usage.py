@@ -15,6 +15,7 @@ itself fixed in the transparency log: it cannot be added, lengthened or removed 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import InclusionProof, inclusion_proof, latest_tree_head
-from joinedup.exchange.canonical import usage_canonical, usage_leaf
+from joinedup.exchange.canonical import USAGE_TAG, UsageTemplate, usage_canonical, usage_leaf
 from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.records import DataUsageRecord
 
@@ -69,32 +70,36 @@ def usage_records(
     hidden_until: date | None,
 ) -> list[tuple[dict[str, Any], bytes]]:
     """One data-usage row per distinct subject, with its log leaf input. Pure: writes nothing."""
-    field_list = ",".join(fields)
+    common: dict[str, Any] = {
+        "logged_at": logged_at,
+        "channel": channel,
+        "receiver_member_class": receiver.member_class,
+        "receiver_member_code": receiver.member_code,
+        "receiver_member_name": receiver.member_name[:300],
+        "receiver_system": receiver.system[:300],
+        "service_xroad_id": service_xroad_id,
+        "action": action[:500],
+        "fields": ",".join(fields),
+        "purpose": purpose[:100],
+        "legal_basis": legal_basis[:300],
+        "case_reference": case_reference[:300] if case_reference else None,
+        "user_id": user_id[:64] if user_id else None,
+        "represented_party": represented_party[:300] if represented_party else None,
+        "message_id": message_id[:128] if message_id else None,
+        "law_enforcement": law_enforcement,
+        "hidden_until": hidden_until,
+    }
+    # the records of one call differ in three values: their text is written once (a bulk read
+    # leaves one record per person, so this runs for every person of a population)
+    template = UsageTemplate(common)
+    sha256 = hashlib.sha256
     found: list[tuple[dict[str, Any], bytes]] = []
     for subject in dict.fromkeys(subjects):
-        row: dict[str, Any] = {
-            "record_id": uuid.uuid4(),
-            "salt": secrets.token_bytes(16),
-            "logged_at": logged_at,
-            "subject_code": subject,
-            "channel": channel,
-            "receiver_member_class": receiver.member_class,
-            "receiver_member_code": receiver.member_code,
-            "receiver_member_name": receiver.member_name[:300],
-            "receiver_system": receiver.system[:300],
-            "service_xroad_id": service_xroad_id,
-            "action": action[:500],
-            "fields": field_list,
-            "purpose": purpose[:100],
-            "legal_basis": legal_basis[:300],
-            "case_reference": case_reference[:300] if case_reference else None,
-            "user_id": user_id[:64] if user_id else None,
-            "represented_party": represented_party[:300] if represented_party else None,
-            "message_id": message_id[:128] if message_id else None,
-            "law_enforcement": law_enforcement,
-            "hidden_until": hidden_until,
-        }
-        found.append((row, usage_leaf(row, usage_canonical(row))))
+        record_id = uuid.uuid4()
+        salt = secrets.token_bytes(16)
+        row = {"record_id": record_id, "salt": salt, "subject_code": subject, **common}
+        digest = sha256(template.canonical(record_id, salt, subject)).digest()
+        found.append((row, USAGE_TAG + record_id.bytes + digest))
     return found
 
 
