@@ -97,6 +97,7 @@ def bench_proactive(
         None, "--events", min=1, help="Register this many births (and deaths) over HTTP."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic country."),
+    connections: int = typer.Option(16, "--connections", min=1, help="Concurrent clients."),
     chunk_persons: int = typer.Option(50_000, "--chunk-persons", min=100, max=200_000),
     as_json: bool = JSON,
 ) -> None:
@@ -109,3 +110,6 @@ def bench_proactive(
 
         run(persons=reevaluate, seed=seed, chunk_persons=chunk_persons).emit(as_json=as_json)
         return
+    from joinedup.demo.bench_events import run as run_events
+
+    run_events(events=events or 0, connections=connections).emit(as_json=as_json)

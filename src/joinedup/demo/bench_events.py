@@ -1,0 +1,397 @@
+"""``joinedup bench proactive --events N``: life events through the public civil-registration
+entry point, measured until everything they cause is committed.
+
+On a fresh seeded SQLite database in a temporary directory, the platform runs as the embedded
+deployment does (``joinedup serve --with-workers``: web, outbox relay and every consumer in
+one uvicorn process). ``connections`` concurrent clients register N events as the demo's
+registrar over HTTP (``POST /r1/…/population/record-birth`` and, one in ten, ``record-death``):
+each a distinct registration (its own reference and parents), answered only once committed.
+Then the benchmark waits until the platform is quiet (every event published and handled) and
+reads, for each life event, when the last of its consequences was committed: the entitlement
+revisions and the letters of the persons it concerns (the newborn and the parents; the
+deceased and their spouse) recorded after it was submitted. Its latency is that time minus
+the time it was submitted (the registration's own answer when it caused nothing); the
+sustained rate is N over the time from the first submission to the last commit.
+
+The reference, measured in the same run: the same events against the entry point alone (the
+same server without its workers, on a copy of the same database), submission to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import bindparam, text
+
+from joinedup.core.benchmark import BenchReport, percentile
+from joinedup.core.clock import today
+from joinedup.core.db import Database
+from joinedup.demo.agencies import organisation
+from joinedup.demo.exchange_setup import demo_client_credentials
+from joinedup.demo.seed import seed_country
+from joinedup.migrations import upgrade
+
+TARGET_EVENTS_PER_S = 500.0
+TARGET_P99_MS = 250.0
+DEATH_SHARE = 10  # one event in ten is a death
+REGISTRAR = "population-register/civil-registration"
+
+
+@dataclass
+class Event:
+    kind: str  # birth | death
+    body: dict[str, Any]
+    concerns: list[str]  # personal codes whose entitlements and letters it may cause
+    submitted: float = 0.0  # wall clock (time.time())
+    answered: float = 0.0
+    status: int = 0
+    done: float = 0.0
+
+
+@dataclass
+class Phase:
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _environment(directory: Path, url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "JOINEDUP_ENVIRONMENT": "development",
+            "JOINEDUP_DATA_DIR": str(directory),
+            "JOINEDUP_DATABASE_URL": url,
+            "JOINEDUP_LOG_LEVEL": "WARNING",
+            "JOINEDUP_LOG_FORMAT": "json",
+        }
+    )
+    return env
+
+
+def _start(directory: Path, url: str, port: int, *, workers: bool) -> subprocess.Popen[bytes]:
+    command = [str(Path(sys.executable).with_name("joinedup")), "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    if workers:
+        command.append("--with-workers")
+    server = subprocess.Popen(  # noqa: S603 (our own command and arguments)
+        command,
+        env=_environment(directory, url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the platform server exited with status {server.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return server
+        time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the platform server did not become ready")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _events(database: Database, count: int) -> list[Event]:
+    """Distinct parents for every birth and distinct persons for every death, so that what
+    each event causes is its own."""
+    year = today().year
+    young = {"young_from": date(year - 44, 1, 1), "young_to": date(year - 20, 1, 1)}
+    with database.reading() as session:
+        couples = session.execute(
+            text(
+                "SELECT m.personal_code, f.personal_code FROM person m "
+                "JOIN relation r ON r.kind = 'spouse' AND r.superseded_at IS NULL "
+                " AND r.valid_to IS NULL AND (r.person_id = m.id OR r.related_person_id = m.id) "
+                "JOIN person f ON f.id = CASE WHEN r.person_id = m.id "
+                " THEN r.related_person_id ELSE r.person_id END "
+                "WHERE m.sex = 'F' AND m.date_of_death IS NULL AND f.date_of_death IS NULL "
+                "AND m.birth_date BETWEEN :young_from AND :young_to ORDER BY m.id"
+            ),
+            young,
+        ).all()
+        mothers = session.execute(
+            text(
+                "SELECT personal_code FROM person WHERE sex = 'F' AND date_of_death IS NULL "
+                "AND birth_date BETWEEN :young_from AND :young_to ORDER BY id"
+            ),
+            young,
+        ).all()
+        elderly = session.execute(
+            text(
+                "SELECT p.personal_code, ("
+                " SELECT s.personal_code FROM relation r JOIN person s ON s.id = CASE WHEN "
+                " r.person_id = p.id THEN r.related_person_id ELSE r.person_id END "
+                " WHERE r.kind = 'spouse' AND r.superseded_at IS NULL AND r.valid_to IS NULL "
+                " AND (r.person_id = p.id OR r.related_person_id = p.id) LIMIT 1) "
+                "FROM person p WHERE p.date_of_death IS NULL AND p.birth_date < :old ORDER BY p.id"
+            ),
+            {"old": date(today().year - 70, 1, 1)},
+        ).all()
+    parents: list[list[str]] = [[m, f] for m, f in couples]
+    taken = {code for pair in parents for code in pair}
+    parents += [[m] for (m,) in mothers if m not in taken]
+    dying = [(p, s) for p, s in elderly if p not in taken and (s is None or s not in taken)]
+    events: list[Event] = []
+    used: set[str] = set()
+    births = iter(parents)
+    deaths = iter(dying)
+    day = today()
+    for i in range(count):
+        if i % DEATH_SHARE == DEATH_SHARE - 1:
+            for person, spouse in deaths:
+                if person in used or (spouse is not None and spouse in used):
+                    continue
+                concerns = [person] + ([spouse] if spouse else [])
+                used.update(concerns)
+                events.append(
+                    Event(
+                        "death",
+                        {"reference": f"bench-d-{i}", "personalCode": person,
+                         "dateOfDeath": day.isoformat()},
+                        concerns,
+                    )
+                )  # fmt: skip
+                break
+            else:
+                raise RuntimeError("the seeded country has too few persons for the deaths")
+            continue
+        for pair in births:
+            if any(code in used for code in pair):
+                continue
+            used.update(pair)
+            events.append(
+                Event(
+                    "birth",
+                    {
+                        "reference": f"bench-b-{i}",
+                        "givenNames": "Mari",
+                        "familyName": "Tamm",
+                        "birthDate": (day - timedelta(days=i % 10)).isoformat(),
+                        "sex": "FM"[i % 2],
+                        "birthPlace": "Joinville",
+                        "parents": pair,
+                    },
+                    list(pair),
+                )
+            )
+            break
+        else:
+            raise RuntimeError("the seeded country has too few parents for the births")
+    return events
+
+
+async def _submit(port: int, token: str, events: list[Event], connections: int) -> None:
+    population = organisation("population-register").member_code
+    base = f"http://127.0.0.1:{port}/r1/JOINEDUP/GOV/{population}/population"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "X-Road-Client": f"JOINEDUP/GOV/{population}/civil-registration",
+        "X-Road-Purpose": "civil-registration",
+    }
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    for event in events:
+        queue.put_nowait(event)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                event = queue.get_nowait()
+                service = "record-birth" if event.kind == "birth" else "record-death"
+                event.submitted = time.time()
+                answer = await client.post(f"{base}/{service}", json=event.body, headers=headers)
+                event.answered = time.time()
+                event.status = answer.status_code
+                if event.kind == "birth" and answer.status_code == 201:
+                    event.concerns.append(answer.json()["personalCode"])
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+def _token(url: str, seed: int) -> str:
+    from joinedup.exchange import issue_access_token
+
+    database = Database(url)
+    try:
+        client_id, secret = demo_client_credentials(seed, REGISTRAR)
+        with database.unit_of_work() as session:
+            return issue_access_token(
+                session, client_id=client_id, client_secret=secret
+            ).access_token
+    finally:
+        database.dispose()
+
+
+def _quiet(database: Database, timeout: float) -> bool:
+    """Wait until every event is published and the consumers stop moving (or caught up)."""
+    deadline = time.monotonic() + timeout
+    last: tuple[Any, ...] | None = None
+    still_since = time.monotonic()
+    while time.monotonic() < deadline:
+        with database.reading() as session:
+            unpublished, head = session.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE published_at IS NULL), max(stream_seq) "
+                    "FROM outbox_event"
+                )
+            ).one()
+            low = session.execute(text("SELECT min(position) FROM bus_consumer_cursor")).scalar()
+            handled = session.execute(text("SELECT count(*) FROM inbox_event")).scalar()
+        state = (unpublished, head, low, handled)
+        if unpublished == 0 and low is not None and head is not None and low >= head:
+            return True
+        if state != last:
+            last, still_since = state, time.monotonic()
+        elif unpublished == 0 and time.monotonic() - still_since > 3.0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _moment(value: Any) -> float:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _completions(database: Database, events: list[Event]) -> None:
+    codes = sorted({code for event in events for code in event.concerns})
+    times: dict[str, list[float]] = {}
+    query = text(
+        "SELECT e.person_code, r.recorded_at FROM proactive_entitlement_revision r "
+        "JOIN proactive_entitlement e ON e.id = r.entitlement_id WHERE e.person_code IN :codes "
+        "UNION ALL SELECT recipient_code, sent_at FROM notify_letter WHERE recipient_code IN :codes"
+    ).bindparams(bindparam("codes", expanding=True))
+    with database.reading() as session:
+        for start in range(0, len(codes), 500):
+            rows = session.execute(query, {"codes": codes[start : start + 500]}).all()
+            for code, moment in rows:
+                times.setdefault(code, []).append(_moment(moment))
+    for event in events:
+        caused = [t for code in event.concerns for t in times.get(code, []) if t >= event.submitted]
+        event.done = max([event.answered, *caused])
+
+
+def _phase(events: list[Event], *, end_to_end: bool) -> Phase:
+    ok = [e for e in events if e.status == 201]
+    statuses: dict[int, int] = {}
+    for event in events:
+        statuses[event.status] = statuses.get(event.status, 0) + 1
+    if not ok:
+        return Phase(0.0, 0.0, 0.0, statuses)
+    finish = [e.done if end_to_end else e.answered for e in ok]
+    latencies = sorted((f - e.submitted) * 1000 for f, e in zip(finish, ok, strict=True))
+    seconds = max(max(finish) - min(e.submitted for e in ok), 1e-9)
+    return Phase(
+        events_per_s=len(ok) / seconds,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        statuses=statuses,
+        seconds=seconds,
+    )
+
+
+def run(
+    *, events: int, connections: int = 16, seed: int = 2026, persons: int | None = None
+) -> BenchReport:
+    directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
+    try:
+        seeded = directory / "seeded.db"
+        url = f"sqlite:///{seeded}"
+        upgrade(url)
+        database = Database(url)
+        seed_country(database, persons=persons or max(2_000, 6 * events), seed=seed, progress=False)
+        plan = _events(database, events)
+        database.dispose()
+        figures: dict[str, Any] = {}
+        phases: dict[str, Phase] = {}
+        for name, workers in (("reference", False), ("end_to_end", True)):
+            db_file = directory / f"{name}.db"
+            shutil.copyfile(seeded, db_file)
+            phase_url = f"sqlite:///{db_file}"
+            token = _token(phase_url, seed)
+            run_events = [Event(e.kind, dict(e.body), list(e.concerns)) for e in plan]
+            port = _free_port()
+            server = _start(directory, phase_url, port, workers=workers)
+            try:
+                asyncio.run(_submit(port, token, run_events, connections))
+                if workers:
+                    phase_db = Database(phase_url)
+                    try:
+                        quiet = _quiet(phase_db, timeout=max(60.0, events / 20))
+                        _completions(phase_db, run_events)
+                    finally:
+                        phase_db.dispose()
+                    figures["quiet"] = quiet
+            finally:
+                _stop(server)
+            phases[name] = _phase(run_events, end_to_end=workers)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    full, alone = phases["end_to_end"], phases["reference"]
+    figures.update(
+        {
+            "events_per_s": round(full.events_per_s, 1),
+            "p50_ms": round(full.p50_ms, 2),
+            "p99_ms": round(full.p99_ms, 2),
+            "events": events,
+            "connections": connections,
+            "statuses": {str(k): v for k, v in full.statuses.items()},
+            "reference": {
+                "events_per_s": round(alone.events_per_s, 1),
+                "p50_ms": round(alone.p50_ms, 2),
+                "p99_ms": round(alone.p99_ms, 2),
+            },
+            "load_average": round(os.getloadavg()[0], 2),
+        }
+    )
+    rows: list[Any] = [
+        ["figure", "end to end", "entry point alone", "target", "end to end / target"],
+        ["events/s", full.events_per_s, alone.events_per_s, TARGET_EVENTS_PER_S,
+         f"{full.events_per_s / TARGET_EVENTS_PER_S:.2f}×"],
+        ["p50 ms", full.p50_ms, alone.p50_ms, "—", "—"],
+        ["p99 ms", full.p99_ms, alone.p99_ms, TARGET_P99_MS,
+         f"{full.p99_ms / TARGET_P99_MS:.2f}×"],
+    ]  # fmt: skip
+    met = full.events_per_s >= TARGET_EVENTS_PER_S and full.p99_ms <= TARGET_P99_MS
+    notes = [
+        f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {connections} connections, "
+        f"one platform process with its workers on SQLite; answers {full.statuses}.",
+        f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms): "
+        f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} CPUs.",
+    ]
+    return BenchReport("Life events to entitlements and letters", figures, rows, notes)
