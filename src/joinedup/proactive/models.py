@@ -101,8 +101,8 @@ class EntitlementRevision(Base):
     acting_for: Mapped[str | None] = mapped_column(String(32))
     #: The event that caused the change, if one did.
     event_id: Mapped[uuid.UUID | None]
-    #: The decision letter sent to the person about this change.
-    letter_message_id: Mapped[uuid.UUID | None]
+    #: The sender's reference of the decision letter sent to the person about this change.
+    letter_reference: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime]
 
     __table_args__ = (

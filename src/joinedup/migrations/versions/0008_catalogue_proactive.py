@@ -189,7 +189,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("acting_for", sa.String(length=32), nullable=True),
         sa.Column("event_id", sa.Uuid(), nullable=True),
-        sa.Column("letter_message_id", sa.Uuid(), nullable=True),
+        sa.Column("letter_reference", sa.String(length=200), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "status IN ('eligible', 'offered', 'granted', 'declined', 'opted_out', 'ended', "
