@@ -50,9 +50,7 @@ def owner() -> str:
     return f"{sib.member_class}/{sib.member_code}"
 
 
-def plan(
-    database: Database, *, amount: int, effective_from: date, chunk_persons: int = 100
-) -> Any:
+def plan(database: Database, *, amount: int, effective_from: date, chunk_persons: int = 100) -> Any:
     """Publish ``amount`` per child from ``effective_from`` and plan its re-evaluation."""
     with database.unit_of_work() as session:
         law = publish_law_version(
@@ -95,16 +93,20 @@ def revisions_of(database: Database, version: str) -> list[tuple[str, str, int |
     return sorted((r[0], r[1], r[2], r[3]) for r in rows)
 
 
-def letters_of(database: Database, run_uid: Any) -> list[tuple[str, str]]:
-    """(recipient, reference) of every letter the run sent."""
+def letters_of(database: Database, version: str) -> list[tuple[str, str]]:
+    """(recipient, reference) of every letter about a revision under a law version."""
     with database.reading() as session:
         rows = session.execute(
-            text("SELECT recipient_code, reference FROM notify_letter WHERE reference LIKE :ref"),
-            {"ref": f"law-change/{run_uid}/%"},
+            text(
+                "SELECT l.recipient_code, l.reference FROM notify_letter l "
+                "JOIN proactive_entitlement_revision r ON r.letter_reference = l.reference "
+                "WHERE r.ruleset_version = :version"
+            ),
+            {"version": version},
         ).all()
     return sorted((r[0], r[1]) for r in rows)
 
 
 def count(database: Database, table: str) -> int:
     with database.reading() as session:
-        return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+        return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from reevaluation_support import (
+    child_benefit,
     count,
     law_change,
     letters_of,
@@ -21,8 +22,11 @@ from sqlalchemy import text
 
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, ValidationFailed
-from joinedup.proactive.reevaluation import get_reevaluation, run_reevaluation
-
+from joinedup.proactive.reevaluation import (
+    get_reevaluation,
+    run_reevaluation,
+    start_reevaluation,
+)
 
 LARGE_FAMILY_SUPPLEMENT = 20000  # cents, from three children
 
@@ -49,11 +53,12 @@ def test_only_changes_are_stored_and_only_those_affected_get_a_letter(
     assert first.changes == len(granted) > 0
     assert {status for _, status, _, _ in granted} == {"granted"}
     assert all(_per_child(amount, 12000) for _, _, amount, _ in granted)
-    assert len(letters_of(db, first.uid)) == first.letters == first.changes
+    assert len(letters_of(db, first.version)) == first.letters == first.changes
 
     # the same law again from the same day: nothing changes, nothing is written, nobody is told
-    entitlements, revisions = count(db, "proactive_entitlement"), count(
-        db, "proactive_entitlement_revision"
+    entitlements, revisions = (
+        count(db, "proactive_entitlement"),
+        count(db, "proactive_entitlement_revision"),
     )
     again = law_change(db, amount=120, effective_from=month_start(1))
     assert (again.changes, again.letters) == (0, 0)
@@ -67,7 +72,7 @@ def test_only_changes_are_stored_and_only_those_affected_get_a_letter(
     assert {person for person, *_ in changed} == {person for person, *_ in granted}
     assert all(revision == 2 and status == "granted" for _, status, _, revision in changed)
     assert all(_per_child(amount, 13000) for _, _, amount, _ in changed)
-    recipients = [person for person, _ in letters_of(db, raised.uid)]
+    recipients = [person for person, _ in letters_of(db, raised.version)]
     assert sorted(recipients) == sorted(person for person, *_ in changed)
     with db.reading() as session:
         someone_else = session.execute(
@@ -135,10 +140,6 @@ def test_a_run_that_stops_resumes_to_exactly_the_changes_of_one_that_did_not(
     assert 0 < len(partial) < len(expected)
 
     with seeded.unit_of_work() as session, pytest.raises(Conflict):
-        from reevaluation_support import child_benefit
-
-        from joinedup.proactive.reevaluation import start_reevaluation
-
         start_reevaluation(
             session,
             law_version=stopped.law_version,
@@ -150,7 +151,7 @@ def test_a_run_that_stops_resumes_to_exactly_the_changes_of_one_that_did_not(
     assert (done.status, done.chunks_done) == ("completed", done.chunks_total)
     # the oracle's entitlements have the same codes (the same seeded country)
     assert revisions_of(seeded, done.version) == expected
-    letters = letters_of(seeded, done.uid)
+    letters = letters_of(seeded, done.version)
     assert len(letters) == len(expected) == done.letters == done.changes
     assert not [ref for ref, n in Counter(ref for _, ref in letters).items() if n > 1]
     # resuming a completed run does nothing

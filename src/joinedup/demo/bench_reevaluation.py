@@ -43,7 +43,7 @@ from joinedup.proactive.reevaluation import (
     run_reevaluation,
     start_reevaluation,
 )
-from joinedup.proactive.reevaluation.inputs import build_inputs
+from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
 from joinedup.proactive.reevaluation.seeding import import_entitlements
 from joinedup.proactive.reevaluation.service import CHUNK_PERSONS, service_values
 from joinedup.rules import Period
@@ -150,16 +150,7 @@ def engine_alone(database: Database, spec: ServiceSpec, on: date, chunk: int) ->
             found = registries.population_extract(
                 session, first_ref=first, end_ref=min(first + chunk, high + 1), on=on
             )
-            body: dict[str, Any] = {
-                "inRange": found.in_range,
-                "columns": {
-                    "personRef": found.person_ref,
-                    "personalCode": found.personal_code,
-                    "birthDate": found.birth_date,
-                    "dateOfDeath": found.date_of_death,
-                    "householdRef": found.address_ref,
-                },
-            }
+            body = extract_body(found)
             inputs = build_inputs(ruleset, body, period)
             service_values(ruleset, inputs, [spec], period)
     return time.perf_counter() - started

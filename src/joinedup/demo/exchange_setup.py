@@ -242,7 +242,7 @@ def demo_rights() -> list[DemoRight]:
         DemoRight(
             sib,
             "population-extract",
-            ("personRef", "personalCode", "birthDate", "dateOfDeath", "householdRef"),
+            ("personRef", "personalCode", "birthDate", "dateOfDeath", "householdRef", "parentRefs"),
             (BENEFIT_ELIGIBILITY, CHILD_BENEFIT, OLD_AGE_PENSION),
         ),
         DemoRight(

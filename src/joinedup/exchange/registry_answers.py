@@ -345,6 +345,7 @@ def population_extract(
         "birthDate": found.birth_date,
         "dateOfDeath": found.date_of_death,
         "householdRef": found.address_ref,
+        "parentRefs": found.parent_refs,
     }
     answer = {
         "count": len(found),

@@ -295,7 +295,8 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "The persons with register references in [fromRef, toRef) and everyone living at "
             "their residence addresses on asOf, as columns: for re-evaluating a whole "
             "population when a law changes. householdRef is the register reference of the "
-            "residence address (null: no residence). Every person in the answer is a data "
+            "residence address (null: no residence); parentRefs the register references of "
+            "the person's parents. Every person in the answer is a data "
             f"subject of the call. At most {MAX_EXTRACT_RANGE:,} references per call.",
             {
                 "personRef": {"type": "array", "items": {"type": "integer"}},
@@ -303,6 +304,10 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 "birthDate": {"type": "array", "items": _DATE},
                 "dateOfDeath": {"type": "array", "items": _NULLABLE_DATE},
                 "householdRef": {"type": "array", "items": {"type": "integer", "nullable": True}},
+                "parentRefs": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "integer"}},
+                },
             },
             (
                 Parameter(

@@ -8,7 +8,6 @@ every evaluation uses), :func:`start_reevaluation`, :func:`run_reevaluation`,
 """
 
 from joinedup.proactive.reevaluation.events import (
-    EntitlementRevised,
     LawVersionPublished,
     ReevaluationCompleted,
 )
@@ -32,7 +31,6 @@ from joinedup.proactive.reevaluation.service import (
 __all__ = [
     "CHUNK_PERSONS",
     "ChunkResult",
-    "EntitlementRevised",
     "LawVersionPublished",
     "LawVersionRecord",
     "ReevaluationCompleted",

@@ -20,23 +20,6 @@ class LawVersionPublished(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EntitlementRevised(Event):
-    """An entitlement changed because the law changed (amount, or ended, or new)."""
-
-    name = "entitlement.revised.v1"
-
-    entitlement: str  # the entitlement's uid
-    service_code: str
-    status: str
-    amount: int | None  # cents
-    previous_status: str | None
-    previous_amount: int | None
-    effective_from: date
-    reevaluation: str
-    ruleset_version: str
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class ReevaluationCompleted(Event):
     name = "proactive.reevaluation_completed.v1"
 

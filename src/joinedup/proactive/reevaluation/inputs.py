@@ -8,7 +8,10 @@ leaves a data-usage record for every person in the answer, in the caller's trans
 
 Households are the persons sharing a residence address on the first day of the month; a
 person without a residence is a household of their own (and not resident). Household roles:
-a child is under 18 on that day, everyone else an adult.
+a child is under 18 on that day, everyone else an adult. What a household receives (child
+benefit) is decided for its **parents**: the adults of the household who are a registered
+parent of one of its children (a grown-up child or a grandparent living there is not) — the
+persons the proactive services decide it for when a child is born.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from joinedup import registries
 from joinedup.exchange import ExchangeClient
 from joinedup.rules import GroupColumns, Period, Population, Ruleset
 
@@ -36,6 +40,8 @@ class ChunkInputs:
     personal_code: Array  # str
     in_range: Array  # bool: decided in this chunk (else a co-resident read for the household)
     adult: Array  # bool
+    #: Receives for the household: an adult parent of one of the household's children.
+    parent: Array  # bool
     population: Population
 
 
@@ -71,6 +77,22 @@ def ages_on(birth: Array, on: date) -> Array:
     return ages
 
 
+def extract_body(found: registries.PopulationExtract) -> dict[str, Any]:
+    """A registries extract in the shape of the exchange's ``population-extract`` answer."""
+    return {
+        "count": len(found),
+        "inRange": found.in_range,
+        "columns": {
+            "personRef": found.person_ref,
+            "personalCode": found.personal_code,
+            "birthDate": found.birth_date,
+            "dateOfDeath": found.date_of_death,
+            "householdRef": found.address_ref,
+            "parentRefs": found.parent_refs,
+        },
+    }
+
+
 def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> ChunkInputs:
     """The extract's columns as a rules population for ``period`` (a month)."""
     columns = body["columns"]
@@ -104,10 +126,18 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
     population.set_input("birth_date", birth, native=True)
     population.set_input("date_of_death", death, native=True)
     population.set_input("resident", resident, period, native=True)
+    parent = np.zeros(n, dtype=np.bool_)
+    household = person_household.reshape(n)
+    for child in np.flatnonzero(~adult).tolist():
+        for ref in columns["parentRefs"][child]:
+            at = int(np.searchsorted(refs, ref))
+            if at < n and refs[at] == ref and adult[at] and household[at] == household[child]:
+                parent[at] = True
     return ChunkInputs(
         person_ref=refs,
         personal_code=codes,
         in_range=np.asarray(body["inRange"], dtype=np.bool_),
         adult=adult,
+        parent=parent,
         population=population,
     )

@@ -21,14 +21,16 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.db import insert_rows
 from joinedup.core.events import Event, emit_many
+from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
 from joinedup.proactive.models import Entitlement, EntitlementRevision
-from joinedup.proactive.reevaluation.events import EntitlementRevised
 
 ACTIVE = frozenset({"eligible", "offered", "granted"})
 PERSON_DECIDED = frozenset({"declined", "opted_out"})
 _ENTITLEMENTS = cast(Table, Entitlement.__table__)
 _REVISIONS = cast(Table, EntitlementRevision.__table__)
 _LOOKUP = 5_000
+#: The ``cause`` of the ``entitlement.*`` events of a re-evaluation.
+CAUSE = "law_change"
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,17 @@ class Revision:
     person_code: str
     service: ServiceSpec
     entitlement_uid: uuid.UUID
+    revision: int
     status: str
     amount: int | None
     previous_status: str | None
     previous_amount: int | None
+
+    @property
+    def letter_reference(self) -> str:
+        """The decision letter's reference: the entitlement's revision, as the proactive
+        services write it (sending it again is a replay)."""
+        return f"entitlement:{self.entitlement_uid}:r{self.revision}"
 
 
 def next_status(current: str | None, due: str | None) -> str | None:
@@ -121,7 +130,6 @@ def store_revisions(
     ruleset_version: str,
     reason: str,
     explanation: dict[str, Any],
-    reevaluation: str,
     actor: str,
     now: datetime,
 ) -> list[Revision]:
@@ -173,6 +181,7 @@ def store_revisions(
             inserts.append(values)
             pending_new.append((values, (1, status, new_amount, effective_from, None)))
             uid = cast(uuid.UUID, values["uid"])
+            number = 1
         else:
             period_start = (
                 effective_from if status in ACTIVE and current not in ACTIVE else row.period_start
@@ -196,12 +205,16 @@ def store_revisions(
                 (row.id, row.revision + 1, status, new_amount, period_start, period_end)
             )
             uid = row.uid
+            number = row.revision + 1
         revisions.append(
-            Revision(code, service, uid, status, new_amount, current, row.amount if row else None)
+            Revision(
+                code, service, uid, number, status, new_amount, current, row.amount if row else None
+            )
         )
     if not revisions:
         return []
     connection = session.connection()
+    new_ids: dict[int, uuid.UUID] = {}
     if inserts:
         names = tuple(inserts[0])
         insert_rows(connection, _ENTITLEMENTS, names, [tuple(v[n] for n in names) for v in inserts])
@@ -215,6 +228,7 @@ def store_revisions(
         )
         for values, (number, status, amount, start, end) in pending_new:
             entitlement_id = ids[cast(uuid.UUID, values["uid"])]
+            new_ids[entitlement_id] = cast(uuid.UUID, values["uid"])
             revision_rows.append((entitlement_id, number, status, amount, start, end))
     if updates:
         t = _ENTITLEMENTS
@@ -224,6 +238,12 @@ def store_revisions(
             .values({name: bindparam(name) for name in updates[0] if name != "b_id"})
         )
         connection.execute(statement, updates)
+    by_uid = {r.entitlement_uid: r for r in revisions}
+    letters: dict[tuple[Any, ...], str] = {}
+    uid_of_id = {row.id: row.uid for row in stored.values()}
+    uid_of_id.update(new_ids)
+    for entitlement_id, number, *_ in revision_rows:
+        letters[(entitlement_id, number)] = by_uid[uid_of_id[entitlement_id]].letter_reference
     columns = (
         "entitlement_id",
         "revision",
@@ -237,7 +257,7 @@ def store_revisions(
         "actor",
         "acting_for",
         "event_id",
-        "letter_message_id",
+        "letter_reference",
         "recorded_at",
     )
     insert_rows(
@@ -245,23 +265,23 @@ def store_revisions(
         _REVISIONS,
         columns,
         [
-            (*row, reason, explanation, ruleset_version, actor, None, None, None, now)
+            (*row, reason, explanation, ruleset_version, actor, None, None, letters[row[:2]], now)
             for row in revision_rows
         ],
     )
-    events: list[Event] = [
-        EntitlementRevised(
-            entitlement=str(r.entitlement_uid),
-            service_code=r.service.code,
-            status=r.status,
-            amount=r.amount,
-            previous_status=r.previous_status,
-            previous_amount=r.previous_amount,
-            effective_from=effective_from,
-            reevaluation=reevaluation,
-            ruleset_version=ruleset_version,
+    events: list[Event] = []
+    for r in revisions:
+        kind = EntitlementChanged if r.previous_status == r.status else EVENT_OF_STATUS[r.status]
+        events.append(
+            kind(
+                entitlement_id=str(r.entitlement_uid),
+                service_code=r.service.code,
+                owner_member_code=r.service.owner_member_code,
+                status=r.status,
+                revision=r.revision,
+                amount_cents=r.amount,
+                cause=CAUSE,
+            )
         )
-        for r in revisions
-    ]
     emit_many(session, events)
     return revisions

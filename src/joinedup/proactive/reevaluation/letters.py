@@ -1,8 +1,8 @@
 """Decision letters to the persons whose entitlements a change of the law changed: one per
 changed entitlement, in the recipient's language, stating the outcome, the reason (the
 statute that changed) and how to appeal. Sent through the digital mailbox's bulk use case,
-each with a reference unique to the run and the entitlement, so a chunk sent again (after a
-crash) is a replay, never a second letter."""
+each with the reference of the entitlement's revision (as the proactive services write it),
+so a chunk sent again (after a crash) is a replay, never a second letter."""
 
 from __future__ import annotations
 
@@ -83,7 +83,6 @@ def send_decision_letters(
     session: Session,
     revisions: Sequence[Revision],
     *,
-    run: str,
     effective_from: date,
     citation: str,
     actor: str,
@@ -129,7 +128,7 @@ def send_decision_letters(
                 kind=notify.LetterKind.DECISION.value,
                 subject=text[0],
                 paragraphs=text[1],
-                reference=f"law-change/{run}/{revision.entitlement_uid}",
+                reference=revision.letter_reference,
                 regarding=str(revision.entitlement_uid),
                 locale=locale,
             )

@@ -18,7 +18,7 @@ from joinedup import registries
 from joinedup.core.clock import utcnow
 from joinedup.core.db import insert_rows
 from joinedup.proactive.models import Entitlement, EntitlementRevision
-from joinedup.proactive.reevaluation.inputs import build_inputs
+from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
 from joinedup.proactive.reevaluation.law import ruleset_in_force
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
 from joinedup.proactive.reevaluation.service import service_values
@@ -44,16 +44,7 @@ def import_entitlements(
     Changes ``proactive_entitlement`` and ``proactive_entitlement_revision``; emits nothing."""
     rulesets = {spec.ruleset for spec in services}
     extract = registries.population_extract(session, first_ref=first_ref, end_ref=end_ref, on=on)
-    body = {
-        "inRange": extract.in_range,
-        "columns": {
-            "personRef": extract.person_ref,
-            "personalCode": extract.personal_code,
-            "birthDate": extract.birth_date,
-            "dateOfDeath": extract.date_of_death,
-            "householdRef": extract.address_ref,
-        },
-    }
+    body = extract_body(extract)
     period = Period.parse(f"{on:%Y-%m}")
     now = utcnow()
     rows: list[tuple[object, ...]] = []
@@ -107,7 +98,7 @@ def import_entitlements(
         (
             "entitlement_id", "revision", "status", "amount", "period_start", "period_end",
             "reason", "explanation", "ruleset_version", "actor", "acting_for", "event_id",
-            "letter_message_id", "recorded_at",
+            "letter_reference", "recorded_at",
         ),
         [
             (ids[uid], 1, status, value, on, None, reason, explanation, "imported", actor, None,

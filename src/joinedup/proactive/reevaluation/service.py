@@ -233,7 +233,7 @@ def service_values(
     ruleset: Ruleset, inputs: ChunkInputs, specs: Sequence[ServiceSpec], period: Period
 ) -> dict[str, tuple[Any, Any]]:
     """Per service: (due, amount in cents or None) per person of the chunk. A group's value
-    is its adults' (the persons who receive it for the group)."""
+    is its parents' (the persons who receive it for the group)."""
     requests = [(spec.variable, period) for spec in specs]
     values = Simulation(inputs.population).compute(requests)
     found: dict[str, tuple[Any, Any]] = {}
@@ -242,7 +242,7 @@ def service_values(
         column = values[(spec.variable, period)]
         if variable.entity != ruleset.person.key:
             membership = inputs.population.memberships[variable.entity]
-            column = np.where(inputs.adult, column[membership.member_group], 0)
+            column = np.where(inputs.parent, column[membership.member_group], 0)
         if variable.value_type.value == "money":
             found[spec.code] = (column > 0, column)
         else:
@@ -324,14 +324,12 @@ def process_chunk(
             ruleset_version=law.version,
             reason=reason,
             explanation=explanation,
-            reevaluation=str(run.uid),
             actor=ACTOR,
             now=now,
         )
     letters = send_decision_letters(
         session,
         revisions,
-        run=str(run.uid),
         effective_from=law.effective_from,
         citation=law.citation,
         actor=ACTOR,

@@ -41,17 +41,31 @@ _EXTRACT = text(
 ).bindparams(bindparam("day", type_=Date()))
 
 
+_PARENTS = text(
+    """
+    SELECT r.related_person_id, r.person_id FROM relation r
+     WHERE r.kind = 'parent' AND r.related_person_id IN :children
+       AND r.superseded_at IS NULL AND r.valid_from <= :day
+       AND (r.valid_to IS NULL OR r.valid_to > :day)
+    """
+).bindparams(bindparam("children", expanding=True), bindparam("day", type_=Date()))
+#: Persons per query of their parents (under the drivers' limit of bound parameters).
+_PARENTS_PER_QUERY = 20_000
+
+
 @dataclass(frozen=True)
 class PopulationExtract:
     """Column lists, one entry per person: register reference, personal code, birth date and
-    date of death (ISO), and the register reference of the residence address on the day
-    (``None``: no residence)."""
+    date of death (ISO), the register reference of the residence address on the day
+    (``None``: no residence) and the references of the person's parents."""
 
     person_ref: list[int]
     personal_code: list[str]
     birth_date: list[str]
     date_of_death: list[str | None]
     address_ref: list[int | None]
+    #: The register references of each person's parents on the day (current relations).
+    parent_refs: list[list[int]]
     #: Whether each person is in the range asked for (else a co-resident of someone who is).
     in_range: list[bool]
 
@@ -72,12 +86,20 @@ def population_extract(
     at their residence addresses on ``on``, ordered by reference. Reads only."""
     rows = session.connection().execute(_EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on})
     found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
+    refs = [int(row[0]) for row in found]
+    parents: dict[int, list[int]] = {}
+    connection = session.connection()
+    for start in range(0, len(refs), _PARENTS_PER_QUERY):
+        chunk = refs[start : start + _PARENTS_PER_QUERY]
+        for child, parent in connection.execute(_PARENTS, {"children": chunk, "day": on}):
+            parents.setdefault(int(child), []).append(int(parent))
     return PopulationExtract(
-        person_ref=[int(row[0]) for row in found],
+        person_ref=refs,
         personal_code=[row[1] for row in found],
         birth_date=[_iso(row[2]) or "" for row in found],
         date_of_death=[_iso(row[3]) for row in found],
         address_ref=[row[4] for row in found],
+        parent_refs=[sorted(parents.get(ref, ())) for ref in refs],
         in_range=[first_ref <= row[0] < end_ref for row in found],
     )
 
