@@ -5,6 +5,9 @@ those affected get a letter, every person read has a data-usage record, and a ru
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -185,3 +188,40 @@ def test_a_bad_law_version_is_refused_before_anything_is_written(
         if field is not None:
             assert field in {e["field"] for e in bad.value.extensions["errors"]}
     assert count(seeded_database, "proactive_law_version") == 0
+
+
+def test_a_run_killed_inside_a_chunk_resumes_without_losing_or_repeating_anything(
+    seeded: Database, tmp_path: Path
+) -> None:
+    law_change(seeded, amount=120, effective_from=month_start(1))
+    seeded.dispose()
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(seeded.url.removeprefix("sqlite:///"), copy)
+    oracle_db = Database(f"sqlite:///{copy}")
+    oracle = law_change(oracle_db, amount=140, effective_from=month_start(2), chunk_persons=100_000)
+    expected = revisions_of(oracle_db, oracle.version)
+    oracle_db.dispose()
+
+    run = plan(seeded, amount=140, effective_from=month_start(2), chunk_persons=100)
+    letters_before = count(seeded, "notify_letter")
+    killed = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("reevaluation_kill.py")), seeded.url,
+         str(run.uid), "3"],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    with seeded.reading() as session:
+        stopped = get_reevaluation(session, uid=run.uid)
+    # three chunks committed; the fourth's changes and letters died with the process
+    assert (stopped.status, stopped.chunks_done) == ("running", 3)
+    assert len(revisions_of(seeded, stopped.version)) == stopped.changes
+    assert count(seeded, "notify_letter") == letters_before + stopped.letters
+
+    done = run_reevaluation(seeded, uid=run.uid)
+    assert done.status == "completed"
+    assert revisions_of(seeded, done.version) == expected
+    letters = letters_of(seeded, done.version)
+    assert len(letters) == len(expected) == done.letters
+    assert count(seeded, "notify_letter") == letters_before + len(expected)
