@@ -333,7 +333,7 @@ def run(
         url = f"sqlite:///{seeded}"
         upgrade(url)
         database = Database(url)
-        seed_country(database, persons=persons or max(2_000, 6 * events), seed=seed, progress=False)
+        seed_country(database, persons=persons or max(600, 8 * events), seed=seed, progress=False)
         plan = _events(database, events)
         database.dispose()
         figures: dict[str, Any] = {}

@@ -1,0 +1,46 @@
+"""``joinedup bench proactive`` runs with a tiny N, so it cannot rot: both modes print the
+figures as JSON, and a call naming neither (or both) is refused."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from joinedup.cli import app
+
+runner = CliRunner()
+
+
+def test_reevaluate_a_tiny_population() -> None:
+    result = runner.invoke(
+        app, ["bench", "proactive", "--reevaluate", "400", "--chunk-persons", "100", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["status"] == "completed"
+    assert figures["persons"] == 400
+    assert figures["chunks"] > 1
+    assert figures["changes"] == figures["letters"] == figures["entitlements_before"] > 0
+    assert figures["data_usage_records"] >= 400
+    assert figures["seconds"] > 0
+    assert figures["persons_per_s"] > 0
+
+
+def test_a_few_life_events_through_the_entry_point() -> None:
+    result = runner.invoke(
+        app, ["bench", "proactive", "--events", "20", "--connections", "4", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert set(figures) >= {"events_per_s", "p50_ms", "p99_ms", "reference"}
+    assert figures["statuses"] == {"201": 20}
+    assert figures["events_per_s"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    assert figures["quiet"] is True
+
+
+def test_one_mode_is_required() -> None:
+    assert runner.invoke(app, ["bench", "proactive"]).exit_code == 2
+    both = ["bench", "proactive", "--events", "5", "--reevaluate", "100"]
+    assert runner.invoke(app, both).exit_code == 2
