@@ -21,7 +21,7 @@ from reevaluation_support import (
     plan,
     revisions_of,
 )
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, ValidationFailed
@@ -225,3 +225,56 @@ def test_a_run_killed_inside_a_chunk_resumes_without_losing_or_repeating_anythin
     letters = letters_of(seeded, done.version)
     assert len(letters) == len(expected) == done.letters
     assert count(seeded, "notify_letter") == letters_before + len(expected)
+
+
+def test_a_life_event_after_a_change_is_decided_under_the_new_law(seeded: Database) -> None:
+    """The life-event consumers decide under the law in force: a birth after a published
+    version gets the new amount, and its entitlement names the version."""
+    from proactive_support import low_income_adults, record_birth
+    from reevaluation_support import AMOUNT, CITATION, owner
+
+    from joinedup import proactive
+    from joinedup.core.clock import today
+    from joinedup.core.events import Delivered
+    from joinedup.core.outbox import OutboxEvent
+    from joinedup.proactive.handlers import handle_births
+    from joinedup.proactive.reevaluation import publish_law_version
+
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=2)
+    with seeded.unit_of_work() as session:
+        law = publish_law_version(
+            session,
+            ruleset="demo",
+            changes=[f"{AMOUNT}=150"],
+            effective_from=month_start(0),
+            citation=CITATION,
+            owner=owner(),
+            actor="test",
+        )
+    record_birth(seeded, mother=mother, father=None, born=today())
+    with seeded.reading() as session:
+        row = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.name == "population.birth_registered.v1")
+        ).one()
+        event = Delivered(
+            event_id=row.event_id,
+            name=row.name,
+            payload=row.payload,
+            occurred_at=row.occurred_at,
+            stream_seq=1,
+        )
+    with seeded.unit_of_work() as session:
+        handle_births(session, [event])
+    with seeded.reading() as session:
+        items = proactive.list_entitlements(session, person_code=mother).items
+    benefit = {e.service_code: e for e in items}["child-benefit"]
+    assert benefit.amount_cents == 15000
+    with seeded.reading() as session:
+        version = session.execute(
+            text(
+                "SELECT ruleset_version FROM proactive_entitlement "
+                "WHERE person_code = :p AND service_code = 'child-benefit'"
+            ),
+            {"p": mother},
+        ).scalar_one()
+    assert version == law.version

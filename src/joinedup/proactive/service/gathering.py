@@ -18,6 +18,7 @@ from joinedup import identity, rules
 from joinedup.catalogue import CatalogueService
 from joinedup.core.errors import NotFound
 from joinedup.exchange import ExchangeClient, LocalCallRefused
+from joinedup.proactive.reevaluation.law import ruleset_in_force
 
 #: The registry services the gathering reads, by code (of the population and employment
 #: registers' owners; the exchange resolves the provider).
@@ -194,7 +195,8 @@ def evaluate(
     """Evaluate ``service`` for ``person`` in the month ``period``, reading what its rules
     need (in a household of ``adults`` and ``children`` when given). ``ConsentMissing`` when
     the exchange refuses a read for want of consent."""
-    ruleset = rules.get_ruleset(service.ruleset)
+    # the law in force: the ruleset with every parameter version published for it
+    ruleset = ruleset_in_force(gatherer.calls.session, service.ruleset)
     explanation = None
     for _ in range(_ROUNDS):
         members = [*(adults or [person]), *(children or [])]
@@ -223,5 +225,5 @@ def evaluate(
         amount=amount if due else None,
         reason=reason,
         explanation=document,
-        ruleset_version=ruleset.version,
+        ruleset_version=ruleset.reform or ruleset.version,
     )
