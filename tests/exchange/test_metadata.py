@@ -107,12 +107,21 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
     sib = _bearer(api, "social-insurance/benefits")
     listed = api.get(population + "/listMethods", headers=sib).json()["member"]
     writes = ["record-birth", "record-death", "record-marriage", "record-move"]
-    assert sorted(s["serviceCode"] for s in listed) == ["person", *writes, "relations"]
+    assert sorted(s["serviceCode"] for s in listed) == [
+        "person",
+        "population-extract",
+        *writes,
+        "relations",
+    ]
     by_code = {s["serviceCode"]: s for s in listed}
     assert by_code["person"]["endpointList"] == {"member": [{"method": "GET", "path": "/"}]}
     assert by_code["record-birth"]["endpointList"] == {"member": [{"method": "POST", "path": "/"}]}
     allowed = api.get(population + "/allowedMethods", headers=sib).json()["member"]
-    assert sorted(s["serviceCode"] for s in allowed) == ["person", "relations"]
+    assert sorted(s["serviceCode"] for s in allowed) == [
+        "person",
+        "population-extract",
+        "relations",
+    ]
     registrar = _bearer(api, "population-register/civil-registration")
     civil = api.get(population + "/allowedMethods", headers=registrar).json()["member"]
     assert sorted(s["serviceCode"] for s in civil) == writes
