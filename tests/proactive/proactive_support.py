@@ -36,6 +36,7 @@ PROACTIVE_CONSUMERS = (
     "proactive.moves",
     "proactive.employment-ended",
     "proactive.ages",
+    "proactive.consents",
 )
 
 
