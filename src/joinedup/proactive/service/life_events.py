@@ -23,6 +23,7 @@ from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.proactive.schemas import EntitlementStatus
+from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
     Change,
@@ -136,8 +137,7 @@ def _awaiting(service: CatalogueService, person: str, **common: object) -> Outco
         service=service,
         status=EntitlementStatus.AWAITING_CONSENT,
         amount=None,
-        reason="Not evaluated: the service reads your data only with your consent, which "
-        "has not been given.",
+        reason=texts.AWAITING_CONSENT,
         explanation={"evaluated": False, "waiting_for": "consent"},
         ruleset_version="",
         **common,  # type: ignore[arg-type]
@@ -222,7 +222,7 @@ def end_at_death(
                 session,
                 row,
                 status=EntitlementStatus.ENDED,
-                reason="Ended at the death of the person entitled.",
+                reason=texts.ENDED_AT_DEATH,
                 actor=PROACTIVE_ACTOR,
                 period_end=died_on,
                 event_id=event_id,
