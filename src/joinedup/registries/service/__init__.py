@@ -18,6 +18,7 @@ from joinedup.registries.service.addresses import (
     register_municipality,
     register_region,
 )
+from joinedup.registries.service.births import BirthRegistration, RegisteredBirth, register_births
 from joinedup.registries.service.bitemporal import Known, as_of, known_at
 from joinedup.registries.service.businesses import (
     BusinessColumns,
@@ -80,11 +81,13 @@ __all__ = [
     "CURRENCY",
     "REGISTRIES",
     "AddressColumns",
+    "BirthRegistration",
     "BusinessColumns",
     "EmploymentColumns",
     "IncomeColumns",
     "Known",
     "PersonColumns",
+    "RegisteredBirth",
     "RelationColumns",
     "RepresentativeColumns",
     "add_representative",
@@ -129,6 +132,7 @@ __all__ = [
     "record_monthly_income",
     "register_address",
     "register_birth",
+    "register_births",
     "register_business",
     "register_death",
     "register_marriage",
