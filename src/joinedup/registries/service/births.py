@@ -29,11 +29,7 @@ from sqlalchemy.orm import Session
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.events import emit_many
-from joinedup.registries.codes import (
-    complete_personal_code,
-    issuable_serials,
-    personal_code_prefixes,
-)
+from joinedup.registries.codes import first_free_personal_code, personal_code_prefixes
 from joinedup.registries.events import BirthRegistered
 from joinedup.registries.iban import NATIONAL_COUNTRY
 from joinedup.registries.models import Address, Municipality, Person, Relation, Residence
@@ -219,16 +215,6 @@ _CODES_BETWEEN = select(_PERSONS.c.personal_code).where(
 )
 
 
-def _next_code(prefix: str, taken: set[str]) -> str:
-    """The first issuable code after ``prefix`` not in ``taken`` ("" if none is left). Built
-    serial by serial: most days have few codes issued, so the first few serials suffice."""
-    for serial in issuable_serials(prefix):
-        code = complete_personal_code(prefix, serial)
-        if code not in taken:
-            return code
-    return ""
-
-
 def _codes(session: Session, births: Sequence[BirthRegistration]) -> list[str]:
     """The next free personal codes, serials upwards per birth date and sex (several births
     of one day in the group take successive ones)."""
@@ -246,7 +232,7 @@ def _codes(session: Session, births: Sequence[BirthRegistration]) -> list[str]:
                 .execute(_CODES_BETWEEN, {"low": prefix + "0000", "high": prefix + "9999"})
                 .scalars()
             )
-        issued = _next_code(prefix, taken)
+        issued = first_free_personal_code(prefix, taken) or ""
         taken.add(issued)
         codes.append(issued)
     return codes
