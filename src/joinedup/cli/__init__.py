@@ -10,7 +10,7 @@ joinedup log …      the transparency log: verify, tree head, proofs
 joinedup registry … civil registration: record births, deaths, marriages, moves
 joinedup rules …    rules as code: evaluate a population from files
 joinedup notify …   the digital mailbox: print run of paper letters
-joinedup proactive … publish a law version and re-evaluate the population under it
+joinedup proactive … entitlements, the daily age job; publish a law change, re-evaluate
 joinedup settings   every JOINEDUP_* variable, documented
 """
 

@@ -70,7 +70,9 @@ class EmbeddedWorkers:
         self.relay_batch_size = relay_batch_size
         self.only = None if consumers is None else frozenset(consumers)
         self.registry = consumers_from
-        self.run_schedule = schedule
+        # A replaced consumer registry replaces the platform's handlers: its daily jobs too,
+        # unless jobs are given with it.
+        self.run_schedule = schedule and (consumers_from is None or jobs_from is not None)
         self.jobs = jobs_from
         self.bus = bus
         self._owns_bus = bus is None
@@ -102,9 +104,20 @@ class EmbeddedWorkers:
                 max_attempts=self.settings.bus_max_deliveries,
                 retry_delay=self.settings.bus_retry_delay,
             )
-            consume = functools.partial(
-                bus.consume, consumer.name, consumer.events, handling, self._stop
-            )
+            consume: Callable[[], Awaitable[None]]
+            if consumer.batch is None:
+                consume = functools.partial(
+                    bus.consume, consumer.name, consumer.events, handling, self._stop
+                )
+            else:
+                consume = functools.partial(
+                    bus.consume_batches,
+                    consumer.name,
+                    consumer.events,
+                    handling.handle_batch,
+                    self._stop,
+                    batch_size=consumer.batch,
+                )
             self._spawn(f"consumer:{consumer.name}", consume)
         if self.run_schedule:
             # Daily jobs claim their day in the database: any number of workers may run them.
