@@ -172,21 +172,26 @@ def in_force(
     return apply_reform(base, changes, name=label)
 
 
-_CACHE: dict[tuple[str, int], Ruleset] = {}
+#: Built rulesets by name and the uids of the versions applied (uids, not row ids: one process
+#: may serve several databases, e.g. in tests). Only the latest few are kept.
+_CACHE: dict[tuple[str, tuple[uuid.UUID, ...]], Ruleset] = {}
 _CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 16
 
 
 def ruleset_in_force(session: Session, name: str) -> Ruleset:
     """The ruleset ``name`` with every published version applied (its ``reform`` names the
-    latest version). Built once per process for each latest version."""
+    latest version). Built once per process for each set of versions."""
     versions = _versions(session, name)
-    latest = versions[-1].id if versions else 0
+    key = (name, tuple(version.uid for version in versions))
     with _CACHE_LOCK:
-        found = _CACHE.get((name, latest))
+        found = _CACHE.get(key)
     if found is None:
         found = in_force(get_ruleset(name), versions)
         with _CACHE_LOCK:
-            _CACHE[(name, latest)] = found
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = found
     return found
 
 
