@@ -16,6 +16,7 @@ persons the proactive services decide it for when a child is born.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -128,11 +129,19 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
     population.set_input("resident", resident, period, native=True)
     parent = np.zeros(n, dtype=np.bool_)
     household = person_household.reshape(n)
-    for child in np.flatnonzero(~adult).tolist():
-        for ref in columns["parentRefs"][child]:
-            at = int(np.searchsorted(refs, ref))
-            if at < n and refs[at] == ref and adult[at] and household[at] == household[child]:
-                parent[at] = True
+    children = np.flatnonzero(~adult)
+    lists = columns["parentRefs"]
+    counts = np.fromiter((len(lists[i]) for i in children.tolist()), np.int64, len(children))
+    if counts.sum():
+        wanted = np.fromiter(
+            itertools.chain.from_iterable(lists[i] for i in children.tolist()),
+            np.int64,
+            int(counts.sum()),
+        )
+        child_of = np.repeat(children, counts)
+        at = np.minimum(np.searchsorted(refs, wanted), n - 1)
+        found = (refs[at] == wanted) & adult[at] & (household[at] == household[child_of])
+        parent[at[found]] = True
     return ChunkInputs(
         person_ref=refs,
         personal_code=codes,
