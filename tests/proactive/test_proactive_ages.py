@@ -15,7 +15,7 @@ from joinedup.core.clock import UTC
 from joinedup.core.db import Database
 from joinedup.core.schedule import JobRegistry, ScheduledJob, daily, days_due, jobs, run_due
 from joinedup.core.settings import Settings
-from joinedup.proactive import EntitlementStatus
+from joinedup.proactive import EntitlementStatus, decide
 from joinedup.proactive.handlers import announce_ages, pension_age
 
 
@@ -160,3 +160,21 @@ def test_turning_six_offers_a_place_at_the_school_of_the_child_s_municipality(
     assert school.status is EntitlementStatus.OFFERED
     assert school.amount_cents is None
     assert "Enrolment due" in school.reason
+    # a parent accepts the school place for the child (a parent's mandate, read through the
+    # exchange as the portal), and the revision names both
+    with seeded.reading() as session:
+        parent = session.scalar(
+            text(
+                "SELECT p.personal_code FROM relation r JOIN person p ON p.id = r.person_id "
+                "JOIN person c ON c.id = r.related_person_id WHERE r.kind = 'parent' "
+                "AND c.personal_code = :child AND r.superseded_at IS NULL AND r.valid_to IS NULL "
+                "AND p.date_of_death IS NULL ORDER BY p.id LIMIT 1"
+            ),
+            {"child": str(code)},
+        )
+    assert parent is not None
+    with seeded.unit_of_work() as session:
+        detail = decide(session, entitlement_id=school.id, decision="accept", actor_code=parent)
+    assert detail.status is EntitlementStatus.GRANTED
+    assert detail.history[-1].actor == f"person:{parent}"
+    assert detail.history[-1].acting_for == str(code)
