@@ -29,6 +29,8 @@ from joinedup.core.bus import Bus, create_bus, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.consumers import ConsumerRegistry, EventHandling, registry
 from joinedup.core.db import Database
+from joinedup.core.jobs import JobRegistry
+from joinedup.core.jobs import registry as job_registry
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent
 from joinedup.core.relay import Relay
 from joinedup.core.settings import Settings
@@ -45,7 +47,9 @@ class EmbeddedWorkers:
     ``consumers`` limits which registered consumers run (default: all); ``relay=False``
     leaves relaying to other processes. ``consumers_from`` replaces the default registry
     (the handlers of every context) with another one. ``bus`` shares a bus the caller
-    connected and closes (default: a bus of their own from the settings).
+    connected and closes (default: a bus of their own from the settings). ``jobs_from`` are
+    the worker jobs to run (:mod:`joinedup.core.jobs`; default: every registered job, unless
+    ``consumers_from`` replaces the consumers, then none).
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class EmbeddedWorkers:
         consumers_from: ConsumerRegistry | None = None,
         bus: Bus | None = None,
         relay_batch_size: int = 500,
+        jobs_from: JobRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -65,6 +70,7 @@ class EmbeddedWorkers:
         self.relay_batch_size = relay_batch_size
         self.only = None if consumers is None else frozenset(consumers)
         self.registry = consumers_from
+        self.jobs_from = jobs_from
         self.bus = bus
         self._owns_bus = bus is None
         self._stop = asyncio.Event()
@@ -99,12 +105,24 @@ class EmbeddedWorkers:
                 bus.consume, consumer.name, consumer.events, handling, self._stop
             )
             self._spawn(f"consumer:{consumer.name}", consume)
+        jobs = list(self._jobs())
+        for found in jobs:
+            run = functools.partial(found.run, self.settings, self.database, self._stop)
+            self._spawn(f"job:{found.name}", run)
         log.info(
             "workers_started",
             bus=self.settings.bus_url.split("://", 1)[0],
             relay=self.run_relay,
             consumers=[c.name for c in chosen],
+            jobs=[j.name for j in jobs],
         )
+
+    def _jobs(self) -> JobRegistry:
+        if self.jobs_from is not None:
+            return self.jobs_from
+        if self.registry is not None:  # consumers of the caller's own: no default jobs
+            return JobRegistry()
+        return job_registry
 
     async def stop(self, timeout: float = 15.0) -> None:
         """Ask every loop to finish, wait up to ``timeout`` seconds, then close the bus."""
@@ -149,8 +167,9 @@ async def run_worker(
     relay: bool = True,
     consumers: Collection[str] | None = None,
     consumers_from: ConsumerRegistry | None = None,
+    jobs_from: JobRegistry | None = None,
 ) -> None:
-    """Run the relay and the consumers until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    """Run the relay, the consumers and the jobs until ``stop`` is set or SIGTERM/SIGINT arrives."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled_signals = []
@@ -162,7 +181,12 @@ async def run_worker(
             pass
     database = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
     workers = EmbeddedWorkers(
-        settings, database, relay=relay, consumers=consumers, consumers_from=consumers_from
+        settings,
+        database,
+        relay=relay,
+        consumers=consumers,
+        consumers_from=consumers_from,
+        jobs_from=jobs_from,
     )
     # Every loop runs its database work in a thread: give each one of its own.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.database_pool_size + 4))

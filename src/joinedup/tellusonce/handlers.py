@@ -1,0 +1,42 @@
+"""How Tell Us Once reacts to the registries' events, and its worker job.
+
+- ``population.death_registered.v1`` → :func:`~joinedup.tellusonce.service.receive_death`:
+  the life event and one notification per subscribing agency, in the delivery's transaction
+  (the consumer's inbox makes a redelivered event a no-op; the unique life event per source
+  event and the unique notification per (life event, subscription) make it so in the tables
+  too).
+- The job ``tellusonce.dispatch`` delivers the notifications
+  (:class:`~joinedup.tellusonce.dispatcher.Dispatcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.consumers import consumer
+from joinedup.core.db import Database
+from joinedup.core.events import Delivered
+from joinedup.core.jobs import job
+from joinedup.core.settings import Settings
+from joinedup.registries.events import DeathRegistered
+from joinedup.tellusonce.dispatcher import Dispatcher
+from joinedup.tellusonce.service import receive_death
+
+
+@consumer("tellusonce.death", events=[DeathRegistered.name])
+def take_in_death(session: Session, event: Delivered) -> None:
+    receive_death(
+        session,
+        source_event_id=event.event_id,
+        person_ref=event.payload["person_id"],
+        date_of_death=date.fromisoformat(event.payload["date_of_death"]),
+        actor="tell-us-once",
+    )
+
+
+@job("tellusonce.dispatch")
+async def dispatch(settings: Settings, database: Database, stop: asyncio.Event) -> None:
+    await Dispatcher(settings, database).run(stop)

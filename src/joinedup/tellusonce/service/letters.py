@@ -1,0 +1,85 @@
+"""The one letter to the next of kin: what each agency did, in the recipient's language."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import date
+
+from babel.dates import format_date
+
+from joinedup.core import i18n
+from joinedup.core.i18n import gettext as _
+from joinedup.core.i18n import lazy_gettext
+
+#: What the demo country's agencies answer, as a sentence in the reader's language. An outcome
+#: not listed here is shown as the agency's own summary.
+OUTCOMES = {
+    "pension-ended": lazy_gettext("Pension payments end."),
+    "benefits-recalculated": lazy_gettext("Benefits paid to the family are recalculated."),
+    "passport-cancelled": lazy_gettext("The passport and identity card are cancelled."),
+    "vehicles-transferred": lazy_gettext(
+        "Vehicles registered to the deceased are transferred to the estate."
+    ),
+    "municipal-services-ended": lazy_gettext(
+        "Municipal services (social care, parking permit, library) are ended."
+    ),
+    "health-insurance-ended": lazy_gettext("Health insurance ends."),
+    "nothing-to-do": lazy_gettext("No record was held, so nothing needed to change."),
+}
+
+
+def _day(value: date) -> str:
+    return format_date(value, format="long", locale=i18n.current_locale())
+
+
+def _what(outcome: dict[str, object]) -> str:
+    code = str(outcome.get("outcome") or "")
+    text = str(OUTCOMES[code]) if code in OUTCOMES else str(outcome.get("summary") or code)
+    effective = outcome.get("effectiveFrom")
+    if isinstance(effective, str):
+        with contextlib.suppress(ValueError):
+            text += " " + _("From %(date)s.") % {"date": _day(date.fromisoformat(effective))}
+    reference = outcome.get("caseReference")
+    if isinstance(reference, str) and reference:
+        text += " " + _("Their reference: %(reference)s.") % {"reference": reference}
+    return text
+
+
+def death_letter(
+    *,
+    deceased: str,
+    died_on: date,
+    informed: Sequence[tuple[str, dict[str, object]]],
+    not_confirmed: Sequence[str],
+    reference: str,
+) -> tuple[str, list[str]]:
+    """Subject and paragraphs, in the current locale (``i18n.use_locale``)."""
+    subject = _("We told the government of the death of %(name)s") % {"name": deceased}
+    paragraphs = [
+        _(
+            "The death of %(name)s on %(date)s has been registered. Please accept our "
+            "condolences. You do not need to tell the agencies below yourself: we told them "
+            "for you."
+        )
+        % {"name": deceased, "date": _day(died_on)}
+    ]
+    paragraphs += [
+        _("%(agency)s: %(what)s") % {"agency": agency, "what": _what(outcome)}
+        for agency, outcome in informed
+    ]
+    paragraphs += [
+        _("%(agency)s has not confirmed yet. We keep trying; you do not need to do anything.")
+        % {"agency": agency}
+        for agency in not_confirmed
+    ]
+    if not informed and not not_confirmed:
+        paragraphs.append(_("No other agency needed to be told."))
+    paragraphs.append(
+        _(
+            "If anything here is wrong, contact the Central Digital Office and quote the "
+            "reference %(reference)s."
+        )
+        % {"reference": reference}
+    )
+    return subject, paragraphs
