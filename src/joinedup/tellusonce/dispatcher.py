@@ -173,6 +173,8 @@ class Dispatcher:
                     notification_id=delivery.notification_id,
                     error=error,
                     permanent=permanent,
+                    retry_base=self.settings.tell_us_once_retry_delay,
+                    max_attempts=self.settings.tell_us_once_max_attempts,
                     actor=ACTOR,
                 )
 
