@@ -90,7 +90,8 @@ def test_a_death_informs_every_agency_once_and_the_spouse_gets_one_letter(
     for client, status, client_signature, provider_signature, request in calls:
         assert client.endswith("/tell-us-once")
         assert status == 200
-        assert client_signature and provider_signature
+        assert client_signature
+        assert provider_signature
         assert json.loads(request)["person"]["personalCode"] == couple.deceased
     usage = rows(
         database,

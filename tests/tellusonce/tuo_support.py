@@ -68,7 +68,9 @@ def married_couples(database: Database, count: int = 1) -> list[Couple]:
     return [Couple(a, b, f"municipality-{m}") for a, b, m in rows]
 
 
-def record_death(database: Database, personal_code: str, reference: str, on: date | None = None) -> None:
+def record_death(
+    database: Database, personal_code: str, reference: str, on: date | None = None
+) -> None:
     """Register a death through the population register's ``record-death`` write service, as
     the registrars' system (the civil-registration entry point, in process)."""
     with database.unit_of_work() as session, exchange_client(session, client=REGISTRAR) as calls:
