@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from joinedup.core.clock import today
 from joinedup.core.db import Database
@@ -120,3 +120,45 @@ def completed(database: Database) -> int:
     return int(
         scalar(database, "SELECT count(*) FROM tellusonce_life_event WHERE status = 'completed'")
     )
+
+
+def take_in_deaths(database: Database) -> int:
+    """Run the ``tellusonce.death`` consumer on every death event in the outbox (as a worker
+    would, inbox included); returns how many it handled for the first time."""
+    import joinedup.tellusonce.handlers  # noqa: F401 (registers the consumer)
+    from joinedup.core.consumers import apply_event, registry
+    from joinedup.core.events import Delivered
+    from joinedup.core.outbox import OutboxEvent
+
+    handled = 0
+    consumer = registry.get("tellusonce.death")
+    with database.reading() as session:
+        events = [
+            Delivered(
+                event_id=row.event_id,
+                name=row.name,
+                payload=row.payload,
+                occurred_at=row.occurred_at,
+                stream_seq=row.id,
+            )
+            for row in session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.name == "population.death_registered.v1")
+                .order_by(OutboxEvent.id)
+            )
+        ]
+    for delivered in events:
+        handled += apply_event(database, consumer, delivered)
+    return handled
+
+
+async def drain(dispatcher: Any, http: Any, database: Database, *, timeout: float = 20.0) -> None:
+    """Run dispatcher rounds until no notification is pending."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while scalar(database, "SELECT count(*) FROM tellusonce_notification WHERE status = 'pending'"):
+        if time.monotonic() > deadline:
+            raise AssertionError("notifications still pending")
+        if not await dispatcher.run_once(http):
+            await asyncio.sleep(0.02)
