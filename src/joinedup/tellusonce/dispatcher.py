@@ -56,8 +56,9 @@ def worker_name() -> str:
 
 
 class Dispatcher:
-    """Delivers due notifications until stopped (see the module docstring). ``http`` is the
-    client to the agencies' systems (default: :func:`joinedup.exchange.provider_transport`)."""
+    """Delivers due notifications until stopped (see the module docstring), up to
+    ``concurrency`` at a time. ``http`` is the client to the agencies' systems (default:
+    :func:`joinedup.exchange.provider_transport`)."""
 
     def __init__(
         self,
@@ -65,14 +66,12 @@ class Dispatcher:
         database: Database,
         *,
         http: httpx.AsyncClient | None = None,
-        batch: int = 20,
         concurrency: int = 4,
         poll_interval: float = 0.5,
     ) -> None:
         self.settings = settings
         self.database = database
         self.http = http
-        self.batch = batch
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.owner = worker_name()
@@ -95,14 +94,7 @@ class Dispatcher:
         client = http or self.http
         assert client is not None, "give the dispatcher an HTTP client"
         claimed = await asyncio.to_thread(self._claim)
-        if claimed:
-            limit = asyncio.Semaphore(self.concurrency)
-
-            async def one(delivery: Delivery) -> None:
-                async with limit:
-                    await self.deliver(client, delivery)
-
-            await asyncio.gather(*(one(d) for d in claimed))
+        await asyncio.gather(*(self.deliver(client, d) for d in claimed))
         return len(claimed)
 
     def _claim(self) -> list[Delivery]:
@@ -112,7 +104,7 @@ class Dispatcher:
                 owner=self.owner,
                 lease_seconds=self.settings.tell_us_once_lease_seconds,
                 max_attempts=self.settings.tell_us_once_max_attempts,
-                limit=self.batch,
+                limit=self.concurrency,  # claimed means in flight: no lease runs out waiting
             )
 
     async def deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> str:
