@@ -10,23 +10,25 @@ from babel.dates import format_date
 
 from joinedup.core import i18n
 from joinedup.core.i18n import gettext as _
-from joinedup.core.i18n import lazy_gettext
 
-#: What the demo country's agencies answer, as a sentence in the reader's language. An outcome
-#: not listed here is shown as the agency's own summary.
-OUTCOMES = {
-    "pension-ended": lazy_gettext("Pension payments end."),
-    "benefits-recalculated": lazy_gettext("Benefits paid to the family are recalculated."),
-    "passport-cancelled": lazy_gettext("The passport and identity card are cancelled."),
-    "vehicles-transferred": lazy_gettext(
-        "Vehicles registered to the deceased are transferred to the estate."
-    ),
-    "municipal-services-ended": lazy_gettext(
-        "Municipal services (social care, parking permit, library) are ended."
-    ),
-    "health-insurance-ended": lazy_gettext("Health insurance ends."),
-    "nothing-to-do": lazy_gettext("No record was held, so nothing needed to change."),
-}
+
+def outcome_text(code: str) -> str | None:
+    """What the demo country's agencies answer, as a sentence in the reader's language (None
+    for an outcome not known here: the letter then shows the agency's own summary)."""
+    texts = {
+        "pension-ended": _("Pension payments end."),
+        "benefits-recalculated": _("Benefits paid to the family are recalculated."),
+        "passport-cancelled": _("The passport and identity card are cancelled."),
+        "vehicles-transferred": _(
+            "Vehicles registered to the deceased are transferred to the estate."
+        ),
+        "municipal-services-ended": _(
+            "Municipal services (social care, parking permit, library) are ended."
+        ),
+        "health-insurance-ended": _("Health insurance ends."),
+        "nothing-to-do": _("No record was held, so nothing needed to change."),
+    }
+    return texts.get(code)
 
 
 def _day(value: date) -> str:
@@ -35,7 +37,7 @@ def _day(value: date) -> str:
 
 def _what(outcome: dict[str, object]) -> str:
     code = str(outcome.get("outcome") or "")
-    text = str(OUTCOMES[code]) if code in OUTCOMES else str(outcome.get("summary") or code)
+    text = outcome_text(code) or str(outcome.get("summary") or code)
     effective = outcome.get("effectiveFrom")
     if isinstance(effective, str):
         with contextlib.suppress(ValueError):
