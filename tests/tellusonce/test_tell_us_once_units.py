@@ -32,6 +32,7 @@ from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, NotFound, ValidationFailed
 from joinedup.core.jobs import JobRegistry, job
 from joinedup.core.pagination import PageRequest
+from joinedup.core.settings import Settings
 from joinedup.demo import organisation
 from joinedup.demo.agency_systems import agency_systems_app
 from joinedup.exchange import (
@@ -195,6 +196,26 @@ def test_an_agency_system_acts_once_per_message_id_and_refuses_bad_input(tmp_pat
         down = http.post(url, json=_notice(), headers={**headers, "X-Road-Id": "m-3"})
         assert down.status_code == 503
     assert [m for _, m, _ in store(settings).handled()] == ["m-1"]
+
+
+def test_a_production_platform_does_not_serve_the_demo_agencies(tmp_path: Path) -> None:
+    production = Settings(
+        environment="production",
+        data_dir=tmp_path / "var",
+        secret_key="x" * 40,
+        log_signing_key="pem",
+        database_url="postgresql+psycopg://joinedup@db/joinedup",
+        oidc_issuer="https://eid.example.gov",
+        oidc_client_secret="y" * 40,
+    )
+    with TestClient(agency_systems_app(production)) as http:
+        answer = http.post(
+            "/social-insurance/life-events",
+            json=_notice(),
+            headers={"X-Road-Id": "m-1", "X-Road-Client": "JOINEDUP/GOV/1/tell-us-once"},
+        )
+    assert answer.status_code == 404
+    assert not store(production).handled()
 
 
 def test_an_agency_answer_must_say_what_it_did() -> None:

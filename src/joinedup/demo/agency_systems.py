@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -296,8 +296,16 @@ def _endpoint(system: AgencySystem) -> Callable[..., JSONResponse]:
     return receive
 
 
+def _demo_only(request: Request) -> None:
+    """The demo's agencies are not served by a production platform (their own systems are
+    elsewhere): there the paths do not exist."""
+    settings: Settings = request.app.state.settings
+    if settings.is_production:
+        raise HTTPException(status_code=404)
+
+
 def _build_router(prefix: str) -> APIRouter:
-    built = APIRouter(prefix=prefix, include_in_schema=False)
+    built = APIRouter(prefix=prefix, include_in_schema=False, dependencies=[Depends(_demo_only)])
     for system in agency_systems():
         built.add_api_route(
             f"/{system.key}/{system.service_code}",
