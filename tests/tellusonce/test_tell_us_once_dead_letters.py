@@ -1,6 +1,7 @@
-"""An agency whose system fails is retried with growing delays, then dead-lettered: the
-spouse's letter says it has not confirmed, the operator sees it (API for the Central Digital
-Office's staff, CLI) and replays it, and the agency then acts once."""
+"""A move is told to the agencies that subscribe to moves. An agency whose system fails is
+retried with growing delays, then dead-lettered: the spouse's letter says it has not confirmed,
+the operator sees it (API for the Central Digital Office's staff, CLI) and replays it, and the
+agency then acts once."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import httpx
 from fastapi.testclient import TestClient
 from tuo_support import (
     NATIONAL,
+    RECORD_MOVE,
+    REGISTRAR,
     drain,
     letters_to,
     married_couples,
     record_death,
     rows,
     store,
+    take_in,
     take_in_deaths,
     tuo_settings,
 )
@@ -27,11 +31,11 @@ from typer.testing import CliRunner
 import joinedup.demo.handlers  # noqa: F401 (the agencies' systems, in-process)
 from joinedup import identity
 from joinedup.cli import app as cli
-from joinedup.core.clock import utcnow
+from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo import organisation
-from joinedup.exchange import provider_transport
+from joinedup.exchange import exchange_client, provider_transport
 from joinedup.tellusonce.dispatcher import Dispatcher
 from joinedup.web import create_app
 
@@ -67,6 +71,54 @@ def _operator_session(database: Database) -> tuple[str, str]:
             lifetime=timedelta(hours=1),
         )
     return token, record.csrf_secret
+
+
+def test_a_move_is_told_to_the_vehicle_registry_and_both_municipalities(
+    seeded_database: Database, tmp_path: Path
+) -> None:
+    database = seeded_database
+    settings = tuo_settings(tmp_path / "var")
+    person = married_couples(database)[0]
+    old = person.municipality_key.removeprefix("municipality-")
+    new, address_id = rows(
+        database,
+        "SELECT m.code, a.id FROM address a JOIN municipality m ON m.id = a.municipality_id "
+        "WHERE m.code <> :old ORDER BY a.id LIMIT 1",
+        old=old,
+    )[0]
+    with database.unit_of_work() as session, exchange_client(session, client=REGISTRAR) as calls:
+        calls.write(
+            RECORD_MOVE,
+            purpose="civil-registration",
+            body={"reference": "CRVS-TUO-MOVE", "personalCode": person.deceased,
+                  "movedOn": today().isoformat(), "addressId": address_id},
+        )  # fmt: skip
+    assert take_in(database, "tellusonce.move", "population.address_changed.v1") == 1
+    _deliver_all(settings, database)
+    handled = {system: message for system, message, _ in store(settings).handled()}
+    assert sorted(handled) == sorted(["vehicle-registry", f"municipality-{old}",
+                                      f"municipality-{new}"])  # fmt: skip
+    outcomes = dict(
+        rows(
+            database,
+            "SELECT s.member_name, n.outcome FROM tellusonce_notification n "
+            "JOIN tellusonce_subscription s ON s.id = n.subscription_id",
+        )
+    )
+    outcomes = {k: json.loads(v) if isinstance(v, str) else v for k, v in outcomes.items()}
+    by_code = {organisation(f"municipality-{c}").name: c for c in (old, new)}
+    for name, outcome in outcomes.items():
+        if name in by_code:
+            expected = "resident-registered" if by_code[name] == new else "resident-deregistered"
+            assert outcome["outcome"] == expected
+    (letter,) = rows(
+        database,
+        "SELECT subject, paragraphs FROM notify_letter WHERE recipient_code = :code "
+        "AND reference LIKE 'tell-us-once/%'",
+        code=person.deceased,
+    )
+    assert letter[0] == "We told the government of your new address"
+    assert not letters_to(database, person.spouse)
 
 
 def test_a_failing_agency_is_retried_dead_lettered_shown_and_replayed(

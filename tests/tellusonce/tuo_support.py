@@ -22,6 +22,7 @@ from joinedup.exchange import exchange_client
 POPULATION = organisation("population-register")
 REGISTRAR = f"GOV/{POPULATION.member_code}/civil-registration"
 RECORD_DEATH = f"GOV/{POPULATION.member_code}/population/record-death"
+RECORD_MOVE = f"GOV/{POPULATION.member_code}/population/record-move"
 #: Agencies told of every death in the demo (plus the municipality of residence).
 NATIONAL = ("social-insurance", "vehicle-registry", "passport-office", "health-fund")
 
@@ -125,13 +126,18 @@ def completed(database: Database) -> int:
 def take_in_deaths(database: Database) -> int:
     """Run the ``tellusonce.death`` consumer on every death event in the outbox (as a worker
     would, inbox included); returns how many it handled for the first time."""
+    return take_in(database, "tellusonce.death", "population.death_registered.v1")
+
+
+def take_in(database: Database, consumer_name: str, event_name: str) -> int:
+    """Run the consumer on every ``event_name`` event in the outbox."""
     import joinedup.tellusonce.handlers  # noqa: F401 (registers the consumer)
     from joinedup.core.consumers import apply_event, registry
     from joinedup.core.events import Delivered
     from joinedup.core.outbox import OutboxEvent
 
     handled = 0
-    consumer = registry.get("tellusonce.death")
+    consumer = registry.get(consumer_name)
     with database.reading() as session:
         events = [
             Delivered(
@@ -142,9 +148,7 @@ def take_in_deaths(database: Database) -> int:
                 stream_seq=row.id,
             )
             for row in session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.name == "population.death_registered.v1")
-                .order_by(OutboxEvent.id)
+                select(OutboxEvent).where(OutboxEvent.name == event_name).order_by(OutboxEvent.id)
             )
         ]
     for delivered in events:

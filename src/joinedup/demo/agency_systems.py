@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -51,6 +51,7 @@ class _Person(BaseModel):
     given_names: str | None = None
     family_name: str | None = None
     date_of_death: date | None = None
+    residence_address: dict[str, Any] | None = None
 
 
 class Notice(BaseModel):
@@ -111,6 +112,39 @@ def _municipal(notice: Notice) -> Decision:
     }
 
 
+def _vehicle_address(notice: Notice) -> Decision:
+    return {
+        "outcome": "address-updated",
+        "summary": "The keeper's address of registered vehicles was updated.",
+        "effectiveFrom": notice.occurred_on.isoformat(),
+    }
+
+
+def _municipal_move(municipality_code: str) -> Callable[[Notice], Decision]:
+    def decide(notice: Notice) -> Decision:
+        moved_to = (notice.person.residence_address or {}).get("municipalityCode")
+        if moved_to == municipality_code:
+            return {
+                "outcome": "resident-registered",
+                "summary": "Registered as a resident: school place, library and waste services.",
+                "effectiveFrom": notice.occurred_on.isoformat(),
+            }
+        return {
+            "outcome": "resident-deregistered",
+            "summary": "Services for residents end on the day of the move.",
+            "effectiveFrom": notice.occurred_on.isoformat(),
+        }
+
+    return decide
+
+
+def _nothing(notice: Notice) -> Decision:
+    return {
+        "outcome": "nothing-to-do",
+        "summary": f"No record concerns this {notice.life_event}; nothing was changed.",
+    }
+
+
 @dataclass(frozen=True)
 class AgencySystem:
     """One agency's system: where it is served and what it does with a death notice."""
@@ -120,24 +154,32 @@ class AgencySystem:
     service_code: str
     title: str
     case_prefix: str
-    decide: Callable[[Notice], Decision]
+    #: What it does, per life event (anything else: nothing to do).
+    decisions: Mapping[str, Callable[[Notice], Decision]]
+
+    def decide(self, notice: Notice) -> Decision:
+        return self.decisions.get(notice.life_event, _nothing)(notice)
 
 
 SERVICE_CODE = "life-events"
-_NATIONAL: tuple[tuple[str, str, str, str, Callable[[Notice], Decision]], ...] = (
-    ("social-insurance", "benefits", "Pension and benefits: life-event notices", "SIB", _pension),
-    ("vehicle-registry", "vehicles", "Vehicle register: life-event notices", "VEH", _vehicles),
+_Decisions = Mapping[str, Callable[[Notice], Decision]]
+_NATIONAL: tuple[tuple[str, str, str, str, _Decisions], ...] = (
+    ("social-insurance", "benefits", "Pension and benefits: life-event notices", "SIB",
+     {"death": _pension}),
+    ("vehicle-registry", "vehicles", "Vehicle register: life-event notices", "VEH",
+     {"death": _vehicles, "move": _vehicle_address}),
     ("passport-office", "identity-documents", "Identity documents: life-event notices", "PPT",
-     _passport),
-    ("health-fund", "health-insurance", "Health insurance: life-event notices", "HIF", _health),
+     {"death": _passport}),
+    ("health-fund", "health-insurance", "Health insurance: life-event notices", "HIF",
+     {"death": _health}),
 )  # fmt: skip
 
 
 def agency_systems() -> list[AgencySystem]:
     """Every demo agency system: four national ones and one per municipality."""
     found = [
-        AgencySystem(key, subsystem, SERVICE_CODE, title, prefix, decide)
-        for key, subsystem, title, prefix, decide in _NATIONAL
+        AgencySystem(key, subsystem, SERVICE_CODE, title, prefix, decisions)
+        for key, subsystem, title, prefix, decisions in _NATIONAL
     ]
     found += [
         AgencySystem(
@@ -146,7 +188,7 @@ def agency_systems() -> list[AgencySystem]:
             SERVICE_CODE,
             f"{org.name}: life-event notices",
             f"M{org.municipality_code}",
-            _municipal,
+            {"death": _municipal, "move": _municipal_move(org.municipality_code)},
         )
         for org in organisations()
         if org.municipality_code is not None

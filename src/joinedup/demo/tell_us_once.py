@@ -7,8 +7,9 @@ who subscribes to deaths.
 - The Central Digital Office's ``tell-us-once`` subsystem may call each of them, and read the
   deceased (``person``) and their family (``relations``) from the population register, for the
   purpose ``tell-us-once`` under the Population Register Act.
-- Subscriptions to ``death``: the four national agencies for every death, each municipality
-  for its own residents.
+- Subscriptions: to ``death``, the four national agencies for every death and each
+  municipality for its own residents; to ``move``, the Vehicle Registry for everyone and the
+  municipalities moved from and to.
 """
 
 from __future__ import annotations
@@ -98,15 +99,16 @@ def setup_tell_us_once(session: Session) -> bool:
             actor=ACTOR,
         )
         municipal = organisation(system.key).municipality_code is not None
-        tellusonce.subscribe_agency(
-            session,
-            life_event=tellusonce.LifeEventKind.DEATH,
-            service=str(service),
-            scope=(
-                tellusonce.SubscriptionScope.RESIDENTS
-                if municipal
-                else tellusonce.SubscriptionScope.ALL
-            ),
-            actor=ACTOR,
-        )
+        for life_event in system.decisions:
+            tellusonce.subscribe_agency(
+                session,
+                life_event=life_event,
+                service=str(service),
+                scope=(
+                    tellusonce.SubscriptionScope.RESIDENTS
+                    if municipal
+                    else tellusonce.SubscriptionScope.ALL
+                ),
+                actor=ACTOR,
+            )
     return True

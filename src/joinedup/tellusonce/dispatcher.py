@@ -37,7 +37,6 @@ from joinedup.core.settings import Settings
 from joinedup.tellusonce.schemas import AgencyAnswer
 from joinedup.tellusonce.service import (
     PURPOSE,
-    SENT_FIELDS,
     Delivery,
     claim_due,
     record_answer,
@@ -119,7 +118,7 @@ class Dispatcher:
                 body=delivery.body,
                 message_id=delivery.message_id,
                 data_subjects=delivery.data_subjects,
-                sent_fields=SENT_FIELDS,
+                sent_fields=delivery.sent_fields,
                 issue=delivery.issue,
                 timeout=self.settings.tell_us_once_timeout,
             )

@@ -5,6 +5,8 @@
   (the consumer's inbox makes a redelivered event a no-op; the unique life event per source
   event and the unique notification per (life event, subscription) make it so in the tables
   too).
+- ``population.address_changed.v1`` → :func:`~joinedup.tellusonce.service.receive_move`, the
+  same for a change of residence.
 - The job ``tellusonce.dispatch`` delivers the notifications
   (:class:`~joinedup.tellusonce.dispatcher.Dispatcher`).
 """
@@ -21,9 +23,9 @@ from joinedup.core.db import Database
 from joinedup.core.events import Delivered
 from joinedup.core.jobs import job
 from joinedup.core.settings import Settings
-from joinedup.registries.events import DeathRegistered
+from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
-from joinedup.tellusonce.service import receive_death
+from joinedup.tellusonce.service import receive_death, receive_move
 
 
 @consumer("tellusonce.death", events=[DeathRegistered.name])
@@ -33,6 +35,18 @@ def take_in_death(session: Session, event: Delivered) -> None:
         source_event_id=event.event_id,
         person_ref=event.payload["person_id"],
         date_of_death=date.fromisoformat(event.payload["date_of_death"]),
+        actor="tell-us-once",
+    )
+
+
+@consumer("tellusonce.move", events=[AddressChanged.name])
+def take_in_move(session: Session, event: Delivered) -> None:
+    receive_move(
+        session,
+        source_event_id=event.event_id,
+        person_ref=event.payload["person_id"],
+        moved_on=date.fromisoformat(event.payload["moved_on"]),
+        previous_municipality_code=event.payload.get("previous_municipality_code"),
         actor="tell-us-once",
     )
 

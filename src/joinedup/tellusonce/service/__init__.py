@@ -9,7 +9,7 @@ from joinedup.tellusonce.service.delivery import (
     record_failure,
     retry_delay,
 )
-from joinedup.tellusonce.service.intake import PURPOSE, SENT_FIELDS, receive_death
+from joinedup.tellusonce.service.intake import PURPOSE, SENT_FIELDS, receive_death, receive_move
 from joinedup.tellusonce.service.operations import (
     life_event_status,
     list_dead_letters,
@@ -34,6 +34,7 @@ __all__ = [
     "list_subscriptions",
     "message_body",
     "receive_death",
+    "receive_move",
     "record_answer",
     "record_failure",
     "replay_notification",

@@ -33,8 +33,9 @@ from joinedup.tellusonce.events import (
     NotificationDeadLettered,
 )
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
-from joinedup.tellusonce.schemas import AgencyAnswer, NotificationStatus
-from joinedup.tellusonce.service.letters import death_letter
+from joinedup.tellusonce.schemas import AgencyAnswer, LifeEventKind, NotificationStatus
+from joinedup.tellusonce.service.intake import SENT_FIELDS
+from joinedup.tellusonce.service.letters import death_letter, move_letter
 
 #: The longest wait between two attempts, however many failed before.
 MAX_RETRY_DELAY = timedelta(days=1)
@@ -52,6 +53,7 @@ class Delivery:
     member_code: str
     body: dict[str, Any]
     data_subjects: tuple[str, ...]
+    sent_fields: tuple[str, ...]  # what the body carries about the data subjects
     attempt: int
     issue: str  # the case reference the agency sees (X-Road-Issue)
 
@@ -67,7 +69,7 @@ def message_body(event: LifeEvent) -> dict[str, Any]:
         "lifeEvent": event.kind,
         "reference": str(event.source_event_id),
         "occurredOn": event.occurred_on.isoformat(),
-        "person": dict(event.details),
+        **event.details,
     }
 
 
@@ -131,6 +133,7 @@ def claim_due(
                 member_code=subscription.member_code,
                 body=message_body(event),
                 data_subjects=(event.subject_code,),
+                sent_fields=SENT_FIELDS.get(event.kind, ()),
                 attempt=row.attempts,
                 issue=f"tell-us-once:{event.source_event_id}",
             )
@@ -264,13 +267,21 @@ def complete_if_settled(session: Session, *, life_event_id: int, actor: str) -> 
         code = recipient["code"]
         locale = notify.preferred_locale(session, person_code=code)
         with i18n.use_locale(locale):
-            subject, paragraphs = death_letter(
-                deceased=event.subject_name,
-                died_on=event.occurred_on,
-                informed=informed,
-                not_confirmed=missing,
-                reference=reference,
-            )
+            if event.kind == LifeEventKind.MOVE.value:
+                subject, paragraphs = move_letter(
+                    moved_on=event.occurred_on,
+                    informed=informed,
+                    not_confirmed=missing,
+                    reference=reference,
+                )
+            else:
+                subject, paragraphs = death_letter(
+                    deceased=event.subject_name,
+                    died_on=event.occurred_on,
+                    informed=informed,
+                    not_confirmed=missing,
+                    reference=reference,
+                )
         notify.send_letter(
             session,
             recipient_code=code,

@@ -1,5 +1,7 @@
 """A life event comes in: what Tell Us Once learns through the exchange, and whom it will tell.
 
+**A death** (:func:`receive_death`):
+
 The registry's event carries the register's reference of the person. Tell Us Once (the Central
 Digital Office's ``tell-us-once`` subsystem) reads, through the exchange for the purpose
 ``tell-us-once`` (so the deceased's and the relatives' data usage shows it):
@@ -9,6 +11,8 @@ Digital Office's ``tell-us-once`` subsystem) reads, through the exchange for the
 - their relations on that day: the spouse or registered partner, else the adult children, are
   the next of kin who receive the one letter (a child's death date is read too: the dead are
   not written to).
+
+**A move** (:func:`receive_move`): the person with their new address; the person is told.
 
 Then, in the caller's transaction, one notification per subscribing agency service.
 """
@@ -34,8 +38,14 @@ from joinedup.tellusonce.schemas import LifeEventKind, NotificationStatus, Subsc
 #: The purpose of every exchange call Tell Us Once makes.
 PURPOSE = "tell-us-once"
 PERSON_FIELDS = ("personalCode", "givenNames", "familyName", "birthDate", "residenceAddress")
-#: What the agencies are sent about the deceased (the data-usage records name these fields).
-SENT_FIELDS = ("personalCode", "givenNames", "familyName", "birthDate", "dateOfDeath")
+#: What the agencies are sent about the person, per life event (the data-usage records name
+#: these fields).
+SENT_FIELDS = {
+    LifeEventKind.DEATH.value: ("personalCode", "givenNames", "familyName", "birthDate",
+                                "dateOfDeath"),
+    LifeEventKind.MOVE.value: ("personalCode", "givenNames", "familyName", "birthDate",
+                               "residenceAddress"),
+}  # fmt: skip
 ADULT_AGE = 18
 
 
@@ -128,11 +138,13 @@ def receive_death(
     residence = person.get("residenceAddress") or {}
     municipality = residence.get("municipalityCode")
     details = {
-        "personalCode": code,
-        "givenNames": person.get("givenNames"),
-        "familyName": person.get("familyName"),
-        "birthDate": person.get("birthDate"),
-        "dateOfDeath": date_of_death.isoformat(),
+        "person": {
+            "personalCode": code,
+            "givenNames": person.get("givenNames"),
+            "familyName": person.get("familyName"),
+            "birthDate": person.get("birthDate"),
+            "dateOfDeath": date_of_death.isoformat(),
+        }
     }
     return _open(
         session,
@@ -143,7 +155,61 @@ def receive_death(
         occurred_on=date_of_death,
         details=details,
         recipients=recipients,
-        municipality=municipality,
+        municipalities={municipality} if municipality else set(),
+    )
+
+
+def receive_move(
+    session: Session,
+    *,
+    source_event_id: uuid.UUID,
+    person_ref: int | str,
+    moved_on: date,
+    previous_municipality_code: str | None,
+    actor: str,
+) -> int | None:
+    """Take in a change of residence (``population.address_changed.v1``).
+
+    Reads the person with their new address through the exchange (purpose ``tell-us-once``),
+    writes the life event and one pending notification per active subscription to ``move``
+    that concerns them (``all``; ``residents`` of the municipality moved to or from). The
+    person themselves receives the letter. Emits ``tellusonce.life_event_received.v1``;
+    returns the life event's id, ``None`` when taken in before or the person is unknown."""
+    if session.scalar(select(LifeEvent.id).where(LifeEvent.source_event_id == source_event_id)):
+        return None
+    settings = get_settings()
+    with exchange.exchange_client(session, client=settings.tell_us_once_subsystem) as calls:
+        try:
+            person = calls.call(
+                exchange.registry_service_ref(session, code="person"),
+                purpose=PURPOSE,
+                query={"personRef": str(person_ref), "asOf": moved_on.isoformat()},
+                fields=list(PERSON_FIELDS),
+            ).body
+        except NotFound:
+            return None
+    code = str(person["personalCode"])
+    address = person.get("residenceAddress") or {}
+    municipalities = {m for m in (address.get("municipalityCode"), previous_municipality_code) if m}
+    return _open(
+        session,
+        source_event_id=source_event_id,
+        kind=LifeEventKind.MOVE,
+        subject_code=code,
+        subject_name=_full_name(person),
+        occurred_on=moved_on,
+        details={
+            "person": {
+                "personalCode": code,
+                "givenNames": person.get("givenNames"),
+                "familyName": person.get("familyName"),
+                "birthDate": person.get("birthDate"),
+                "residenceAddress": address or None,
+            },
+            "previousMunicipalityCode": previous_municipality_code,
+        },
+        recipients=[{"code": code, "name": _full_name(person), "relationship": "self"}],
+        municipalities=municipalities,
     )
 
 
@@ -157,7 +223,7 @@ def _open(
     occurred_on: date,
     details: dict[str, Any],
     recipients: list[dict[str, str]],
-    municipality: str | None,
+    municipalities: set[str],
 ) -> int:
     now = utcnow()
     event = LifeEvent(
@@ -176,10 +242,10 @@ def _open(
     session.add(event)
     session.flush()
     scopes = [Subscription.scope == SubscriptionScope.ALL.value]
-    if municipality:
+    if municipalities:
         scopes.append(
             (Subscription.scope == SubscriptionScope.RESIDENTS.value)
-            & (Subscription.municipality_code == municipality)
+            & Subscription.municipality_code.in_(sorted(municipalities))
         )
     concerned = select(Subscription.id).where(
         Subscription.active.is_(True), Subscription.life_event == kind.value, or_(*scopes)

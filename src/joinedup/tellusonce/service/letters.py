@@ -27,6 +27,9 @@ def outcome_text(code: str) -> str | None:
         ),
         "health-insurance-ended": _("Health insurance ends."),
         "nothing-to-do": _("No record was held, so nothing needed to change."),
+        "address-updated": _("The address in their records is updated."),
+        "resident-registered": _("You are registered as a resident; local services follow."),
+        "resident-deregistered": _("Services for residents end on the day you moved out."),
     }
     return texts.get(code)
 
@@ -48,6 +51,46 @@ def _what(outcome: dict[str, object]) -> str:
     return text
 
 
+def _agencies(
+    informed: Sequence[tuple[str, dict[str, object]]], not_confirmed: Sequence[str]
+) -> list[str]:
+    paragraphs = [
+        _("%(agency)s: %(what)s") % {"agency": agency, "what": _what(outcome)}
+        for agency, outcome in informed
+    ]
+    paragraphs += [
+        _("%(agency)s has not confirmed yet. We keep trying; you do not need to do anything.")
+        % {"agency": agency}
+        for agency in not_confirmed
+    ]
+    if not informed and not not_confirmed:
+        paragraphs.append(_("No other agency needed to be told."))
+    return paragraphs
+
+
+def _closing(reference: str) -> str:
+    return _(
+        "If anything here is wrong, contact the Central Digital Office and quote the "
+        "reference %(reference)s."
+    ) % {"reference": reference}
+
+
+def move_letter(
+    *,
+    moved_on: date,
+    informed: Sequence[tuple[str, dict[str, object]]],
+    not_confirmed: Sequence[str],
+    reference: str,
+) -> tuple[str, list[str]]:
+    """Subject and paragraphs of the letter to a person who moved, in the current locale."""
+    subject = _("We told the government of your new address")
+    opening = _(
+        "Your move on %(date)s has been registered. You do not need to tell the agencies below "
+        "yourself: we told them for you."
+    ) % {"date": _day(moved_on)}
+    return subject, [opening, *_agencies(informed, not_confirmed), _closing(reference)]
+
+
 def death_letter(
     *,
     deceased: str,
@@ -66,22 +109,4 @@ def death_letter(
         )
         % {"name": deceased, "date": _day(died_on)}
     ]
-    paragraphs += [
-        _("%(agency)s: %(what)s") % {"agency": agency, "what": _what(outcome)}
-        for agency, outcome in informed
-    ]
-    paragraphs += [
-        _("%(agency)s has not confirmed yet. We keep trying; you do not need to do anything.")
-        % {"agency": agency}
-        for agency in not_confirmed
-    ]
-    if not informed and not not_confirmed:
-        paragraphs.append(_("No other agency needed to be told."))
-    paragraphs.append(
-        _(
-            "If anything here is wrong, contact the Central Digital Office and quote the "
-            "reference %(reference)s."
-        )
-        % {"reference": reference}
-    )
-    return subject, paragraphs
+    return subject, [*paragraphs, *_agencies(informed, not_confirmed), _closing(reference)]
