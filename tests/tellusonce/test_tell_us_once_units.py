@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -366,3 +367,19 @@ def test_job_names_are_checked() -> None:
             return None
 
     assert len(jobs) == 0
+
+
+def test_a_last_attempt_that_never_reported_back_is_dead_lettered(seeded: Database) -> None:
+    _one_pending(seeded)
+    with seeded.unit_of_work() as session:
+        (claimed,) = tellusonce.claim_due(session, owner="gone", lease_seconds=0.01, max_attempts=1)
+    assert claimed.attempt == 1
+    with seeded.unit_of_work() as session:  # still leased: nobody else takes it
+        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+    time.sleep(0.05)  # the worker died; its lease runs out
+    with seeded.unit_of_work() as session:
+        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+    status, error = rows(seeded, "SELECT status, last_error FROM tellusonce_notification")[0]
+    assert status == "dead_letter"
+    assert "no answer after the last attempt" in error
+    assert scalar(seeded, "SELECT status FROM tellusonce_life_event") == "completed"

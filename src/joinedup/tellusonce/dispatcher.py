@@ -93,7 +93,18 @@ class Dispatcher:
         client = http or self.http
         assert client is not None, "give the dispatcher an HTTP client"
         claimed = await asyncio.to_thread(self._claim)
-        await asyncio.gather(*(self.deliver(client, d) for d in claimed))
+        outcomes = await asyncio.gather(
+            *(self.deliver(client, d) for d in claimed), return_exceptions=True
+        )
+        for delivery, outcome in zip(claimed, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # recording failed (the database is away): the lease runs out and the same
+                # message is sent again, which the agency recognises
+                log.error(
+                    "tell_us_once_outcome_not_recorded",
+                    notification=delivery.notification_id,
+                    error=type(outcome).__name__,
+                )
         return len(claimed)
 
     def _claim(self) -> list[Delivery]:

@@ -118,6 +118,7 @@ def claim_due(
     for row in rows:
         if row.attempts >= max_attempts:
             _dead_letter(session, row, "no answer after the last attempt (the worker stopped)")
+            complete_if_settled(session, life_event_id=row.life_event_id, actor="tell-us-once")
             continue
         row.attempts += 1
         row.lease_owner = owner[:100]
