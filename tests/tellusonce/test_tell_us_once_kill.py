@@ -148,6 +148,7 @@ def stack(
     ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.nats])],
     indirect=True,
 )
+@pytest.mark.slow
 def test_a_worker_killed_mid_fan_out_still_informs_each_agency_exactly_once(
     stack: tuple[Database, Settings], tmp_path: Path
 ) -> None:
