@@ -31,7 +31,7 @@ from joinedup import notify, tellusonce
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, NotFound, ValidationFailed
-from joinedup.core.jobs import JobRegistry, job
+from joinedup.core.loops import LoopRegistry, loop
 from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
 from joinedup.demo import organisation
@@ -355,18 +355,18 @@ def test_sending_to_a_service_that_is_not_an_agencys_own_is_refused(
     ) == [("Server.ServerProxy.UnknownService",), ("Server.ServerProxy.ServiceTimeout",)]
 
 
-# --- worker jobs ----------------------------------------------------------------------------
+# --- worker loops ----------------------------------------------------------------------------
 
 
-def test_job_names_are_checked() -> None:
-    jobs = JobRegistry()
-    with pytest.raises(ValueError, match="job name"):
+def test_loop_names_are_checked() -> None:
+    loops = LoopRegistry()
+    with pytest.raises(ValueError, match="loop name"):
 
-        @job("Not A Name", into=jobs)
+        @loop("Not A Name", into=loops)
         async def bad(*_: Any) -> None:  # pragma: no cover
             return None
 
-    assert len(jobs) == 0
+    assert len(loops) == 0
 
 
 def test_a_last_attempt_that_never_reported_back_is_dead_lettered(seeded: Database) -> None:

@@ -1,5 +1,5 @@
-"""A worker process for the Tell Us Once kill test: every context's consumers, the relay and
-the jobs, as ``joinedup worker`` runs them.
+"""A worker process for the Tell Us Once kill test: every context's consumers, the relay,
+the daily jobs and the loops, as ``joinedup worker`` runs them.
 
     python tests/tellusonce/tuo_worker.py [--hang-after N] [--wait]
 
@@ -21,8 +21,8 @@ import sys
 import httpx
 
 from joinedup.core.db import Database
-from joinedup.core.jobs import JobRegistry, job
 from joinedup.core.logging import configure_logging
+from joinedup.core.loops import LoopRegistry, loop
 from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
 from joinedup.exchange import provider_transport
@@ -52,10 +52,10 @@ class HangAfter(httpx.AsyncBaseTransport):
         return response
 
 
-def hanging_jobs(after: int) -> JobRegistry:
-    jobs = JobRegistry()
+def hanging_loops(after: int) -> LoopRegistry:
+    loops = LoopRegistry()
 
-    @job("tellusonce.dispatch", into=jobs)
+    @loop("tellusonce.dispatch", into=loops)
     async def dispatch(settings: Settings, database: Database, stop: asyncio.Event) -> None:
         transport = HangAfter(provider_transport(settings), after)
         async with httpx.AsyncClient(transport=transport) as http:
@@ -63,7 +63,7 @@ def hanging_jobs(after: int) -> JobRegistry:
                 stop
             )
 
-    return jobs
+    return loops
 
 
 async def run(settings: Settings, hang_after: int | None) -> None:
@@ -71,7 +71,7 @@ async def run(settings: Settings, hang_after: int | None) -> None:
     workers = EmbeddedWorkers(
         settings,
         database,
-        jobs_from=hanging_jobs(hang_after) if hang_after else None,
+        loops_from=hanging_loops(hang_after) if hang_after else None,
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--hang-after", type=int, default=None)
     parser.add_argument("--wait", action="store_true")
     args = parser.parse_args()
-    handler_modules()  # every context's consumers and jobs, the demo's agency systems
+    handler_modules()  # every context's consumers, jobs and loops, the demo's agency systems
     if args.wait:
         report("ready")
         sys.stdin.readline()

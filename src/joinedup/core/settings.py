@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         "registries as (e.g. to establish mandates). Default: the demo country's Central "
         "Digital Office `portal`.",
     )
+    life_event_subsystem: str = Field(
+        "GOV/70000579/life-events",
+        description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) that routes life events "
+        "to the services they concern: it reads only the personal codes of the persons an "
+        "event names (purpose `life-event-routing`). Default: the demo country's Central "
+        "Digital Office `life-events`.",
+    )
     tell_us_once_subsystem: str = Field(
         "GOV/70000579/tell-us-once",
         description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) Tell Us Once informs "

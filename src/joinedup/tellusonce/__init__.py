@@ -4,7 +4,7 @@ Part of the proactive area of the architecture. Agencies at every level subscrib
 own REST services (published in the exchange directory) to a kind of life event. When the
 population register records a death, Tell Us Once (the Central Digital Office's
 ``tell-us-once`` subsystem) creates one notification per subscribing agency in the same
-transaction as it takes the event in; a dispatcher (a worker job) tells each agency through
+transaction as it takes the event in; a dispatcher (a worker loop) tells each agency through
 the exchange — a mediated, signed, logged call with the notification's message id as the
 agency's idempotency key — and tracks it until the agency acknowledges (saying what it did),
 retrying with growing delays and dead-lettering it for an operator after the last attempt.

@@ -1,4 +1,4 @@
-"""The dispatcher: a worker job that tells the agencies, through the exchange.
+"""The dispatcher: a worker loop that tells the agencies, through the exchange.
 
 Each round it claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
 a lease and a counted attempt, committed), sends each one to its agency's service as a

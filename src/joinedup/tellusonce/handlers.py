@@ -1,4 +1,4 @@
-"""How Tell Us Once reacts to the registries' events, and its worker job.
+"""How Tell Us Once reacts to the registries' events, and its worker loop.
 
 - ``population.death_registered.v1`` → :func:`~joinedup.tellusonce.service.receive_death`:
   the life event and one notification per subscribing agency, in the delivery's transaction
@@ -7,7 +7,7 @@
   too).
 - ``population.address_changed.v1`` → :func:`~joinedup.tellusonce.service.receive_move`, the
   same for a change of residence.
-- The job ``tellusonce.dispatch`` delivers the notifications
+- The worker loop ``tellusonce.dispatch`` delivers the notifications
   (:class:`~joinedup.tellusonce.dispatcher.Dispatcher`).
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from joinedup.core.consumers import consumer
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
-from joinedup.core.jobs import job
+from joinedup.core.loops import loop
 from joinedup.core.settings import Settings
 from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
@@ -51,6 +51,6 @@ def take_in_move(session: Session, event: Delivered) -> None:
     )
 
 
-@job("tellusonce.dispatch")
+@loop("tellusonce.dispatch")
 async def dispatch(settings: Settings, database: Database, stop: asyncio.Event) -> None:
     await Dispatcher(settings, database).run(stop)

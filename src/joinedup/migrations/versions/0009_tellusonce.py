@@ -1,7 +1,7 @@
 """tellusonce: subscriptions, life events, notifications (Tell Us Once)
 
 Revision ID: 0009
-Revises: 0007 (re-chained after 0008 at merge)
+Revises: 0008
 
 - tellusonce_subscription: which agency's REST service is told of which life event.
 - tellusonce_life_event: a life event as Tell Us Once took it in (one per registry event).
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

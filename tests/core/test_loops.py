@@ -1,4 +1,4 @@
-"""Worker jobs run next to the relay and the consumers, are restarted when they fail and stop
+"""Worker loops run next to the relay and the consumers, are restarted when they fail and stop
 with the workers."""
 
 from __future__ import annotations
@@ -10,19 +10,19 @@ import pytest
 from joinedup.core import worker
 from joinedup.core.consumers import ConsumerRegistry
 from joinedup.core.db import Database
-from joinedup.core.jobs import JobRegistry, job
+from joinedup.core.loops import LoopRegistry, loop
 from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
 
 
-def test_jobs_run_are_restarted_after_a_failure_and_stop_with_the_workers(
+def test_loops_run_are_restarted_after_a_failure_and_stop_with_the_workers(
     settings: Settings, sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(worker, "RESTART_DELAY", 0.01)
-    jobs = JobRegistry()
+    loops = LoopRegistry()
     runs: list[str] = []
 
-    @job("test.flaky", into=jobs)
+    @loop("test.flaky", into=loops)
     async def flaky(settings: Settings, database: Database, stop: asyncio.Event) -> None:
         runs.append("started")
         if len(runs) == 1:
@@ -33,7 +33,7 @@ def test_jobs_run_are_restarted_after_a_failure_and_stop_with_the_workers(
     async def scenario() -> None:
         workers = EmbeddedWorkers(
             settings, sqlite_database, relay=False, consumers_from=ConsumerRegistry(),
-            jobs_from=jobs,
+            loops_from=loops,
         )  # fmt: skip
         await workers.start()
         for _ in range(200):
