@@ -110,9 +110,20 @@ class EmbeddedWorkers:
                 max_attempts=self.settings.bus_max_deliveries,
                 retry_delay=self.settings.bus_retry_delay,
             )
-            consume = functools.partial(
-                bus.consume, consumer.name, consumer.events, handling, self._stop
-            )
+            consume: Callable[[], Awaitable[None]]
+            if consumer.batch is None:
+                consume = functools.partial(
+                    bus.consume, consumer.name, consumer.events, handling, self._stop
+                )
+            else:
+                consume = functools.partial(
+                    bus.consume_batches,
+                    consumer.name,
+                    consumer.events,
+                    handling.handle_batch,
+                    self._stop,
+                    batch_size=consumer.batch,
+                )
             self._spawn(f"consumer:{consumer.name}", consume)
         loops = list(self._loops())
         for found in loops:
