@@ -38,9 +38,11 @@ from joinedup.demo import organisation
 from joinedup.demo.agency_systems import agency_systems_app
 from joinedup.exchange import (
     LocalCallRefused,
+    ProviderTransport,
     ProviderUnreachable,
     ServiceRef,
     list_access_rights,
+    mount_local_system,
     revoke_access_right,
     send_to_service,
 )
@@ -383,3 +385,34 @@ def test_a_last_attempt_that_never_reported_back_is_dead_lettered(seeded: Databa
     assert status == "dead_letter"
     assert "no answer after the last attempt" in error
     assert scalar(seeded, "SELECT status FROM tellusonce_life_event") == "completed"
+
+
+def test_the_provider_transport_serves_local_systems_in_process_and_the_rest_over_the_network(
+    tmp_path: Path,
+) -> None:
+    settings = tuo_settings(tmp_path / "var")
+    with pytest.raises(ValueError, match="prefix"):
+        mount_local_system("agency-systems/", agency_systems_app)
+    seen: list[str] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(204)
+
+    transport = ProviderTransport(settings, network=httpx.MockTransport(network))
+    headers = {"X-Road-Id": "m-9", "X-Road-Client": "JOINEDUP/GOV/1/tell-us-once"}
+    base = settings.public_url.rstrip("/")
+
+    async def run() -> tuple[int, int]:
+        async with httpx.AsyncClient(transport=transport) as http:
+            local = await http.post(
+                f"{base}/agency-systems/passport-office/life-events",
+                json=_notice(),
+                headers=headers,
+            )
+            remote = await http.post("https://agency.example/notices", json=_notice())
+        return local.status_code, remote.status_code
+
+    assert asyncio.run(run()) == (200, 204)
+    assert seen == ["https://agency.example/notices"]  # only the remote one left the process
+    assert [s for s, _, _ in store(settings).handled()] == ["passport-office"]
