@@ -38,6 +38,14 @@ from joinedup.exchange.oauth import (
     issue_access_token,
     json_web_key_set,
 )
+from joinedup.exchange.outbound import (
+    ProviderTransport,
+    ProviderUnreachable,
+    ServiceReply,
+    mount_local_system,
+    provider_transport,
+    send_to_service,
+)
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,
@@ -88,6 +96,8 @@ __all__ = [
     "NewApiClient",
     "OAuthError",
     "ProviderResponse",
+    "ProviderTransport",
+    "ProviderUnreachable",
     "PurposeGrant",
     "RegistryService",
     "ServiceDescriptor",
@@ -95,6 +105,7 @@ __all__ = [
     "ServicePublished",
     "ServiceRecord",
     "ServiceRef",
+    "ServiceReply",
     "SubsystemRecord",
     "SubsystemRef",
     "SubsystemRegistered",
@@ -108,7 +119,10 @@ __all__ = [
     "issue_access_token",
     "json_web_key_set",
     "local_client_identity",
+    "mount_local_system",
+    "provider_transport",
     "resolve_service",
     "run_write",
+    "send_to_service",
     *_service_names,
 ]

@@ -1,7 +1,7 @@
 """proactive re-evaluation: law versions, re-evaluation runs and their chunk checkpoints
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 
 - proactive_law_version: parameter versions of a ruleset published with the date they take
   effect.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
