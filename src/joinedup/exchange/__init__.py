@@ -59,6 +59,16 @@ from joinedup.exchange.schemas import (
 )
 from joinedup.exchange.service import *  # noqa: F403 (the use cases are the public names)
 from joinedup.exchange.service import __all__ as _service_names
+from joinedup.exchange.usage import (
+    Receiver,
+    UsageItem,
+    UsageVerification,
+    get_usage,
+    list_usage,
+    record_staff_view,
+    usage_receivers,
+    verify_usage,
+)
 from joinedup.exchange.write_services import REPLAY_HEADER, WriteAnswer, run_write
 
 __all__ = [
@@ -87,6 +97,7 @@ __all__ = [
     "NewApiClient",
     "OAuthError",
     "ProviderResponse",
+    "Receiver",
     "PurposeGrant",
     "RegistryService",
     "ServiceDescriptor",
@@ -97,16 +108,23 @@ __all__ = [
     "SubsystemRecord",
     "SubsystemRef",
     "SubsystemRegistered",
+    "UsageItem",
+    "UsageVerification",
     "WriteAnswer",
     "WriteService",
     "authenticate_client",
     "authorize",
     "call_registry_service",
     "exchange_client",
+    "get_usage",
     "issue_access_token",
     "json_web_key_set",
+    "list_usage",
     "local_client_identity",
+    "record_staff_view",
     "resolve_service",
     "run_write",
+    "usage_receivers",
+    "verify_usage",
     *_service_names,
 ]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
-from joinedup.web.portal import acting, attorney, signin
+from joinedup.web.portal import acting, attorney, messages, overview, signin, usage
 from joinedup.web.templating import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -31,3 +31,6 @@ router.include_router(start_router)
 router.include_router(signin.router)
 router.include_router(acting.router)
 router.include_router(attorney.router)
+router.include_router(overview.router)
+router.include_router(usage.router)
+router.include_router(messages.router)

@@ -1,0 +1,130 @@
+"""My overview: what every base registry holds about the person (or business) the signed-in
+person acts for, which agency keeps each register, and how to get a fact corrected.
+
+Every fact is read **through the exchange** as the portal (purpose ``subject-access``), with
+the signed-in person as the user and, when they act for someone else, that person as the
+represented party: each read leaves a data-usage record the subject sees in "Who used my
+data". A section the mandate does not cover (a power of attorney for some data only) is not
+read at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import Forbidden, NotFound
+from joinedup.exchange import ExchangeClient, LocalCallRefused, get_member
+from joinedup.registries import get_registry
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.deps import WriteSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/portal",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+
+#: The purpose of every read this page makes (a right of the portal in the exchange).
+PURPOSE = "subject-access"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One registry service shown as one section of the overview."""
+
+    key: str  # the section (template) key
+    service: str  # the registry service code
+    registry: str  # the registry it reads
+    category: str  # the data category a mandate must cover
+
+
+PERSON_SOURCES = (
+    Source("person", "person", "population", "personal-details"),
+    Source("family", "relations", "population", "family"),
+    Source("residence", "residence", "addresses", "residence"),
+    Source("roles", "representations", "businesses", "personal-details"),
+    Source("employment", "employment", "employment", "income"),
+    Source("income", "income-totals", "employment", "income"),
+    Source("account", "payment-account", "payment-accounts", "payment-account"),
+)
+BUSINESS_SOURCES = (Source("business", "business", "businesses", "personal-details"),)
+
+
+@dataclass
+class Section:
+    """What the page shows of one source: its facts, or why there are none."""
+
+    key: str
+    registry: str
+    agency: str
+    state: str  # "shown", "empty" (the register has nothing), "not-covered", "refused"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _agency(session: Session, registry: str, names: dict[str, str]) -> str:
+    if registry not in names:
+        record = get_registry(session, code=registry)
+        member = get_member(
+            session, member_class=record.owner_member_class, member_code=record.owner_member_code
+        )
+        names[registry] = member.name
+    return names[registry]
+
+
+def _service_ref(session: Session, source: Source) -> str:
+    record = get_registry(session, code=source.registry)
+    return (
+        f"{record.owner_member_class}/{record.owner_member_code}/"
+        f"{record.owner_subsystem_code}/{source.service}"
+    )
+
+
+def read_overview(
+    session: Session, citizen: CitizenContext, calls: ExchangeClient
+) -> list[Section]:
+    """Each section of the overview, read through ``calls`` (only what the mandate covers)."""
+    business = citizen.acting_for.is_business
+    sources = BUSINESS_SOURCES if business else PERSON_SOURCES
+    query = (
+        {"registrationCode": citizen.subject_code}
+        if business
+        else {"personalCode": citizen.subject_code}
+    )
+    names: dict[str, str] = {}
+    sections = []
+    for source in sources:
+        section = Section(
+            key=source.key,
+            registry=source.registry,
+            agency=_agency(session, source.registry, names),
+            state="shown",
+        )
+        sections.append(section)
+        try:
+            citizen.authorise(session, f"data:{source.category}")
+        except Forbidden:
+            section.state = "not-covered"
+            continue
+        try:
+            section.facts = calls.call(
+                _service_ref(session, source), purpose=PURPOSE, query=query
+            ).body
+        except NotFound:
+            section.state = "empty"
+        except LocalCallRefused:
+            section.state = "refused"
+    return sections
+
+
+@router.get("/overview")
+def overview(request: Request, citizen: Citizen, session: WriteSession) -> HTMLResponse:
+    with citizen.exchange_client(session) as calls:
+        sections = read_overview(session, citizen, calls)
+    return render(request, "portal/overview.html", {"sections": sections})
