@@ -17,6 +17,7 @@ CONTEXTS: tuple[str, ...] = (
     "rules",
     "notify",
     "identity",
+    "engagement",
     "demo",
 )
 

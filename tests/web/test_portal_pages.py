@@ -12,6 +12,7 @@ from identity_support import World, csrf_of, load_world, minor_children, sign_in
 from sqlalchemy import update
 
 from joinedup import notify
+from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
 from joinedup.demo.agencies import organisation
@@ -86,7 +87,7 @@ def test_who_used_my_data_lists_filters_and_verifies(web: TestClient, seeded: Da
     assert "subject-access" in page.text
     assert "General Data Protection Regulation Art. 15" in page.text
     assert "You, through the portal" in page.text
-    ids = re.findall(r'/portal/data-usage/(\d+)/verify', page.text)
+    ids = re.findall(r"/portal/data-usage/(\d+)/verify", page.text)
     assert ids
     check = web.get(f"/portal/data-usage/{ids[0]}/verify")
     assert check.status_code == 200
@@ -127,13 +128,14 @@ def test_keyset_pages_of_who_used_my_data(web: TestClient, seeded: Database) -> 
     for _ in range(4):  # 7 reads each: more than a page of 20
         web.get("/portal/overview")
     first = web.get("/portal/data-usage")
-    ids_first = re.findall(r'/portal/data-usage/(\d+)/verify', first.text)
+    ids_first = re.findall(r"/portal/data-usage/(\d+)/verify", first.text)
     assert len(ids_first) == 20
     more = re.search(r'href="(\?cursor=[^"]+)"', first.text)
     assert more is not None
     second = web.get("/portal/data-usage" + more.group(1).replace("&amp;", "&"))
-    ids_second = re.findall(r'/portal/data-usage/(\d+)/verify', second.text)
-    assert ids_second and not set(ids_first) & set(ids_second)
+    ids_second = re.findall(r"/portal/data-usage/(\d+)/verify", second.text)
+    assert ids_second
+    assert not set(ids_first) & set(ids_second)
     assert max(int(i) for i in ids_second) < min(int(i) for i in ids_first)
 
 
@@ -154,7 +156,8 @@ def test_my_messages_list_and_open_with_a_read_receipt(web: TestClient, seeded: 
         letter = notify.get_letter(
             session, message_id=message_id, recipient_code=person.personal_code
         )
-    assert letter.read_by == person.personal_code and letter.read_at is not None
+    assert letter.read_by == person.personal_code
+    assert letter.read_at is not None
     assert "0 unread letters" in web.get("/portal/messages").text
 
 
@@ -230,9 +233,7 @@ def test_staff_person_view_refuses_bad_input_without_writing(
     base = f"/backoffice/organisations/{member_class}/{member_code}/person"
     person = world.one("pensioner").personal_code
     before = len(_usage(seeded, person))
-    bad = web.post(
-        base, data={"csrf_token": csrf_of(web), "personal_code": "12345", "access": ""}
-    )
+    bad = web.post(base, data={"csrf_token": csrf_of(web), "personal_code": "12345", "access": ""})
     assert bad.status_code == 400
     assert "Enter a valid personal code" in bad.text
     forged = web.post(
@@ -245,3 +246,85 @@ def test_staff_person_view_refuses_bad_input_without_writing(
     )
     assert forged.status_code == 403
     assert len(_usage(seeded, person)) == before
+
+
+def test_consents_give_withdraw_and_feedback(web: TestClient, seeded: Database) -> None:
+    from joinedup import consent, engagement
+    from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+
+    world = load_world(seeded)
+    person = world.one("pensioner")
+    sign_in(web, person)
+    page = web.get("/portal/consents")
+    assert page.status_code == 200
+    assert "Food parcels delivered to your home" in page.text
+    assert "Not given" in page.text
+    given = web.post(
+        f"/portal/consents/{FOOD_PARCELS_AGREEMENT}/give", data={"csrf_token": csrf_of(web)}
+    )
+    assert given.status_code == 200
+    assert "Consent given" in given.text
+    with seeded.reading() as session:
+        assert consent.has_consent(
+            session,
+            agreement=FOOD_PARCELS_AGREEMENT,
+            subject_code=person.personal_code,
+            on=today(),
+        )
+    withdrawn = web.post(
+        f"/portal/consents/{FOOD_PARCELS_AGREEMENT}/withdraw", data={"csrf_token": csrf_of(web)}
+    )
+    assert "Consent withdrawn" in withdrawn.text
+    assert "How satisfied were you with this?" in withdrawn.text
+    with seeded.reading() as session:
+        assert not consent.has_consent(
+            session,
+            agreement=FOOD_PARCELS_AGREEMENT,
+            subject_code=person.personal_code,
+            on=today(),
+        )
+
+    # the question after the task: a bad answer is named and writes nothing, a good one is kept
+    refused = web.post(
+        "/portal/feedback",
+        data={
+            "csrf_token": csrf_of(web),
+            "task": "consent-withdrawn",
+            "rating": "",
+            "comment": "x" * 1300,
+            "return_to": "/portal/consents",
+        },
+    )
+    assert refused.status_code == 400
+    assert "Choose how satisfied you were" in refused.text
+    assert "1,200 characters or fewer" in refused.text
+    thanks = web.post(
+        "/portal/feedback",
+        data={
+            "csrf_token": csrf_of(web),
+            "task": "consent-withdrawn",
+            "rating": "4",
+            "comment": "Quick and clear.",
+            "return_to": "https://elsewhere.example/",  # never an open redirect
+        },
+    )
+    assert thanks.status_code == 200
+    assert str(thanks.url).endswith("/portal?feedback=thanks")
+    with seeded.reading() as session:
+        answers = engagement.list_feedback(
+            session, task="consent-withdrawn", page=PageRequest(limit=10)
+        ).items
+    assert [(a.rating, a.comment) for a in answers] == [(4, "Quick and clear.")]
+
+
+def test_withdrawing_a_consent_never_given_is_refused(web: TestClient, seeded: Database) -> None:
+    from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+
+    world = load_world(seeded)
+    sign_in(web, world.one("pensioner"))
+    answer = web.post(
+        f"/portal/consents/{FOOD_PARCELS_AGREEMENT}/withdraw", data={"csrf_token": csrf_of(web)}
+    )
+    assert answer.status_code == 409
+    unknown = web.post("/portal/consents/not-an-id/give", data={"csrf_token": csrf_of(web)})
+    assert unknown.status_code == 404

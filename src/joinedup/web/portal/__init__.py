@@ -10,7 +10,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
-from joinedup.web.portal import acting, attorney, messages, overview, signin, usage
+from joinedup.web.portal import (
+    acting,
+    attorney,
+    consents,
+    feedback,
+    messages,
+    overview,
+    signin,
+    usage,
+)
 from joinedup.web.templating import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -34,3 +43,5 @@ router.include_router(attorney.router)
 router.include_router(overview.router)
 router.include_router(usage.router)
 router.include_router(messages.router)
+router.include_router(consents.router)
+router.include_router(feedback.router)
