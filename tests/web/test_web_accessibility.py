@@ -255,3 +255,163 @@ def test_signed_in_pages_have_no_wcag_22_aa_violations(
     # the form in error answered 400: chromium logs it as a failed load, which is expected
     assert [p for p in problems if "status of 400" not in p] == [], problems
     page.close()
+
+
+# --- the portal's pages and the citizen's journey -------------------------------------------
+
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+def _shot(page: Page, name: str) -> None:
+    """A full-page screenshot at a stable path (build/ is ignored by git)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _account(database: Database, tag: str, role: str | None = None) -> tuple[str, str]:
+    """(personal code, given names) of the first demo account with ``tag`` (and, for staff,
+    the ``role`` in the Social Insurance Board)."""
+    from joinedup.demo.agencies import organisation
+
+    sib = organisation("social-insurance")
+    with database.reading() as session:
+        for account in provider_accounts(session):
+            if tag not in account.tags:
+                continue
+            if role is not None:
+                roles = staff_roles_of(session, personal_code=account.personal_code)
+                if not any((r.member_code, str(r.role)) == (sib.member_code, role) for r in roles):
+                    continue
+            return account.personal_code, account.given_names
+    raise AssertionError(f"the demo has no {tag} account")
+
+
+def sign_in_as(
+    page: Page, base: str, seed: int, account: tuple[str, str], *, substantial: bool = False
+) -> None:
+    """Sign in as ``account`` through the real flow (password, and a one-time code for the
+    substantial level), landing on the portal's start page."""
+    code, given_names = account
+    credentials = demo_credentials(seed, personal_code=code, given_names=given_names)
+    level = "substantial" if substantial else "low"
+    page.goto(f"{base}/portal/sign-in?level={level}&return_to=/portal", wait_until="load")
+    page.fill("#username", credentials.username)
+    page.fill("#password", credentials.password)
+    page.click("button[type=submit] >> nth=0")
+    if substantial:
+        page.wait_for_url("**/idp/sign-in?request=*")
+        page.fill("#code", totp(credentials.otp_secret))
+        page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/portal")
+
+
+def _letter_to(database: Database, recipient: str, reference: str) -> str:
+    from joinedup import notify
+    from joinedup.demo.agencies import organisation
+
+    sib = organisation("social-insurance")
+    with database.unit_of_work() as session:
+        sent = notify.send_letter(
+            session,
+            recipient_code=recipient,
+            sender=f"{sib.member_class}/{sib.member_code}",
+            kind="decision",
+            subject="Your child benefit",
+            paragraphs=["We pay the child benefit for each of your children under 16."],
+            reference=reference,
+            actor="test",
+        )
+    return str(sent.message_id)
+
+
+@pytest.mark.parametrize("locale", ["en", "et"])
+def test_portal_pages_have_no_wcag_22_aa_violations(
+    seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int, locale: str
+) -> None:
+    base = seeded_base_url
+    axe_source = AXE.read_text(encoding="utf-8")
+    parent = _account(seeded, "parent-of-minor")
+    message_id = _letter_to(seeded, parent[0], f"axe-{locale}")
+    page = browser.new_page(viewport={"width": 375, "height": 812})  # mobile first
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    sign_in_as(page, base, seeded_seed, parent)
+    for path, name in (
+        ("/portal", "start"),
+        ("/portal/overview", "overview"),
+        ("/portal/data-usage", "data-usage"),
+        ("/portal/messages", "messages"),
+        (f"/portal/messages/{message_id}", "letter"),
+        ("/portal/consents", "consents"),
+    ):
+        _check(page, axe_source, f"{base}{path}", locale)
+        _shot(page, f"{name}-{locale}")
+    page.goto(f"{base}/portal/data-usage?lang={locale}", wait_until="load")
+    page.click("main .govuk-summary-card__action a >> nth=0")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"data-usage-verify-{locale}")
+    # give consent, then the question after the task, then its error page
+    page.goto(f"{base}/portal/consents?lang={locale}", wait_until="load")
+    page.click("main form button[type=submit] >> nth=0")
+    page.wait_for_url("**/portal/consents?done=given")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"consent-given-feedback-{locale}")
+    page.click("form.joinedup-feedback button[type=submit]")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"feedback-error-{locale}")
+    page.close()
+
+    # the back office's person view, as a caseworker
+    staff = browser.new_page()
+    sign_in_as(staff, base, seeded_seed, _account(seeded, "staff", "caseworker"), substantial=True)
+    staff.goto(f"{base}/backoffice?lang={locale}", wait_until="load")
+    staff.click("main a.govuk-link >> nth=0")
+    staff.click("main a[href$='/person']")
+    _check(staff, axe_source, staff.url, locale, None)
+    staff.fill("#personal-code", parent[0])
+    staff.check("#access")
+    staff.click("main button[type=submit]")
+    _check(staff, axe_source, staff.url, locale, None)
+    _shot(staff, f"backoffice-person-{locale}")
+    staff.close()
+    assert not problems, problems
+
+
+def test_the_citizens_journey_in_a_browser(
+    seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int
+) -> None:
+    """Sign in → read the letter → see who used my data (and check a record against the log)
+    → switch to acting for my child → see the child's overview."""
+    base = seeded_base_url
+    parent = _account(seeded, "parent-of-minor")
+    _letter_to(seeded, parent[0], "journey")
+    page = browser.new_page(viewport={"width": 375, "height": 812})
+    sign_in_as(page, base, seeded_seed, parent)
+    _shot(page, "journey-1-signed-in")
+
+    page.click("main a[href='/portal/messages']")
+    assert page.locator("main").get_by_text("1 unread letter").count() == 1
+    page.click("main a:has-text('Your child benefit')")
+    assert page.get_by_text("We pay the child benefit").count() == 1
+    assert page.get_by_text("You opened this letter").count() == 1
+    _shot(page, "journey-2-letter")
+
+    page.goto(f"{base}/portal/overview", wait_until="load")
+    page.goto(f"{base}/portal/data-usage", wait_until="load")
+    assert page.locator("main .govuk-summary-card").count() > 0
+    assert page.get_by_text("subject-access").count() > 0
+    _shot(page, "journey-3-who-used-my-data")
+    page.click("main .govuk-summary-card__action a >> nth=0")
+    assert page.get_by_text("The record is in the log").count() == 1
+    _shot(page, "journey-4-verified")
+
+    page.goto(f"{base}/portal/acting-for", wait_until="load")
+    page.check("#subject-2")  # the first child (the person themselves come first)
+    child_name = page.locator("label[for=subject-2]").inner_text().strip()
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/portal")
+    assert page.get_by_text(f"acting for {child_name}").count() == 1
+    page.goto(f"{base}/portal/overview", wait_until="load")
+    assert page.locator(".govuk-caption-l").inner_text().strip() == child_name
+    _shot(page, "journey-5-acting-for-child")
+    page.close()
