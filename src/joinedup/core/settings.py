@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         "registries as (e.g. to establish mandates). Default: the demo country's Central "
         "Digital Office `portal`.",
     )
+    life_event_subsystem: str = Field(
+        "GOV/70000579/life-events",
+        description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) that routes life events "
+        "to the services they concern: it reads only the personal codes of the persons an "
+        "event names (purpose `life-event-routing`). Default: the demo country's Central "
+        "Digital Office `life-events`.",
+    )
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="A web session ends after this many idle minutes."
     )

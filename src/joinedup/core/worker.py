@@ -31,6 +31,7 @@ from joinedup.core.consumers import ConsumerRegistry, EventHandling, registry
 from joinedup.core.db import Database
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent
 from joinedup.core.relay import Relay
+from joinedup.core.schedule import JobRegistry, run_schedule
 from joinedup.core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -44,7 +45,9 @@ class EmbeddedWorkers:
 
     ``consumers`` limits which registered consumers run (default: all); ``relay=False``
     leaves relaying to other processes. ``consumers_from`` replaces the default registry
-    (the handlers of every context) with another one. ``bus`` shares a bus the caller
+    (the handlers of every context) with another one; ``schedule=False`` leaves the daily
+    jobs (:mod:`joinedup.core.schedule`) to other processes, ``jobs_from`` replaces their
+    registry. ``bus`` shares a bus the caller
     connected and closes (default: a bus of their own from the settings).
     """
 
@@ -58,6 +61,8 @@ class EmbeddedWorkers:
         consumers_from: ConsumerRegistry | None = None,
         bus: Bus | None = None,
         relay_batch_size: int = 500,
+        schedule: bool = True,
+        jobs_from: JobRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -65,6 +70,8 @@ class EmbeddedWorkers:
         self.relay_batch_size = relay_batch_size
         self.only = None if consumers is None else frozenset(consumers)
         self.registry = consumers_from
+        self.run_schedule = schedule
+        self.jobs = jobs_from
         self.bus = bus
         self._owns_bus = bus is None
         self._stop = asyncio.Event()
@@ -99,6 +106,12 @@ class EmbeddedWorkers:
                 bus.consume, consumer.name, consumer.events, handling, self._stop
             )
             self._spawn(f"consumer:{consumer.name}", consume)
+        if self.run_schedule:
+            # Daily jobs claim their day in the database: any number of workers may run them.
+            self._spawn(
+                "schedule",
+                lambda: run_schedule(self.database, self._stop, registry=self.jobs),
+            )
         log.info(
             "workers_started",
             bus=self.settings.bus_url.split("://", 1)[0],

@@ -88,6 +88,7 @@ _EXCHANGE_BODIES = (
             ("data-tracker", "Data tracker"),
             ("portal", "Citizen portal"),
             ("mailbox", "Digital mailbox"),
+            ("life-events", "Life-event routing (proactive services)"),
         ),
     ),
     (

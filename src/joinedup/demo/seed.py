@@ -28,6 +28,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.demo.accounts import create_demo_accounts
 from joinedup.demo.agencies import ACTOR, create_government
+from joinedup.demo.catalogue import seed_catalogue
 from joinedup.demo.economy import (
     Economy,
     Employers,
@@ -119,6 +120,7 @@ def _prepare(
     if count_members(session) == 0:
         create_government(session, founded=date(1992, 1, 1))
     setup_exchange(session, seed=seed)
+    seed_catalogue(session)
     known_ids, known_registered = employer_directory(session)
     none = np.zeros(known_ids.shape[0], dtype=np.bool_)
     if not first_run:

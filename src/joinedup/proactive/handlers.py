@@ -1,0 +1,197 @@
+"""How the proactive services react to the registries' life events, and the daily job that
+announces who reaches an age that matters.
+
+Each ``handle_*`` takes a list of delivered events and handles them in the caller's one
+transaction (the consumer's delivery): the consumers below pass a list of one, and a batch
+consumer passes the whole batch (the inbox makes every event count once either way).
+
+- ``population.birth_registered.v1``: the newborn's parents (child benefit, birth grant,
+  parental benefit).
+- ``population.death_registered.v1``: the deceased's entitlements end (the pension first).
+- ``population.marriage_registered.v1``, ``population.address_changed.v1``,
+  ``employment.ended.v1``: the services concerned for the persons concerned.
+- ``population.age_reached.v1``: turning 6 (school place), 18 (child benefit for the rest of
+  the family), pension age (the pension offer). The daily job ``proactive.ages`` asks the
+  population register to announce them, once per day across every worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, time
+
+from sqlalchemy.orm import Session
+
+from joinedup import registries, rules
+from joinedup.catalogue import LifeEvent
+from joinedup.core.consumers import consumer
+from joinedup.core.events import Delivered
+from joinedup.core.schedule import daily
+from joinedup.proactive.service import Occurrence, Reaction, react
+from joinedup.registries.events import (
+    AddressChanged,
+    AgeReached,
+    BirthRegistered,
+    DeathRegistered,
+    EmploymentEnded,
+    MarriageRegistered,
+)
+
+#: Coming of age.
+MAJORITY = 18
+
+
+def _day(value: object) -> date:
+    return date.fromisoformat(str(value))
+
+
+def _parameter(path: str, on: date) -> int:
+    """A whole-number parameter of the demo ruleset in force on ``on`` (0 when none is)."""
+    found = rules.get_ruleset("demo").parameters.get(path)
+    dated = found.at(on)
+    if dated is None or isinstance(dated, tuple) or dated.value is None:
+        return 0
+    return int(dated.value)
+
+
+def pension_age(on: date) -> int:
+    """The pension age in force on ``on`` (the demo ruleset's dated parameter)."""
+    return _parameter("pensions.pension_age", on)
+
+
+def school_age(on: date) -> int:
+    """The age a child starts school at (by 1 September)."""
+    return _parameter("education.school_starting_age", on)
+
+
+def _age_event(age: int, on: date) -> LifeEvent | None:
+    if age == pension_age(on):
+        return LifeEvent.PENSION_AGE
+    if age == MAJORITY:
+        return LifeEvent.AGE_18
+    if age == school_age(on):
+        return LifeEvent.AGE_6
+    return None
+
+
+def occurrence_of(event: Delivered) -> Occurrence | None:
+    """The life event a registry event is (None for events the proactive services ignore)."""
+    p, event_id = event.payload, event.event_id
+    if event.name == BirthRegistered.name:
+        return Occurrence(
+            life_event=LifeEvent.BIRTH,
+            event_id=event_id,
+            on=_day(p["birth_date"]),
+            person_ref=int(p["person_id"]),
+            parent_refs=tuple(int(r) for r in p.get("parent_ids") or ()),
+            municipality_code=p.get("municipality_code"),
+        )
+    if event.name == DeathRegistered.name:
+        return Occurrence(
+            life_event=LifeEvent.DEATH,
+            event_id=event_id,
+            on=_day(p["date_of_death"]),
+            person_ref=int(p["person_id"]),
+        )
+    if event.name == MarriageRegistered.name:
+        first, second = (int(r) for r in p["person_ids"])
+        return Occurrence(
+            life_event=LifeEvent.MARRIAGE,
+            event_id=event_id,
+            on=_day(p["married_on"]),
+            person_ref=first,
+            spouse_ref=second,
+        )
+    if event.name == AddressChanged.name:
+        return Occurrence(
+            life_event=LifeEvent.ADDRESS_CHANGE,
+            event_id=event_id,
+            on=_day(p["moved_on"]),
+            person_ref=int(p["person_id"]),
+            municipality_code=p.get("municipality_code"),
+        )
+    if event.name == EmploymentEnded.name:
+        return Occurrence(
+            life_event=LifeEvent.EMPLOYMENT_ENDED,
+            event_id=event_id,
+            on=_day(p["ended_on"]),
+            person_ref=int(p["person_id"]),
+        )
+    if event.name == AgeReached.name:
+        on = _day(p["reached_on"])
+        life_event = _age_event(int(p["age"]), on)
+        if life_event is None:
+            return None
+        return Occurrence(
+            life_event=life_event,
+            event_id=event_id,
+            on=on,
+            person_ref=int(p["person_id"]),
+            municipality_code=p.get("municipality_code"),
+        )
+    return None
+
+
+def handle_life_events(session: Session, events: Sequence[Delivered]) -> Reaction:
+    """React to a list of registry events in one transaction (see the module docstring)."""
+    found = (occurrence_of(event) for event in events)
+    return react(session, [o for o in found if o is not None])
+
+
+# One name per kind of life event, so each consumer reads as what it handles.
+handle_births = handle_deaths = handle_marriages = handle_life_events
+handle_moves = handle_employment_ended = handle_ages_reached = handle_life_events
+
+
+@consumer("proactive.births", events=[BirthRegistered.name])
+def on_birth(session: Session, event: Delivered) -> None:
+    handle_births(session, [event])
+
+
+@consumer("proactive.deaths", events=[DeathRegistered.name])
+def on_death(session: Session, event: Delivered) -> None:
+    handle_deaths(session, [event])
+
+
+@consumer("proactive.marriages", events=[MarriageRegistered.name])
+def on_marriage(session: Session, event: Delivered) -> None:
+    handle_marriages(session, [event])
+
+
+@consumer("proactive.moves", events=[AddressChanged.name])
+def on_move(session: Session, event: Delivered) -> None:
+    handle_moves(session, [event])
+
+
+@consumer("proactive.employment-ended", events=[EmploymentEnded.name])
+def on_employment_ended(session: Session, event: Delivered) -> None:
+    handle_employment_ended(session, [event])
+
+
+@consumer("proactive.ages", events=[AgeReached.name])
+def on_age_reached(session: Session, event: Delivered) -> None:
+    handle_ages_reached(session, [event])
+
+
+def announce_ages(session: Session, on: date) -> str:
+    """The daily job: the population register announces who turns 6, 18 or pension age on
+    ``on`` (one ``population.age_reached.v1`` each); the consumer above reacts."""
+    ages = sorted({school_age(on), MAJORITY, pension_age(on)} - {0})
+    count = registries.announce_ages_reached(session, on=on, ages=ages)
+    return f"{count} persons reached {', '.join(map(str, ages))}"
+
+
+daily("proactive.ages", at=time(0, 5))(announce_ages)
+
+__all__ = [
+    "announce_ages",
+    "handle_ages_reached",
+    "handle_births",
+    "handle_deaths",
+    "handle_employment_ended",
+    "handle_life_events",
+    "handle_marriages",
+    "handle_moves",
+    "occurrence_of",
+    "pension_age",
+]

@@ -1,0 +1,141 @@
+"""Helpers of the proactive services' tests: civil registration through its public entry
+point (the population register's write services, called in-process as the registrar), the
+families it is recorded for, and workers run until the proactive services have reacted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Collection
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+
+from joinedup.core.db import Database
+from joinedup.core.settings import Settings
+from joinedup.core.worker import EmbeddedWorkers
+from joinedup.demo import organisation
+from joinedup.exchange import exchange_client
+
+POPULATION = organisation("population-register")
+REGISTRAR = f"GOV/{POPULATION.member_code}/civil-registration"
+SIB = organisation("social-insurance")
+FOOD_BANK = organisation("food-bank")
+PROACTIVE_CONSUMERS = (
+    "proactive.births",
+    "proactive.deaths",
+    "proactive.marriages",
+    "proactive.moves",
+    "proactive.employment-ended",
+    "proactive.ages",
+)
+
+
+def write(database: Database, code: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call the population register's write service ``code`` as the registrar, committed."""
+    with database.unit_of_work() as session, exchange_client(session, client=REGISTRAR) as calls:
+        answer = calls.write(
+            f"GOV/{POPULATION.member_code}/population/{code}",
+            purpose="civil-registration",
+            body=body,
+        )
+    return answer.body
+
+
+def record_birth(
+    database: Database, *, mother: str, father: str | None, born: date, reference: str | None = None
+) -> dict[str, Any]:
+    return write(
+        database,
+        "record-birth",
+        {
+            "reference": reference or f"CRVS-{uuid.uuid4().hex[:12]}",
+            "givenNames": "Mari",
+            "familyName": "Tamm",
+            "birthDate": born.isoformat(),
+            "sex": "F",
+            "birthPlace": "Joinville",
+            "parents": [mother, *([father] if father else [])],
+        },
+    )
+
+
+def record_death(database: Database, *, person: str, died: date) -> dict[str, Any]:
+    return write(
+        database,
+        "record-death",
+        {
+            "reference": f"CRVS-D-{uuid.uuid4().hex[:12]}",
+            "personalCode": person,
+            "dateOfDeath": died.isoformat(),
+        },
+    )
+
+
+def low_income_adults(database: Database, *, sex: str, count: int, offset: int = 0) -> list[str]:
+    """Living adults of one sex born 1975–1998 with a residence, no partner, no children and
+    no income at all in the register (the lowest income there is), in a stable order."""
+    with database.reading() as session:
+        rows = session.execute(
+            text(
+                "SELECT p.personal_code FROM person p WHERE p.sex = :sex "
+                "AND p.date_of_death IS NULL AND p.birth_date BETWEEN :first AND :last "
+                "AND EXISTS (SELECT 1 FROM residence r WHERE r.person_id = p.id "
+                "AND r.superseded_at IS NULL AND r.valid_to IS NULL) "
+                "AND NOT EXISTS (SELECT 1 FROM relation u WHERE "
+                "(u.kind IN ('spouse', 'partner') AND (u.person_id = p.id "
+                "OR u.related_person_id = p.id)) OR (u.kind = 'parent' AND u.person_id = p.id)) "
+                "AND NOT EXISTS (SELECT 1 FROM monthly_income i WHERE i.person_id = p.id) "
+                "ORDER BY p.id LIMIT :count OFFSET :offset"
+            ),
+            {
+                "sex": sex,
+                "first": date(1975, 1, 1),
+                "last": date(1998, 12, 31),
+                "count": count,
+                "offset": offset,
+            },
+        )
+        found = [row[0] for row in rows]
+    assert len(found) == count, f"the seeded country has only {len(found)} such persons"
+    return found
+
+
+def run_workers(
+    settings: Settings,
+    database: Database,
+    done: Callable[[], bool],
+    *,
+    consumers: Collection[str] = PROACTIVE_CONSUMERS,
+    timeout: float = 60.0,
+) -> None:
+    """Run the relay and the proactive consumers until ``done()`` holds."""
+
+    async def main() -> None:
+        workers = EmbeddedWorkers(settings, database, consumers=consumers, schedule=False)
+        await workers.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while not await asyncio.to_thread(done):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the proactive services did not finish in {timeout} s")
+                await asyncio.sleep(0.05)
+        finally:
+            await workers.stop()
+
+    asyncio.run(main())
+
+
+def handled(database: Database, consumer: str, count: int) -> Callable[[], bool]:
+    """Whether ``consumer`` has handled at least ``count`` events."""
+
+    def check() -> bool:
+        with database.reading() as session:
+            found = session.scalar(
+                text("SELECT count(*) FROM inbox_event WHERE consumer = :c"), {"c": consumer}
+            )
+        return int(found or 0) >= count
+
+    return check
