@@ -328,3 +328,74 @@ def test_withdrawing_a_consent_never_given_is_refused(web: TestClient, seeded: D
     assert answer.status_code == 409
     unknown = web.post("/portal/consents/not-an-id/give", data={"csrf_token": csrf_of(web)})
     assert unknown.status_code == 404
+
+
+def test_my_entitlements_with_reasons_and_decisions(
+    web: TestClient, other_browser: TestClient, seeded: Database
+) -> None:
+    from portal_support import register_birth
+
+    from joinedup import proactive
+
+    world = load_world(seeded)
+    mother = next(a for a in world.tagged("parent-of-minor") if int(a.personal_code[0]) % 2 == 0)
+    register_birth(seeded, mother=mother.personal_code, born=today())
+    sign_in(web, mother)
+    listing = web.get("/portal/entitlements")
+    assert listing.status_code == 200
+    for words in ("Offered to you", "Granted", "You may be entitled", "Birth grant", "Eligible:"):
+        assert words in listing.text
+    with seeded.reading() as session:
+        found = {
+            e.service_code: e
+            for e in proactive.list_entitlements(session, person_code=mother.personal_code).items
+        }
+    grant, benefit = found["birth-grant"], found["child-benefit"]
+    detail = web.get(f"/portal/entitlements/{grant.id}")
+    assert grant.reason in detail.text
+    assert "How this was worked out" in detail.text
+    assert "Accept the offer" in detail.text
+    assert "Decline the offer" in detail.text
+
+    declined = web.post(
+        f"/portal/entitlements/{grant.id}/decision",
+        data={"csrf_token": csrf_of(web), "decision": "decline"},
+    )
+    assert declined.status_code == 200
+    assert "Offer declined" in declined.text
+    assert "How satisfied were you with this?" in declined.text
+    again = web.post(
+        f"/portal/entitlements/{grant.id}/decision",
+        data={"csrf_token": csrf_of(web), "decision": "accept"},
+    )
+    assert again.status_code == 409  # declined already: nothing to accept
+    opted = web.post(
+        f"/portal/entitlements/{benefit.id}/decision",
+        data={"csrf_token": csrf_of(web), "decision": "opt_out"},
+    )
+    assert "You opted out" in opted.text
+    bad = web.post(
+        f"/portal/entitlements/{benefit.id}/decision",
+        data={"csrf_token": csrf_of(web), "decision": "maybe"},
+    )
+    assert bad.status_code == 422
+    with seeded.reading() as session:
+        now = {
+            e.service_code: e.status
+            for e in proactive.list_entitlements(session, person_code=mother.personal_code).items
+        }
+    assert now["birth-grant"] is proactive.EntitlementStatus.DECLINED
+    assert now["child-benefit"] is proactive.EntitlementStatus.OPTED_OUT
+
+    # another person: neither the page nor a decision reaches the mother's entitlement
+    sign_in(other_browser, world.one("pensioner"))
+    parental = found["parental-benefit"]
+    assert other_browser.get(f"/portal/entitlements/{parental.id}").status_code == 404
+    assert (
+        other_browser.post(
+            f"/portal/entitlements/{parental.id}/decision",
+            data={"csrf_token": csrf_of(other_browser), "decision": "decline"},
+        ).status_code
+        == 404
+    )
+    assert other_browser.get("/portal/entitlements/not-an-id").status_code == 404

@@ -14,6 +14,7 @@ from joinedup.web.portal import (
     acting,
     attorney,
     consents,
+    entitlements,
     feedback,
     messages,
     overview,
@@ -44,4 +45,5 @@ router.include_router(overview.router)
 router.include_router(usage.router)
 router.include_router(messages.router)
 router.include_router(consents.router)
+router.include_router(entitlements.router)
 router.include_router(feedback.router)
