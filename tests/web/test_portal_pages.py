@@ -399,3 +399,26 @@ def test_my_entitlements_with_reasons_and_decisions(
         == 404
     )
     assert other_browser.get("/portal/entitlements/not-an-id").status_code == 404
+
+
+def test_the_front_door_is_organised_by_life_events_and_levels(web: TestClient) -> None:
+    home = web.get("/portal")
+    assert home.status_code == 200
+    for words in ("Life events", "Having a baby", "Starting school", "Local government"):
+        assert words in home.text
+    baby = web.get("/portal/life-events/birth")
+    assert baby.status_code == 200
+    for words in ("Birth grant", "Child benefit", "Parental benefit", "Social Insurance Board"):
+        assert words in baby.text
+    local = web.get("/portal/services", params={"level": "local"})
+    assert local.status_code == 200
+    assert "Municipality" in local.text
+    national = web.get("/portal/services")
+    assert "Food Bank Foundation" in national.text
+    service = web.get("/portal/services/child-benefit")
+    assert service.status_code == 200
+    assert "Family Benefits Act" in service.text
+    assert "You do not need to apply" in service.text
+    assert web.get("/portal/services/no-such-service").status_code == 404
+    assert web.get("/portal/life-events/graduation").status_code == 404
+    assert web.get("/portal/services", params={"level": "galactic"}).status_code == 422

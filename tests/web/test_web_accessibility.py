@@ -268,15 +268,17 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def _account(database: Database, tag: str, role: str | None = None) -> tuple[str, str]:
+def _account(
+    database: Database, tag: str, role: str | None = None, *, female: bool = False
+) -> tuple[str, str]:
     """(personal code, given names) of the first demo account with ``tag`` (and, for staff,
-    the ``role`` in the Social Insurance Board)."""
+    the ``role`` in the Social Insurance Board; ``female``: a woman, who can give birth)."""
     from joinedup.demo.agencies import organisation
 
     sib = organisation("social-insurance")
     with database.reading() as session:
         for account in provider_accounts(session):
-            if tag not in account.tags:
+            if tag not in account.tags or (female and int(account.personal_code[0]) % 2):
                 continue
             if role is not None:
                 roles = staff_roles_of(session, personal_code=account.personal_code)
@@ -330,8 +332,20 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
 ) -> None:
     base = seeded_base_url
     axe_source = AXE.read_text(encoding="utf-8")
-    parent = _account(seeded, "parent-of-minor")
+    from portal_support import register_birth
+
+    from joinedup import proactive
+    from joinedup.core.clock import today
+
+    parent = _account(seeded, "parent-of-minor", female=True)
+    register_birth(seeded, mother=parent[0], born=today())
     message_id = _letter_to(seeded, parent[0], f"axe-{locale}")
+    with seeded.reading() as session:
+        offer = next(
+            e
+            for e in proactive.list_entitlements(session, person_code=parent[0]).items
+            if e.decisions
+        )
     page = browser.new_page(viewport={"width": 375, "height": 812})  # mobile first
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -343,6 +357,11 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
         ("/portal/messages", "messages"),
         (f"/portal/messages/{message_id}", "letter"),
         ("/portal/consents", "consents"),
+        ("/portal/entitlements", "entitlements"),
+        (f"/portal/entitlements/{offer.id}", "entitlement"),
+        ("/portal/life-events/birth", "life-event"),
+        ("/portal/services?level=local", "services"),
+        ("/portal/services/child-benefit", "service"),
     ):
         _check(page, axe_source, f"{base}{path}", locale)
         _shot(page, f"{name}-{locale}")
@@ -359,6 +378,12 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     page.click("form.joinedup-feedback button[type=submit]")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"feedback-error-{locale}")
+    # a decision about the entitlement, then its question
+    page.goto(f"{base}/portal/entitlements/{offer.id}?lang={locale}", wait_until="load")
+    page.click("main form button[type=submit] >> nth=-1")
+    page.wait_for_url("**/portal/entitlements/*?done=*")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"entitlement-decided-{locale}")
     page.close()
 
     # the back office's person view, as a caseworker
@@ -380,30 +405,40 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
 def test_the_citizens_journey_in_a_browser(
     seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int
 ) -> None:
-    """Sign in → read the letter → see who used my data (and check a record against the log)
-    → switch to acting for my child → see the child's overview."""
+    """A baby is born (civil registration; the proactive services react). Her mother signs
+    in → sees the new entitlements and why → reads the decision letter → sees who used her
+    data (the Social Insurance Board, to decide) and checks a record against the log →
+    switches to acting for her child → sees the child's overview."""
+    from portal_support import register_birth
+
+    from joinedup.core.clock import today
+
     base = seeded_base_url
-    parent = _account(seeded, "parent-of-minor")
-    _letter_to(seeded, parent[0], "journey")
+    parent = _account(seeded, "parent-of-minor", female=True)
+    register_birth(seeded, mother=parent[0], born=today())
     page = browser.new_page(viewport={"width": 375, "height": 812})
     sign_in_as(page, base, seeded_seed, parent)
     _shot(page, "journey-1-signed-in")
 
-    page.click("main a[href='/portal/messages']")
-    assert page.locator("main").get_by_text("1 unread letter").count() == 1
-    page.click("main a:has-text('Your child benefit')")
-    assert page.get_by_text("We pay the child benefit").count() == 1
-    assert page.get_by_text("You opened this letter").count() == 1
-    _shot(page, "journey-2-letter")
+    page.click("main a[href='/portal/entitlements']")
+    assert page.get_by_role("heading", name="Offered to you").count() == 1
+    page.click("main a:has-text('Birth grant')")
+    assert page.locator(".govuk-inset-text").inner_text().startswith("Eligible:")
+    _shot(page, "journey-2-entitlement-and-reason")
 
-    page.goto(f"{base}/portal/overview", wait_until="load")
+    page.goto(f"{base}/portal/messages", wait_until="load")
+    assert page.locator("main").get_by_text("3 unread letters").count() == 1
+    page.click("main .joinedup-letters a >> nth=0")
+    assert page.get_by_text("You opened this letter").count() == 1
+    _shot(page, "journey-3-letter")
+
     page.goto(f"{base}/portal/data-usage", wait_until="load")
-    assert page.locator("main .govuk-summary-card").count() > 0
-    assert page.get_by_text("subject-access").count() > 0
-    _shot(page, "journey-3-who-used-my-data")
+    assert page.get_by_text("benefit-eligibility").count() > 0
+    assert page.get_by_text("Social Insurance Board").count() > 0
+    _shot(page, "journey-4-who-used-my-data")
     page.click("main .govuk-summary-card__action a >> nth=0")
     assert page.get_by_text("The record is in the log").count() == 1
-    _shot(page, "journey-4-verified")
+    _shot(page, "journey-5-verified")
 
     page.goto(f"{base}/portal/acting-for", wait_until="load")
     page.check("#subject-2")  # the first child (the person themselves come first)
@@ -413,5 +448,5 @@ def test_the_citizens_journey_in_a_browser(
     assert page.get_by_text(f"acting for {child_name}").count() == 1
     page.goto(f"{base}/portal/overview", wait_until="load")
     assert page.locator(".govuk-caption-l").inner_text().strip() == child_name
-    _shot(page, "journey-5-acting-for-child")
+    _shot(page, "journey-6-acting-for-child")
     page.close()

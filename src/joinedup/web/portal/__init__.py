@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.deps import ReadSession
 from joinedup.web.portal import (
     acting,
     attorney,
+    catalogue,
     consents,
     entitlements,
     feedback,
@@ -33,8 +35,8 @@ start_router = APIRouter(
 
 
 @start_router.get("")
-def start(request: Request, principal: OptionalPrincipal) -> HTMLResponse:
-    return render(request, "portal/start.html")
+def start(request: Request, principal: OptionalPrincipal, session: ReadSession) -> HTMLResponse:
+    return render(request, "portal/start.html", catalogue.home_context(session))
 
 
 router.include_router(start_router)
@@ -46,4 +48,5 @@ router.include_router(usage.router)
 router.include_router(messages.router)
 router.include_router(consents.router)
 router.include_router(entitlements.router)
+router.include_router(catalogue.router)
 router.include_router(feedback.router)

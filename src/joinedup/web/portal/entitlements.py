@@ -42,7 +42,7 @@ DONE = {
     Decision.DECLINE: ("declined", "entitlement-declined"),
     Decision.OPT_OUT: ("opted-out", "entitlement-opted-out"),
 }
-TASKS = {done: task for done, task in DONE.values()}
+TASKS = dict(DONE.values())
 
 
 @router.get("")
@@ -56,9 +56,7 @@ def entitlements(
     page = proactive.list_entitlements(
         session, person_code=citizen.subject_code, page=PageRequest(cursor=cursor, limit=PAGE)
     )
-    groups = [
-        (name, [e for e in page.items if e.status in statuses]) for name, statuses in GROUPS
-    ]
+    groups = [(name, [e for e in page.items if e.status in statuses]) for name, statuses in GROUPS]
     return render(
         request,
         "portal/entitlements.html",
