@@ -11,13 +11,19 @@ from collections.abc import Callable, Collection
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from joinedup.core.clock import today
 from joinedup.core.db import Database
+from joinedup.core.events import Delivered
+from joinedup.core.outbox import OutboxEvent
+from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
 from joinedup.demo import organisation
 from joinedup.exchange import exchange_client
+from joinedup.notify import list_letters
+from joinedup.proactive import EntitlementView, list_entitlements
 
 POPULATION = organisation("population-register")
 REGISTRAR = f"GOV/{POPULATION.member_code}/civil-registration"
@@ -77,6 +83,19 @@ def record_death(database: Database, *, person: str, died: date) -> dict[str, An
 def low_income_adults(database: Database, *, sex: str, count: int, offset: int = 0) -> list[str]:
     """Living adults of one sex born 1975–1998 with a residence, no partner, no children and
     no income at all in the register (the lowest income there is), in a stable order."""
+    return adults(database, sex=sex, count=count, offset=offset, low_income=True)
+
+
+def adults(
+    database: Database, *, sex: str, count: int, offset: int = 0, low_income: bool = False
+) -> list[str]:
+    """Living adults of one sex born 1975–1998 with a residence, no partner and no children
+    (with ``low_income``: and no income in the register), in a stable order."""
+    income = (
+        "AND NOT EXISTS (SELECT 1 FROM monthly_income i WHERE i.person_id = p.id) "
+        if low_income
+        else ""
+    )
     with database.reading() as session:
         rows = session.execute(
             text(
@@ -87,8 +106,8 @@ def low_income_adults(database: Database, *, sex: str, count: int, offset: int =
                 "AND NOT EXISTS (SELECT 1 FROM relation u WHERE "
                 "(u.kind IN ('spouse', 'partner') AND (u.person_id = p.id "
                 "OR u.related_person_id = p.id)) OR (u.kind = 'parent' AND u.person_id = p.id)) "
-                "AND NOT EXISTS (SELECT 1 FROM monthly_income i WHERE i.person_id = p.id) "
-                "ORDER BY p.id LIMIT :count OFFSET :offset"
+                + income
+                + "ORDER BY p.id LIMIT :count OFFSET :offset"
             ),
             {
                 "sex": sex,
@@ -139,3 +158,53 @@ def handled(database: Database, consumer: str, count: int) -> Callable[[], bool]
         return int(found or 0) >= count
 
     return check
+
+
+def latest_events(database: Database, name: str, count: int = 1) -> list[Delivered]:
+    """The last ``count`` outbox events called ``name``, oldest first, as a bus delivers them."""
+    with database.reading() as session:
+        rows = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.name == name)
+            .order_by(OutboxEvent.id.desc())
+            .limit(count)
+        ).all()
+        return [
+            Delivered(
+                event_id=row.event_id,
+                name=row.name,
+                payload=row.payload,
+                occurred_at=row.occurred_at,
+                stream_seq=row.id,
+            )
+            for row in reversed(rows)
+        ]
+
+
+def react_to(database: Database, events: list[Delivered]) -> None:
+    """Handle registry events as the proactive consumers do, in one transaction."""
+    from joinedup.proactive.handlers import handle_life_events
+
+    with database.unit_of_work() as session:
+        handle_life_events(session, events)
+
+
+def born_to(database: Database, *parents: str) -> dict[str, Any]:
+    """Register a birth today to ``parents`` and let the proactive services react."""
+    child = record_birth(
+        database, mother=parents[0], father=parents[1] if len(parents) > 1 else None, born=today()
+    )
+    react_to(database, latest_events(database, "population.birth_registered.v1"))
+    return child
+
+
+def entitlements_of(database: Database, person: str) -> dict[str, EntitlementView]:
+    with database.reading() as session:
+        page = list_entitlements(session, person_code=person)
+        return {e.service_code: e for e in page.items}
+
+
+def letters_of(database: Database, person: str) -> list[Any]:
+    with database.reading() as session:
+        items = list_letters(session, recipient_code=person, request=PageRequest(limit=200)).items
+        return [le for le in items if (le.regarding or "").startswith("entitlement:")]

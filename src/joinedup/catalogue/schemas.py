@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from joinedup.core import i18n
+from joinedup.core.i18n import gettext as _
 
 
 class LifeEvent(StrEnum):
@@ -25,19 +26,16 @@ class LifeEvent(StrEnum):
     @property
     def label(self) -> str:
         """The life event's name in the current language (as the portal shows it)."""
-        return i18n.gettext(_LIFE_EVENT_LABELS[self])
-
-
-_LIFE_EVENT_LABELS = {
-    LifeEvent.BIRTH: "Having a baby",
-    LifeEvent.DEATH: "When someone dies",
-    LifeEvent.MARRIAGE: "Getting married",
-    LifeEvent.ADDRESS_CHANGE: "Moving home",
-    LifeEvent.EMPLOYMENT_ENDED: "Losing or leaving a job",
-    LifeEvent.AGE_6: "Starting school",
-    LifeEvent.AGE_18: "Coming of age",
-    LifeEvent.PENSION_AGE: "Reaching pension age",
-}
+        return {
+            LifeEvent.BIRTH: _("Having a baby"),
+            LifeEvent.DEATH: _("When someone dies"),
+            LifeEvent.MARRIAGE: _("Getting married"),
+            LifeEvent.ADDRESS_CHANGE: _("Moving home"),
+            LifeEvent.EMPLOYMENT_ENDED: _("Losing or leaving a job"),
+            LifeEvent.AGE_6: _("Starting school"),
+            LifeEvent.AGE_18: _("Coming of age"),
+            LifeEvent.PENSION_AGE: _("Reaching pension age"),
+        }[self]
 
 
 class Concerns(StrEnum):
@@ -71,15 +69,12 @@ class DeliveryMode(StrEnum):
 
     @property
     def label(self) -> str:
-        return i18n.gettext(_MODE_LABELS[self])
-
-
-_MODE_LABELS = {
-    DeliveryMode.AUTOMATIC: "Given automatically",
-    DeliveryMode.PROACTIVE_OFFER: "Offered to you",
-    DeliveryMode.INFORM: "We tell you when you may be entitled",
-    DeliveryMode.APPLICATION: "Apply for it",
-}
+        return {
+            DeliveryMode.AUTOMATIC: _("Given automatically"),
+            DeliveryMode.PROACTIVE_OFFER: _("Offered to you"),
+            DeliveryMode.INFORM: _("We tell you when you may be entitled"),
+            DeliveryMode.APPLICATION: _("Apply for it"),
+        }[self]
 
 
 class Level(StrEnum):

@@ -70,7 +70,9 @@ class EmbeddedWorkers:
         self.relay_batch_size = relay_batch_size
         self.only = None if consumers is None else frozenset(consumers)
         self.registry = consumers_from
-        self.run_schedule = schedule
+        # A replaced consumer registry replaces the platform's handlers: its daily jobs too,
+        # unless jobs are given with it.
+        self.run_schedule = schedule and (consumers_from is None or jobs_from is not None)
         self.jobs = jobs_from
         self.bus = bus
         self._owns_bus = bus is None

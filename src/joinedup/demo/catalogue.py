@@ -138,7 +138,7 @@ def _national(session: Session) -> None:
         delivery_mode="proactive_offer",
         life_events=[(LifeEvent.EMPLOYMENT_ENDED, Concerns.PERSON)],
         ruleset=RULESET,
-        variable="resident",
+        variable="food_parcel_delivery",
         per_occasion=True,
         purpose="food-parcel-delivery",
         legal_basis="Consent of the data subject (General Data Protection Regulation Art. 6 "

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from joinedup.core import i18n
+from joinedup.core.i18n import gettext as _
 
 
 class EntitlementStatus(StrEnum):
@@ -23,7 +23,15 @@ class EntitlementStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return i18n.gettext(_STATUS_LABELS[self])
+        return {
+            EntitlementStatus.ELIGIBLE: _("You may be entitled"),
+            EntitlementStatus.OFFERED: _("Offered to you"),
+            EntitlementStatus.GRANTED: _("Granted"),
+            EntitlementStatus.DECLINED: _("Declined"),
+            EntitlementStatus.OPTED_OUT: _("Opted out"),
+            EntitlementStatus.ENDED: _("Ended"),
+            EntitlementStatus.AWAITING_CONSENT: _("Waiting for your consent"),
+        }[self]
 
     @property
     def active(self) -> bool:
@@ -35,16 +43,6 @@ _ACTIVE = frozenset(
 )
 #: The statuses a person chose: a new life event does not overturn them.
 PERSON_DECIDED = frozenset({EntitlementStatus.DECLINED, EntitlementStatus.OPTED_OUT})
-
-_STATUS_LABELS = {
-    EntitlementStatus.ELIGIBLE: "You may be entitled",
-    EntitlementStatus.OFFERED: "Offered to you",
-    EntitlementStatus.GRANTED: "Granted",
-    EntitlementStatus.DECLINED: "Declined",
-    EntitlementStatus.OPTED_OUT: "Opted out",
-    EntitlementStatus.ENDED: "Ended",
-    EntitlementStatus.AWAITING_CONSENT: "Waiting for your consent",
-}
 
 
 class Decision(StrEnum):

@@ -19,7 +19,7 @@ from joinedup import __version__, platform
 from joinedup.core.db import Database
 from joinedup.core.logging import configure_logging, get_logger, is_configured
 from joinedup.core.settings import Settings, get_settings
-from joinedup.web import backoffice, health, idp, pages, portal
+from joinedup.web import backoffice, entitlements, health, idp, pages, portal
 from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
 from joinedup.web.auth import install_auth_handlers
 from joinedup.web.deps import check_session_scopes
@@ -120,6 +120,7 @@ def create_app(
     api_modules = platform.api_modules()
     for module in api_modules:
         app.include_router(module.router)
+    app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(idp.router)
     app.include_router(portal.router)

@@ -166,10 +166,13 @@ def record_outcomes(
         row.legal_basis, row.legal_basis_url = service.legal_basis, service.legal_basis_url
         row.revision += 1
         row.updated_at, row.updated_by = now, actor[:100]
+        revision = _revision(row, actor=actor, event_id=outcome.event_id, now=now)
+        if current is status:
+            revision.period_start = outcome.period_start  # the new amount's first day
         changes.append(
             Change(
                 entitlement=row,
-                revision=_revision(row, actor=actor, event_id=outcome.event_id, now=now),
+                revision=revision,
                 previous_status=current,
                 previous_amount=previous_amount,
                 service=service,

@@ -52,6 +52,7 @@ def _outcome(
     status = change.status
     once = service.per_occasion
     if status is change.previous_status and status.active:
+        values["start"] = _day(change.revision.period_start, locale)
         return (
             notify.LetterKind.DECISION,
             _("%(service)s: a new amount") % values,
