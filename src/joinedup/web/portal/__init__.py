@@ -36,7 +36,7 @@ start_router = APIRouter(
 
 @start_router.get("")
 def start(request: Request, principal: OptionalPrincipal, session: ReadSession) -> HTMLResponse:
-    return render(request, "portal/start.html", catalogue.home_context(session))
+    return render(request, "portal/start.html", catalogue.home_context(request, session))
 
 
 router.include_router(start_router)

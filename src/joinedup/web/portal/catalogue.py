@@ -1,9 +1,14 @@
 """The portal's front door: every service of every agency at every level, organised around
-life events, from the service catalogue. Nothing here is personal: no sign-in is needed."""
+life events, from the service catalogue. Nothing here is personal: no sign-in is needed.
+
+The catalogue changes a few times a year and every start page shows it, so each web process
+keeps what it read for :data:`CACHE_SECONDS` (on the application's state: one per database).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,9 +28,21 @@ router = APIRouter(
     dependencies=[Depends(csrf_protect)],
 )
 LEVELS = ("national", "regional", "local")
+CACHE_SECONDS = 60.0
 
 
-def _all(session: ReadSession) -> list[CatalogueService]:
+def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
+    """Every active catalogued service (from the process's copy when it is fresh)."""
+    cached = getattr(request.app.state, "catalogue_cache", None)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cast(list[CatalogueService], cached[1])
+    found = _read_all(session)
+    request.app.state.catalogue_cache = (now + CACHE_SECONDS, found)
+    return found
+
+
+def _read_all(session: ReadSession) -> list[CatalogueService]:
     found: list[CatalogueService] = []
     cursor = None
     while True:
@@ -45,13 +62,16 @@ def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[Catalog
     return list(groups.items())
 
 
-def home_context(session: ReadSession) -> dict[str, object]:
-    """What the portal's start page shows of the catalogue: each life event with its
-    services, and how many services each level of government has."""
-    by_event = catalogue.services_by_life_event(session)
-    services = _all(session)
+def home_context(request: Request, session: ReadSession) -> dict[str, object]:
+    """What the portal's start page shows of the catalogue: each life event with how many
+    services it concerns, and how many services each level of government has."""
+    services = _all(request, session)
+    counts = {
+        event: sum(1 for s in services if any(r.life_event is event for r in s.life_events))
+        for event in LifeEvent
+    }
     return {
-        "life_events": [(event, len(items)) for event, items in by_event.items() if items],
+        "life_events": [(event, count) for event, count in counts.items() if count],
         "levels": [(level, sum(1 for s in services if s.level.value == level)) for level in LEVELS],
     }
 
@@ -64,7 +84,9 @@ def life_event(
         chosen = LifeEvent(event)
     except ValueError:
         raise NotFound("there is no such life event") from None
-    services = catalogue.services_for_life_event(session, life_event=chosen)
+    services = [
+        s for s in _all(request, session) if any(r.life_event is chosen for r in s.life_events)
+    ]
     return render(
         request,
         "portal/life_event.html",
@@ -87,7 +109,7 @@ def services(
 ) -> HTMLResponse:
     if level not in LEVELS:
         raise ValidationFailed("level must be national, regional or local", parameter="level")
-    chosen = [s for s in _all(session) if s.level.value == level]
+    chosen = [s for s in _all(request, session) if s.level.value == level]
     return render(
         request,
         "portal/services.html",

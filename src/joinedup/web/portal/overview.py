@@ -18,10 +18,18 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import Forbidden, NotFound
-from joinedup.exchange import ExchangeClient, LocalCallRefused, get_member
+from joinedup.core.http import get_database
+from joinedup.core.keys import load_log_signing_key
+from joinedup.core.settings import get_settings
+from joinedup.exchange import (
+    ExchangeClient,
+    LocalCallRefused,
+    get_member,
+    local_client_identity,
+)
 from joinedup.registries import get_registry
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
-from joinedup.web.deps import WriteSession
+from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
 
 router = APIRouter(
@@ -124,7 +132,19 @@ def read_overview(
 
 
 @router.get("/overview")
-def overview(request: Request, citizen: Citizen, session: WriteSession) -> HTMLResponse:
-    with citizen.exchange_client(session) as calls:
-        sections = read_overview(session, citizen, calls)
+def overview(request: Request, citizen: Citizen, session: ReadSession) -> HTMLResponse:
+    """Reads in a read-only transaction, then writes the reads' records in a short write
+    transaction committed before the page is shown (SQLite's write lock is held for the
+    writing only, not for the seven reads)."""
+    calls = ExchangeClient(
+        session=session,
+        client=local_client_identity(session, client=citizen.portal),
+        log_signer=load_log_signing_key(get_settings()),
+        user_id=citizen.actor_code,
+        represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
+        key_database=get_database(request),
+    )
+    sections = read_overview(session, citizen, calls)
+    with get_database(request).unit_of_work() as records:
+        calls.flush(into=records)
     return render(request, "portal/overview.html", {"sections": sections})
