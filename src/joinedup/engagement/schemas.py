@@ -15,8 +15,6 @@ TASKS: tuple[str, ...] = (
     "entitlement-accepted",
     "entitlement-declined",
     "entitlement-opted-out",
-    "letter-read",
-    "power-of-attorney-given",
 )
 #: The rating scale: 1 very dissatisfied … 5 very satisfied.
 RATINGS: tuple[int, ...] = (5, 4, 3, 2, 1)
