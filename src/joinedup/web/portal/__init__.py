@@ -18,13 +18,15 @@ from joinedup.web.portal import (
     consents,
     entitlements,
     feedback,
+    labels,
     messages,
     overview,
     signin,
     usage,
 )
-from joinedup.web.templating import render
+from joinedup.web.templating import render, templates
 
+templates.env.globals["field_label"] = labels.field_label
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 start_router = APIRouter(
     prefix="/portal",
