@@ -18,8 +18,10 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +37,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=30_000)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the server with py-spy (a dev tool, not a dependency) into FILE "
+        "(collapsed stacks, every thread) while the load runs",
+    )
     arguments = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="joinedup-births-"))
@@ -99,11 +107,39 @@ def main() -> None:
         )
     server = _start(directory, url, port, 1)
     try:
+        profiler: list[subprocess.Popen[bytes]] = []
+        if arguments.profile:
+            # started once the warm-up is over: the first calls configure SQLAlchemy's mappers
+            # and fill caches, which is not what a sustained load costs
+            command = [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(server.pid),
+                "--threads",
+                "--gil",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--duration",
+                str(max(int(arguments.seconds) - 1, 1)),
+                "--output",
+                arguments.profile,
+            ]
+            threading.Timer(
+                2.5,
+                lambda: profiler.append(
+                    subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (a dev tool)
+                ),
+            ).start()
         cpu_before = _cpu_seconds(server.pid)
         result = asyncio.run(
             _drive(port, requests, arguments.connections, arguments.seconds, warmup=2.0)
         )
         cpu = _cpu_seconds(server.pid) - cpu_before
+        for running in profiler:
+            running.wait()
     finally:
         _stop(server)
         shutil.rmtree(directory, ignore_errors=True)

@@ -19,6 +19,7 @@ CONTEXTS: tuple[str, ...] = (
     "identity",
     "catalogue",
     "proactive",
+    "tellusonce",
     "engagement",
     "demo",
 )

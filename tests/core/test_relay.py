@@ -166,3 +166,67 @@ def test_bus_status_shows_the_relays_lag(stack: Stack) -> None:
         after = bus_status(session)
     assert after["relay"] == {"unpublished": 0, "oldest_unpublished_age_s": None}
     assert after["stream"]["head"] == 3
+
+
+def _published(database: Database) -> int:
+    return sum(1 for _, _, published in published_rows(database) if published)
+
+
+def test_the_relay_wakes_when_a_commit_emitted_events_not_at_its_next_poll(stack: Stack) -> None:
+    """With a poll interval of a minute, only the after-commit hook can explain a publish
+    within seconds; a rolled-back transaction wakes nobody."""
+
+    async def scenario() -> tuple[float, int]:
+        bus = create_bus(stack.settings, stack.database)
+        await bus.connect()
+        stop = asyncio.Event()
+        relay = Relay(stack.database, bus, poll_interval=60.0)
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await asyncio.sleep(0.3)  # the relay found nothing and waits for its poll
+
+            def roll_back() -> None:
+                try:
+                    with stack.database.unit_of_work() as session:
+                        emit_many(session, [ThingHappened(n=0)])
+                        raise RuntimeError("changed my mind")
+                except RuntimeError:
+                    pass
+
+            await asyncio.to_thread(roll_back)
+            started = asyncio.get_running_loop().time()
+            await asyncio.to_thread(stack.emit, [ThingHappened(n=1), ThingHappened(n=2)])
+            while _published(stack.database) < 2:
+                if asyncio.get_running_loop().time() - started > 10:
+                    break
+                await asyncio.sleep(0.02)
+            return asyncio.get_running_loop().time() - started, _published(stack.database)
+        finally:
+            stop.set()
+            await running
+            await bus.close()
+
+    took, published = asyncio.run(scenario())
+    assert published == 2
+    assert took < 5.0
+    assert len(published_rows(stack.database)) == 2  # the rolled-back event never existed
+
+
+def test_a_relay_that_does_not_wake_on_commit_waits_for_its_poll(stack: Stack) -> None:
+    async def scenario() -> int:
+        bus = create_bus(stack.settings, stack.database)
+        await bus.connect()
+        stop = asyncio.Event()
+        relay = Relay(stack.database, bus, poll_interval=60.0, wake_on_commit=False)
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(stack.emit, [ThingHappened(n=1)])
+            await asyncio.sleep(1.5)
+            return _published(stack.database)
+        finally:
+            stop.set()
+            await running
+            await bus.close()
+
+    assert asyncio.run(scenario()) == 0

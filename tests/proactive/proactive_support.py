@@ -36,6 +36,7 @@ PROACTIVE_CONSUMERS = (
     "proactive.moves",
     "proactive.employment-ended",
     "proactive.ages",
+    "proactive.consents",
 )
 
 
@@ -129,11 +130,13 @@ def run_workers(
     *,
     consumers: Collection[str] = PROACTIVE_CONSUMERS,
     timeout: float = 60.0,
+    schedule: bool = False,
 ) -> None:
-    """Run the relay and the proactive consumers until ``done()`` holds."""
+    """Run the relay and the proactive consumers (and with ``schedule`` the daily jobs)
+    until ``done()`` holds."""
 
     async def main() -> None:
-        workers = EmbeddedWorkers(settings, database, consumers=consumers, schedule=False)
+        workers = EmbeddedWorkers(settings, database, consumers=consumers, schedule=schedule)
         await workers.start()
         try:
             deadline = time.monotonic() + timeout

@@ -183,3 +183,9 @@ def test_bad_questions_are_problem_documents(
     assert answer.status_code == status
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["status"] == status
+
+
+def test_the_life_event_subsystem_default_is_the_demo_country_s() -> None:
+    from joinedup.demo.exchange_setup import life_event_subsystem
+
+    assert Settings().life_event_subsystem == life_event_subsystem()

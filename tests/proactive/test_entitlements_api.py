@@ -4,22 +4,46 @@ from their agency's services."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from proactive_support import SIB, born_to
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "identity"))
-from identity_support import World, csrf_of, load_world, sign_in, staff_roles
-
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.identity import forget_provider_metadata
 from joinedup.web import create_app
+
+
+def _identity_support() -> ModuleType:
+    """The identity tests' sign-in helpers (loaded by path: no change to ``sys.path``, where
+    another directory's ``conftest`` would shadow the suite's)."""
+    if "identity_support" in sys.modules:
+        return sys.modules["identity_support"]
+    path = Path(__file__).parents[1] / "identity" / "identity_support.py"
+    spec = importlib.util.spec_from_file_location("identity_support", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["identity_support"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_support = _identity_support()
+csrf_of, load_world, sign_in, staff_roles = (
+    _support.csrf_of,
+    _support.load_world,
+    _support.sign_in,
+    _support.staff_roles,
+)
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"accept": "application/json"}
@@ -42,7 +66,7 @@ def web(seeded: Database, tmp_path: Path) -> Iterator[TestClient]:
     forget_provider_metadata()
 
 
-def _mother(world: World) -> str:
+def _mother(world: Any) -> str:
     """A demo account of a woman of child-bearing age (even first digit: female)."""
     for account in world.accounts:
         code = account.personal_code

@@ -8,12 +8,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from proactive_support import entitlements_of, latest_events, react_to, record_death
+from proactive_support import entitlements_of, latest_events, react_to, record_death, run_workers
 from sqlalchemy import text
 
 from joinedup.core.clock import UTC
 from joinedup.core.db import Database
 from joinedup.core.schedule import JobRegistry, ScheduledJob, daily, days_due, jobs, run_due
+from joinedup.core.settings import Settings
 from joinedup.proactive import EntitlementStatus
 from joinedup.proactive.handlers import pension_age
 
@@ -106,3 +107,23 @@ def test_a_failing_job_leaves_its_day_unclaimed(seeded: Database) -> None:
     assert attempts == [date(2026, 3, 2)] * 2
     with pytest.raises(ValueError, match="job name"):
         registry.register(ScheduledJob(name="Bad Name", run=fail, at=time(1, 0)))
+
+
+def test_the_workers_run_the_daily_job(seeded: Database, tmp_path: Any) -> None:
+    """The embedded workers run the platform's daily jobs: the day's run is claimed (today,
+    or yesterday before 00:05 UTC) without anybody asking."""
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path / "var",
+        log_format="console",
+        database_url=seeded.url,
+    )
+
+    def claimed() -> bool:
+        with seeded.reading() as session:
+            found = session.scalar(
+                text("SELECT count(*) FROM core_scheduled_run WHERE job = 'proactive.ages'")
+            )
+        return int(found or 0) == 1
+
+    run_workers(settings, seeded, claimed, consumers=["proactive.ages"], schedule=True)

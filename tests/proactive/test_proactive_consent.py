@@ -13,6 +13,7 @@ from joinedup.core.pagination import PageRequest
 from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
 from joinedup.exchange.usage import list_usage
 from joinedup.proactive import EntitlementStatus
+from joinedup.proactive.handlers import handle_consents_given
 from joinedup.registries import end_employment
 
 
@@ -66,7 +67,9 @@ def test_nothing_is_read_before_consent_and_the_offer_follows_consent(seeded: Da
             subject_code=person,
             actor=f"person:{person}",
         )
-    react_to(seeded, [ended])  # evaluated again (e.g. replayed by an operator)
+    (given,) = latest_events(seeded, "consent.given.v1")
+    with seeded.unit_of_work() as session:
+        handle_consents_given(session, [given])  # what the consumer does
     parcels = entitlements_of(seeded, person)["food-parcels"]
     assert parcels.status is EntitlementStatus.OFFERED
     assert "registered home in Joinland" in parcels.reason
@@ -74,3 +77,8 @@ def test_nothing_is_read_before_consent_and_the_offer_follows_consent(seeded: Da
     assert reads
     assert all(r.purpose == "food-parcel-delivery" for r in reads)  # type: ignore[attr-defined]
     assert all("consent" in r.legal_basis for r in reads)  # type: ignore[attr-defined]
+    offer_letters = [le for le in letters_of(seeded, person) if "offer" in le.subject]
+    assert len(offer_letters) == 1
+    with seeded.unit_of_work() as session:
+        handle_consents_given(session, [given])  # again: nothing new
+    assert entitlements_of(seeded, person)["food-parcels"].revision == parcels.revision

@@ -11,6 +11,7 @@ joinedup registry … civil registration: record births, deaths, marriages, move
 joinedup rules …    rules as code: evaluate a population from files
 joinedup notify …   the digital mailbox: print run of paper letters
 joinedup proactive … entitlements granted, offered or told of; the daily age job
+joinedup tell-us-once …  agencies informed of deaths: status, dead letters, replay
 joinedup settings   every JOINEDUP_* variable, documented
 """
 
@@ -28,6 +29,7 @@ from joinedup.cli import (
     rules,
     server,
     settings_doc,
+    tell_us_once,
 )
 
 app = typer.Typer(
@@ -46,6 +48,7 @@ app.add_typer(exchange.app, name="exchange")
 app.add_typer(registry.app, name="registry")
 app.add_typer(notify.app, name="notify")
 app.add_typer(proactive.app, name="proactive")
+app.add_typer(tell_us_once.app, name="tell-us-once")
 
 
 def main() -> None:

@@ -12,20 +12,34 @@ A handler that raises rolls everything back and the event is delivered again aft
 growing delay; after the last attempt (``JOINEDUP_BUS_MAX_DELIVERIES``) it is parked as a
 dead letter that an operator can list (:func:`list_dead_letters`) and replay
 (:func:`replay_dead_letter`).
+
+A consumer that reacts to many events of the same kind can take them in batches::
+
+    @consumer("proactive.birth", events=["population.birth_registered.v1"], batch=100)
+    def offer_birth_services(session: Session, events: list[Delivered]) -> None: ...
+
+The bus then hands it up to ``batch`` events at once, handled in *one* transaction: one
+inbox row per event, events already in the inbox removed before the handler sees the list,
+and every event acknowledged only after that transaction committed. If the batch fails, its
+events are handled again one at a time (each in a transaction of its own, the handler
+called with a one-event list), so a poison event is retried and dead-lettered alone while
+the others go through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast, overload
 from uuid import UUID
 
 import structlog
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from joinedup.core.bus import DEAD_LETTERED, DUPLICATE, HANDLED, IGNORED, Outcome, Verdict
@@ -39,6 +53,8 @@ from joinedup.core.pagination import Page, PageRequest, keyset_page
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Session, Delivered], None]
+#: A batch consumer's handler: the events of one batch not handled before, in stream order.
+BatchHandler = Callable[[Session, list[Delivered]], None]
 
 #: Consumer names: lower case, digits, ``_ . -`` (they also name JetStream consumers).
 CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
@@ -46,16 +62,31 @@ CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 EVENT_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
 #: The longest wait between two attempts, however many failed before.
 MAX_RETRY_DELAY = 300.0
+#: The largest batch a consumer may ask for (JetStream's pending acknowledgements allow 1,000).
+MAX_BATCH = 1000
 
 
 @dataclass(frozen=True)
 class Consumer:
-    """A named reaction to some events. ``max_attempts`` overrides the setting if given."""
+    """A named reaction to some events. ``max_attempts`` overrides the setting if given.
+
+    With ``batch`` set, ``handler`` is a :data:`BatchHandler` taking up to ``batch`` events
+    at once; otherwise a :data:`Handler` taking one.
+    """
 
     name: str
     events: frozenset[str]
-    handler: Handler
+    handler: Handler | BatchHandler
     max_attempts: int | None = None
+    batch: int | None = None
+
+    def handle(self, session: Session, events: list[Delivered]) -> None:
+        """Run the handler on ``events`` (a batch handler once, a single one per event)."""
+        if self.batch is not None:
+            cast(BatchHandler, self.handler)(session, events)
+            return
+        for event in events:
+            cast(Handler, self.handler)(session, event)
 
 
 class ConsumerRegistry:
@@ -74,6 +105,8 @@ class ConsumerRegistry:
                 raise ValueError(f"event name {name!r} must match {EVENT_NAME.pattern}")
         if consumer.max_attempts is not None and consumer.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if consumer.batch is not None and not 1 <= consumer.batch <= MAX_BATCH:
+            raise ValueError(f"batch must be between 1 and {MAX_BATCH}")
         existing = self._consumers.get(consumer.name)
         if existing is not None and _origin(existing.handler) != _origin(consumer.handler):
             raise ValueError(
@@ -96,7 +129,7 @@ class ConsumerRegistry:
         return len(self._consumers)
 
 
-def _origin(handler: Handler) -> str:
+def _origin(handler: Callable[..., None]) -> str:
     return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}"
 
 
@@ -104,23 +137,54 @@ def _origin(handler: Handler) -> str:
 registry = ConsumerRegistry()
 
 
+@overload
 def consumer(
     name: str,
     *,
     events: Iterable[str],
     max_attempts: int | None = None,
     into: ConsumerRegistry | None = None,
-) -> Callable[[Handler], Handler]:
-    """Register the decorated ``handler(session, event)`` as consumer ``name`` of ``events``.
+) -> Callable[[Handler], Handler]: ...
+
+
+@overload
+def consumer(
+    name: str,
+    *,
+    events: Iterable[str],
+    batch: int,
+    max_attempts: int | None = None,
+    into: ConsumerRegistry | None = None,
+) -> Callable[[BatchHandler], BatchHandler]: ...
+
+
+def consumer(
+    name: str,
+    *,
+    events: Iterable[str],
+    batch: int | None = None,
+    max_attempts: int | None = None,
+    into: ConsumerRegistry | None = None,
+) -> Callable[[Any], Any]:
+    """Register the decorated handler as consumer ``name`` of ``events``.
+
+    Without ``batch`` the handler is ``handler(session, event)``, called once per event in a
+    transaction of its own. With ``batch=N`` it is ``handler(session, events)``, called with
+    up to ``N`` events (never an empty list) in one transaction; see the module's docstring
+    for what happens when a batch fails.
 
     The handler runs inside the delivery's transaction: it flushes, never commits, and must
     not have effects outside the database (send mail through the outbox of ``notify``).
     """
 
-    def register(handler: Handler) -> Handler:
+    def register(handler: Any) -> Any:
         (registry if into is None else into).register(
             Consumer(
-                name=name, events=frozenset(events), handler=handler, max_attempts=max_attempts
+                name=name,
+                events=frozenset(events),
+                handler=handler,
+                max_attempts=max_attempts,
+                batch=batch,
             )
         )
         return handler
@@ -146,14 +210,51 @@ def _apply(session: Session, consumer: Consumer, event: Delivered) -> bool:
         },
     )
     if first_time:
-        consumer.handler(session, event)
+        consumer.handle(session, [event])
     return first_time
+
+
+def _apply_batch(session: Session, consumer: Consumer, events: Sequence[Delivered]) -> set[UUID]:
+    """Record the events in the inbox and run the handler on those not handled before.
+
+    One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id`` tells which events
+    are new (on PostgreSQL a competing worker inserting the same pair waits for this one and
+    then skips it); only those reach the handler, in stream order. Returns their ids.
+    """
+    now = utcnow()
+    unique = list({event.event_id: event for event in events}.values())
+    if not unique:
+        return set()
+    rows = [
+        {
+            "consumer": consumer.name,
+            "event_id": event.event_id,
+            "stream_seq": event.stream_seq,
+            "handled_at": now,
+        }
+        for event in unique
+    ]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboxEvent).values(rows).on_conflict_do_nothing().returning(InboxEvent.event_id)
+    )
+    fresh = set(session.scalars(statement))
+    new_events = [event for event in unique if event.event_id in fresh]
+    if new_events:
+        consumer.handle(session, new_events)
+    return fresh
 
 
 def apply_event(database: Database, consumer: Consumer, event: Delivered) -> bool:
     """Handle ``event`` in one transaction; returns False (and changes nothing) for a repeat."""
     with database.unit_of_work() as session:
         return _apply(session, consumer, event)
+
+
+def apply_events(database: Database, consumer: Consumer, events: Sequence[Delivered]) -> set[UUID]:
+    """Handle ``events`` in one transaction; returns the ids of those not handled before."""
+    with database.unit_of_work() as session:
+        return _apply_batch(session, consumer, events)
 
 
 def record_dead_letter(
@@ -189,7 +290,8 @@ def record_dead_letter(
 
 
 class EventHandling:
-    """The :data:`~joinedup.core.bus.DeliveryHandler` of one consumer."""
+    """The :data:`~joinedup.core.bus.DeliveryHandler` of one consumer (``handle_batch``: its
+    :data:`~joinedup.core.bus.BatchDeliveryHandler`)."""
 
     def __init__(
         self, database: Database, consumer: Consumer, *, max_attempts: int, retry_delay: float
@@ -223,6 +325,58 @@ class EventHandling:
                 return await self._park(event, attempt, f"{type(exc).__name__}: {exc}")
             return Outcome(Verdict.RETRY, retry_after=retry_delay(self.retry_delay, attempt))
         return HANDLED if applied else DUPLICATE
+
+    async def handle_batch(self, deliveries: Sequence[tuple[Delivered, int]]) -> list[Outcome]:
+        """Handle ``(event, attempt)`` deliveries together; one outcome per delivery, in order.
+
+        The subscribed events still within their attempts go through one transaction. If it
+        fails, each is handled alone (:meth:`__call__`), so only the events that fail on
+        their own are retried or parked.
+        """
+        consumer = self.consumer
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        together: list[int] = []
+        for index, (event, attempt) in enumerate(deliveries):
+            if event.name not in consumer.events:
+                outcomes[index] = IGNORED
+            elif attempt > self.max_attempts:
+                outcomes[index] = await self._park(
+                    event, attempt - 1, "no outcome after the last attempt"
+                )
+            else:
+                together.append(index)
+        if len(together) > 1:
+            events = [deliveries[index][0] for index in together]
+            try:
+                fresh = await asyncio.to_thread(apply_events, self.database, consumer, events)
+            except Exception as exc:
+                log.warning(
+                    "event_batch_failed",
+                    consumer=consumer.name,
+                    events=len(events),
+                    first_seq=events[0].stream_seq,
+                    last_seq=events[-1].stream_seq,
+                    error=type(exc).__name__,
+                    exc_info=True,
+                )
+            else:
+                for index in together:
+                    applied = deliveries[index][0].event_id in fresh
+                    outcomes[index] = HANDLED if applied else DUPLICATE
+                # A delivery repeated within the batch: its first copy was applied, not this.
+                seen: set[UUID] = set()
+                for index in together:
+                    event_id = deliveries[index][0].event_id
+                    if event_id in seen:
+                        outcomes[index] = DUPLICATE
+                    seen.add(event_id)
+                together = []
+        for index in together:  # one event, or the batch failed: one at a time
+            event, attempt = deliveries[index]
+            outcomes[index] = await self(event, attempt)
+        settled = [outcome for outcome in outcomes if outcome is not None]
+        assert len(settled) == len(deliveries)  # every delivery got its outcome above
+        return settled
 
     async def _park(self, event: Delivered, attempts: int, error: str) -> Outcome:
         try:
@@ -356,6 +510,8 @@ def replay_dead_letter(
 
 
 __all__ = [
+    "MAX_BATCH",
+    "BatchHandler",
     "Consumer",
     "ConsumerRegistry",
     "DeadLetterView",
@@ -363,6 +519,7 @@ __all__ = [
     "EventHandling",
     "Handler",
     "apply_event",
+    "apply_events",
     "consumer",
     "list_dead_letters",
     "record_dead_letter",

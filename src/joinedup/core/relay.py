@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from typing import Any
 
 import structlog
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from joinedup.core.bus import Bus, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
-from joinedup.core.events import Delivered
+from joinedup.core.events import Delivered, on_outbox_commit
 from joinedup.core.outbox import OutboxEvent
 
 log = structlog.get_logger(__name__)
@@ -48,18 +49,37 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         publish_timeout: float = 30.0,
+        wake_on_commit: bool = True,
     ) -> None:
         self.database = database
+        self.wake_on_commit = wake_on_commit
         self.bus = bus
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set; a full batch is followed by the next one at once."""
-        while not stop.is_set():
-            if await self.relay_once() < self.batch_size:
-                await wait_any(stop, timeout=self.poll_interval)
+        """Relay until ``stop`` is set; a full batch is followed by the next one at once.
+
+        Between batches it waits for its poll interval or, sooner, for a commit in this
+        process that emitted events (:func:`~joinedup.core.events.on_outbox_commit`); events
+        committed by other processes are found by the poll."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def committed() -> None:  # in the committing thread
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+        remove = on_outbox_commit(committed) if self.wake_on_commit else None
+        try:
+            while not stop.is_set():
+                wake.clear()
+                if await self.relay_once() < self.batch_size:
+                    await wait_any(stop, wake, timeout=self.poll_interval)
+        finally:
+            if remove is not None:
+                remove()
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events it published (0 if none waited)."""

@@ -89,6 +89,7 @@ _EXCHANGE_BODIES = (
             ("portal", "Citizen portal"),
             ("mailbox", "Digital mailbox"),
             ("life-events", "Life-event routing (proactive services)"),
+            ("tell-us-once", "Tell Us Once"),
         ),
     ),
     (

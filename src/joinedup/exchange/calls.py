@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
@@ -24,6 +25,9 @@ from joinedup.exchange.protocol import (
 )
 from joinedup.exchange.recorder import Recording
 from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
+
+if TYPE_CHECKING:
+    from joinedup.exchange.write_services import PendingWrite
 
 ServicePath = tuple[str, str, str, str, str]
 
@@ -59,6 +63,8 @@ class Call:
     authorization_us: int = 0
     provider_us: int = 0
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: A write call checked and waiting for its group (the process's write batcher).
+    pending_write: PendingWrite | None = None
 
     @property
     def service_xroad_id(self) -> str:

@@ -49,6 +49,7 @@ from joinedup.exchange.calls import ServicePath
 from joinedup.exchange.mediator import DATA_SUBJECTS_HEADER, handle
 from joinedup.exchange.protocol import REQUEST_ID_SCOPE_KEY
 from joinedup.exchange.recorder import Recorder
+from joinedup.exchange.write_batcher import WriteBatcher
 
 __all__ = ["DATA_SUBJECTS_HEADER", "Mediation", "MediationPath", "router"]
 
@@ -78,6 +79,8 @@ class Mediation:
     http: httpx.AsyncClient
     #: The threads that run mediated calls up to their record (see ``mediator``).
     workers: ThreadPoolExecutor
+    #: Commits the civil-registration write calls in groups (``None``: each alone).
+    writes: WriteBatcher | None = None
     provider_timeout: float = PROVIDER_TIMEOUT
     #: Limits the provider's own (direct) calls, which run on the framework's thread pool.
     queries: anyio.CapacityLimiter = field(
@@ -97,17 +100,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database)."""
     settings = cast(Settings, app.state.settings)
     database = cast(Database, app.state.database)
-    recorder = Recorder(database, signer=load_log_signing_key(settings))
+    signer = load_log_signing_key(settings)
+    recorder = Recorder(database, signer=signer)
+    writes = WriteBatcher(database, signer=signer, recorder=recorder)
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
     recorder.start()
+    writes.start()
     workers = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="exchange-mediation")
     http = httpx.AsyncClient(follow_redirects=False)
-    app.state.exchange_mediation = Mediation(database, settings, recorder, http, workers)
+    app.state.exchange_mediation = Mediation(
+        database, settings, recorder, http, workers, writes=writes
+    )
     try:
         yield
     finally:
-        await run_in_threadpool(workers.shutdown)  # their records reach the recorder first
+        await run_in_threadpool(workers.shutdown)  # their calls reach the batcher first
+        await run_in_threadpool(writes.stop)  # its failures reach the recorder first
         await run_in_threadpool(recorder.stop)
         await http.aclose()
         sys.setswitchinterval(switch_interval)

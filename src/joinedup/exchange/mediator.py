@@ -46,6 +46,7 @@ from joinedup.exchange.protocol import (
     MediationError,
     problem,
 )
+from joinedup.exchange.write_batcher import WriteJob, settle_call
 
 if TYPE_CHECKING:
     from joinedup.core.db import Database
@@ -116,12 +117,38 @@ def prepare(mediation: Mediation, call: Call) -> None:
                 raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
             call.authorization_us = (time.perf_counter_ns() - started) // 1000
             if write_services.is_write_service(call.service):
-                write_services.mediate_write(database, call)
+                if mediation.writes is not None and mediation.writes.running:
+                    _check_write(call)  # written with its group (``write_batcher``)
+                else:
+                    write_services.mediate_write(database, call)
             elif call.service.kind == "registry":
                 _call_registry(session, call)
     finally:
         if not call.authorization_us:
             call.authorization_us = (time.perf_counter_ns() - started) // 1000
+
+
+def _check_write(call: Call) -> None:
+    """What a write call can be refused for before its group; else ``call.pending_write``."""
+    assert call.service is not None
+    assert call.client is not None
+    assert call.authorization is not None
+    try:
+        declared, parsed, body_hash = write_services.check_write(
+            service=call.service, method=call.method, path=call.path, body=call.body
+        )
+    except DomainError as refusal:
+        settle_call(call, refusal, 0)
+        return
+    call.pending_write = write_services.PendingWrite(
+        service=call.service,
+        client=call.client,
+        authorization=call.authorization,
+        declared=declared,
+        parsed=parsed,
+        body_hash=body_hash,
+        message_id=call.message_id,
+    )
 
 
 def _call_registry(session: Session, call: Call) -> None:
@@ -254,6 +281,12 @@ def _work(
         else:
             if call.service is not None and call.service.kind == "rest":
                 loop.call_soon_threadsafe(_settle, waiter, _CALL_PROVIDER)
+                return
+            if call.pending_write is not None and mediation.writes is not None:
+                # registered and recorded with its group; the batcher settles ``waiter``
+                mediation.writes.enqueue(
+                    WriteJob(call, call.pending_write, started, logged_at, waiter)
+                )
                 return
         recorded = recording(call, logged_at=logged_at, total_us=_since(started))
     except BaseException as exc:  # not swallowed: re-raised on the event loop

@@ -254,7 +254,7 @@ class Recorder:
                     break
                 batch.append(item)
             self._write_into(batch, outcomes)
-        _deliver(outcomes)
+        deliver(outcomes)
         return stopped
 
     def _write_into(
@@ -283,7 +283,7 @@ class Recorder:
 Waiter = Future[None] | asyncio.Future[Any]
 
 
-def _deliver(outcomes: list[tuple[Waiter, BaseException | None]]) -> None:
+def deliver(outcomes: list[tuple[Waiter, BaseException | None]]) -> None:
     """Settle the waiters: thread futures at once, each event loop's in one callback."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, BaseException | None]]] = {}
     for waiter, error in outcomes:

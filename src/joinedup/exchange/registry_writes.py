@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.alias_generators import to_camel
 from sqlalchemy.orm import Session
 
-from joinedup.core.errors import ValidationFailed
+from joinedup.core.errors import DomainError, ValidationFailed
 
 #: The purpose the demo's registrar calls these services for.
 CIVIL_REGISTRATION = "civil-registration"
@@ -121,6 +121,11 @@ class WriteService:
     body: type[_Body]
     fields: dict[str, dict[str, Any]]  # answer field → JSON schema (``reference`` and the id too)
     run: Callable[[Session, Any, str], WriteOutcome]
+    #: Runs many calls' bodies (body, actor) at once; one outcome or refusal per body, in
+    #: order. Services without it run their bodies one at a time inside a group.
+    run_many: (
+        Callable[[Session, Sequence[tuple[Any, str]]], list[WriteOutcome | DomainError]] | None
+    ) = None
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -144,14 +149,18 @@ def _named(fields: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except ValidationFailed as exc:
-        items = [
-            {
-                "field": fields.get(str(item.get("field")), to_camel(str(item.get("field")))),
-                "message": str(item.get("message")),
-            }
-            for item in exc.extensions.get("errors", [])
-        ]
-        raise (_problems(items) if items else exc) from exc
+        raise _renamed(exc, fields) from exc
+
+
+def _renamed(refusal: ValidationFailed, fields: Mapping[str, str]) -> ValidationFailed:
+    items = [
+        {
+            "field": fields.get(str(item.get("field")), to_camel(str(item.get("field")))),
+            "message": str(item.get("message")),
+        }
+        for item in refusal.extensions.get("errors", [])
+    ]
+    return _problems(items) if items else refusal
 
 
 def _person_ids(session: Session, codes: Sequence[str], field: str) -> list[int]:
@@ -180,7 +189,7 @@ def _record_birth(session: Session, body: BirthIn, actor: str) -> WriteOutcome:
     from joinedup import registries
 
     parent_ids = _person_ids(session, body.parents, "parents")
-    with _named({"parent_ids": "parents", "personal_code": "birthDate"}):
+    with _named(_BIRTH_FIELDS):
         child = registries.register_birth(
             session,
             given_names=body.given_names,
@@ -202,6 +211,64 @@ def _record_birth(session: Session, body: BirthIn, actor: str) -> WriteOutcome:
         },
         subjects=(child.personal_code, *body.parents),
     )
+
+
+_BIRTH_FIELDS = {"parent_ids": "parents", "personal_code": "birthDate"}
+
+
+def _record_births(
+    session: Session, bodies: Sequence[tuple[BirthIn, str]]
+) -> list[WriteOutcome | DomainError]:
+    """Many births in one go (:func:`joinedup.registries.register_births`); a body naming an
+    unknown or malformed parent is refused as :func:`_record_birth` refuses it."""
+    from joinedup import registries
+
+    codes = {code for body, _ in bodies for code in body.parents}
+    known = registries.person_ids_of(
+        session, personal_codes=[c for c in codes if registries.is_valid_personal_code(c)]
+    )
+    results: list[WriteOutcome | DomainError | None] = [None] * len(bodies)
+    grouped: list[int] = []
+    for index, (body, actor) in enumerate(bodies):
+        if all(code in known for code in body.parents):
+            grouped.append(index)
+            continue
+        try:  # refused for its parents' codes, naming each one
+            with session.begin_nested():
+                results[index] = _record_birth(session, body, actor)
+        except DomainError as refusal:
+            results[index] = refusal
+    registered = registries.register_births(
+        session,
+        births=[
+            registries.BirthRegistration(
+                given_names=body.given_names,
+                family_name=body.family_name,
+                birth_date=body.birth_date,
+                sex=body.sex,
+                birth_place=body.birth_place,
+                citizenship=body.citizenship,
+                parent_ids=tuple(known[code] for code in body.parents),
+                actor=actor,
+            )
+            for body, actor in (bodies[i] for i in grouped)
+        ],
+    )
+    for index, outcome in zip(grouped, registered, strict=True):
+        body = bodies[index][0]
+        if isinstance(outcome, ValidationFailed):
+            results[index] = _renamed(outcome, _BIRTH_FIELDS)
+            continue
+        results[index] = WriteOutcome(
+            answer={
+                "personalCode": outcome.personal_code,
+                "personRef": str(outcome.person_id),
+                "parentRefs": [str(i) for i in outcome.parent_ids],
+                "municipalityCode": outcome.municipality_code,
+            },
+            subjects=(outcome.personal_code, *body.parents),
+        )
+    return [result for result in results if result is not None]
 
 
 def _record_death(session: Session, body: DeathIn, actor: str) -> WriteOutcome:
@@ -334,6 +401,7 @@ WRITE_SERVICES: dict[str, WriteService] = {
                 "municipalityCode": _NULLABLE_TEXT,
             },
             _record_birth,
+            run_many=_record_births,
         ),
         WriteService(
             "record-death",

@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -46,7 +46,7 @@ from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescr
 from joinedup.exchange.protocol import PROBLEM_MEDIA_TYPE, MediationError, problem
 from joinedup.exchange.records import WriteRequest
 from joinedup.exchange.registry_services import MethodNotAllowed
-from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteService
+from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteOutcome, WriteService
 
 try:
     import fcntl
@@ -185,6 +185,140 @@ def _replay(row: Any, service: ServiceDescriptor, body_hash: bytes) -> WriteAnsw
     )
 
 
+def check_write(
+    *, service: ServiceDescriptor, method: str, path: str, body: bytes | None
+) -> tuple[WriteService, Any, bytes]:
+    """The write service, the validated body and its hash: what can be refused before the
+    database is touched (a :class:`DomainError` problem: 404, 405, 422)."""
+    declared = WRITE_SERVICES.get(service.code)
+    if declared is None or service.kind != "registry":
+        raise NotFound(f"{service.xroad_id} is not a write service")
+    if method.upper() != "POST":
+        raise MethodNotAllowed(f"{service.code} answers POST only", allow="POST")
+    if path not in ("", "/"):
+        raise NotFound(f"{service.code} has no resource {path}")
+    parsed, body_hash = parse_body(declared, body)
+    return declared, parsed, body_hash
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A write call that passed :func:`check_write`, waiting for its group."""
+
+    service: ServiceDescriptor
+    client: ClientIdentity
+    authorization: Authorization
+    declared: WriteService
+    parsed: Any
+    body_hash: bytes
+    message_id: str
+
+
+def _answer(
+    write: PendingWrite, registration_id: uuid.UUID, outcome: WriteOutcome
+) -> tuple[WriteAnswer, dict[str, Any]]:
+    """The call's answer and its ``exchange_write_request`` row."""
+    allowed = set(write.authorization.fields)
+    answer = {"reference": write.parsed.reference, "registrationId": str(registration_id)}
+    answer.update(outcome.answer)
+    answer = {k: v for k, v in answer.items() if k in allowed}
+    response = json.dumps(answer, separators=(",", ":")).encode()
+    row = {
+        "registration_id": registration_id,
+        "client_subsystem_id": write.client.subsystem_id,
+        "reference": write.parsed.reference,
+        "service_xroad_id": write.service.xroad_id[:400],
+        "body_hash": write.body_hash,
+        "status": 201,
+        "response_body": response,
+        "data_subjects": ",".join(outcome.subjects),
+        "message_id": write.message_id[:128],
+        "created_at": utcnow(),
+    }
+    written = WriteAnswer(
+        status=201,
+        body=response,
+        data_subjects=outcome.subjects,
+        fields=tuple(answer),
+        replayed=False,
+        registration_id=registration_id,
+    )
+    return written, row
+
+
+def run_writes(session: Session, writes: Sequence[PendingWrite]) -> list[WriteAnswer | DomainError]:
+    """Run a group of write calls in ``session``'s transaction; one answer or refusal each.
+
+    Each call is what it would be alone (:func:`run_write`): a stored reference is replayed
+    (or is a 409), a new one registers and stores its request row, a refusal writes nothing.
+    Calls of a service with ``run_many`` (births) are registered together; the others one
+    by one, each inside a SAVEPOINT. A reference repeated within the group is answered after
+    its first call, as a replay. Anything but a refusal (an ``IntegrityError`` when another
+    process registered the same reference meanwhile) raises, and the caller retries the
+    calls one at a time.
+    """
+    results: list[WriteAnswer | DomainError | None] = [None] * len(writes)
+    first: set[tuple[int, str]] = set()
+    repeated: list[int] = []
+    fresh: dict[str, list[int]] = {}  # service code → calls that register
+    for index, write in enumerate(writes):
+        key = (write.client.subsystem_id, write.parsed.reference)
+        if key in first:
+            repeated.append(index)
+            continue
+        first.add(key)
+        found = _stored(session, write.client.subsystem_id, write.parsed.reference)
+        if found is None:
+            fresh.setdefault(write.declared.code, []).append(index)
+            continue
+        try:
+            results[index] = _replay(found, write.service, write.body_hash)
+        except DomainError as refusal:
+            results[index] = refusal
+    rows: list[dict[str, Any]] = []
+    for indices in fresh.values():
+        declared = writes[indices[0]].declared
+        bodies = [(writes[i].parsed, writes[i].client.xroad_id[:100]) for i in indices]
+        if declared.run_many is not None:
+            outcomes = declared.run_many(session, bodies)
+        else:
+            outcomes = []
+            for body, actor in bodies:
+                try:
+                    with session.begin_nested():
+                        outcomes.append(declared.run(session, body, actor))
+                except DomainError as refusal:
+                    outcomes.append(refusal)
+        for index, outcome in zip(indices, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                results[index] = outcome
+                continue
+            results[index], row = _answer(writes[index], uuid.uuid4(), outcome)
+            rows.append(row)
+    if rows:  # on PostgreSQL a reference another process stored meanwhile fails the group here
+        session.execute(insert(_WRITE_REQUESTS), rows)
+    for index in repeated:
+        write = writes[index]
+        try:
+            with session.begin_nested():
+                results[index] = _run_checked(session, write)
+        except DomainError as refusal:
+            results[index] = refusal
+    return [result for result in results if result is not None]
+
+
+def _run_checked(session: Session, write: PendingWrite) -> WriteAnswer:
+    """One checked call: the stored answer replayed, or registered now (savepoint owned by
+    the caller)."""
+    found = _stored(session, write.client.subsystem_id, write.parsed.reference)
+    if found is not None:
+        return _replay(found, write.service, write.body_hash)
+    outcome = write.declared.run(session, write.parsed, write.client.xroad_id[:100])
+    answer, row = _answer(write, uuid.uuid4(), outcome)
+    session.execute(insert(_WRITE_REQUESTS), row)
+    return answer
+
+
 def run_write(
     session: Session,
     *,
@@ -204,44 +338,27 @@ def run_write(
     ``exchange_write_request``; a refusal changes nothing. Without ``savepoint`` the caller
     promises to roll its whole transaction back when this raises (the mediator's own unit
     of work), which saves the SAVEPOINT."""
-    declared = WRITE_SERVICES.get(service.code)
-    if declared is None or service.kind != "registry":
-        raise NotFound(f"{service.xroad_id} is not a write service")
-    if method.upper() != "POST":
-        raise MethodNotAllowed(f"{service.code} answers POST only", allow="POST")
-    if path not in ("", "/"):
-        raise NotFound(f"{service.code} has no resource {path}")
-    parsed, body_hash = parse_body(declared, body)
+    declared, parsed, body_hash = check_write(service=service, method=method, path=path, body=body)
     reference: str = parsed.reference
     found = _stored(session, client.subsystem_id, reference)
     if found is not None:
         return _replay(found, service, body_hash)
-    registration_id = uuid.uuid4()
+    write = PendingWrite(
+        service=service,
+        client=client,
+        authorization=authorization,
+        declared=declared,
+        parsed=parsed,
+        body_hash=body_hash,
+        message_id=message_id,
+    )
     try:
         with session.begin_nested() if savepoint else nullcontext():
             outcome = declared.run(session, parsed, client.xroad_id[:100])
-            allowed = set(authorization.fields)
-            answer = {"reference": reference, "registrationId": str(registration_id)}
-            answer.update(outcome.answer)
-            answer = {k: v for k, v in answer.items() if k in allowed}
-            response = json.dumps(answer, separators=(",", ":")).encode()
+            written, row = _answer(write, uuid.uuid4(), outcome)
             # Last, so a refusal above leaves nothing; on PostgreSQL a concurrent request with
             # the same reference blocks here until the first commits, then fails and replays.
-            session.execute(
-                insert(_WRITE_REQUESTS),
-                {
-                    "registration_id": registration_id,
-                    "client_subsystem_id": client.subsystem_id,
-                    "reference": reference,
-                    "service_xroad_id": service.xroad_id[:400],
-                    "body_hash": body_hash,
-                    "status": 201,
-                    "response_body": response,
-                    "data_subjects": ",".join(outcome.subjects),
-                    "message_id": message_id[:128],
-                    "created_at": utcnow(),
-                },
-            )
+            session.execute(insert(_WRITE_REQUESTS), row)
     except IntegrityError:
         if not savepoint:
             raise  # the mediator retries in a new transaction, which replays
@@ -249,18 +366,11 @@ def run_write(
         if found is None:  # another registration took what this one needed (a code)
             raise
         return _replay(found, service, body_hash)
-    return WriteAnswer(
-        status=201,
-        body=response,
-        data_subjects=outcome.subjects,
-        fields=tuple(answer),
-        replayed=False,
-        registration_id=registration_id,
-    )
+    return written
 
 
 @contextlib.contextmanager
-def _writers_lock(database: Database) -> Iterator[None]:
+def writers_lock(database: Database) -> Iterator[None]:
     """On a SQLite file, queue on the same ``flock`` as the exchange's recorders
     (``<file>.recorder-lock``, :class:`~joinedup.exchange.recorder.Recorder`) before taking
     SQLite's write lock: a registration waiting here wakes the moment the other writer is done,
@@ -297,7 +407,7 @@ def mediate_write(database: Database, call: MediatedCall) -> None:
     try:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with _writers_lock(database), database.unit_of_work() as session:
+                with writers_lock(database), database.unit_of_work() as session:
                     answer = run_write(
                         session,
                         service=call.service,

@@ -10,6 +10,7 @@ consumer passes the whole batch (the inbox makes every event count once either w
 - ``population.death_registered.v1``: the deceased's entitlements end (the pension first).
 - ``population.marriage_registered.v1``, ``population.address_changed.v1``,
   ``employment.ended.v1``: the services concerned for the persons concerned.
+- ``consent.given.v1``: the services that waited for the person's consent decide now.
 - ``population.age_reached.v1``: turning 6 (school place), 18 (child benefit for the rest of
   the family), pension age (the pension offer). The daily job ``proactive.ages`` asks the
   population register to announce them, once per day across every worker.
@@ -22,12 +23,14 @@ from datetime import date, time
 
 from sqlalchemy.orm import Session
 
-from joinedup import registries, rules
+from joinedup import consent, registries, rules
 from joinedup.catalogue import LifeEvent
+from joinedup.consent import ConsentGiven
 from joinedup.core.consumers import consumer
+from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
-from joinedup.proactive.service import Occurrence, Reaction, react
+from joinedup.proactive.service import Occurrence, Reaction, react, reconsider_after_consent
 from joinedup.registries.events import (
     AddressChanged,
     AgeReached,
@@ -173,6 +176,29 @@ def on_age_reached(session: Session, event: Delivered) -> None:
     handle_ages_reached(session, [event])
 
 
+@consumer("proactive.consents", events=[ConsentGiven.name])
+def on_consent_given(session: Session, event: Delivered) -> None:
+    """A consent given lets the services that waited for it read and decide."""
+    handle_consents_given(session, [event])
+
+
+def handle_consents_given(session: Session, events: Sequence[Delivered]) -> None:
+    for event in events:
+        try:
+            record = consent.get_consent_record(
+                session, consent_record_id=str(event.payload["consent_record_id"])
+            ).consent_record
+        except NotFound:
+            continue
+        if record.in_force:
+            reconsider_after_consent(
+                session,
+                subject_code=record.individual_id,
+                agreement_id=record.data_agreement_id,
+                event_id=event.event_id,
+            )
+
+
 def announce_ages(session: Session, on: date) -> str:
     """The daily job: the population register announces who turns 6, 18 or pension age on
     ``on`` (one ``population.age_reached.v1`` each); the consumer above reacts."""
@@ -187,6 +213,7 @@ __all__ = [
     "announce_ages",
     "handle_ages_reached",
     "handle_births",
+    "handle_consents_given",
     "handle_deaths",
     "handle_employment_ended",
     "handle_life_events",

@@ -57,6 +57,8 @@ DEAD_LETTERED = Outcome(Verdict.DEAD_LETTERED)
 
 #: Handles one delivery. The ``int`` is the delivery attempt, counting from 1.
 DeliveryHandler = Callable[[Delivered, int], Awaitable[Outcome]]
+#: Handles several ``(event, attempt)`` deliveries; returns one outcome per delivery, in order.
+BatchDeliveryHandler = Callable[[Sequence[tuple[Delivered, int]]], Awaitable[Sequence[Outcome]]]
 
 
 @runtime_checkable
@@ -96,6 +98,21 @@ class Bus(Protocol):
         ``retry_after`` seconds when it is a retry.
         """
 
+    async def consume_batches(
+        self,
+        consumer: str,
+        event_names: Collection[str],
+        handler: BatchDeliveryHandler,
+        stop: asyncio.Event,
+        *,
+        batch_size: int,
+    ) -> None:
+        """Like :meth:`consume`, handing ``handler`` up to ``batch_size`` deliveries at once.
+
+        A batch is what is available now (no waiting to fill it). Each delivery is settled by
+        its own outcome; an event being retried is delivered alone.
+        """
+
 
 def create_bus(settings: Settings, database: Database) -> Bus:
     """The bus ``settings.bus_url`` names: ``inprocess://`` or ``nats://host:port[,…]``."""
@@ -129,6 +146,7 @@ __all__ = [
     "DUPLICATE",
     "HANDLED",
     "IGNORED",
+    "BatchDeliveryHandler",
     "Bus",
     "Delivered",
     "DeliveryHandler",

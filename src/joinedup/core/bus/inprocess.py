@@ -22,12 +22,13 @@ import socket
 import time
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from sqlalchemy import select, text, update
 
-from joinedup.core.bus import DeliveryHandler, wait_any
+from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
@@ -39,6 +40,16 @@ log = structlog.get_logger(__name__)
 READ_BATCH = 500
 #: Longest a handled position stays unrecorded while events flow (bounds redelivery).
 FLUSH_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """Who consumes what under a lease."""
+
+    consumer: str
+    owner: str
+    names: frozenset[str]
+    batch_size: int
 
 
 class LeaseLost(Exception):
@@ -94,6 +105,23 @@ class InProcessBus:
         handler: DeliveryHandler,
         stop: asyncio.Event,
     ) -> None:
+        async def one_at_a_time(deliveries: Sequence[tuple[Delivered, int]]) -> list[Outcome]:
+            [(event, attempt)] = deliveries
+            return [await handler(event, attempt)]
+
+        await self.consume_batches(consumer, event_names, one_at_a_time, stop, batch_size=1)
+
+    async def consume_batches(
+        self,
+        consumer: str,
+        event_names: Collection[str],
+        handler: BatchDeliveryHandler,
+        stop: asyncio.Event,
+        *,
+        batch_size: int,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         owner = process_identity()
         names = frozenset(event_names)
         wake = asyncio.Event()
@@ -108,7 +136,12 @@ class InProcessBus:
                 log.info("consumer_lease_acquired", consumer=consumer, position=position)
                 try:
                     await self._consume_leased(
-                        consumer, owner, names, handler, stop, wake, position, attempts
+                        _Lease(consumer, owner, names, batch_size),
+                        handler,
+                        stop,
+                        wake,
+                        position,
+                        attempts,
                     )
                 except LeaseLost:
                     log.warning("consumer_lease_lost", consumer=consumer)
@@ -121,10 +154,8 @@ class InProcessBus:
 
     async def _consume_leased(
         self,
-        consumer: str,
-        owner: str,
-        names: frozenset[str],
-        handler: DeliveryHandler,
+        lease: _Lease,
+        handler: BatchDeliveryHandler,
         stop: asyncio.Event,
         wake: asyncio.Event,
         position: int,
@@ -132,12 +163,16 @@ class InProcessBus:
     ) -> None:
         # ``attempts`` counts failures of the first subscribed event after ``position``;
         # (position, attempts) is written together, so after a crash the count carries on.
+        # That event is retried alone; the others go in batches of up to ``batch_size``.
         recorded = position
         last_write = time.monotonic()
+        names = lease.names
 
         async def record(new_position: int, new_attempts: int) -> None:
             nonlocal recorded, last_write
-            await asyncio.to_thread(self._advance, consumer, owner, new_position, new_attempts)
+            await asyncio.to_thread(
+                self._advance, lease.consumer, lease.owner, new_position, new_attempts
+            )
             recorded, last_write = new_position, time.monotonic()
 
         while not stop.is_set():
@@ -148,25 +183,40 @@ class InProcessBus:
                     await record(position, attempts)
                 await wait_any(stop, wake, timeout=self.poll_interval)
                 continue
-            for event in events:
-                if stop.is_set():
-                    break
-                if event.name in names:
-                    while True:
-                        outcome = await handler(event, attempts + 1)
-                        if outcome.settled:
-                            attempts = 0
-                            break
-                        attempts += 1
+            index = 0
+            while index < len(events) and not stop.is_set():
+                limit = 1 if attempts else lease.batch_size
+                chosen: list[int] = []  # indices in ``events`` of the subscribed ones
+                end = index
+                while end < len(events) and len(chosen) < limit:
+                    if events[end].name in names:
+                        chosen.append(end)
+                    end += 1
+                if chosen:
+                    deliveries = [
+                        (events[at], attempts + 1 if k == 0 else 1) for k, at in enumerate(chosen)
+                    ]
+                    outcomes = await handler(deliveries)
+                    failed = next((k for k, o in enumerate(outcomes) if not o.settled), None)
+                    if failed is not None:
+                        # Everything before the failed event is settled: move up to it.
+                        bad = chosen[failed]
+                        if bad > 0:
+                            position = events[bad - 1].stream_seq
+                        attempts = (attempts if failed == 0 else 0) + 1
                         await record(position, attempts)
                         # Wait for the retry, renewing the lease meanwhile.
-                        retry_at = time.monotonic() + outcome.retry_after
+                        retry_at = time.monotonic() + outcomes[failed].retry_after
                         while (left := retry_at - time.monotonic()) > 0:
                             if await wait_any(stop, timeout=min(left, self.lease_seconds / 3)):
                                 return
                             if time.monotonic() - last_write > self.lease_seconds / 3:
                                 await record(position, attempts)
-                position = event.stream_seq
+                        index = bad
+                        continue
+                    attempts = 0
+                position = events[end - 1].stream_seq
+                index = end
                 if time.monotonic() - last_write > FLUSH_INTERVAL:
                     await record(position, attempts)
             if position != recorded:

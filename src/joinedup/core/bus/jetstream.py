@@ -10,6 +10,9 @@
   the handler's transaction committed, negatively acknowledged with a delay when it failed
   (redelivered then), terminated once parked as a dead letter; one whose worker died is
   redelivered after ``ack_wait``. Long handlers keep their message with ``in_progress``.
+- A batch consumer fetches up to its batch size per pull request and hands the events it got
+  to its handler together; each message is then settled by its own outcome. Redelivered
+  messages (a failed attempt before) are handed over one at a time.
 - The attempt limit is enforced here, not by the server (``max_deliver`` = -1): only the
   application can park an exhausted event in the dead-letter table, and a server-side limit
   would silently drop it when the database is what keeps failing.
@@ -37,7 +40,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from joinedup.core.bus import DeliveryHandler, Verdict
+from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, Verdict
 from joinedup.core.events import Delivered
 
 log = structlog.get_logger(__name__)
@@ -230,6 +233,83 @@ class JetStreamBus:
             with contextlib.suppress(nats.errors.Error):
                 await subscription.unsubscribe()
 
+    async def consume_batches(
+        self,
+        consumer: str,
+        event_names: Collection[str],
+        handler: BatchDeliveryHandler,
+        stop: asyncio.Event,
+        *,
+        batch_size: int,
+    ) -> None:
+        if self._js is None:
+            raise RuntimeError("the NATS bus is not connected")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        names = frozenset(event_names)
+        durable = await self._ensure_consumer(consumer, names)
+        subscription = await self._js.pull_subscribe_bind(durable, stream=self.stream)
+        log.info("consumer_bound", consumer=consumer, durable=durable, batch=batch_size)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                await self._deliver_batch(consumer, names, messages, handler, stop)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+    async def _deliver_batch(
+        self,
+        consumer: str,
+        names: frozenset[str],
+        messages: list[Any],
+        handler: BatchDeliveryHandler,
+        stop: asyncio.Event,
+    ) -> None:
+        fresh: list[tuple[Any, Delivered]] = []
+        again: list[tuple[Any, Delivered]] = []
+        for message in messages:
+            try:
+                event = Delivered.from_json(message.data)
+            except ValueError:
+                log.error("bus_message_malformed", consumer=consumer, subject=message.subject)
+                await message.term()
+                continue
+            if event.name not in names:
+                await message.ack()
+                continue
+            attempt = int(message.metadata.num_delivered)
+            (fresh if attempt == 1 else again).append((message, event))
+        groups = [fresh] if fresh else []
+        groups += [[redelivered] for redelivered in again]
+        for index, group in enumerate(groups):
+            if stop.is_set():  # hand the rest back at once rather than after ack_wait
+                for rest in groups[index:]:
+                    for message, _ in rest:
+                        await message.nak()
+                return
+            keep_alive = [asyncio.create_task(self._keep_alive(m)) for m, _ in group]
+            try:
+                outcomes = await handler(
+                    [(event, int(m.metadata.num_delivered)) for m, event in group]
+                )
+            finally:
+                for task in keep_alive:
+                    task.cancel()
+            for (message, _), outcome in zip(group, outcomes, strict=True):
+                await self._settle(message, outcome)
+
+    async def _settle(self, message: Any, outcome: Outcome) -> None:
+        if outcome.verdict is Verdict.RETRY:
+            await message.nak(delay=outcome.retry_after)
+        elif outcome.verdict is Verdict.DEAD_LETTERED:
+            await message.term()
+        else:
+            await message.ack()
+
     async def _deliver(
         self, consumer: str, names: frozenset[str], message: Any, handler: DeliveryHandler
     ) -> None:
@@ -247,12 +327,7 @@ class JetStreamBus:
             outcome = await handler(event, int(message.metadata.num_delivered))
         finally:
             keep_alive.cancel()
-        if outcome.verdict is Verdict.RETRY:
-            await message.nak(delay=outcome.retry_after)
-        elif outcome.verdict is Verdict.DEAD_LETTERED:
-            await message.term()
-        else:
-            await message.ack()
+        await self._settle(message, outcome)
 
     async def _keep_alive(self, message: Any) -> None:
         """Tell JetStream a long handler is still working, so it does not redeliver."""

@@ -1,7 +1,7 @@
 """engagement: feedback after a completed task in the portal
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 
 - engagement_feedback: one answer (task, rating 1–5, optional comment, language) per row.
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

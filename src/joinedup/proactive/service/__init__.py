@@ -20,6 +20,7 @@ from joinedup.proactive.service.life_events import (
     Occurrence,
     Reaction,
     react,
+    reconsider_after_consent,
     resolve_codes,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "list_entitlements",
     "opt_out",
     "react",
+    "reconsider_after_consent",
     "record_outcomes",
     "resolve_codes",
     "send_decision_letters",

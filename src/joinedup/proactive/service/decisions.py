@@ -30,6 +30,7 @@ from joinedup.proactive.schemas import (
     EntitlementStatus,
     EntitlementView,
 )
+from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import Change, set_status
 from joinedup.proactive.service.letters import send_decision_letters
 
@@ -182,9 +183,9 @@ _NEXT = {
     Decision.OPT_OUT: (EntitlementStatus.GRANTED, EntitlementStatus.OPTED_OUT),
 }
 _REASONS = {
-    Decision.ACCEPT: "Offer accepted by the person.",
-    Decision.DECLINE: "Offer declined by the person.",
-    Decision.OPT_OUT: "The person opted out of the automatic grant.",
+    Decision.ACCEPT: texts.OFFER_ACCEPTED,
+    Decision.DECLINE: texts.OFFER_DECLINED,
+    Decision.OPT_OUT: texts.OPTED_OUT,
 }
 
 

@@ -99,7 +99,9 @@ def _next_status(
     if current in PERSON_DECIDED:
         return None  # the person's choice stands until they change it
     if wanted is None:  # not (or no longer) due
-        if current is not None and current.active:
+        if current is not None and (
+            current.active or current is EntitlementStatus.AWAITING_CONSENT
+        ):
             return EntitlementStatus.ENDED, outcome.period_start
         return None
     if wanted is EntitlementStatus.AWAITING_CONSENT:

@@ -58,12 +58,20 @@ class Facts:
 class Gatherer:
     """Reads about persons for one service owner and purpose, each fact once."""
 
-    def __init__(self, calls: ExchangeClient, *, purpose: str, on: date) -> None:
+    def __init__(
+        self,
+        calls: ExchangeClient,
+        *,
+        purpose: str,
+        on: date,
+        refs: dict[str, str] | None = None,
+    ) -> None:
         self.calls = calls
         self.purpose = purpose
         self.on = on
         self.facts: dict[str, Facts] = {}
-        self._refs: dict[str, str] = {}
+        #: Registry service code → its exchange identifier (shared by a batch's gatherers).
+        self._refs: dict[str, str] = {} if refs is None else refs
 
     def _call(self, service: str, code: str, fields: list[str], **query: str) -> dict[str, Any]:
         ref = self._refs.get(service)

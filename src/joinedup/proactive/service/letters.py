@@ -128,7 +128,11 @@ def compose(change: Change, service: CatalogueService, locale: str) -> notify.Ne
     reference = reference_of(change)
     with i18n.use_locale(locale):
         kind, subject, outcome = _outcome(change, service, locale)
-        paragraphs = [outcome, _("Why: %(reason)s") % {"reason": row.reason}]
+        # the services' own reasons are translated; the rules' sentences are in English
+        paragraphs = [
+            outcome,
+            _("Why: %(reason)s") % {"reason": _(row.reason) if row.reason else ""},
+        ]
         if change.status is not EntitlementStatus.AWAITING_CONSENT:
             paragraphs.append(
                 _(

@@ -23,6 +23,7 @@ from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.proactive.schemas import EntitlementStatus
+from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
     Change,
@@ -136,8 +137,7 @@ def _awaiting(service: CatalogueService, person: str, **common: object) -> Outco
         service=service,
         status=EntitlementStatus.AWAITING_CONSENT,
         amount=None,
-        reason="Not evaluated: the service reads your data only with your consent, which "
-        "has not been given.",
+        reason=texts.AWAITING_CONSENT,
         explanation={"evaluated": False, "waiting_for": "consent"},
         ruleset_version="",
         **common,  # type: ignore[arg-type]
@@ -222,7 +222,7 @@ def end_at_death(
                 session,
                 row,
                 status=EntitlementStatus.ENDED,
-                reason="Ended at the death of the person entitled.",
+                reason=texts.ENDED_AT_DEATH,
                 actor=PROACTIVE_ACTOR,
                 period_end=died_on,
                 event_id=event_id,
@@ -268,6 +268,7 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
     outcomes: list[Outcome] = []
+    service_refs: dict[str, str] = {}
     for (client, purpose), work in groups.items():
         with exchange.exchange_client(session, client=client) as calls:
             gatherers: dict[date, Gatherer] = {}
@@ -275,7 +276,7 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 gatherer = gatherers.get(occurrence.on)
                 if gatherer is None:
                     gatherer = gatherers[occurrence.on] = Gatherer(
-                        calls, purpose=purpose, on=occurrence.on
+                        calls, purpose=purpose, on=occurrence.on, refs=service_refs
                     )
                 outcomes.extend(_evaluate_service(session, gatherer, service, occurrence, codes))
     changes = record_outcomes(session, outcomes)
@@ -287,4 +288,69 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
         changes=len(reaction.changes),
         letters=reaction.letters,
     )
+    return reaction
+
+
+def reconsider_after_consent(
+    session: Session,
+    *,
+    subject_code: str,
+    agreement_id: uuid.UUID | str,
+    event_id: uuid.UUID | None = None,
+) -> Reaction:
+    """Evaluate the person's entitlements that waited for their consent to ``agreement_id``,
+    now that it is given: the owner reads (under the consent) what the rules need, and the
+    outcome is recorded and told as for a life event. Changes and emits as :func:`react`."""
+    reaction = Reaction()
+    wanted = str(agreement_id)
+    outcomes: list[Outcome] = []
+    refs: dict[str, str] = {}
+    for row in active_entitlements_of(session, person_codes=[subject_code]):
+        if row.status != EntitlementStatus.AWAITING_CONSENT.value or row.life_event is None:
+            continue
+        service = catalogue.get_catalogued_service(session, code=row.service_code)
+        if str(service.data_agreement_id) != wanted:
+            continue
+        on = row.period_start
+        if row.occasion:  # "<life event>:<person ref>:<day>"
+            on = date.fromisoformat(row.occasion.rsplit(":", 1)[1])
+        occurrence = Occurrence(
+            life_event=LifeEvent(row.life_event), event_id=event_id, on=on, person_ref=0
+        )
+        period, first_day = _period(occurrence)
+        entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
+        household = [subject_code] if entity == "household" else None
+        with exchange.exchange_client(session, client=service.owner.client) as calls:
+            gatherer = Gatherer(calls, purpose=service.purpose, on=on, refs=refs)
+            try:
+                result = evaluate(
+                    gatherer,
+                    service,
+                    person=subject_code,
+                    adults=household,
+                    children=None,
+                    period=period,
+                )
+            except (ConsentMissing, NotFound):
+                reaction.skipped += 1
+                continue
+        outcomes.append(
+            Outcome(
+                person_code=subject_code,
+                service=service,
+                occasion=row.occasion,
+                status=status_for(service) if result.due else None,
+                amount=result.amount,
+                period_start=first_day,
+                reason=result.reason,
+                explanation=result.explanation,
+                ruleset_version=result.ruleset_version,
+                life_event=row.life_event,
+                regarding_code=row.regarding_code,
+                event_id=event_id,
+            )
+        )
+    changes = record_outcomes(session, outcomes)
+    reaction.changes.extend(changes)
+    reaction.letters = send_decision_letters(session, changes)
     return reaction

@@ -19,6 +19,7 @@ from joinedup.registries.service.addresses import (
     register_region,
 )
 from joinedup.registries.service.ages import announce_ages_reached
+from joinedup.registries.service.births import BirthRegistration, RegisteredBirth, register_births
 from joinedup.registries.service.bitemporal import Known, as_of, known_at
 from joinedup.registries.service.businesses import (
     BusinessColumns,
@@ -81,11 +82,13 @@ __all__ = [
     "CURRENCY",
     "REGISTRIES",
     "AddressColumns",
+    "BirthRegistration",
     "BusinessColumns",
     "EmploymentColumns",
     "IncomeColumns",
     "Known",
     "PersonColumns",
+    "RegisteredBirth",
     "RelationColumns",
     "RepresentativeColumns",
     "add_representative",
@@ -131,6 +134,7 @@ __all__ = [
     "record_monthly_income",
     "register_address",
     "register_birth",
+    "register_births",
     "register_business",
     "register_death",
     "register_marriage",
