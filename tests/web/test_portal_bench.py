@@ -55,7 +55,7 @@ def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.output)  # one JSON object and nothing else
     assert {"p50_ms", "p95_ms", "pages_per_s"} <= set(figures)
     assert figures["pages_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p95_ms"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -232,7 +233,12 @@ def run(
         directory = Path(name)
         url = f"sqlite:///{directory / 'joinedup.db'}"
         port = _free_port()
-        portal_users = _prepare(directory, url, port, persons=persons, users=users)
+        quiet = logging.root.manager.disable
+        logging.disable(logging.INFO)  # the migrations' and the seed's lines are not figures
+        try:
+            portal_users = _prepare(directory, url, port, persons=persons, users=users)
+        finally:
+            logging.disable(quiet)
         server = _start(directory, url, port, processes)
         try:
             landing = [build_request("GET", "/", host=f"127.0.0.1:{port}", headers=[])]
