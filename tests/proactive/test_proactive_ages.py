@@ -15,8 +15,8 @@ from joinedup.core.clock import UTC
 from joinedup.core.db import Database
 from joinedup.core.schedule import JobRegistry, ScheduledJob, daily, days_due, jobs, run_due
 from joinedup.core.settings import Settings
-from joinedup.proactive import EntitlementStatus
-from joinedup.proactive.handlers import pension_age
+from joinedup.proactive import EntitlementStatus, decide
+from joinedup.proactive.handlers import announce_ages, pension_age
 
 
 def _turning_pension_age(database: Database) -> tuple[str, date]:
@@ -127,3 +127,54 @@ def test_the_workers_run_the_daily_job(seeded: Database, tmp_path: Any) -> None:
         return int(found or 0) == 1
 
     run_workers(settings, seeded, claimed, consumers=["proactive.ages"], schedule=True)
+
+
+def test_turning_six_offers_a_place_at_the_school_of_the_child_s_municipality(
+    seeded: Database,
+) -> None:
+    with seeded.reading() as session:
+        code, born = session.execute(
+            text(
+                "SELECT p.personal_code, p.birth_date FROM person p WHERE p.date_of_death IS NULL "
+                "AND p.birth_date BETWEEN '2018-01-02' AND '2020-12-31' "
+                "AND strftime('%m', p.birth_date) BETWEEN '01' AND '07' "
+                "AND strftime('%m-%d', p.birth_date) <> '02-29' AND EXISTS (SELECT 1 FROM "
+                "residence r WHERE r.person_id = p.id AND r.superseded_at IS NULL "
+                "AND r.valid_to IS NULL) ORDER BY p.id LIMIT 1"
+            )
+        ).one()
+    born = born if isinstance(born, date) else date.fromisoformat(born)
+    on = born.replace(year=born.year + 6)
+    with seeded.unit_of_work() as session:
+        announce_ages(session, on)
+    mine = [
+        e
+        for e in latest_events(seeded, "population.age_reached.v1", 500)
+        if e.payload["reached_on"] == on.isoformat() and e.payload["age"] == 6
+    ]
+    react_to(seeded, mine)
+    found = entitlements_of(seeded, str(code))
+    (school,) = [e for c, e in found.items() if c.startswith("school-enrolment-")]
+    municipalities = {e.payload["municipality_code"] for e in mine}
+    assert school.service_code in {f"school-enrolment-{m}" for m in municipalities}
+    assert school.status is EntitlementStatus.OFFERED
+    assert school.amount_cents is None
+    assert "Enrolment due" in school.reason
+    # a parent accepts the school place for the child (a parent's mandate, read through the
+    # exchange as the portal), and the revision names both
+    with seeded.reading() as session:
+        parent = session.scalar(
+            text(
+                "SELECT p.personal_code FROM relation r JOIN person p ON p.id = r.person_id "
+                "JOIN person c ON c.id = r.related_person_id WHERE r.kind = 'parent' "
+                "AND c.personal_code = :child AND r.superseded_at IS NULL AND r.valid_to IS NULL "
+                "AND p.date_of_death IS NULL ORDER BY p.id LIMIT 1"
+            ),
+            {"child": str(code)},
+        )
+    assert parent is not None
+    with seeded.unit_of_work() as session:
+        detail = decide(session, entitlement_id=school.id, decision="accept", actor_code=parent)
+    assert detail.status is EntitlementStatus.GRANTED
+    assert detail.history[-1].actor == f"person:{parent}"
+    assert detail.history[-1].acting_for == str(code)

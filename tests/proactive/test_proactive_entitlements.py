@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from proactive_support import adults, letters_of
+from proactive_support import adults, latest_events, letters_of, react_to, record_birth
 from sqlalchemy import text
 
 from joinedup import catalogue, notify, proactive
+from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
 from joinedup.proactive import EntitlementStatus, Outcome, record_outcomes, send_decision_letters
@@ -97,3 +98,20 @@ def test_a_letter_is_written_in_the_recipient_s_language(seeded: Database) -> No
     assert detail.subject == "Lapsetoetus määratud"
     assert detail.paragraphs[1].startswith("Põhjus: ")
     assert any("vaidlustada" in p for p in detail.paragraphs)
+
+
+def test_twins_handled_in_one_batch_get_one_birth_grant_for_both(seeded: Database) -> None:
+    (mother,) = adults(seeded, sex="F", count=1, offset=14)
+    for _ in range(2):
+        record_birth(seeded, mother=mother, father=None, born=today())
+    react_to(seeded, latest_events(seeded, "population.birth_registered.v1", 2))
+    found = {e.service_code: e for e in entitlements_of_all(seeded, mother)}
+    assert found["birth-grant"].amount_cents == 200_000  # €1,000 for each of the two
+    assert found["child-benefit"].amount_cents == 24_000
+    assert found["birth-grant"].revision == 1
+    assert len(entitlements_of_all(seeded, mother)) == 3
+
+
+def entitlements_of_all(database: Database, person: str) -> list[proactive.EntitlementView]:
+    with database.reading() as session:
+        return proactive.list_entitlements(session, person_code=person).items

@@ -2,8 +2,9 @@
 announces who reaches an age that matters.
 
 Each ``handle_*`` takes a list of delivered events and handles them in the caller's one
-transaction (the consumer's delivery): the consumers below pass a list of one, and a batch
-consumer passes the whole batch (the inbox makes every event count once either way).
+transaction: the consumers below are batch consumers (up to :data:`BATCH` events per
+transaction; a failing batch is handled again one event at a time, so a poison event is
+dead-lettered alone), and the inbox makes every event count once.
 
 - ``population.birth_registered.v1``: the newborn's parents (child benefit, birth grant,
   parental benefit).
@@ -42,6 +43,8 @@ from joinedup.registries.events import (
 
 #: Coming of age.
 MAJORITY = 18
+#: Events handled together in one transaction (a failing batch is retried one at a time).
+BATCH = 100
 
 
 def _day(value: object) -> date:
@@ -146,40 +149,40 @@ handle_births = handle_deaths = handle_marriages = handle_life_events
 handle_moves = handle_employment_ended = handle_ages_reached = handle_life_events
 
 
-@consumer("proactive.births", events=[BirthRegistered.name])
-def on_birth(session: Session, event: Delivered) -> None:
-    handle_births(session, [event])
+@consumer("proactive.births", events=[BirthRegistered.name], batch=BATCH)
+def on_birth(session: Session, events: list[Delivered]) -> None:
+    handle_births(session, events)
 
 
-@consumer("proactive.deaths", events=[DeathRegistered.name])
-def on_death(session: Session, event: Delivered) -> None:
-    handle_deaths(session, [event])
+@consumer("proactive.deaths", events=[DeathRegistered.name], batch=BATCH)
+def on_death(session: Session, events: list[Delivered]) -> None:
+    handle_deaths(session, events)
 
 
-@consumer("proactive.marriages", events=[MarriageRegistered.name])
-def on_marriage(session: Session, event: Delivered) -> None:
-    handle_marriages(session, [event])
+@consumer("proactive.marriages", events=[MarriageRegistered.name], batch=BATCH)
+def on_marriage(session: Session, events: list[Delivered]) -> None:
+    handle_marriages(session, events)
 
 
-@consumer("proactive.moves", events=[AddressChanged.name])
-def on_move(session: Session, event: Delivered) -> None:
-    handle_moves(session, [event])
+@consumer("proactive.moves", events=[AddressChanged.name], batch=BATCH)
+def on_move(session: Session, events: list[Delivered]) -> None:
+    handle_moves(session, events)
 
 
-@consumer("proactive.employment-ended", events=[EmploymentEnded.name])
-def on_employment_ended(session: Session, event: Delivered) -> None:
-    handle_employment_ended(session, [event])
+@consumer("proactive.employment-ended", events=[EmploymentEnded.name], batch=BATCH)
+def on_employment_ended(session: Session, events: list[Delivered]) -> None:
+    handle_employment_ended(session, events)
 
 
-@consumer("proactive.ages", events=[AgeReached.name])
-def on_age_reached(session: Session, event: Delivered) -> None:
-    handle_ages_reached(session, [event])
+@consumer("proactive.ages", events=[AgeReached.name], batch=BATCH)
+def on_age_reached(session: Session, events: list[Delivered]) -> None:
+    handle_ages_reached(session, events)
 
 
-@consumer("proactive.consents", events=[ConsentGiven.name])
-def on_consent_given(session: Session, event: Delivered) -> None:
+@consumer("proactive.consents", events=[ConsentGiven.name], batch=BATCH)
+def on_consent_given(session: Session, events: list[Delivered]) -> None:
     """A consent given lets the services that waited for it read and decide."""
-    handle_consents_given(session, [event])
+    handle_consents_given(session, events)
 
 
 def handle_consents_given(session: Session, events: Sequence[Delivered]) -> None:

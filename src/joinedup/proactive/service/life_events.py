@@ -54,10 +54,6 @@ class Occurrence:
     spouse_ref: int | None = None
     municipality_code: str | None = None
 
-    @property
-    def occasion(self) -> str:
-        return f"{self.life_event.value}:{self.person_ref}:{self.on.isoformat()}"
-
 
 @dataclass
 class Reaction:
@@ -164,7 +160,9 @@ def _evaluate_service(
         entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
         household = concerns is Concerns.PARENTS or entity == "household"
         common = {
-            "occasion": occurrence.occasion if service.per_occasion else "",
+            # one grant per household and month: twins share one birth grant (the rules count
+            # every child born in the month), a child born a year later has their own
+            "occasion": f"{occurrence.life_event.value}:{period}" if service.per_occasion else "",
             "period_start": first_day,
             "life_event": occurrence.life_event.value,
             "regarding_code": regarding if regarding not in persons else None,
@@ -311,9 +309,7 @@ def reconsider_after_consent(
         service = catalogue.get_catalogued_service(session, code=row.service_code)
         if str(service.data_agreement_id) != wanted:
             continue
-        on = row.period_start
-        if row.occasion:  # "<life event>:<person ref>:<day>"
-            on = date.fromisoformat(row.occasion.rsplit(":", 1)[1])
+        on = row.period_start  # the first day of the month the life event was decided for
         occurrence = Occurrence(
             life_event=LifeEvent(row.life_event), event_id=event_id, on=on, person_ref=0
         )
