@@ -20,6 +20,7 @@ CONTEXTS: tuple[str, ...] = (
     "catalogue",
     "proactive",
     "tellusonce",
+    "engagement",
     "demo",
 )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -37,3 +39,46 @@ def log_output(settings: Settings) -> Iterator[io.StringIO]:
     configure_logging(settings.model_copy(update={"log_format": "json"}), stream=buffer)
     yield buffer
     configure_logging(settings)
+
+
+# --- the portal on the seeded country ----------------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "identity"))  # identity_support
+
+#: What a browser asks for (pages answer a redirect to sign in, not a 401 problem).
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.fixture
+def seeded_app(tmp_path: Path, seeded: Database) -> FastAPI:
+    from joinedup.identity import forget_provider_metadata
+
+    forget_provider_metadata()
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path / "var",
+        public_url="http://testserver",
+        log_format="console",
+    )
+    return create_app(settings, database=seeded)
+
+
+def _browser(app: FastAPI, provider: TestClient | None = None) -> Iterator[TestClient]:
+    from joinedup.identity import forget_provider_metadata
+
+    with TestClient(app, headers=BROWSER) as test_client:
+        app.state.oidc_http = provider or test_client
+        yield test_client
+    forget_provider_metadata()
+
+
+@pytest.fixture
+def web(seeded_app: FastAPI) -> Iterator[TestClient]:
+    """A browser on the portal of the seeded country."""
+    yield from _browser(seeded_app)
+
+
+@pytest.fixture
+def other_browser(seeded_app: FastAPI, web: TestClient) -> Iterator[TestClient]:
+    """A second browser (its own cookies) on the same application."""
+    yield from _browser(seeded_app, web)

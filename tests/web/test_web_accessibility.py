@@ -255,3 +255,198 @@ def test_signed_in_pages_have_no_wcag_22_aa_violations(
     # the form in error answered 400: chromium logs it as a failed load, which is expected
     assert [p for p in problems if "status of 400" not in p] == [], problems
     page.close()
+
+
+# --- the portal's pages and the citizen's journey -------------------------------------------
+
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+def _shot(page: Page, name: str) -> None:
+    """A full-page screenshot at a stable path (build/ is ignored by git)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _account(
+    database: Database, tag: str, role: str | None = None, *, female: bool = False
+) -> tuple[str, str]:
+    """(personal code, given names) of the first demo account with ``tag`` (and, for staff,
+    the ``role`` in the Social Insurance Board; ``female``: a woman, who can give birth)."""
+    from joinedup.demo.agencies import organisation
+
+    sib = organisation("social-insurance")
+    with database.reading() as session:
+        for account in provider_accounts(session):
+            if tag not in account.tags or (female and int(account.personal_code[0]) % 2):
+                continue
+            if role is not None:
+                roles = staff_roles_of(session, personal_code=account.personal_code)
+                if not any((r.member_code, str(r.role)) == (sib.member_code, role) for r in roles):
+                    continue
+            return account.personal_code, account.given_names
+    raise AssertionError(f"the demo has no {tag} account")
+
+
+def sign_in_as(
+    page: Page, base: str, seed: int, account: tuple[str, str], *, substantial: bool = False
+) -> None:
+    """Sign in as ``account`` through the real flow (password, and a one-time code for the
+    substantial level), landing on the portal's start page."""
+    code, given_names = account
+    credentials = demo_credentials(seed, personal_code=code, given_names=given_names)
+    level = "substantial" if substantial else "low"
+    page.goto(f"{base}/portal/sign-in?level={level}&return_to=/portal", wait_until="load")
+    page.fill("#username", credentials.username)
+    page.fill("#password", credentials.password)
+    page.click("button[type=submit] >> nth=0")
+    if substantial:
+        page.wait_for_url("**/idp/sign-in?request=*")
+        page.fill("#code", totp(credentials.otp_secret))
+        page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/portal")
+
+
+def _letter_to(database: Database, recipient: str, reference: str) -> str:
+    from joinedup import notify
+    from joinedup.demo.agencies import organisation
+
+    sib = organisation("social-insurance")
+    with database.unit_of_work() as session:
+        sent = notify.send_letter(
+            session,
+            recipient_code=recipient,
+            sender=f"{sib.member_class}/{sib.member_code}",
+            kind="decision",
+            subject="Your child benefit",
+            paragraphs=["We pay the child benefit for each of your children under 16."],
+            reference=reference,
+            actor="test",
+        )
+    return str(sent.message_id)
+
+
+@pytest.mark.parametrize("locale", ["en", "et"])
+def test_portal_pages_have_no_wcag_22_aa_violations(
+    seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int, locale: str
+) -> None:
+    base = seeded_base_url
+    axe_source = AXE.read_text(encoding="utf-8")
+    from portal_support import register_birth
+
+    from joinedup import proactive
+    from joinedup.core.clock import today
+
+    parent = _account(seeded, "parent-of-minor", female=True)
+    register_birth(seeded, mother=parent[0], born=today())
+    message_id = _letter_to(seeded, parent[0], f"axe-{locale}")
+    with seeded.reading() as session:
+        offer = next(
+            e
+            for e in proactive.list_entitlements(session, person_code=parent[0]).items
+            if e.decisions
+        )
+    page = browser.new_page(viewport={"width": 375, "height": 812})  # mobile first
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    sign_in_as(page, base, seeded_seed, parent)
+    for path, name in (
+        ("/portal", "start"),
+        ("/portal/overview", "overview"),
+        ("/portal/data-usage", "data-usage"),
+        ("/portal/messages", "messages"),
+        (f"/portal/messages/{message_id}", "letter"),
+        ("/portal/consents", "consents"),
+        ("/portal/entitlements", "entitlements"),
+        (f"/portal/entitlements/{offer.id}", "entitlement"),
+        ("/portal/life-events/birth", "life-event"),
+        ("/portal/services?level=local", "services"),
+        ("/portal/services/child-benefit", "service"),
+    ):
+        _check(page, axe_source, f"{base}{path}", locale)
+        _shot(page, f"{name}-{locale}")
+    page.goto(f"{base}/portal/data-usage?lang={locale}", wait_until="load")
+    page.click("main .govuk-summary-card__action a >> nth=0")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"data-usage-verify-{locale}")
+    # give consent, then the question after the task, then its error page
+    page.goto(f"{base}/portal/consents?lang={locale}", wait_until="load")
+    page.click("main form button[type=submit] >> nth=0")
+    page.wait_for_url("**/portal/consents?done=given")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"consent-given-feedback-{locale}")
+    page.click("form.joinedup-feedback button[type=submit]")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"feedback-error-{locale}")
+    # a decision about the entitlement, then its question
+    page.goto(f"{base}/portal/entitlements/{offer.id}?lang={locale}", wait_until="load")
+    page.click("main form button[type=submit] >> nth=-1")
+    page.wait_for_url("**/portal/entitlements/*?done=*")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"entitlement-decided-{locale}")
+    page.close()
+
+    # the back office's person view, as a caseworker
+    staff = browser.new_page()
+    sign_in_as(staff, base, seeded_seed, _account(seeded, "staff", "caseworker"), substantial=True)
+    staff.goto(f"{base}/backoffice?lang={locale}", wait_until="load")
+    staff.click("main a.govuk-link >> nth=0")
+    staff.click("main a[href$='/person']")
+    _check(staff, axe_source, staff.url, locale, None)
+    staff.fill("#personal-code", parent[0])
+    staff.check("#access")
+    staff.click("main button[type=submit]")
+    _check(staff, axe_source, staff.url, locale, None)
+    _shot(staff, f"backoffice-person-{locale}")
+    staff.close()
+    assert not problems, problems
+
+
+def test_the_citizens_journey_in_a_browser(
+    seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int
+) -> None:
+    """A baby is born (civil registration; the proactive services react). Her mother signs
+    in → sees the new entitlements and why → reads the decision letter → sees who used her
+    data (the Social Insurance Board, to decide) and checks a record against the log →
+    switches to acting for her child → sees the child's overview."""
+    from portal_support import register_birth
+
+    from joinedup.core.clock import today
+
+    base = seeded_base_url
+    parent = _account(seeded, "parent-of-minor", female=True)
+    register_birth(seeded, mother=parent[0], born=today())
+    page = browser.new_page(viewport={"width": 375, "height": 812})
+    sign_in_as(page, base, seeded_seed, parent)
+    _shot(page, "journey-1-signed-in")
+
+    page.click("main a[href='/portal/entitlements']")
+    assert page.get_by_role("heading", name="Offered to you").count() == 1
+    page.click("main a:has-text('Birth grant')")
+    assert page.locator(".govuk-inset-text").inner_text().startswith("Eligible:")
+    _shot(page, "journey-2-entitlement-and-reason")
+
+    page.goto(f"{base}/portal/messages", wait_until="load")
+    assert page.locator("main").get_by_text("3 unread letters").count() == 1
+    page.click("main .joinedup-letters a >> nth=0")
+    assert page.get_by_text("You opened this letter").count() == 1
+    _shot(page, "journey-3-letter")
+
+    page.goto(f"{base}/portal/data-usage", wait_until="load")
+    assert page.get_by_text("benefit-eligibility").count() > 0
+    assert page.get_by_text("Social Insurance Board").count() > 0
+    _shot(page, "journey-4-who-used-my-data")
+    page.click("main .govuk-summary-card__action a >> nth=0")
+    assert page.get_by_text("The record is in the log").count() == 1
+    _shot(page, "journey-5-verified")
+
+    page.goto(f"{base}/portal/acting-for", wait_until="load")
+    page.check("#subject-2")  # the first child (the person themselves come first)
+    child_name = page.locator("label[for=subject-2]").inner_text().strip()
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/portal")
+    assert page.get_by_text(f"acting for {child_name}").count() == 1
+    page.goto(f"{base}/portal/overview", wait_until="load")
+    assert page.locator(".govuk-caption-l").inner_text().strip() == child_name
+    _shot(page, "journey-6-acting-for-child")
+    page.close()

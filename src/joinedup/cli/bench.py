@@ -113,3 +113,17 @@ def bench_proactive(
     from joinedup.demo.bench_events import run as run_events
 
     run_events(events=events or 0, connections=connections).emit(as_json=as_json)
+
+
+@app.command("portal")
+def bench_portal(
+    users: int = typer.Option(50, "--users", min=1, help="Signed-in users (concurrent)."),
+    persons: int = typer.Option(2_000, "--persons", min=100, help="Persons in the country."),
+    seconds: float = typer.Option(4.0, "--seconds", min=0.5, help="Seconds measured per row."),
+    processes: int = typer.Option(2, "--processes", min=1, help="Platform server processes."),
+    as_json: bool = JSON,
+) -> None:
+    """The portal's main pages for signed-in users, against the static landing page."""
+    from joinedup.web.bench import run
+
+    run(persons=persons, users=users, seconds=seconds, processes=processes).emit(as_json=as_json)

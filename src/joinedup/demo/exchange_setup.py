@@ -44,6 +44,7 @@ from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
 from joinedup.exchange import (
+    REGISTRY_SERVICES,
     WRITE_SERVICES,
     PurposeGrant,
     ServiceRef,
@@ -145,6 +146,12 @@ POSTAL_DELIVERY = PurposeGrant(
 MANDATE_CHECK = PurposeGrant(
     purpose="mandate-check",
     legal_basis="Administrative Procedure Act § 12 (representation)",
+)
+#: The portal shows a person (or someone acting for them) what the registries hold about them.
+SUBJECT_ACCESS = PurposeGrant(
+    purpose="subject-access",
+    legal_basis="General Data Protection Regulation Art. 15 (right of access)",
+    legal_basis_url="https://eur-lex.europa.eu/eli/reg/2016/679/oj",
 )
 BENEFIT_ELIGIBILITY = PurposeGrant(
     purpose="benefit-eligibility",
@@ -347,6 +354,8 @@ def demo_rights() -> list[DemoRight]:
             ("registrationCode", "businessName", "role", "validFrom", "validTo", "deregisteredOn"),
             (MANDATE_CHECK,),
         ),
+        # The portal's "My overview": what each registry holds about the person acted for.
+        *_portal_overview_rights(),
         DemoRight(
             PORTAL,
             USAGE_SERVICE,
@@ -361,6 +370,25 @@ def demo_rights() -> list[DemoRight]:
             (POSTAL_DELIVERY,),
         ),
         *_municipal_rights(),
+    ]
+
+
+def _portal_overview_rights() -> list[DemoRight]:
+    """Every registry's facts about the person (or business) the portal's user acts for,
+    read for the purpose ``subject-access`` (the right of access)."""
+    business_fields = ("registrationCode", "name", "legalForm", "registeredOn")
+    return [
+        DemoRight(PORTAL, code, fields, (SUBJECT_ACCESS,))
+        for code, fields in (
+            ("person", tuple(REGISTRY_SERVICES["person"].field_names)),
+            ("relations", ("parents", "children", "partners")),
+            ("residence", tuple(_RESIDENCE)),
+            ("representations", tuple(REGISTRY_SERVICES["representations"].field_names)),
+            ("employment", tuple(REGISTRY_SERVICES["employment"].field_names)),
+            ("income-totals", tuple(_INCOME_TOTALS)),
+            ("payment-account", tuple(REGISTRY_SERVICES["payment-account"].field_names)),
+            ("business", (*business_fields, "deregisteredOn", "address")),
+        )
     ]
 
 

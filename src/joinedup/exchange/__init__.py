@@ -68,6 +68,16 @@ from joinedup.exchange.schemas import (
 )
 from joinedup.exchange.service import *  # noqa: F403 (the use cases are the public names)
 from joinedup.exchange.service import __all__ as _service_names
+from joinedup.exchange.usage import (
+    Receiver,
+    UsageItem,
+    UsageVerification,
+    get_usage,
+    list_usage,
+    record_staff_view,
+    usage_receivers,
+    verify_usage,
+)
 from joinedup.exchange.write_services import REPLAY_HEADER, WriteAnswer, run_write
 
 __all__ = [
@@ -98,6 +108,7 @@ __all__ = [
     "ProviderResponse",
     "ProviderTransport",
     "ProviderUnreachable",
+    "Receiver",
     "PurposeGrant",
     "RegistryService",
     "ServiceDescriptor",
@@ -109,20 +120,27 @@ __all__ = [
     "SubsystemRecord",
     "SubsystemRef",
     "SubsystemRegistered",
+    "UsageItem",
+    "UsageVerification",
     "WriteAnswer",
     "WriteService",
     "authenticate_client",
     "authorize",
     "call_registry_service",
     "exchange_client",
+    "get_usage",
     "is_administrator",
     "issue_access_token",
     "json_web_key_set",
+    "list_usage",
     "local_client_identity",
     "mount_local_system",
     "provider_transport",
+    "record_staff_view",
     "resolve_service",
     "run_write",
     "send_to_service",
+    "usage_receivers",
+    "verify_usage",
     *_service_names,
 ]

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
+from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
@@ -105,6 +106,10 @@ class ExchangeClient:
     log_signer: SigningKey
     user_id: str | None = None
     represented_party: str | None = None
+    #: For a client reading in a read-only transaction (records written with
+    #: ``flush(into=…)``): a member's first signing key is created in a transaction of its
+    #: own on this database, as the mediator does, rather than in the read transaction.
+    key_database: Database | None = None
     _pending: list[Recording] = field(default_factory=list)
     _keys: dict[int, SigningKey] = field(default_factory=dict)
 
@@ -345,11 +350,20 @@ class ExchangeClient:
         )
 
     def _key(self, member_id: int) -> SigningKey:
+        from joinedup.exchange.directory import current_directory
         from joinedup.exchange.service.keys import member_signing_key
 
         key = self._keys.get(member_id)
         if key is None:
-            key = self._keys[member_id] = member_signing_key(self.session, member_id=member_id)
+            if (
+                self.key_database is not None
+                and member_id not in current_directory(self.session).member_keys
+            ):
+                with self.key_database.unit_of_work() as writing:
+                    key = member_signing_key(writing, member_id=member_id)
+            else:
+                key = member_signing_key(self.session, member_id=member_id)
+            self._keys[member_id] = key
         return key
 
     def _queue(
@@ -462,14 +476,16 @@ class ExchangeClient:
         """Calls made whose records are not yet written."""
         return len(self._pending)
 
-    def flush(self) -> AppendResult | None:
-        """Write every queued record in the caller's transaction: one transparency-log batch
-        (one signed tree head) for all of them. Changes the exchange's message-log,
-        data-usage and monitoring tables and the transparency log; emits no event."""
+    def flush(self, into: Session | None = None) -> AppendResult | None:
+        """Write every queued record in the caller's transaction (or, for a caller that only
+        read, in the write transaction ``into``, committed before it shows what it read):
+        one transparency-log batch (one signed tree head) for all of them. Changes the
+        exchange's message-log, data-usage and monitoring tables and the transparency log;
+        emits no event."""
         if not self._pending:
             return None
         pending, self._pending = self._pending, []
-        return write_recordings(self.session, pending, signer=self.log_signer)
+        return write_recordings(into or self.session, pending, signer=self.log_signer)
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,25 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
-from joinedup.core.errors import ValidationFailed
-from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.keys import SigningKey, VerifyingKey, load_log_signing_key
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.core.settings import get_settings
-from joinedup.core.translog import InclusionProof, inclusion_proof, latest_tree_head
+from joinedup.core.translog import (
+    InclusionProof,
+    inclusion_proof,
+    latest_tree_head,
+    leaf_hash,
+    verify_inclusion,
+)
+from joinedup.core.translog.models import LogEntry
 from joinedup.exchange.canonical import USAGE_TAG, UsageTemplate, usage_canonical, usage_leaf
 from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.records import DataUsageRecord
@@ -313,3 +320,97 @@ def proofs_for(session: Session, items: Sequence[UsageItem]) -> dict[int, Inclus
         for item in items
         if item.log_index < head.tree_size
     }
+
+
+def get_usage(
+    session: Session, *, usage_id: int, subject_code: str, on: date | None = None
+) -> UsageItem:
+    """One of the person's visible records. Another person's record, a hidden one and one
+    that does not exist are all ``NotFound`` (record ids are easy to guess)."""
+    row = session.scalar(
+        select(DataUsageRecord).where(
+            DataUsageRecord.id == usage_id,
+            DataUsageRecord.subject_code == subject_code,
+            _visible(on or today()),
+        )
+    )
+    if row is None:
+        raise NotFound("there is no such data-usage record of this person")
+    return UsageItem.of(row)
+
+
+@dataclass(frozen=True)
+class UsageVerification:
+    """The checks of one record against the transparency log, each true or false.
+
+    ``matches_log``: the record as stored, recomputed into its leaf, is the log entry at its
+    index (it was not rewritten). ``included``: the inclusion proof from that leaf leads to
+    the root of the signed tree head. ``signature_valid``: the log's key signed that tree
+    head."""
+
+    item: UsageItem
+    leaf_hash: bytes
+    tree_size: int | None
+    root_hash: bytes | None
+    signed_at: datetime | None
+    key_id: str | None
+    path_length: int
+    matches_log: bool
+    included: bool
+    signature_valid: bool
+
+    @property
+    def verified(self) -> bool:
+        return self.matches_log and self.included and self.signature_valid
+
+
+def verify_usage(
+    session: Session,
+    *,
+    usage_id: int,
+    subject_code: str,
+    verifying_key: VerifyingKey | None = None,
+) -> UsageVerification:
+    """Check the person's record ``usage_id`` against the latest signed tree head: recompute
+    its leaf from the stored row, verify the inclusion proof to the tree head's root and the
+    tree head's signature (``verifying_key`` defaults to the configured log key's). Reads only;
+    ``NotFound`` as :func:`get_usage`."""
+    item = get_usage(session, usage_id=usage_id, subject_code=subject_code)
+    key = verifying_key or load_log_signing_key(get_settings()).verifying_key
+    computed = leaf_hash(item.leaf_input)
+    stored = session.scalar(select(LogEntry.leaf_input).where(LogEntry.index == item.log_index))
+    head = latest_tree_head(session)
+    if head is None or item.log_index >= head.tree_size:
+        return UsageVerification(
+            item=item, leaf_hash=computed, tree_size=None, root_hash=None, signed_at=None,
+            key_id=None, path_length=0, matches_log=stored == item.leaf_input, included=False,
+            signature_valid=False,
+        )  # fmt: skip
+    proof = inclusion_proof(session, index=item.log_index, tree_size=head.tree_size)
+    return UsageVerification(
+        item=item,
+        leaf_hash=computed,
+        tree_size=head.tree_size,
+        root_hash=head.root_hash,
+        signed_at=datetime.fromtimestamp(head.timestamp_ms / 1000, tz=UTC),
+        key_id=head.key_id,
+        path_length=len(proof.path),
+        matches_log=stored is not None and bytes(stored) == item.leaf_input,
+        included=verify_inclusion(
+            computed, item.log_index, head.tree_size, proof.path, head.root_hash
+        ),
+        signature_valid=head.verify(key),
+    )
+
+
+def usage_receivers(
+    session: Session, *, subject_code: str, on: date | None = None
+) -> list[tuple[str, str]]:
+    """``(member code, name)`` of every member that received the person's data (visible
+    records), by name: the choices of a filter."""
+    rows = session.execute(
+        select(DataUsageRecord.receiver_member_code, func.max(DataUsageRecord.receiver_member_name))
+        .where(DataUsageRecord.subject_code == subject_code, _visible(on or today()))
+        .group_by(DataUsageRecord.receiver_member_code)
+    ).all()
+    return sorted(((code, name) for code, name in rows), key=lambda row: row[1])

@@ -129,7 +129,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(idp.router)
     app.include_router(portal.router)
-    app.include_router(backoffice.router)
+    app.include_router(backoffice.back_office)
     app.include_router(tell_us_once.router)
     app.mount("/assets", FrontendAssets(frontend), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -21,6 +21,7 @@ from joinedup.web.auth import (
     require_staff,
     sign_in_url,
 )
+from joinedup.web.backoffice import person
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
 
@@ -81,3 +82,8 @@ def organisation(
         "backoffice/organisation.html",
         {"member": member, "roles": sorted(str(r) for r in roles), "staff_list": staff_list},
     )
+
+
+back_office = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+back_office.include_router(router)
+back_office.include_router(person.router)

@@ -10,9 +10,23 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
-from joinedup.web.portal import acting, attorney, signin
-from joinedup.web.templating import render
+from joinedup.web.deps import ReadSession
+from joinedup.web.portal import (
+    acting,
+    attorney,
+    catalogue,
+    consents,
+    entitlements,
+    feedback,
+    labels,
+    messages,
+    overview,
+    signin,
+    usage,
+)
+from joinedup.web.templating import render, templates
 
+templates.env.globals["field_label"] = labels.field_label
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 start_router = APIRouter(
     prefix="/portal",
@@ -23,11 +37,18 @@ start_router = APIRouter(
 
 
 @start_router.get("")
-def start(request: Request, principal: OptionalPrincipal) -> HTMLResponse:
-    return render(request, "portal/start.html")
+def start(request: Request, principal: OptionalPrincipal, session: ReadSession) -> HTMLResponse:
+    return render(request, "portal/start.html", catalogue.home_context(request, session))
 
 
 router.include_router(start_router)
 router.include_router(signin.router)
 router.include_router(acting.router)
 router.include_router(attorney.router)
+router.include_router(overview.router)
+router.include_router(usage.router)
+router.include_router(messages.router)
+router.include_router(consents.router)
+router.include_router(entitlements.router)
+router.include_router(catalogue.router)
+router.include_router(feedback.router)

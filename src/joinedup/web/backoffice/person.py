@@ -1,0 +1,203 @@
+"""The back office's person view: a caseworker (or supervisor) of an organisation looks a
+person up, for one of the purposes their organisation holds a right to read the population
+register for.
+
+The read goes through the exchange as the organisation's own subsystem (so only with its
+access rights, and refused like any other call where it has none, e.g. a municipality asking
+about someone who does not live there), naming the staff member as the user; the view is
+then recorded with :func:`joinedup.exchange.record_staff_view`, so the person sees both in
+"Who used my data". The personal code travels in the form's body, never in a URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from joinedup.core.errors import Forbidden, NotFound
+from joinedup.core.pagination import PageRequest
+from joinedup.core.settings import Settings
+from joinedup.exchange import (
+    LocalCallRefused,
+    ServiceRef,
+    SubsystemRef,
+    get_member,
+    list_access_rights,
+    list_subsystems,
+    record_staff_view,
+)
+from joinedup.identity import StaffRoleName
+from joinedup.registries import get_registry, is_valid_personal_code
+from joinedup.web.auth import PATH_MEMBER, StaffContext, csrf_protect, require_staff
+from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/backoffice/organisations/{member_class}/{member_code}/person",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+#: Roles that work on individual people's cases (analysts and administrators do not).
+CASE_ROLES = frozenset({StaffRoleName.CASEWORKER, StaffRoleName.SUPERVISOR})
+OrganisationStaff = Annotated[StaffContext, Depends(require_staff(member=PATH_MEMBER))]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A right of the organisation to read the population register's ``person`` service."""
+
+    subsystem: str  # CLASS/MEMBER/SUBSYSTEM
+    purpose: str
+    legal_basis: str
+    fields: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.subsystem}|{self.purpose}"
+
+
+def _person_service(session: Session) -> ServiceRef:
+    record = get_registry(session, code="population")
+    return ServiceRef(
+        record.owner_member_class, record.owner_member_code, record.owner_subsystem_code, "person"
+    )
+
+
+def accesses(
+    session: Session, settings: Settings, *, member_class: str, member_code: str
+) -> list[Access]:
+    """Every (subsystem, purpose) of the organisation with a right to read persons (the
+    citizen portal's subsystem aside: it reads only for the person signed in)."""
+    service = _person_service(session)
+    found = []
+    for subsystem in list_subsystems(session, member_class=member_class, member_code=member_code):
+        ref = SubsystemRef(member_class, member_code, subsystem.code)
+        if str(ref) == settings.portal_subsystem:
+            continue
+        rights = list_access_rights(
+            session, page=PageRequest(limit=100), client=ref, service=service
+        )
+        for right in rights.items:
+            for grant in right.purposes:
+                found.append(
+                    Access(str(ref), grant.purpose, grant.legal_basis, tuple(right.fields))
+                )
+    return found
+
+
+def _check_role(staff: StaffContext, member_class: str, member_code: str) -> None:
+    if not staff.principal.roles_in(member_class, member_code) & CASE_ROLES:
+        raise Forbidden("Only caseworkers and supervisors look people up.")
+
+
+def _page(
+    request: Request,
+    session: Session,
+    member_class: str,
+    member_code: str,
+    choices: list[Access],
+    **extra: object,
+) -> HTMLResponse:
+    member = get_member(session, member_class=member_class, member_code=member_code)
+    context = {
+        "member": member,
+        "choices": choices,
+        "action": f"/backoffice/organisations/{member_class}/{member_code}/person",
+        "person": None,
+        "errors": {},
+        "values": {"personal_code": "", "access": "", "case_reference": ""},
+        **extra,
+    }
+    status = 400 if context["errors"] else 200
+    return render(request, "backoffice/person.html", context, status_code=status)
+
+
+@router.get("")
+def lookup_form(
+    request: Request,
+    member_class: str,
+    member_code: str,
+    staff: OrganisationStaff,
+    session: ReadSession,
+) -> HTMLResponse:
+    _check_role(staff, member_class, member_code)
+    settings = cast(Settings, request.app.state.settings)
+    choices = accesses(session, settings, member_class=member_class, member_code=member_code)
+    return _page(request, session, member_class, member_code, choices)
+
+
+@router.post("")
+def lookup(
+    request: Request,
+    member_class: str,
+    member_code: str,
+    staff: OrganisationStaff,
+    session: WriteSession,
+    personal_code: Annotated[str, Form(max_length=20)] = "",
+    access: Annotated[str, Form(max_length=200)] = "",
+    case_reference: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse:
+    """Read the person through the exchange for the chosen purpose and record the view."""
+    _check_role(staff, member_class, member_code)
+    settings = cast(Settings, request.app.state.settings)
+    choices = accesses(session, settings, member_class=member_class, member_code=member_code)
+    values = {
+        "personal_code": personal_code.strip(),
+        "access": access,
+        "case_reference": case_reference.strip(),
+    }
+    chosen = next((c for c in choices if c.key == access), None)
+    errors: dict[str, str] = {}
+    if not is_valid_personal_code(values["personal_code"]):
+        errors["personal-code"] = "personal-code"
+    if chosen is None:
+        if access and choices:
+            raise Forbidden("Your organisation holds no such right.")
+        errors["access"] = "access"
+    if errors or chosen is None:
+        return _page(
+            request, session, member_class, member_code, choices, errors=errors, values=values
+        )
+    service = str(_person_service(session))
+    answer = None
+    with staff.exchange_client(session, client=chosen.subsystem) as calls:
+        try:  # a refusal is handled inside the block, so its record is written too
+            answer = calls.call(
+                service,
+                purpose=chosen.purpose,
+                query={"personalCode": values["personal_code"]},
+                issue=values["case_reference"] or None,
+            )
+        except NotFound:
+            errors["personal-code"] = "unknown"
+        except LocalCallRefused:
+            errors["personal-code"] = "refused"
+    if answer is None:
+        return _page(
+            request, session, member_class, member_code, choices, errors=errors, values=values
+        )
+    record_staff_view(
+        session,
+        staff_member=f"{member_class}/{member_code}",
+        staff_user=staff.principal.personal_code,
+        person_code=values["personal_code"],
+        fields=list(answer.fields),
+        purpose=chosen.purpose,
+        legal_basis=answer.legal_basis,
+        case_reference=values["case_reference"] or None,
+    )
+    return _page(
+        request,
+        session,
+        member_class,
+        member_code,
+        choices,
+        values=values,
+        person=answer.body,
+        chosen=chosen,
+    )

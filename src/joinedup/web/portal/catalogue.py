@@ -1,0 +1,125 @@
+"""The portal's front door: every service of every agency at every level, organised around
+life events, from the service catalogue. Nothing here is personal: no sign-in is needed.
+
+The catalogue changes a few times a year and every start page shows it, so each web process
+keeps what it read for :data:`CACHE_SECONDS` (on the application's state: one per database).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from joinedup import catalogue
+from joinedup.catalogue import CatalogueService, LifeEvent
+from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.pagination import PageRequest
+from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.deps import ReadSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/portal",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+LEVELS = ("national", "regional", "local")
+CACHE_SECONDS = 60.0
+
+
+def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
+    """Every active catalogued service (from the process's copy when it is fresh)."""
+    cached = getattr(request.app.state, "catalogue_cache", None)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cast(list[CatalogueService], cached[1])
+    found = _read_all(session)
+    request.app.state.catalogue_cache = (now + CACHE_SECONDS, found)
+    return found
+
+
+def _read_all(session: ReadSession) -> list[CatalogueService]:
+    found: list[CatalogueService] = []
+    cursor = None
+    while True:
+        page = catalogue.list_catalogued_services(
+            session, page=PageRequest(cursor=cursor, limit=500)
+        )
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[CatalogueService]]]:
+    groups: dict[str, list[CatalogueService]] = {}
+    for service in sorted(services, key=lambda s: (s.owner.name, s.name())):
+        groups.setdefault(service.owner.name, []).append(service)
+    return list(groups.items())
+
+
+def home_context(request: Request, session: ReadSession) -> dict[str, object]:
+    """What the portal's start page shows of the catalogue: each life event with how many
+    services it concerns, and how many services each level of government has."""
+    services = _all(request, session)
+    counts = {
+        event: sum(1 for s in services if any(r.life_event is event for r in s.life_events))
+        for event in LifeEvent
+    }
+    return {
+        "life_events": [(event, count) for event, count in counts.items() if count],
+        "levels": [(level, sum(1 for s in services if s.level.value == level)) for level in LEVELS],
+    }
+
+
+@router.get("/life-events/{event}")
+def life_event(
+    request: Request, event: str, session: ReadSession, principal: OptionalPrincipal
+) -> HTMLResponse:
+    try:
+        chosen = LifeEvent(event)
+    except ValueError:
+        raise NotFound("there is no such life event") from None
+    services = [
+        s for s in _all(request, session) if any(r.life_event is chosen for r in s.life_events)
+    ]
+    return render(
+        request,
+        "portal/life_event.html",
+        {
+            "event": chosen,
+            "levels": [
+                (level, _by_agency([s for s in services if s.level.value == level]))
+                for level in LEVELS
+            ],
+        },
+    )
+
+
+@router.get("/services")
+def services(
+    request: Request,
+    session: ReadSession,
+    principal: OptionalPrincipal,
+    level: Annotated[str, Query(max_length=20)] = "national",
+) -> HTMLResponse:
+    if level not in LEVELS:
+        raise ValidationFailed("level must be national, regional or local", parameter="level")
+    chosen = [s for s in _all(request, session) if s.level.value == level]
+    return render(
+        request,
+        "portal/services.html",
+        {"level": level, "levels": LEVELS, "agencies": _by_agency(chosen)},
+    )
+
+
+@router.get("/services/{code}")
+def service(
+    request: Request, code: str, session: ReadSession, principal: OptionalPrincipal
+) -> HTMLResponse:
+    found = catalogue.get_catalogued_service(session, code=code[:100])
+    return render(request, "portal/service.html", {"service": found})

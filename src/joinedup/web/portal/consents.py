@@ -1,0 +1,119 @@
+"""Consents: the data agreements that rest on the person's consent (who wants which data,
+for what, for how long), whether the person acted for has given, withdrawn or never given
+consent to each, and giving or withdrawing it.
+
+A consent is always looked up by (agreement, the subject acted for): no consent record id
+ever appears in a URL, so nobody can reach another person's consent by guessing one. Giving
+or withdrawing for someone else (a parent for a child, an attorney) names the actor and the
+subject in the consent's revision; a mandate must cover ``service:consent``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from joinedup import consent
+from joinedup.core.errors import Forbidden, NotFound
+from joinedup.core.pagination import PageRequest
+from joinedup.exchange import get_member
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/portal/consents",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+ACTION = "service:consent"
+DONE = {"given": "consent-given", "withdrawn": "consent-withdrawn"}
+
+
+def _check(citizen: CitizenContext, session: ReadSession | WriteSession) -> None:
+    if citizen.acting_for.is_business:
+        raise Forbidden("Consent is given by persons: a business has no consents here.")
+    citizen.authorise(session, ACTION)
+
+
+@router.get("")
+def consents(
+    request: Request,
+    citizen: Citizen,
+    session: ReadSession,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+    feedback: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    _check(citizen, session)
+    records = consent.list_consents(
+        session, subject_code=citizen.subject_code, page=PageRequest(limit=500)
+    ).items
+    by_agreement = {r.data_agreement_id: r for r in records}
+    agreements = [
+        a
+        for a in consent.list_data_agreements(session, page=PageRequest(limit=500)).items
+        if a.lawful_basis == consent.LawfulBasis.CONSENT and (a.active or a.id in by_agreement)
+    ]
+    controllers = {}
+    for agreement in agreements:
+        if agreement.controller not in controllers:
+            member_class, _, member_code = agreement.controller.partition("/")
+            controllers[agreement.controller] = get_member(
+                session, member_class=member_class, member_code=member_code
+            ).name
+    return render(
+        request,
+        "portal/consents.html",
+        {
+            "items": [
+                {
+                    "agreement": a,
+                    "controller": controllers[a.controller],
+                    "record": by_agreement.get(a.id),
+                }
+                for a in agreements
+            ],
+            "done": done if done in DONE else None,
+            "task": DONE.get(done or ""),
+            "feedback_given": feedback == "thanks",
+        },
+    )
+
+
+def _agreement_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("there is no such data agreement") from None
+
+
+@router.post("/{agreement_id}/give")
+def give(agreement_id: str, citizen: Citizen, session: WriteSession) -> Response:
+    """Consent to the agreement's current version (for the person acted for)."""
+    _check(citizen, session)
+    consent.give_consent(
+        session,
+        agreement_id=_agreement_id(agreement_id),
+        subject_code=citizen.subject_code,
+        actor=f"person:{citizen.actor_code}",
+        acting_for=None if citizen.acting_for.is_self else citizen.subject_code,
+    )
+    return RedirectResponse("/portal/consents?done=given", status_code=303)
+
+
+@router.post("/{agreement_id}/withdraw")
+def withdraw(agreement_id: str, citizen: Citizen, session: WriteSession) -> Response:
+    """Withdraw the consent (for the person acted for)."""
+    _check(citizen, session)
+    consent.withdraw_consent(
+        session,
+        agreement_id=_agreement_id(agreement_id),
+        subject_code=citizen.subject_code,
+        actor=f"person:{citizen.actor_code}",
+        acting_for=None if citizen.acting_for.is_self else citizen.subject_code,
+    )
+    return RedirectResponse("/portal/consents?done=withdrawn", status_code=303)

@@ -1,0 +1,101 @@
+"""Who used my data: every use of the data of the person acted for — who (the agency, and
+whether it was them, their system or a member of its staff), when, which fields, why and
+under which law — filtered by agency and period, in keyset pages; each record can be
+checked against the transparency log (the server recomputes the record's log entry, checks
+its inclusion proof against the latest signed tree head and that tree head's signature, and
+shows each result).
+
+Only the subject's own records are ever read (``citizen.subject_code``): a record id of
+someone else's, guessed into the URL, is "not found" exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from joinedup.core.errors import ValidationFailed
+from joinedup.core.pagination import PageRequest
+from joinedup.exchange import list_usage, usage_receivers, verify_usage
+from joinedup.web.auth import Citizen, csrf_protect
+from joinedup.web.deps import ReadSession
+from joinedup.web.templating import render
+
+router = APIRouter(
+    prefix="/portal/data-usage",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+PAGE = 20
+
+
+def _day(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            "the period's days must be dates like 2026-03-31", parameter=name
+        ) from None
+
+
+@router.get("")
+def usage_list(
+    request: Request,
+    citizen: Citizen,
+    session: ReadSession,
+    agency: Annotated[str | None, Query(max_length=40)] = None,
+    period_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    period_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    citizen.authorise(session, "data:data-usage")
+    first, last = _day(period_from, "from"), _day(period_to, "to")
+    since = datetime.combine(first, time.min, tzinfo=UTC) if first else None
+    until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC) if last else None
+    page = list_usage(
+        session,
+        subject_code=citizen.subject_code,
+        request=PageRequest(cursor=cursor, limit=PAGE),
+        since=since,
+        until=until - timedelta(microseconds=1) if until else None,
+        member_code=agency or None,
+    )
+    filters = {k: v for k, v in (("agency", agency), ("from", period_from), ("to", period_to)) if v}
+    next_href = (
+        "?" + urlencode({**filters, "cursor": page.next_cursor}) if page.next_cursor else None
+    )
+    return render(
+        request,
+        "portal/usage_list.html",
+        {
+            "page": page,
+            "agencies": usage_receivers(session, subject_code=citizen.subject_code),
+            "filters": filters,
+            "next_href": next_href,
+            "actor_code": citizen.actor_code,
+            "subject_code": citizen.subject_code,
+        },
+    )
+
+
+@router.get("/{usage_id}/verify")
+def verify(request: Request, usage_id: int, citizen: Citizen, session: ReadSession) -> HTMLResponse:
+    citizen.authorise(session, "data:data-usage")
+    result = verify_usage(session, usage_id=usage_id, subject_code=citizen.subject_code)
+    return render(
+        request,
+        "portal/usage_verify.html",
+        {
+            "result": result,
+            "item": result.item,
+            "actor_code": citizen.actor_code,
+            "subject_code": citizen.subject_code,
+        },
+    )

@@ -1,0 +1,69 @@
+"""``joinedup bench portal`` runs end to end with tiny numbers: a real uvicorn server on a
+seeded SQLite database, signed-in users, every main page answered without an error, and the
+figures the JSON promises."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from joinedup.cli import app
+from joinedup.core.settings import get_settings
+
+BENCH_VARIABLES = (
+    "JOINEDUP_ENVIRONMENT",
+    "JOINEDUP_DATA_DIR",
+    "JOINEDUP_DATABASE_URL",
+    "JOINEDUP_PUBLIC_URL",
+    "JOINEDUP_LOG_LEVEL",
+    "JOINEDUP_LOG_FORMAT",
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The benchmark points the process's settings at its own temporary country: put them
+    back afterwards."""
+    for name in BENCH_VARIABLES:
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)
+    yield
+    get_settings.cache_clear()
+
+
+def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "portal",
+            "--users",
+            "3",
+            "--persons",
+            "200",
+            "--seconds",
+            "0.5",
+            "--processes",
+            "1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)  # one JSON object and nothing else
+    assert {"p50_ms", "p95_ms", "pages_per_s"} <= set(figures)
+    assert figures["pages_per_s"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+    assert figures["errors"] == 0
+    assert set(figures["pages"]) == {
+        "start", "my overview", "who used my data", "my messages", "consents"
+    }  # fmt: skip
+    assert all(
+        page["errors"] == 0 and page["pages_per_s"] > 0 for page in figures["pages"].values()
+    )
+    assert figures["reference"]["pages_per_s"] > 0
