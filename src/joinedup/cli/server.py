@@ -65,11 +65,21 @@ def _run_web(settings: Settings, host: str | None, port: int | None, *, with_wor
     )
 
 
+def demo_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The embedded platform is reached where it binds: with ``--host``/``--port`` and no
+    ``JOINEDUP_PUBLIC_URL`` of its own, the public address (the embedded sign-in provider's
+    issuer, links in letters) follows the address given, or signing in would call the wrong port."""
+    if "public_url" in settings.model_fields_set or (host is None and port is None):
+        return settings
+    shown = f"http://{host or settings.host}:{port or settings.port}"
+    return settings.model_copy(update={"public_url": shown})
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(host: str | None = HOST, port: int | None = PORT) -> None:
         """Run the embedded platform: migrate, seed the country once, serve with workers."""
-        settings = _settings()
+        settings = demo_settings(_settings(), host, port)
         configure_logging(settings)
         _migrate(settings)
         _seed(settings, settings.demo_persons, settings.demo_seed, only_if_empty=True)
