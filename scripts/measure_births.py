@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=30_000)
+    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
         "--profile",
         metavar="FILE",
@@ -105,7 +106,7 @@ def main() -> None:
                 body=json.dumps(body).encode(),
             )
         )
-    server = _start(directory, url, port, 1)
+    server = _start(directory, url, port, arguments.processes)
     try:
         profiler: list[subprocess.Popen[bytes]] = []
         if arguments.profile:
@@ -198,11 +199,19 @@ async def _drive(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of the server process so far (Linux ``/proc``): births per
-    CPU second is what the machine's other load does not change."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU seconds of the server process and its worker processes so far
+    (Linux ``/proc``): births per CPU second is what the machine's other load does not
+    change."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or its child
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 if __name__ == "__main__":
