@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
-from joinedup.core.db import Database
+from joinedup.core.db import Database, insert_rows
 from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from joinedup.core.logging import get_logger
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor
@@ -327,7 +327,8 @@ def run_writes(session: Session, writes: Sequence[PendingWrite]) -> list[WriteAn
             results[index], row = _answer(writes[index], uuid.uuid4(), outcome)
             rows.append(row)
     if rows:  # on PostgreSQL a reference another process stored meanwhile fails the group here
-        session.execute(insert(_WRITE_REQUESTS), rows)
+        names = tuple(rows[0])
+        insert_rows(session.connection(), _WRITE_REQUESTS, names, [tuple(r.values()) for r in rows])
     for index in repeated:
         write = writes[index]
         try:
