@@ -17,10 +17,17 @@ CONTEXTS: tuple[str, ...] = (
     "rules",
     "notify",
     "identity",
+    "catalogue",
+    "proactive",
+    "tellusonce",
     "demo",
 )
 
-_CORE_MODEL_MODULES = ("joinedup.core.outbox", "joinedup.core.translog.models")
+_CORE_MODEL_MODULES = (
+    "joinedup.core.outbox",
+    "joinedup.core.schedule",
+    "joinedup.core.translog.models",
+)
 #: Plumbing with an HTTP face of its own (the transparency log's tree heads and proofs).
 _CORE_API_MODULES = ("joinedup.core.translog.api",)
 

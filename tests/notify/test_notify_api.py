@@ -3,19 +3,20 @@ always the caller's own member; every refusal is a problem document."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from notify_support import Country
 
-from conftest import SEEDED_SEED
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.exchange import issue_access_token
 from joinedup.web import create_app
+
+Token = Callable[[Database, str], dict[str, str]]
 
 
 @pytest.fixture
@@ -24,11 +25,17 @@ def http(settings: Settings, database: Database) -> Iterator[TestClient]:
         yield client
 
 
-def _token(database: Database, key: str) -> dict[str, str]:
-    client_id, secret = demo_client_credentials(SEEDED_SEED, key)
-    with database.unit_of_work() as session:
-        token = issue_access_token(session, client_id=client_id, client_secret=secret)
-    return {"Authorization": f"Bearer {token.access_token}"}
+@pytest.fixture
+def token(database: Database, seeded_seed: int) -> Token:
+    """Bearer headers for a demo subsystem's OAuth client in the seeded country."""
+
+    def token_for(database: Database, key: str) -> dict[str, str]:
+        client_id, secret = demo_client_credentials(seeded_seed, key)
+        with database.unit_of_work() as session:
+            token = issue_access_token(session, client_id=client_id, client_secret=secret)
+        return {"Authorization": f"Bearer {token.access_token}"}
+
+    return token_for
 
 
 def _body(country: Country, **overrides: Any) -> dict[str, Any]:
@@ -44,9 +51,9 @@ def _body(country: Country, **overrides: Any) -> dict[str, Any]:
 
 
 def test_an_agency_sends_a_letter_and_follows_its_delivery(
-    http: TestClient, database: Database, country: Country
+    http: TestClient, database: Database, country: Country, token: Token
 ) -> None:
-    social = _token(database, "social-insurance/benefits")
+    social = token(database, "social-insurance/benefits")
     sent = http.post("/api/v1/notify/letters", json=_body(country), headers=social)
     assert sent.status_code == 201, sent.text
     letter = sent.json()
@@ -65,7 +72,7 @@ def test_an_agency_sends_a_letter_and_follows_its_delivery(
     assert status.status_code == 200
     assert status.json()["read_at"] is None
     # another agency cannot see it, nor guess it
-    tax = _token(database, "tax-board/tax")
+    tax = token(database, "tax-board/tax")
     assert http.get(f"/api/v1/notify/letters/{letter['message_id']}", headers=tax).status_code == (
         404
     )
@@ -88,13 +95,14 @@ def test_bad_letters_are_problem_documents(
     http: TestClient,
     database: Database,
     country: Country,
+    token: Token,
     overrides: dict[str, Any],
     field: str,
 ) -> None:
     answer = http.post(
         "/api/v1/notify/letters",
         json=_body(country, **overrides),
-        headers=_token(database, "social-insurance/benefits"),
+        headers=token(database, "social-insurance/benefits"),
     )
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"

@@ -10,6 +10,8 @@ joinedup log …      the transparency log: verify, tree head, proofs
 joinedup registry … civil registration: record births, deaths, marriages, moves
 joinedup rules …    rules as code: evaluate a population from files
 joinedup notify …   the digital mailbox: print run of paper letters
+joinedup proactive … entitlements granted, offered or told of; the daily age job
+joinedup tell-us-once …  agencies informed of deaths: status, dead letters, replay
 joinedup settings   every JOINEDUP_* variable, documented
 """
 
@@ -17,7 +19,18 @@ from __future__ import annotations
 
 import typer
 
-from joinedup.cli import bench, exchange, log, notify, registry, rules, server, settings_doc
+from joinedup.cli import (
+    bench,
+    exchange,
+    log,
+    notify,
+    proactive,
+    registry,
+    rules,
+    server,
+    settings_doc,
+    tell_us_once,
+)
 
 app = typer.Typer(
     name="joinedup",
@@ -34,6 +47,8 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(exchange.app, name="exchange")
 app.add_typer(registry.app, name="registry")
 app.add_typer(notify.app, name="notify")
+app.add_typer(proactive.app, name="proactive")
+app.add_typer(tell_us_once.app, name="tell-us-once")
 
 
 def main() -> None:

@@ -164,6 +164,44 @@ class Settings(BaseSettings):
         "registries as (e.g. to establish mandates). Default: the demo country's Central "
         "Digital Office `portal`.",
     )
+    life_event_subsystem: str = Field(
+        "GOV/70000579/life-events",
+        description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) that routes life events "
+        "to the services they concern: it reads only the personal codes of the persons an "
+        "event names (purpose `life-event-routing`). Default: the demo country's Central "
+        "Digital Office `life-events`.",
+    )
+    tell_us_once_subsystem: str = Field(
+        "GOV/70000579/tell-us-once",
+        description="The exchange subsystem (`CLASS/MEMBER/SUBSYSTEM`) Tell Us Once informs "
+        "the agencies as and reads the deceased's next of kin as. Default: the demo country's "
+        "Central Digital Office `tell-us-once`.",
+    )
+    tell_us_once_max_attempts: int = Field(
+        6,
+        ge=1,
+        le=100,
+        description="Attempts to inform an agency of a life event before the notification is "
+        "put in the dead-letter list for an operator.",
+    )
+    tell_us_once_retry_delay: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="Seconds before an agency that did not acknowledge is called again; "
+        "doubles with every attempt (at most one day).",
+    )
+    tell_us_once_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long a worker holds a notification it is delivering; a worker that "
+        "died lets go of it after this (another worker then delivers it, with the same "
+        "message id, so the agency handles it once).",
+    )
+    tell_us_once_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds an agency's system has to answer a notification."
+    )
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="A web session ends after this many idle minutes."
     )

@@ -29,8 +29,11 @@ from joinedup.core.bus import Bus, create_bus, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.consumers import ConsumerRegistry, EventHandling, registry
 from joinedup.core.db import Database
+from joinedup.core.loops import LoopRegistry
+from joinedup.core.loops import registry as loop_registry
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent
 from joinedup.core.relay import Relay
+from joinedup.core.schedule import JobRegistry, run_schedule
 from joinedup.core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -44,8 +47,12 @@ class EmbeddedWorkers:
 
     ``consumers`` limits which registered consumers run (default: all); ``relay=False``
     leaves relaying to other processes. ``consumers_from`` replaces the default registry
-    (the handlers of every context) with another one. ``bus`` shares a bus the caller
-    connected and closes (default: a bus of their own from the settings).
+    (the handlers of every context) with another one; ``schedule=False`` leaves the daily
+    jobs (:mod:`joinedup.core.schedule`) to other processes, ``jobs_from`` replaces their
+    registry. ``loops_from`` are the worker loops to run (:mod:`joinedup.core.loops`; default:
+    every registered loop, unless ``consumers_from`` replaces the consumers, then none).
+    ``bus`` shares a bus the caller connected and closes (default: a bus of their own from
+    the settings).
     """
 
     def __init__(
@@ -58,6 +65,9 @@ class EmbeddedWorkers:
         consumers_from: ConsumerRegistry | None = None,
         bus: Bus | None = None,
         relay_batch_size: int = 500,
+        schedule: bool = True,
+        jobs_from: JobRegistry | None = None,
+        loops_from: LoopRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -65,6 +75,11 @@ class EmbeddedWorkers:
         self.relay_batch_size = relay_batch_size
         self.only = None if consumers is None else frozenset(consumers)
         self.registry = consumers_from
+        # A replaced consumer registry replaces the platform's handlers: its daily jobs too,
+        # unless jobs are given with it.
+        self.run_schedule = schedule and (consumers_from is None or jobs_from is not None)
+        self.jobs = jobs_from
+        self.loops_from = loops_from
         self.bus = bus
         self._owns_bus = bus is None
         self._stop = asyncio.Event()
@@ -110,12 +125,30 @@ class EmbeddedWorkers:
                     batch_size=consumer.batch,
                 )
             self._spawn(f"consumer:{consumer.name}", consume)
+        loops = list(self._loops())
+        for found in loops:
+            run = functools.partial(found.run, self.settings, self.database, self._stop)
+            self._spawn(f"loop:{found.name}", run)
+        if self.run_schedule:
+            # Daily jobs claim their day in the database: any number of workers may run them.
+            self._spawn(
+                "schedule",
+                lambda: run_schedule(self.database, self._stop, registry=self.jobs),
+            )
         log.info(
             "workers_started",
             bus=self.settings.bus_url.split("://", 1)[0],
             relay=self.run_relay,
             consumers=[c.name for c in chosen],
+            loops=[loop.name for loop in loops],
         )
+
+    def _loops(self) -> LoopRegistry:
+        if self.loops_from is not None:
+            return self.loops_from
+        if self.registry is not None:  # consumers of the caller's own: no default loops
+            return LoopRegistry()
+        return loop_registry
 
     async def stop(self, timeout: float = 15.0) -> None:
         """Ask every loop to finish, wait up to ``timeout`` seconds, then close the bus."""
@@ -160,8 +193,11 @@ async def run_worker(
     relay: bool = True,
     consumers: Collection[str] | None = None,
     consumers_from: ConsumerRegistry | None = None,
+    jobs_from: JobRegistry | None = None,
+    loops_from: LoopRegistry | None = None,
 ) -> None:
-    """Run the relay and the consumers until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    """Run the relay, the consumers, the daily jobs and the loops until ``stop`` is set or
+    SIGTERM/SIGINT arrives."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled_signals = []
@@ -173,7 +209,13 @@ async def run_worker(
             pass
     database = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
     workers = EmbeddedWorkers(
-        settings, database, relay=relay, consumers=consumers, consumers_from=consumers_from
+        settings,
+        database,
+        relay=relay,
+        consumers=consumers,
+        consumers_from=consumers_from,
+        jobs_from=jobs_from,
+        loops_from=loops_from,
     )
     # Every loop runs its database work in a thread: give each one of its own.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.database_pool_size + 4))

@@ -88,6 +88,8 @@ _EXCHANGE_BODIES = (
             ("data-tracker", "Data tracker"),
             ("portal", "Citizen portal"),
             ("mailbox", "Digital mailbox"),
+            ("life-events", "Life-event routing (proactive services)"),
+            ("tell-us-once", "Tell Us Once"),
         ),
     ),
     (

@@ -65,6 +65,8 @@ FOOD_BANK = ("food-bank", "food-aid")
 #: The digital mailbox's system: reads postal addresses for paper letters.
 MAILBOX = ("digital-office", "mailbox")
 PORTAL = ("digital-office", "portal")
+#: Routes life events to the services they concern (reads personal codes only).
+LIFE_EVENTS = ("digital-office", "life-events")
 USAGE_SERVICE = "findUsage"
 WRITE_SERVICE_CODES = ("record-birth", "record-death", "record-marriage", "record-move")
 
@@ -141,6 +143,15 @@ MANDATE_CHECK = PurposeGrant(
     purpose="mandate-check",
     legal_basis="Administrative Procedure Act § 12 (representation)",
 )
+BENEFIT_ELIGIBILITY = PurposeGrant(
+    purpose="benefit-eligibility",
+    legal_basis="Social Insurance Board Act § 6 (2) (benefits determined and offered without "
+    "application on the registers' data)",
+)
+LIFE_EVENT_ROUTING = PurposeGrant(
+    purpose="life-event-routing",
+    legal_basis="Digital Government Act § 14 (life events routed to the services they concern)",
+)
 DATA_USAGE = PurposeGrant(
     purpose="data-usage-transparency",
     legal_basis="General Data Protection Regulation Art. 15 (right of access)",
@@ -171,7 +182,7 @@ def _municipal_rights() -> list[DemoRight]:
             DemoRight(
                 school,
                 "person",
-                (*_IDENTITY, "birthDate"),
+                (*_IDENTITY, "birthDate", "dateOfDeath"),
                 (SCHOOL_ENROLMENT,),
                 own_residents_only=True,
             ),
@@ -216,6 +227,14 @@ def demo_rights() -> list[DemoRight]:
         DemoRight(sib, "person", ("personalCode", "birthDate", "dateOfDeath"), (OLD_AGE_PENSION,)),
         DemoRight(sib, "relations", ("parents", "children"), (CHILD_BENEFIT, PARENTAL_BENEFIT)),
         DemoRight(sib, "income-totals", tuple(_INCOME_TOTALS), (MEANS_TESTED,)),
+        # Proactive benefits: what the rules of child benefit, the birth grant, parental
+        # benefit and the old-age pension read, for the purpose of deciding without application.
+        DemoRight(
+            sib, "person", ("personalCode", "birthDate", "dateOfDeath"), (BENEFIT_ELIGIBILITY,)
+        ),
+        DemoRight(sib, "residence", ("address",), (BENEFIT_ELIGIBILITY,)),
+        DemoRight(sib, "relations", ("parents", "children"), (BENEFIT_ELIGIBILITY,)),
+        DemoRight(sib, "income-totals", ("monthlyTotals",), (BENEFIT_ELIGIBILITY,)),
         DemoRight(
             sib,
             "payment-account",
@@ -324,6 +343,7 @@ def demo_rights() -> list[DemoRight]:
             ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
             (DATA_USAGE,),
         ),
+        DemoRight(LIFE_EVENTS, "person", ("personalCode",), (LIFE_EVENT_ROUTING,)),
         DemoRight(
             MAILBOX,
             "person",
@@ -355,6 +375,11 @@ def publish_demo_agreements(session: Session) -> None:
         agreement_id=FOOD_PARCELS_AGREEMENT,
         actor=ACTOR,
     )
+
+
+def life_event_subsystem() -> str:
+    """``CLASS/MEMBER/SUBSYSTEM`` of the Central Digital Office's life-event routing."""
+    return str(_subsystem(*LIFE_EVENTS))
 
 
 def portal_subsystem() -> str:

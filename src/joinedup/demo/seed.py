@@ -28,6 +28,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.demo.accounts import create_demo_accounts
 from joinedup.demo.agencies import ACTOR, create_government
+from joinedup.demo.catalogue import seed_catalogue
 from joinedup.demo.economy import (
     Economy,
     Employers,
@@ -39,6 +40,7 @@ from joinedup.demo.exchange_setup import setup_exchange
 from joinedup.demo.geography import AddressDraft
 from joinedup.demo.models import SeedRun
 from joinedup.demo.population import Population, generate_population
+from joinedup.demo.tell_us_once import setup_tell_us_once
 from joinedup.exchange import count_members
 from joinedup.registries import (
     SERIALS_PER_DAY,
@@ -119,6 +121,8 @@ def _prepare(
     if count_members(session) == 0:
         create_government(session, founded=date(1992, 1, 1))
     setup_exchange(session, seed=seed)
+    seed_catalogue(session)
+    setup_tell_us_once(session)
     known_ids, known_registered = employer_directory(session)
     none = np.zeros(known_ids.shape[0], dtype=np.bool_)
     if not first_run:

@@ -37,6 +37,14 @@ from joinedup.exchange.oauth import (
     issue_access_token,
     json_web_key_set,
 )
+from joinedup.exchange.outbound import (
+    ProviderTransport,
+    ProviderUnreachable,
+    ServiceReply,
+    mount_local_system,
+    provider_transport,
+    send_to_service,
+)
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,
@@ -87,6 +95,8 @@ __all__ = [
     "NewApiClient",
     "OAuthError",
     "ProviderResponse",
+    "ProviderTransport",
+    "ProviderUnreachable",
     "PurposeGrant",
     "RegistryService",
     "ServiceDescriptor",
@@ -94,6 +104,7 @@ __all__ = [
     "ServicePublished",
     "ServiceRecord",
     "ServiceRef",
+    "ServiceReply",
     "SubsystemRecord",
     "SubsystemRef",
     "SubsystemRegistered",
@@ -106,7 +117,10 @@ __all__ = [
     "issue_access_token",
     "json_web_key_set",
     "local_client_identity",
+    "mount_local_system",
+    "provider_transport",
     "resolve_service",
     "run_write",
+    "send_to_service",
     *_service_names,
 ]

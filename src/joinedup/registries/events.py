@@ -265,3 +265,18 @@ class RegistryOwnerAssigned(Event):
     owner_member_class: str
     owner_member_code: str
     owner_subsystem_code: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgeReached(Event):
+    """A living person reached an age that matters (6, 18, pension age) on ``reached_on``.
+
+    Announced by the population register's daily job, not by a registration: the register
+    knows every birth date, so it tells subscribers who came of an age today."""
+
+    name = "population.age_reached.v1"
+
+    person_id: int
+    age: int
+    reached_on: date
+    municipality_code: str | None

@@ -19,7 +19,7 @@ from joinedup import __version__, platform
 from joinedup.core.db import Database
 from joinedup.core.logging import configure_logging, get_logger, is_configured
 from joinedup.core.settings import Settings, get_settings
-from joinedup.web import backoffice, health, idp, pages, portal
+from joinedup.web import backoffice, entitlements, health, idp, pages, portal, tell_us_once
 from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
 from joinedup.web.auth import install_auth_handlers
 from joinedup.web.deps import check_session_scopes
@@ -37,6 +37,11 @@ services built on them. Every error is an RFC 9457 problem document
 
 OPENAPI_TAGS = [
     {"name": "operations", "description": "Liveness and readiness of this process."},
+    {
+        "name": "Tell Us Once",
+        "description": "For the Central Digital Office's staff: agencies informed of deaths, "
+        "the dead-letter list and replays.",
+    },
 ]
 
 
@@ -120,10 +125,12 @@ def create_app(
     api_modules = platform.api_modules()
     for module in api_modules:
         app.include_router(module.router)
+    app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(idp.router)
     app.include_router(portal.router)
     app.include_router(backoffice.router)
+    app.include_router(tell_us_once.router)
     app.mount("/assets", FrontendAssets(frontend), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -18,6 +18,7 @@ from joinedup.registries.service.addresses import (
     register_municipality,
     register_region,
 )
+from joinedup.registries.service.ages import announce_ages_reached
 from joinedup.registries.service.births import BirthRegistration, RegisteredBirth, register_births
 from joinedup.registries.service.bitemporal import Known, as_of, known_at
 from joinedup.registries.service.businesses import (
@@ -94,6 +95,7 @@ __all__ = [
     "RelationColumns",
     "RepresentativeColumns",
     "add_representative",
+    "announce_ages_reached",
     "as_of",
     "change_address",
     "change_name",

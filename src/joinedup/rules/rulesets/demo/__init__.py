@@ -10,6 +10,7 @@
 | funeral grant | automatic (Tell Us Once) | ``funeral_grant`` (person) |
 | school enrolment at six | municipal | ``school_enrolment_due`` (person) |
 | elderly-care assessment | municipal offer | ``elderly_care_assessment`` (person) |
+| food parcels (Food Bank) | offered on consent | ``food_parcel_delivery`` (person) |
 
 Inputs are facts the base registries hold: birth and death dates, household membership and
 roles, residence, monthly incomes; and, for housing support, the declared rent.

@@ -1,4 +1,5 @@
-"""Joinland's housing support: means-tested help with the rent, on application."""
+"""Joinland's housing support (means-tested help with the rent, on application) and the Food
+Bank Foundation's food parcels delivered home (offered when a job ends, on consent)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date
 from joinedup.rules.expr import all_of, cond, max_, min_, named, param, var, where
 from joinedup.rules.model import Formula, Reference, Variable
 from joinedup.rules.rulesets.demo.common import (
+    BOOL,
     LAWS,
     MONEY,
     MONTH,
@@ -14,6 +16,11 @@ from joinedup.rules.rulesets.demo.common import (
     household_income,
     housing_tenure,
     rent,
+    resident,
+)
+
+FOOD_BANK_CHARTER = Reference(
+    "Food Bank Foundation Charter §3 (home delivery)", LAWS + "food-bank-charter#s3"
 )
 
 ACT = "housing-support-act-2018"
@@ -85,6 +92,29 @@ def variables() -> list[Variable]:
                         0,
                     ),
                     start=date(2018, 1, 1),
+                ),
+            ),
+        ),
+        Variable(
+            "food_parcel_delivery",
+            "person",
+            BOOL,
+            MONTH,
+            "Food parcels can be delivered home",
+            reference=FOOD_BANK_CHARTER,
+            description="The Food Bank Foundation delivers food parcels to the registered home "
+            "of a person who lost their job; it reads the address only with their consent.",
+            verdicts=("Delivery offered", "No delivery offered"),
+            tags=("voluntary partner", "proactive offer", "consent"),
+            formulas=(
+                Formula(
+                    cond(
+                        resident,
+                        met="has a registered home in Joinland to deliver to",
+                        not_met="has no registered home in Joinland to deliver to",
+                        reference=FOOD_BANK_CHARTER,
+                    ),
+                    start=date(2015, 1, 1),
                 ),
             ),
         ),

@@ -1,0 +1,115 @@
+"""Tables of the proactive services. Nobody outside ``proactive`` imports them.
+
+- ``proactive_entitlement``: what a person is entitled to from one catalogued service (per
+  occasion for one-off grants): its status (eligible, offered, granted, declined, opted out,
+  ended, or awaiting the person's consent), amount and period, the plain-language reason and
+  the rules' explanation, the ruleset version and the legal basis it was decided under.
+- ``proactive_entitlement_revision``: every change of an entitlement, in order, with who made
+  it (the platform reacting to a life event, the person, or someone acting for them), and the
+  decision letter that told the person.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import UniqueConstraint
+from sqlalchemy.sql.naming import conv
+
+from joinedup.core.db import Base
+
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+STATUSES = (
+    "eligible",
+    "offered",
+    "granted",
+    "declined",
+    "opted_out",
+    "ended",
+    "awaiting_consent",
+)
+_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
+
+
+class Entitlement(Base):
+    __tablename__ = "proactive_entitlement"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    #: The public identifier (API paths, letters' ``regarding``).
+    uid: Mapped[uuid.UUID] = mapped_column(unique=True)
+    person_code: Mapped[str] = mapped_column(String(32))
+    service_code: Mapped[str] = mapped_column(String(64))
+    #: ``""`` for an entitlement that continues (child benefit); else what it is for (a birth).
+    occasion: Mapped[str] = mapped_column(String(100))
+    owner_member_class: Mapped[str] = mapped_column(String(10))
+    owner_member_code: Mapped[str] = mapped_column(String(64))
+    delivery_mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    #: Money in cents (None for a service without an amount, e.g. school enrolment).
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    period_start: Mapped[date]
+    period_end: Mapped[date | None]
+    #: The life event that last changed it, and whom it regards (the newborn), if anyone else.
+    life_event: Mapped[str | None] = mapped_column(String(20))
+    regarding_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    variable: Mapped[str] = mapped_column(String(100))
+    legal_basis: Mapped[str] = mapped_column(String(300))
+    legal_basis_url: Mapped[str | None] = mapped_column(String(500))
+    revision: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        UniqueConstraint(
+            "person_code",
+            "service_code",
+            "occasion",
+            name=conv("uq_proactive_entitlement_person_service_occasion"),
+        ),
+        Index("ix_proactive_entitlement_person", "person_code", "id"),
+        Index("ix_proactive_entitlement_owner", "owner_member_code", "service_code", "id"),
+    )
+
+
+class EntitlementRevision(Base):
+    __tablename__ = "proactive_entitlement_revision"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    entitlement_id: Mapped[int] = mapped_column(ForeignKey("proactive_entitlement.id"))
+    revision: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    period_start: Mapped[date]
+    period_end: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    #: ``proactive`` (reacting to a life event), ``person:<code>``, ``client:<id>``, …
+    actor: Mapped[str] = mapped_column(String(100))
+    #: Set when the actor decided for someone else under a mandate (the subject's code).
+    acting_for: Mapped[str | None] = mapped_column(String(32))
+    #: The event that caused the change, if one did.
+    event_id: Mapped[uuid.UUID | None]
+    #: The sender's reference of the decision letter sent to the person about this change.
+    letter_reference: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        UniqueConstraint(
+            "entitlement_id",
+            "revision",
+            name=conv("uq_proactive_entitlement_revision_number"),
+        ),
+    )

@@ -1,0 +1,118 @@
+"""What the proactive services answer: entitlements as the person and staff see them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from joinedup.core.i18n import gettext as _
+
+
+class EntitlementStatus(StrEnum):
+    ELIGIBLE = "eligible"  # told they may be entitled (inform): apply through the link
+    OFFERED = "offered"  # offered: one step to confirm
+    GRANTED = "granted"  # granted (automatically, or an offer confirmed)
+    DECLINED = "declined"  # the person declined the offer
+    OPTED_OUT = "opted_out"  # the person opted out of an automatic grant
+    ENDED = "ended"  # no longer due (the rules, or death)
+    AWAITING_CONSENT = "awaiting_consent"  # consent basis: nothing read before consent
+
+    @property
+    def label(self) -> str:
+        return {
+            EntitlementStatus.ELIGIBLE: _("You may be entitled"),
+            EntitlementStatus.OFFERED: _("Offered to you"),
+            EntitlementStatus.GRANTED: _("Granted"),
+            EntitlementStatus.DECLINED: _("Declined"),
+            EntitlementStatus.OPTED_OUT: _("Opted out"),
+            EntitlementStatus.ENDED: _("Ended"),
+            EntitlementStatus.AWAITING_CONSENT: _("Waiting for your consent"),
+        }[self]
+
+    @property
+    def active(self) -> bool:
+        return self in _ACTIVE
+
+
+_ACTIVE = frozenset(
+    {EntitlementStatus.ELIGIBLE, EntitlementStatus.OFFERED, EntitlementStatus.GRANTED}
+)
+#: The statuses a person chose: a new life event does not overturn them.
+PERSON_DECIDED = frozenset({EntitlementStatus.DECLINED, EntitlementStatus.OPTED_OUT})
+
+
+class Decision(StrEnum):
+    """What a person decides about an entitlement."""
+
+    ACCEPT = "accept"  # confirm an offer
+    DECLINE = "decline"  # decline an offer
+    OPT_OUT = "opt_out"  # opt out of an automatic grant
+
+
+class EntitlementRevisionView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    revision: int
+    status: EntitlementStatus
+    amount_cents: int | None
+    period_start: date
+    period_end: date | None
+    reason: str
+    ruleset_version: str
+    actor: str
+    acting_for: str | None
+    letter_reference: str | None
+    recorded_at: datetime
+
+
+class EntitlementView(BaseModel):
+    """A person's entitlement from one service (the "My entitlements" read model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    person_code: str
+    service_code: str
+    service_name: str
+    owner_member_class: str
+    owner_member_code: str
+    owner_name: str
+    delivery_mode: str
+    status: EntitlementStatus
+    amount_cents: int | None = Field(description="Per month, in cents (None: no amount).")
+    currency: str = "EUR"
+    period_start: date
+    period_end: date | None
+    occasion: str
+    regarding_code: str | None
+    life_event: str | None
+    reason: str
+    explanation: dict[str, Any]
+    ruleset: str
+    ruleset_version: str
+    variable: str
+    legal_basis: str
+    legal_basis_url: str | None
+    apply_url: str | None
+    revision: int
+    updated_at: datetime
+    #: What the person may decide now (accept, decline, opt_out).
+    decisions: list[Decision]
+
+
+class EntitlementDetail(EntitlementView):
+    """An entitlement with its revision history, newest last."""
+
+    history: list[EntitlementRevisionView]
+
+
+class DecisionBody(BaseModel):
+    """``POST …/entitlements/{id}/decision``: the person's decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision

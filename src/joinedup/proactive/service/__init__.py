@@ -1,0 +1,46 @@
+"""The proactive services' use cases, one module per topic; everything public is re-exported."""
+
+from joinedup.proactive.service.decisions import (
+    accept_offer,
+    decide,
+    decline_offer,
+    get_entitlement,
+    list_entitlements,
+    opt_out,
+)
+from joinedup.proactive.service.entitlements import (
+    PROACTIVE_ACTOR,
+    Change,
+    Outcome,
+    record_outcomes,
+)
+from joinedup.proactive.service.letters import APPEAL_DAYS, send_decision_letters
+from joinedup.proactive.service.life_events import (
+    ROUTING_PURPOSE,
+    Occurrence,
+    Reaction,
+    react,
+    reconsider_after_consent,
+    resolve_codes,
+)
+
+__all__ = [
+    "APPEAL_DAYS",
+    "PROACTIVE_ACTOR",
+    "ROUTING_PURPOSE",
+    "Change",
+    "Occurrence",
+    "Outcome",
+    "Reaction",
+    "accept_offer",
+    "decide",
+    "decline_offer",
+    "get_entitlement",
+    "list_entitlements",
+    "opt_out",
+    "react",
+    "reconsider_after_consent",
+    "record_outcomes",
+    "resolve_codes",
+    "send_decision_letters",
+]

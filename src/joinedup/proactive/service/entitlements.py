@@ -1,0 +1,293 @@
+"""Recording entitlements: what the rules decided, what the person decided, what death ended.
+
+Every change of an entitlement is a new revision (status, amount, period, reason,
+explanation, ruleset version, actor) and one ``entitlement.*.v1`` event, in the caller's
+transaction. Recording the same outcome again changes nothing (no revision, no event, no
+letter), so a life event handled twice has the effect of one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from joinedup.catalogue import CatalogueService, DeliveryMode
+from joinedup.core.clock import utcnow
+from joinedup.core.events import Event, emit_many
+from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
+from joinedup.proactive.models import Entitlement, EntitlementRevision
+from joinedup.proactive.schemas import PERSON_DECIDED, EntitlementStatus
+
+#: The actor of changes the platform makes reacting to a life event.
+PROACTIVE_ACTOR = "proactive"
+_CHUNK = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating a service for one person gave: due (``status``), not due (None), or
+    not evaluated for want of consent (``AWAITING_CONSENT``)."""
+
+    person_code: str
+    service: CatalogueService
+    occasion: str
+    status: EntitlementStatus | None
+    amount: int | None
+    period_start: date
+    reason: str
+    explanation: dict[str, Any]
+    ruleset_version: str
+    life_event: str | None = None
+    regarding_code: str | None = None
+    event_id: uuid.UUID | None = None
+
+
+@dataclass
+class Change:
+    """An entitlement that changed, and how (for letters and events)."""
+
+    entitlement: Entitlement
+    revision: EntitlementRevision
+    previous_status: EntitlementStatus | None
+    previous_amount: int | None
+    service: CatalogueService | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> EntitlementStatus:
+        return EntitlementStatus(self.entitlement.status)
+
+
+def status_for(service: CatalogueService) -> EntitlementStatus:
+    """The status a service's delivery mode gives someone the rules find entitled."""
+    if service.delivery_mode is DeliveryMode.AUTOMATIC:
+        return EntitlementStatus.GRANTED
+    if service.delivery_mode is DeliveryMode.PROACTIVE_OFFER:
+        return EntitlementStatus.OFFERED
+    return EntitlementStatus.ELIGIBLE
+
+
+def _existing(
+    session: Session, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Entitlement]:
+    found: dict[tuple[str, str, str], Entitlement] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        for row in session.scalars(
+            select(Entitlement).where(
+                tuple_(Entitlement.person_code, Entitlement.service_code, Entitlement.occasion).in_(
+                    chunk
+                )
+            )
+        ):
+            found[(row.person_code, row.service_code, row.occasion)] = row
+    return found
+
+
+def _next_status(
+    current: EntitlementStatus | None, outcome: Outcome
+) -> tuple[EntitlementStatus, date | None] | None:
+    """The entitlement's new status and end (None: nothing to record)."""
+    wanted = outcome.status
+    if current in PERSON_DECIDED:
+        return None  # the person's choice stands until they change it
+    if wanted is None:  # not (or no longer) due
+        if current is not None and (
+            current.active or current is EntitlementStatus.AWAITING_CONSENT
+        ):
+            return EntitlementStatus.ENDED, outcome.period_start
+        return None
+    if wanted is EntitlementStatus.AWAITING_CONSENT:
+        if current is None or current is EntitlementStatus.ENDED:
+            return EntitlementStatus.AWAITING_CONSENT, None
+        return None  # what was decided with consent stands until re-evaluated with it
+    if current is EntitlementStatus.GRANTED and wanted is EntitlementStatus.OFFERED:
+        wanted = EntitlementStatus.GRANTED  # an offer accepted stays granted
+    return wanted, None
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, actor: str = PROACTIVE_ACTOR
+) -> list[Change]:
+    """Create or update the entitlements the outcomes decide; returns what changed.
+
+    Changes ``proactive_entitlement`` and ``proactive_entitlement_revision``; emits one
+    ``entitlement.<status>.v1`` (``entitlement.changed.v1`` for a new amount) per change.
+    A person's decline or opt-out stands; an unchanged outcome records nothing."""
+    existing = _existing(session, [(o.person_code, o.service.code, o.occasion) for o in outcomes])
+    now = utcnow()
+    changes: list[Change] = []
+    for outcome in outcomes:
+        key = (outcome.person_code, outcome.service.code, outcome.occasion)
+        row = existing.get(key)
+        current = EntitlementStatus(row.status) if row is not None else None
+        decided = _next_status(current, outcome)
+        if decided is None:
+            continue
+        status, period_end = decided
+        amount = None if status is EntitlementStatus.ENDED else outcome.amount
+        if status is EntitlementStatus.ENDED and row is not None:
+            amount = row.amount
+        if row is not None and current is status and row.amount == amount:
+            continue  # nothing new
+        previous_amount = row.amount if row is not None else None
+        service = outcome.service
+        if row is None:
+            row = Entitlement(
+                uid=uuid.uuid4(),
+                person_code=outcome.person_code,
+                service_code=service.code,
+                occasion=outcome.occasion,
+                owner_member_class=service.owner.member_class,
+                owner_member_code=service.owner.member_code,
+                delivery_mode=service.delivery_mode.value,
+                revision=0,
+                created_at=now,
+                period_start=outcome.period_start,
+            )
+            session.add(row)
+            existing[key] = row
+        elif status.active and current is not None and not current.active:
+            row.period_start = outcome.period_start  # due again after an end: a new period
+        row.status = status.value
+        row.amount = amount
+        row.period_end = period_end
+        row.life_event = outcome.life_event
+        if outcome.regarding_code is not None:
+            row.regarding_code = outcome.regarding_code
+        row.reason, row.explanation = outcome.reason, outcome.explanation
+        row.ruleset, row.variable = service.ruleset, service.variable
+        row.ruleset_version = outcome.ruleset_version
+        row.legal_basis, row.legal_basis_url = service.legal_basis, service.legal_basis_url
+        row.revision += 1
+        row.updated_at, row.updated_by = now, actor[:100]
+        revision = _revision(row, actor=actor, event_id=outcome.event_id, now=now)
+        if current is status:
+            revision.period_start = outcome.period_start  # the new amount's first day
+        changes.append(
+            Change(
+                entitlement=row,
+                revision=revision,
+                previous_status=current,
+                previous_amount=previous_amount,
+                service=service,
+            )
+        )
+    _flush(session, changes, cause_of=lambda c: c.entitlement.life_event or "life_event")
+    return changes
+
+
+def _revision(
+    row: Entitlement,
+    *,
+    actor: str,
+    event_id: uuid.UUID | None,
+    now: Any,
+    acting_for: str | None = None,
+) -> EntitlementRevision:
+    return EntitlementRevision(
+        revision=row.revision,
+        status=row.status,
+        amount=row.amount,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        reason=row.reason,
+        explanation=row.explanation,
+        ruleset_version=row.ruleset_version,
+        actor=actor[:100],
+        acting_for=acting_for,
+        event_id=event_id,
+        recorded_at=now,
+    )
+
+
+def _flush(session: Session, changes: Sequence[Change], *, cause_of: Any) -> None:
+    """Write the changes' revisions and emit their events."""
+    if not changes:
+        return
+    session.flush()  # the new entitlements' ids
+    for change in changes:
+        change.revision.entitlement_id = change.entitlement.id
+        session.add(change.revision)
+    events: list[Event] = []
+    for change in changes:
+        row = change.entitlement
+        kind = (
+            EntitlementChanged
+            if change.previous_status is EntitlementStatus(row.status)
+            else EVENT_OF_STATUS[row.status]
+        )
+        events.append(
+            kind(
+                entitlement_id=str(row.uid),
+                service_code=row.service_code,
+                owner_member_code=row.owner_member_code,
+                status=row.status,
+                revision=row.revision,
+                amount_cents=row.amount,
+                cause=str(cause_of(change)),
+            )
+        )
+    emit_many(session, events)
+    session.flush()
+
+
+def set_status(
+    session: Session,
+    row: Entitlement,
+    *,
+    status: EntitlementStatus,
+    reason: str,
+    actor: str,
+    acting_for: str | None = None,
+    period_end: date | None = None,
+    event_id: uuid.UUID | None = None,
+    cause: str,
+) -> Change:
+    """Change one entitlement's status (a person's decision, a death) as a new revision;
+    emits its ``entitlement.<status>.v1`` event."""
+    previous = EntitlementStatus(row.status)
+    now = utcnow()
+    row.status = status.value
+    if period_end is not None:
+        row.period_end = period_end
+    row.reason = reason
+    row.revision += 1
+    row.updated_at, row.updated_by = now, actor[:100]
+    change = Change(
+        entitlement=row,
+        revision=_revision(row, actor=actor, event_id=event_id, now=now, acting_for=acting_for),
+        previous_status=previous,
+        previous_amount=row.amount,
+    )
+    _flush(session, [change], cause_of=lambda _: cause)
+    return change
+
+
+def active_entitlements_of(session: Session, *, person_codes: Sequence[str]) -> list[Entitlement]:
+    """The entitlements of these persons that are still active (eligible, offered, granted)
+    or waiting for consent."""
+    wanted = [s.value for s in EntitlementStatus if s.active] + [
+        EntitlementStatus.AWAITING_CONSENT.value
+    ]
+    found: list[Entitlement] = []
+    codes = list(dict.fromkeys(person_codes))
+    for start in range(0, len(codes), _CHUNK):
+        found.extend(
+            session.scalars(
+                select(Entitlement)
+                .where(
+                    Entitlement.person_code.in_(codes[start : start + _CHUNK]),
+                    Entitlement.status.in_(wanted),
+                )
+                .order_by(Entitlement.id)
+            )
+        )
+    return found

@@ -1,0 +1,235 @@
+"""Gathering a service's inputs through the exchange, and evaluating its rules.
+
+Rules never touch the database: the owning agency's subsystem reads what the rules need from
+the base registries through the exchange (every read a data-usage record with the purpose and
+legal basis of its access right), and the rules compute. Only what the rules ask for is read:
+the evaluation is run, the inputs it reports missing are read, and it is run again, until
+nothing readable is missing. A household (the parents and their children) is read only for
+services that concern the parents or decide per household.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from joinedup import identity, rules
+from joinedup.catalogue import CatalogueService
+from joinedup.core.errors import NotFound
+from joinedup.exchange import ExchangeClient, LocalCallRefused
+
+#: The registry services the gathering reads, by code (of the population and employment
+#: registers' owners; the exchange resolves the provider).
+PERSON, RESIDENCE, RELATIONS, INCOME = "person", "residence", "relations", "income-totals"
+#: No date of death: what the rules assume for a living person (``date.max``).
+ALIVE = "9999-12-31"
+#: Evaluate, read what is missing, evaluate again: at most this many rounds.
+_ROUNDS = 4
+CONSENT_MISSING = "Client.ConsentMissing"
+
+
+class ConsentMissing(Exception):
+    """The exchange refused a read: the person has not consented (nothing was read)."""
+
+
+@dataclass
+class Facts:
+    """What has been read about one person, in the rules' terms."""
+
+    birth_date: str | None = None
+    date_of_death: str | None = None
+    resident: dict[str, bool] = field(default_factory=dict)
+    monthly_income: dict[str, float] = field(default_factory=dict)
+    relatives: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def situation(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.birth_date is not None:
+            values["birth_date"] = {"ETERNITY": self.birth_date}
+            values["date_of_death"] = {"ETERNITY": self.date_of_death or ALIVE}
+        if self.resident:
+            values["resident"] = dict(self.resident)
+        if self.monthly_income:
+            values["monthly_income"] = dict(self.monthly_income)
+        return values
+
+
+class Gatherer:
+    """Reads about persons for one service owner and purpose, each fact once."""
+
+    def __init__(
+        self,
+        calls: ExchangeClient,
+        *,
+        purpose: str,
+        on: date,
+        refs: dict[str, str] | None = None,
+    ) -> None:
+        self.calls = calls
+        self.purpose = purpose
+        self.on = on
+        self.facts: dict[str, Facts] = {}
+        #: Registry service code → its exchange identifier (shared by a batch's gatherers).
+        self._refs: dict[str, str] = {} if refs is None else refs
+
+    def _call(self, service: str, code: str, fields: list[str], **query: str) -> dict[str, Any]:
+        ref = self._refs.get(service)
+        if ref is None:
+            ref = self._refs[service] = identity.registry_service(self.calls.session, service)
+        try:
+            answer = self.calls.call(
+                ref,
+                purpose=self.purpose,
+                query={"personalCode": code, **query},
+                fields=fields,
+                on=self.on,
+            )
+        except LocalCallRefused as refused:
+            if refused.error_type == CONSENT_MISSING:
+                raise ConsentMissing(code) from refused
+            raise
+        return answer.body
+
+    def of(self, code: str) -> Facts:
+        return self.facts.setdefault(code, Facts())
+
+    def read_person(self, code: str) -> None:
+        body = self._call(PERSON, code, ["birthDate", "dateOfDeath"], asOf=self.on.isoformat())
+        facts = self.of(code)
+        facts.birth_date = body.get("birthDate")
+        facts.date_of_death = body.get("dateOfDeath")
+
+    def read_residence(self, code: str, months: list[str]) -> None:
+        try:
+            body = self._call(RESIDENCE, code, ["address"], asOf=self.on.isoformat())
+            lives_here = body.get("address") is not None
+        except NotFound:  # no residence known: not resident
+            lives_here = False
+        for month in months:
+            self.of(code).resident[month] = lives_here
+
+    def read_income(self, code: str, months: list[str]) -> None:
+        ordered = sorted(months)
+        months_asked = {"from": ordered[0], "to": ordered[-1]}
+        body = self._call(INCOME, code, ["monthlyTotals"], **months_asked)
+        facts = self.of(code)
+        for month in ordered:
+            facts.monthly_income.setdefault(month, 0.0)
+        for total in body.get("monthlyTotals") or []:
+            if total.get("month") in facts.monthly_income:
+                facts.monthly_income[total["month"]] = int(total.get("amount") or 0) / 100
+
+    def relatives(self, code: str, kind: str) -> list[dict[str, Any]]:
+        """The person's current ``parents`` or ``children`` (each with code and birth date)."""
+        facts = self.of(code)
+        if kind not in facts.relatives:
+            body = self._call(RELATIONS, code, [kind], asOf=self.on.isoformat())
+            facts.relatives[kind] = [
+                r
+                for r in body.get(kind) or []
+                if not r.get("validTo") or date.fromisoformat(r["validTo"]) > self.on
+            ]
+        return facts.relatives[kind]
+
+    def household(self, adults: list[str]) -> tuple[list[str], list[str]]:
+        """The adults and every current child of theirs (children's birth dates noted)."""
+        children: dict[str, None] = {}
+        for adult in adults:
+            for child in self.relatives(adult, "children"):
+                code = str(child["personalCode"])
+                if code in adults:
+                    continue
+                children[code] = None
+                facts = self.of(code)
+                if facts.birth_date is None and child.get("birthDate"):
+                    # a current relation: the child is alive (a death ends relations)
+                    facts.birth_date, facts.date_of_death = str(child["birthDate"]), None
+        return adults, list(children)
+
+    def fill(self, missing: list[dict[str, Any]]) -> bool:
+        """Read what an evaluation reported missing; returns whether anything was read."""
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for item in missing:
+            if item["entity"] != "person":
+                continue
+            key = (str(item["id"]), str(item["variable"]))
+            wanted.setdefault(key, []).append(str(item["period"]))
+        read = False
+        for (code, variable), periods in sorted(wanted.items()):
+            facts = self.of(code)
+            if variable in ("birth_date", "date_of_death") and facts.birth_date is None:
+                self.read_person(code)
+            elif variable == "resident" and not all(p in facts.resident for p in periods):
+                self.read_residence(code, periods)
+            elif variable == "monthly_income" and not all(
+                p in facts.monthly_income for p in periods
+            ):
+                self.read_income(code, periods)
+            else:
+                continue
+            read = True
+        return read
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A service's rules evaluated for one person."""
+
+    due: bool
+    amount: int | None
+    reason: str
+    explanation: dict[str, Any]
+    ruleset_version: str
+
+
+def _due(value: Any) -> tuple[bool, int | None]:
+    if isinstance(value, bool):
+        return value, None
+    cents = round(float(value) * 100)
+    return cents > 0, cents
+
+
+def evaluate(
+    gatherer: Gatherer,
+    service: CatalogueService,
+    *,
+    person: str,
+    adults: list[str] | None,
+    children: list[str] | None,
+    period: str,
+) -> Evaluation:
+    """Evaluate ``service`` for ``person`` in the month ``period``, reading what its rules
+    need (in a household of ``adults`` and ``children`` when given). ``ConsentMissing`` when
+    the exchange refuses a read for want of consent."""
+    ruleset = rules.get_ruleset(service.ruleset)
+    explanation = None
+    for _ in range(_ROUNDS):
+        members = [*(adults or [person]), *(children or [])]
+        data: dict[str, Any] = {
+            "persons": {code: gatherer.of(code).situation() for code in members},
+        }
+        if adults is not None:
+            data["households"] = {"h": {"adults": adults, "children": children or []}}
+        explanation = rules.explain_situation(
+            ruleset=ruleset,
+            data=data,
+            variables=[service.variable],
+            period=rules.Period.parse(period),
+            entity="person",
+            entity_id=person,
+        )
+        if not explanation.missing or not gatherer.fill(explanation.missing):
+            break
+    assert explanation is not None
+    document = explanation.as_dict()
+    due, amount = _due(document["results"][0]["value"])
+    sentences = document["sentences"]
+    reason = " ".join(sentences[1:2]) or sentences[0]
+    return Evaluation(
+        due=due,
+        amount=amount if due else None,
+        reason=reason,
+        explanation=document,
+        ruleset_version=ruleset.version,
+    )

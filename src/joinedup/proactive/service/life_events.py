@@ -1,0 +1,352 @@
+"""Reacting to life events: find the services concerned, gather, evaluate, record, tell.
+
+Every handler takes a LIST of life events and handles them in the caller's one transaction
+(the workers' consumers pass one event or a batch): the persons the events name are resolved
+once through the life-event routing subsystem (it reads personal codes only), each service
+owner's reads go through one exchange client per owner and purpose, the outcomes are recorded
+together, and the letters go out in one mailbox batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import structlog
+from sqlalchemy.orm import Session
+
+from joinedup import catalogue, consent, exchange, identity, rules
+from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LawfulBasis, LifeEvent
+from joinedup.core.clock import today
+from joinedup.core.errors import NotFound
+from joinedup.core.settings import get_settings
+from joinedup.proactive.schemas import EntitlementStatus
+from joinedup.proactive.service import texts
+from joinedup.proactive.service.entitlements import (
+    PROACTIVE_ACTOR,
+    Change,
+    Outcome,
+    active_entitlements_of,
+    record_outcomes,
+    set_status,
+    status_for,
+)
+from joinedup.proactive.service.gathering import ConsentMissing, Gatherer, evaluate
+from joinedup.proactive.service.letters import send_decision_letters
+
+log = structlog.get_logger(__name__)
+
+ROUTING_PURPOSE = "life-event-routing"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One life event as the proactive services see it (register references, no codes)."""
+
+    life_event: LifeEvent
+    event_id: uuid.UUID | None
+    on: date
+    #: The person it happened to: the newborn, the deceased, who moved, married, turned 18.
+    person_ref: int
+    parent_refs: tuple[int, ...] = ()
+    spouse_ref: int | None = None
+    municipality_code: str | None = None
+
+
+@dataclass
+class Reaction:
+    """What handling a list of life events did."""
+
+    changes: list[Change] = field(default_factory=list)
+    letters: int = 0
+    skipped: int = 0
+
+
+def _period(occurrence: Occurrence) -> tuple[str, date]:
+    """The month the rules are evaluated for, and its first day. Reaching an age counts from
+    the first month that begins on or after the birthday (ages are whole years on the 1st)."""
+    day = occurrence.on
+    ages = (LifeEvent.AGE_6, LifeEvent.AGE_18, LifeEvent.PENSION_AGE)
+    if occurrence.life_event in ages and day.day != 1:
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    first = day.replace(day=1)
+    return first.strftime("%Y-%m"), first
+
+
+def resolve_codes(session: Session, refs: Sequence[int]) -> dict[int, str]:
+    """The personal codes of register references, read through the exchange by the
+    life-event routing subsystem (one data-usage record per person, purpose
+    ``life-event-routing``). Unknown references are left out."""
+    wanted = list(dict.fromkeys(refs))
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    service = identity.registry_service(session, "person")
+    with exchange.exchange_client(session, client=get_settings().life_event_subsystem) as calls:
+        for ref in wanted:
+            try:
+                answer = calls.call(
+                    service,
+                    purpose=ROUTING_PURPOSE,
+                    query={"personRef": str(ref)},
+                    fields=["personalCode"],
+                )
+            except NotFound:
+                continue
+            found[ref] = str(answer.body["personalCode"])
+    return found
+
+
+def _applies(service: CatalogueService, occurrence: Occurrence) -> bool:
+    if service.delivery_mode is DeliveryMode.APPLICATION:
+        return False
+    municipality = service.owner.municipality_code
+    return municipality is None or municipality == occurrence.municipality_code
+
+
+def _concerned(
+    gatherer: Gatherer, occurrence: Occurrence, concerns: Concerns, codes: dict[int, str]
+) -> list[str]:
+    subject = codes.get(occurrence.person_ref)
+    if concerns in (Concerns.PERSON, Concerns.CHILD):
+        found = [subject] if subject else []
+        if concerns is Concerns.PERSON and occurrence.spouse_ref in codes:
+            found.append(codes[occurrence.spouse_ref])  # a marriage concerns both spouses
+        return found
+    if concerns is Concerns.SPOUSE:
+        spouse = codes.get(occurrence.spouse_ref) if occurrence.spouse_ref else None
+        return [c for c in (subject, spouse) if c]
+    if concerns is Concerns.PARENTS:
+        if occurrence.parent_refs:
+            return [codes[r] for r in occurrence.parent_refs if r in codes]
+        if subject is None:
+            return []
+        return [str(p["personalCode"]) for p in gatherer.relatives(subject, "parents")]
+    return []
+
+
+def _awaiting(service: CatalogueService, person: str, **common: object) -> Outcome:
+    return Outcome(
+        person_code=person,
+        service=service,
+        status=EntitlementStatus.AWAITING_CONSENT,
+        amount=None,
+        reason=texts.AWAITING_CONSENT,
+        explanation={"evaluated": False, "waiting_for": "consent"},
+        ruleset_version="",
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _evaluate_service(
+    session: Session,
+    gatherer: Gatherer,
+    service: CatalogueService,
+    occurrence: Occurrence,
+    codes: dict[int, str],
+) -> list[Outcome]:
+    period, first_day = _period(occurrence)
+    regarding = codes.get(occurrence.person_ref)
+    outcomes: list[Outcome] = []
+    for concerns in service.concerned(occurrence.life_event):
+        if concerns is Concerns.ESTATE:
+            continue  # the deceased's own entitlements end (see end_at_death)
+        try:
+            persons = _concerned(gatherer, occurrence, concerns, codes)
+        except (NotFound, ConsentMissing):
+            continue
+        entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
+        household = concerns is Concerns.PARENTS or entity == "household"
+        common = {
+            # one grant per household and month: twins share one birth grant (the rules count
+            # every child born in the month), a child born a year later has their own
+            "occasion": f"{occurrence.life_event.value}:{period}" if service.per_occasion else "",
+            "period_start": first_day,
+            "life_event": occurrence.life_event.value,
+            "regarding_code": regarding if regarding not in persons else None,
+            "event_id": occurrence.event_id,
+        }
+        adults: list[str] | None = persons if household else None
+        children: list[str] | None = None
+        for person in persons:
+            if service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
+                session, agreement=str(service.data_agreement_id), subject_code=person, on=today()
+            ):
+                outcomes.append(_awaiting(service, person, **common))  # nothing is read
+                continue
+            try:
+                if household and children is None:
+                    adults, children = gatherer.household(persons)
+                result = evaluate(
+                    gatherer,
+                    service,
+                    person=person,
+                    adults=adults if household else None,
+                    children=children if household else None,
+                    period=period,
+                )
+            except ConsentMissing:
+                outcomes.append(_awaiting(service, person, **common))
+                continue
+            except NotFound:  # not (or no longer) someone this owner may read about
+                continue
+            outcomes.append(
+                Outcome(
+                    person_code=person,
+                    service=service,
+                    status=status_for(service) if result.due else None,
+                    amount=result.amount,
+                    reason=result.reason,
+                    explanation=result.explanation,
+                    ruleset_version=result.ruleset_version,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+    return outcomes
+
+
+def end_at_death(
+    session: Session, *, person_codes: dict[str, tuple[date, uuid.UUID | None]]
+) -> list[Change]:
+    """End every active entitlement of the deceased (``person_codes``: code → (date of death,
+    event id)); no letter goes to the deceased (the next of kin hear through Tell Us Once)."""
+    changes = []
+    for row in active_entitlements_of(session, person_codes=list(person_codes)):
+        died_on, event_id = person_codes[row.person_code]
+        changes.append(
+            set_status(
+                session,
+                row,
+                status=EntitlementStatus.ENDED,
+                reason=texts.ENDED_AT_DEATH,
+                actor=PROACTIVE_ACTOR,
+                period_end=died_on,
+                event_id=event_id,
+                cause=LifeEvent.DEATH.value,
+            )
+        )
+    return changes
+
+
+def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
+    """Handle life events in the caller's transaction: resolve the persons they name, end
+    the deceased's entitlements, evaluate every service concerned for every person
+    concerned, record the outcomes and send the decision letters.
+
+    Changes the entitlements (with revisions), the exchange's records of every read, the
+    mailbox; emits ``entitlement.*.v1`` (and the mailbox's ``notify.letter_sent.v1``)."""
+    reaction = Reaction()
+    if not occurrences:
+        return reaction
+    refs = [o.person_ref for o in occurrences]
+    refs += [r for o in occurrences for r in o.parent_refs]
+    refs += [o.spouse_ref for o in occurrences if o.spouse_ref is not None]
+    codes = resolve_codes(session, refs)
+    deaths = {
+        codes[o.person_ref]: (o.on, o.event_id)
+        for o in occurrences
+        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
+    }
+    reaction.changes.extend(end_at_death(session, person_codes=deaths))
+    by_event: dict[LifeEvent, list[CatalogueService]] = {}
+    groups: dict[tuple[str, str], list[tuple[CatalogueService, Occurrence]]] = {}
+    for occurrence in occurrences:
+        if occurrence.person_ref not in codes:
+            reaction.skipped += 1
+            continue
+        services = by_event.get(occurrence.life_event)
+        if services is None:
+            services = by_event[occurrence.life_event] = catalogue.services_for_life_event(
+                session, life_event=occurrence.life_event
+            )
+        for service in services:
+            if _applies(service, occurrence):
+                key = (service.owner.client, service.purpose)
+                groups.setdefault(key, []).append((service, occurrence))
+    outcomes: list[Outcome] = []
+    service_refs: dict[str, str] = {}
+    for (client, purpose), work in groups.items():
+        with exchange.exchange_client(session, client=client) as calls:
+            gatherers: dict[date, Gatherer] = {}
+            for service, occurrence in work:
+                gatherer = gatherers.get(occurrence.on)
+                if gatherer is None:
+                    gatherer = gatherers[occurrence.on] = Gatherer(
+                        calls, purpose=purpose, on=occurrence.on, refs=service_refs
+                    )
+                outcomes.extend(_evaluate_service(session, gatherer, service, occurrence, codes))
+    changes = record_outcomes(session, outcomes)
+    reaction.changes.extend(changes)
+    reaction.letters = send_decision_letters(session, changes)
+    log.info(
+        "life_events_handled",
+        events=len(occurrences),
+        changes=len(reaction.changes),
+        letters=reaction.letters,
+    )
+    return reaction
+
+
+def reconsider_after_consent(
+    session: Session,
+    *,
+    subject_code: str,
+    agreement_id: uuid.UUID | str,
+    event_id: uuid.UUID | None = None,
+) -> Reaction:
+    """Evaluate the person's entitlements that waited for their consent to ``agreement_id``,
+    now that it is given: the owner reads (under the consent) what the rules need, and the
+    outcome is recorded and told as for a life event. Changes and emits as :func:`react`."""
+    reaction = Reaction()
+    wanted = str(agreement_id)
+    outcomes: list[Outcome] = []
+    refs: dict[str, str] = {}
+    for row in active_entitlements_of(session, person_codes=[subject_code]):
+        if row.status != EntitlementStatus.AWAITING_CONSENT.value or row.life_event is None:
+            continue
+        service = catalogue.get_catalogued_service(session, code=row.service_code)
+        if str(service.data_agreement_id) != wanted:
+            continue
+        on = row.period_start  # the first day of the month the life event was decided for
+        occurrence = Occurrence(
+            life_event=LifeEvent(row.life_event), event_id=event_id, on=on, person_ref=0
+        )
+        period, first_day = _period(occurrence)
+        entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
+        household = [subject_code] if entity == "household" else None
+        with exchange.exchange_client(session, client=service.owner.client) as calls:
+            gatherer = Gatherer(calls, purpose=service.purpose, on=on, refs=refs)
+            try:
+                result = evaluate(
+                    gatherer,
+                    service,
+                    person=subject_code,
+                    adults=household,
+                    children=None,
+                    period=period,
+                )
+            except (ConsentMissing, NotFound):
+                reaction.skipped += 1
+                continue
+        outcomes.append(
+            Outcome(
+                person_code=subject_code,
+                service=service,
+                occasion=row.occasion,
+                status=status_for(service) if result.due else None,
+                amount=result.amount,
+                period_start=first_day,
+                reason=result.reason,
+                explanation=result.explanation,
+                ruleset_version=result.ruleset_version,
+                life_event=row.life_event,
+                regarding_code=row.regarding_code,
+                event_id=event_id,
+            )
+        )
+    changes = record_outcomes(session, outcomes)
+    reaction.changes.extend(changes)
+    reaction.letters = send_decision_letters(session, changes)
+    return reaction

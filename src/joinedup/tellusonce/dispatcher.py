@@ -1,0 +1,192 @@
+"""The dispatcher: a worker loop that tells the agencies, through the exchange.
+
+Each round it claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
+a lease and a counted attempt, committed), sends each one to its agency's service as a
+mediated call from the Central Digital Office's ``tell-us-once`` subsystem
+(:func:`joinedup.exchange.send_to_service`: signed, logged, a data-usage record naming the
+deceased, ``X-Road-Id`` = the notification's message id), and records the answer in a
+transaction of its own:
+
+- 2xx with a valid acknowledgement (``outcome``, ``summary``…) → acknowledged;
+- the exchange refuses (no access right) or the agency refuses the message (4xx other than
+  408, 409, 425, 429) → dead-lettered at once: sending it again cannot help until someone
+  fixes something, then replays it;
+- no answer, 5xx, 408/409/425/429 or an answer that is not an acknowledgement → retried after
+  a doubling delay, dead-lettered after ``JOINEDUP_TELL_US_ONCE_MAX_ATTEMPTS``.
+
+A worker killed mid-round leaves leased notifications; once the lease has expired another
+worker (or the restarted one) sends them again with the same message id, and the agency,
+idempotent on it, answers what it did the first time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import httpx
+from pydantic import ValidationError
+
+from joinedup import exchange
+from joinedup.core.bus import wait_any
+from joinedup.core.db import Database
+from joinedup.core.logging import get_logger
+from joinedup.core.settings import Settings
+from joinedup.tellusonce.schemas import AgencyAnswer
+from joinedup.tellusonce.service import (
+    PURPOSE,
+    Delivery,
+    claim_due,
+    record_answer,
+    record_failure,
+)
+
+log = get_logger(__name__)
+
+#: Answers that mean "not now" rather than "never": retried.
+TRANSIENT = frozenset({408, 409, 425, 429})
+ACTOR = "tell-us-once"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    """Delivers due notifications until stopped (see the module docstring), up to
+    ``concurrency`` at a time. ``http`` is the client to the agencies' systems (default:
+    :func:`joinedup.exchange.provider_transport`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        http: httpx.AsyncClient | None = None,
+        concurrency: int = 4,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.http = http
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.owner = worker_name()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        own = self.http is None
+        http = self.http or httpx.AsyncClient(
+            transport=exchange.provider_transport(self.settings), follow_redirects=False
+        )
+        try:
+            while not stop.is_set():
+                if not await self.run_once(http):
+                    await wait_any(stop, timeout=self.poll_interval)
+        finally:
+            if own:
+                await http.aclose()
+
+    async def run_once(self, http: httpx.AsyncClient | None = None) -> int:
+        """One round: claim what is due and deliver it; returns how many were claimed."""
+        client = http or self.http
+        assert client is not None, "give the dispatcher an HTTP client"
+        claimed = await asyncio.to_thread(self._claim)
+        outcomes = await asyncio.gather(
+            *(self.deliver(client, d) for d in claimed), return_exceptions=True
+        )
+        for delivery, outcome in zip(claimed, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # recording failed (the database is away): the lease runs out and the same
+                # message is sent again, which the agency recognises
+                log.error(
+                    "tell_us_once_outcome_not_recorded",
+                    notification=delivery.notification_id,
+                    error=type(outcome).__name__,
+                )
+        return len(claimed)
+
+    def _claim(self) -> list[Delivery]:
+        with self.database.unit_of_work() as session:
+            return claim_due(
+                session,
+                owner=self.owner,
+                lease_seconds=self.settings.tell_us_once_lease_seconds,
+                max_attempts=self.settings.tell_us_once_max_attempts,
+                limit=self.concurrency,  # claimed means in flight: no lease runs out waiting
+            )
+
+    async def deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> str:
+        """Send one claimed notification and record the outcome; returns the new status."""
+        try:
+            reply = await exchange.send_to_service(
+                self.database,
+                http,
+                client=self.settings.tell_us_once_subsystem,
+                service=delivery.service,
+                purpose=PURPOSE,
+                body=delivery.body,
+                message_id=delivery.message_id,
+                data_subjects=delivery.data_subjects,
+                sent_fields=delivery.sent_fields,
+                issue=delivery.issue,
+                timeout=self.settings.tell_us_once_timeout,
+            )
+        except exchange.LocalCallRefused as refused:
+            return await self._failed(delivery, f"{refused.error_type}: {refused.detail}", True)
+        except exchange.ProviderUnreachable as unreachable:
+            return await self._failed(delivery, f"{unreachable.error_type}: {unreachable.detail}")
+        except Exception:
+            # the database is away (the call may or may not have reached the agency): the
+            # lease runs out and the same message is sent again, which the agency recognises
+            log.exception("tell_us_once_delivery_failed", notification=delivery.notification_id)
+            return "pending"
+        if reply.ok:
+            try:
+                answer = AgencyAnswer.model_validate(reply.json())
+            except (ValueError, ValidationError):
+                return await self._failed(
+                    delivery, f"HTTP {reply.status}: the answer is not an acknowledgement"
+                )
+            return await asyncio.to_thread(self._acknowledged, delivery, answer)
+        permanent = 400 <= reply.status < 500 and reply.status not in TRANSIENT
+        return await self._failed(delivery, f"HTTP {reply.status} from the agency", permanent)
+
+    def _acknowledged(self, delivery: Delivery, answer: AgencyAnswer) -> str:
+        with self.database.unit_of_work() as session:
+            record_answer(
+                session, notification_id=delivery.notification_id, answer=answer, actor=ACTOR
+            )
+        log.info(
+            "tell_us_once_agency_informed",
+            notification=delivery.notification_id,
+            member=delivery.member_code,
+            attempt=delivery.attempt,
+            outcome=answer.outcome,
+        )
+        return "acknowledged"
+
+    async def _failed(self, delivery: Delivery, error: str, permanent: bool = False) -> str:
+        def write() -> str | None:
+            with self.database.unit_of_work() as session:
+                return record_failure(
+                    session,
+                    notification_id=delivery.notification_id,
+                    error=error,
+                    permanent=permanent,
+                    retry_base=self.settings.tell_us_once_retry_delay,
+                    max_attempts=self.settings.tell_us_once_max_attempts,
+                    actor=ACTOR,
+                )
+
+        status = await asyncio.to_thread(write)
+        log.warning(
+            "tell_us_once_attempt_failed",
+            notification=delivery.notification_id,
+            member=delivery.member_code,
+            attempt=delivery.attempt,
+            status=status,
+            error=error[:200],
+        )
+        return status or "settled"

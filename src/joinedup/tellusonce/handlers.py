@@ -1,0 +1,56 @@
+"""How Tell Us Once reacts to the registries' events, and its worker loop.
+
+- ``population.death_registered.v1`` → :func:`~joinedup.tellusonce.service.receive_death`:
+  the life event and one notification per subscribing agency, in the delivery's transaction
+  (the consumer's inbox makes a redelivered event a no-op; the unique life event per source
+  event and the unique notification per (life event, subscription) make it so in the tables
+  too).
+- ``population.address_changed.v1`` → :func:`~joinedup.tellusonce.service.receive_move`, the
+  same for a change of residence.
+- The worker loop ``tellusonce.dispatch`` delivers the notifications
+  (:class:`~joinedup.tellusonce.dispatcher.Dispatcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.consumers import consumer
+from joinedup.core.db import Database
+from joinedup.core.events import Delivered
+from joinedup.core.loops import loop
+from joinedup.core.settings import Settings
+from joinedup.registries.events import AddressChanged, DeathRegistered
+from joinedup.tellusonce.dispatcher import Dispatcher
+from joinedup.tellusonce.service import receive_death, receive_move
+
+
+@consumer("tellusonce.death", events=[DeathRegistered.name])
+def take_in_death(session: Session, event: Delivered) -> None:
+    receive_death(
+        session,
+        source_event_id=event.event_id,
+        person_ref=event.payload["person_id"],
+        date_of_death=date.fromisoformat(event.payload["date_of_death"]),
+        actor="tell-us-once",
+    )
+
+
+@consumer("tellusonce.move", events=[AddressChanged.name])
+def take_in_move(session: Session, event: Delivered) -> None:
+    receive_move(
+        session,
+        source_event_id=event.event_id,
+        person_ref=event.payload["person_id"],
+        moved_on=date.fromisoformat(event.payload["moved_on"]),
+        previous_municipality_code=event.payload.get("previous_municipality_code"),
+        actor="tell-us-once",
+    )
+
+
+@loop("tellusonce.dispatch")
+async def dispatch(settings: Settings, database: Database, stop: asyncio.Event) -> None:
+    await Dispatcher(settings, database).run(stop)

@@ -1,0 +1,44 @@
+"""The use cases of Tell Us Once."""
+
+from joinedup.tellusonce.service.delivery import (
+    Delivery,
+    claim_due,
+    complete_if_settled,
+    message_body,
+    record_answer,
+    record_failure,
+    retry_delay,
+)
+from joinedup.tellusonce.service.intake import PURPOSE, SENT_FIELDS, receive_death, receive_move
+from joinedup.tellusonce.service.operations import (
+    life_event_status,
+    list_dead_letters,
+    replay_notification,
+    tell_us_once_status,
+)
+from joinedup.tellusonce.service.subscriptions import (
+    end_subscription,
+    list_subscriptions,
+    subscribe_agency,
+)
+
+__all__ = [
+    "PURPOSE",
+    "SENT_FIELDS",
+    "Delivery",
+    "claim_due",
+    "complete_if_settled",
+    "end_subscription",
+    "life_event_status",
+    "list_dead_letters",
+    "list_subscriptions",
+    "message_body",
+    "receive_death",
+    "receive_move",
+    "record_answer",
+    "record_failure",
+    "replay_notification",
+    "retry_delay",
+    "subscribe_agency",
+    "tell_us_once_status",
+]

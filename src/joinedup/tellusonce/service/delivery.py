@@ -1,0 +1,312 @@
+"""Delivering notifications: claiming what is due, recording each agency's answer, retrying,
+dead-lettering, and — when every agency of a life event has answered — the one letter.
+
+The dispatcher (:mod:`joinedup.tellusonce.dispatcher`) calls the agencies over HTTP *between*
+transactions: :func:`claim_due` (one transaction: lease the due notifications, count the
+attempt), then the call, then :func:`record_answer` or :func:`record_failure` (another). A
+worker killed between the two leaves a leased notification that another worker claims once the
+lease has expired and sends again **with the same message id**: the agency answers the repeat
+with what it did the first time, so it acts once.
+
+Settling a notification locks its life event's row first, so two workers settling the last
+two notifications of one event (PostgreSQL, concurrent transactions) cannot both miss that
+the event is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from joinedup import notify
+from joinedup.core import i18n
+from joinedup.core.clock import utcnow
+from joinedup.core.events import emit
+from joinedup.core.settings import get_settings
+from joinedup.tellusonce.events import (
+    AgencyInformed,
+    LifeEventCompleted,
+    NotificationDeadLettered,
+)
+from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
+from joinedup.tellusonce.schemas import AgencyAnswer, LifeEventKind, NotificationStatus
+from joinedup.tellusonce.service.intake import SENT_FIELDS
+from joinedup.tellusonce.service.letters import death_letter, move_letter
+
+#: The longest wait between two attempts, however many failed before.
+MAX_RETRY_DELAY = timedelta(days=1)
+_PENDING = NotificationStatus.PENDING.value
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed notification: what to send to whom."""
+
+    notification_id: int
+    life_event_id: int
+    message_id: str
+    service: str  # CLASS/MEMBER/SUBSYSTEM/SERVICE
+    member_code: str
+    body: dict[str, Any]
+    data_subjects: tuple[str, ...]
+    sent_fields: tuple[str, ...]  # what the body carries about the data subjects
+    attempt: int
+    issue: str  # the case reference the agency sees (X-Road-Issue)
+
+
+def retry_delay(base: float, attempt: int) -> timedelta:
+    """The wait after failed attempt ``attempt``: ``base`` seconds doubled per attempt."""
+    return min(timedelta(seconds=base * 2 ** max(attempt - 1, 0)), MAX_RETRY_DELAY)
+
+
+def message_body(event: LifeEvent) -> dict[str, Any]:
+    """What an agency is sent about a life event (the same for every agency and attempt)."""
+    return {
+        "lifeEvent": event.kind,
+        "reference": str(event.source_event_id),
+        "occurredOn": event.occurred_on.isoformat(),
+        **event.details,
+    }
+
+
+def claim_due(
+    session: Session,
+    *,
+    owner: str,
+    lease_seconds: float,
+    max_attempts: int,
+    limit: int = 20,
+) -> list[Delivery]:
+    """Lease up to ``limit`` due notifications to ``owner`` and count the attempt.
+
+    Due: pending, its next attempt time has come and nobody holds a live lease. A notification
+    whose last attempt never reported back (its worker died) is dead-lettered instead.
+    Changes the notifications' lease and attempts; emits only for dead letters."""
+    now = utcnow()
+    statement = (
+        select(Notification)
+        .where(
+            Notification.status == _PENDING,
+            Notification.next_attempt_at <= now,
+            or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
+        )
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    rows = list(session.scalars(statement))
+    if not rows:
+        return []
+    subscriptions = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscription).where(Subscription.id.in_({r.subscription_id for r in rows}))
+        )
+    }
+    events = {
+        e.id: e
+        for e in session.scalars(
+            select(LifeEvent).where(LifeEvent.id.in_({r.life_event_id for r in rows}))
+        )
+    }
+    claimed: list[Delivery] = []
+    for row in rows:
+        if row.attempts >= max_attempts:
+            _dead_letter(session, row, "no answer after the last attempt (the worker stopped)")
+            complete_if_settled(session, life_event_id=row.life_event_id, actor="tell-us-once")
+            continue
+        row.attempts += 1
+        row.lease_owner = owner[:100]
+        row.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        subscription, event = subscriptions[row.subscription_id], events[row.life_event_id]
+        claimed.append(
+            Delivery(
+                notification_id=row.id,
+                life_event_id=row.life_event_id,
+                message_id=str(row.message_id),
+                service=f"{subscription.member_class}/{subscription.member_code}/"
+                f"{subscription.subsystem_code}/{subscription.service_code}",
+                member_code=subscription.member_code,
+                body=message_body(event),
+                data_subjects=(event.subject_code,),
+                sent_fields=SENT_FIELDS.get(event.kind, ()),
+                attempt=row.attempts,
+                issue=f"tell-us-once:{event.source_event_id}",
+            )
+        )
+    session.flush()
+    return claimed
+
+
+def _settling(session: Session, notification_id: int) -> Notification | None:
+    """The notification, with its life event's row locked first; None when not pending."""
+    life_event_id = session.scalar(
+        select(Notification.life_event_id).where(Notification.id == notification_id)
+    )
+    if life_event_id is None:
+        return None
+    session.get(LifeEvent, life_event_id, with_for_update=True)
+    row = session.get(Notification, notification_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != _PENDING:
+        return None
+    return row
+
+
+def record_answer(
+    session: Session, *, notification_id: int, answer: AgencyAnswer, actor: str
+) -> bool:
+    """The agency acknowledged: store what it did. Emits ``tellusonce.agency_informed.v1``
+    and, when it was the last one, sends the letter (see :func:`complete_if_settled`).
+    Returns False (nothing changed) when the notification was settled already."""
+    row = _settling(session, notification_id)
+    if row is None:
+        return False
+    now = utcnow()
+    row.status = NotificationStatus.ACKNOWLEDGED.value
+    row.outcome = answer.model_dump(mode="json", by_alias=True, exclude_none=True)
+    row.acknowledged_at = now
+    row.lease_owner = row.lease_expires_at = None
+    row.last_error = None
+    session.flush()
+    subscription = session.get(Subscription, row.subscription_id)
+    assert subscription is not None
+    emit(
+        session,
+        AgencyInformed(
+            notification_id=row.id,
+            life_event_id=row.life_event_id,
+            member_code=subscription.member_code,
+            outcome=answer.outcome,
+            attempts=row.attempts,
+        ),
+    )
+    complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
+    return True
+
+
+def record_failure(
+    session: Session,
+    *,
+    notification_id: int,
+    error: str,
+    permanent: bool = False,
+    retry_base: float | None = None,
+    max_attempts: int | None = None,
+    actor: str,
+) -> str | None:
+    """The attempt failed: retry after a growing delay, or — after the last attempt, or at
+    once when ``permanent`` (retrying cannot help) — put it in the dead-letter list (emits
+    ``tellusonce.notification_dead_lettered.v1``; may complete the life event). Returns the
+    new status, or None when the notification was settled already."""
+    settings = get_settings()
+    base = settings.tell_us_once_retry_delay if retry_base is None else retry_base
+    limit = settings.tell_us_once_max_attempts if max_attempts is None else max_attempts
+    row = _settling(session, notification_id)
+    if row is None:
+        return None
+    if permanent or row.attempts >= limit:
+        _dead_letter(session, row, error)
+        complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
+        return NotificationStatus.DEAD_LETTER.value
+    row.last_error = error[:1000]
+    row.next_attempt_at = utcnow() + retry_delay(base, row.attempts)
+    row.lease_owner = row.lease_expires_at = None
+    session.flush()
+    return _PENDING
+
+
+def _dead_letter(session: Session, row: Notification, error: str) -> None:
+    row.status = NotificationStatus.DEAD_LETTER.value
+    row.last_error = error[:1000]
+    row.dead_lettered_at = utcnow()
+    row.lease_owner = row.lease_expires_at = None
+    session.flush()
+    subscription = session.get(Subscription, row.subscription_id)
+    assert subscription is not None
+    emit(
+        session,
+        NotificationDeadLettered(
+            notification_id=row.id,
+            life_event_id=row.life_event_id,
+            member_code=subscription.member_code,
+            attempts=row.attempts,
+        ),
+    )
+
+
+def complete_if_settled(session: Session, *, life_event_id: int, actor: str) -> bool:
+    """When no notification of the life event is pending any more: send the next of kin the
+    one letter listing what each agency did (``notify.send_letter``, idempotent on its
+    reference), mark the event completed and emit ``tellusonce.life_event_completed.v1``.
+    Returns whether it completed the event now."""
+    event = session.get(LifeEvent, life_event_id, with_for_update=True)
+    if event is None or event.status == "completed":
+        return False
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.life_event_id == life_event_id, Notification.status == _PENDING)
+    )
+    if pending:
+        return False
+    rows = session.execute(
+        select(Notification, Subscription.member_name)
+        .join(Subscription, Notification.subscription_id == Subscription.id)
+        .where(Notification.life_event_id == life_event_id)
+        .order_by(Notification.id)
+    ).all()
+    informed = [(name, dict(n.outcome or {})) for n, name in rows if n.status != "dead_letter"]
+    missing = [name for n, name in rows if n.status == "dead_letter"]
+    sender = "/".join(get_settings().tell_us_once_subsystem.split("/")[:2])
+    reference = f"TUO-{event.id}"
+    for recipient in event.recipients:
+        code = recipient["code"]
+        locale = notify.preferred_locale(session, person_code=code)
+        with i18n.use_locale(locale):
+            if event.kind == LifeEventKind.MOVE.value:
+                subject, paragraphs = move_letter(
+                    moved_on=event.occurred_on,
+                    informed=informed,
+                    not_confirmed=missing,
+                    reference=reference,
+                )
+            else:
+                subject, paragraphs = death_letter(
+                    deceased=event.subject_name,
+                    died_on=event.occurred_on,
+                    informed=informed,
+                    not_confirmed=missing,
+                    reference=reference,
+                )
+        notify.send_letter(
+            session,
+            recipient_code=code,
+            sender=sender,
+            kind=notify.LetterKind.INFORMATION.value,
+            subject=subject,
+            paragraphs=paragraphs,
+            reference=f"tell-us-once/{event.source_event_id}/{code}",
+            regarding=f"tell-us-once:{event.id}",
+            locale=locale,
+            actor=actor,
+        )
+    event.status = "completed"
+    event.completed_at = utcnow()
+    event.letters_sent = len(event.recipients)
+    session.flush()
+    emit(
+        session,
+        LifeEventCompleted(
+            life_event_id=event.id,
+            kind=event.kind,
+            acknowledged=len(informed),
+            dead_lettered=len(missing),
+            letters=len(event.recipients),
+        ),
+    )
+    return True

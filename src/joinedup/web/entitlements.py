@@ -1,0 +1,115 @@
+"""The entitlements API of the front doors: the person's own (the portal's "My entitlements")
+and an agency's staff view of one person's entitlements from their agency's services.
+
+- ``GET /api/v1/me/entitlements`` — the signed-in person's (or, acting for someone, that
+  person's, with a mandate covering ``data:entitlements``), newest first, keyset pages.
+- ``GET /api/v1/me/entitlements/{id}`` — one, with its revision history.
+- ``POST /api/v1/me/entitlements/{id}/decision`` — accept or decline an offer, opt out of an
+  automatic grant (CSRF token required; the mandate must cover the service).
+- ``GET /api/v1/staff/{member_class}/{member_code}/persons/{person_code}/entitlements`` —
+  for staff of that agency (any role): the person's entitlements from its services.
+
+The use cases are :mod:`joinedup.proactive`'s; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from joinedup import proactive
+from joinedup.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from joinedup.proactive import (
+    DecisionBody,
+    EntitlementDetail,
+    EntitlementStatus,
+    EntitlementView,
+)
+from joinedup.web.auth import PATH_MEMBER, Citizen, CitizenContext, StaffContext, csrf_protect
+from joinedup.web.auth import require_staff as _require_staff
+from joinedup.web.deps import ReadSession, WriteSession
+
+router = APIRouter(prefix="/api/v1", tags=["entitlements"], dependencies=[Depends(csrf_protect)])
+
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Statuses = Annotated[list[EntitlementStatus] | None, Query(description="Only these statuses.")]
+_STAFF = Depends(_require_staff(member=PATH_MEMBER))
+
+
+def _subject(session: Session, citizen: CitizenContext) -> str:
+    """Whose entitlements the citizen sees: their own, or (with a mandate covering
+    ``data:entitlements``) the person they act for."""
+    if not citizen.acting_for.is_self:
+        citizen.authorise(session, "data:entitlements")
+    return citizen.subject_code
+
+
+@router.get("/me/entitlements", summary="My entitlements (or those of whom I act for)")
+def my_entitlements(
+    citizen: Citizen,
+    session: ReadSession,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    status: Statuses = None,
+) -> Page[EntitlementView]:
+    return proactive.list_entitlements(
+        session,
+        person_code=_subject(session, citizen),
+        status=status,
+        page=PageRequest(cursor=cursor, limit=limit),
+    )
+
+
+@router.get("/me/entitlements/{entitlement_id}", summary="One of my entitlements, with history")
+def my_entitlement(
+    entitlement_id: uuid.UUID, citizen: Citizen, session: ReadSession
+) -> EntitlementDetail:
+    return proactive.get_entitlement(
+        session, entitlement_id=entitlement_id, person_code=_subject(session, citizen)
+    )
+
+
+@router.post(
+    "/me/entitlements/{entitlement_id}/decision",
+    summary="Accept or decline an offer, or opt out of an automatic grant",
+)
+def decide(
+    entitlement_id: uuid.UUID, body: DecisionBody, citizen: Citizen, session: WriteSession
+) -> EntitlementDetail:
+    # Only the subject's own entitlement is found; the use case checks the mandate covers it.
+    proactive.get_entitlement(
+        session, entitlement_id=entitlement_id, person_code=citizen.subject_code
+    )
+    return proactive.decide(
+        session,
+        entitlement_id=entitlement_id,
+        decision=body.decision,
+        actor_code=citizen.actor_code,
+    )
+
+
+@router.get(
+    "/staff/{member_class}/{member_code}/persons/{person_code}/entitlements",
+    summary="A person's entitlements from this agency's services (its staff only)",
+)
+def persons_entitlements(
+    member_class: str,
+    member_code: str,
+    person_code: str,
+    session: ReadSession,
+    staff: StaffContext = _STAFF,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    status: Statuses = None,
+) -> Page[EntitlementView]:
+    return proactive.list_entitlements(
+        session,
+        person_code=person_code,
+        owner_member_code=member_code,
+        status=status,
+        page=PageRequest(cursor=cursor, limit=limit),
+    )

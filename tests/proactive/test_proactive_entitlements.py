@@ -1,0 +1,117 @@
+"""Recording outcomes: a new amount is a change (one revision, one event, one letter from the
+new amount's first day), no longer due ends it, the same outcome again records nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from proactive_support import adults, latest_events, letters_of, react_to, record_birth
+from sqlalchemy import text
+
+from joinedup import catalogue, notify, proactive
+from joinedup.core.clock import today
+from joinedup.core.db import Database
+from joinedup.core.pagination import PageRequest
+from joinedup.proactive import EntitlementStatus, Outcome, record_outcomes, send_decision_letters
+
+
+def _outcome(database: Database, person: str, amount: int | None, start: date) -> Outcome:
+    with database.reading() as session:
+        service = catalogue.get_catalogued_service(session, code="child-benefit")
+    return Outcome(
+        person_code=person,
+        service=service,
+        occasion="",
+        status=EntitlementStatus.GRANTED if amount else None,
+        amount=amount,
+        period_start=start,
+        reason="Eligible: a test.",
+        explanation={"sentences": ["a test"]},
+        ruleset_version="2024.1",
+        life_event="age_18",
+    )
+
+
+def _record(database: Database, outcome: Outcome) -> list[proactive.Change]:
+    with database.unit_of_work() as session:
+        changes = record_outcomes(session, [outcome])
+        send_decision_letters(session, changes)
+        return changes
+
+
+def test_amount_changes_and_end(seeded: Database) -> None:
+    (person,) = adults(seeded, sex="M", count=1, offset=3)
+    assert len(_record(seeded, _outcome(seeded, person, 24_000, date(2026, 1, 1)))) == 1
+    assert _record(seeded, _outcome(seeded, person, 24_000, date(2026, 2, 1))) == []  # same
+    (changed,) = _record(seeded, _outcome(seeded, person, 12_000, date(2026, 3, 1)))
+    assert changed.previous_amount == 24_000
+    (ended,) = _record(seeded, _outcome(seeded, person, None, date(2026, 6, 1)))
+    assert ended.status is EntitlementStatus.ENDED
+
+    with seeded.reading() as session:
+        (benefit,) = proactive.list_entitlements(session, person_code=person).items
+        detail = proactive.get_entitlement(session, entitlement_id=benefit.id, person_code=person)
+        names = list(
+            session.scalars(
+                text(
+                    "SELECT name FROM outbox_event WHERE name LIKE 'entitlement.%' "
+                    "AND payload LIKE :id ORDER BY id"
+                ),
+                {"id": f"%{benefit.id}%"},
+            )
+        )
+    assert names == [
+        "entitlement.granted.v1",
+        "entitlement.changed.v1",
+        "entitlement.ended.v1",
+    ]
+    assert [(r.status, r.amount_cents) for r in detail.history] == [
+        (EntitlementStatus.GRANTED, 24_000),
+        (EntitlementStatus.GRANTED, 12_000),
+        (EntitlementStatus.ENDED, 12_000),
+    ]
+    assert detail.period_start == date(2026, 1, 1)
+    assert detail.period_end == date(2026, 6, 1)
+    letters = letters_of(seeded, person)
+    assert len(letters) == 3
+    with seeded.reading() as session:
+        change_letter = next(le for le in letters if "new amount" in le.subject)
+        body = notify.get_letter(
+            session, message_id=change_letter.message_id, recipient_code=person
+        ).paragraphs[0]
+        assert "March 1, 2026" in body  # from the new amount's first day
+        assert "€240.00" in body
+        assert "€120.00" in body
+        items = notify.list_letters(session, recipient_code=person, request=PageRequest()).items
+        assert len(items) == 3
+
+
+def test_a_letter_is_written_in_the_recipient_s_language(seeded: Database) -> None:
+    (person,) = adults(seeded, sex="M", count=1, offset=4)
+    with seeded.unit_of_work() as session:
+        notify.set_delivery_preference(session, person_code=person, locale="et", actor="test")
+    _record(seeded, _outcome(seeded, person, 12_000, date(2026, 1, 1)))
+    with seeded.reading() as session:
+        (letter,) = letters_of(seeded, person)
+        detail = notify.get_letter(session, message_id=letter.message_id, recipient_code=person)
+    assert detail.locale == "et"
+    assert detail.subject == "Lapsetoetus määratud"
+    assert detail.paragraphs[1].startswith("Põhjus: ")
+    assert any("vaidlustada" in p for p in detail.paragraphs)
+
+
+def test_twins_handled_in_one_batch_get_one_birth_grant_for_both(seeded: Database) -> None:
+    (mother,) = adults(seeded, sex="F", count=1, offset=14)
+    for _ in range(2):
+        record_birth(seeded, mother=mother, father=None, born=today())
+    react_to(seeded, latest_events(seeded, "population.birth_registered.v1", 2))
+    found = {e.service_code: e for e in entitlements_of_all(seeded, mother)}
+    assert found["birth-grant"].amount_cents == 200_000  # €1,000 for each of the two
+    assert found["child-benefit"].amount_cents == 24_000
+    assert found["birth-grant"].revision == 1
+    assert len(entitlements_of_all(seeded, mother)) == 3
+
+
+def entitlements_of_all(database: Database, person: str) -> list[proactive.EntitlementView]:
+    with database.reading() as session:
+        return proactive.list_entitlements(session, person_code=person).items
