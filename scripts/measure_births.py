@@ -1,4 +1,4 @@
-"""Births per second through the civil-registration entry point, over HTTP.
+"""Births (and deaths) per second through the civil-registration entry point, over HTTP.
 
 A quick measurement, not a ``joinedup bench`` command (yet): seeds a small demo country into a
 fresh SQLite file, starts the platform with uvicorn (one process, as ``joinedup bench
@@ -9,6 +9,7 @@ so each answer is a real write: the registration, its event, the signed message 
 bodies, three data-usage records and their transparency-log entries.
 
     .venv/bin/python scripts/measure_births.py [--persons 2000] [--connections 16] [--seconds 10]
+        [--deaths 0.1] [--processes 1] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=30_000)
+    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--deaths",
+        type=float,
+        default=0.0,
+        help="share of the requests that record a death (of a distinct living man) instead",
+    )
     parser.add_argument(
         "--profile",
         metavar="FILE",
@@ -74,6 +82,14 @@ def main() -> None:
                 )
             )
         )
+        dying = list(
+            session.scalars(
+                text(
+                    "SELECT personal_code FROM person WHERE sex = 'M' AND date_of_death IS NULL "
+                    "ORDER BY birth_date, id"
+                )
+            )
+        )
     database.dispose()
     population = organisation("population-register").member_code
     instance = get_settings().xroad_instance
@@ -81,7 +97,31 @@ def main() -> None:
     host = f"127.0.0.1:{port}"
     first_day = date(2024, 1, 1)
     requests = []
+    every = round(1 / arguments.deaths) if arguments.deaths > 0 else 0
+    yesterday = (date.today() - timedelta(days=1)).isoformat()  # noqa: DTZ011 (a calendar day)
     for i in range(arguments.requests):
+        if every and i % every == 0 and i // every < len(dying):
+            requests.append(
+                build_request(
+                    "POST",
+                    f"/r1/{instance}/GOV/{population}/population/record-death",
+                    host=host,
+                    headers=[
+                        ("Authorization", f"Bearer {token.access_token}"),
+                        ("X-Road-Client", f"{instance}/GOV/{population}/civil-registration"),
+                        ("X-Road-Purpose", "civil-registration"),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body=json.dumps(
+                        {
+                            "reference": f"D-{i}",
+                            "personalCode": dying[i // every],
+                            "dateOfDeath": yesterday,
+                        }
+                    ).encode(),
+                )
+            )
+            continue
         body = {
             "reference": f"M-{i}",
             "givenNames": "Mari",
@@ -105,7 +145,7 @@ def main() -> None:
                 body=json.dumps(body).encode(),
             )
         )
-    server = _start(directory, url, port, 1)
+    server = _start(directory, url, port, arguments.processes)
     try:
         profiler: list[subprocess.Popen[bytes]] = []
         if arguments.profile:
@@ -146,7 +186,8 @@ def main() -> None:
     sys.stdout.write(
         json.dumps(
             {
-                "births_per_s": round(result.requests_per_s, 1),
+                "events_per_s": round(result.requests_per_s, 1),
+                "deaths_share": arguments.deaths,
                 "p50_ms": round(result.p(50), 2),
                 "p99_ms": round(result.p(99), 2),
                 "requests": result.requests,
@@ -166,13 +207,13 @@ async def _drive(
     port: int, requests: list[bytes], connections: int, seconds: float, *, warmup: float
 ) -> LoadResult:
     """Like ``joinedup bench exchange``'s load generator, but each connection sends its own
-    slice of the requests, so no birth is sent twice (a repeat would be a cheap replay)."""
+    share of the requests (every ``connections``-th), so no birth is sent twice (a repeat
+    would be a cheap replay) and what is sent is the start of the list."""
     from joinedup.exchange.loadgen import _read_response
 
     result = LoadResult()
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
-    share = len(requests) // connections
 
     async def connection(mine: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -190,19 +231,25 @@ async def _drive(
         finally:
             writer.close()
 
-    await asyncio.gather(
-        *(connection(requests[i * share : (i + 1) * share]) for i in range(connections))
-    )
+    await asyncio.gather(*(connection(requests[i::connections]) for i in range(connections)))
     result.seconds = max(min(time.perf_counter(), until) - measure_from, 1e-9)
     return result
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of the server process so far (Linux ``/proc``): births per
-    CPU second is what the machine's other load does not change."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU seconds of the server process and its worker processes so far
+    (Linux ``/proc``): births per CPU second is what the machine's other load does not
+    change."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or its child
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 if __name__ == "__main__":

@@ -108,9 +108,20 @@ def main() -> None:
         finally:
             await workers.stop()
 
+    async def drop_stream() -> None:  # the run's own JetStream stream
+        import nats
+
+        nc = await nats.connect(arguments.bus)
+        try:
+            await nc.jetstream().delete_stream(settings.nats_stream)
+        finally:
+            await nc.close()
+
     try:
         asyncio.run(run())
     finally:
+        if arguments.bus.startswith("nats"):
+            asyncio.run(drop_stream())
         database.dispose()
         shutil.rmtree(directory, ignore_errors=True)
     ordered = sorted(latencies)

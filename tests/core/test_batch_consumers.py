@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections import Counter
 
+import nats
 import pytest
 from bus_harness import (
     Stack,
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.bus import DEAD_LETTERED, DUPLICATE, HANDLED, IGNORED, Verdict
+from joinedup.core.bus.jetstream import durable_name
 from joinedup.core.clock import utcnow
 from joinedup.core.consumers import (
     MAX_BATCH,
@@ -33,7 +35,7 @@ from joinedup.core.consumers import (
 )
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
-from joinedup.core.outbox import DeadLetter, InboxEvent, OutboxEvent
+from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent
 
 
 def delivered(n: int, *, name: str = ThingHappened.name) -> Delivered:
@@ -267,3 +269,56 @@ def test_a_poison_event_on_the_bus_is_dead_lettered_alone(stack: Stack) -> None:
     assert Counter(len(batch) > 1 for batch in with_poison)[True] <= 1
     assert [7] in with_poison
     assert inbox_count(stack.database) == 19
+
+
+def _acknowledged_up_to(stack: Stack, name: str) -> int:
+    """How far the bus counts the consumer's events as acknowledged, seen from outside."""
+    if stack.uses_nats:
+
+        async def info() -> int:
+            nc = await nats.connect(stack.settings.bus_url)
+            try:
+                found = await nc.jetstream().consumer_info(
+                    stack.settings.nats_stream, durable_name(name)
+                )
+                return int(found.ack_floor.stream_seq)
+            finally:
+                await nc.close()
+
+        return asyncio.run(info())
+    with stack.database.reading() as session:
+        cursor = session.get(ConsumerCursor, name)
+        return 0 if cursor is None else int(cursor.position)
+
+
+def test_a_batch_is_acknowledged_only_after_its_transaction_committed(stack: Stack) -> None:
+    # (last seq of the batch, acknowledged up to, inbox rows, batch size)
+    seen: list[tuple[int, int, int, int]] = []
+
+    def handle(session: Session, events: list[Delivered]) -> None:
+        # inside the batch's open transaction: nothing of it is acknowledged or committed yet
+        seen.append(
+            (
+                max(event.stream_seq for event in events),
+                _acknowledged_up_to(stack, "bus.acked"),
+                inbox_count(stack.database),
+                len(events),
+            )
+        )
+        for event in events:
+            record_effect("bus.acked")(session, event)
+
+    registry = ConsumerRegistry()
+    consumer("bus.acked", events=[ThingHappened.name], batch=50, into=registry)(handle)
+    stack.emit([ThingHappened(n=n) for n in range(1, 31)], per_transaction=30)
+    stack.run_until(
+        registry,
+        lambda: len(stack.effects()) == 30 and _acknowledged_up_to(stack, "bus.acked") >= 30,
+    )
+    assert seen
+    committed = 0
+    for last_seq, acknowledged, inbox, size in seen:
+        assert acknowledged < last_seq
+        assert inbox == committed  # this batch's inbox rows are not committed yet
+        committed += size
+    assert inbox_count(stack.database) == 30

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Dialect,
+    LargeBinary,
     MetaData,
     Table,
     Uuid,
@@ -179,7 +180,10 @@ def _insert_plan(
     converted: list[tuple[int, Callable[[Any], Any]]] = []
     if not plain_values:
         for position, name in enumerate(columns):
-            process = table.c[name].type._cached_bind_processor(dialect)
+            column_type = table.c[name].type
+            if isinstance(column_type, LargeBinary):
+                continue  # sqlite3 and psycopg take bytes as they are; no DBAPI wrapper
+            process = column_type._cached_bind_processor(dialect)
             if process is not None:
                 converted.append((position, process))
     return _InsertPlan(

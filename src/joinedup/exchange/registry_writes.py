@@ -285,6 +285,54 @@ def _record_death(session: Session, body: DeathIn, actor: str) -> WriteOutcome:
     )
 
 
+def _record_deaths(
+    session: Session, bodies: Sequence[tuple[DeathIn, str]]
+) -> list[WriteOutcome | DomainError]:
+    """Many deaths in one go (:func:`joinedup.registries.register_deaths`); a body naming
+    an unknown or malformed personal code is refused as :func:`_record_death` refuses it."""
+    from joinedup import registries
+
+    codes = [body.personal_code for body, _ in bodies]
+    known = registries.person_ids_of(
+        session, personal_codes=[c for c in codes if registries.is_valid_personal_code(c)]
+    )
+    results: list[WriteOutcome | DomainError | None] = [None] * len(bodies)
+    grouped: list[int] = []
+    for index, (body, actor) in enumerate(bodies):
+        if body.personal_code in known:
+            grouped.append(index)
+            continue
+        try:
+            with session.begin_nested():
+                results[index] = _record_death(session, body, actor)
+        except DomainError as refusal:
+            results[index] = refusal
+    registered = registries.register_deaths(
+        session,
+        deaths=[
+            registries.DeathRegistration(
+                person_id=known[body.personal_code],
+                date_of_death=body.date_of_death,
+                actor=actor,
+            )
+            for body, actor in (bodies[i] for i in grouped)
+        ],
+    )
+    for index, outcome in zip(grouped, registered, strict=True):
+        body = bodies[index][0]
+        if isinstance(outcome, ValidationFailed):
+            results[index] = _renamed(outcome, {"person_id": "personalCode"})
+            continue
+        results[index] = WriteOutcome(
+            answer={
+                "personRef": str(outcome.person_id),
+                "dateOfDeath": outcome.date_of_death.isoformat(),
+            },
+            subjects=(body.personal_code,),
+        )
+    return [result for result in results if result is not None]
+
+
 def _record_marriage(session: Session, body: MarriageIn, actor: str) -> WriteOutcome:
     from joinedup import registries
 
@@ -412,6 +460,7 @@ WRITE_SERVICES: dict[str, WriteService] = {
             DeathIn,
             {**_COMMON, "personRef": _TEXT, "dateOfDeath": {**_TEXT, "format": "date"}},
             _record_death,
+            run_many=_record_deaths,
         ),
         WriteService(
             "record-marriage",

@@ -192,8 +192,9 @@ class WriteBatcher:
             if batch:
                 try:
                     stopping = self._write(batch, drain=not stopping) or stopping
-                except Exception:  # never lose the thread: the waiters were settled
+                except Exception as exc:  # a bug: keep the thread, answer the calls
                     log.exception("write batcher failed")
+                    deliver([(job.waiter, exc) for job in batch])
 
     def _write(self, batch: list[WriteJob], *, drain: bool = False) -> bool:
         """Write ``batch`` (and, with ``drain``, what queued while waiting for the writers'

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
-from joinedup.core.db import Database
+from joinedup.core.db import Database, insert_rows
 from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from joinedup.core.logging import get_logger
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor
@@ -166,6 +166,36 @@ def _stored(session: Session, client_subsystem_id: int, reference: str) -> Any:
     )
 
 
+_STORED_MANY = select(
+    _WRITE_REQUESTS.c.client_subsystem_id,
+    _WRITE_REQUESTS.c.reference,
+    _WRITE_REQUESTS.c.registration_id,
+    _WRITE_REQUESTS.c.service_xroad_id,
+    _WRITE_REQUESTS.c.body_hash,
+    _WRITE_REQUESTS.c.status,
+    _WRITE_REQUESTS.c.response_body,
+    _WRITE_REQUESTS.c.data_subjects,
+).where(
+    _WRITE_REQUESTS.c.client_subsystem_id == bindparam("client"),
+    _WRITE_REQUESTS.c.reference.in_(bindparam("references", expanding=True)),
+)
+
+
+def _stored_many(session: Session, writes: Sequence[PendingWrite]) -> dict[tuple[int, str], Any]:
+    """The stored requests of a group's references (one query per client subsystem)."""
+    wanted: dict[int, set[str]] = {}
+    for write in writes:
+        wanted.setdefault(write.client.subsystem_id, set()).add(write.parsed.reference)
+    found: dict[tuple[int, str], Any] = {}
+    connection = session.connection()
+    for client, references in wanted.items():
+        rows = connection.execute(
+            _STORED_MANY, {"client": client, "references": sorted(references)}
+        )
+        found.update({(client, row.reference): row for row in rows})
+    return found
+
+
 def _replay(row: Any, service: ServiceDescriptor, body_hash: bytes) -> WriteAnswer:
     if row.service_xroad_id != service.xroad_id or row.body_hash != body_hash:
         raise Conflict(
@@ -261,13 +291,14 @@ def run_writes(session: Session, writes: Sequence[PendingWrite]) -> list[WriteAn
     first: set[tuple[int, str]] = set()
     repeated: list[int] = []
     fresh: dict[str, list[int]] = {}  # service code → calls that register
+    stored = _stored_many(session, writes)
     for index, write in enumerate(writes):
         key = (write.client.subsystem_id, write.parsed.reference)
         if key in first:
             repeated.append(index)
             continue
         first.add(key)
-        found = _stored(session, write.client.subsystem_id, write.parsed.reference)
+        found = stored.get(key)
         if found is None:
             fresh.setdefault(write.declared.code, []).append(index)
             continue
@@ -296,7 +327,8 @@ def run_writes(session: Session, writes: Sequence[PendingWrite]) -> list[WriteAn
             results[index], row = _answer(writes[index], uuid.uuid4(), outcome)
             rows.append(row)
     if rows:  # on PostgreSQL a reference another process stored meanwhile fails the group here
-        session.execute(insert(_WRITE_REQUESTS), rows)
+        names = tuple(rows[0])
+        insert_rows(session.connection(), _WRITE_REQUESTS, names, [tuple(r.values()) for r in rows])
     for index in repeated:
         write = writes[index]
         try:

@@ -35,6 +35,7 @@ from joinedup.registries.service.businesses import (
     representations_of,
     representatives_of,
 )
+from joinedup.registries.service.deaths import DeathRegistration, RegisteredDeath, register_deaths
 from joinedup.registries.service.employment import (
     CURRENCY,
     EmploymentColumns,
@@ -89,12 +90,14 @@ __all__ = [
     "AddressColumns",
     "BirthRegistration",
     "BusinessColumns",
+    "DeathRegistration",
     "EmploymentColumns",
     "IncomeColumns",
     "Known",
     "PersonColumns",
     "PopulationExtract",
     "RegisteredBirth",
+    "RegisteredDeath",
     "RelationColumns",
     "RepresentativeColumns",
     "add_representative",
@@ -145,6 +148,7 @@ __all__ = [
     "register_births",
     "register_business",
     "register_death",
+    "register_deaths",
     "register_marriage",
     "register_municipality",
     "register_payment_account",

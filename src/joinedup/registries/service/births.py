@@ -27,6 +27,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
+from joinedup.core.db import parameter_marker
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.events import emit_many
 from joinedup.registries.codes import first_free_personal_code, personal_code_prefixes
@@ -210,32 +211,44 @@ def _residences(session: Session, births: Sequence[BirthRegistration]) -> list[_
     return found
 
 
-_CODES_BETWEEN = select(_PERSONS.c.personal_code).where(
-    _PERSONS.c.personal_code >= bindparam("low"), _PERSONS.c.personal_code <= bindparam("high")
-)
-
-
 def _codes(session: Session, births: Sequence[BirthRegistration]) -> list[str]:
     """The next free personal codes, serials upwards per birth date and sex (several births
-    of one day in the group take successive ones)."""
-    prefixes = personal_code_prefixes(
-        dates([b.birth_date for b in births]), np.array([b.sex for b in births])
-    )
-    taken_in: dict[str, set[str]] = {}
+    of one day in the group take successive ones). The codes taken are read in one query:
+    one indexed range per birth date and sex."""
+    prefixes = [
+        str(int(value))
+        for value in personal_code_prefixes(
+            dates([b.birth_date for b in births]), np.array([b.sex for b in births])
+        ).tolist()
+    ]
+    taken_in: dict[str, set[str]] = {prefix: set() for prefix in prefixes}
+    for code in _taken_codes(session, list(taken_in)):
+        taken_in[code[:7]].add(code)
     codes: list[str] = []
-    for value in prefixes.tolist():
-        prefix = str(int(value))
-        taken = taken_in.get(prefix)
-        if taken is None:
-            taken = taken_in[prefix] = set(
-                session.connection()
-                .execute(_CODES_BETWEEN, {"low": prefix + "0000", "high": prefix + "9999"})
-                .scalars()
-            )
+    for prefix in prefixes:
+        taken = taken_in[prefix]
         issued = first_free_personal_code(prefix, taken) or ""
         taken.add(issued)
         codes.append(issued)
     return codes
+
+
+def _taken_codes(session: Session, prefixes: list[str]) -> list[str]:
+    connection = session.connection()
+    marker = parameter_marker(connection.dialect)
+    if marker is None:  # another driver's parameter style: one bound select per prefix
+        code = _PERSONS.c.personal_code
+        found: list[str] = []
+        for prefix in prefixes:
+            found += connection.execute(
+                select(code).where(code.between(prefix + "0000", prefix + "9999"))
+            ).scalars()
+        return found
+    ranges = " OR ".join(f"personal_code BETWEEN {marker} AND {marker}" for _ in prefixes)
+    bounds = tuple(bound for prefix in prefixes for bound in (prefix + "0000", prefix + "9999"))
+    # our own column and markers; the values are bound by the driver
+    statement = f"SELECT personal_code FROM person WHERE {ranges}"  # noqa: S608
+    return [row[0] for row in connection.exec_driver_sql(statement, bounds)]
 
 
 def _columns(
