@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from joinedup.exchange.loadgen import LoadResult
+from joinedup.core.loadgen import LoadResult
 
 
 def main() -> None:
@@ -59,11 +59,11 @@ def main() -> None:
 
     os.environ.update(_environment(directory, url))
     from joinedup.core.db import Database
+    from joinedup.core.loadgen import build_request
     from joinedup.core.settings import get_settings
     from joinedup.demo import organisation, seed_country
     from joinedup.demo.exchange_setup import demo_client_credentials
     from joinedup.exchange import issue_access_token
-    from joinedup.exchange.loadgen import build_request
     from joinedup.migrations import upgrade
 
     get_settings.cache_clear()
@@ -209,7 +209,7 @@ async def _drive(
     """Like ``joinedup bench exchange``'s load generator, but each connection sends its own
     share of the requests (every ``connections``-th), so no birth is sent twice (a repeat
     would be a cheap replay) and what is sent is the start of the list."""
-    from joinedup.exchange.loadgen import _read_response
+    from joinedup.core.loadgen import _read_response
 
     result = LoadResult()
     start = time.perf_counter()

@@ -20,11 +20,8 @@ same server without its workers, on a copy of the same database), submission to 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +35,12 @@ import httpx
 from sqlalchemy import bindparam, text
 
 from joinedup.core.benchmark import BenchReport, percentile
+from joinedup.core.benchserver import (
+    free_port,
+    platform_environment,
+    start_platform,
+    stop_platform,
+)
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.demo.agencies import organisation
@@ -71,56 +74,12 @@ class Phase:
     seconds: float = 0.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _environment(directory: Path, url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "JOINEDUP_ENVIRONMENT": "development",
-            "JOINEDUP_DATA_DIR": str(directory),
-            "JOINEDUP_DATABASE_URL": url,
-            "JOINEDUP_LOG_LEVEL": "WARNING",
-            "JOINEDUP_LOG_FORMAT": "json",
-        }
-    )
-    return env
-
-
 def _start(directory: Path, url: str, port: int, *, workers: bool) -> subprocess.Popen[bytes]:
     command = [str(Path(sys.executable).with_name("joinedup")), "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     if workers:
         command.append("--with-workers")
-    server = subprocess.Popen(  # noqa: S603 (our own command and arguments)
-        command,
-        env=_environment(directory, url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the platform server exited with status {server.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the platform server did not become ready")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    return start_platform(command, platform_environment(directory, url), port, quiet=True)
 
 
 def _events(database: Database, count: int) -> list[Event]:
@@ -344,7 +303,7 @@ def run(
             phase_url = f"sqlite:///{db_file}"
             token = _token(phase_url, seed)
             run_events = [Event(e.kind, dict(e.body), list(e.concerns)) for e in plan]
-            port = _free_port()
+            port = free_port()
             server = _start(directory, phase_url, port, workers=workers)
             try:
                 asyncio.run(_submit(port, token, run_events, connections))
@@ -357,7 +316,7 @@ def run(
                         phase_db.dispose()
                     figures["quiet"] = quiet
             finally:
-                _stop(server)
+                stop_platform(server)
             phases[name] = _phase(run_events, end_to_end=workers)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

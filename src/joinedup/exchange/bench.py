@@ -3,7 +3,7 @@
 On a fresh SQLite database in a temporary directory it seeds a small demo country (with the
 demo's services, rights and API clients), starts the platform with uvicorn (uvloop, httptools)
 in ``processes`` worker processes on loopback, and drives it with a lean keep-alive HTTP/1.1
-client (:mod:`joinedup.exchange.loadgen`) at ``connections`` concurrent connections:
+client (:mod:`joinedup.core.loadgen`) at ``connections`` concurrent connections:
 
 - **direct**: the population register's own system reads ``person`` through
   ``/api/v1/exchange/provider/…`` (token check and the registry query, nothing else);
@@ -17,49 +17,30 @@ shares the machine's cores with the servers, as a client on the same host would.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, text
 
 from joinedup.core.benchmark import BenchReport
+from joinedup.core.benchserver import (
+    drive,
+    free_port,
+    platform_environment,
+    start_platform,
+    stop_platform,
+    uvicorn_command,
+)
 from joinedup.core.db import Database
-from joinedup.exchange.loadgen import LoadResult, build_request, run_load
+from joinedup.core.loadgen import LoadResult, build_request
 from joinedup.exchange.mediation import QUERY_THREADS, SWITCH_INTERVAL
 from joinedup.exchange.recorder import LINGER_SECONDS
 from joinedup.exchange.records import DataUsageRecord, MessageLogRecord
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _environment(directory: Path, url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "JOINEDUP_ENVIRONMENT": "development",
-            "JOINEDUP_DATA_DIR": str(directory),
-            "JOINEDUP_DATABASE_URL": url,
-            "JOINEDUP_LOG_LEVEL": "WARNING",
-            "JOINEDUP_LOG_FORMAT": "json",
-        }
-    )
-    return env
 
 
 @dataclass(frozen=True)
@@ -81,7 +62,7 @@ POPULATION_SUBSYSTEM = "population"
 
 def _prepare(directory: Path, url: str, seeder: Seeder) -> dict[str, Any]:
     """Migrate, seed, and find the two callers, their tokens and the persons to ask for."""
-    os.environ.update(_environment(directory, url))
+    os.environ.update(platform_environment(directory, url))
     from joinedup.core.settings import get_settings
 
     get_settings.cache_clear()
@@ -132,48 +113,14 @@ def _prepare(directory: Path, url: str, seeder: Seeder) -> dict[str, Any]:
 
 
 def _start(directory: Path, url: str, port: int, processes: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "joinedup.web.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(processes),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        command, env=_environment(directory, url), stdout=subprocess.DEVNULL
+    env = platform_environment(directory, url)
+    return start_platform(uvicorn_command(port, processes), env, port, timeout=60)
+
+
+def _load(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
+    return drive(
+        port, requests, connections=connections, seconds=seconds, warmup=min(2.0, seconds / 2)
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the platform server exited with status {server.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("the platform server did not become ready within 60 s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)  # graceful: the recorders write what is queued
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def _requests(setup: dict[str, Any], port: int) -> tuple[list[bytes], list[bytes]]:
@@ -214,25 +161,6 @@ def _figures(result: LoadResult) -> dict[str, float]:
     }
 
 
-def _load(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        runner = asyncio.run
-    return runner(  # type: ignore[no-any-return]
-        run_load(
-            "127.0.0.1",
-            port,
-            requests,
-            connections=connections,
-            seconds=seconds,
-            warmup=min(2.0, seconds / 2),
-        )
-    )
-
-
 def run(
     *,
     seeder: Seeder,
@@ -246,7 +174,7 @@ def run(
         directory = Path(name)
         url = f"sqlite:///{directory / 'joinedup.db'}"
         setup = _prepare(directory, url, seeder)
-        port = _free_port()
+        port = free_port()
         server = _start(directory, url, port, processes)
         try:
             direct_requests, mediated_requests = _requests(setup, port)
@@ -257,7 +185,7 @@ def run(
             direct = _load(port, direct_requests, connections, seconds)
             mediated = _load(port, mediated_requests, connections, seconds)
         finally:
-            _stop(server)
+            stop_platform(server)  # graceful: the recorders write what is queued
         database = Database(url)
         try:
             with database.reading() as session:

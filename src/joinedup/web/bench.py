@@ -18,29 +18,30 @@ Target: p95 at most 100 ms for the mixed main pages.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
 from joinedup.core.benchmark import BenchReport
+from joinedup.core.benchserver import (
+    drive,
+    free_port,
+    platform_environment,
+    start_platform,
+    stop_platform,
+    uvicorn_command,
+)
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
-from joinedup.exchange.loadgen import LoadResult, build_request, run_load
+from joinedup.core.loadgen import LoadResult, build_request
 
 #: The pages measured (path, name). Every one needs a signed-in person.
 MAIN_PAGES: tuple[tuple[str, str], ...] = (
@@ -60,30 +61,9 @@ class PortalUser:
     token: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _environment(directory: Path, url: str, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "JOINEDUP_ENVIRONMENT": "development",
-            "JOINEDUP_DATA_DIR": str(directory),
-            "JOINEDUP_DATABASE_URL": url,
-            "JOINEDUP_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "JOINEDUP_LOG_LEVEL": "WARNING",
-            "JOINEDUP_LOG_FORMAT": "json",
-        }
-    )
-    return env
-
-
 def _prepare(directory: Path, url: str, port: int, *, persons: int, users: int) -> list[PortalUser]:
     """Migrate, seed, open a session per user and send each a letter."""
-    os.environ.update(_environment(directory, url, port))
+    os.environ.update(platform_environment(directory, url, port=port))
     from joinedup.core.settings import get_settings
 
     get_settings.cache_clear()
@@ -147,33 +127,14 @@ def _prepare(directory: Path, url: str, port: int, *, persons: int, users: int) 
 
 
 def _start(directory: Path, url: str, port: int, processes: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "uvicorn", "joinedup.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(processes),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        command, env=_environment(directory, url, port), stdout=subprocess.DEVNULL
+    env = platform_environment(directory, url, port=port)
+    return start_platform(uvicorn_command(port, processes), env, port, timeout=60)
+
+
+def _load(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
+    return drive(
+        port, requests, connections=connections, seconds=seconds, warmup=min(1.0, seconds / 2)
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the platform server exited with status {server.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("the platform server did not become ready within 60 s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def _requests(users: Sequence[PortalUser], paths: Sequence[str], port: int) -> list[bytes]:
@@ -190,25 +151,6 @@ def _requests(users: Sequence[PortalUser], paths: Sequence[str], port: int) -> l
         for user in users
         for path in paths
     ]
-
-
-def _load(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        runner = asyncio.run
-    return runner(  # type: ignore[no-any-return]
-        run_load(
-            "127.0.0.1",
-            port,
-            requests,
-            connections=connections,
-            seconds=seconds,
-            warmup=min(1.0, seconds / 2),
-        )
-    )
 
 
 def _row(name: str, result: LoadResult, reference: LoadResult) -> list[Any]:
@@ -232,7 +174,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="joinedup-bench-portal-") as name:
         directory = Path(name)
         url = f"sqlite:///{directory / 'joinedup.db'}"
-        port = _free_port()
+        port = free_port()
         quiet = logging.root.manager.disable
         logging.disable(logging.INFO)  # the migrations' and the seed's lines are not figures
         try:
@@ -251,7 +193,7 @@ def run(
                 port, _requests(portal_users, [p for p, _ in MAIN_PAGES], port), users, seconds
             )
         finally:
-            _stop(server)
+            stop_platform(server)
     p95 = mixed.p(95)
     figures: dict[str, Any] = {
         "p50_ms": round(mixed.p(50), 3),

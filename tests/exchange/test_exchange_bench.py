@@ -1,0 +1,48 @@
+"""``joinedup bench exchange`` runs end to end with tiny numbers: a real uvicorn server on a
+seeded SQLite database, the provider's query answered directly and through /r1 without an
+error, and the figures the JSON promises."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from joinedup.cli import app
+from joinedup.core.settings import get_settings
+
+BENCH_VARIABLES = (
+    "JOINEDUP_ENVIRONMENT",
+    "JOINEDUP_DATA_DIR",
+    "JOINEDUP_DATABASE_URL",
+    "JOINEDUP_LOG_LEVEL",
+    "JOINEDUP_LOG_FORMAT",
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The benchmark points the process's settings at its own temporary country: put them
+    back afterwards."""
+    for name in BENCH_VARIABLES:
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)
+    yield
+    get_settings.cache_clear()
+
+
+def test_bench_exchange_with_tiny_numbers(isolated_environment: None) -> None:
+    arguments = ["--persons", "200", "--seconds", "1", "--connections", "4", "--processes", "1"]
+    result = CliRunner().invoke(app, ["bench", "exchange", *arguments, "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)  # one JSON object and nothing else
+    for path in ("direct", "mediated"):
+        assert figures[path]["requests_per_s"] > 0
+        assert 0 < figures[path]["p50_ms"] <= figures[path]["p99_ms"]
+    ratio = figures["mediated"]["requests_per_s"] / figures["direct"]["requests_per_s"]
+    assert figures["ratio"] == pytest.approx(ratio, abs=0.001)
