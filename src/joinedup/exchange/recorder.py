@@ -117,6 +117,37 @@ def write_recordings(
     return result
 
 
+def gather_batch(
+    pending: queue.SimpleQueue[Any], stop: object, *, linger: float, max_batch: int
+) -> tuple[list[Any], bool]:
+    """Wait for the first item of ``pending``, then take what else is queued, lingering at most
+    ``linger`` seconds for more (a few more items make the batch cheaper per item), up to
+    ``max_batch``. Returns the batch and whether the ``stop`` marker was taken."""
+    clock = time.monotonic
+    item = pending.get()
+    batch: list[Any] = []
+    stopping = False
+    deadline = clock() + linger
+    while True:
+        if item is stop:
+            stopping = True
+        else:
+            batch.append(item)
+        if len(batch) >= max_batch:
+            break
+        try:
+            item = pending.get_nowait()
+        except queue.Empty:
+            wait = deadline - clock()
+            if stopping or wait <= 0:
+                break
+            try:
+                item = pending.get(timeout=wait)
+            except queue.Empty:
+                break
+    return batch, stopping
+
+
 class Recorder:
     """One writer thread per process that commits queued recordings in groups."""
 
@@ -212,28 +243,10 @@ class Recorder:
 
     def _run(self) -> None:
         stopping = False
-        clock = time.monotonic
         while not stopping:
-            item = self._queue.get()
-            batch: list[tuple[Recording, Waiter]] = []
-            deadline = clock() + self.linger
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)
-                if len(batch) >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    wait = deadline - clock()
-                    if stopping or wait <= 0:
-                        break
-                    try:  # linger: a few more requests make the batch cheaper per record
-                        item = self._queue.get(timeout=wait)
-                    except queue.Empty:
-                        break
+            batch, stopping = gather_batch(
+                self._queue, _STOP, linger=self.linger, max_batch=self.max_batch
+            )
             if batch:
                 stopping = self._write(batch, drain=not stopping) or stopping
 

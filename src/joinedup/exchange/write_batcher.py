@@ -43,7 +43,14 @@ from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
 from joinedup.exchange.calls import Call, fail, recording
 from joinedup.exchange.protocol import PROBLEM_MEDIA_TYPE, MediationError, problem
-from joinedup.exchange.recorder import LINGER_SECONDS, Recorder, Waiter, deliver, write_recordings
+from joinedup.exchange.recorder import (
+    LINGER_SECONDS,
+    Recorder,
+    Waiter,
+    deliver,
+    gather_batch,
+    write_recordings,
+)
 from joinedup.exchange.write_services import (
     ATTEMPTS,
     REPLAY_HEADER,
@@ -167,28 +174,10 @@ class WriteBatcher:
 
     def _run(self) -> None:
         stopping = False
-        clock = time.monotonic
         while not stopping:
-            item = self._queue.get()
-            batch: list[WriteJob] = []
-            deadline = clock() + self.linger
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)
-                if len(batch) >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    wait = deadline - clock()
-                    if stopping or wait <= 0:
-                        break
-                    try:
-                        item = self._queue.get(timeout=wait)
-                    except queue.Empty:
-                        break
+            batch, stopping = gather_batch(
+                self._queue, _STOP, linger=self.linger, max_batch=self.max_batch
+            )
             if batch:
                 try:
                     stopping = self._write(batch, drain=not stopping) or stopping
