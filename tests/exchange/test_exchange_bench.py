@@ -40,7 +40,7 @@ def test_bench_exchange_with_tiny_numbers(isolated_environment: None) -> None:
     arguments = ["--persons", "200", "--seconds", "1", "--connections", "4", "--processes", "1"]
     result = CliRunner().invoke(app, ["bench", "exchange", *arguments, "--json"])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)  # one JSON object and nothing else
+    figures = json.loads(result.stdout)  # one JSON object and nothing else
     for path in ("direct", "mediated"):
         assert figures[path]["requests_per_s"] > 0
         assert 0 < figures[path]["p50_ms"] <= figures[path]["p99_ms"]

