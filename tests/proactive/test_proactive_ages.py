@@ -127,6 +127,7 @@ def test_the_workers_run_the_daily_job(seeded: Database, tmp_path: Any) -> None:
         return int(found or 0) == 1
 
     run_workers(settings, seeded, claimed, consumers=["proactive.ages"], schedule=True)
+    assert claimed()
 
 
 def test_turning_six_offers_a_place_at_the_school_of_the_child_s_municipality(

@@ -18,6 +18,8 @@ residence address only with the person's consent to its data agreement.
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy.orm import Session
 
 from joinedup.catalogue import Concerns, LawfulBasis, LifeEvent, catalogue_service
@@ -201,11 +203,9 @@ def _local(session: Session, org: Organisation) -> None:
 
 def seed_catalogue(session: Session) -> bool:
     """Catalogue Joinland's services; does nothing (returns False) when they are there."""
-    try:
+    with contextlib.suppress(NotFound):
         _get(session, code="child-benefit")
         return False
-    except NotFound:
-        pass
     _national(session)
     for org in organisations():
         if org.municipality_code is not None:

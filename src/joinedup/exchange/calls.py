@@ -7,11 +7,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
+from joinedup.core.errors import DomainError
 from joinedup.core.keys import SigningKey
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor
 from joinedup.exchange.messagelog import MessageFacts, message_record
@@ -21,6 +22,7 @@ from joinedup.exchange.protocol import (
     MediationError,
     b64,
     mediation_problem,
+    problem,
     request_hash,
 )
 from joinedup.exchange.recorder import Recording
@@ -222,6 +224,36 @@ def fail(call: Call, error: MediationError) -> None:
     call.media_type = PROBLEM_MEDIA_TYPE
     call.error_type = error.error_type
     call.subjects = ()
+
+
+class Answerable(Protocol):
+    """What :func:`provider_refused` sets of a call (the mediator's ``Call`` and the write
+    services' view of it)."""
+
+    status: int
+    media_type: str
+    error_type: str | None
+    response_body: bytes
+
+    @property
+    def service_xroad_id(self) -> str: ...
+
+
+def provider_refused(call: Answerable, refusal: DomainError) -> None:
+    """Make ``call``'s answer the provider's own refusal of the input, passed through unchanged
+    as its problem document (the call was mediated; the register said no)."""
+    call.status = refusal.status
+    call.media_type = PROBLEM_MEDIA_TYPE
+    call.error_type = f"Provider.{refusal.slug}"
+    call.response_body = problem(
+        status=refusal.status,
+        slug=refusal.slug,
+        title=refusal.title,
+        detail=refusal.detail,
+        instance=f"/r1/{call.service_xroad_id}",
+        request_id=None,
+        extensions=refusal.extensions,
+    ).content
 
 
 def answer(call: Call) -> Response:

@@ -38,13 +38,20 @@ from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
 from joinedup.exchange import write_services
 from joinedup.exchange.access import AccessDenied
-from joinedup.exchange.calls import Call, Refused, ServicePath, answer, fail, parse, recording
+from joinedup.exchange.calls import (
+    Call,
+    Refused,
+    ServicePath,
+    answer,
+    fail,
+    parse,
+    provider_refused,
+    recording,
+)
 from joinedup.exchange.directory import current_directory
 from joinedup.exchange.protocol import (
     DENIALS,
-    PROBLEM_MEDIA_TYPE,
     MediationError,
-    problem,
 )
 from joinedup.exchange.write_batcher import WriteJob, settle_call
 
@@ -168,18 +175,7 @@ def _call_registry(session: Session, call: Call) -> None:
     except AccessDenied as exc:  # a refusal only the provider call can decide (consent)
         raise MediationError(DENIALS[exc.reason], exc.detail, **exc.extensions) from exc
     except DomainError as exc:  # the provider refused the input: passed through unchanged
-        call.status = exc.status
-        call.media_type = PROBLEM_MEDIA_TYPE
-        call.error_type = f"Provider.{exc.slug}"
-        call.response_body = problem(
-            status=exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            instance=f"/r1/{call.service_xroad_id}",
-            request_id=None,
-            extensions=exc.extensions,
-        ).content
+        provider_refused(call, exc)
         return
     except Exception as exc:
         log.exception("registry service failed", service=call.service.xroad_id)

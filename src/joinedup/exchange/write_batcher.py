@@ -41,8 +41,8 @@ from joinedup.core.db import Database
 from joinedup.core.errors import DomainError
 from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
-from joinedup.exchange.calls import Call, fail, recording
-from joinedup.exchange.protocol import PROBLEM_MEDIA_TYPE, MediationError, problem
+from joinedup.exchange.calls import Call, fail, provider_refused, recording
+from joinedup.exchange.protocol import MediationError
 from joinedup.exchange.recorder import (
     LINGER_SECONDS,
     Recorder,
@@ -80,18 +80,7 @@ def settle_call(call: Call, result: WriteAnswer | DomainError, provider_us: int)
     """Set the answer of a write ``call`` as the mediator's registry calls do."""
     call.provider_us = provider_us
     if isinstance(result, DomainError):  # the register refused the input: passed through
-        call.status = result.status
-        call.media_type = PROBLEM_MEDIA_TYPE
-        call.error_type = f"Provider.{result.slug}"
-        call.response_body = problem(
-            status=result.status,
-            slug=result.slug,
-            title=result.title,
-            detail=result.detail,
-            instance=f"/r1/{call.service_xroad_id}",
-            request_id=None,
-            extensions=result.extensions,
-        ).content
+        provider_refused(call, result)
         return
     call.status = result.status
     call.response_body = result.body

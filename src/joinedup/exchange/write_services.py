@@ -43,7 +43,8 @@ from joinedup.core.db import Database, insert_rows
 from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from joinedup.core.logging import get_logger
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor
-from joinedup.exchange.protocol import PROBLEM_MEDIA_TYPE, MediationError, problem
+from joinedup.exchange.calls import provider_refused
+from joinedup.exchange.protocol import MediationError
 from joinedup.exchange.records import WriteRequest
 from joinedup.exchange.registry_services import MethodNotAllowed
 from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteOutcome, WriteService
@@ -456,18 +457,7 @@ def mediate_write(database: Database, call: MediatedCall) -> None:
                 if attempt == ATTEMPTS:
                     raise
     except DomainError as exc:  # the register refused the input: passed through unchanged
-        call.status = exc.status
-        call.media_type = PROBLEM_MEDIA_TYPE
-        call.error_type = f"Provider.{exc.slug}"
-        call.response_body = problem(
-            status=exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            instance=f"/r1/{call.service_xroad_id}",
-            request_id=None,
-            extensions=exc.extensions,
-        ).content
+        provider_refused(call, exc)
         return
     except Exception as exc:
         log.exception("registry write service failed", service=call.service.xroad_id)
