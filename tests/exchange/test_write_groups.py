@@ -89,6 +89,42 @@ def _grouped(settings: Settings, database: Database) -> Iterator[tuple[TestClien
         yield http, writes
 
 
+@contextmanager
+def _arriving_together(writes: WriteBatcher, count: int) -> Iterator[None]:
+    """Hand the batcher the write calls only once ``count`` of them have reached it, all at
+    once, as when they arrive in the same moment: the group is then the same however the
+    machine schedules the callers' threads. The calls are held without blocking the mediation
+    threads (fewer than the calls); after 10 s what is held is handed over anyway, so a call
+    that never comes fails the test's assertions instead of hanging it."""
+    enqueue = writes.enqueue
+    held: list[Any] = []
+    lock = threading.Lock()
+
+    def release() -> None:
+        with lock:
+            jobs = list(held)
+            held.clear()
+        for job in jobs:
+            enqueue(job)
+
+    def hold(job: Any) -> None:
+        with lock:
+            held.append(job)
+            complete = len(held) >= count
+        if complete:
+            release()
+
+    timer = threading.Timer(10.0, release)
+    timer.start()
+    writes.enqueue = hold  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        writes.enqueue = enqueue  # type: ignore[method-assign]
+        timer.cancel()
+        release()
+
+
 def test_concurrent_registrations_share_one_transaction_and_a_refused_one_fails_alone(
     settings: Settings,
     demo_country: Database,  # noqa: F811
@@ -121,12 +157,13 @@ def test_concurrent_registrations_share_one_transaction_and_a_refused_one_fails_
     with _grouped(settings, demo_country) as (http, writes):
         token = bearer(demo_country)
         groups = writes.batches
-        answers = _concurrently(http, token, calls, tag="mixed")
+        with _arriving_together(writes, len(calls)):
+            answers = _concurrently(http, token, calls, tag="mixed")
         groups = writes.batches - groups
 
     statuses = [a.status_code for a in answers]
     assert statuses == [201] * 5 + [422, 201, 201], [a.text for a in answers]
-    assert groups < len(calls)  # written together, not one transaction per call
+    assert groups == 1  # written together, not one transaction per call
     refusal = answers[5].json()
     assert [e["field"] for e in refusal["errors"]] == ["parents"]
     # five distinct personal codes issued for one birth date and sex
@@ -219,14 +256,15 @@ def test_a_group_that_fails_is_written_again_call_by_call(
     before = counts(demo_country)
     with _grouped(settings, demo_country) as (http, writes):
         token = bearer(demo_country)
-        with _first_request_rows_refused(demo_country) as refused:
+        with (
+            _first_request_rows_refused(demo_country) as refused,
+            _arriving_together(writes, len(calls)),
+        ):
             answers = _concurrently(http, token, calls, tag="failed")
         groups = writes.batches
     assert refused == [1]  # the group's transaction failed once
-    # then each call of the failed group was written in a transaction of its own: four when
-    # the four arrived together, as on a quiet machine; under load some may arrive after the
-    # failed group and share a later one, never all four written again as one group
-    assert 2 <= groups <= 4
+    # then each call of the failed group was written in a transaction of its own
+    assert groups == 4
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert all("Idempotent-Replay" not in a.headers for a in answers)
     after = counts(demo_country)
