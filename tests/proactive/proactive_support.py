@@ -37,6 +37,7 @@ PROACTIVE_CONSUMERS = (
     "proactive.employment-ended",
     "proactive.ages",
     "proactive.consents",
+    "proactive.consent-withdrawals",
 )
 
 

@@ -11,7 +11,9 @@ dead-lettered alone), and the inbox makes every event count once.
 - ``population.death_registered.v1``: the deceased's entitlements end (the pension first).
 - ``population.marriage_registered.v1``, ``population.address_changed.v1``,
   ``employment.ended.v1``: the services concerned for the persons concerned.
-- ``consent.given.v1``: the services that waited for the person's consent decide now.
+- ``consent.given.v1``: the services that waited for the person's consent decide now (and
+  those a withdrawal ended are considered again).
+- ``consent.withdrawn.v1``: what was granted or offered under the consent ends.
 - ``population.age_reached.v1``: turning 6 (school place), 18 (child benefit for the rest of
   the family), pension age (the pension offer). The daily job ``proactive.ages`` asks the
   population register to announce them, once per day across every worker.
@@ -26,12 +28,18 @@ from sqlalchemy.orm import Session
 
 from joinedup import consent, registries, rules
 from joinedup.catalogue import LifeEvent
-from joinedup.consent import ConsentGiven
+from joinedup.consent import ConsentGiven, ConsentWithdrawn
 from joinedup.core.consumers import consumer
 from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
-from joinedup.proactive.service import Occurrence, Reaction, react, reconsider_after_consent
+from joinedup.proactive.service import (
+    Occurrence,
+    Reaction,
+    end_after_consent_withdrawn,
+    react,
+    reconsider_after_consent,
+)
 from joinedup.registries.events import (
     AddressChanged,
     AgeReached,
@@ -202,6 +210,31 @@ def handle_consents_given(session: Session, events: Sequence[Delivered]) -> None
             )
 
 
+@consumer("proactive.consent-withdrawals", events=[ConsentWithdrawn.name], batch=BATCH)
+def on_consent_withdrawn(session: Session, events: list[Delivered]) -> None:
+    """A consent withdrawn ends what was granted or offered under it."""
+    handle_consents_withdrawn(session, events)
+
+
+def handle_consents_withdrawn(session: Session, events: Sequence[Delivered]) -> None:
+    for event in events:
+        try:
+            record = consent.get_consent_record(
+                session, consent_record_id=str(event.payload["consent_record_id"])
+            ).consent_record
+        except NotFound:
+            continue
+        if record.in_force:  # given again since: what it was given for stands
+            continue
+        end_after_consent_withdrawn(
+            session,
+            subject_code=record.individual_id,
+            agreement_id=record.data_agreement_id,
+            on=event.occurred_at.date(),
+            event_id=event.event_id,
+        )
+
+
 def announce_ages(session: Session, on: date) -> str:
     """The daily job: the population register announces who turns 6, 18 or pension age on
     ``on`` (one ``population.age_reached.v1`` each); the consumer above reacts."""
@@ -217,6 +250,7 @@ __all__ = [
     "handle_ages_reached",
     "handle_births",
     "handle_consents_given",
+    "handle_consents_withdrawn",
     "handle_deaths",
     "handle_employment_ended",
     "handle_life_events",

@@ -274,9 +274,15 @@ def set_status(
 def active_entitlements_of(session: Session, *, person_codes: Sequence[str]) -> list[Entitlement]:
     """The entitlements of these persons that are still active (eligible, offered, granted)
     or waiting for consent."""
-    wanted = [s.value for s in EntitlementStatus if s.active] + [
-        EntitlementStatus.AWAITING_CONSENT.value
-    ]
+    wanted = [s for s in EntitlementStatus if s.active] + [EntitlementStatus.AWAITING_CONSENT]
+    return entitlements_in(session, person_codes=person_codes, statuses=wanted)
+
+
+def entitlements_in(
+    session: Session, *, person_codes: Sequence[str], statuses: Sequence[EntitlementStatus]
+) -> list[Entitlement]:
+    """The entitlements of these persons in one of ``statuses``, oldest first."""
+    wanted = [s.value for s in statuses]
     found: list[Entitlement] = []
     codes = list(dict.fromkeys(person_codes))
     for start in range(0, len(codes), _CHUNK):

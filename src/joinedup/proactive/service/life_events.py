@@ -29,6 +29,7 @@ from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
     active_entitlements_of,
+    entitlements_in,
     record_outcomes,
     set_status,
     status_for,
@@ -303,13 +304,23 @@ def reconsider_after_consent(
     wanted = str(agreement_id)
     outcomes: list[Outcome] = []
     refs: dict[str, str] = {}
-    for row in active_entitlements_of(session, person_codes=[subject_code]):
-        if row.status != EntitlementStatus.AWAITING_CONSENT.value or row.life_event is None:
+    candidates = entitlements_in(
+        session,
+        person_codes=[subject_code],
+        statuses=[EntitlementStatus.AWAITING_CONSENT, EntitlementStatus.ENDED],
+    )
+    for row in candidates:
+        if row.life_event is None:
             continue
+        withdrawn = row.status == EntitlementStatus.ENDED.value
+        if withdrawn and row.reason != texts.ENDED_CONSENT_WITHDRAWN:
+            continue  # ended for another reason: a consent does not bring it back
         service = catalogue.get_catalogued_service(session, code=row.service_code)
         if str(service.data_agreement_id) != wanted:
             continue
-        on = row.period_start  # the first day of the month the life event was decided for
+        # waiting: the month the life event was decided for; ended by a withdrawal: due
+        # again (if the rules still say so) from the month consent is given again
+        on = today() if withdrawn else row.period_start
         occurrence = Occurrence(
             life_event=LifeEvent(row.life_event), event_id=event_id, on=on, person_ref=0
         )
@@ -349,4 +360,52 @@ def reconsider_after_consent(
     changes = record_outcomes(session, outcomes)
     reaction.changes.extend(changes)
     reaction.letters = send_decision_letters(session, changes)
+    return reaction
+
+
+def end_after_consent_withdrawn(
+    session: Session,
+    *,
+    subject_code: str,
+    agreement_id: uuid.UUID | str,
+    on: date,
+    event_id: uuid.UUID | None = None,
+) -> Reaction:
+    """End the person's entitlements to the services that read their data under their
+    consent to ``agreement_id``, now that it is withdrawn (from ``on``), and tell them by
+    letter. An entitlement the person declined or opted out of stays as they left it; one
+    still waiting for consent keeps waiting. A consent given again brings the ended ones
+    back to :func:`reconsider_after_consent`. Changes and emits as :func:`react`."""
+    reaction = Reaction()
+    wanted = str(agreement_id)
+    services: dict[str, CatalogueService] = {}
+    for row in active_entitlements_of(session, person_codes=[subject_code]):
+        if row.status == EntitlementStatus.AWAITING_CONSENT.value:
+            continue
+        service = services.get(row.service_code)
+        if service is None:
+            try:
+                service = catalogue.get_catalogued_service(session, code=row.service_code)
+            except NotFound:  # withdrawn from the catalogue: nothing reads under the consent
+                continue
+            services[row.service_code] = service
+        if service.lawful_basis is not LawfulBasis.CONSENT:
+            continue
+        if str(service.data_agreement_id) != wanted:
+            continue
+        change = set_status(
+            session,
+            row,
+            status=EntitlementStatus.ENDED,
+            reason=texts.ENDED_CONSENT_WITHDRAWN,
+            actor=PROACTIVE_ACTOR,
+            period_end=on,
+            event_id=event_id,
+            cause="consent-withdrawn",
+        )
+        change.service = service
+        reaction.changes.append(change)
+    reaction.letters = send_decision_letters(session, reaction.changes)
+    if reaction.changes:
+        log.info("entitlements ended after a consent withdrawal", changes=len(reaction.changes))
     return reaction

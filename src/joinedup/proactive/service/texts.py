@@ -13,6 +13,10 @@ AWAITING_CONSENT = N_(
     "Not evaluated: the service reads your data only with your consent, which has not been given."
 )
 ENDED_AT_DEATH = N_("Ended at the death of the person entitled.")
+ENDED_CONSENT_WITHDRAWN = N_(
+    "Ended because you withdrew your consent: the service may no longer read your data. "
+    "If you give your consent again in the portal, the service will be considered again."
+)
 OFFER_ACCEPTED = N_("You accepted the offer.")
 OFFER_DECLINED = N_("You declined the offer.")
 OPTED_OUT = N_("You opted out of the automatic grant.")
