@@ -51,6 +51,9 @@ def bench_exchange(
     connections: int = typer.Option(48, "--connections", min=1, help="Concurrent connections."),
     seconds: float = typer.Option(8.0, "--seconds", min=1.0, help="Seconds measured per path."),
     processes: int = typer.Option(2, "--processes", min=1, help="Platform server processes."),
+    rounds: int = typer.Option(
+        4, "--rounds", min=1, help="Alternating rounds the measured seconds are split into."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """One registry query called directly and through the full mediation path (loopback)."""
@@ -82,6 +85,7 @@ def bench_exchange(
         connections=connections,
         seconds=seconds,
         processes=processes,
+        rounds=rounds,
     ).emit(as_json=as_json)
 
 

@@ -34,6 +34,22 @@ class LoadResult:
         """Latency percentile in milliseconds."""
         return percentile(sorted(self.latencies), pct) * 1000
 
+    @classmethod
+    def combined(cls, results: Sequence[LoadResult]) -> LoadResult:
+        """Several measured runs as one: their requests over their measured time together,
+        every latency, every status."""
+        statuses: dict[int, int] = {}
+        for result in results:
+            for status, count in result.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+        return cls(
+            requests=sum(r.requests for r in results),
+            errors=sum(r.errors for r in results),
+            seconds=sum(r.seconds for r in results),
+            latencies=[latency for r in results for latency in r.latencies],
+            statuses=statuses,
+        )
+
 
 def build_request(
     method: str, target: str, *, host: str, headers: Sequence[tuple[str, str]], body: bytes = b""

@@ -13,6 +13,11 @@ client (:mod:`joinedup.core.loadgen`) at ``connections`` concurrent connections:
 
 Both ask for the same persons in the same order. The load generator runs in this process and
 shares the machine's cores with the servers, as a client on the same host would.
+
+The two paths are measured in alternating **rounds** (direct then mediated, then mediated then
+direct, …), each path's figures taken over all its rounds: on a shared virtual machine the
+speed of the cores drifts by tens of percent within a minute, and measuring one path after the
+other would put that drift into the ratio.
 """
 
 from __future__ import annotations
@@ -117,10 +122,36 @@ def _start(directory: Path, url: str, port: int, processes: int) -> subprocess.P
     return start_platform(uvicorn_command(port, processes), env, port, timeout=60)
 
 
-def _load(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
-    return drive(
-        port, requests, connections=connections, seconds=seconds, warmup=min(2.0, seconds / 2)
-    )
+#: Seconds each round's fresh connections warm up before they are measured (the first round
+#: of each path warms up longer: the processes' caches and connection pools fill then).
+ROUND_WARMUP = 0.5
+
+
+def _load(
+    port: int, requests: list[bytes], connections: int, seconds: float, *, warmup: float
+) -> LoadResult:
+    return drive(port, requests, connections=connections, seconds=seconds, warmup=warmup)
+
+
+def _alternating(
+    port: int,
+    paths: dict[str, list[bytes]],
+    *,
+    connections: int,
+    seconds: float,
+    rounds: int,
+) -> dict[str, LoadResult]:
+    """Each path measured for ``seconds`` in all, in ``rounds`` rounds whose order alternates
+    (A B, B A, A B, …), so that a drift of the machine's speed weighs on both alike."""
+    names = list(paths)
+    measured: dict[str, list[LoadResult]] = {name: [] for name in names}
+    for number in range(rounds):
+        for name in names if number % 2 == 0 else reversed(names):
+            warmup = min(2.0, seconds / 2) if number == 0 else ROUND_WARMUP
+            measured[name].append(
+                _load(port, paths[name], connections, seconds / rounds, warmup=warmup)
+            )
+    return {name: LoadResult.combined(results) for name, results in measured.items()}
 
 
 def _requests(setup: dict[str, Any], port: int) -> tuple[list[bytes], list[bytes]]:
@@ -168,6 +199,7 @@ def run(
     connections: int = 48,
     seconds: float = 8.0,
     processes: int = 2,
+    rounds: int = 4,
 ) -> BenchReport:
     """Measure both paths; ``figures`` is ``{"direct": …, "mediated": …, "ratio": …}``."""
     with tempfile.TemporaryDirectory(prefix="joinedup-bench-exchange-") as name:
@@ -181,9 +213,15 @@ def run(
             # The load generator's own ceiling (a trivial endpoint, same server): it must be
             # well above both paths' figures, or it would be what is measured.
             health = [build_request("GET", "/healthz", host=f"127.0.0.1:{port}", headers=[])]
-            ceiling = _load(port, health, connections, min(seconds, 3.0))
-            direct = _load(port, direct_requests, connections, seconds)
-            mediated = _load(port, mediated_requests, connections, seconds)
+            ceiling = _load(port, health, connections, min(seconds, 3.0), warmup=ROUND_WARMUP)
+            measured = _alternating(
+                port,
+                {"direct": direct_requests, "mediated": mediated_requests},
+                connections=connections,
+                seconds=seconds,
+                rounds=rounds,
+            )
+            direct, mediated = measured["direct"], measured["mediated"]
         finally:
             stop_platform(server)  # graceful: the recorders write what is queued
         database = Database(url)
@@ -210,8 +248,9 @@ def run(
         f"Load generator sanity: {ceiling.requests_per_s:,.0f} requests/s against /healthz "
         f"(p50 {ceiling.p(50):.1f} ms) with the same connections.",
         f"{persons:,} persons, SQLite (WAL), {processes} uvicorn processes, "
-        f"{connections} keep-alive connections, {seconds:g} s measured per path "
-        f"(after a warm-up), on {os.cpu_count()} cores shared with the load generator.",
+        f"{connections} keep-alive connections, {seconds:g} s measured per path in "
+        f"{rounds} alternating rounds (each after a warm-up), on {os.cpu_count()} cores "
+        "shared with the load generator.",
         f"Records written: {messages:,} message-log and {usages:,} data-usage records "
         "(warm-up included), each in the transparency log.",
         "Targets: at least 1,000 mediated requests/s and a ratio of at least 0.5 "
