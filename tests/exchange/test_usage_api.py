@@ -18,6 +18,7 @@ from joinedup.core.keys import load_log_signing_key
 from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
 from joinedup.core.translog import leaf_hash, verify_inclusion
+from joinedup.exchange import describe_purpose
 from joinedup.exchange.canonical import USAGE_TAG
 from joinedup.exchange.usage import list_usage, record_staff_view
 
@@ -154,6 +155,25 @@ def test_portal_usage_api_filters_pages_and_proves(
             if cursor is None:
                 break
         assert len(seen) == 6
+        # why, in words: as described (the demo's child-benefit), else the code itself
+        assert {(item["purpose"], item["purpose_text"]) for item in seen} == {
+            ("child-benefit", "Paying child benefit"),
+            ("address-correction", "address-correction"),
+        }
+        with database.unit_of_work() as session:
+            describe_purpose(
+                session,
+                code=seen[0]["purpose"],
+                names={"en": "Looking after you", "et": "Teie eest hoolitsemine"},
+                actor="test",
+            )
+        (newest,) = http.get(
+            "/api/v1/data-usage",
+            params={"personalCode": world.person, "limit": 1},
+            headers={**portal, "Accept-Language": "et"},
+        ).json()["items"]
+        assert newest["purpose_text"] == "Teie eest hoolitsemine"
+        assert newest["purpose"] == seen[0]["purpose"]
         assert seen[0]["channel"] == "backoffice"  # newest first
         assert seen[0]["on_behalf_of"] == "clerk-7"
         assert seen[0]["receiver"]["system"] == "back office"

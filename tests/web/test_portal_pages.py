@@ -84,8 +84,13 @@ def test_who_used_my_data_lists_filters_and_verifies(web: TestClient, seeded: Da
     web.get("/portal/overview")  # makes records of its own
     page = web.get("/portal/data-usage")
     assert page.status_code == 200
-    assert "subject-access" in page.text
+    # why, in words (the purpose subject-access as the central office described it)
+    assert "Showing you your own data" in page.text
+    assert "subject-access" not in page.text
     assert "General Data Protection Regulation Art. 15" in page.text
+    estonian = web.get("/portal/data-usage?lang=et")
+    assert "Teile näidati teie enda andmeid" in estonian.text
+    web.get("/portal/data-usage?lang=en")
     assert "You, through the portal" in page.text
     ids = re.findall(r"/portal/data-usage/(\d+)/verify", page.text)
     assert ids
@@ -221,7 +226,7 @@ def test_staff_person_view_reads_through_the_exchange_and_is_recorded(
     sign_in(other_browser, person)
     seen = other_browser.get("/portal/data-usage")
     assert "A member of its staff, in its back office" in seen.text
-    assert "old-age-pension" in seen.text
+    assert "Paying your old-age pension" in seen.text  # the purpose, in words
 
 
 def test_staff_person_view_refuses_bad_input_without_writing(

@@ -50,22 +50,6 @@ def _enum(problems: list[dict[str, str]], field: str, kind: type[Any], value: An
         return None
 
 
-def _texts(
-    problems: list[dict[str, str]], field: str, texts: Mapping[str, str], limit: int
-) -> dict[str, str]:
-    cleaned = {str(k): str(v).strip() for k, v in texts.items()}
-    if not cleaned.get(i18n.SOURCE_LOCALE):
-        problems.append({"field": field, "message": "needs the English text (en)"})
-    for locale, text in cleaned.items():
-        if i18n.supported(locale) != locale:
-            problems.append({"field": f"{field}.{locale}", "message": "is not a known language"})
-        elif not text or len(text) > limit:
-            problems.append(
-                {"field": f"{field}.{locale}", "message": f"must be 1 to {limit} characters"}
-            )
-    return cleaned
-
-
 def catalogue_service(
     session: Session,
     *,
@@ -98,8 +82,8 @@ def catalogue_service(
     problems: list[dict[str, str]] = []
     if not SERVICE_CODE.fullmatch(code or ""):
         problems.append({"field": "code", "message": "must be 2-64 of a-z, 0-9 and -"})
-    name_texts = _texts(problems, "names", names, _MAX_NAME)
-    description_texts = _texts(problems, "descriptions", descriptions, _MAX_DESCRIPTION)
+    name_texts = i18n.checked_texts(problems, "names", names, _MAX_NAME)
+    description_texts = i18n.checked_texts(problems, "descriptions", descriptions, _MAX_DESCRIPTION)
     level_value = _enum(problems, "level", Level, level)
     mode = _enum(problems, "delivery_mode", DeliveryMode, delivery_mode)
     basis = _enum(problems, "lawful_basis", LawfulBasis, lawful_basis)

@@ -14,7 +14,7 @@ The language in force is a context variable: the web middleware sets it per requ
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import lru_cache
@@ -152,3 +152,27 @@ def lazy_gettext(message: str) -> LazyProxy:
 
 
 _ = gettext
+
+
+def checked_texts(
+    problems: list[dict[str, str]], field: str, texts: Mapping[str, str], limit: int
+) -> dict[str, str]:
+    """A text given in several languages (``{"en": …, "et": …}``), trimmed; what is wrong
+    with it is appended to ``problems`` (the English text is required, every language must be
+    one the platform speaks, every text 1 to ``limit`` characters)."""
+    cleaned = {str(k): str(v).strip() for k, v in texts.items()}
+    if not cleaned.get(SOURCE_LOCALE):
+        problems.append({"field": field, "message": "needs the English text (en)"})
+    for locale, text in cleaned.items():
+        if supported(locale) != locale:
+            problems.append({"field": f"{field}.{locale}", "message": "is not a known language"})
+        elif not text or len(text) > limit:
+            problems.append(
+                {"field": f"{field}.{locale}", "message": f"must be 1 to {limit} characters"}
+            )
+    return cleaned
+
+
+def in_language(texts: Mapping[str, str], locale: str | None = None) -> str | None:
+    """The text in ``locale`` (default: the current language), else in English, else None."""
+    return texts.get(locale or current_locale()) or texts.get(SOURCE_LOCALE)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.consent import DataItem, LawfulBasis, publish_data_agreement
 from joinedup.core.errors import NotFound
+from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
 from joinedup.exchange import (
@@ -51,10 +52,12 @@ from joinedup.exchange import (
     SubsystemRef,
     appoint_administrator,
     create_member_keys,
+    describe_purpose,
     get_member,
     get_service,
     grant_access_right,
     hash_secret,
+    list_purposes,
     publish_registry_services,
     register_api_client,
     register_rest_service,
@@ -522,6 +525,94 @@ def tracker_openapi() -> dict[str, Any]:
     }
 
 
+#: What each purpose of the demo's rights means, as "Who used my data" says it (English,
+#: Estonian); the provider's own reads of its register are "own-processing".
+DEMO_PURPOSES: dict[str, dict[str, str]] = {
+    "benefit-eligibility": {
+        "en": "Checking whether you are entitled to a benefit",
+        "et": "Kontrolliti, kas teil on õigus toetusele",
+    },
+    "business-registration": {
+        "en": "Keeping the business register up to date",
+        "et": "Äriregistri andmete ajakohastamine",
+    },
+    "child-benefit": {"en": "Paying child benefit", "et": "Lapsetoetuse maksmine"},
+    "civil-registration": {
+        "en": "Registering a birth, death, marriage or move",
+        "et": "Sünni, surma, abielu või elukoha muutuse registreerimine",
+    },
+    "criminal-investigation": {
+        "en": "A criminal investigation (shown after the delay the law allows)",
+        "et": "Kriminaalmenetlus (näidatakse seadusega lubatud viivitusega)",
+    },
+    "customer-due-diligence": {
+        "en": "Checking a customer's identity, as banks must by law",
+        "et": "Kliendi isikusamasuse kontroll, mida pangad peavad seaduse järgi tegema",
+    },
+    "data-usage-transparency": {
+        "en": "Showing you who used your data",
+        "et": "Teile näidati, kes teie andmeid kasutas",
+    },
+    "food-parcel-delivery": {
+        "en": "Delivering food parcels (with your consent)",
+        "et": "Toidupakkide kohaletoimetamine (teie nõusolekul)",
+    },
+    "health-insurance": {
+        "en": "Your health insurance cover",
+        "et": "Teie ravikindlustuse kaitse",
+    },
+    "identity-documents": {
+        "en": "Issuing or checking an identity document",
+        "et": "Isikut tõendava dokumendi väljastamine või kontroll",
+    },
+    "life-event-routing": {
+        "en": "Finding whom a registered life event concerns",
+        "et": "Leiti, keda registreeritud elusündmus puudutab",
+    },
+    "mandate-check": {
+        "en": "Checking that someone may act for you",
+        "et": "Kontrolliti, kas keegi võib teie eest tegutseda",
+    },
+    "means-tested-benefit": {
+        "en": "Working out a benefit that depends on income",
+        "et": "Sissetulekust sõltuva toetuse arvutamine",
+    },
+    "old-age-pension": {"en": "Paying your old-age pension", "et": "Vanaduspensioni maksmine"},
+    "own-processing": {
+        "en": "The register's own work on its records",
+        "et": "Registri enda töö oma andmetega",
+    },
+    "parental-benefit": {"en": "Paying parental benefit", "et": "Vanemahüvitise maksmine"},
+    "postal-delivery": {"en": "Delivering your post", "et": "Teie posti kättetoimetamine"},
+    "school-enrolment": {"en": "Offering a school place", "et": "Koolikoha pakkumine"},
+    "social-welfare": {
+        "en": "Social welfare from your municipality",
+        "et": "Omavalitsuse sotsiaalhoolekanne",
+    },
+    "subject-access": {
+        "en": "Showing you your own data",
+        "et": "Teile näidati teie enda andmeid",
+    },
+    "taxation": {"en": "Assessing and collecting tax", "et": "Maksude määramine ja kogumine"},
+    "unemployment-benefit": {
+        "en": "Paying unemployment benefit",
+        "et": "Töötushüvitise maksmine",
+    },
+    "vehicle-registration": {
+        "en": "Keeping the vehicle register up to date",
+        "et": "Liiklusregistri andmete ajakohastamine",
+    },
+}
+
+
+def describe_demo_purposes(session: Session) -> None:
+    """Put the demo's purposes into words (those not described yet)."""
+    described = {p.code for p in list_purposes(session, page=PageRequest(limit=500)).items}
+    for code, names in DEMO_PURPOSES.items():
+        if code not in described:
+            describe_purpose(session, code=code, names=names, actor=ACTOR)
+
+
 def setup_exchange(session: Session, *, seed: int) -> bool:
     """Publish the services, appoint the administrator, create the demo clients (secrets
     derived from ``seed``), members' signing keys and rights. Does nothing when the demo
@@ -529,9 +620,11 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
     secrets of the seed that set them up); returns whether it set it up."""
     try:
         get_service(session, service=_service_ref(USAGE_SERVICE))
-        return False
     except NotFound:
         pass
+    else:
+        describe_demo_purposes(session)  # a demo database set up before purposes had words
+        return False
     publish_registry_services(session, actor=ACTOR)
     register_rest_service(
         session,
@@ -569,6 +662,7 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
             own_residents_only=right.own_residents_only,
             actor=ACTOR,
         )
+    describe_demo_purposes(session)
     member_ids = [
         get_member(session, member_class=o.member_class, member_code=o.member_code).id
         for o in organisations()

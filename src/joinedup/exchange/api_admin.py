@@ -35,19 +35,23 @@ from joinedup.exchange.schemas import (
     MemberRecord,
     NewApiClient,
     PurposeGrant,
+    PurposeRecord,
     ServiceRecord,
     ServiceRef,
     SubsystemRecord,
     SubsystemRef,
 )
 from joinedup.exchange.service import (
+    describe_purpose,
     get_access_right,
     get_member,
+    get_purpose,
     get_service,
     grant_access_right,
     list_access_rights,
     list_api_clients,
     list_members,
+    list_purposes,
     list_services,
     list_subsystems,
     publish_registry_services,
@@ -321,6 +325,32 @@ def post_right(
         own_residents_only=body.own_residents_only,
         actor=_actor(admin),
     )
+
+
+class PurposeIn(_Body):
+    names: dict[str, str] = Field(
+        description="What the purpose means, per language (`en` required), in words the "
+        'person whose data is read understands: it is what "Who used my data" shows as why.'
+    )
+
+
+@router.get("/purposes", summary="The purposes of the access rights, in words")
+def get_purposes(
+    _: Administrator, session: ReadSession, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> Page[PurposeRecord]:
+    return list_purposes(session, page=_page(cursor, limit))
+
+
+@router.get("/purposes/{code}", summary="One purpose, in words")
+def get_one_purpose(code: str, _: Administrator, session: ReadSession) -> PurposeRecord:
+    return get_purpose(session, code=code)
+
+
+@router.put("/purposes/{code}", summary="Say what a purpose means (replaces its words)")
+def put_purpose(
+    code: str, body: PurposeIn, admin: Administrator, session: WriteSession
+) -> PurposeRecord:
+    return describe_purpose(session, code=code, names=body.names, actor=_actor(admin))
 
 
 @router.get("/rights/{right_id}", summary="One access right")

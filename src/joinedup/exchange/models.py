@@ -170,6 +170,19 @@ class AccessRightPurpose(Base):
     )
 
 
+class Purpose(Base):
+    """What a purpose code of the access rights means, in words a person understands, in
+    each language the platform speaks (``{"en": …, "et": …}``): "Who used my data" shows it."""
+
+    __tablename__ = "exchange_purpose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    names: Mapped[dict[str, Any]] = mapped_column(JSON)
+    described_at: Mapped[datetime]
+    described_by: Mapped[str] = mapped_column(String(100))
+
+
 class ApiClient(Base):
     """An OAuth 2.0 client (client credentials grant) bound to one subsystem.
 

@@ -168,6 +168,20 @@ class PurposeGrant(BaseModel):
     )
 
 
+class PurposeRecord(BaseModel):
+    """A purpose of the access rights, and what it means in each language."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(description="The code the access rights and the records name.")
+    names: dict[str, str] = Field(
+        description="What it means, per language: `en` always, e.g. "
+        '`{"en": "Checking whether you are entitled to a benefit", "et": "…"}`.'
+    )
+    described_at: datetime
+    described_by: str
+
+
 class AccessRightRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -24,6 +24,7 @@ from joinedup.core.errors import DomainError, ValidationFailed
 from joinedup.core.pagination import DEFAULT_LIMIT, Page, PageRequest
 from joinedup.core.translog.schemas import InclusionProofOut
 from joinedup.exchange.guards import RecordsSession, require_usage_reader
+from joinedup.exchange.service.purposes import purpose_names
 from joinedup.exchange.usage import UsageItem, find_usage, list_usage, proofs_for, usage_period
 
 tracker = APIRouter(tags=["data usage (Data Tracker)"])
@@ -187,6 +188,10 @@ class UsageOut(BaseModel):
     action: str
     fields: list[str]
     purpose: str
+    purpose_text: str = Field(
+        description="The purpose in words, in the language asked for (Accept-Language), as "
+        "the exchange's central office described it; the code where nobody did."
+    )
     legal_basis: str
     case_reference: str | None
     on_behalf_of: str | None = Field(None, description="The end user (X-Road-UserId).")
@@ -200,7 +205,9 @@ class UsageOut(BaseModel):
     verification: RecordProofOut
 
     @classmethod
-    def of(cls, item: UsageItem, proof: InclusionProofOut | None) -> UsageOut:
+    def of(
+        cls, item: UsageItem, proof: InclusionProofOut | None, purposes: dict[str, str]
+    ) -> UsageOut:
         return cls(
             id=item.id,
             record_id=str(item.record_id),
@@ -216,6 +223,7 @@ class UsageOut(BaseModel):
             action=item.action,
             fields=list(item.fields),
             purpose=item.purpose,
+            purpose_text=purposes.get(item.purpose, item.purpose),
             legal_basis=item.legal_basis,
             case_reference=item.case_reference,
             on_behalf_of=item.user_id,
@@ -255,9 +263,14 @@ def get_data_usage(
         member_code=member,
     )
     proofs = proofs_for(session, page.items)
+    purposes = purpose_names(session, [item.purpose for item in page.items])
     return Page[UsageOut](
         items=[
-            UsageOut.of(item, InclusionProofOut.of(proofs[item.id]) if item.id in proofs else None)
+            UsageOut.of(
+                item,
+                InclusionProofOut.of(proofs[item.id]) if item.id in proofs else None,
+                purposes,
+            )
             for item in page.items
         ],
         next_cursor=page.next_cursor,

@@ -25,6 +25,12 @@ from joinedup.exchange.service.members import (
     register_member,
     register_subsystem,
 )
+from joinedup.exchange.service.purposes import (
+    describe_purpose,
+    get_purpose,
+    list_purposes,
+    purpose_names,
+)
 from joinedup.exchange.service.rights import (
     get_access_right,
     grant_access_right,
@@ -50,9 +56,11 @@ __all__ = [
     "check_client_credentials",
     "count_members",
     "create_member_keys",
+    "describe_purpose",
     "get_access_right",
     "get_api_client",
     "get_member",
+    "get_purpose",
     "get_service",
     "get_subsystem",
     "grant_access_right",
@@ -60,11 +68,13 @@ __all__ = [
     "list_access_rights",
     "list_api_clients",
     "list_members",
+    "list_purposes",
     "list_services",
     "list_subsystems",
     "member_signing_key",
     "parse_openapi",
     "publish_registry_services",
+    "purpose_names",
     "register_api_client",
     "register_member",
     "register_rest_service",

@@ -30,7 +30,8 @@ from joinedup.exchange.schemas import (
     SubsystemRef,
 )
 
-_PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: What a purpose code looks like (the rights' purposes and their descriptions).
+PURPOSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_DISCLOSURE_DELAY_DAYS = 3650
 
 
@@ -122,7 +123,7 @@ def _check_purposes(purposes: Sequence[PurposeGrant], problems: list[dict[str, s
     seen: set[str] = set()
     for i, grant in enumerate(purposes):
         where = f"purposes[{i}]"
-        if not _PURPOSE.match(grant.purpose):
+        if not PURPOSE_PATTERN.match(grant.purpose):
             problems.append(
                 {
                     "field": f"{where}.purpose",

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.pagination import PageRequest
-from joinedup.exchange import list_usage, usage_receivers, verify_usage
+from joinedup.exchange import list_usage, purpose_names, usage_receivers, verify_usage
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
@@ -76,6 +76,7 @@ def usage_list(
         "portal/usage_list.html",
         {
             "page": page,
+            "purposes": purpose_names(session, [item.purpose for item in page.items]),
             "agencies": usage_receivers(session, subject_code=citizen.subject_code),
             "filters": filters,
             "next_href": next_href,
@@ -95,6 +96,7 @@ def verify(request: Request, usage_id: int, citizen: Citizen, session: ReadSessi
         {
             "result": result,
             "item": result.item,
+            "purposes": purpose_names(session, [result.item.purpose]),
             "actor_code": citizen.actor_code,
             "subject_code": citizen.subject_code,
         },
