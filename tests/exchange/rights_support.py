@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -166,3 +167,14 @@ def identity(session: Session, org_key: str, subsystem: str) -> ClientIdentity:
 
 def credentials(key: str) -> tuple[str, str]:
     return demo_client_credentials(SEED, key)
+
+
+def bearer(api: TestClient, key: str) -> dict[str, str]:
+    """The ``Authorization`` header of a token for the demo client ``key`` (``org/subsystem``)."""
+    client_id, secret = credentials(key)
+    answer = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

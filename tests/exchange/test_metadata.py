@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 from fastapi.testclient import TestClient
 from rights_support import (
     INSTANCE,
-    credentials,
+    bearer,
     demo_exchange,  # noqa: F401 (fixture)
     service_ref,
     subsystem_ref,
@@ -22,12 +21,10 @@ from sqlalchemy.orm import Session
 from joinedup.core.db import Database
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.outbox import OutboxEvent
-from joinedup.core.settings import Settings
 from joinedup.demo import organisations
 from joinedup.demo.agencies import create_government
 from joinedup.demo.exchange_setup import demo_rights
 from joinedup.exchange import REGISTRY_SERVICES, WRITE_SERVICES, register_rest_service
-from joinedup.web import create_app
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -60,22 +57,6 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def api(settings: Settings, demo_exchange: Database) -> Iterator[TestClient]:  # noqa: F811
-    with TestClient(create_app(settings, database=demo_exchange)) as client:
-        yield client
-
-
-def _bearer(api: TestClient, key: str) -> dict[str, str]:
-    client_id, secret = credentials(key)
-    answer = api.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def _provider_path(org: str, subsystem: str) -> str:
     ref = subsystem_ref(org, subsystem)
     return f"/r1/{INSTANCE}/{ref.member_class}/{ref.member_code}/{subsystem}"
@@ -104,7 +85,7 @@ def test_list_clients_names_every_member_and_subsystem(api: TestClient) -> None:
 
 def test_list_and_allowed_methods(api: TestClient) -> None:
     population = _provider_path("population-register", "population")
-    sib = _bearer(api, "social-insurance/benefits")
+    sib = bearer(api, "social-insurance/benefits")
     listed = api.get(population + "/listMethods", headers=sib).json()["member"]
     writes = ["record-birth", "record-death", "record-marriage", "record-move"]
     assert sorted(s["serviceCode"] for s in listed) == [
@@ -122,15 +103,15 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
         "population-extract",
         "relations",
     ]
-    registrar = _bearer(api, "population-register/civil-registration")
+    registrar = bearer(api, "population-register/civil-registration")
     civil = api.get(population + "/allowedMethods", headers=registrar).json()["member"]
     assert sorted(s["serviceCode"] for s in civil) == writes
-    tax = api.get(population + "/allowedMethods", headers=_bearer(api, "tax-board/tax"))
+    tax = api.get(population + "/allowedMethods", headers=bearer(api, "tax-board/tax"))
     assert [s["serviceCode"] for s in tax.json()["member"]] == ["person"]
-    bank = api.get(population + "/allowedMethods", headers=_bearer(api, "bank/payments"))
+    bank = api.get(population + "/allowedMethods", headers=bearer(api, "bank/payments"))
     assert bank.json()["member"] == []
     employment = _provider_path("tax-board", "employment")
-    fund = _bearer(api, "unemployment-fund/unemployment-benefits")
+    fund = bearer(api, "unemployment-fund/unemployment-benefits")
     fund_allowed = api.get(employment + "/allowedMethods", headers=fund).json()["member"]
     assert [s["serviceCode"] for s in fund_allowed] == ["income-totals"]  # never employment
     one = api.get(population + "/listMethods", params={"serviceId": "person"}, headers=sib)
@@ -141,7 +122,7 @@ def test_allowed_methods_follow_the_policy_for_every_client(api: TestClient) -> 
     for org, subsystem in {r.client for r in demo_rights() if r.client[0] != "digital-office"}:
         if org.startswith("municipality-") and not org.endswith("0101"):
             continue
-        headers = _bearer(api, f"{org}/{subsystem}")
+        headers = bearer(api, f"{org}/{subsystem}")
         expected = {r.service for r in demo_rights() if r.client == (org, subsystem)}
         seen = set()
         for provider in {
@@ -161,7 +142,7 @@ def test_metadata_needs_a_token_and_a_matching_client_header(api: TestClient) ->
     assert api.get(population + "/listMethods").status_code == 401
     forged = {"Authorization": "Bearer abc.def.ghi"}
     assert api.get(population + "/allowedMethods", headers=forged).status_code == 401
-    sib = _bearer(api, "social-insurance/benefits")
+    sib = bearer(api, "social-insurance/benefits")
     own = subsystem_ref("social-insurance", "benefits")
     matching = {**sib, "X-Road-Client": f"{INSTANCE}/{own}"}
     assert api.get(population + "/allowedMethods", headers=matching).status_code == 200
@@ -179,7 +160,7 @@ def test_metadata_needs_a_token_and_a_matching_client_header(api: TestClient) ->
 
 def test_get_openapi_of_a_registry_service(api: TestClient) -> None:
     population = _provider_path("population-register", "population")
-    sib = _bearer(api, "social-insurance/benefits")
+    sib = bearer(api, "social-insurance/benefits")
     document = api.get(
         population + "/getOpenAPI", params={"serviceCode": "person"}, headers=sib
     ).json()
@@ -203,7 +184,7 @@ def test_get_openapi_of_a_registry_service(api: TestClient) -> None:
 
 def test_get_openapi_of_a_civil_registration_service(api: TestClient) -> None:
     population = _provider_path("population-register", "population")
-    registrar = _bearer(api, "population-register/civil-registration")
+    registrar = bearer(api, "population-register/civil-registration")
     document = api.get(
         population + "/getOpenAPI", params={"serviceCode": "record-birth"}, headers=registrar
     ).json()
@@ -221,11 +202,11 @@ def test_get_openapi_of_a_civil_registration_service(api: TestClient) -> None:
 
 def test_administration_is_for_the_administrator_only(api: TestClient) -> None:
     assert api.get("/api/v1/exchange/rights").status_code == 401
-    sib = _bearer(api, "social-insurance/benefits")
+    sib = bearer(api, "social-insurance/benefits")
     refused = api.get("/api/v1/exchange/rights", headers=sib)
     assert refused.status_code == 403
     assert "not an exchange administrator" in refused.json()["detail"]
-    admin = _bearer(api, "digital-office/exchange-admin")
+    admin = bearer(api, "digital-office/exchange-admin")
     rights = api.get("/api/v1/exchange/rights", params={"limit": 500}, headers=admin).json()
     assert len(rights["items"]) == len(demo_rights())
     assert api.get("/api/v1/exchange/members", headers=admin).status_code == 200
@@ -233,7 +214,7 @@ def test_administration_is_for_the_administrator_only(api: TestClient) -> None:
 
 
 def test_administering_rights_and_clients(api: TestClient) -> None:
-    admin = _bearer(api, "digital-office/exchange-admin")
+    admin = bearer(api, "digital-office/exchange-admin")
     client = f"{subsystem_ref('care-provider', 'care-records')}"
     body = {
         "client": client,
@@ -246,7 +227,7 @@ def test_administering_rights_and_clients(api: TestClient) -> None:
     assert granted.status_code == 201, granted.text
     right = granted.json()
     assert right["granted_by"].startswith("client:demo.digital-office")
-    care = _bearer(api, "care-provider/care-records")
+    care = bearer(api, "care-provider/care-records")
     population = _provider_path("population-register", "population")
     allowed = api.get(population + "/allowedMethods", headers=care).json()["member"]
     assert [s["serviceCode"] for s in allowed] == ["person"]
@@ -271,12 +252,12 @@ def test_administering_rights_and_clients(api: TestClient) -> None:
         data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
     )
     assert token.status_code == 200
-    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    assert api.get(population + "/listMethods", headers=bearer).status_code == 200
+    second = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert api.get(population + "/listMethods", headers=second).status_code == 200
     assert (
         api.post(f"/api/v1/exchange/clients/{client_id}/revoke", headers=admin).status_code == 200
     )
-    assert api.get(population + "/listMethods", headers=bearer).status_code == 401
+    assert api.get(population + "/listMethods", headers=second).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -299,7 +280,7 @@ def test_bad_rights_through_the_api(
     status: int,
     fragment: str,
 ) -> None:
-    admin = _bearer(api, "digital-office/exchange-admin")
+    admin = bearer(api, "digital-office/exchange-admin")
     body = {
         "client": str(subsystem_ref("care-provider", "care-records")),
         "service": str(service_ref("person")),
@@ -325,7 +306,7 @@ def _count(db: Database) -> int:
 
 
 def test_publishing_a_rest_service_through_the_api(api: TestClient) -> None:
-    admin = _bearer(api, "digital-office/exchange-admin")
+    admin = bearer(api, "digital-office/exchange-admin")
     body = {
         "provider": f"{INSTANCE}/{subsystem_ref('care-provider', 'care-records')}",
         "code": "care-plans",
@@ -342,7 +323,7 @@ def test_publishing_a_rest_service_through_the_api(api: TestClient) -> None:
     assert again.status_code == 422
     assert "already" in again.json()["detail"]
     provider = _provider_path("care-provider", "care-records")
-    care = _bearer(api, "care-provider/care-records")
+    care = bearer(api, "care-provider/care-records")
     document = api.get(
         provider + "/getOpenAPI", params={"serviceCode": "care-plans"}, headers=care
     ).json()

@@ -5,39 +5,20 @@ write nothing; a purpose nobody described stands for itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from rights_support import credentials, demo_exchange  # noqa: F401 (fixture)
+from rights_support import bearer, demo_exchange  # noqa: F401 (fixture)
 from sqlalchemy import func, select
 
 from joinedup.core import i18n
 from joinedup.core.db import Database
-from joinedup.core.settings import Settings
 from joinedup.demo.exchange_setup import DEMO_PURPOSES, demo_rights
 from joinedup.exchange import purpose_names
 from joinedup.exchange.models import Purpose
-from joinedup.web import create_app
 
 ADMIN = "digital-office/exchange-admin"
-
-
-@pytest.fixture
-def api(settings: Settings, demo_exchange: Database) -> Iterator[TestClient]:  # noqa: F811
-    with TestClient(create_app(settings, database=demo_exchange)) as client:
-        yield client
-
-
-def _bearer(api: TestClient, key: str) -> dict[str, str]:
-    client_id, secret = credentials(key)
-    answer = api.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def _count(database: Database) -> int:
@@ -65,7 +46,7 @@ def test_the_administrator_describes_a_purpose(
     api: TestClient,
     demo_exchange: Database,  # noqa: F811
 ) -> None:
-    admin = _bearer(api, ADMIN)
+    admin = bearer(api, ADMIN)
     url = "/api/v1/exchange/purposes/home-care"
     assert api.get(url, headers=admin).status_code == 404
     first = api.put(url, json={"names": {"en": " Care at home "}}, headers=admin)
@@ -96,7 +77,7 @@ def test_only_the_administrator_describes_purposes(
     body = {"names": {"en": "Anything"}}
     url = "/api/v1/exchange/purposes/benefit-eligibility"
     assert api.put(url, json=body).status_code == 401
-    other = _bearer(api, "social-insurance/benefits")
+    other = bearer(api, "social-insurance/benefits")
     refused = api.put(url, json=body, headers=other)
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
@@ -128,7 +109,7 @@ def test_bad_descriptions_are_refused_and_write_nothing(
     body: dict[str, Any],
     fragment: str,
 ) -> None:
-    admin = _bearer(api, ADMIN)
+    admin = bearer(api, ADMIN)
     before = _count(demo_exchange)
     answer = api.put(f"/api/v1/exchange/purposes/{code}", json=body, headers=admin)
     assert answer.status_code == 422, answer.text

@@ -88,16 +88,7 @@ def test_nothing_is_read_before_consent_and_the_offer_follows_consent(seeded: Da
     (letter,) = [le for le in letters_of(seeded, person) if "consent" in le.subject]
     assert letter.sender_name == "Food Bank Foundation"
 
-    with seeded.unit_of_work() as session:
-        give_consent(
-            session,
-            agreement_id=FOOD_PARCELS_AGREEMENT,
-            subject_code=person,
-            actor=f"person:{person}",
-        )
-    (given,) = latest_events(seeded, "consent.given.v1")
-    with seeded.unit_of_work() as session:
-        handle_consents_given(session, [given])  # what the consumer does
+    _consent(seeded, person, given=True)
     parcels = entitlements_of(seeded, person)["food-parcels"]
     assert parcels.status is EntitlementStatus.OFFERED
     assert "registered home in Joinland" in parcels.reason
@@ -107,6 +98,7 @@ def test_nothing_is_read_before_consent_and_the_offer_follows_consent(seeded: Da
     assert all("consent" in r.legal_basis for r in reads)  # type: ignore[attr-defined]
     offer_letters = [le for le in letters_of(seeded, person) if "offer" in le.subject]
     assert len(offer_letters) == 1
+    (given,) = latest_events(seeded, "consent.given.v1")
     with seeded.unit_of_work() as session:
         handle_consents_given(session, [given])  # again: nothing new
     assert entitlements_of(seeded, person)["food-parcels"].revision == parcels.revision

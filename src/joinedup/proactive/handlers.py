@@ -21,7 +21,7 @@ dead-lettered alone), and the inbox makes every event count once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, time
 
 from sqlalchemy.orm import Session
@@ -193,14 +193,25 @@ def on_consent_given(session: Session, events: list[Delivered]) -> None:
     handle_consents_given(session, events)
 
 
-def handle_consents_given(session: Session, events: Sequence[Delivered]) -> None:
+def _consent_records(
+    session: Session, events: Sequence[Delivered]
+) -> Iterator[tuple[Delivered, consent.ConsentRecordView]]:
+    """Each consent event with the consent record it names, as the register has it now (an
+    event whose record is gone is left out)."""
     for event in events:
         try:
-            record = consent.get_consent_record(
-                session, consent_record_id=str(event.payload["consent_record_id"])
-            ).consent_record
+            yield (
+                event,
+                consent.get_consent_record(
+                    session, consent_record_id=str(event.payload["consent_record_id"])
+                ).consent_record,
+            )
         except NotFound:
             continue
+
+
+def handle_consents_given(session: Session, events: Sequence[Delivered]) -> None:
+    for event, record in _consent_records(session, events):
         if record.in_force:
             reconsider_after_consent(
                 session,
@@ -217,13 +228,7 @@ def on_consent_withdrawn(session: Session, events: list[Delivered]) -> None:
 
 
 def handle_consents_withdrawn(session: Session, events: Sequence[Delivered]) -> None:
-    for event in events:
-        try:
-            record = consent.get_consent_record(
-                session, consent_record_id=str(event.payload["consent_record_id"])
-            ).consent_record
-        except NotFound:
-            continue
+    for event, record in _consent_records(session, events):
         if record.in_force:  # given again since: what it was given for stands
             continue
         end_after_consent_withdrawn(
