@@ -369,6 +369,13 @@ def test_my_entitlements_with_reasons_and_decisions(
     assert declined.status_code == 200
     assert "Offer declined" in declined.text
     assert "How satisfied were you with this?" in declined.text
+    # the service's reason, stored in English, in the person's language (a rule's sentence
+    # with a "%" in it goes through unformatted)
+    assert "You declined the offer." in web.get(f"/portal/entitlements/{grant.id}").text
+    estonian = web.get(f"/portal/entitlements/{grant.id}?lang=et").text
+    assert "Te keeldusite pakkumisest." in estonian
+    assert "Te keeldusite pakkumisest." in web.get("/portal/entitlements").text
+    web.get("/portal/entitlements?lang=en")
     again = web.post(
         f"/portal/entitlements/{grant.id}/decision",
         data={"csrf_token": csrf_of(web), "decision": "accept"},

@@ -104,3 +104,12 @@ def test_a_catalogue_edited_since_compiling_is_read_from_its_po(
         assert i18n.translations("et").gettext("Home") == "Kodu"
     finally:
         i18n.translations.cache_clear()
+
+
+def test_a_stored_sentence_is_translated_and_never_formatted() -> None:
+    from joinedup.web.templating import stored_text
+
+    with i18n.use_locale("et"):
+        assert stored_text("You declined the offer.") == "Te keeldusite pakkumisest."
+        assert stored_text("Eligible: 50% of the income") == "Eligible: 50% of the income"
+    assert stored_text(None) == ""

@@ -40,7 +40,15 @@ def _environment() -> jinja2.Environment:
         npgettext=i18n.npgettext,
         newstyle=True,
     )
+    env.globals["stored_text"] = stored_text
     return env
+
+
+def stored_text(text: str | None) -> str:
+    """A sentence stored in English as its message id (a service's reason for a decision), in
+    the current language where the catalogue has it. Not ``_()``: that formats its result with
+    ``%``, which a stored sentence (a rule's reason, "50% of …") must not go through."""
+    return i18n.gettext(text) if text else ""
 
 
 def _language_links(request: Request) -> list[dict[str, Any]]:
