@@ -433,7 +433,7 @@ def test_the_citizens_journey_in_a_browser(
     _shot(page, "journey-3-letter")
 
     page.goto(f"{base}/portal/data-usage", wait_until="load")
-    assert page.get_by_text("benefit-eligibility").count() > 0
+    assert page.get_by_text("Checking whether you are entitled to a benefit").count() > 0
     assert page.get_by_text("Social Insurance Board").count() > 0
     _shot(page, "journey-4-who-used-my-data")
     page.click("main .govuk-summary-card__action a >> nth=0")
