@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 from joinedup.exchange import issue_access_token
 from joinedup.web import create_app
 

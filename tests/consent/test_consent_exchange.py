@@ -18,7 +18,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.settings import Settings
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 from joinedup.exchange import (
     LocalCallRefused,
     PurposeGrant,

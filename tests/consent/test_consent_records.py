@@ -32,7 +32,7 @@ from joinedup.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.pagination import PageRequest
 from joinedup.core.translog import leaf_hash, list_entries
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
 FOOD_BANK = member("food-bank")
 RESIDENCE = service("population-register", "addresses", "residence")

@@ -19,7 +19,7 @@ from joinedup.consent.verification import verify_consent_connection, verify_cons
 from joinedup.core.db import Database
 from joinedup.core.keys import load_log_signing_key
 from joinedup.core.settings import get_settings
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from joinedup.catalogue import Concerns, DeliveryMode, LawfulBasis, LifeEvent
 from joinedup.core.db import Database
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.settings import Settings
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 from joinedup.web import create_app
 
 PROBLEM = "application/problem+json"

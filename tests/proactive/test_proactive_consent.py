@@ -11,7 +11,7 @@ from joinedup.consent import give_consent, withdraw_consent
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
-from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 from joinedup.exchange.usage import list_usage
 from joinedup.proactive import EntitlementStatus, accept_offer, decline_offer
 from joinedup.proactive.handlers import handle_consents_given, handle_consents_withdrawn

@@ -255,7 +255,7 @@ def test_staff_person_view_refuses_bad_input_without_writing(
 
 def test_consents_give_withdraw_and_feedback(web: TestClient, seeded: Database) -> None:
     from joinedup import consent, engagement
-    from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+    from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
     world = load_world(seeded)
     person = world.one("pensioner")
@@ -323,7 +323,7 @@ def test_consents_give_withdraw_and_feedback(web: TestClient, seeded: Database) 
 
 
 def test_withdrawing_a_consent_never_given_is_refused(web: TestClient, seeded: Database) -> None:
-    from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+    from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
     world = load_world(seeded)
     sign_in(web, world.one("pensioner"))

@@ -201,7 +201,7 @@ def test_anothers_consent_cannot_be_reached(
 
     from joinedup import consent
     from joinedup.core.clock import today
-    from joinedup.demo.exchange_setup import FOOD_PARCELS_AGREEMENT
+    from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
     world = load_world(seeded)
     me, other = world.one("pensioner"), world.one("newly-married")
