@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import Base, Database
-from joinedup.core.settings import Settings
+from joinedup.core.settings import Settings, get_settings
 from joinedup.demo import seed_country
 from joinedup.migrations import upgrade
 from joinedup.platform import load_models
@@ -221,3 +221,25 @@ def seeded_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+#: The settings a benchmark points at its own temporary country (``platform_environment``).
+BENCH_VARIABLES = (
+    "JOINEDUP_ENVIRONMENT",
+    "JOINEDUP_DATA_DIR",
+    "JOINEDUP_DATABASE_URL",
+    "JOINEDUP_PUBLIC_URL",
+    "JOINEDUP_LOG_LEVEL",
+    "JOINEDUP_LOG_FORMAT",
+)
+
+
+@pytest.fixture
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A benchmark run in this process points its settings at its own temporary country: put
+    them back afterwards."""
+    for name in BENCH_VARIABLES:
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)
+    yield
+    get_settings.cache_clear()

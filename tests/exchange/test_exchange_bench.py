@@ -5,35 +5,13 @@ error, and the figures the JSON promises."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from joinedup.cli import app
-from joinedup.core.settings import get_settings
-
-BENCH_VARIABLES = (
-    "JOINEDUP_ENVIRONMENT",
-    "JOINEDUP_DATA_DIR",
-    "JOINEDUP_DATABASE_URL",
-    "JOINEDUP_LOG_LEVEL",
-    "JOINEDUP_LOG_FORMAT",
-)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The benchmark points the process's settings at its own temporary country: put them
-    back afterwards."""
-    for name in BENCH_VARIABLES:
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-        monkeypatch.delenv(name)
-    yield
-    get_settings.cache_clear()
 
 
 def test_bench_exchange_with_tiny_numbers(isolated_environment: None) -> None:
