@@ -146,12 +146,10 @@ class CatalogueService(BaseModel):
 
     def name(self, locale: str | None = None) -> str:
         """The name in ``locale`` (default: the current language), else in English."""
-        wanted = locale or i18n.current_locale()
-        return self.names.get(wanted) or self.names[i18n.SOURCE_LOCALE]
+        return i18n.in_language(self.names, locale) or self.code
 
     def description(self, locale: str | None = None) -> str:
-        wanted = locale or i18n.current_locale()
-        return self.descriptions.get(wanted) or self.descriptions.get(i18n.SOURCE_LOCALE, "")
+        return i18n.in_language(self.descriptions, locale) or ""
 
     def concerned(self, life_event: LifeEvent) -> list[Concerns]:
         """Whom ``life_event`` concerns for this service (empty: it does not react to it)."""

@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue, exchange, identity
+from joinedup import exchange, identity
 from joinedup.catalogue import CatalogueService
 from joinedup.core.clock import today
 from joinedup.core.errors import Conflict, NotFound, ValidationFailed
@@ -31,7 +31,7 @@ from joinedup.proactive.schemas import (
     EntitlementView,
 )
 from joinedup.proactive.service import texts
-from joinedup.proactive.service.entitlements import Change, set_status
+from joinedup.proactive.service.entitlements import Change, catalogued_services, set_status
 from joinedup.proactive.service.letters import send_decision_letters
 
 
@@ -76,16 +76,6 @@ def _view(row: Entitlement, service: CatalogueService | None) -> EntitlementView
     )
 
 
-def _services(session: Session, codes: Sequence[str]) -> dict[str, CatalogueService]:
-    found = {}
-    for code in dict.fromkeys(codes):
-        try:
-            found[code] = catalogue.get_catalogued_service(session, code=code)
-        except NotFound:  # withdrawn from the catalogue since: the entitlement stays readable
-            continue
-    return found
-
-
 def _check_code(person_code: str) -> None:
     if not person_code or len(person_code) > 32 or not person_code.isdigit():
         raise ValidationFailed(
@@ -125,7 +115,7 @@ def list_entitlements(
         request=page or PageRequest(),
         descending=True,
     )
-    services = _services(session, [r.service_code for r in rows])
+    services = catalogued_services(session, [r.service_code for r in rows])
     return Page[EntitlementView](
         items=[_view(r, services.get(r.service_code)) for r in rows], next_cursor=next_cursor
     )
@@ -173,7 +163,7 @@ def get_entitlement(
             .order_by(EntitlementRevision.revision)
         )
     ]
-    view = _view(row, _services(session, [row.service_code]).get(row.service_code))
+    view = _view(row, catalogued_services(session, [row.service_code]).get(row.service_code))
     return EntitlementDetail(**view.model_dump(), history=history)
 
 

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
+from joinedup.core.errors import NotFound
 from joinedup.core.events import Event, emit_many
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
 from joinedup.proactive.models import Entitlement, EntitlementRevision
@@ -62,6 +64,18 @@ class Change:
     @property
     def status(self) -> EntitlementStatus:
         return EntitlementStatus(self.entitlement.status)
+
+
+def catalogued_services(session: Session, codes: Sequence[str]) -> dict[str, CatalogueService]:
+    """The catalogued services of ``codes``; a code withdrawn from the catalogue since is left
+    out (its entitlements stay readable)."""
+    found = {}
+    for code in dict.fromkeys(codes):
+        try:
+            found[code] = catalogue.get_catalogued_service(session, code=code)
+        except NotFound:
+            continue
+    return found
 
 
 def status_for(service: CatalogueService) -> EntitlementStatus:

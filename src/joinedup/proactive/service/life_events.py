@@ -29,6 +29,7 @@ from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
     active_entitlements_of,
+    catalogued_services,
     entitlements_in,
     record_outcomes,
     set_status,
@@ -304,20 +305,23 @@ def reconsider_after_consent(
     wanted = str(agreement_id)
     outcomes: list[Outcome] = []
     refs: dict[str, str] = {}
-    candidates = entitlements_in(
-        session,
-        person_codes=[subject_code],
-        statuses=[EntitlementStatus.AWAITING_CONSENT, EntitlementStatus.ENDED],
-    )
+    candidates = [
+        row
+        for row in entitlements_in(
+            session,
+            person_codes=[subject_code],
+            statuses=[EntitlementStatus.AWAITING_CONSENT, EntitlementStatus.ENDED],
+        )
+        # one that ended for another reason than a withdrawal: a consent does not bring it back
+        if row.status != EntitlementStatus.ENDED.value
+        or row.reason == texts.ENDED_CONSENT_WITHDRAWN
+    ]
+    services = catalogued_services(session, [row.service_code for row in candidates])
     for row in candidates:
-        if row.life_event is None:
+        service = services.get(row.service_code)
+        if row.life_event is None or service is None or str(service.data_agreement_id) != wanted:
             continue
         withdrawn = row.status == EntitlementStatus.ENDED.value
-        if withdrawn and row.reason != texts.ENDED_CONSENT_WITHDRAWN:
-            continue  # ended for another reason: a consent does not bring it back
-        service = catalogue.get_catalogued_service(session, code=row.service_code)
-        if str(service.data_agreement_id) != wanted:
-            continue
         # waiting: the month the life event was decided for; ended by a withdrawal: due
         # again (if the rules still say so) from the month consent is given again
         on = today() if withdrawn else row.period_start
@@ -378,20 +382,16 @@ def end_after_consent_withdrawn(
     back to :func:`reconsider_after_consent`. Changes and emits as :func:`react`."""
     reaction = Reaction()
     wanted = str(agreement_id)
-    services: dict[str, CatalogueService] = {}
-    for row in active_entitlements_of(session, person_codes=[subject_code]):
-        if row.status == EntitlementStatus.AWAITING_CONSENT.value:
-            continue
+    rows = [
+        row
+        for row in active_entitlements_of(session, person_codes=[subject_code])
+        if row.status != EntitlementStatus.AWAITING_CONSENT.value
+    ]
+    services = catalogued_services(session, [row.service_code for row in rows])
+    for row in rows:
         service = services.get(row.service_code)
-        if service is None:
-            try:
-                service = catalogue.get_catalogued_service(session, code=row.service_code)
-            except NotFound:  # withdrawn from the catalogue: nothing reads under the consent
-                continue
-            services[row.service_code] = service
-        if service.lawful_basis is not LawfulBasis.CONSENT:
-            continue
-        if str(service.data_agreement_id) != wanted:
+        # only a service whose lawful basis is consent names a data agreement
+        if service is None or str(service.data_agreement_id) != wanted:
             continue
         change = set_status(
             session,
