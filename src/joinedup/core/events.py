@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
 from joinedup.core.db import insert_rows
+from joinedup.core.ids import new_id
 from joinedup.core.outbox import OutboxEvent
 
 log = structlog.get_logger(__name__)
@@ -147,7 +148,7 @@ def _jsonable(value: Any) -> Any:
 
 def emit(session: Session, event: Event, *, occurred_at: datetime | None = None) -> uuid.UUID:
     """Add ``event`` to the outbox in the session's transaction; returns its event id."""
-    event_id = uuid.uuid4()
+    event_id = new_id()
     now = utcnow()
     _wrote_outbox(session)
     session.add(
@@ -167,7 +168,7 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[uuid.UUID]:
     if not events:
         return []
     now = utcnow()
-    event_ids = [uuid.uuid4() for _ in events]
+    event_ids = [new_id() for _ in events]
     session.flush()  # rows the session holds go first: ids follow the order of emission
     insert_rows(
         session.connection(),

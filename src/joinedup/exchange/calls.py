@@ -4,7 +4,6 @@ leaves behind (:func:`recording`). Pure: nothing here reads or writes the databa
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -13,6 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from joinedup.core.errors import DomainError
+from joinedup.core.ids import new_id
 from joinedup.core.keys import SigningKey
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor
 from joinedup.exchange.messagelog import MessageFacts, message_record
@@ -105,7 +105,7 @@ def parse(
     fields = tuple(f.strip() for f in raw_fields.split(",") if f.strip()) if raw_fields else None
     claimed = [headers[name] for name in CLIENT_HEADERS if headers.get(name)]
     client_header = claimed[0] if claimed else None
-    message_id = headers.get("x-road-id") or str(uuid.uuid4())
+    message_id = headers.get("x-road-id") or str(new_id())
     hashed = dict(headers)
     hashed["x-road-id"] = message_id
     if client_header:

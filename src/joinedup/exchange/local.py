@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Session
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound
+from joinedup.core.ids import new_id
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import AppendResult
@@ -139,7 +139,7 @@ class ExchangeClient:
             if isinstance(service, ServiceRef)
             else ServiceRef.parse(service, instance=instance)
         )
-        message_id = str(uuid.uuid4())
+        message_id = str(new_id())
         user = user_id if user_id is not None else self.user_id
         party = represented_party if represented_party is not None else self.represented_party
         facts = _Facts(
@@ -273,7 +273,7 @@ class ExchangeClient:
         )
         request_body = json.dumps(dict(body), separators=(",", ":"), default=str).encode()
         facts = _Facts(
-            message_id=str(uuid.uuid4()),
+            message_id=str(new_id()),
             service_xroad_id=f"{instance}/{ref}",
             purpose=purpose,
             query={},

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import NotFound
+from joinedup.core.ids import new_id
 from joinedup.core.keys import SigningKey, VerifyingKey
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.exchange.canonical import message_canonical, message_leaf
@@ -78,7 +79,7 @@ def message_record(
     unknown is signed by the member(s) that are known.
     """
     row: dict[str, Any] = {
-        "record_id": uuid.uuid4(),
+        "record_id": new_id(),
         "salt": secrets.token_bytes(16),
         "logged_at": facts.logged_at,
         "message_id": facts.message_id[:128],

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
+from joinedup.core.ids import new_id
 from joinedup.core.keys import SigningKey, VerifyingKey, load_log_signing_key
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.core.settings import get_settings
@@ -102,7 +103,7 @@ def usage_records(
     sha256 = hashlib.sha256
     found: list[tuple[dict[str, Any], bytes]] = []
     for subject in dict.fromkeys(subjects):
-        record_id = uuid.uuid4()
+        record_id = new_id()
         salt = secrets.token_bytes(16)
         row = {"record_id": record_id, "salt": salt, "subject_code": subject, **common}
         digest = sha256(template.canonical(record_id, salt, subject)).digest()
