@@ -278,3 +278,79 @@ def test_a_life_event_after_a_change_is_decided_under_the_new_law(seeded: Databa
             {"p": mother},
         ).scalar_one()
     assert version == law.version
+
+
+_PAID_TWICE = """
+    SELECT count(*) FROM relation a JOIN relation b
+      ON a.related_person_id = b.related_person_id AND a.person_id < b.person_id
+     JOIN person pa ON pa.id = a.person_id JOIN person pb ON pb.id = b.person_id
+     JOIN proactive_entitlement ea ON ea.person_code = pa.personal_code
+     JOIN proactive_entitlement eb ON eb.person_code = pb.personal_code
+    WHERE a.kind = 'parent' AND b.kind = 'parent'
+      AND a.superseded_at IS NULL AND b.superseded_at IS NULL
+      AND ea.service_code = 'child-benefit' AND eb.service_code = 'child-benefit'
+      AND ea.status = 'granted' AND eb.status = 'granted'
+"""
+_TWO_PARENT_HOMES = """
+    SELECT pa.personal_code, pb.personal_code FROM relation a JOIN relation b
+      ON a.related_person_id = b.related_person_id AND a.person_id < b.person_id
+     JOIN person pa ON pa.id = a.person_id JOIN person pb ON pb.id = b.person_id
+     JOIN proactive_entitlement ea ON ea.person_code = pa.personal_code
+     JOIN residence ra ON ra.person_id = pa.id AND ra.superseded_at IS NULL
+      AND ra.valid_to IS NULL
+     JOIN residence rb ON rb.person_id = pb.id AND rb.superseded_at IS NULL
+      AND rb.valid_to IS NULL AND rb.address_id = ra.address_id
+    WHERE a.kind = 'parent' AND b.kind = 'parent'
+      AND a.superseded_at IS NULL AND b.superseded_at IS NULL
+      AND ea.service_code = 'child-benefit' AND ea.status = 'granted'
+      AND pb.date_of_death IS NULL
+    ORDER BY pa.id LIMIT 1
+"""
+
+
+def _child_benefit_of(db: Database, code: str) -> tuple[str, int | None] | None:
+    with db.reading() as session:
+        row = session.execute(
+            text(
+                "SELECT status, amount FROM proactive_entitlement "
+                "WHERE person_code = :c AND service_code = 'child-benefit'"
+            ),
+            {"c": code},
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def test_a_law_change_pays_each_household_once_and_leaves_it_with_its_payee(
+    seeded_database: Database,
+) -> None:
+    """The columnar run applies the payee rule of the life-event path: one parent of a
+    household is paid, a parent who holds it keeps it, and a second holder is ended."""
+    db = seeded_database
+    law_change(db, amount=120, effective_from=month_start(1))
+    with db.reading() as session:
+        assert session.execute(text(_PAID_TWICE)).scalar_one() == 0
+        found = session.execute(text(_TWO_PARENT_HOMES)).first()
+    assert found is not None, "the seeded country has parents living together"
+    payee, other = found
+    paid = _child_benefit_of(db, payee)
+    assert paid is not None
+    assert paid[0] == "granted"
+    assert _child_benefit_of(db, other) is None  # paid once, to one of them
+    # the other parent holds it instead (as if it had been paid to them): it stays with them
+    with db.unit_of_work() as session:
+        session.execute(
+            text(
+                "UPDATE proactive_entitlement SET person_code = :other "
+                "WHERE person_code = :payee AND service_code = 'child-benefit'"
+            ),
+            {"other": other, "payee": payee},
+        )
+    law_change(db, amount=130, effective_from=month_start(1))
+    assert _child_benefit_of(db, payee) is None
+    held = _child_benefit_of(db, other)
+    assert held is not None
+    assert held[0] == "granted"
+    assert held[1] != paid[1]
+    assert _per_child(held[1], 13000)
+    with db.reading() as session:
+        assert session.execute(text(_PAID_TWICE)).scalar_one() == 0

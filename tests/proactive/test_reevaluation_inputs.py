@@ -58,3 +58,63 @@ def test_ages_are_whole_years_with_leap_birthdays_on_the_first_of_march() -> Non
     assert ages_on(births, date(2026, 12, 1)).tolist() == [26, 17, 18]
     assert ages_on(births, date(2027, 2, 28)).tolist() == [26, 18, 18]
     assert ages_on(births, date(2027, 3, 1)).tolist() == [27, 18, 18]
+
+
+def _spec() -> ServiceSpec:
+    return ServiceSpec(
+        code="child-benefit", names={"en": "child benefit"}, owner_member_class="GOV",
+        owner_member_code="1", owner_subsystem="benefits", delivery_mode="automatic",
+        ruleset="demo", variable="child_benefit", purpose="benefit-eligibility",
+        legal_basis="Family Benefits Act", legal_basis_url=None,
+    )  # fmt: skip
+
+
+def _family(
+    *, parent_refs: list[list[int]], deaths: list[str | None] | None = None
+) -> dict[str, object]:
+    # refs: 1 a parent, 2 a parent, 3 a child of 10, 4 a child of 2 (all at home 100)
+    return {
+        "count": 4,
+        "inRange": [True] * 4,
+        "columns": {
+            "personRef": [1, 2, 3, 4],
+            "personalCode": ["a", "b", "c", "d"],
+            "birthDate": ["1985-03-01", "1984-05-05", "2016-06-06", "2024-09-09"],
+            "dateOfDeath": deaths or [None] * 4,
+            "householdRef": [100, 100, 100, 100],
+            "parentRefs": [[], [], *parent_refs],
+        },
+    }
+
+
+def _paid(body: dict[str, object], holders: list[bool] | None = None) -> list[int]:
+    ruleset, period = get_ruleset("demo"), Period.parse("2027-01")
+    inputs = build_inputs(ruleset, body, period)
+    held = {"child-benefit": np.asarray(holders, dtype=np.bool_)} if holders else None
+    _, amount = service_values(ruleset, inputs, [_spec()], period, holders=held)["child-benefit"]
+    return [int(a) for a in amount]
+
+
+def test_a_household_benefit_is_paid_to_one_parent_who_gave_birth_to_the_youngest() -> None:
+    """Both parents receive for the household, but only one is paid: the parent who gave
+    birth to the youngest child (its first registered parent), never both."""
+    both = _family(parent_refs=[[2, 1], [1, 2]])
+    inputs = build_inputs(get_ruleset("demo"), both, Period.parse("2027-01"))
+    assert inputs.parent.tolist() == [True, True, False, False]
+    assert inputs.birth_parent.tolist() == [True, False, False, False]  # the youngest's first
+    assert _paid(both) == [24000, 0, 0, 0]  # two children, 120.00 each, paid once
+    # the other way round: the youngest child's first registered parent is 2
+    assert _paid(_family(parent_refs=[[1, 2], [2, 1]])) == [0, 24000, 0, 0]
+
+
+def test_the_parent_who_holds_it_keeps_it_and_a_parent_who_died_is_not_paid() -> None:
+    family = _family(parent_refs=[[1, 2], [1, 2]])
+    assert _paid(family) == [24000, 0, 0, 0]
+    # the other parent was paid it already: it stays with them (no move at a law change)
+    assert _paid(family, holders=[False, True, False, False]) == [0, 24000, 0, 0]
+    # both held it (as before one payee): one keeps it
+    assert _paid(family, holders=[True, True, False, False]) == [24000, 0, 0, 0]
+    # the parent who gave birth died before the month: the surviving parent is paid
+    widowed = _family(parent_refs=[[1, 2], [1, 2]], deaths=["2026-11-20", None, None, None])
+    assert _paid(widowed) == [0, 24000, 0, 0]
+    assert _paid(widowed, holders=[True, False, False, False]) == [0, 24000, 0, 0]

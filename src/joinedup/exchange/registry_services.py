@@ -296,7 +296,8 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "their residence addresses on asOf, as columns: for re-evaluating a whole "
             "population when a law changes. householdRef is the register reference of the "
             "residence address (null: no residence); parentRefs the register references of "
-            "the person's parents. Every person in the answer is a data "
+            "the person's parents, in the order registered (first the parent who gave birth). "
+            "Every person in the answer is a data "
             f"subject of the call. At most {MAX_EXTRACT_RANGE:,} references per call.",
             {
                 "personRef": {"type": "array", "items": {"type": "integer"}},

@@ -9,9 +9,11 @@ leaves a data-usage record for every person in the answer, in the caller's trans
 Households are the persons sharing a residence address on the first day of the month; a
 person without a residence is a household of their own (and not resident). Household roles:
 a child is under 18 on that day, everyone else an adult. What a household receives (child
-benefit) is decided for its **parents**: the adults of the household who are a registered
-parent of one of its children (a grown-up child or a grandparent living there is not) — the
-persons the proactive services decide it for when a child is born.
+benefit) is decided for its **parents**: the living adults of the household who are a
+registered parent of one of its children (a grown-up child or a grandparent living there is
+not) — the persons the proactive services decide it for when a child is born — and paid to one
+of them, the payee (:mod:`joinedup.proactive.payees`); ``birth_parent`` marks the parent who
+gave birth to the household's youngest child (its first registered parent).
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ class ChunkInputs:
     personal_code: Array  # str
     in_range: Array  # bool: decided in this chunk (else a co-resident read for the household)
     adult: Array  # bool
-    #: Receives for the household: an adult parent of one of the household's children.
+    #: Receives for the household: a living adult parent of one of the household's children.
     parent: Array  # bool
+    #: The household each person belongs to (a number per household of the chunk).
+    household: Array  # int64
+    #: Gave birth to the household's youngest child (its first registered parent) and lives
+    #: in the household.
+    birth_parent: Array  # bool
     population: Population
 
 
@@ -128,7 +135,9 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
     population.set_input("date_of_death", death, native=True)
     population.set_input("resident", resident, period, native=True)
     parent = np.zeros(n, dtype=np.bool_)
+    birth_parent = np.zeros(n, dtype=np.bool_)
     household = person_household.reshape(n)
+    living_adult = adult & (death > np.datetime64(first_day, "D"))
     children = np.flatnonzero(~adult)
     lists = columns["parentRefs"]
     counts = np.fromiter((len(lists[i]) for i in children.tolist()), np.int64, len(children))
@@ -140,13 +149,26 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
         )
         child_of = np.repeat(children, counts)
         at = np.minimum(np.searchsorted(refs, wanted), n - 1)
-        found = (refs[at] == wanted) & adult[at] & (household[at] == household[child_of])
+        found = (refs[at] == wanted) & living_adult[at] & (household[at] == household[child_of])
         parent[at[found]] = True
+        # each household's youngest child (the latest birth date, then the highest reference)
+        # and its first registered parent (who gave birth), when they live there
+        with_parents = children[counts > 0]
+        youngest = np.lexsort((refs[with_parents], birth[with_parents], household[with_parents]))
+        ordered = household[with_parents][youngest]
+        last = np.ones(len(youngest), dtype=np.bool_)
+        last[:-1] = ordered[:-1] != ordered[1:]
+        first_pair = np.concatenate(([0], np.cumsum(counts)[:-1]))[counts > 0]
+        chosen = youngest[last]
+        mother_at, mother_found = at[first_pair[chosen]], found[first_pair[chosen]]
+        birth_parent[mother_at[mother_found]] = True
     return ChunkInputs(
         person_ref=refs,
         personal_code=codes,
         in_range=np.asarray(body["inRange"], dtype=np.bool_),
         adult=adult,
         parent=parent,
+        household=household.astype(np.int64),
+        birth_parent=birth_parent,
         population=population,
     )

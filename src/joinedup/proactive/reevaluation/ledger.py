@@ -102,31 +102,34 @@ def next_status(current: str | None, due: str | None) -> str | None:
 
 
 def stored_entitlements(
-    session: Session, *, person_codes: Sequence[str], services: Sequence[str]
+    session: Session,
+    *,
+    person_codes: Sequence[str],
+    services: Sequence[str],
+    lock: bool = True,
 ) -> dict[tuple[str, str], Stored]:
     """The continuing entitlements (no occasion) of these persons for these services, locked
-    until the caller's transaction ends (PostgreSQL; SQLite's writer holds the database)."""
+    until the caller's transaction ends (PostgreSQL; SQLite's writer holds the database)
+    unless ``lock`` is false (read only to know who holds what)."""
     found: dict[tuple[str, str], Stored] = {}
     codes = list(dict.fromkeys(person_codes))
     e = Entitlement
-    query = (
-        select(
-            e.person_code,
-            e.service_code,
-            e.id,
-            e.uid,
-            e.status,
-            e.amount,
-            e.revision,
-            e.period_start,
-        )
-        .where(
-            e.person_code.in_(bindparam("codes", expanding=True)),
-            e.service_code.in_(list(services)),
-            e.occasion == "",
-        )
-        .with_for_update()
-    )  # a life event's consumer changing one meanwhile waits for the chunk
+    query = select(
+        e.person_code,
+        e.service_code,
+        e.id,
+        e.uid,
+        e.status,
+        e.amount,
+        e.revision,
+        e.period_start,
+    ).where(
+        e.person_code.in_(bindparam("codes", expanding=True)),
+        e.service_code.in_(list(services)),
+        e.occasion == "",
+    )
+    if lock:  # a life event's consumer changing one meanwhile waits for the chunk
+        query = query.with_for_update()
     for start in range(0, len(codes), _LOOKUP):
         for row in session.execute(query, {"codes": codes[start : start + _LOOKUP]}):
             found[(row[0], row[1])] = Stored(row[2], row[3], row[4], row[5], row[6], row[7])

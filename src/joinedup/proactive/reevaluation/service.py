@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFail
 from joinedup.core.events import emit
 from joinedup.core.keys import SigningKey
 from joinedup.exchange import exchange_client
+from joinedup.proactive.payees import HOLDING, is_household_benefit, payee_mask
 from joinedup.proactive.reevaluation.events import ReevaluationCompleted
 from joinedup.proactive.reevaluation.inputs import ChunkInputs, build_inputs, read_extract
 from joinedup.proactive.reevaluation.law import ruleset_in_force
@@ -230,23 +231,56 @@ def _extract_service(session: Session) -> str:
 
 
 def service_values(
-    ruleset: Ruleset, inputs: ChunkInputs, specs: Sequence[ServiceSpec], period: Period
+    ruleset: Ruleset,
+    inputs: ChunkInputs,
+    specs: Sequence[ServiceSpec],
+    period: Period,
+    holders: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[Any, Any]]:
-    """Per service: (due, amount in cents or None) per person of the chunk. A group's value
-    is its parents' (the persons who receive it for the group)."""
+    """Per service: (due, amount in cents or None) per person of the chunk. A household's
+    value is its payee's alone (:mod:`joinedup.proactive.payees`): ``holders`` gives per
+    service code who holds it already (a boolean column; none when not given)."""
     requests = [(spec.variable, period) for spec in specs]
     values = Simulation(inputs.population).compute(requests)
     found: dict[str, tuple[Any, Any]] = {}
+    nobody = np.zeros(len(inputs.person_ref), dtype=np.bool_)
     for spec in specs:
         variable = ruleset.variable(spec.variable)
         column = values[(spec.variable, period)]
         if variable.entity != ruleset.person.key:
             membership = inputs.population.memberships[variable.entity]
-            column = np.where(inputs.parent, column[membership.member_group], 0)
+            payee = payee_mask(
+                receiving=inputs.parent,
+                household=inputs.household,
+                holder=(holders or {}).get(spec.code, nobody),
+                birth_parent=inputs.birth_parent,
+            )
+            column = np.where(payee, column[membership.member_group], 0)
         if variable.value_type.value == "money":
             found[spec.code] = (column > 0, column)
         else:
             found[spec.code] = (column.astype(np.bool_), None)
+    return found
+
+
+_HOLDING = frozenset(status.value for status in HOLDING)
+
+
+def _holders(
+    session: Session, ruleset: Ruleset, inputs: ChunkInputs, specs: Sequence[ServiceSpec]
+) -> dict[str, Any]:
+    """Per household service of ``specs``: who in the chunk (co-residents included) holds it
+    already, as a boolean column."""
+    wanted = [spec.code for spec in specs if is_household_benefit(ruleset, spec.variable)]
+    if not wanted:
+        return {}
+    everyone = inputs.personal_code.tolist()
+    held = stored_entitlements(session, person_codes=everyone, services=wanted, lock=False)
+    position = {code: i for i, code in enumerate(everyone)}
+    found = {code: np.zeros(len(everyone), dtype=np.bool_) for code in wanted}
+    for (person, service), row in held.items():
+        if row.status in _HOLDING:
+            found[service][position[person]] = True
     return found
 
 
@@ -302,7 +336,9 @@ def process_chunk(
         stored = stored_entitlements(
             session, person_codes=codes, services=[spec.code for spec in group]
         )
-        values = service_values(ruleset, inputs, group, period)
+        values = service_values(
+            ruleset, inputs, group, period, holders=_holders(session, ruleset, inputs, group)
+        )
         decided: list[tuple[str, ServiceSpec, bool, int | None]] = []
         for spec in group:
             due, amount = values[spec.code]

@@ -24,6 +24,7 @@ from joinedup.core.errors import NotFound
 from joinedup.core.events import Event, emit_many
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
 from joinedup.proactive.models import Entitlement, EntitlementRevision
+from joinedup.proactive.payees import HOLDING
 from joinedup.proactive.schemas import PERSON_DECIDED, EntitlementStatus
 
 #: The actor of changes the platform makes reacting to a life event.
@@ -290,6 +291,24 @@ def active_entitlements_of(session: Session, *, person_codes: Sequence[str]) -> 
     or waiting for consent."""
     wanted = [s for s in EntitlementStatus if s.active] + [EntitlementStatus.AWAITING_CONSENT]
     return entitlements_in(session, person_codes=person_codes, statuses=wanted)
+
+
+def holders_of(
+    session: Session, service: CatalogueService, person_codes: Sequence[str], *, occasion: str
+) -> list[str]:
+    """Who of ``person_codes`` holds ``service`` for ``occasion`` — an entitlement in any
+    status but ended (:data:`joinedup.proactive.payees.HOLDING`) — in the order given."""
+    held = set(
+        session.scalars(
+            select(Entitlement.person_code).where(
+                Entitlement.person_code.in_(list(person_codes)),
+                Entitlement.service_code == service.code,
+                Entitlement.occasion == occasion,
+                Entitlement.status.in_([s.value for s in HOLDING]),
+            )
+        )
+    )
+    return [code for code in dict.fromkeys(person_codes) if code in held]
 
 
 def entitlements_in(

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LawfulB
 from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
+from joinedup.proactive.payees import choose_payee, is_household_benefit
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import (
@@ -31,6 +33,7 @@ from joinedup.proactive.service.entitlements import (
     active_entitlements_of,
     catalogued_services,
     entitlements_in,
+    holders_of,
     record_outcomes,
     set_status,
     status_for,
@@ -142,6 +145,20 @@ def _awaiting(service: CatalogueService, person: str, **common: object) -> Outco
     )
 
 
+def _paid_to_other(service: CatalogueService, person: str, **common: Any) -> Outcome:
+    """A household benefit ``person`` held that is now paid to another parent (ended)."""
+    return Outcome(
+        person_code=person,
+        service=service,
+        status=None,
+        amount=None,
+        reason=texts.PAID_TO_OTHER_PARENT,
+        explanation={"evaluated": False, "paid_to": "another parent of the household"},
+        ruleset_version="",
+        **common,
+    )
+
+
 def _evaluate_service(
     session: Session,
     gatherer: Gatherer,
@@ -159,9 +176,10 @@ def _evaluate_service(
             persons = _concerned(gatherer, occurrence, concerns, codes)
         except (NotFound, ConsentMissing):
             continue
-        entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
+        ruleset = rules.get_ruleset(service.ruleset)
+        entity = ruleset.variable(service.variable).entity
         household = concerns is Concerns.PARENTS or entity == "household"
-        common = {
+        common: dict[str, Any] = {
             # one grant per household and month: twins share one birth grant (the rules count
             # every child born in the month), a child born a year later has their own
             "occasion": f"{occurrence.life_event.value}:{period}" if service.per_occasion else "",
@@ -172,7 +190,19 @@ def _evaluate_service(
         }
         adults: list[str] | None = persons if household else None
         children: list[str] | None = None
-        for person in persons:
+        receiving = persons
+        if household and persons and is_household_benefit(ruleset, service.variable):
+            # one payee for the household; a parent who held it before it moved is told
+            birth_parent = None
+            if occurrence.life_event is LifeEvent.BIRTH and occurrence.parent_refs:
+                birth_parent = codes.get(occurrence.parent_refs[0])
+            holders = holders_of(session, service, persons, occasion=common["occasion"])
+            payee = choose_payee(persons, holders=holders, birth_parent=birth_parent)
+            receiving = [payee] if payee is not None else []
+            outcomes.extend(
+                _paid_to_other(service, holder, **common) for holder in holders if holder != payee
+            )
+        for person in receiving:
             if service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
                 session, agreement=str(service.data_agreement_id), subject_code=person, on=today()
             ):
@@ -203,7 +233,7 @@ def _evaluate_service(
                     reason=result.reason,
                     explanation=result.explanation,
                     ruleset_version=result.ruleset_version,
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
     return outcomes
@@ -232,10 +262,102 @@ def end_at_death(
     return changes
 
 
+def _first_of_next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _to_surviving_parents(
+    session: Session,
+    ended: Sequence[Change],
+    deaths: dict[str, tuple[date, uuid.UUID | None]],
+    *,
+    refs: dict[str, str],
+) -> list[Outcome]:
+    """A continuing household benefit whose payee died is decided again, from the next month,
+    for the surviving parents of the deceased's children (each with their own children; see
+    :mod:`joinedup.proactive.payees`). The family is read as it was on the day of the death
+    (which ends the deceased's relations), through the service owner's exchange client."""
+    moving = [
+        change
+        for change in ended
+        if change.entitlement.occasion == ""
+        and change.previous_status is not None
+        and change.previous_status.active
+    ]
+    services = catalogued_services(session, [c.entitlement.service_code for c in moving])
+    outcomes: list[Outcome] = []
+    for change in moving:
+        deceased = change.entitlement.person_code
+        service = services.get(change.entitlement.service_code)
+        if service is None or not is_household_benefit(
+            rules.get_ruleset(service.ruleset), service.variable
+        ):
+            continue
+        died_on, event_id = deaths[deceased]
+        start = _first_of_next_month(died_on)
+        common: dict[str, Any] = {
+            "occasion": "",
+            "period_start": start,
+            "life_event": LifeEvent.DEATH.value,
+            "regarding_code": None,
+            "event_id": event_id,
+        }
+        with exchange.exchange_client(session, client=service.owner.client) as calls:
+            after = Gatherer(calls, purpose=service.purpose, on=start, refs=refs)
+            try:
+                survivors = {
+                    str(parent["personalCode"]): None
+                    for child in after.relatives_on(deceased, "children", died_on)
+                    for parent in after.relatives_on(str(child["personalCode"]), "parents", died_on)
+                }
+            except (NotFound, ConsentMissing):
+                continue
+            for survivor in survivors:
+                if survivor in deaths:  # the deceased, or another death of the same batch
+                    continue
+                if service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
+                    session,
+                    agreement=str(service.data_agreement_id),
+                    subject_code=survivor,
+                    on=today(),
+                ):
+                    outcomes.append(_awaiting(service, survivor, **common))
+                    continue
+                try:
+                    adults, children = after.household([survivor])
+                    result = evaluate(
+                        after,
+                        service,
+                        person=survivor,
+                        adults=adults,
+                        children=children,
+                        period=start.strftime("%Y-%m"),
+                    )
+                except ConsentMissing:
+                    outcomes.append(_awaiting(service, survivor, **common))
+                    continue
+                except NotFound:
+                    continue
+                outcomes.append(
+                    Outcome(
+                        person_code=survivor,
+                        service=service,
+                        status=status_for(service) if result.due else None,
+                        amount=result.amount,
+                        reason=result.reason,
+                        explanation=result.explanation,
+                        ruleset_version=result.ruleset_version,
+                        **common,
+                    )
+                )
+    return outcomes
+
+
 def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
     """Handle life events in the caller's transaction: resolve the persons they name, end
-    the deceased's entitlements, evaluate every service concerned for every person
-    concerned, record the outcomes and send the decision letters.
+    the deceased's entitlements (a household benefit they were paid moves to the surviving
+    parent), evaluate every service concerned for every person concerned, record the
+    outcomes and send the decision letters.
 
     Changes the entitlements (with revisions), the exchange's records of every read, the
     mailbox; emits ``entitlement.*.v1`` (and the mailbox's ``notify.letter_sent.v1``)."""
@@ -251,7 +373,8 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
         for o in occurrences
         if o.life_event is LifeEvent.DEATH and o.person_ref in codes
     }
-    reaction.changes.extend(end_at_death(session, person_codes=deaths))
+    ended = end_at_death(session, person_codes=deaths)
+    reaction.changes.extend(ended)
     by_event: dict[LifeEvent, list[CatalogueService]] = {}
     groups: dict[tuple[str, str], list[tuple[CatalogueService, Occurrence]]] = {}
     for occurrence in occurrences:
@@ -267,8 +390,8 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
             if _applies(service, occurrence):
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
-    outcomes: list[Outcome] = []
     service_refs: dict[str, str] = {}
+    outcomes = _to_surviving_parents(session, ended, deaths, refs=service_refs)
     for (client, purpose), work in groups.items():
         with exchange.exchange_client(session, client=client) as calls:
             gatherers: dict[date, Gatherer] = {}

@@ -17,6 +17,10 @@ ENDED_CONSENT_WITHDRAWN = N_(
     "Ended because you withdrew your consent: the service may no longer read your data. "
     "If you give your consent again in the portal, the service will be considered again."
 )
+PAID_TO_OTHER_PARENT = N_(
+    "Ended here because it is paid to the other parent of your household: a household "
+    "receives it once."
+)
 OFFER_ACCEPTED = N_("You accepted the offer.")
 OFFER_DECLINED = N_("You declined the offer.")
 OPTED_OUT = N_("You opted out of the automatic grant.")

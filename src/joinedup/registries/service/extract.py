@@ -47,6 +47,7 @@ _PARENTS = text(
      WHERE r.kind = 'parent' AND r.related_person_id IN :children
        AND r.superseded_at IS NULL AND r.valid_from <= :day
        AND (r.valid_to IS NULL OR r.valid_to > :day)
+     ORDER BY r.id
     """
 ).bindparams(bindparam("children", expanding=True), bindparam("day", type_=Date()))
 #: Persons per query of their parents (under the drivers' limit of bound parameters).
@@ -64,7 +65,8 @@ class PopulationExtract:
     birth_date: list[str]
     date_of_death: list[str | None]
     address_ref: list[int | None]
-    #: The register references of each person's parents on the day (current relations).
+    #: The register references of each person's parents on the day (current relations), in
+    #: the order they were registered: first the parent who gave birth.
     parent_refs: list[list[int]]
     #: Whether each person is in the range asked for (else a co-resident of someone who is).
     in_range: list[bool]
@@ -99,7 +101,7 @@ def population_extract(
         birth_date=[_iso(row[2]) or "" for row in found],
         date_of_death=[_iso(row[3]) for row in found],
         address_ref=[row[4] for row in found],
-        parent_refs=[sorted(parents.get(ref, ())) for ref in refs],
+        parent_refs=[parents.get(ref, []) for ref in refs],
         in_range=[first_ref <= row[0] < end_ref for row in found],
     )
 
