@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from joinedup.core.ids import new_id
+from joinedup.core.ids import new_id, new_salt
 
 
 def test_ids_are_version_4_and_distinct_across_threads() -> None:
@@ -48,3 +48,9 @@ def test_a_forked_child_never_hands_out_its_parents_ids() -> None:
     ours = {new_id().bytes for _ in range(100)}
     assert len(theirs) == 100
     assert not theirs & ours
+
+
+def test_salts_are_sixteen_fresh_bytes() -> None:
+    salts = [new_salt() for _ in range(600)]  # more than one pool
+    assert {len(s) for s in salts} == {16}
+    assert len(set(salts)) == 600

@@ -1,4 +1,4 @@
-"""Random identifiers for records written on hot paths.
+"""Random identifiers and salts for records written on hot paths.
 
 :func:`uuid.uuid4` reads 16 bytes from the operating system per identifier, and CPython gives
 up the interpreter lock around that system call: a mediated call makes three, each followed
@@ -28,13 +28,23 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def new_id() -> uuid.UUID:
-    """A random (version 4) UUID, as :func:`uuid.uuid4` gives."""
+def _draw() -> bytes:
+    """16 bytes from this thread's pool, refilled from ``os.urandom`` when empty."""
     pool: list[bytes] | None = getattr(_local, "pool", None)
     if not pool:
         raw = os.urandom(16 * _BATCH)
         pool = _local.pool = [raw[i : i + 16] for i in range(0, len(raw), 16)]
-    return uuid.UUID(bytes=pool.pop(), version=4)
+    return pool.pop()
 
 
-__all__ = ["new_id"]
+def new_id() -> uuid.UUID:
+    """A random (version 4) UUID, as :func:`uuid.uuid4` gives."""
+    return uuid.UUID(bytes=_draw(), version=4)
+
+
+def new_salt() -> bytes:
+    """16 random bytes, as ``secrets.token_bytes(16)`` gives (a record's salt)."""
+    return _draw()
+
+
+__all__ = ["new_id", "new_salt"]

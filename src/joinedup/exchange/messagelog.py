@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import NotFound
-from joinedup.core.ids import new_id
+from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, VerifyingKey
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.exchange.canonical import message_canonical, message_leaf
@@ -80,7 +79,7 @@ def message_record(
     """
     row: dict[str, Any] = {
         "record_id": new_id(),
-        "salt": secrets.token_bytes(16),
+        "salt": new_salt(),
         "logged_at": facts.logged_at,
         "message_id": facts.message_id[:128],
         "client_xroad_id": facts.client_xroad_id[:300],

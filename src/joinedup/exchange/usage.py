@@ -16,7 +16,6 @@ itself fixed in the transparency log: it cannot be added, lengthened or removed 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
-from joinedup.core.ids import new_id
+from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, VerifyingKey, load_log_signing_key
 from joinedup.core.pagination import Page, PageRequest, keyset_page
 from joinedup.core.settings import get_settings
@@ -104,7 +103,7 @@ def usage_records(
     found: list[tuple[dict[str, Any], bytes]] = []
     for subject in dict.fromkeys(subjects):
         record_id = new_id()
-        salt = secrets.token_bytes(16)
+        salt = new_salt()
         row = {"record_id": record_id, "salt": salt, "subject_code": subject, **common}
         digest = sha256(template.canonical(record_id, salt, subject)).digest()
         found.append((row, USAGE_TAG + record_id.bytes + digest))

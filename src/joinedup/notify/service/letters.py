@@ -12,7 +12,6 @@ nothing is written); the same reference with a different content is a conflict.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.db import insert_rows
 from joinedup.core.errors import Conflict, NotFound
 from joinedup.core.events import emit_many
+from joinedup.core.ids import new_salt
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import append_batch
@@ -210,7 +210,7 @@ def _write(
         rows.append(
             {
                 "message_id": uuid.uuid4(),
-                "salt": secrets.token_bytes(16),
+                "salt": new_salt(),
                 "recipient_code": letter.recipient_code,
                 "sender_member_class": sender.member_class,
                 "sender_member_code": sender.member_code,
