@@ -1,7 +1,7 @@
 """A move is told to the agencies that subscribe to moves. An agency whose system fails is
 retried with growing delays, then dead-lettered: the spouse's letter says it has not confirmed,
-the operator sees it (API for the Central Digital Office's staff, CLI) and replays it, and the
-agency then acts once."""
+the operator sees it (API for the Central Digital Office's staff, CLI) and replays it, the
+agency then acts once, and the spouse gets a follow-up letter saying what it did."""
 
 from __future__ import annotations
 
@@ -211,4 +211,14 @@ def test_a_failing_agency_is_retried_dead_lettered_shown_and_replayed(
     )[0]
     assert state[0] == "acknowledged"
     assert state[1].startswith("staff:")
-    assert len(letters_to(database, couple.spouse)) == 1  # still the one letter
+    # the spouse, told it had not confirmed yet, gets a follow-up with what it did
+    letters = letters_to(database, couple.spouse)
+    assert len(letters) == 2
+    subject, paragraphs, reference, _sender = letters[1]
+    paragraphs = paragraphs if isinstance(paragraphs, list) else json.loads(paragraphs)
+    assert subject.startswith("An update on telling the government of the death of")
+    assert any("has confirmed now" in p for p in paragraphs)
+    assert any(p.startswith(organisation(FAILING).name + ":") for p in paragraphs)
+    assert reference.endswith(f"/update-{notification_id}")
+    _deliver_all(settings, database)  # nothing is pending: no third letter
+    assert len(letters_to(database, couple.spouse)) == 2

@@ -35,7 +35,7 @@ from joinedup.tellusonce.events import (
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
 from joinedup.tellusonce.schemas import AgencyAnswer, LifeEventKind, NotificationStatus
 from joinedup.tellusonce.service.intake import SENT_FIELDS
-from joinedup.tellusonce.service.letters import death_letter, move_letter
+from joinedup.tellusonce.service.letters import death_letter, move_letter, update_letter
 
 #: The longest wait between two attempts, however many failed before.
 MAX_RETRY_DELAY = timedelta(days=1)
@@ -161,7 +161,9 @@ def record_answer(
     session: Session, *, notification_id: int, answer: AgencyAnswer, actor: str
 ) -> bool:
     """The agency acknowledged: store what it did. Emits ``tellusonce.agency_informed.v1``
-    and, when it was the last one, sends the letter (see :func:`complete_if_settled`).
+    and, when it was the last one, sends the letter (see :func:`complete_if_settled`); when
+    the letter went out already (the answer of a replayed dead letter, which the letter said
+    had not confirmed yet), sends its recipients a follow-up letter with what the agency did.
     Returns False (nothing changed) when the notification was settled already."""
     row = _settling(session, notification_id)
     if row is None:
@@ -185,8 +187,45 @@ def record_answer(
             attempts=row.attempts,
         ),
     )
-    complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
+    event = session.get(LifeEvent, row.life_event_id)
+    if event is not None and event.status == "completed":
+        _send_update(session, event, row, agency=subscription.member_name, actor=actor)
+    else:
+        complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
     return True
+
+
+def _send_update(
+    session: Session, event: LifeEvent, row: Notification, *, agency: str, actor: str
+) -> None:
+    """The follow-up letter to each recipient of the life event's letter (idempotent on its
+    reference, one per notification and recipient)."""
+    sender = "/".join(get_settings().tell_us_once_subsystem.split("/")[:2])
+    for recipient in event.recipients:
+        code = recipient["code"]
+        locale = notify.preferred_locale(session, person_code=code)
+        with i18n.use_locale(locale):
+            subject, paragraphs = update_letter(
+                kind=event.kind,
+                subject_name=event.subject_name,
+                agency=agency,
+                outcome=dict(row.outcome or {}),
+                reference=f"TUO-{event.id}",
+            )
+        notify.send_letter(
+            session,
+            recipient_code=code,
+            sender=sender,
+            kind=notify.LetterKind.INFORMATION.value,
+            subject=subject,
+            paragraphs=paragraphs,
+            reference=f"tell-us-once/{event.source_event_id}/{code}/update-{row.id}",
+            regarding=f"tell-us-once:{event.id}",
+            locale=locale,
+            actor=actor,
+        )
+    event.letters_sent = (event.letters_sent or 0) + len(event.recipients)
+    session.flush()
 
 
 def record_failure(

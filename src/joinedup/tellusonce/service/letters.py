@@ -75,6 +75,30 @@ def _closing(reference: str) -> str:
     ) % {"reference": reference}
 
 
+def update_letter(
+    *,
+    kind: str,
+    subject_name: str,
+    agency: str,
+    outcome: dict[str, object],
+    reference: str,
+) -> tuple[str, list[str]]:
+    """A follow-up letter: an agency the first letter said had not confirmed has now (after
+    an operator replayed its notice). In the current locale."""
+    if kind == "move":
+        subject = _("An update on telling the government of your new address")
+    else:
+        subject = _("An update on telling the government of the death of %(name)s") % {
+            "name": subject_name
+        }
+    opening = _(
+        "We wrote to you that %(agency)s had not confirmed yet. It has confirmed now, and "
+        "this is what it did."
+    ) % {"agency": agency}
+    what = _("%(agency)s: %(what)s") % {"agency": agency, "what": _what(outcome)}
+    return subject, [opening, what, _closing(reference)]
+
+
 def move_letter(
     *,
     moved_on: date,
