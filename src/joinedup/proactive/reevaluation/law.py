@@ -122,6 +122,7 @@ def publish_law_version(
         raise ValidationFailed(
             "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
         )
+    session.info.pop(_IN_SESSION, None)  # what is in force changes with this version
     earlier = _versions(session, ruleset)
     # every version so far and this one must apply (unknown parameters, brackets, kinds)
     in_force(base, [*earlier], extra=parsed)
@@ -179,9 +180,27 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 16
 
 
+#: ``Session.info`` key of the rulesets in force already looked up in the session's current
+#: transaction (a batch of life events evaluates hundreds of times; publishing clears it).
+_IN_SESSION = "joinedup.proactive.rulesets_in_force"
+
+
 def ruleset_in_force(session: Session, name: str) -> Ruleset:
     """The ruleset ``name`` with every published version applied (its ``reform`` names the
-    latest version). Built once per process for each set of versions."""
+    latest version). Built once per process for each set of versions; looked up once per
+    transaction (until a version is published in it)."""
+    transaction = session.get_transaction()
+    memo = session.info.get(_IN_SESSION)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_IN_SESSION] = (transaction, {})
+    known: dict[str, Ruleset] = memo[1]
+    found = known.get(name)
+    if found is None:
+        found = known[name] = _build_in_force(session, name)
+    return found
+
+
+def _build_in_force(session: Session, name: str) -> Ruleset:
     versions = _versions(session, name)
     key = (name, tuple(version.uid for version in versions))
     with _CACHE_LOCK:

@@ -48,12 +48,26 @@ def load_person(session: Session, person_id: int) -> Person | None:
     return session.get(Person, person_id)
 
 
+#: ``Session.info`` key of the person ids found in the session's current transaction (a
+#: batch of life events asks for the same persons' ids dozens of times; a code never moves
+#: to another person).
+_IDS_FOUND = "joinedup.registries.person_ids"
+
+
 def find_person_id(session: Session, *, personal_code: str) -> int:
     """The id of the person with ``personal_code`` (``NotFound`` if nobody has it)."""
-    person_id = session.scalar(select(Person.id).where(Person.personal_code == personal_code))
+    transaction = session.get_transaction()
+    memo = session.info.get(_IDS_FOUND)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[_IDS_FOUND] = (transaction, {})
+    found: dict[str, int] = memo[1]
+    person_id = found.get(personal_code)
     if person_id is None:
-        raise NotFound("no person has this personal code")
-    return int(person_id)
+        person_id = session.scalar(select(Person.id).where(Person.personal_code == personal_code))
+        if person_id is None:
+            raise NotFound("no person has this personal code")
+        found[personal_code] = person_id = int(person_id)
+    return person_id
 
 
 def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[int, str]:
