@@ -361,6 +361,15 @@ def test_my_entitlements_with_reasons_and_decisions(
     assert "How this was worked out" in detail.text
     assert "Accept the offer" in detail.text
     assert "Decline the offer" in detail.text
+    # the rules' verdict, stored in English, shown in the reader's language from its parts
+    assert benefit.reason.startswith("Eligible: a child under 18 living in Joinland")
+    verdict = (  # (a condition the rules word themselves, with its figures, stays in English)
+        "Õigus on olemas: leibkonda kuulub Joinlandis elav alla 18-aastane laps "
+        "(Family Benefits Act 2019 §4(1))"
+    )
+    assert verdict in web.get(f"/portal/entitlements/{benefit.id}?lang=et").text
+    assert verdict in web.get("/portal/entitlements").text
+    assert benefit.reason in web.get("/portal/entitlements?lang=en").text
 
     declined = web.post(
         f"/portal/entitlements/{grant.id}/decision",

@@ -7,7 +7,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 """
 
 from joinedup.rules.columnar import Simulation
-from joinedup.rules.explanation import Explanation
+from joinedup.rules.explanation import Explanation, Verdict
 from joinedup.rules.periods import Period
 from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
@@ -26,6 +26,7 @@ __all__ = [
     "Simulation",
     "Situation",
     "UnknownRuleset",
+    "Verdict",
     "WhatIfReport",
     "apply_reform",
     "calculate",

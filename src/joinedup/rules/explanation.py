@@ -105,6 +105,34 @@ class Explained:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verdict sentence of a value in parts: whether its condition was met, the verdict
+    word ("Eligible", "Not eligible", a variable's own), and the conditions that decided it
+    — so that it can be put in another language from its parts (each condition's ``text``
+    as written in the rules)."""
+
+    met: bool
+    word: str
+    conditions: tuple[ConditionResult, ...]
+
+    def sentence(self) -> str:
+        return f"{self.word}: " + "; ".join(c.sentence() for c in self.conditions) + "."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "met": self.met,
+            "word": self.word,
+            "conditions": [
+                {
+                    "text": c.text,
+                    "citation": c.reference.citation if c.reference else None,
+                }
+                for c in self.conditions
+            ],
+        }
+
+
 class Explanation:
     """The values asked about (``targets``), every value they were computed from, the
     sentences, and the inputs that were missing. The per-value details (conditions,
@@ -132,6 +160,11 @@ class Explanation:
     @property
     def targets(self) -> list[str]:
         return [self._explainer.key(inst) for inst in self._targets]
+
+    def verdict(self, index: int = 0) -> Verdict | None:
+        """The verdict of the ``index``-th value asked about (None: it has none, e.g. an
+        input or a formula without conditions)."""
+        return self._explainer.verdict_of(self._targets[index])
 
     def value(self, inst: Instance) -> Explained:
         return self._explainer.details(inst, self.graph.get(inst, []))
@@ -420,6 +453,17 @@ class Explainer:
         return lines
 
     def verdict(self, inst: Instance, found: list[ConditionResult]) -> str | None:
+        parts = self.verdict_parts(inst, found)
+        return parts.sentence() if parts is not None else None
+
+    def verdict_of(self, inst: Instance) -> Verdict | None:
+        """``inst``'s verdict in parts (None for an input, a default or no conditions)."""
+        bound = inst.bound
+        if inst.source != "formula" or bound is None or bound.root is None:
+            return None
+        return self.verdict_parts(inst, self._conditions_of(inst, bound.root, inst.frame or {}))
+
+    def verdict_parts(self, inst: Instance, found: list[ConditionResult]) -> Verdict | None:
         variable = inst.variable
         root = _unwrap(inst.bound.root) if inst.bound and inst.bound.root else None
         if not found or not (isinstance(root, KWhere) or variable.value_type is ValueType.BOOL):
@@ -431,11 +475,8 @@ class Explainer:
             assert isinstance(root, KWhere)
             met = bool((inst.frame or {}).get(root.condition.nid, False))
         conditions = _flatten(found)
-        if met:
-            chosen = [c for c in conditions if c.met] or conditions
-            return f"{yes}: " + "; ".join(c.sentence() for c in chosen) + "."
-        chosen = [c for c in conditions if not c.met] or conditions
-        return f"{no}: " + "; ".join(c.sentence() for c in chosen) + "."
+        chosen = [c for c in conditions if c.met == met] or conditions
+        return Verdict(met, yes if met else no, tuple(chosen))
 
 
 def _parameter_entry(node: KParam) -> dict[str, Any]:

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from joinedup.rules.expr import Expr
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for translation only")
+    """Mark a ruleset's sentence (a condition's words, a verdict) for the translators: the
+    rules keep it in English; a page or letter shows it in the reader's language."""
+    return message
+
+
 class ValueType(StrEnum):
     """The type of a variable's values; money is exact whole cents."""
 
@@ -134,7 +140,7 @@ class Variable:
     noun: str | None = None
     #: an absent value means the default (a date of death that is not recorded), not an error
     optional: bool = False
-    verdicts: tuple[str, str] = ("Eligible", "Not eligible")
+    verdicts: tuple[str, str] = (N_("Eligible"), N_("Not eligible"))
     tags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

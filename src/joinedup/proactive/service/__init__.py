@@ -24,6 +24,7 @@ from joinedup.proactive.service.life_events import (
     reconsider_after_consent,
     resolve_codes,
 )
+from joinedup.proactive.service.texts import reason_in_language
 
 __all__ = [
     "APPEAL_DAYS",
@@ -41,6 +42,7 @@ __all__ = [
     "list_entitlements",
     "opt_out",
     "react",
+    "reason_in_language",
     "reconsider_after_consent",
     "record_outcomes",
     "resolve_codes",

@@ -240,6 +240,10 @@ def evaluate(
     due, amount = _due(document["results"][0]["value"])
     sentences = document["sentences"]
     reason = " ".join(sentences[1:2]) or sentences[0]
+    verdict = explanation.verdict()
+    if verdict is not None and verdict.sentence() == reason:
+        # its parts, so that a letter or page can put it in the reader's language
+        document["verdict"] = verdict.as_dict()
     return Evaluation(
         due=due,
         amount=amount if due else None,

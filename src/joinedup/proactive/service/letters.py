@@ -18,6 +18,7 @@ from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core import i18n
 from joinedup.core.i18n import gettext as _
 from joinedup.proactive.schemas import EntitlementStatus
+from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import PROACTIVE_ACTOR, Change
 
 #: How long a person has to challenge a decision (Administrative Procedure Act).
@@ -131,10 +132,11 @@ def compose(change: Change, service: CatalogueService, locale: str) -> notify.Ne
     reference = reference_of(change)
     with i18n.use_locale(locale):
         kind, subject, outcome = _outcome(change, service, locale)
-        # the services' own reasons are translated; the rules' sentences are in English
+        # the services' own reasons and the rules' verdicts, in the reader's language
         paragraphs = [
             outcome,
-            _("Why: %(reason)s") % {"reason": _(row.reason) if row.reason else ""},
+            _("Why: %(reason)s")
+            % {"reason": texts.reason_in_language(row.reason, row.explanation)},
         ]
         if change.status is not EntitlementStatus.AWAITING_CONSENT:
             paragraphs.append(

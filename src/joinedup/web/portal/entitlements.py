@@ -63,6 +63,7 @@ def entitlements(
         {
             "groups": [(name, items) for name, items in groups if items],
             "next_href": f"?cursor={page.next_cursor}" if page.next_cursor else None,
+            "reason_of": proactive.reason_in_language,
         },
     )
 
@@ -85,6 +86,7 @@ def entitlement(
         "portal/entitlement.html",
         {
             "item": detail,
+            "reason_of": proactive.reason_in_language,
             "done": done if done in TASKS else None,
             "task": TASKS.get(done or ""),
             "feedback_given": feedback == "thanks",

@@ -16,7 +16,7 @@ from joinedup.rules.expr import (
     within_period,
     years_since,
 )
-from joinedup.rules.model import Formula, Reference, Variable
+from joinedup.rules.model import N_, Formula, Reference, Variable
 from joinedup.rules.rulesets.demo.common import (
     ALIVE,
     BOOL,
@@ -71,20 +71,20 @@ def variables() -> list[Variable]:
             ),
             description="The birthday that brings pension age falls in this month: the month "
             "the pension is offered.",
-            verdicts=("Offer due", "No offer due"),
+            verdicts=(N_("Offer due"), N_("No offer due")),
             tags=("life event",),
             formulas=(
                 Formula(
                     all_of(
                         cond(
                             age < pension_age,
-                            met="is below pension age on the first day of the month",
-                            not_met="has already reached pension age before this month",
+                            met=N_("is below pension age on the first day of the month"),
+                            not_met=N_("has already reached pension age before this month"),
                         ),
                         cond(
                             years_since(birth_date, Day("stop")) >= pension_age,
-                            met="reaches pension age during the month",
-                            not_met="does not reach pension age during the month",
+                            met=N_("reaches pension age during the month"),
+                            not_met=N_("does not reach pension age during the month"),
                             reference=Reference(
                                 "State Pension Act 2001 §7(1)", LAWS + "state-pension-act-2001#s7-1"
                             ),
@@ -105,7 +105,7 @@ def variables() -> list[Variable]:
             reference=CARE_ACT,
             description="The municipality offers a needs assessment to residents over 80, or "
             "over 75 when they live alone.",
-            verdicts=("Assessment offered", "No assessment offered"),
+            verdicts=(N_("Assessment offered"), N_("No assessment offered")),
             tags=("municipal", "proactive offer", "care-provider"),
             formulas=(
                 Formula(
@@ -117,8 +117,8 @@ def variables() -> list[Variable]:
                                     age >= param("care.assessment_age_living_alone"), lives_alone
                                 ),
                             ),
-                            met="old enough for an assessment",
-                            not_met="not yet of assessment age (80, or 75 when living alone)",
+                            met=N_("old enough for an assessment"),
+                            not_met=N_("not yet of assessment age (80, or 75 when living alone)"),
                             reference=CARE_ACT,
                         ),
                         RESIDENT,
@@ -144,8 +144,8 @@ def variables() -> list[Variable]:
                         all_of(
                             cond(
                                 within_period(var("date_of_death")),
-                                met="died this month",
-                                not_met="did not die this month",
+                                met=N_("died this month"),
+                                not_met=N_("did not die this month"),
                                 reference=FUNERAL_ACT,
                             ),
                             RESIDENT,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from joinedup.rules.expr import Day, Group, cond, period_day, var, years_since
-from joinedup.rules.model import EnumType, Formula, Reference, ValueType, Variable
+from joinedup.rules.model import N_, EnumType, Formula, Reference, ValueType, Variable
 from joinedup.rules.periods import Unit
 
 LAWS = "https://laws.joinland.example/"
@@ -41,11 +41,11 @@ HOUSING_TENURE = EnumType(
 
 RESIDENT = cond(
     resident,
-    met="lives in Joinland",
-    not_met="has no registered residence in Joinland",
+    met=N_("lives in Joinland"),
+    not_met=N_("has no registered residence in Joinland"),
     reference=Reference("Residence Act 2015 §2", LAWS + "residence-act-2015#s2"),
 )
-ALIVE = cond(alive, met="is alive", not_met="has died")
+ALIVE = cond(alive, met=N_("is alive"), not_met=N_("has died"))
 
 
 def variables() -> list[Variable]:

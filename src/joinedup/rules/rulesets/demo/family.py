@@ -18,7 +18,7 @@ from joinedup.rules.expr import (
     within_period,
     years_since,
 )
-from joinedup.rules.model import Formula, Reference, Variable
+from joinedup.rules.model import N_, Formula, Reference, Variable
 from joinedup.rules.rulesets.demo.common import (
     ALIVE,
     BOOL,
@@ -107,8 +107,10 @@ def variables() -> list[Variable]:
                     where(
                         cond(
                             n_children > 0,
-                            met="a child under 18 living in Joinland belongs to the household",
-                            not_met="no child under 18 living in Joinland belongs to the household",
+                            met=N_("a child under 18 living in Joinland belongs to the household"),
+                            not_met=N_(
+                                "no child under 18 living in Joinland belongs to the household"
+                            ),
                             reference=_ref(FAMILY_ACT, "4(1)", "Family Benefits Act 2019"),
                         ),
                         n_children * param("family.child_benefit.amount_per_child")
@@ -136,8 +138,8 @@ def variables() -> list[Variable]:
                     where(
                         cond(
                             household.any(newborn, role="child"),
-                            met="a child of the household was born this month in Joinland",
-                            not_met="no child of the household was born this month",
+                            met=N_("a child of the household was born this month in Joinland"),
+                            not_met=N_("no child of the household was born this month"),
                             reference=_ref(FAMILY_ACT, "8(1)", "Family Benefits Act 2019"),
                         ),
                         household.count(newborn, role="child") * param("family.birth_grant.amount"),
@@ -163,14 +165,14 @@ def variables() -> list[Variable]:
                         all_of(
                             cond(
                                 household.has_role("adult"),
-                                met="is a parent (an adult of the household)",
-                                not_met="is not an adult of the household",
+                                met=N_("is a parent (an adult of the household)"),
+                                not_met=N_("is not an adult of the household"),
                                 reference=_ref(PARENTAL_ACT, "3(1)", "Parental Benefit Act 2020"),
                             ),
                             cond(
                                 parent_of_infant,
-                                met="a child under one year old belongs to the household",
-                                not_met="no child under one year old belongs to the household",
+                                met=N_("a child under one year old belongs to the household"),
+                                not_met=N_("no child under one year old belongs to the household"),
                                 reference=_ref(PARENTAL_ACT, "3(1)", "Parental Benefit Act 2020"),
                             ),
                             RESIDENT,
@@ -199,7 +201,7 @@ def variables() -> list[Variable]:
             ),
             description="The municipality of residence enrols every child who is six by "
             "1 September.",
-            verdicts=("Enrolment due", "No enrolment due"),
+            verdicts=(N_("Enrolment due"), N_("No enrolment due")),
             tags=("municipal", "proactive offer"),
             formulas=(
                 Formula(

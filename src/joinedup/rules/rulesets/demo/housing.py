@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from joinedup.rules.expr import all_of, cond, max_, min_, named, param, var, where
-from joinedup.rules.model import Formula, Reference, Variable
+from joinedup.rules.model import N_, Formula, Reference, Variable
 from joinedup.rules.rulesets.demo.common import (
     BOOL,
     LAWS,
@@ -70,21 +70,21 @@ def variables() -> list[Variable]:
                         all_of(
                             cond(
                                 housing_tenure == "tenant",
-                                met="the household rents its home",
-                                not_met="the household does not rent its home",
+                                met=N_("the household rents its home"),
+                                not_met=N_("the household does not rent its home"),
                                 reference=_ref("2(1)"),
                             ),
                             cond(rent > 0, reference=_ref("2(1)")),
                             cond(
                                 household.any(var("resident")),
-                                met="the household lives in Joinland",
-                                not_met="no member of the household lives in Joinland",
+                                met=N_("the household lives in Joinland"),
+                                not_met=N_("no member of the household lives in Joinland"),
                                 reference=_ref("2(2)"),
                             ),
                             cond(
                                 covered_rent * param("housing.rent_share") > reduction,
-                                met="the household income leaves room for support",
-                                not_met="the household income is too high for support",
+                                met=N_("the household income leaves room for support"),
+                                not_met=N_("the household income is too high for support"),
                                 reference=_ref("5(2)"),
                             ),
                         ),
@@ -104,14 +104,14 @@ def variables() -> list[Variable]:
             reference=FOOD_BANK_CHARTER,
             description="The Food Bank Foundation delivers food parcels to the registered home "
             "of a person who lost their job; it reads the address only with their consent.",
-            verdicts=("Delivery offered", "No delivery offered"),
+            verdicts=(N_("Delivery offered"), N_("No delivery offered")),
             tags=("voluntary partner", "proactive offer", "consent"),
             formulas=(
                 Formula(
                     cond(
                         resident,
-                        met="has a registered home in Joinland to deliver to",
-                        not_met="has no registered home in Joinland to deliver to",
+                        met=N_("has a registered home in Joinland to deliver to"),
+                        not_met=N_("has no registered home in Joinland to deliver to"),
                         reference=FOOD_BANK_CHARTER,
                     ),
                     start=date(2015, 1, 1),
