@@ -222,6 +222,29 @@ def test_staff_person_view_reads_through_the_exchange_and_is_recorded(
     assert ("exchange", "old-age-pension", staff.personal_code) in channels
     assert ("backoffice", "old-age-pension", staff.personal_code) in channels
 
+    # what else the purpose allows is offered, and read only when asked, one register at a time
+    offered = re.findall(r'name="also" value="([^"]+)"', answer.text)
+    assert offered, "the Board may read more than the person for a pension"
+    assert "person" not in offered
+    assert "population-extract" not in offered
+    before = len(_usage(seeded, person.personal_code))
+    form = {
+        "csrf_token": csrf_of(web),
+        "personal_code": person.personal_code,
+        "access": access.group(1),
+        "case_reference": "CASE-1",
+    }
+    more = web.post(base, data={**form, "also": offered[0]})
+    assert more.status_code == 200, more.text
+    assert 'id="more"' in more.text
+    reads = _usage(seeded, person.personal_code)
+    assert len(reads) > before
+    assert {u.purpose for u in reads[: len(reads) - before]} == {"old-age-pension"}
+    # a register the purpose does not allow is refused, and nothing is read or recorded
+    forged = web.post(base, data={**form, "also": "population-extract"})
+    assert forged.status_code == 403
+    assert len(_usage(seeded, person.personal_code)) == len(reads)
+
     # the person sees it
     sign_in(other_browser, person)
     seen = other_browser.get("/portal/data-usage")

@@ -398,6 +398,10 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     staff.click("main button[type=submit]")
     _check(staff, axe_source, staff.url, locale, None)
     _shot(staff, f"backoffice-person-{locale}")
+    if staff.locator("main input[name=also]").count():  # what else the purpose allows
+        staff.click("main form:has(input[name=also]) button >> nth=0")
+        _check(staff, axe_source, staff.url, locale, None)
+        _shot(staff, f"backoffice-person-more-{locale}")
     staff.close()
     assert not problems, problems
 

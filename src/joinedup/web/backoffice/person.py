@@ -1,6 +1,8 @@
 """The back office's person view: a caseworker (or supervisor) of an organisation looks a
 person up, for one of the purposes their organisation holds a right to read the population
-register for.
+register for — and then, one register at a time and only when they ask, reads what else the
+organisation's rights allow for that purpose (family, residence, income totals, employment,
+the payment account…): nothing is read that was not asked for.
 
 The read goes through the exchange as the organisation's own subsystem (so only with its
 access rights, and refused like any other call where it has none, e.g. a municipality asking
@@ -22,6 +24,7 @@ from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
 from joinedup.exchange import (
+    REGISTRY_SERVICES,
     LocalCallRefused,
     ServiceRef,
     SubsystemRef,
@@ -59,6 +62,38 @@ class Access:
     @property
     def key(self) -> str:
         return f"{self.subsystem}|{self.purpose}"
+
+
+@dataclass(frozen=True)
+class Further:
+    """Another registry service the chosen subsystem may read by personal code for the
+    chosen purpose (offered after the lookup, read only when asked)."""
+
+    code: str  # the registry service code
+    title: str
+    service: str  # CLASS/MEMBER/SUBSYSTEM/SERVICE
+
+
+def further_reads(session: Session, chosen: Access, instance: str) -> list[Further]:
+    """What else the chosen subsystem may read about a person for the chosen purpose, in
+    the registry services' order (bulk extracts and the ``person`` lookup itself aside)."""
+    client = SubsystemRef.parse(chosen.subsystem, instance=instance)
+    found: dict[str, Further] = {}
+    for right in list_access_rights(session, page=PageRequest(limit=200), client=client).items:
+        if chosen.purpose not in {grant.purpose for grant in right.purposes}:
+            continue
+        service = ServiceRef.parse(right.service, instance=instance)
+        declared = REGISTRY_SERVICES.get(service.service_code)
+        if (
+            declared is None
+            or declared.bulk
+            or declared.code == "person"
+            or not any(p.name == "personalCode" for p in declared.parameters)
+        ):
+            continue
+        found[declared.code] = Further(declared.code, declared.title, str(service))
+    order = list(REGISTRY_SERVICES)
+    return sorted(found.values(), key=lambda f: order.index(f.code))
 
 
 def _person_service(session: Session) -> ServiceRef:
@@ -109,6 +144,10 @@ def _page(
         "choices": choices,
         "action": f"/backoffice/organisations/{member_class}/{member_code}/person",
         "person": None,
+        "further": [],
+        "extra": None,
+        "more": None,
+        "more_state": "shown",
         "errors": {},
         "values": {"personal_code": "", "access": "", "case_reference": ""},
         **extra,
@@ -141,8 +180,10 @@ def lookup(
     personal_code: Annotated[str, Form(max_length=20)] = "",
     access: Annotated[str, Form(max_length=200)] = "",
     case_reference: Annotated[str, Form(max_length=100)] = "",
+    also: Annotated[str, Form(max_length=60)] = "",
 ) -> HTMLResponse:
-    """Read the person through the exchange for the chosen purpose and record the view."""
+    """Read the person through the exchange for the chosen purpose (and, with ``also``, one
+    more register the purpose allows) and record the view."""
     _check_role(staff, member_class, member_code)
     settings = cast(Settings, request.app.state.settings)
     choices = accesses(session, settings, member_class=member_class, member_code=member_code)
@@ -163,33 +204,43 @@ def lookup(
         return _page(
             request, session, member_class, member_code, choices, errors=errors, values=values
         )
+    further = further_reads(session, chosen, settings.xroad_instance)
+    extra = next((f for f in further if f.code == also), None)
+    if also and extra is None:
+        raise Forbidden("Your organisation holds no right to read this for this purpose.")
     service = str(_person_service(session))
-    answer = None
+    answer = more = None
+    more_state = "shown"
+    query = {"personalCode": values["personal_code"]}
+    issue = values["case_reference"] or None
     with staff.exchange_client(session, client=chosen.subsystem) as calls:
         try:  # a refusal is handled inside the block, so its record is written too
-            answer = calls.call(
-                service,
-                purpose=chosen.purpose,
-                query={"personalCode": values["personal_code"]},
-                issue=values["case_reference"] or None,
-            )
+            answer = calls.call(service, purpose=chosen.purpose, query=query, issue=issue)
         except NotFound:
             errors["personal-code"] = "unknown"
         except LocalCallRefused:
             errors["personal-code"] = "refused"
+        if answer is not None and extra is not None:
+            try:
+                more = calls.call(extra.service, purpose=chosen.purpose, query=query, issue=issue)
+            except NotFound:
+                more_state = "empty"
+            except LocalCallRefused:
+                more_state = "refused"
     if answer is None:
         return _page(
             request, session, member_class, member_code, choices, errors=errors, values=values
         )
+    fields = [*answer.fields, *(more.fields if more is not None else ())]
     record_staff_view(
         session,
         staff_member=f"{member_class}/{member_code}",
         staff_user=staff.principal.personal_code,
         person_code=values["personal_code"],
-        fields=list(answer.fields),
+        fields=list(dict.fromkeys(fields)),
         purpose=chosen.purpose,
         legal_basis=answer.legal_basis,
-        case_reference=values["case_reference"] or None,
+        case_reference=issue,
     )
     return _page(
         request,
@@ -200,4 +251,8 @@ def lookup(
         values=values,
         person=answer.body,
         chosen=chosen,
+        further=further,
+        extra=extra,
+        more=more.body if more is not None else None,
+        more_state=more_state,
     )

@@ -45,6 +45,11 @@ FIELD_LABELS: dict[str, str] = {
     "businessName": N_("business name"),
     "role": N_("role in a business"),
     "deregisteredOn": N_("deregistration"),
+    "employments": N_("employments"),
+    "representations": N_("roles in businesses"),
+    "month": N_("month"),
+    "kind": N_("kind"),
+    "endReason": N_("why it ended"),
 }
 
 
