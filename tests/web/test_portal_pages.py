@@ -204,6 +204,7 @@ def test_staff_person_view_reads_through_the_exchange_and_is_recorded(
     form = web.get(base)
     assert form.status_code == 200
     assert "old-age-pension" in form.text
+    assert "Paying your old-age pension" in form.text  # each purpose in words
     access = re.search(r'name="access" type="radio" value="([^"]*old-age-pension)"', form.text)
     assert access is not None
     answer = web.post(

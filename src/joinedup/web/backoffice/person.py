@@ -31,6 +31,7 @@ from joinedup.exchange import (
     get_member,
     list_access_rights,
     list_subsystems,
+    purpose_names,
     record_staff_view,
 )
 from joinedup.identity import StaffRoleName
@@ -144,6 +145,7 @@ def _page(
         "choices": choices,
         "action": f"/backoffice/organisations/{member_class}/{member_code}/person",
         "person": None,
+        "purposes": purpose_names(session, [c.purpose for c in choices]),
         "further": [],
         "extra": None,
         "more": None,
