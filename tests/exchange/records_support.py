@@ -56,7 +56,7 @@ def recording(
         response_body=b'{"birthDate":"1990-01-01"}',
         log_bodies=log_bodies,
     )
-    message, leaf = message_record(facts, client_key=CLIENT_KEY, provider_key=PROVIDER_KEY)
+    message = message_record(facts, client_key=CLIENT_KEY, provider_key=PROVIDER_KEY)
     rows = usage_records(
         logged_at=logged_at,
         subjects=subjects,
@@ -76,7 +76,6 @@ def recording(
     )
     return Recording(
         message=message,
-        message_leaf=leaf,
         usages=[row for row, _ in rows],
         usage_leaves=[leaf for _, leaf in rows],
         call={

@@ -78,10 +78,10 @@ def test_each_future_completes_only_after_its_commit(database: Database) -> None
         with database.reading() as session:
             stored = session.scalar(
                 select(MessageLogRecord.log_index).where(
-                    MessageLogRecord.message_id == one.message["message_id"]
+                    MessageLogRecord.message_id == one.message.row["message_id"]
                 )
             )
-        assert stored == one.message["log_index"]
+        assert stored == one.message.row["log_index"]
     finally:
         recorder.stop()
 
@@ -106,7 +106,7 @@ def test_a_bad_recording_fails_alone(database: Database) -> None:
     good = [recording() for _ in range(5)]
     bad = recording()
     assert bad.message is not None
-    bad.message["method"] = None  # NOT NULL: the insert fails
+    bad.message.row["method"] = None  # NOT NULL: the insert fails
     # queued before the writer starts, so they land in one batch
     pairs: list[tuple[Recording, Future[None]]] = [
         (r, Future()) for r in [*good[:3], bad, *good[3:]]

@@ -89,8 +89,8 @@ def test_a_deleted_usage_row_is_named(
 def test_a_rewritten_message_row_is_named(
     database: Database, recorded: list[Recording], tmp_path: Path
 ) -> None:
-    message = recorded[0].message
-    assert message is not None
+    assert recorded[0].message is not None
+    message = recorded[0].message.row
     _sql(
         database,
         "UPDATE exchange_message SET status = 403 WHERE log_index = :i",
@@ -107,8 +107,8 @@ def test_a_rewritten_message_row_is_named(
 def test_a_rewritten_stored_body_is_named(
     database: Database, recorded: list[Recording], tmp_path: Path
 ) -> None:
-    message = recorded[1].message
-    assert message is not None
+    assert recorded[1].message is not None
+    message = recorded[1].message.row
     _sql(
         database,
         "UPDATE exchange_message SET response_body = :b WHERE log_index = :i",
@@ -126,8 +126,8 @@ def test_a_rewritten_stored_body_is_named(
 def test_a_deleted_message_row_is_named(
     database: Database, recorded: list[Recording], tmp_path: Path
 ) -> None:
-    message = recorded[2].message
-    assert message is not None
+    assert recorded[2].message is not None
+    message = recorded[2].message.row
     _sql(database, "DELETE FROM exchange_message WHERE log_index = :i", i=message["log_index"])
     code, lines = verify_cli(database, LOG_KEY, tmp_path)
     assert code == 1
@@ -140,8 +140,8 @@ def test_a_deleted_message_row_is_named(
 def test_a_forged_signature_is_named(
     database: Database, recorded: list[Recording], tmp_path: Path
 ) -> None:
-    message = recorded[0].message
-    assert message is not None
+    assert recorded[0].message is not None
+    message = recorded[0].message.row
     _sql(
         database,
         "UPDATE exchange_message SET client_signature = :s WHERE log_index = :i",

@@ -172,10 +172,8 @@ def recording(call: Call, *, logged_at: datetime, total_us: int) -> Recording:
         response_body=call.response_body,
         log_bodies=service.log_bodies if service else False,
     )
-    message, leaf = message_record(
-        facts, client_key=call.client_key, provider_key=call.provider_key
-    )
-    recorded = Recording(message=message, message_leaf=leaf)
+    message = message_record(facts, client_key=call.client_key, provider_key=call.provider_key)
+    recorded = Recording(message=message)
     if call.subjects and client and service and auth and call.status < 300:
         rows = usage_records(
             logged_at=logged_at,

@@ -13,10 +13,13 @@ The **transparency-log entry** of a record (its ``leaf_input``) never holds the 
 (the log is public and a record names a person)::
 
     leaf_input = tag (``JU-MSG-1`` or ``JU-USE-1``, 8 bytes) || record_id (16 bytes)
-                 || SHA-256(canonical bytes || client signature || provider signature)
+                 || SHA-256(canonical bytes || client signature || provider signature
+                            || signature proof)
 
-Signatures are empty for data-usage records. Each record carries a random 16-byte salt, so
-the hash cannot be reversed by trying the few plausible values of a record. Anyone holding a
+Signatures and the proof (of the batch the record was signed in, see
+:mod:`joinedup.exchange.messagelog`) are empty for data-usage records. Each record carries a
+random 16-byte salt, so the hash cannot be reversed by trying the few plausible values of a
+record. Anyone holding a
 record (the person, from the portal) recomputes its canonical bytes, the leaf input and the
 leaf hash, and checks the inclusion proof against a signed tree head.
 """
@@ -199,6 +202,7 @@ def message_leaf(values: Mapping[str, Any], canonical: bytes | None = None) -> b
     digest = hashlib.sha256(canonical or message_canonical(values))
     digest.update(values["client_signature"] or b"")
     digest.update(values["provider_signature"] or b"")
+    digest.update(values.get("signature_proof") or b"")
     return MESSAGE_TAG + _uuid_bytes(values["record_id"]) + digest.digest()
 
 

@@ -395,7 +395,7 @@ class ExchangeClient:
             headers["x-road-issue"] = facts.issue
         if facts.represented_party:
             headers["x-road-represented-party"] = facts.represented_party
-        message, leaf = message_record(
+        message = message_record(
             MessageFacts(
                 logged_at=logged_at,
                 message_id=facts.message_id,
@@ -427,7 +427,7 @@ class ExchangeClient:
             client_key=self._key(self.client.member_id),
             provider_key=self._key(service.provider_member_id) if service else None,
         )
-        recording = Recording(message=message, message_leaf=leaf)
+        recording = Recording(message=message)
         if subjects and service is not None and authorization is not None and status < 300:
             client = self.client
             rows = usage_records(

@@ -4,9 +4,16 @@ A record holds the call's metadata (message id, client and service identifiers, 
 reference, represented party, purpose and legal basis, method, path template, status, error
 type, duration), SHA-512 hashes of the request (the ``X-Road-Request-Hash``) and of both
 bodies, the bodies themselves only when the service has ``log_bodies``, and the Ed25519
-signatures of the client's member and the provider's member over the record's canonical bytes
-(:mod:`joinedup.exchange.canonical`). The recorder appends it to the transparency log and
-stores the index on the row.
+signatures of the client's member and the provider's member. The recorder appends it to the
+transparency log and stores the index on the row.
+
+**Batch signatures** (as X-Road's security servers sign their message log in batches): the
+records written together are the leaves of a Merkle tree (RFC 6962 hashing) over their
+canonical bytes (:mod:`joinedup.exchange.canonical`); each member's key signs the tree's root
+once, ``SIGNED_BATCH_TAG || root``, and each record keeps its members' signatures of the root
+and its ``signature_proof``: its index, the tree's size and its audit path. One signature per
+key and batch instead of two per call; a record still proves on its own that both members
+signed it (:func:`signatures_valid`). A record of one call alone is a tree of one leaf.
 """
 
 from __future__ import annotations
@@ -26,10 +33,14 @@ from joinedup.core.errors import NotFound
 from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, VerifyingKey
 from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.core.translog.merkle import all_inclusion_paths, leaf_hash, root_from_path
 from joinedup.exchange.canonical import message_canonical, message_leaf
 from joinedup.exchange.records import MessageLogRecord
 
 _sha512 = hashlib.sha512
+#: What a member's key signs for a batch of records: this tag, then the batch tree's root.
+SIGNED_BATCH_TAG = b"JU-MSG-BATCH-1"
+_HASH = 32
 #: A path segment kept verbatim in the template: a word, never an identifier or a value.
 _WORD = re.compile(r"^[A-Za-z][A-Za-z_-]{0,63}$")
 
@@ -69,13 +80,23 @@ class MessageFacts:
     log_bodies: bool
 
 
+@dataclass
+class UnsignedMessage:
+    """A message-log row before its batch is signed, with its canonical bytes and the keys
+    of its members (a key is None when that member is unknown: a refused call)."""
+
+    row: dict[str, Any]
+    canonical: bytes
+    client_key: SigningKey | None
+    provider_key: SigningKey | None
+
+
 def message_record(
     facts: MessageFacts, *, client_key: SigningKey | None, provider_key: SigningKey | None
-) -> tuple[dict[str, Any], bytes]:
-    """The row of a message-log record, signed by the members' keys, and its log leaf input.
-
-    Pure: writes nothing (the recorder does). A refused call whose client or service is
-    unknown is signed by the member(s) that are known.
+) -> UnsignedMessage:
+    """The row of a message-log record, to be signed with its batch by the members' keys
+    (:func:`sign_batch`). Pure: writes nothing (the recorder does). A refused call whose
+    client or service is unknown is signed by the member(s) that are known.
     """
     row: dict[str, Any] = {
         "record_id": new_id(),
@@ -104,10 +125,46 @@ def message_record(
         "client_key_id": client_key.key_id if client_key else None,
         "provider_key_id": provider_key.key_id if provider_key else None,
     }
-    canonical = message_canonical(row)
-    row["client_signature"] = client_key.sign(canonical) if client_key else None
-    row["provider_signature"] = provider_key.sign(canonical) if provider_key else None
-    return row, message_leaf(row, canonical)
+    return UnsignedMessage(row, message_canonical(row), client_key, provider_key)
+
+
+def _proof(index: int, size: int, path: list[bytes]) -> bytes:
+    return index.to_bytes(4, "big") + size.to_bytes(4, "big") + b"".join(path)
+
+
+def _read_proof(proof: bytes) -> tuple[int, int, list[bytes]] | None:
+    if len(proof) < 8 or (len(proof) - 8) % _HASH:
+        return None
+    path = [proof[i : i + _HASH] for i in range(8, len(proof), _HASH)]
+    return int.from_bytes(proof[:4], "big"), int.from_bytes(proof[4:8], "big"), path
+
+
+def sign_batch(messages: list[UnsignedMessage]) -> list[bytes]:
+    """Sign ``messages`` as one batch: each distinct member key signs the batch tree's root
+    once; sets each row's signatures and ``signature_proof``. Returns each record's
+    transparency-log leaf input, in order."""
+    if not messages:
+        return []
+    root, paths = all_inclusion_paths([leaf_hash(m.canonical) for m in messages])
+    signed: dict[str, bytes] = {}
+    size = len(messages)
+
+    def signature(key: SigningKey | None) -> bytes | None:
+        if key is None:
+            return None
+        found = signed.get(key.key_id)
+        if found is None:
+            found = signed[key.key_id] = key.sign(SIGNED_BATCH_TAG + root)
+        return found
+
+    leaves = []
+    for index, (message, path) in enumerate(zip(messages, paths, strict=True)):
+        row = message.row
+        row["client_signature"] = signature(message.client_key)
+        row["provider_signature"] = signature(message.provider_key)
+        row["signature_proof"] = _proof(index, size, path)
+        leaves.append(message_leaf(row, message.canonical))
+    return leaves
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -117,8 +174,17 @@ def _clip(value: str | None, size: int) -> str | None:
 def signatures_valid(
     row: Mapping[str, Any], *, client: VerifyingKey | None, provider: VerifyingKey | None
 ) -> bool:
-    """Whether the stored signatures are the given members' signatures of the record."""
+    """Whether the stored signatures are the given members' signatures of the record: of the
+    root its ``signature_proof`` leads to from its canonical bytes (a record signed alone,
+    before batches, has no proof: its canonical bytes were signed)."""
     canonical = message_canonical(row)
+    proof = row.get("signature_proof")
+    if proof:
+        parts = _read_proof(proof)
+        root = root_from_path(leaf_hash(canonical), *parts) if parts else None
+        if root is None:
+            return False
+        canonical = SIGNED_BATCH_TAG + root
     for key, key_id, signature in (
         (client, row["client_key_id"], row["client_signature"]),
         (provider, row["provider_key_id"], row["provider_signature"]),

@@ -43,6 +43,7 @@ from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
 from joinedup.core.translog import AppendResult, append_batch
 from joinedup.exchange.canonical import MESSAGE_KIND, USAGE_KIND
+from joinedup.exchange.messagelog import UnsignedMessage, sign_batch
 from joinedup.exchange.records import CallRecord, DataUsageRecord, MessageLogRecord
 
 try:
@@ -65,11 +66,11 @@ _CALLS = cast(Table, CallRecord.__table__)
 
 @dataclass
 class Recording:
-    """What one call leaves behind. Rows are column → value, without ``log_index``;
-    ``message_leaf`` and ``usage_leaves`` are their transparency-log leaf inputs."""
+    """What one call leaves behind. Rows are column → value, without ``log_index``; the
+    message-log record is signed with the batch it is written in (``message``);
+    ``usage_leaves`` are the data-usage records' transparency-log leaf inputs."""
 
-    message: dict[str, Any] | None = None
-    message_leaf: bytes = b""
+    message: UnsignedMessage | None = None
     usages: list[dict[str, Any]] = field(default_factory=list)
     usage_leaves: list[bytes] = field(default_factory=list)
     call: dict[str, Any] | None = None
@@ -79,6 +80,9 @@ def write_recordings(
     session: Session, recordings: Sequence[Recording], *, signer: SigningKey
 ) -> AppendResult | None:
     """Append the recordings' log entries as one batch and insert their rows.
+
+    The message-log records are signed here, as one batch (see
+    :mod:`joinedup.exchange.messagelog`).
 
     Changes: ``tlog_entry``, ``tlog_node``, one ``tlog_tree_head``, ``exchange_message``,
     ``exchange_data_usage``, ``exchange_call``; sets ``log_index`` on the given row dicts.
@@ -90,12 +94,14 @@ def write_recordings(
     messages: list[dict[str, Any]] = []
     usages: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    unsigned = [r.message for r in recordings if r.message is not None]
+    message_leaves = iter(sign_batch(unsigned))  # one signature per member key and batch
     for recording in recordings:
         if recording.message is not None:
             kinds.append(MESSAGE_KIND)
-            leaves.append(recording.message_leaf)
-            targets.append(recording.message)
-            messages.append(recording.message)
+            leaves.append(next(message_leaves))
+            targets.append(recording.message.row)
+            messages.append(recording.message.row)
         for usage, leaf in zip(recording.usages, recording.usage_leaves, strict=True):
             kinds.append(USAGE_KIND)
             leaves.append(leaf)

@@ -70,6 +70,8 @@ class MessageLogRecord(Base):
     client_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
     provider_key_id: Mapped[str | None] = mapped_column(String(64))
     provider_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    #: The batch the signatures are of: index (4 bytes), size (4 bytes), audit path.
+    signature_proof: Mapped[bytes | None] = mapped_column(LargeBinary)
     log_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
