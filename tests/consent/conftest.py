@@ -1,25 +1,27 @@
-"""Fixtures of the consent tests: one seeded country per module (SQLite and PostgreSQL), and a
-session on it rolled back after each test."""
+"""Fixtures of the consent tests: one seeded country per module (SQLite and PostgreSQL, a copy
+of the session's template), and a session on it rolled back after each test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from consent_support import BACKENDS, own_database
+from consent_support import BACKENDS, seed_small_country
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import Database
+from template_support import DatabaseTemplates
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def country(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    sqlite_template: Path,
+    database_templates: DatabaseTemplates,
 ) -> Iterator[Database]:
-    yield from own_database(request, tmp_path_factory.mktemp("consent"), sqlite_template)
+    template = database_templates.template(request.param, seed_small_country)
+    with database_templates.copy(template, tmp_path_factory.mktemp("consent")) as database:
+        yield database
 
 
 @pytest.fixture

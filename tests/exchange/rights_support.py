@@ -1,18 +1,13 @@
-"""The demo country's exchange (services, clients, rights), built once per test module on
-SQLite and on PostgreSQL, and helpers to name its parts."""
+"""The demo country's exchange (services, clients, rights), built once per test session on
+SQLite and on PostgreSQL and copied for each test module, and helpers to name its parts."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import Database
@@ -34,14 +29,11 @@ from joinedup.exchange import (
     get_member,
     resolve_service,
 )
-from joinedup.migrations import upgrade
+from template_support import DatabaseTemplates
 
 SEED = 4242
 INSTANCE = "JOINEDUP"
 ACTOR = "rights-test"
-POSTGRES_URL = os.environ.get(
-    "JOINEDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 #: The registry service code → the registry keeping it.
 SERVICE_REGISTRY = {
     code: declared.registry
@@ -49,66 +41,52 @@ SERVICE_REGISTRY = {
 }
 
 
-def _own_database(request: pytest.FixtureRequest, tmp: Path, template: Path) -> Iterator[Database]:
-    """A migrated, empty database that belongs to one test module."""
-    if request.param == "sqlite":
-        path = tmp / "exchange.db"
-        shutil.copyfile(template, path)
-        db = Database(f"sqlite:///{path}")
-        yield db
-        db.dispose()
-        return
-    request.getfixturevalue("postgres_url")  # skips, or fails in CI, without a server
-    name = f"joinedup_rights_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
-        db = Database(url, pool_size=4)
-        yield db
-        db.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def build_demo_exchange(database: Database) -> None:
+    """The demo government and its exchange, without persons."""
+    with database.unit_of_work() as session:
+        create_government(session, founded=date(1992, 1, 1))
+        setup_exchange(session, seed=SEED)
+
+
+def build_demo_country(database: Database) -> None:
+    """A small seeded country with its exchange."""
+    seed_country(
+        database,
+        persons=500,
+        seed=2026,
+        progress=False,
+        reference=date(2025, 6, 1),
+        accounts=False,  # no sign-in accounts: their set-up reads through the exchange
+    )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def demo_exchange(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    sqlite_template: Path,
+    database_templates: DatabaseTemplates,
 ) -> Iterator[Database]:
-    """The demo government and its exchange, without persons (committed; one per module)."""
-    for db in _own_database(request, tmp_path_factory.mktemp("exchange"), sqlite_template):
-        with db.unit_of_work() as session:
-            create_government(session, founded=date(1992, 1, 1))
-            setup_exchange(session, seed=SEED)
-        yield db
+    """The demo government and its exchange, without persons (committed; a copy per module
+    of the session's template)."""
+    template = database_templates.template(request.param, build_demo_exchange)
+    with database_templates.copy(template, tmp_path_factory.mktemp("exchange")) as database:
+        yield database
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def demo_country(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    sqlite_template: Path,
+    database_templates: DatabaseTemplates,
 ) -> Iterator[Database]:
-    """A small seeded country with its exchange (committed; one per module)."""
-    for db in _own_database(request, tmp_path_factory.mktemp("country"), sqlite_template):
-        seed_country(
-            db,
-            persons=500,
-            seed=2026,
-            progress=False,
-            reference=date(2025, 6, 1),
-            accounts=False,  # no sign-in accounts: their set-up reads through the exchange
-        )
-        yield db
+    """A small seeded country with its exchange (committed; a copy per module of the
+    session's template)."""
+    template = database_templates.template(request.param, build_demo_country)
+    with database_templates.copy(template, tmp_path_factory.mktemp("country")) as database:
+        yield database
 
 
 def subsystem_ref(org_key: str, subsystem: str) -> SubsystemRef:

@@ -5,7 +5,7 @@ in the caller's transaction."""
 from __future__ import annotations
 
 import pytest
-from mediation_support import BASIS, INSTANCE, World, make_world
+from mediation_support import BASIS, INSTANCE, World
 from sqlalchemy import func, select
 
 from joinedup.core.db import Database
@@ -23,8 +23,14 @@ BENEFITS = "GOV/70009997/benefits"
 
 
 @pytest.fixture
-def world(database: Database) -> World:
-    return make_world(database)
+def database(mediation_country: tuple[Database, World]) -> Database:
+    """Instead of an empty database: a copy of the small country of :func:`make_world`."""
+    return mediation_country[0]
+
+
+@pytest.fixture
+def world(mediation_country: tuple[Database, World]) -> World:
+    return mediation_country[1]
 
 
 def _count(database: Database, model: type) -> int:

@@ -11,7 +11,6 @@ from mediation_support import (
     INSTANCE,
     World,
     headers,
-    make_world,
     running_app,
     token,
 )
@@ -39,8 +38,14 @@ READ = {"X-Road-Purpose": "child-benefit"}
 
 
 @pytest.fixture
-def world(database: Database) -> World:
-    return make_world(database)
+def database(mediation_country: tuple[Database, World]) -> Database:
+    """Instead of an empty database: a copy of the small country of :func:`make_world`."""
+    return mediation_country[0]
+
+
+@pytest.fixture
+def world(mediation_country: tuple[Database, World]) -> World:
+    return mediation_country[1]
 
 
 def test_a_mediated_read_answers_and_leaves_signed_logged_records(

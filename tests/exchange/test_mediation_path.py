@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from joinedup.exchange import SubsystemRef, issue_access_token, register_api_cli
 from joinedup.exchange.mediation import MediationPath, _match
 from joinedup.exchange.provider_api import ProviderPath
 from joinedup.web import create_app
+from template_support import DatabaseTemplates
 
 SERVICE = ("I", "GOV", "1", "population", "person")
 
@@ -44,6 +46,16 @@ def test_it_takes_the_calls_the_mediation_routes_would_take(
     assert _match(method, path) == expected
 
 
+@pytest.fixture
+def sqlite_world(
+    tmp_path: Path, database_templates: DatabaseTemplates
+) -> Iterator[tuple[Database, World]]:
+    """A copy of the small country of :func:`make_world` on SQLite, and its world."""
+    template = database_templates.template("sqlite", make_world)
+    with database_templates.copy(template, tmp_path) as database:
+        yield database, template.value
+
+
 @contextmanager
 def _app(settings: Settings, database: Database, *, fast: bool) -> Iterator[TestClient]:
     app = create_app(settings, database=database)
@@ -55,9 +67,9 @@ def _app(settings: Settings, database: Database, *, fast: bool) -> Iterator[Test
 
 
 def test_it_answers_byte_for_byte_as_the_routes_do(
-    settings: Settings, sqlite_database: Database
+    settings: Settings, sqlite_world: tuple[Database, World]
 ) -> None:
-    world: World = make_world(sqlite_database)
+    sqlite_database, world = sqlite_world
     base = f"/r1/{INSTANCE}/GOV/{world.population}/population"
     bearer = token(sqlite_database, world, "benefits")
     cases = [
@@ -94,9 +106,9 @@ def test_it_answers_byte_for_byte_as_the_routes_do(
 
 
 def test_no_answer_leaves_without_its_record(
-    settings: Settings, sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, sqlite_world: tuple[Database, World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = make_world(sqlite_database)
+    sqlite_database, world = sqlite_world
     bearer = token(sqlite_database, world, "benefits")
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -116,11 +128,11 @@ def test_no_answer_leaves_without_its_record(
 
 
 def test_the_providers_direct_path_answers_as_its_route_does(
-    settings: Settings, sqlite_database: Database
+    settings: Settings, sqlite_world: tuple[Database, World]
 ) -> None:
     """The benchmark's reference takes a lean path too (it compares the mediation's work, not
     two amounts of framework): the same answers, problems included, as the route."""
-    world: World = make_world(sqlite_database)
+    sqlite_database, world = sqlite_world
     with sqlite_database.unit_of_work() as session:
         created = register_api_client(
             session,

@@ -19,7 +19,6 @@ from mediation_support import (
     TRACKER_OPENAPI,
     World,
     headers,
-    make_world,
     running_app,
     token,
 )
@@ -103,8 +102,14 @@ def provider() -> Iterator[Provider]:
 
 
 @pytest.fixture
-def world(database: Database, provider: Provider) -> World:
-    world = make_world(database)
+def database(mediation_country: tuple[Database, World]) -> Database:
+    """Instead of an empty database: a copy of the small country of :func:`make_world`."""
+    return mediation_country[0]
+
+
+@pytest.fixture
+def world(mediation_country: tuple[Database, World], provider: Provider) -> World:
+    database, world = mediation_country
     with database.unit_of_work() as session:
         register_rest_service(
             session,

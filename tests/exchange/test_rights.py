@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,16 +28,33 @@ from joinedup.exchange import (
     publish_registry_services,
     revoke_access_right,
 )
+from template_support import DatabaseTemplates
 
 ACTOR = "rights-test"
 CHILD = PurposeGrant(purpose="child-benefit", legal_basis="Family Benefits Act § 23 (1)")
 
 
-@pytest.fixture
-def country(session: Session) -> Session:
-    create_government(session, founded=date(1992, 1, 1))
-    publish_registry_services(session, actor=ACTOR)
-    return session
+def build_government(database: Database) -> None:
+    """The demo government with the registries' services published, and no rights."""
+    with database.unit_of_work() as session:
+        create_government(session, founded=date(1992, 1, 1))
+        publish_registry_services(session, actor=ACTOR)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def country(
+    request: pytest.FixtureRequest, tmp_path: Path, database_templates: DatabaseTemplates
+) -> Iterator[Session]:
+    """A session on a copy of :func:`build_government`, in a transaction rolled back after
+    the test (commits become savepoints)."""
+    template = database_templates.template(request.param, build_government)
+    with database_templates.copy(template, tmp_path) as database, database.engine.connect() as conn:
+        transaction = conn.begin()
+        with Session(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            yield session
+        transaction.rollback()
 
 
 def _grant(session: Session, **changes: Any) -> Any:

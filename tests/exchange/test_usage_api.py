@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from mediation_support import AGENCY_NAME, World, headers, make_world, running_app, token
+from mediation_support import AGENCY_NAME, World, headers, running_app, token
 
 from joinedup.core.db import Database
 from joinedup.core.keys import load_log_signing_key
@@ -29,8 +29,14 @@ READ = {"X-Road-Purpose": "child-benefit"}
 
 
 @pytest.fixture
-def world(database: Database) -> World:
-    return make_world(database)
+def database(mediation_country: tuple[Database, World]) -> Database:
+    """Instead of an empty database: a copy of the small country of :func:`make_world`."""
+    return mediation_country[0]
+
+
+@pytest.fixture
+def world(mediation_country: tuple[Database, World]) -> World:
+    return mediation_country[1]
 
 
 def _calls(http: TestClient, database: Database, world: World, count: int) -> None:
