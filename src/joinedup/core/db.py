@@ -146,6 +146,18 @@ _PARAMETER_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
+def transaction_memo(session: Session, key: str) -> dict[Any, Any]:
+    """A dict that lives as long as ``session``'s current transaction (a new transaction
+    starts with an empty one): for what a use case looks up again and again within one
+    transaction and may change between transactions."""
+    transaction = session.get_transaction()
+    memo = session.info.get(key)
+    if memo is None or memo[0] is not transaction:
+        memo = session.info[key] = (transaction, {})
+    found: dict[Any, Any] = memo[1]
+    return found
+
+
 def parameter_marker(dialect: Dialect) -> str | None:
     """The driver's positional marker, or ``None`` for a paramstyle we do not write by hand."""
     return _PARAMETER_MARKERS.get(dialect.paramstyle)

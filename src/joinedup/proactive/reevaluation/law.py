@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
+from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.proactive.reevaluation.events import LawVersionPublished
@@ -189,12 +190,8 @@ def ruleset_in_force(session: Session, name: str) -> Ruleset:
     """The ruleset ``name`` with every published version applied (its ``reform`` names the
     latest version). Built once per process for each set of versions; looked up once per
     transaction (until a version is published in it)."""
-    transaction = session.get_transaction()
-    memo = session.info.get(_IN_SESSION)
-    if memo is None or memo[0] is not transaction:
-        memo = session.info[_IN_SESSION] = (transaction, {})
-    known: dict[str, Ruleset] = memo[1]
-    found = known.get(name)
+    known = transaction_memo(session, _IN_SESSION)
+    found: Ruleset | None = known.get(name)
     if found is None:
         found = known[name] = _build_in_force(session, name)
     return found

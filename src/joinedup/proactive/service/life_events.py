@@ -38,7 +38,7 @@ from joinedup.proactive.service.entitlements import (
     set_status,
     status_for,
 )
-from joinedup.proactive.service.gathering import ConsentMissing, Gatherer, evaluate
+from joinedup.proactive.service.gathering import ConsentMissing, Evaluation, Gatherer, evaluate
 from joinedup.proactive.service.letters import send_decision_letters
 
 log = structlog.get_logger(__name__)
@@ -145,6 +145,22 @@ def _awaiting(service: CatalogueService, person: str, **common: object) -> Outco
     )
 
 
+def _decided(
+    service: CatalogueService, person: str, result: Evaluation, common: dict[str, Any]
+) -> Outcome:
+    """What the rules decided for ``person``: due (the delivery mode's status) or not."""
+    return Outcome(
+        person_code=person,
+        service=service,
+        status=status_for(service) if result.due else None,
+        amount=result.amount,
+        reason=result.reason,
+        explanation=result.explanation,
+        ruleset_version=result.ruleset_version,
+        **common,
+    )
+
+
 def _paid_to_other(service: CatalogueService, person: str, **common: Any) -> Outcome:
     """A household benefit ``person`` held that is now paid to another parent (ended)."""
     return Outcome(
@@ -224,18 +240,7 @@ def _evaluate_service(
                 continue
             except NotFound:  # not (or no longer) someone this owner may read about
                 continue
-            outcomes.append(
-                Outcome(
-                    person_code=person,
-                    service=service,
-                    status=status_for(service) if result.due else None,
-                    amount=result.amount,
-                    reason=result.reason,
-                    explanation=result.explanation,
-                    ruleset_version=result.ruleset_version,
-                    **common,
-                )
-            )
+            outcomes.append(_decided(service, person, result, common))
     return outcomes
 
 
@@ -338,18 +343,7 @@ def _to_surviving_parents(
                     continue
                 except NotFound:
                     continue
-                outcomes.append(
-                    Outcome(
-                        person_code=survivor,
-                        service=service,
-                        status=status_for(service) if result.due else None,
-                        amount=result.amount,
-                        reason=result.reason,
-                        explanation=result.explanation,
-                        ruleset_version=result.ruleset_version,
-                        **common,
-                    )
-                )
+                outcomes.append(_decided(service, survivor, result, common))
     return outcomes
 
 

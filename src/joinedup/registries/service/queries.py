@@ -13,6 +13,7 @@ from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
+from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound
 from joinedup.registries.codes import personal_code_prefixes
 from joinedup.registries.models import (
@@ -56,12 +57,8 @@ _IDS_FOUND = "joinedup.registries.person_ids"
 
 def find_person_id(session: Session, *, personal_code: str) -> int:
     """The id of the person with ``personal_code`` (``NotFound`` if nobody has it)."""
-    transaction = session.get_transaction()
-    memo = session.info.get(_IDS_FOUND)
-    if memo is None or memo[0] is not transaction:
-        memo = session.info[_IDS_FOUND] = (transaction, {})
-    found: dict[str, int] = memo[1]
-    person_id = found.get(personal_code)
+    found = transaction_memo(session, _IDS_FOUND)
+    person_id: int | None = found.get(personal_code)
     if person_id is None:
         person_id = session.scalar(select(Person.id).where(Person.personal_code == personal_code))
         if person_id is None:

@@ -15,6 +15,7 @@ the event is complete.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -195,23 +196,22 @@ def record_answer(
     return True
 
 
-def _send_update(
-    session: Session, event: LifeEvent, row: Notification, *, agency: str, actor: str
+def _tell_recipients(
+    session: Session,
+    event: LifeEvent,
+    letter: Callable[[], tuple[str, list[str]]],
+    *,
+    suffix: str,
+    actor: str,
 ) -> None:
-    """The follow-up letter to each recipient of the life event's letter (idempotent on its
-    reference, one per notification and recipient)."""
+    """One letter to each recipient of the life event, written by ``letter`` (subject and
+    paragraphs) in their language, idempotent on ``tell-us-once/<event>/<recipient><suffix>``."""
     sender = "/".join(get_settings().tell_us_once_subsystem.split("/")[:2])
     for recipient in event.recipients:
         code = recipient["code"]
         locale = notify.preferred_locale(session, person_code=code)
         with i18n.use_locale(locale):
-            subject, paragraphs = update_letter(
-                kind=event.kind,
-                subject_name=event.subject_name,
-                agency=agency,
-                outcome=dict(row.outcome or {}),
-                reference=f"TUO-{event.id}",
-            )
+            subject, paragraphs = letter()
         notify.send_letter(
             session,
             recipient_code=code,
@@ -219,11 +219,31 @@ def _send_update(
             kind=notify.LetterKind.INFORMATION.value,
             subject=subject,
             paragraphs=paragraphs,
-            reference=f"tell-us-once/{event.source_event_id}/{code}/update-{row.id}",
+            reference=f"tell-us-once/{event.source_event_id}/{code}{suffix}",
             regarding=f"tell-us-once:{event.id}",
             locale=locale,
             actor=actor,
         )
+
+
+def _send_update(
+    session: Session, event: LifeEvent, row: Notification, *, agency: str, actor: str
+) -> None:
+    """The follow-up letter to each recipient of the life event's letter (idempotent on its
+    reference, one per notification and recipient)."""
+    _tell_recipients(
+        session,
+        event,
+        lambda: update_letter(
+            kind=event.kind,
+            subject_name=event.subject_name,
+            agency=agency,
+            outcome=dict(row.outcome or {}),
+            reference=f"TUO-{event.id}",
+        ),
+        suffix=f"/update-{row.id}",
+        actor=actor,
+    )
     event.letters_sent = (event.letters_sent or 0) + len(event.recipients)
     session.flush()
 
@@ -301,39 +321,25 @@ def complete_if_settled(session: Session, *, life_event_id: int, actor: str) -> 
     ).all()
     informed = [(name, dict(n.outcome or {})) for n, name in rows if n.status != "dead_letter"]
     missing = [name for n, name in rows if n.status == "dead_letter"]
-    sender = "/".join(get_settings().tell_us_once_subsystem.split("/")[:2])
     reference = f"TUO-{event.id}"
-    for recipient in event.recipients:
-        code = recipient["code"]
-        locale = notify.preferred_locale(session, person_code=code)
-        with i18n.use_locale(locale):
-            if event.kind == LifeEventKind.MOVE.value:
-                subject, paragraphs = move_letter(
-                    moved_on=event.occurred_on,
-                    informed=informed,
-                    not_confirmed=missing,
-                    reference=reference,
-                )
-            else:
-                subject, paragraphs = death_letter(
-                    deceased=event.subject_name,
-                    died_on=event.occurred_on,
-                    informed=informed,
-                    not_confirmed=missing,
-                    reference=reference,
-                )
-        notify.send_letter(
-            session,
-            recipient_code=code,
-            sender=sender,
-            kind=notify.LetterKind.INFORMATION.value,
-            subject=subject,
-            paragraphs=paragraphs,
-            reference=f"tell-us-once/{event.source_event_id}/{code}",
-            regarding=f"tell-us-once:{event.id}",
-            locale=locale,
-            actor=actor,
+
+    def letter() -> tuple[str, list[str]]:
+        if event.kind == LifeEventKind.MOVE.value:
+            return move_letter(
+                moved_on=event.occurred_on,
+                informed=informed,
+                not_confirmed=missing,
+                reference=reference,
+            )
+        return death_letter(
+            deceased=event.subject_name,
+            died_on=event.occurred_on,
+            informed=informed,
+            not_confirmed=missing,
+            reference=reference,
         )
+
+    _tell_recipients(session, event, letter, suffix="", actor=actor)
     event.status = "completed"
     event.completed_at = utcnow()
     event.letters_sent = len(event.recipients)
