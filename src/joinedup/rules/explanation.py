@@ -13,6 +13,7 @@ Inputs that were needed but not given are named, with the default that was assum
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -116,8 +117,30 @@ class Verdict:
     word: str
     conditions: tuple[ConditionResult, ...]
 
-    def sentence(self) -> str:
-        return f"{self.word}: " + "; ".join(c.sentence() for c in self.conditions) + "."
+    def sentence(self, translate: Callable[[str], str] = str) -> str:
+        """The verdict sentence; ``translate`` puts the verdict word and each condition's text
+        in another language (citations stay as enacted)."""
+        parts = [
+            translate(c.text) + (f" ({c.reference.citation})" if c.reference else "")
+            for c in self.conditions
+        ]
+        return f"{translate(self.word)}: " + "; ".join(parts) + "."
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """A verdict as :meth:`as_dict` stored it."""
+        return cls(
+            bool(data.get("met")),
+            str(data["word"]),
+            tuple(
+                ConditionResult(
+                    str(c["text"]),
+                    bool(data.get("met")),
+                    Reference(str(c["citation"]), None) if c.get("citation") else None,
+                )
+                for c in data.get("conditions") or []
+            ),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

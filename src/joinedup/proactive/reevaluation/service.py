@@ -36,6 +36,7 @@ from joinedup.proactive.reevaluation.law import ruleset_in_force
 from joinedup.proactive.reevaluation.ledger import (
     Revision,
     ServiceSpec,
+    Stored,
     store_revisions,
     stored_entitlements,
 )
@@ -267,19 +268,28 @@ _HOLDING = frozenset(status.value for status in HOLDING)
 
 
 def _holders(
-    session: Session, ruleset: Ruleset, inputs: ChunkInputs, specs: Sequence[ServiceSpec]
+    session: Session,
+    ruleset: Ruleset,
+    inputs: ChunkInputs,
+    specs: Sequence[ServiceSpec],
+    stored: Mapping[tuple[str, str], Stored],
 ) -> dict[str, Any]:
-    """Per household service of ``specs``: who in the chunk (co-residents included) holds it
-    already, as a boolean column."""
+    """Per household service of ``specs``: who in the chunk holds it already, as a boolean
+    column — the chunk's own persons from ``stored`` (read already), the co-residents outside
+    its range read here (unlocked: another chunk decides for them)."""
     wanted = [spec.code for spec in specs if is_household_benefit(ruleset, spec.variable)]
     if not wanted:
         return {}
     everyone = inputs.personal_code.tolist()
-    held = stored_entitlements(session, person_codes=everyone, services=wanted, lock=False)
+    outside = [code for code, mine in zip(everyone, inputs.in_range.tolist(), strict=True)
+               if not mine]  # fmt: skip
+    held = dict(stored)
+    if outside:
+        held.update(stored_entitlements(session, person_codes=outside, services=wanted, lock=False))
     position = {code: i for i, code in enumerate(everyone)}
     found = {code: np.zeros(len(everyone), dtype=np.bool_) for code in wanted}
     for (person, service), row in held.items():
-        if row.status in _HOLDING:
+        if service in found and row.status in _HOLDING:
             found[service][position[person]] = True
     return found
 
@@ -337,7 +347,11 @@ def process_chunk(
             session, person_codes=codes, services=[spec.code for spec in group]
         )
         values = service_values(
-            ruleset, inputs, group, period, holders=_holders(session, ruleset, inputs, group)
+            ruleset,
+            inputs,
+            group,
+            period,
+            holders=_holders(session, ruleset, inputs, group, stored),
         )
         decided: list[tuple[str, ServiceSpec, bool, int | None]] = []
         for spec in group:

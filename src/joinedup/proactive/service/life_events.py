@@ -69,13 +69,17 @@ class Reaction:
     skipped: int = 0
 
 
+def _first_of_next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def _period(occurrence: Occurrence) -> tuple[str, date]:
     """The month the rules are evaluated for, and its first day. Reaching an age counts from
     the first month that begins on or after the birthday (ages are whole years on the 1st)."""
     day = occurrence.on
     ages = (LifeEvent.AGE_6, LifeEvent.AGE_18, LifeEvent.PENSION_AGE)
     if occurrence.life_event in ages and day.day != 1:
-        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = _first_of_next_month(day)
     first = day.replace(day=1)
     return first.strftime("%Y-%m"), first
 
@@ -142,6 +146,14 @@ def _awaiting(service: CatalogueService, person: str, **common: object) -> Outco
         explanation={"evaluated": False, "waiting_for": "consent"},
         ruleset_version="",
         **common,  # type: ignore[arg-type]
+    )
+
+
+def _lacks_consent(session: Session, service: CatalogueService, person: str) -> bool:
+    """Whether ``service`` rests on consent that ``person`` has not given (then nothing may
+    be read about them for it)."""
+    return service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
+        session, agreement=str(service.data_agreement_id), subject_code=person, on=today()
     )
 
 
@@ -219,9 +231,7 @@ def _evaluate_service(
                 _paid_to_other(service, holder, **common) for holder in holders if holder != payee
             )
         for person in receiving:
-            if service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
-                session, agreement=str(service.data_agreement_id), subject_code=person, on=today()
-            ):
+            if _lacks_consent(session, service, person):
                 outcomes.append(_awaiting(service, person, **common))  # nothing is read
                 continue
             try:
@@ -265,10 +275,6 @@ def end_at_death(
             )
         )
     return changes
-
-
-def _first_of_next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _to_surviving_parents(
@@ -320,12 +326,7 @@ def _to_surviving_parents(
             for survivor in survivors:
                 if survivor in deaths:  # the deceased, or another death of the same batch
                     continue
-                if service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
-                    session,
-                    agreement=str(service.data_agreement_id),
-                    subject_code=survivor,
-                    on=today(),
-                ):
+                if _lacks_consent(session, service, survivor):
                     outcomes.append(_awaiting(service, survivor, **common))
                     continue
                 try:

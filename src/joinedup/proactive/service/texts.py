@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from joinedup.core.i18n import gettext
+from joinedup.rules import Verdict
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for translation only")
@@ -32,14 +33,6 @@ OFFER_DECLINED = N_("You declined the offer.")
 OPTED_OUT = N_("You opted out of the automatic grant.")
 
 
-def _verdict_sentence(verdict: Mapping[str, Any], translate: Any) -> str:
-    parts = [
-        translate(str(c["text"])) + (f" ({c['citation']})" if c.get("citation") else "")
-        for c in verdict.get("conditions") or []
-    ]
-    return f"{translate(str(verdict['word']))}: " + "; ".join(parts) + "."
-
-
 def reason_in_language(reason: str | None, explanation: Mapping[str, Any] | None) -> str:
     """An entitlement's stored reason in the current language. The rules' verdict ("Eligible:
     a child under 18 … (Family Benefits Act 2019 §4(1)).") is put together again from its
@@ -48,7 +41,9 @@ def reason_in_language(reason: str | None, explanation: Mapping[str, Any] | None
     a message id of its own. Not %-formatted: a stored sentence may hold a "%"."""
     if not reason:
         return ""
-    verdict = (explanation or {}).get("verdict")
-    if isinstance(verdict, Mapping) and _verdict_sentence(verdict, str) == reason:
-        return _verdict_sentence(verdict, gettext)
+    stored = (explanation or {}).get("verdict")
+    if isinstance(stored, Mapping):
+        verdict = Verdict.from_dict(stored)
+        if verdict.sentence() == reason:  # still the reason (not ended since, say)
+            return verdict.sentence(gettext)
     return gettext(reason)
