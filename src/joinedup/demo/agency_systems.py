@@ -22,13 +22,15 @@ needs no other server.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -200,24 +202,46 @@ def store_path(settings: Settings) -> Path:
     return settings.data_dir / STORE_FILE
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS handled ("
+    " system TEXT NOT NULL, message_id TEXT NOT NULL, reference TEXT NOT NULL,"
+    " answer TEXT NOT NULL, handled_at TEXT NOT NULL,"
+    " PRIMARY KEY (system, message_id));"
+    "CREATE TABLE IF NOT EXISTS received ("
+    " id INTEGER PRIMARY KEY, system TEXT NOT NULL, message_id TEXT NOT NULL,"
+    " received_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS failing (system TEXT PRIMARY KEY);"
+)
+
+
 class AgencyStore:
     """The agencies' own records (one SQLite file for all the demo's systems)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(
-                "CREATE TABLE IF NOT EXISTS handled ("
-                " system TEXT NOT NULL, message_id TEXT NOT NULL, reference TEXT NOT NULL,"
-                " answer TEXT NOT NULL, handled_at TEXT NOT NULL,"
-                " PRIMARY KEY (system, message_id));"
-                "CREATE TABLE IF NOT EXISTS received ("
-                " id INTEGER PRIMARY KEY, system TEXT NOT NULL, message_id TEXT NOT NULL,"
-                " received_at TEXT NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS failing (system TEXT PRIMARY KEY);"
-            )
+        if not path.exists():
+            self._create()
+
+    def _create(self) -> None:
+        """Make the database in a file of its own and link it into place whole.
+
+        Switching a new database to WAL takes the write lock, and SQLite does not wait for a
+        lock it must upgrade to: two processes opening a new store at once (the web process
+        and the worker) got "database is locked". Made out of sight, WAL is set once; every
+        later open finds a WAL database with its tables and writes nothing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        draft = self.path.with_name(f".{self.path.name}.{uuid4().hex}.new")
+        try:
+            db = sqlite3.connect(draft, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            finally:
+                db.close()  # the last connection: the WAL is checkpointed and removed
+            with suppress(FileExistsError):  # another process made it first, the same
+                os.link(draft, self.path)
+        finally:
+            draft.unlink(missing_ok=True)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
