@@ -122,3 +122,28 @@ def test_access_log_uses_the_route_template_not_the_raw_path(
     assert isinstance(access[0]["duration_ms"], float)
     assert access[1]["path"] == "/unknown/*******0001"
     assert access[1]["status"] == 404
+
+
+def test_generated_request_ids_are_unique_loggable_and_need_no_system_call_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request id is drawn from the per-thread pool of :mod:`joinedup.core.ids`: ``uuid4``
+    (one system call per request, giving up the interpreter lock on the event loop's thread)
+    is not used."""
+    import os
+    import uuid
+
+    from joinedup.web.context import accept_request_id, new_request_id
+
+    def refuse() -> uuid.UUID:
+        raise AssertionError("uuid4 called per request")
+
+    monkeypatch.setattr(uuid, "uuid4", refuse)
+    reads: list[int] = []
+    real_urandom = os.urandom
+    monkeypatch.setattr(os, "urandom", lambda n: reads.append(n) or real_urandom(n))
+    ids = {new_request_id() for _ in range(500)}
+    assert len(ids) == 500
+    assert all(len(i) == 32 and mask_personal_data(i) == i for i in ids)
+    assert len(reads) <= 3  # a few refills of 256 ids, not one read per id
+    assert accept_request_id("not ok!") not in ids

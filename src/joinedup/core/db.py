@@ -89,9 +89,13 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # straight to the driver: through exec_driver_sql the statement cost ~40 µs of
+        # SQLAlchemy's execution machinery, more than the rest of a small read transaction
+        conn.connection.driver_connection.execute(begin)
 
 
 def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> Engine:

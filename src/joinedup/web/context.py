@@ -7,10 +7,10 @@ the ASGI scope (so error documents can quote it) and bound to every log line of 
 from __future__ import annotations
 
 import re
-import uuid
 
 from starlette.types import Scope
 
+from joinedup.core.ids import new_id
 from joinedup.core.logging import mask_personal_data
 
 REQUEST_ID_SCOPE_KEY = "joinedup.request_id"
@@ -19,8 +19,10 @@ _WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 
 
 def new_request_id() -> str:
+    # new_id, not uuid4: uuid4's system call gives up the interpreter lock on the event
+    # loop's thread, which then waits for a busy query thread to give it back
     while True:
-        candidate = uuid.uuid4().hex
+        candidate = new_id().hex
         # A run of 11 digits would be masked as a personal code in the logs.
         if mask_personal_data(candidate) == candidate:
             return candidate
