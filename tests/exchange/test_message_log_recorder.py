@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
+import time
 from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
 
 import pytest
 from records_support import CLIENT_KEY, PROVIDER_KEY, recording
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from joinedup.core.db import Database
 from joinedup.core.keys import SigningKey
 from joinedup.core.translog import verify_log
 from joinedup.core.translog.models import TreeHead
+from joinedup.exchange import recorder as recorder_module
 from joinedup.exchange.messagelog import signatures_valid
 from joinedup.exchange.recorder import Recorder, Recording
 from joinedup.exchange.records import CallRecord, DataUsageRecord, MessageLogRecord
@@ -132,3 +140,79 @@ def test_a_recording_without_log_entries_is_only_monitoring(database: Database) 
     recorder.submit(only_call).result(timeout=30)
     assert _count(database, CallRecord) == 1
     assert _count(database, TreeHead) == 0
+
+
+def _queued(recorder: Recorder, count: int) -> list[Future[None]]:
+    """``count`` recordings queued before the writer starts (so they make one batch)."""
+    futures: list[Future[None]] = []
+    for _ in range(count):
+        future: Future[None] = Future()
+        recorder._queue.put((recording(), future))
+        futures.append(future)
+    return futures
+
+
+def _stops_within(recorder: Recorder, seconds: float) -> bool:
+    # stop() in a thread of its own, so that a recorder that never stops fails the test
+    # instead of hanging it
+    stopping = threading.Thread(target=recorder.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=seconds)
+    return not stopping.is_alive()
+
+
+def test_stop_returns_and_answers_every_waiter_when_every_write_fails(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[int] = []
+
+    def unavailable(session: Any, recordings: list[Recording], **kwargs: Any) -> None:
+        attempts.append(len(recordings))
+        time.sleep(0.05)  # a busy or connect timeout, much shortened
+        raise OperationalError("INSERT", None, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(recorder_module, "write_recordings", unavailable)
+    recorder = Recorder(sqlite_database, signer=LOG_KEY)
+    futures = _queued(recorder, 200)
+    with capture_logs() as logs:
+        recorder.start()
+        # each recording retried alone would take 200 x 50 ms
+        assert _stops_within(recorder, 5)
+    for future in futures:
+        assert isinstance(future.exception(timeout=0), OperationalError)
+    assert attempts == [200, 1]  # the batch, then its first recording alone: the database failed
+    assert (recorder.failed, recorder.recordings, recorder.batches) == (200, 0, 0)
+    assert {
+        "event": "exchange records not written: the database is unavailable",
+        "size": 199,
+        "error": "OperationalError",
+        "log_level": "error",
+    } in logs
+    assert "39001010008" not in repr(logs)  # the data subject's personal code
+    assert _count(sqlite_database, MessageLogRecord) == 0
+
+
+def test_a_recorder_whose_database_is_gone_answers_every_waiter(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    shutil.copyfile(sqlite_template, folder / "joinedup.db")
+    database = Database(f"sqlite:///{folder / 'joinedup.db'}")
+    recorder = Recorder(database, signer=LOG_KEY)
+    futures = _queued(recorder, 5)
+    shutil.rmtree(folder)  # the database and the recorders' lock file with it
+    try:
+        with capture_logs() as logs:
+            recorder.start()
+            for future in futures:
+                assert isinstance(future.exception(timeout=30), OperationalError)
+            assert _stops_within(recorder, 30)
+            assert recorder.failed == 5
+            # stopped: a late recording is written (and fails) in the submitting thread
+            late = recorder.submit(recording())
+        assert isinstance(late.exception(timeout=0), OperationalError)
+        assert recorder.failed == 6
+        assert any(e["event"] == "the recorders' lock could not be taken" for e in logs)
+    finally:
+        database.dispose()

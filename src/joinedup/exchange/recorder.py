@@ -15,6 +15,10 @@ indices, as bulk inserts. Batches form by themselves: while one commits, the nex
 queue, so an idle process commits each request at once and a busy one amortises a commit over
 dozens. When a batch fails, its recordings are retried one by one, so one bad record cannot
 fail its neighbours; a recording that still fails fails its request (500, nothing returned).
+When a recording retried alone fails for want of the database (unreachable, locked past the
+busy timeout, gone: :data:`UNAVAILABLE`), the rest of its batch fails with it untried: each
+would wait as long to fail alike, and ``stop()`` would wait for all of them. Failed recordings
+are logged (counts and error names), counted (``failed``) and their requests answered.
 
 Several processes each run their own recorder: appends are serialised by the database
 (SQLite's write lock, PostgreSQL's advisory lock in ``append_batch``). ``stop()`` writes what
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import Database, insert_rows
@@ -61,6 +66,8 @@ LINGER_SECONDS = 0.002
 _MESSAGES = cast(Table, MessageLogRecord.__table__)
 _USAGES = cast(Table, DataUsageRecord.__table__)
 _CALLS = cast(Table, CallRecord.__table__)
+#: Errors of the database rather than of a record (connection, lock, pool timeout).
+UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 #: Bound parameters per statement: below SQLite's limit (32,766 since 3.32; 999 before).
 
 
@@ -181,22 +188,29 @@ class Recorder:
         self._lock = threading.Lock()
         self.batches = 0
         self.recordings = 0
+        #: Recordings that could not be written (their waiters got the error).
+        self.failed = 0
 
     @contextlib.contextmanager
     def _writers_lock(self) -> Iterator[None]:
         """On a SQLite file, take an exclusive ``flock`` shared by every process's recorder
         before the transaction. SQLite's own busy handler makes a waiting writer sleep in
         steps of up to 100 ms; a blocked ``flock`` wakes the moment the other process's
-        commit releases it, and meanwhile this process's batch grows."""
+        commit releases it, and meanwhile this process's batch grows. The lock only saves
+        time: when it cannot be taken (the database's directory is gone), the batch is written
+        without it and fails or not on its own, instead of the error ending the writer thread
+        and leaving every waiter, present and future, waiting forever."""
         if self._lock_path is None or fcntl is None:
             yield
             return
-        with open(self._lock_path, "a+b") as lock:  # per batch: ~10 µs
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
             try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                lock = held.enter_context(open(self._lock_path, "a+b"))  # per batch: ~10 µs
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                held.callback(fcntl.flock, lock.fileno(), fcntl.LOCK_UN)
+            except OSError as exc:
+                log.warning("the recorders' lock could not be taken", error=type(exc).__name__)
+            yield
 
     @property
     def running(self) -> bool:
@@ -210,7 +224,9 @@ class Recorder:
             self._thread.start()
 
     def stop(self) -> None:
-        """Write everything queued, then stop the writer thread."""
+        """Write everything queued, then stop the writer thread. When the database fails,
+        each queued batch costs two attempts (whole, then its first recording alone) before
+        its waiters get the error."""
         with self._lock:
             thread, self._thread = self._thread, None
             if thread is None:
@@ -280,22 +296,41 @@ class Recorder:
         self,
         batch: list[tuple[Recording, Waiter]],
         outcomes: list[tuple[Waiter, BaseException | None]],
-    ) -> None:
+    ) -> BaseException | None:
+        """Write ``batch`` (one by one if it fails) and add its waiters' outcomes; returns the
+        error of a recording that failed alone."""
         try:
             with self.database.unit_of_work() as session:
                 write_recordings(session, [recording for recording, _ in batch], signer=self.signer)
         except Exception as exc:
             if len(batch) > 1:
-                log.warning("exchange records batch failed; retrying one by one", size=len(batch))
-                for one in batch:
-                    self._write_into([one], outcomes)
-                return
+                log.warning(
+                    "exchange records batch failed; retrying one by one",
+                    size=len(batch),
+                    error=type(exc).__name__,
+                )
+                for position, one in enumerate(batch):
+                    error = self._write_into([one], outcomes)
+                    if isinstance(error, UNAVAILABLE):  # the database failed, not the record
+                        rest = batch[position + 1 :]
+                        if rest:
+                            log.error(
+                                "exchange records not written: the database is unavailable",
+                                size=len(rest),
+                                error=type(error).__name__,
+                            )
+                            self.failed += len(rest)
+                            outcomes.extend((waiter, error) for _, waiter in rest)
+                        break
+                return None
             log.exception("an exchange record could not be written")
+            self.failed += 1
             outcomes.append((batch[0][1], exc))
-            return
+            return exc
         self.batches += 1
         self.recordings += len(batch)
         outcomes.extend((waiter, None) for _, waiter in batch)
+        return None
 
 
 #: Who waits for a recording: a thread (``submit``) or a coroutine on an event loop (``record``).
