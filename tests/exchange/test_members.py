@@ -17,6 +17,7 @@ from joinedup.exchange import (
     get_subsystem,
     list_members,
     list_subsystems,
+    member_names,
     register_member,
     register_subsystem,
 )
@@ -224,3 +225,24 @@ def test_listing_members_in_pages(session: Session) -> None:
     assert [m.member_code for m in ngos.items] == ["80000001", "80000003"]
     national = list_members(session, page=PageRequest(), level=MemberLevel.LOCAL)
     assert national.items == []
+
+
+def test_member_names_of_several_members_in_one_lookup(session: Session) -> None:
+    _ministry(session)
+    register_member(
+        session,
+        member_class=MemberClass.COM,
+        member_code="10000009",
+        name="Joinland Post Ltd",
+        level=MemberLevel.NATIONAL,
+        actor=ACTOR,
+    )
+    names = member_names(
+        session,
+        [("GOV", "70000007"), (MemberClass.COM, "10000009"), ("GOV", "70000007"), ("NGO", "1")],
+    )
+    assert names == {
+        ("GOV", "70000007"): "Ministry of Social Affairs",
+        ("COM", "10000009"): "Joinland Post Ltd",
+    }  # each once; one not registered left out
+    assert member_names(session, []) == {}

@@ -59,6 +59,39 @@ def test_overview_reads_every_register_through_the_exchange(
     assert all(u.user_id == person.personal_code and u.represented_party is None for u in reads)
 
 
+def test_overview_records_go_with_the_group_commit_and_are_committed_before_the_page(
+    web: TestClient, seeded: Database
+) -> None:
+    """The overview's seven reads leave their records through the web process's recorder
+    (written with other requests' records, one signed tree head per batch), committed before
+    the page is answered; without a running recorder they are written in a transaction of the
+    page's own."""
+    from joinedup.exchange import recorder_of
+
+    recorder = recorder_of(web.app)
+    assert recorder is not None
+    assert recorder.running
+    world = load_world(seeded)
+    person = world.one("pensioner")
+    sign_in(web, person)
+    before = recorder.recordings
+    page = web.get("/portal/overview")
+    assert page.status_code == 200
+    taken = recorder.recordings - before
+    reads = [u for u in _usage(seeded, person.personal_code) if u.purpose == "subject-access"]
+    assert taken >= 5
+    assert len(reads) == taken
+
+    recorder.stop()  # as in a process without the exchange's lifespan: written in place
+    try:
+        assert web.get("/portal/overview").status_code == 200
+        again = [u for u in _usage(seeded, person.personal_code) if u.purpose == "subject-access"]
+        assert len(again) == 2 * taken
+        assert recorder.recordings - before == taken
+    finally:
+        recorder.start()
+
+
 def test_overview_for_a_child_names_the_parent_and_the_child(
     web: TestClient, seeded: Database
 ) -> None:

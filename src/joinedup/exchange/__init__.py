@@ -30,6 +30,7 @@ from joinedup.exchange.local import (
     LocalCallRefused,
     exchange_client,
     local_client_identity,
+    recorder_of,
 )
 from joinedup.exchange.oauth import (
     AccessToken,
@@ -98,6 +99,7 @@ __all__ = [
     "Authorization",
     "ClientIdentity",
     "ExchangeClient",
+    "recorder_of",
     "LocalAnswer",
     "LocalCallRefused",
     "MemberClass",

@@ -55,7 +55,7 @@ from joinedup.exchange.access import (
 from joinedup.exchange.messagelog import MessageFacts, message_record
 from joinedup.exchange.models import Member, Subsystem
 from joinedup.exchange.protocol import DENIALS, request_hash
-from joinedup.exchange.recorder import Recording, write_recordings
+from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
 from joinedup.exchange.schemas import ServiceRef, SubsystemRef
 from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
@@ -487,6 +487,27 @@ class ExchangeClient:
         pending, self._pending = self._pending, []
         return write_recordings(into or self.session, pending, signer=self.log_signer)
 
+    def commit_records(self, database: Database, *, recorder: Recorder | None = None) -> None:
+        """For a caller that only read: have every queued record committed before it shows
+        what it read. With ``recorder`` (the web process's group-commit writer, see
+        :func:`recorder_of`) they are written together with the other requests' records, in
+        its transaction and transparency-log batch, signed with the log key it holds, as the
+        records of ``/r1`` calls are; without, in a write transaction of their own. Raises
+        what kept a record from being committed."""
+        if not self._pending:
+            return
+        if (
+            recorder is None
+            or not recorder.running
+            or recorder.signer.key_id != self.log_signer.key_id
+        ):  # (another log key: an application set up apart from the process's settings)
+            with database.unit_of_work() as session:
+                self.flush(into=session)
+            return
+        pending, self._pending = self._pending, []
+        for future in [recorder.submit(recording) for recording in pending]:
+            future.result()
+
 
 @dataclass(frozen=True)
 class _Facts:
@@ -555,3 +576,11 @@ def exchange_client(
     )
     yield calls
     calls.flush()
+
+
+def recorder_of(app: Any) -> Recorder | None:
+    """The group-commit recorder of the web application ``app`` (None outside one, e.g. in a
+    worker or a test without the exchange's lifespan)."""
+    mediation = getattr(getattr(app, "state", None), "exchange_mediation", None)
+    recorder = getattr(mediation, "recorder", None)
+    return recorder if isinstance(recorder, Recorder) else None

@@ -232,7 +232,8 @@ class CsrfRefused(Forbidden):
     title = "The form could not be accepted"
 
 
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The settings the application was made with (in a test, not the process's own)."""
     return cast(Settings, request.app.state.settings)
 
 
@@ -245,7 +246,7 @@ def _self(principal: Principal) -> ActingFor:
 
 
 def _resolve(request: Request) -> tuple[Principal, ActingFor] | None:
-    settings = _settings(request)
+    settings = settings_of(request)
     token = request.cookies.get(session_cookie(settings))
     if not token:
         return None
@@ -313,7 +314,7 @@ def _acting_for(
 
 def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | None:
     """Confirm a parent's or representative's mandate through the exchange (recorded)."""
-    settings = _settings(request)
+    settings = settings_of(request)
     with _database(request).unit_of_work() as session:
         try:
             with exchange_client(
@@ -398,7 +399,7 @@ def require_citizen(
         return CitizenContext(
             principal=principal,
             acting_for=acting_for,
-            portal=portal_subsystem(_settings(request)),
+            portal=portal_subsystem(settings_of(request)),
         )
 
     return dependency
@@ -468,7 +469,7 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return True
-    public = _settings(request).public_url.rstrip("/")
+    public = settings_of(request).public_url.rstrip("/")
     own = f"{request.url.scheme}://{request.url.netloc}"
     return origin.rstrip("/") in (public, own)
 
@@ -480,7 +481,8 @@ async def verify_csrf(request: Request) -> None:
         return
     if not _same_origin(request):
         raise CsrfRefused("The form was sent from another site.")
-    expected = request.cookies.get(session_cookie(_settings(request))) and await _expected(request)
+    settings = settings_of(request)
+    expected = request.cookies.get(session_cookie(settings)) and await _expected(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")

@@ -22,6 +22,7 @@ from joinedup.exchange.service.members import (
     get_subsystem,
     list_members,
     list_subsystems,
+    member_names,
     register_member,
     register_subsystem,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "list_purposes",
     "list_services",
     "list_subsystems",
+    "member_names",
     "member_signing_key",
     "parse_openapi",
     "publish_registry_services",

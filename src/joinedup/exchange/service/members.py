@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -187,6 +188,22 @@ def get_member(
         raise NotFound(f"member {member_class}/{member_code} is not registered")
     parent = session.get(Member, member.parent_id) if member.parent_id else None
     return _member_record(member, parent)
+
+
+def member_names(
+    session: Session, members: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The names of the registered ``(class, code)`` members among ``members``, in one query
+    (a page naming the owners of several registers); one not registered is left out."""
+    wanted = list(dict.fromkeys((str(c), code) for c, code in members))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Member.member_class, Member.member_code, Member.name).where(
+            tuple_(Member.member_class, Member.member_code).in_(wanted)
+        )
+    )
+    return {(c, code): name for c, code, name in rows}
 
 
 def get_subsystem(

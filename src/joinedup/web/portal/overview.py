@@ -20,15 +20,15 @@ from sqlalchemy.orm import Session
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.http import get_database
 from joinedup.core.keys import load_log_signing_key
-from joinedup.core.settings import get_settings
 from joinedup.exchange import (
     ExchangeClient,
     LocalCallRefused,
-    get_member,
     local_client_identity,
+    member_names,
+    recorder_of,
 )
-from joinedup.registries import get_registry
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.registries import list_registries
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, settings_of
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
 
@@ -76,22 +76,26 @@ class Section:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _agency(session: Session, registry: str, names: dict[str, str]) -> str:
-    if registry not in names:
-        record = get_registry(session, code=registry)
-        member = get_member(
-            session, member_class=record.owner_member_class, member_code=record.owner_member_code
+@dataclass(frozen=True)
+class _Owner:
+    """Who keeps a register: the agency's name and the subsystem its services are under."""
+
+    agency: str
+    subsystem: str  # CLASS/MEMBER/SUBSYSTEM
+
+
+def _owners(session: Session, codes: set[str]) -> dict[str, _Owner]:
+    """The owners of the registers ``codes``: two queries for the page, not two per section
+    (a register without a registered owner is left out; its section is then refused)."""
+    registries = [r for r in list_registries(session) if r.code in codes]
+    names = member_names(session, ((r.owner_member_class, r.owner_member_code) for r in registries))
+    return {
+        r.code: _Owner(
+            names.get((r.owner_member_class, r.owner_member_code), r.owner_member_code),
+            f"{r.owner_member_class}/{r.owner_member_code}/{r.owner_subsystem_code}",
         )
-        names[registry] = member.name
-    return names[registry]
-
-
-def _service_ref(session: Session, source: Source) -> str:
-    record = get_registry(session, code=source.registry)
-    return (
-        f"{record.owner_member_class}/{record.owner_member_code}/"
-        f"{record.owner_subsystem_code}/{source.service}"
-    )
+        for r in registries
+    }
 
 
 def read_overview(
@@ -105,13 +109,14 @@ def read_overview(
         if business
         else {"personalCode": citizen.subject_code}
     )
-    names: dict[str, str] = {}
+    owners = _owners(session, {source.registry for source in sources})
     sections = []
     for source in sources:
+        owner = owners.get(source.registry)
         section = Section(
             key=source.key,
             registry=source.registry,
-            agency=_agency(session, source.registry, names),
+            agency=owner.agency if owner else "",
             state="shown",
         )
         sections.append(section)
@@ -120,9 +125,12 @@ def read_overview(
         except Forbidden:
             section.state = "not-covered"
             continue
+        if owner is None:
+            section.state = "refused"
+            continue
         try:
             section.facts = calls.call(
-                _service_ref(session, source), purpose=PURPOSE, query=query
+                f"{owner.subsystem}/{source.service}", purpose=PURPOSE, query=query
             ).body
         except NotFound:
             section.state = "empty"
@@ -133,18 +141,18 @@ def read_overview(
 
 @router.get("/overview")
 def overview(request: Request, citizen: Citizen, session: ReadSession) -> HTMLResponse:
-    """Reads in a read-only transaction, then writes the reads' records in a short write
-    transaction committed before the page is shown (SQLite's write lock is held for the
-    writing only, not for the seven reads)."""
+    """Reads in a read-only transaction; the reads' records are committed before the page is
+    shown (SQLite's write lock is never held for the seven reads)."""
     calls = ExchangeClient(
         session=session,
         client=local_client_identity(session, client=citizen.portal),
-        log_signer=load_log_signing_key(get_settings()),
+        log_signer=load_log_signing_key(settings_of(request)),
         user_id=citizen.actor_code,
         represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
         key_database=get_database(request),
     )
     sections = read_overview(session, citizen, calls)
-    with get_database(request).unit_of_work() as records:
-        calls.flush(into=records)
+    # the reads' records go with every other request's in the process's group commit (one
+    # write transaction and one signed tree head per batch, not per page view)
+    calls.commit_records(get_database(request), recorder=recorder_of(request.app))
     return render(request, "portal/overview.html", {"sections": sections})
