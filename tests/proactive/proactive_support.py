@@ -8,7 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Collection
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -79,6 +79,44 @@ def record_death(database: Database, *, person: str, died: date) -> dict[str, An
             "personalCode": person,
             "dateOfDeath": died.isoformat(),
         },
+    )
+
+
+def record_move(database: Database, *, person: str, address_id: int, moved_on: date) -> None:
+    write(
+        database,
+        "record-move",
+        {
+            "reference": f"CRVS-A-{uuid.uuid4().hex[:12]}",
+            "personalCode": person,
+            "movedOn": moved_on.isoformat(),
+            "addressId": address_id,
+        },
+    )
+
+
+def address_of(database: Database, person: str) -> int:
+    """The register reference of the address ``person`` lives at now."""
+    with database.reading() as session:
+        return int(
+            session.execute(
+                text(
+                    "SELECT r.address_id FROM residence r JOIN person p ON p.id = r.person_id "
+                    "WHERE p.personal_code = :code AND r.superseded_at IS NULL "
+                    "AND r.valid_to IS NULL"
+                ),
+                {"code": person},
+            ).scalar_one()
+        )
+
+
+def move_in_with(database: Database, person: str, *, host: str, days_ago: int = 7) -> None:
+    """Register ``person``'s move to where ``host`` lives, ``days_ago`` days ago."""
+    record_move(
+        database,
+        person=person,
+        address_id=address_of(database, host),
+        moved_on=today() - timedelta(days=days_ago),
     )
 
 

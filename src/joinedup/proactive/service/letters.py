@@ -138,6 +138,9 @@ def compose(change: Change, service: CatalogueService, locale: str) -> notify.Ne
             _("Why: %(reason)s")
             % {"reason": texts.reason_in_language(row.reason, row.explanation)},
         ]
+        note = change.extra.get("note")
+        if note:  # why it comes to this person (a message id of texts)
+            paragraphs.insert(1, i18n.gettext(note))
         if change.status is not EntitlementStatus.AWAITING_CONSENT:
             paragraphs.append(
                 _(

@@ -23,8 +23,9 @@ from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LawfulB
 from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
-from joinedup.proactive.payees import choose_payee, is_household_benefit
-from joinedup.proactive.schemas import EntitlementStatus
+from joinedup.proactive.models import Entitlement
+from joinedup.proactive.payees import HOLDING, choose_payee, is_household_benefit
+from joinedup.proactive.schemas import PERSON_DECIDED, EntitlementStatus
 from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
@@ -277,42 +278,90 @@ def end_at_death(
     return changes
 
 
+def _passes_on(row: Entitlement, status: EntitlementStatus) -> bool:
+    """Whether a household benefit the deceased held in ``status`` passes to the survivors:
+    anything held for the household (:data:`~joinedup.proactive.payees.HOLDING`) but a
+    one-off grant already given (granted for an occasion: nothing is left to give)."""
+    if status is EntitlementStatus.GRANTED:
+        return row.occasion == ""
+    return status in HOLDING
+
+
+def _left_by(
+    session: Session, ended: Sequence[Change], deaths: dict[str, tuple[date, uuid.UUID | None]]
+) -> list[Entitlement]:
+    """What the deceased held that may pass to the surviving parents: what their death ended
+    (granted, offered, eligible, waiting for consent) and what they declined or opted out of
+    (which stays as they left it). Their decline or opt-out was their choice for the
+    household while they were its payee; it does not bind the survivors, who decide for
+    themselves — as in the re-evaluation, where only living parents receive for a household
+    and a dead holder binds nobody (:func:`~joinedup.proactive.payees.payee_mask`)."""
+    rows = [
+        change.entitlement
+        for change in ended
+        if change.previous_status is not None
+        and _passes_on(change.entitlement, change.previous_status)
+    ]
+    rows += entitlements_in(session, person_codes=list(deaths), statuses=sorted(PERSON_DECIDED))
+    return rows
+
+
+@dataclass(frozen=True)
+class _PassedOn:
+    """An outcome for a survivor, and the letter's note saying why it comes to them."""
+
+    outcome: Outcome
+    note: str
+
+
 def _to_surviving_parents(
     session: Session,
     ended: Sequence[Change],
     deaths: dict[str, tuple[date, uuid.UUID | None]],
     *,
     refs: dict[str, str],
-) -> list[Outcome]:
-    """A continuing household benefit whose payee died is decided again, from the next month,
-    for the surviving parents of the deceased's children (each with their own children; see
-    :mod:`joinedup.proactive.payees`). The family is read as it was on the day of the death
-    (which ends the deceased's relations), through the service owner's exchange client."""
-    moving = [
-        change
-        for change in ended
-        if change.entitlement.occasion == ""
-        and change.previous_status is not None
-        and change.previous_status.active
-    ]
-    services = catalogued_services(session, [c.entitlement.service_code for c in moving])
-    outcomes: list[Outcome] = []
-    for change in moving:
-        deceased = change.entitlement.person_code
-        service = services.get(change.entitlement.service_code)
+) -> list[_PassedOn]:
+    """A household benefit whose payee died is decided again for the surviving parents of
+    the deceased's children (each with their own children; see
+    :mod:`joinedup.proactive.payees`): a continuing one from the next month, a one-off offer
+    for its own occasion (the survivor is offered it, and decides). The family is read as it
+    was on the day of the death (which ends the deceased's relations), through the service
+    owner's exchange client."""
+    left = _left_by(session, ended, deaths)
+    services = catalogued_services(session, [row.service_code for row in left])
+    passed: list[_PassedOn] = []
+    for row in left:
+        deceased = row.person_code
+        service = services.get(row.service_code)
         if service is None or not is_household_benefit(
             rules.get_ruleset(service.ruleset), service.variable
         ):
             continue
         died_on, event_id = deaths[deceased]
         start = _first_of_next_month(died_on)
-        common: dict[str, Any] = {
-            "occasion": "",
-            "period_start": start,
-            "life_event": LifeEvent.DEATH.value,
-            "regarding_code": None,
-            "event_id": event_id,
-        }
+        common: dict[str, Any] = (
+            {
+                "occasion": "",
+                "period_start": start,
+                "life_event": LifeEvent.DEATH.value,
+                "regarding_code": None,
+                "event_id": event_id,
+            }
+            if row.occasion == ""
+            else {  # a one-off: for its own occasion (the month of the birth)
+                "occasion": row.occasion,
+                "period_start": row.period_start,
+                "life_event": row.life_event,
+                "regarding_code": row.regarding_code,
+                "event_id": event_id,
+            }
+        )
+        period = common["period_start"].strftime("%Y-%m")
+        note = (
+            texts.PASSED_ON_OFFER
+            if status_for(service) is EntitlementStatus.OFFERED
+            else texts.PASSED_ON
+        )
         with exchange.exchange_client(session, client=service.owner.client) as calls:
             after = Gatherer(calls, purpose=service.purpose, on=start, refs=refs)
             try:
@@ -327,7 +376,7 @@ def _to_surviving_parents(
                 if survivor in deaths:  # the deceased, or another death of the same batch
                     continue
                 if _lacks_consent(session, service, survivor):
-                    outcomes.append(_awaiting(service, survivor, **common))
+                    passed.append(_PassedOn(_awaiting(service, survivor, **common), note))
                     continue
                 try:
                     adults, children = after.household([survivor])
@@ -337,15 +386,28 @@ def _to_surviving_parents(
                         person=survivor,
                         adults=adults,
                         children=children,
-                        period=start.strftime("%Y-%m"),
+                        period=period,
                     )
                 except ConsentMissing:
-                    outcomes.append(_awaiting(service, survivor, **common))
+                    passed.append(_PassedOn(_awaiting(service, survivor, **common), note))
                     continue
                 except NotFound:
                     continue
-                outcomes.append(_decided(service, survivor, result, common))
-    return outcomes
+                passed.append(_PassedOn(_decided(service, survivor, result, common), note))
+    return passed
+
+
+def _note_passed_on(changes: Sequence[Change], passed: Sequence[_PassedOn]) -> None:
+    """Give the letter of each change a survivor's outcome made the note saying why it comes
+    to them (not when it ends: then the rules' reason says it all)."""
+    notes = {
+        (p.outcome.person_code, p.outcome.service.code, p.outcome.occasion): p.note for p in passed
+    }
+    for change in changes:
+        row = change.entitlement
+        note = notes.get((row.person_code, row.service_code, row.occasion))
+        if note is not None and change.status is not EntitlementStatus.ENDED:
+            change.extra["note"] = note
 
 
 def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
@@ -386,7 +448,8 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
     service_refs: dict[str, str] = {}
-    outcomes = _to_surviving_parents(session, ended, deaths, refs=service_refs)
+    passed = _to_surviving_parents(session, ended, deaths, refs=service_refs)
+    outcomes = [p.outcome for p in passed]
     for (client, purpose), work in groups.items():
         with exchange.exchange_client(session, client=client) as calls:
             gatherers: dict[date, Gatherer] = {}
@@ -398,6 +461,7 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                     )
                 outcomes.extend(_evaluate_service(session, gatherer, service, occurrence, codes))
     changes = record_outcomes(session, outcomes)
+    _note_passed_on(changes, passed)
     reaction.changes.extend(changes)
     reaction.letters = send_decision_letters(session, changes)
     log.info(

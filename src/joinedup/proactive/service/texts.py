@@ -28,6 +28,15 @@ PAID_TO_OTHER_PARENT = N_(
     "Ended here because it is paid to the other parent of your household: a household "
     "receives it once."
 )
+#: Why the letter of a household benefit passed on at its holder's death goes to a survivor
+#: (a paragraph of the letter; the rules' reason follows as "Why:").
+PASSED_ON_OFFER = N_(
+    "It was offered to the other parent of your household, who has died. It is offered to "
+    "you now, and whether to accept it is your decision."
+)
+PASSED_ON = N_(
+    "It was for the other parent of your household, who has died. It has now been decided for you."
+)
 OFFER_ACCEPTED = N_("You accepted the offer.")
 OFFER_DECLINED = N_("You declined the offer.")
 OPTED_OUT = N_("You opted out of the automatic grant.")
