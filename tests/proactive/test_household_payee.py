@@ -1,16 +1,18 @@
-"""A household benefit (child benefit, the birth grant) is one entitlement of one parent: the
-parent who gave birth, or whoever holds it already; when that parent dies it passes to the
-surviving parent — an open offer too, and whatever the deceased had declined or opted out of,
-as the survivor decides for themselves; a second holder from before is ended and told why
-(:mod:`joinedup.proactive.payees`)."""
+"""A household benefit (child benefit, the birth grant) is one entitlement of one parent of
+the household the child lives in, as registered: the parent who gave birth, or whoever holds
+it already — never a parent living elsewhere; when that parent dies it passes to the
+surviving parent of the household — an open offer too, and whatever the deceased had declined
+or opted out of, as the survivor decides for themselves; a second holder from before is ended
+and told why (:mod:`joinedup.proactive.payees`). A law change's re-evaluation agrees."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from proactive_support import (
     SIB,
+    address_of,
     adults,
     born_to,
     entitlements_of,
@@ -20,19 +22,24 @@ from proactive_support import (
     react_to,
     record_death,
 )
+from reevaluation_support import law_change, month_start
 from sqlalchemy import select, text
 
 from joinedup import catalogue, notify, proactive
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
+from joinedup.exchange import exchange_client
 from joinedup.exchange.usage import list_usage
 from joinedup.proactive.models import Entitlement
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import Outcome, record_outcomes
+from joinedup.proactive.service.gathering import Gatherer
+from joinedup.proactive.service.households import household_of
 
 BIRTH = "population.birth_registered.v1"
+DEATH = "population.death_registered.v1"
 
 
 def _parents(database: Database, offset: int, *, low_income: bool = True) -> tuple[str, str]:
@@ -76,7 +83,7 @@ def _first_of_next_month() -> object:
 
 
 def test_when_the_payee_dies_the_benefit_moves_to_the_surviving_parent(seeded: Database) -> None:
-    mother, father = _parents(seeded, 0)
+    mother, father = _couple(seeded, 0)
     born_to(seeded, mother, father)
     assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.GRANTED
     assert "child-benefit" not in entitlements_of(seeded, father)
@@ -100,7 +107,7 @@ def test_when_the_payee_dies_the_benefit_moves_to_the_surviving_parent(seeded: D
 
 
 def test_a_second_holder_from_before_is_ended_and_told_why(seeded: Database) -> None:
-    mother, father = _parents(seeded, 1)
+    mother, father = _couple(seeded, 1)
     born_to(seeded, mother, father)
     held = entitlements_of(seeded, mother)["child-benefit"]
     # as the platform recorded it before a household benefit had one payee: both parents
@@ -136,7 +143,7 @@ def test_a_second_holder_from_before_is_ended_and_told_why(seeded: Database) -> 
 
 
 def test_an_opt_out_binds_the_household_not_only_the_parent(seeded: Database) -> None:
-    mother, father = _parents(seeded, 2)
+    mother, father = _couple(seeded, 2)
     born_to(seeded, mother, father)
     grant = entitlements_of(seeded, mother)["child-benefit"]
     with seeded.unit_of_work() as session:
@@ -248,3 +255,140 @@ def test_what_passes_to_the_survivor_whatever_the_deceased_held_it_as(
         assert "birth-grant" not in survivor
     else:
         assert survivor["birth-grant"].status is EntitlementStatus.OFFERED
+
+
+def test_separated_parents_the_household_the_child_lives_in_receives_for_it(
+    seeded: Database,
+) -> None:
+    """The newborn lives with its mother (the birth registers it at her address); its father
+    lives elsewhere, with the child of an earlier partner whose child benefit he holds. He is
+    neither paid for the newborn nor counted in its household; the mother is the payee, and a
+    law change's re-evaluation agrees (it changes only the amounts, no payee)."""
+    (mother,) = adults(seeded, sex="F", count=1, offset=4, low_income=True)
+    earlier, father = _couple(seeded, 3)
+    born_to(seeded, earlier, father)
+    record_death(seeded, person=earlier, died=today())
+    react_to(seeded, latest_events(seeded, DEATH))
+    his = entitlements_of(seeded, father)["child-benefit"]
+    assert his.status is EntitlementStatus.GRANTED  # for his first child, who lives with him
+    assert his.amount_cents == 12_000
+    assert address_of(seeded, mother) != address_of(seeded, father)
+
+    child = born_to(seeded, mother, father)
+
+    hers = entitlements_of(seeded, mother)
+    assert hers["child-benefit"].status is EntitlementStatus.GRANTED
+    assert hers["child-benefit"].amount_cents == 12_000  # the newborn only
+    assert hers["birth-grant"].status is EntitlementStatus.OFFERED
+    assert hers["birth-grant"].amount_cents == 100_000  # one birth in her household
+    # her household as the Social Insurance Board reads it: the father is none of its adults,
+    # so a rule summing the household's incomes would not count his
+    with (
+        seeded.unit_of_work() as session,
+        exchange_client(session, client=f"{SIB.member_class}/{SIB.member_code}/benefits") as calls,
+    ):
+        reader = Gatherer(calls, purpose="benefit-eligibility", on=today())
+        home = household_of(reader, int(child["personRef"]), first_day=today().replace(day=1))
+    assert (home.adults, home.parents, home.children) == (
+        [mother],
+        [mother],
+        [child["personalCode"]],
+    )
+    still = entitlements_of(seeded, father)
+    assert (still["child-benefit"].revision, still["child-benefit"].amount_cents) == (
+        his.revision,
+        12_000,
+    )
+    assert still["birth-grant"].regarding_code != child["personalCode"]  # his first child's
+
+    law_change(seeded, amount=130, effective_from=month_start(1))
+
+    raised = entitlements_of(seeded, mother)["child-benefit"]
+    assert raised.status is EntitlementStatus.GRANTED
+    assert raised.amount_cents == 13_000
+    assert raised.revision == hers["child-benefit"].revision + 1  # a new amount, same payee
+    kept = entitlements_of(seeded, father)["child-benefit"]
+    assert (kept.status, kept.amount_cents) == (EntitlementStatus.GRANTED, 13_000)
+    assert kept.revision == his.revision + 1
+
+
+def test_a_surviving_parent_living_elsewhere_does_not_receive_it(seeded: Database) -> None:
+    """The parents live apart; the newborn lives with its mother, the payee. At her death
+    nothing passes to the father: he is not a parent of the household the child lives in
+    (until the child's move to him is registered) — as a law change finds too."""
+    mother, father = _parents(seeded, 0)
+    assert address_of(seeded, mother) != address_of(seeded, father)
+    born_to(seeded, mother, father)
+    assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.GRANTED
+
+    record_death(seeded, person=mother, died=today())
+    react_to(seeded, latest_events(seeded, DEATH))
+
+    assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.ENDED
+    assert entitlements_of(seeded, mother)["birth-grant"].status is EntitlementStatus.ENDED
+    survivor = entitlements_of(seeded, father)
+    assert "child-benefit" not in survivor
+    assert "birth-grant" not in survivor
+    law_change(seeded, amount=130, effective_from=month_start(1))
+    assert "child-benefit" not in entitlements_of(seeded, father)
+
+
+_TURNING_18_ALONE = """
+    SELECT c.personal_code, c.birth_date, p.personal_code FROM person c
+      JOIN residence rc ON rc.person_id = c.id AND rc.superseded_at IS NULL
+       AND rc.valid_to IS NULL
+      JOIN relation u ON u.related_person_id = c.id AND u.kind = 'parent'
+       AND u.superseded_at IS NULL
+      JOIN person p ON p.id = u.person_id AND p.date_of_death IS NULL
+      JOIN residence rp ON rp.person_id = p.id AND rp.superseded_at IS NULL
+       AND rp.valid_to IS NULL AND rp.address_id = rc.address_id
+     WHERE c.date_of_death IS NULL AND c.birth_date BETWEEN :first AND :last
+       AND strftime('%m-%d', c.birth_date) <> '02-29'
+       AND NOT EXISTS (SELECT 1 FROM residence o JOIN person q ON q.id = o.person_id
+            WHERE o.address_id = rc.address_id AND o.superseded_at IS NULL
+              AND o.valid_to IS NULL AND q.id <> c.id AND q.birth_date > :adult_before)
+     ORDER BY c.id LIMIT 1
+"""
+
+
+def test_when_the_last_child_of_a_household_turns_18_its_payee_s_benefit_ends(
+    seeded: Database,
+) -> None:
+    """Turning 18 is decided for the household the young person lives in: its payee (after a
+    law change granted the household) holds it no more, no child under 18 living there."""
+    from joinedup.proactive.handlers import announce_ages
+
+    soon, later = today() + timedelta(days=70), today() + timedelta(days=300)
+    with seeded.reading() as session:
+        found = session.execute(
+            text(_TURNING_18_ALONE),
+            {
+                "first": soon.replace(year=soon.year - 18),
+                "last": later.replace(year=later.year - 18),
+                "adult_before": soon.replace(year=soon.year - 18),
+            },
+        ).first()
+    assert found is not None, "the seeded country has a child turning 18 at a parent's home"
+    young, born, parent = found
+    born = born if not isinstance(born, str) else date.fromisoformat(born)
+    law_change(seeded, amount=120, effective_from=month_start(1))
+    paid = entitlements_of(seeded, parent).get("child-benefit")
+    assert paid is not None, "the household's payee is the parent living there"
+    assert paid.status is EntitlementStatus.GRANTED
+
+    birthday = born.replace(year=born.year + 18)
+    with seeded.unit_of_work() as session:
+        announce_ages(session, birthday)
+    react_to(
+        seeded,
+        [
+            e
+            for e in latest_events(seeded, "population.age_reached.v1", 200)
+            if e.payload["reached_on"] == birthday.isoformat() and e.payload["age"] == 18
+        ],
+    )
+
+    ended = entitlements_of(seeded, parent)["child-benefit"]
+    assert ended.status is EntitlementStatus.ENDED
+    assert "no child under 18" in ended.reason
+    assert "child-benefit" not in entitlements_of(seeded, young)  # an adult of it now

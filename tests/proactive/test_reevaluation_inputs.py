@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 
+from joinedup.proactive.payees import choose_payee
 from joinedup.proactive.reevaluation.inputs import ages_on, build_inputs
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
 from joinedup.proactive.reevaluation.service import service_values
@@ -118,3 +119,12 @@ def test_the_parent_who_holds_it_keeps_it_and_a_parent_who_died_is_not_paid() ->
     widowed = _family(parent_refs=[[1, 2], [1, 2]], deaths=["2026-11-20", None, None, None])
     assert _paid(widowed) == [0, 24000, 0, 0]
     assert _paid(widowed, holders=[True, False, False, False]) == [0, 24000, 0, 0]
+
+
+def test_of_two_holders_the_parent_who_gave_birth_keeps_it_on_both_paths() -> None:
+    """Two parents holding it (as recorded before one payee): the one who gave birth to the
+    youngest child keeps it, in columns and for one household alike."""
+    family = _family(parent_refs=[[2, 1], [2, 1]])  # parent 2 gave birth to both
+    assert _paid(family, holders=[True, True, False, False]) == [0, 24000, 0, 0]
+    assert choose_payee(["a", "b"], holders={"a", "b"}, birth_parent="b") == "b"
+    assert choose_payee(["a", "b"], holders={"a", "b"}, birth_parent=None) == "a"

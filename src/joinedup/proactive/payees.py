@@ -8,17 +8,24 @@ are a registered parent of one of its children. Among them the payee is, in this
 1. the parent who already holds the benefit (an entitlement to it in any status but
    ``ended``: granted, offered, eligible, declined, opted out or waiting for consent), so a
    benefit stays with whom it was paid to and a person's decline or opt-out binds the
-   household, not only themselves;
+   household, not only themselves (of two holders, as recorded before this rule: the one
+   who gave birth to the youngest child, else the lowest register reference);
 2. else the parent who gave birth to the household's youngest child (the child's first
    registered parent; at a birth, the newborn's);
-3. else the first of the others (the life-event path: in the order it has them; the
-   re-evaluation: the lowest register reference).
+3. else the first of the others by register reference.
 
-The life-event path (:mod:`joinedup.proactive.service.life_events`) and the columnar
-re-evaluation (:mod:`joinedup.proactive.reevaluation`) both apply this rule, so a law change
-does not move a benefit between parents. When the payee dies, the benefit ends with them and
-is decided again for the household's surviving parents (the life-event path's reaction to a
-death; the next re-evaluation would find the same).
+A household is the persons registered at one residence address: a parent living elsewhere
+is not one of its parents, is not paid for its children and is not counted among its
+adults. Both paths read it from the population register's extract and give its members
+their roles with one function (:func:`joinedup.proactive.reevaluation.inputs.households`):
+the life-event path (:mod:`joinedup.proactive.service.life_events`, the household of the
+newborn, of whoever turned 18, of the deceased's children after a death; see
+:mod:`joinedup.proactive.service.households`) and the columnar re-evaluation
+(:mod:`joinedup.proactive.reevaluation`), so a law change does not move a benefit between
+parents. When the payee dies, the benefit ends with them and is decided again for the
+surviving parents of the household their children live in (the life-event path's reaction
+to a death; the next re-evaluation would find the same) — whatever the deceased held it as:
+a dead holder binds nobody.
 """
 
 from __future__ import annotations
@@ -46,11 +53,11 @@ def is_household_benefit(ruleset: Ruleset, variable: str) -> bool:
 def choose_payee(
     parents: Sequence[str], *, holders: Collection[str], birth_parent: str | None
 ) -> str | None:
-    """The payee among ``parents`` (personal codes, in the caller's order; see the module
+    """The payee among ``parents`` (personal codes, by register reference; see the module
     docstring). None when there is no parent."""
-    for code in parents:
-        if code in holders:
-            return code
+    held = [code for code in parents if code in holders]
+    if held:
+        return birth_parent if birth_parent in held else held[0]
     if birth_parent is not None and birth_parent in parents:
         return birth_parent
     return parents[0] if parents else None
@@ -64,8 +71,10 @@ def payee_mask(*, receiving: Array, household: Array, holder: Array, birth_paren
     chosen = np.zeros(len(receiving), dtype=np.bool_)
     if not len(candidates):
         return chosen
-    # rank: a holder first, then the birth parent, then the lowest reference (position)
-    rank = np.where(holder[candidates], 0, np.where(birth_parent[candidates], 1, 2))
+    # rank: a holder first (the birth parent first of two), then the birth parent, then the
+    # lowest reference (position)
+    gave_birth = birth_parent[candidates]
+    rank = np.where(holder[candidates], np.where(gave_birth, 0, 1), np.where(gave_birth, 2, 3))
     order = np.lexsort((candidates, rank, household[candidates]))
     ordered = household[candidates][order]
     first = np.ones(len(order), dtype=np.bool_)

@@ -101,9 +101,33 @@ def extract_body(found: registries.PopulationExtract) -> dict[str, Any]:
     }
 
 
-def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> ChunkInputs:
-    """The extract's columns as a rules population for ``period`` (a month)."""
-    columns = body["columns"]
+@dataclass(frozen=True)
+class Households:
+    """Who lives with whom, and in which role, as columns (positions ordered by register
+    reference): the one definition of a household the re-evaluation and the life-event
+    consumers share (:func:`joinedup.proactive.service.households.household_of`)."""
+
+    person_ref: Array  # int64
+    personal_code: Array  # str
+    birth: Array  # datetime64[D]
+    death: Array  # datetime64[D]; date.max for the living
+    #: Has a residence (lives in the country) on the day read.
+    resident: Array  # bool
+    #: Each household's key: its address reference, or ``-1 - ref`` for a person without one.
+    household_ids: Array  # int64
+    #: The household each person belongs to (an index into ``household_ids``).
+    household: Array  # int64
+    adult: Array  # bool
+    #: Receives for the household: a living adult parent of one of the household's children.
+    parent: Array  # bool
+    #: Gave birth to the household's youngest child (its first registered parent) and lives
+    #: in the household.
+    birth_parent: Array  # bool
+
+
+def households(columns: dict[str, Any], first_day: date) -> Households:
+    """The extract's persons grouped into households, with their roles on ``first_day`` (the
+    first day of the month decided; see the module docstring)."""
     refs = np.asarray(columns["personRef"], dtype=np.int64)
     n = len(refs)
     codes = np.asarray(columns["personalCode"], dtype=object)
@@ -118,25 +142,10 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
     # a person without a residence is a household of their own, numbered apart from addresses
     key = np.where(resident, home, -1 - refs)
     household_ids, person_household = np.unique(key, return_inverse=True)
-    first_day = period.start
+    household = person_household.reshape(n)
     adult = ages_on(birth, first_day) >= ADULT_AGE
-    population = Population.build(
-        ruleset,
-        person_ids=np.arange(n, dtype=np.int64),
-        groups={
-            "household": GroupColumns(
-                household_ids,
-                household_ids[person_household.reshape(n)],
-                np.where(adult, 0, 1).astype(np.int8),
-            )
-        },
-    )
-    population.set_input("birth_date", birth, native=True)
-    population.set_input("date_of_death", death, native=True)
-    population.set_input("resident", resident, period, native=True)
     parent = np.zeros(n, dtype=np.bool_)
     birth_parent = np.zeros(n, dtype=np.bool_)
-    household = person_household.reshape(n)
     living_adult = adult & (death > np.datetime64(first_day, "D"))
     children = np.flatnonzero(~adult)
     lists = columns["parentRefs"]
@@ -162,13 +171,45 @@ def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> Chun
         chosen = youngest[last]
         mother_at, mother_found = at[first_pair[chosen]], found[first_pair[chosen]]
         birth_parent[mother_at[mother_found]] = True
-    return ChunkInputs(
+    return Households(
         person_ref=refs,
         personal_code=codes,
-        in_range=np.asarray(body["inRange"], dtype=np.bool_),
+        birth=birth,
+        death=death,
+        resident=resident,
+        household_ids=household_ids,
+        household=household.astype(np.int64),
         adult=adult,
         parent=parent,
-        household=household.astype(np.int64),
         birth_parent=birth_parent,
+    )
+
+
+def build_inputs(ruleset: Ruleset, body: dict[str, Any], period: Period) -> ChunkInputs:
+    """The extract's columns as a rules population for ``period`` (a month)."""
+    homes = households(body["columns"], period.start)
+    n = len(homes.person_ref)
+    population = Population.build(
+        ruleset,
+        person_ids=np.arange(n, dtype=np.int64),
+        groups={
+            "household": GroupColumns(
+                homes.household_ids,
+                homes.household_ids[homes.household],
+                np.where(homes.adult, 0, 1).astype(np.int8),
+            )
+        },
+    )
+    population.set_input("birth_date", homes.birth, native=True)
+    population.set_input("date_of_death", homes.death, native=True)
+    population.set_input("resident", homes.resident, period, native=True)
+    return ChunkInputs(
+        person_ref=homes.person_ref,
+        personal_code=homes.personal_code,
+        in_range=np.asarray(body["inRange"], dtype=np.bool_),
+        adult=homes.adult,
+        parent=homes.parent,
+        household=homes.household,
+        birth_parent=homes.birth_parent,
         population=population,
     )

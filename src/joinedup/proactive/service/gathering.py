@@ -133,18 +133,6 @@ class Gatherer:
             ]
         return facts.relatives[kind]
 
-    def relatives_on(self, code: str, kind: str, day: date) -> list[dict[str, Any]]:
-        """The person's ``parents`` or ``children`` whose relation held on ``day``, counting
-        one that ended that very day: a death ends the deceased's relations on the day of
-        death (one read of the relations over time)."""
-        body = self._call(RELATIONS, code, [kind])
-        return [
-            r
-            for r in body.get(kind) or []
-            if date.fromisoformat(r["validFrom"]) <= day
-            and (not r.get("validTo") or date.fromisoformat(r["validTo"]) >= day)
-        ]
-
     def household(self, adults: list[str]) -> tuple[list[str], list[str]]:
         """The adults and every current child of theirs (children's birth dates noted)."""
         children: dict[str, None] = {}

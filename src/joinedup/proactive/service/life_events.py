@@ -10,7 +10,7 @@ together, and the letters go out in one mailbox batch.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -40,6 +40,7 @@ from joinedup.proactive.service.entitlements import (
     status_for,
 )
 from joinedup.proactive.service.gathering import ConsentMissing, Evaluation, Gatherer, evaluate
+from joinedup.proactive.service.households import Household, household_of
 from joinedup.proactive.service.letters import send_decision_letters
 
 log = structlog.get_logger(__name__)
@@ -188,12 +189,70 @@ def _paid_to_other(service: CatalogueService, person: str, **common: Any) -> Out
     )
 
 
+def _for_household(
+    session: Session,
+    gatherer: Gatherer,
+    service: CatalogueService,
+    home: Household,
+    *,
+    period: str,
+    common: dict[str, Any],
+    excluded: Collection[str] = (),
+) -> list[Outcome]:
+    """A household benefit decided for the household ``home``: for its payee among its
+    receiving parents (:func:`~joinedup.proactive.payees.choose_payee`; none of
+    ``excluded``), in the household as it is, and a parent of it who held it before and
+    is not the payee is told it is paid to the other. With no parent to receive for it,
+    whoever of it holds it is decided again (the rules end it)."""
+    receiving = [code for code in home.parents if code not in excluded]
+    holders = holders_of(session, service, home.adults, occasion=common["occasion"])
+    payee = choose_payee(receiving, holders=holders, birth_parent=home.birth_parent)
+    outcomes: list[Outcome] = []
+    if payee is not None:
+        outcomes.extend(
+            _paid_to_other(service, holder, **common) for holder in holders if holder != payee
+        )
+    for person in [payee] if payee is not None else holders:
+        if _lacks_consent(session, service, person):
+            outcomes.append(_awaiting(service, person, **common))  # nothing is read
+            continue
+        try:
+            result = evaluate(
+                gatherer,
+                service,
+                person=person,
+                adults=home.adults,
+                children=home.children,
+                period=period,
+            )
+        except ConsentMissing:
+            outcomes.append(_awaiting(service, person, **common))
+            continue
+        except NotFound:  # not (or no longer) someone this owner may read about
+            continue
+        outcomes.append(_decided(service, person, result, common))
+    return outcomes
+
+
+#: The households read in one owner's batch: (day read, register reference, first day of
+#: the month decided) → the household.
+Homes = dict[tuple[date, int, date], Household]
+
+
+def _home(gatherer: Gatherer, homes: Homes, ref: int, first_day: date) -> Household:
+    key = (gatherer.on, ref, first_day)
+    if key not in homes:
+        homes[key] = household_of(gatherer, ref, first_day=first_day)
+    return homes[key]
+
+
 def _evaluate_service(
     session: Session,
     gatherer: Gatherer,
     service: CatalogueService,
     occurrence: Occurrence,
     codes: dict[int, str],
+    homes: Homes,
 ) -> list[Outcome]:
     period, first_day = _period(occurrence)
     regarding = codes.get(occurrence.person_ref)
@@ -201,17 +260,36 @@ def _evaluate_service(
     for concerns in service.concerned(occurrence.life_event):
         if concerns is Concerns.ESTATE:
             continue  # the deceased's own entitlements end (see end_at_death)
+        ruleset = rules.get_ruleset(service.ruleset)
+        # one grant per household and month: twins share one birth grant (the rules count
+        # every child born in the month), a child born a year later has their own
+        occasion = f"{occurrence.life_event.value}:{period}" if service.per_occasion else ""
+        if concerns is Concerns.PARENTS and is_household_benefit(ruleset, service.variable):
+            # decided for the parents of the household the newborn (or who turned 18)
+            # lives in, as registered: a parent living elsewhere is not one of them
+            try:
+                home = _home(gatherer, homes, occurrence.person_ref, first_day)
+            except (NotFound, ConsentMissing):
+                continue
+            common: dict[str, Any] = {
+                "occasion": occasion,
+                "period_start": first_day,
+                "life_event": occurrence.life_event.value,
+                "regarding_code": regarding if regarding not in home.parents else None,
+                "event_id": occurrence.event_id,
+            }
+            outcomes += _for_household(
+                session, gatherer, service, home, period=period, common=common
+            )
+            continue
         try:
             persons = _concerned(gatherer, occurrence, concerns, codes)
         except (NotFound, ConsentMissing):
             continue
-        ruleset = rules.get_ruleset(service.ruleset)
         entity = ruleset.variable(service.variable).entity
         household = concerns is Concerns.PARENTS or entity == "household"
-        common: dict[str, Any] = {
-            # one grant per household and month: twins share one birth grant (the rules count
-            # every child born in the month), a child born a year later has their own
-            "occasion": f"{occurrence.life_event.value}:{period}" if service.per_occasion else "",
+        common = {
+            "occasion": occasion,
             "period_start": first_day,
             "life_event": occurrence.life_event.value,
             "regarding_code": regarding if regarding not in persons else None,
@@ -221,12 +299,10 @@ def _evaluate_service(
         children: list[str] | None = None
         receiving = persons
         if household and persons and is_household_benefit(ruleset, service.variable):
-            # one payee for the household; a parent who held it before it moved is told
-            birth_parent = None
-            if occurrence.life_event is LifeEvent.BIRTH and occurrence.parent_refs:
-                birth_parent = codes.get(occurrence.parent_refs[0])
+            # a household benefit for the persons a life event concerns themselves (a move,
+            # a marriage): one payee among them
             holders = holders_of(session, service, persons, occasion=common["occasion"])
-            payee = choose_payee(persons, holders=holders, birth_parent=birth_parent)
+            payee = choose_payee(persons, holders=holders, birth_parent=None)
             receiving = [payee] if payee is not None else []
             outcomes.extend(
                 _paid_to_other(service, holder, **common) for holder in holders if holder != payee
@@ -314,86 +390,117 @@ class _PassedOn:
     note: str
 
 
+def _households_left(
+    calls: exchange.ExchangeClient,
+    *,
+    purpose: str,
+    deceased_ref: int,
+    died_on: date,
+    first_day: date,
+    refs: dict[str, str],
+) -> tuple[Gatherer, list[Household]]:
+    """The households the deceased's children live in from the month after the death: those
+    of the persons who lived with the deceased the day before it (the day of death ends
+    their residence), as the register has them on the first day of the next month, with
+    their roles on ``first_day``. Returns the gatherer that read them (it holds their facts)."""
+    before = Gatherer(calls, purpose=purpose, on=died_on - timedelta(days=1), refs=refs)
+    lived_with = household_of(before, deceased_ref, first_day=before.on)
+    after = Gatherer(calls, purpose=purpose, on=_first_of_next_month(died_on), refs=refs)
+    found: list[Household] = []
+    seen: set[str] = set()
+    for code, ref in lived_with.refs.items():
+        if ref == deceased_ref or code in seen:
+            continue
+        home = household_of(after, ref, first_day=first_day)
+        seen.update(home.refs)
+        if home.has_child_of(deceased_ref):
+            found.append(home)
+    return after, found
+
+
 def _to_surviving_parents(
     session: Session,
     ended: Sequence[Change],
     deaths: dict[str, tuple[date, uuid.UUID | None]],
     *,
     refs: dict[str, str],
+    death_refs: dict[str, int],
 ) -> list[_PassedOn]:
     """A household benefit whose payee died is decided again for the surviving parents of
-    the deceased's children (each with their own children; see
-    :mod:`joinedup.proactive.payees`): a continuing one from the next month, a one-off offer
-    for its own occasion (the survivor is offered it, and decides). The family is read as it
-    was on the day of the death (which ends the deceased's relations), through the service
-    owner's exchange client."""
+    the household the deceased's children live in (:mod:`joinedup.proactive.payees`): a
+    continuing one from the next month, a one-off offer for its own occasion (the survivor
+    is offered it, and decides). The household is read as the population register has it
+    from the next month (:func:`_households_left`), through the service owner's exchange
+    client: a surviving parent who lives elsewhere is not one of its parents."""
     left = _left_by(session, ended, deaths)
     services = catalogued_services(session, [row.service_code for row in left])
-    passed: list[_PassedOn] = []
+    work: dict[tuple[str, str], list[tuple[Entitlement, CatalogueService]]] = {}
     for row in left:
-        deceased = row.person_code
         service = services.get(row.service_code)
-        if service is None or not is_household_benefit(
-            rules.get_ruleset(service.ruleset), service.variable
+        if (
+            service is None
+            or row.person_code not in death_refs
+            or not is_household_benefit(rules.get_ruleset(service.ruleset), service.variable)
         ):
             continue
-        died_on, event_id = deaths[deceased]
-        start = _first_of_next_month(died_on)
-        common: dict[str, Any] = (
-            {
-                "occasion": "",
-                "period_start": start,
-                "life_event": LifeEvent.DEATH.value,
-                "regarding_code": None,
-                "event_id": event_id,
-            }
-            if row.occasion == ""
-            else {  # a one-off: for its own occasion (the month of the birth)
-                "occasion": row.occasion,
-                "period_start": row.period_start,
-                "life_event": row.life_event,
-                "regarding_code": row.regarding_code,
-                "event_id": event_id,
-            }
-        )
-        period = common["period_start"].strftime("%Y-%m")
-        note = (
-            texts.PASSED_ON_OFFER
-            if status_for(service) is EntitlementStatus.OFFERED
-            else texts.PASSED_ON
-        )
-        with exchange.exchange_client(session, client=service.owner.client) as calls:
-            after = Gatherer(calls, purpose=service.purpose, on=start, refs=refs)
-            try:
-                survivors = {
-                    str(parent["personalCode"]): None
-                    for child in after.relatives_on(deceased, "children", died_on)
-                    for parent in after.relatives_on(str(child["personalCode"]), "parents", died_on)
-                }
-            except (NotFound, ConsentMissing):
-                continue
-            for survivor in survivors:
-                if survivor in deaths:  # the deceased, or another death of the same batch
-                    continue
-                if _lacks_consent(session, service, survivor):
-                    passed.append(_PassedOn(_awaiting(service, survivor, **common), note))
-                    continue
-                try:
-                    adults, children = after.household([survivor])
-                    result = evaluate(
-                        after,
-                        service,
-                        person=survivor,
-                        adults=adults,
-                        children=children,
-                        period=period,
+        work.setdefault((service.owner.client, service.purpose), []).append((row, service))
+    passed: list[_PassedOn] = []
+    for (client, purpose), rows in work.items():
+        with exchange.exchange_client(session, client=client) as calls:
+            read: dict[tuple[str, date], tuple[Gatherer, list[Household]]] = {}
+            for row, service in rows:
+                deceased = row.person_code
+                died_on, event_id = deaths[deceased]
+                common: dict[str, Any] = (
+                    {
+                        "occasion": "",
+                        "period_start": _first_of_next_month(died_on),
+                        "life_event": LifeEvent.DEATH.value,
+                        "regarding_code": None,
+                        "event_id": event_id,
+                    }
+                    if row.occasion == ""
+                    else {  # a one-off: for its own occasion (the month of the birth)
+                        "occasion": row.occasion,
+                        "period_start": row.period_start,
+                        "life_event": row.life_event,
+                        "regarding_code": row.regarding_code,
+                        "event_id": event_id,
+                    }
+                )
+                first_day: date = common["period_start"]
+                key = (deceased, first_day)
+                if key not in read:
+                    try:
+                        read[key] = _households_left(
+                            calls,
+                            purpose=purpose,
+                            deceased_ref=death_refs[deceased],
+                            died_on=died_on,
+                            first_day=first_day,
+                            refs=refs,
+                        )
+                    except (NotFound, ConsentMissing):
+                        read[key] = (Gatherer(calls, purpose=purpose, on=died_on), [])
+                after, homes = read[key]
+                note = (
+                    texts.PASSED_ON_OFFER
+                    if status_for(service) is EntitlementStatus.OFFERED
+                    else texts.PASSED_ON
+                )
+                for home in homes:
+                    passed.extend(
+                        _PassedOn(outcome, note)
+                        for outcome in _for_household(
+                            session,
+                            after,
+                            service,
+                            home,
+                            period=first_day.strftime("%Y-%m"),
+                            common=common,
+                            excluded=deaths,  # another death of the same batch
+                        )
                     )
-                except ConsentMissing:
-                    passed.append(_PassedOn(_awaiting(service, survivor, **common), note))
-                    continue
-                except NotFound:
-                    continue
-                passed.append(_PassedOn(_decided(service, survivor, result, common), note))
     return passed
 
 
@@ -430,6 +537,11 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
         for o in occurrences
         if o.life_event is LifeEvent.DEATH and o.person_ref in codes
     }
+    death_refs = {
+        codes[o.person_ref]: o.person_ref
+        for o in occurrences
+        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
+    }
     ended = end_at_death(session, person_codes=deaths)
     reaction.changes.extend(ended)
     by_event: dict[LifeEvent, list[CatalogueService]] = {}
@@ -448,18 +560,21 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
     service_refs: dict[str, str] = {}
-    passed = _to_surviving_parents(session, ended, deaths, refs=service_refs)
+    passed = _to_surviving_parents(session, ended, deaths, refs=service_refs, death_refs=death_refs)
     outcomes = [p.outcome for p in passed]
     for (client, purpose), work in groups.items():
         with exchange.exchange_client(session, client=client) as calls:
             gatherers: dict[date, Gatherer] = {}
+            homes: Homes = {}
             for service, occurrence in work:
                 gatherer = gatherers.get(occurrence.on)
                 if gatherer is None:
                     gatherer = gatherers[occurrence.on] = Gatherer(
                         calls, purpose=purpose, on=occurrence.on, refs=service_refs
                     )
-                outcomes.extend(_evaluate_service(session, gatherer, service, occurrence, codes))
+                outcomes.extend(
+                    _evaluate_service(session, gatherer, service, occurrence, codes, homes)
+                )
     changes = record_outcomes(session, outcomes)
     _note_passed_on(changes, passed)
     reaction.changes.extend(changes)
