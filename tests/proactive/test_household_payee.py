@@ -20,6 +20,7 @@ from proactive_support import (
     letters_of,
     move_in_with,
     react_to,
+    record_birth,
     record_death,
 )
 from reevaluation_support import law_change, month_start
@@ -392,3 +393,24 @@ def test_when_the_last_child_of_a_household_turns_18_its_payee_s_benefit_ends(
     assert ended.status is EntitlementStatus.ENDED
     assert "no child under 18" in ended.reason
     assert "child-benefit" not in entitlements_of(seeded, young)  # an adult of it now
+
+
+def test_a_birth_handled_after_the_mother_s_death_goes_to_the_surviving_parent(
+    seeded: Database,
+) -> None:
+    """The birth and the death are handled by two consumers, in either order: when the
+    mother's death (a day after the birth) is handled first, the birth handled after it
+    offers and grants nothing to her, but to the father she lived with."""
+    mother, father = _couple(seeded, 0)
+    record_birth(seeded, mother=mother, father=father, born=today() - timedelta(days=1))
+    record_death(seeded, person=mother, died=today())
+    react_to(seeded, latest_events(seeded, DEATH))  # nothing of the birth's yet
+
+    react_to(seeded, latest_events(seeded, BIRTH))
+
+    hers = entitlements_of(seeded, mother)
+    assert "child-benefit" not in hers
+    assert "birth-grant" not in hers
+    his = entitlements_of(seeded, father)
+    assert his["child-benefit"].status is EntitlementStatus.GRANTED
+    assert his["birth-grant"].status is EntitlementStatus.OFFERED

@@ -46,6 +46,14 @@ class Household:
     birth_parent: str | None
     #: The register references of each member's parents (the first gave birth).
     parent_refs: dict[str, tuple[int, ...]]
+    #: Those whose death the register records (on any day, even after the day read).
+    dead: frozenset[str] = frozenset()
+
+    def living_parents(self) -> list[str]:
+        """The parents who receive for it, but for one whose death is registered already:
+        the dead are paid and offered nothing (a birth may be handled after a parent's
+        death, by another consumer)."""
+        return [code for code in self.parents if code not in self.dead]
 
     def has_child_of(self, ref: int) -> bool:
         """Whether someone of the household is a child of the person ``ref``."""
@@ -96,6 +104,11 @@ def household_of(gatherer: Gatherer, ref: int, *, first_day: date) -> Household:
             code: tuple(int(r) for r in columns["parentRefs"][i])
             for i, code in zip(members, codes, strict=True)
         },
+        dead=frozenset(
+            code
+            for i, code in zip(members, codes, strict=True)
+            if columns["dateOfDeath"][i] is not None
+        ),
     )
 
 

@@ -200,11 +200,11 @@ def _for_household(
     excluded: Collection[str] = (),
 ) -> list[Outcome]:
     """A household benefit decided for the household ``home``: for its payee among its
-    receiving parents (:func:`~joinedup.proactive.payees.choose_payee`; none of
+    living receiving parents (:func:`~joinedup.proactive.payees.choose_payee`; none of
     ``excluded``), in the household as it is, and a parent of it who held it before and
     is not the payee is told it is paid to the other. With no parent to receive for it,
     whoever of it holds it is decided again (the rules end it)."""
-    receiving = [code for code in home.parents if code not in excluded]
+    receiving = [code for code in home.living_parents() if code not in excluded]
     holders = holders_of(session, service, home.adults, occasion=common["occasion"])
     payee = choose_payee(receiving, holders=holders, birth_parent=home.birth_parent)
     outcomes: list[Outcome] = []
@@ -212,7 +212,8 @@ def _for_household(
         outcomes.extend(
             _paid_to_other(service, holder, **common) for holder in holders if holder != payee
         )
-    for person in [payee] if payee is not None else holders:
+    deciding = [payee] if payee is not None else [h for h in holders if h not in home.dead]
+    for person in deciding:
         if _lacks_consent(session, service, person):
             outcomes.append(_awaiting(service, person, **common))  # nothing is read
             continue
