@@ -5,11 +5,12 @@ and the back office's person view (read through the exchange, the staff view rec
 
 from __future__ import annotations
 
+import html
 import re
 
 from fastapi.testclient import TestClient
 from identity_support import World, csrf_of, load_world, minor_children, sign_in
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from joinedup import notify
 from joinedup.core.clock import today
@@ -420,7 +421,7 @@ def test_my_entitlements_with_reasons_and_decisions(
     assert "Decline the offer" in detail.text
     # the rules' verdict, stored in English, shown in the reader's language from its parts
     assert benefit.reason.startswith("Eligible: a child under 18 living in Joinland")
-    verdict = (  # (a condition the rules word themselves, with its figures, stays in English)
+    verdict = (  # (a condition the rules word themselves is put together from its parts too)
         "Õigus on olemas: leibkonda kuulub Joinlandis elav alla 18-aastane laps "
         "(Family Benefits Act 2019 §4(1))"
     )
@@ -477,6 +478,51 @@ def test_my_entitlements_with_reasons_and_decisions(
         == 404
     )
     assert other_browser.get("/portal/entitlements/not-an-id").status_code == 404
+
+
+def _worked_out(page: str) -> list[str]:
+    """The "How this was worked out" list of an entitlement's page."""
+    found = re.search(r'govuk-list--bullet">(.*?)</ul>', page, re.S)
+    assert found is not None
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)]
+
+
+def test_how_an_entitlement_was_worked_out_is_in_the_readers_language(
+    web: TestClient, seeded: Database
+) -> None:
+    from portal_support import register_birth
+
+    from joinedup import proactive
+    from joinedup.proactive.models import Entitlement
+
+    world = load_world(seeded)
+    mother = next(a for a in world.tagged("parent-of-minor") if int(a.personal_code[0]) % 2 == 0)
+    register_birth(seeded, mother=mother.personal_code, born=today())
+    sign_in(web, mother)
+    with seeded.reading() as session:
+        found = {
+            e.service_code: e
+            for e in proactive.list_entitlements(session, person_code=mother.personal_code).items
+        }
+    for code in ("child-benefit", "birth-grant"):
+        item = found[code]
+        english = _worked_out(web.get(f"/portal/entitlements/{item.id}?lang=en").text)
+        assert english == item.explanation["sentences"]
+        estonian = _worked_out(web.get(f"/portal/entitlements/{item.id}?lang=et").text)
+        assert len(estonian) == len(english)
+        words = " ".join(estonian)
+        for sentence in ("Õigus on olemas: ", "Arvutus: ", "Reegel kehtib alates "):
+            assert sentence in words
+        for sentence in ("Eligible", "Computed as", "Rule in force", " for 20", "household"):
+            assert sentence not in words
+    # an explanation stored before its sentences had parts is shown as it was written
+    benefit = found["child-benefit"]
+    with seeded.unit_of_work() as session:
+        row = session.scalars(select(Entitlement).where(Entitlement.uid == benefit.id)).one()
+        row.explanation = {k: v for k, v in row.explanation.items() if k != "sentence_parts"}
+    old = _worked_out(web.get(f"/portal/entitlements/{benefit.id}?lang=et").text)
+    assert old == benefit.explanation["sentences"]
+    web.get("/portal/entitlements?lang=en")
 
 
 def test_the_front_door_is_organised_by_life_events_and_levels(web: TestClient) -> None:

@@ -2,7 +2,8 @@
 explanation, and for a whole population in columns; what-if simulation of reforms.
 
 Public names other contexts use: :func:`get_ruleset`, :func:`explain`, :func:`calculate`,
-:class:`Situation`, :class:`Population`, :class:`Simulation`, :class:`Period`.
+:class:`Situation`, :class:`Population`, :class:`Simulation`, :class:`Period`;
+:func:`sentences_in_language` for a stored explanation's sentences in the reader's language.
 Rules never touch the database: callers gather the inputs and store the outcome.
 """
 
@@ -15,6 +16,7 @@ from joinedup.rules.registry import UnknownRuleset, get_ruleset, ruleset_names
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.service import calculate, explain, explain_situation
 from joinedup.rules.situation import Situation, parse_situation
+from joinedup.rules.wording import sentences_in_language
 
 __all__ = [
     "Explanation",
@@ -35,5 +37,6 @@ __all__ = [
     "get_ruleset",
     "parse_situation",
     "ruleset_names",
+    "sentences_in_language",
     "what_if",
 ]

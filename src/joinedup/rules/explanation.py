@@ -9,6 +9,10 @@ values it was computed from, and for the values asked about, plain-language sent
     (Parenting Allowance Act §3(2)).
 
 Inputs that were needed but not given are named, with the default that was assumed.
+
+The sentences are written in English and kept in parts as well (``sentence_parts``: a message
+id with named arguments each, :mod:`joinedup.rules.wording`), from which a page or letter
+writes them in the reader's language (:func:`~joinedup.rules.wording.sentences_in_language`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from joinedup.core import i18n
 from joinedup.rules.explain import Evaluation, Instance
 from joinedup.rules.ir import (
     BoundVariable,
@@ -33,9 +38,20 @@ from joinedup.rules.ir import (
     Node,
     children,
 )
-from joinedup.rules.model import Reference, ValueType, Variable
+from joinedup.rules.model import N_, Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
-from joinedup.rules.render import Renderer, format_value
+from joinedup.rules.render import Renderer, cited, format_value, value_part
+from joinedup.rules.wording import (
+    Joined,
+    Language,
+    Part,
+    Phrase,
+    Text,
+    Value,
+    english,
+    part_dict,
+    part_of,
+)
 
 _ABSENT = object()
 
@@ -46,6 +62,8 @@ class ConditionResult:
     met: bool
     reference: Reference | None = None
     children: list[ConditionResult] = field(default_factory=list)
+    #: ``text`` in parts, to be written in another language (None: ``text`` is all there is)
+    phrase: Part | None = None
 
     def sentence(self) -> str:
         return f"{self.text} ({self.reference.citation})" if self.reference else self.text
@@ -111,20 +129,34 @@ class Verdict:
     """The verdict sentence of a value in parts: whether its condition was met, the verdict
     word ("Eligible", "Not eligible", a variable's own), and the conditions that decided it
     — so that it can be put in another language from its parts (each condition's ``text``
-    as written in the rules)."""
+    as written in the rules, or the parts of a condition the rules word themselves)."""
 
     met: bool
     word: str
     conditions: tuple[ConditionResult, ...]
 
-    def sentence(self, translate: Callable[[str], str] = str) -> str:
-        """The verdict sentence; ``translate`` puts the verdict word and each condition's text
-        in another language (citations stay as enacted)."""
-        parts = [
-            translate(c.text) + (f" ({c.reference.citation})" if c.reference else "")
+    def phrase(self) -> Phrase:
+        """The verdict sentence in parts (citations as enacted)."""
+        conditions = tuple(
+            cited(
+                c.phrase if c.phrase is not None else Text(c.text),
+                c.reference.citation if c.reference else None,
+            )
             for c in self.conditions
-        ]
-        return f"{translate(self.word)}: " + "; ".join(parts) + "."
+        )
+        return Phrase(
+            N_("%(verdict)s: %(conditions)s."),
+            {"verdict": Text(self.word), "conditions": Joined(conditions, "; ")},
+        )
+
+    def sentence(self, translate: Callable[[str], str] = str, *, locale: str | None = None) -> str:
+        """The verdict sentence; ``translate`` puts the verdict word and each condition's words
+        in another language (citations stay as enacted), and amounts, numbers and dates are
+        written for ``locale`` (default: as the rules write them when nothing is translated,
+        else the current language's way)."""
+        if locale is None:
+            locale = i18n.SOURCE_LOCALE if translate is str else i18n.current_locale()
+        return self.phrase().text(Language(locale, translate))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
@@ -137,43 +169,52 @@ class Verdict:
                     str(c["text"]),
                     bool(data.get("met")),
                     Reference(str(c["citation"]), None) if c.get("citation") else None,
+                    phrase=_stored_part(c.get("parts")),
                 )
                 for c in data.get("conditions") or []
             ),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "met": self.met,
-            "word": self.word,
-            "conditions": [
-                {
-                    "text": c.text,
-                    "citation": c.reference.citation if c.reference else None,
-                }
-                for c in self.conditions
-            ],
-        }
+        conditions = []
+        for c in self.conditions:
+            entry = {"text": c.text, "citation": c.reference.citation if c.reference else None}
+            if c.phrase is not None and c.phrase != Text(c.text):  # worded by the rules
+                entry["parts"] = part_dict(c.phrase)
+            conditions.append(entry)
+        return {"met": self.met, "word": self.word, "conditions": conditions}
+
+
+def _stored_part(data: Any) -> Part | None:
+    """Stored parts, or None (none stored, or not readable: the English text is shown)."""
+    if data is None:
+        return None
+    try:
+        return part_of(data)
+    except ValueError:
+        return None
 
 
 class Explanation:
     """The values asked about (``targets``), every value they were computed from, the
-    sentences, and the inputs that were missing. The per-value details (conditions,
-    computation, parameters) are rendered when first read."""
+    sentences (in English, and in parts: :attr:`phrases`), and the inputs that were missing.
+    The per-value details (conditions, computation, parameters) are rendered when first read."""
 
     def __init__(
         self,
         explainer: Explainer,
         targets: list[Instance],
         graph: dict[Instance, list[Instance]],
-        sentences: list[str],
+        phrases: list[Phrase],
         missing: list[dict[str, Any]],
     ) -> None:
         self.ruleset = explainer.ruleset.name
         self._explainer = explainer
         self._targets = targets
         self.graph = graph
-        self.sentences = sentences
+        #: the sentences in parts; :attr:`sentences` in English
+        self.phrases = phrases
+        self.sentences = [p.text() for p in phrases]
         self.missing = missing
 
     @property
@@ -219,6 +260,7 @@ class Explanation:
             "ruleset": self.ruleset,
             "complete": self.complete,
             "sentences": self.sentences,
+            "sentence_parts": [p.as_dict() for p in self.phrases],
             "missing": self.missing,
             "results": results,
         }
@@ -272,9 +314,9 @@ class Explainer:
             )
             graph[inst] = deps
             stack.extend(deps)
-        sentences: list[str] = []
+        phrases: list[Phrase] = []
         for inst in roots:
-            sentences.extend(self.sentences(inst))
+            phrases.extend(self.phrases(inst))
         missing = [
             {
                 "variable": m.variable.name,
@@ -286,16 +328,23 @@ class Explainer:
             for m in self.ev.missing
         ]
         if missing:
-            sentences.append(
-                "Not given, so the defaults were assumed: "
-                + "; ".join(
-                    f"{self.render.label_of(m)} "
-                    f"({format_value(m.variable.value_type, m.value, m.variable.enum)})"
-                    for m in self.ev.missing
+            assumed = tuple(
+                Phrase(
+                    N_("%(noun)s (%(value)s)"),
+                    {
+                        "noun": self.render.label_of(m),
+                        "value": value_part(m.variable.value_type, m.value, m.variable.enum),
+                    },
                 )
-                + "."
+                for m in self.ev.missing
             )
-        return Explanation(self, list(roots), graph, sentences, missing)
+            phrases.append(
+                Phrase(
+                    N_("Not given, so the defaults were assumed: %(values)s."),
+                    {"values": Joined(assumed, "; ")},
+                )
+            )
+        return Explanation(self, list(roots), graph, phrases, missing)
 
     def details(self, inst: Instance, deps: list[Instance]) -> Explained:
         found = self.values.get(inst)
@@ -312,7 +361,9 @@ class Explainer:
             value=json_value(variable, inst.value),
             text=format_value(variable.value_type, inst.value, variable.enum),
             conditions=self._conditions_of(inst, root, frame) if root is not None else [],
-            computation=self._computation_of(inst, root, frame) if root is not None else None,
+            computation=english(self._computation_of(inst, root, frame))
+            if root is not None
+            else None,
             parameters=self.parameters(root, frame) if root is not None else [],
             inputs=[self.key(dep) for dep in deps],
         )
@@ -327,12 +378,12 @@ class Explainer:
             found = self._rendered[(inst, "conditions")] = self.conditions(root, frame)
         return list(found)
 
-    def _computation_of(self, inst: Instance, root: Node, frame: dict[int, Any]) -> str:
-        found = self._rendered.get((inst, "computation"))
+    def _computation_of(self, inst: Instance, root: Node, frame: dict[int, Any]) -> Part:
+        found: Part | None = self._rendered.get((inst, "computation"))
         if found is None:
             found = self.render.computation(root, frame, inst.period)
             self._rendered[(inst, "computation")] = found
-        return str(found)
+        return found
 
     # what a value was computed from -------------------------------------------------------
 
@@ -424,7 +475,7 @@ class Explainer:
         if value is _ABSENT:
             return None
         met = bool(value if not isinstance(value, tuple) else value[0])
-        text = self.render.describe(node, frame, met)
+        phrase = self.render.describe(node, frame, met)
         reference = node.reference if isinstance(node, KCondition) else None
         inner = node.operand if isinstance(node, KCondition | KNot) else node
         sub: list[ConditionResult] = []
@@ -433,46 +484,62 @@ class Explainer:
                 found = self.condition(item, frame)
                 if found is not None:
                     sub.append(found)
-        return ConditionResult(text, met, reference, sub)
+        return ConditionResult(english(phrase), met, reference, sub, phrase)
 
     # sentences -------------------------------------------------------------------------------
 
     def sentences(self, inst: Instance) -> list[str]:
+        return [p.text() for p in self.phrases(inst)]
+
+    def phrases(self, inst: Instance) -> list[Phrase]:
+        """What is said about ``inst``, sentence by sentence, in parts."""
         variable, bound = inst.variable, inst.bound
-        value_text = format_value(variable.value_type, inst.value, variable.enum)
-        lines = [f"{self.render.label_of(inst, capital=True)}: {value_text}."]
+        lines = [
+            Phrase(
+                N_("%(name)s: %(value)s."),
+                {
+                    "name": self.render.label_of(inst, capital=True),
+                    "value": value_part(variable.value_type, inst.value, variable.enum),
+                },
+            )
+        ]
         if inst.source == "input":
-            lines.append("Given as an input.")
+            lines.append(Phrase(N_("Given as an input.")))
             return lines
         if inst.source == "default":
-            lines.append("Not given; the default value was assumed.")
+            lines.append(Phrase(N_("Not given; the default value was assumed.")))
             return lines
         if inst.source == "not_yet":
             first = variable.formulas[0].start
             lines.append(
-                f"Not in force yet: the rules start on {first.isoformat() if first else '?'}."
+                Phrase(N_("Not in force yet: the rules start on %(day)s."), {"day": _day(first)})
             )
             return lines
         if inst.source == "ended":
-            ended = variable.end.isoformat() if variable.end else "?"
-            lines.append(f"No longer in force: the rules ended on {ended}.")
+            lines.append(
+                Phrase(
+                    N_("No longer in force: the rules ended on %(day)s."),
+                    {"day": _day(variable.end)},
+                )
+            )
             return lines
         assert bound is not None
         assert bound.root is not None
         frame = inst.frame or {}
         conditions = self._conditions_of(inst, bound.root, frame)
-        verdict = self.verdict(inst, conditions)
+        verdict = self.verdict_parts(inst, conditions)
         if verdict:
-            lines.append(verdict)
+            lines.append(verdict.phrase())
         if variable.value_type is not ValueType.BOOL and not (verdict and _is_zero(inst)):
-            lines.append(f"Computed as {self._computation_of(inst, bound.root, frame)}.")
-        since = f" since {bound.since.isoformat()}" if bound.since else ""
-        until = f" until {bound.until.isoformat()}" if bound.until else ""
-        cited = f" ({bound.reference.citation})" if bound.reference else ""
-        if since or until:
-            lines.append(f"Rule in force{since}{until}{cited}.")
-        elif bound.reference is not None:
-            lines.append(f"Rule: {bound.reference.citation}.")
+            lines.append(
+                Phrase(
+                    N_("Computed as %(computation)s."),
+                    {"computation": self._computation_of(inst, bound.root, frame)},
+                )
+            )
+        rule = _rule_in_force(bound.since, bound.until, bound.reference)
+        if rule is not None:
+            lines.append(rule)
         return lines
 
     def verdict(self, inst: Instance, found: list[ConditionResult]) -> str | None:
@@ -500,6 +567,39 @@ class Explainer:
         conditions = _flatten(found)
         chosen = [c for c in conditions if c.met == met] or conditions
         return Verdict(met, yes if met else no, tuple(chosen))
+
+
+#: "Rule in force since … until … (citation).", by which of the three are known
+_RULE_IN_FORCE = {
+    (True, False, True): N_("Rule in force since %(since)s (%(citation)s)."),
+    (True, False, False): N_("Rule in force since %(since)s."),
+    (False, True, True): N_("Rule in force until %(until)s (%(citation)s)."),
+    (False, True, False): N_("Rule in force until %(until)s."),
+    (True, True, True): N_("Rule in force since %(since)s until %(until)s (%(citation)s)."),
+    (True, True, False): N_("Rule in force since %(since)s until %(until)s."),
+    (False, False, True): N_("Rule: %(citation)s."),
+}
+
+
+def _rule_in_force(
+    since: date | None, until: date | None, reference: Reference | None
+) -> Phrase | None:
+    """Which version of the rule was applied: its dates and the law it comes from."""
+    message = _RULE_IN_FORCE.get((since is not None, until is not None, reference is not None))
+    if message is None:
+        return None
+    args: dict[str, Part] = {}
+    if since is not None:
+        args["since"] = _day(since)
+    if until is not None:
+        args["until"] = _day(until)
+    if reference is not None:
+        args["citation"] = reference.citation
+    return Phrase(message, args)
+
+
+def _day(day: date | None) -> Part:
+    return Value("date", day.isoformat()) if day is not None else "?"
 
 
 def _parameter_entry(node: KParam) -> dict[str, Any]:

@@ -14,17 +14,22 @@ A value ``{ start = …, repealed = true }`` ends the parameter. A scale has ``k
 (``marginal_rate``, ``single_amount``, ``marginal_amount``), ``threshold_unit`` and
 ``[[….brackets]]`` whose ``threshold`` and ``rate`` (or ``amount``) are dated value lists.
 Numbers are read as exact decimals.
+
+A ``label`` is how sentences name the parameter ("the birth grant €1,000.00"): a message id,
+extracted for the translators by :func:`extract_labels` (``babel.cfg``) as ``N_()`` marks a
+ruleset's texts in Python.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from joinedup.core.errors import ValidationFailed
 from joinedup.rules.model import Reference, RulesetDefinitionError
@@ -238,3 +243,20 @@ def _item(node: dict[str, Any], path: str) -> Parameter | Scale:
     if unit not in _UNITS:
         raise RulesetDefinitionError(f"{path}: unit must be one of {sorted(_UNITS)}")
     return Parameter(path, description, label, unit, _dated(node["values"], path), reference)
+
+
+_LABEL = re.compile(rb"^\s*label\s*=")
+
+
+def extract_labels(
+    fileobj: IO[bytes],
+    keywords: Collection[str],
+    comment_tags: Collection[str],
+    options: Mapping[str, Any],
+) -> Iterator[tuple[int, str | None, str, list[str]]]:
+    """Babel's extraction method for a parameters file: each ``label`` is a message."""
+    for lineno, line in enumerate(fileobj, start=1):
+        if _LABEL.match(line):
+            label = tomllib.loads(line.decode("utf-8")).get("label")
+            if isinstance(label, str) and label:
+                yield lineno, None, label, []

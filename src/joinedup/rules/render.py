@@ -1,6 +1,12 @@
 """Plain-language text for bound formulas and their values: conditions ("household income
 €1,200.00 is above the income limit of €500.00") and computations ("salary €4,000.00 × the
-income tax rate 15%")."""
+income tax rate 15%").
+
+Each is made in parts (:mod:`joinedup.rules.wording`), so that it reads in any language: the
+fixed words and operators are message ids (``N_()``), the labels are the ruleset's own texts
+(translated where the ruleset marked them ``N_()``), the values are written the reader's way.
+:func:`~joinedup.rules.wording.english` gives the English text.
+"""
 
 from __future__ import annotations
 
@@ -31,32 +37,42 @@ from joinedup.rules.ir import (
     KYears,
     Node,
 )
-from joinedup.rules.model import EnumType, ValueType
+from joinedup.rules.model import N_, EnumType, ValueType, Variable
 from joinedup.rules.money import format_money
 from joinedup.rules.periods import ETERNITY, Period, Unit
+from joinedup.rules.wording import Joined, Part, Phrase, Text, Value
 
 if TYPE_CHECKING:
     from joinedup.rules.explain import Evaluation, Instance
 
 _ABSENT = object()
 
+#: A comparison stated with its values: (when it holds, when it does not).
 VERBS = {
-    "<=": ("is at most", "is above"),
-    "<": ("is below", "is not below"),
-    ">=": ("is at least", "is below"),
-    ">": ("is above", "is not above"),
-    "==": ("is", "is not"),
-    "!=": ("is not", "is"),
+    "<=": (N_("%(left)s is at most %(right)s"), N_("%(left)s is above %(right)s")),
+    "<": (N_("%(left)s is below %(right)s"), N_("%(left)s is not below %(right)s")),
+    ">=": (N_("%(left)s is at least %(right)s"), N_("%(left)s is below %(right)s")),
+    ">": (N_("%(left)s is above %(right)s"), N_("%(left)s is not above %(right)s")),
+    "==": (N_("%(left)s is %(right)s"), N_("%(left)s is not %(right)s")),
+    "!=": (N_("%(left)s is not %(right)s"), N_("%(left)s is %(right)s")),
 }
+#: A comparison without values, inside "a child of the household has …".
 SHORT = {
-    "<": "below",
-    "<=": "at most",
-    ">": "above",
-    ">=": "at least",
-    "==": "equal to",
-    "!=": "other than",
+    "<": N_("%(left)s below %(right)s"),
+    "<=": N_("%(left)s at most %(right)s"),
+    ">": N_("%(left)s above %(right)s"),
+    ">=": N_("%(left)s at least %(right)s"),
+    "==": N_("%(left)s equal to %(right)s"),
+    "!=": N_("%(left)s other than %(right)s"),
 }
-SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷"}
+SYMBOLS = {
+    "+": N_("%(left)s + %(right)s"),
+    "-": N_("%(left)s − %(right)s"),
+    "*": N_("%(left)s × %(right)s"),
+    "/": N_("%(left)s ÷ %(right)s"),
+}
+YES, NO = Phrase(N_("yes")), Phrase(N_("no"))
+NOUN_VALUE = N_("%(noun)s %(value)s")
 
 
 def format_value(kind: ValueType, value: Any, enum: EnumType | None = None) -> str:
@@ -77,8 +93,52 @@ def format_value(kind: ValueType, value: Any, enum: EnumType | None = None) -> s
     return str(value)
 
 
-def _article(word: str) -> str:
-    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+def value_part(kind: ValueType, value: Any, enum: EnumType | None = None) -> Part:
+    """:func:`format_value` in parts: the same words in English, the reader's way elsewhere."""
+    if value is _ABSENT:
+        return "?"
+    if kind is ValueType.MONEY:
+        plain = value.item() if hasattr(value, "item") else value  # a numpy scalar
+        return Value("money", plain if isinstance(plain, int | float) else float(plain))
+    if kind is ValueType.BOOL:
+        return YES if value else NO
+    if kind is ValueType.ENUM and enum is not None:
+        return Text(enum.label(int(value)))
+    if kind is ValueType.FLOAT:
+        return Value("number", format(float(value), ".10g"))
+    if kind is ValueType.DATE:
+        if value == date.max:
+            return Phrase(N_("none recorded"))
+        return Value("date", value.isoformat()) if hasattr(value, "isoformat") else str(value)
+    return Value("number", str(value)) if kind is ValueType.INT else str(value)
+
+
+def name_of(variable: Variable, *, capital: bool = False) -> Part:
+    """How a sentence names ``variable`` (its noun, else its label with a small first letter)."""
+    if capital:
+        return Text(variable.label)
+    return Text(variable.noun) if variable.noun else Text(variable.label, lower=True)
+
+
+def _word(key: str, label: str | None) -> Part:
+    """An entity or role named by its key ("household"): its label where that is the same
+    word ("Household"), so that a ruleset's marked labels translate it; else the key."""
+    if label and label[:1].lower() + label[1:] == key:
+        return Text(label, lower=True)
+    return Text(key)
+
+
+def _article(word: str, part: Part) -> Phrase:
+    return Phrase(
+        N_("an %(word)s") if word[:1].lower() in "aeiou" else N_("a %(word)s"), {"word": part}
+    )
+
+
+def cited(part: Part, citation: str | None) -> Part:
+    """A condition with the law it comes from."""
+    if citation is None:
+        return part
+    return Phrase(N_("%(condition)s (%(citation)s)"), {"condition": part, "citation": citation})
 
 
 class Renderer:
@@ -87,12 +147,26 @@ class Renderer:
         self.situation = evaluation.situation
         self.period: Period = ETERNITY  # the period of the value being explained
 
-    def label_of(self, inst: Instance, *, capital: bool = False) -> str:
+    def label_of(self, inst: Instance, *, capital: bool = False) -> Part:
         variable = inst.variable
-        entity_id = self.situation.ids(variable.entity)[inst.entity_index]
-        name = variable.label if capital else variable.sentence_name
-        when = "" if inst.period.unit is Unit.ETERNITY else f" for {inst.period}"
-        return f"{name}{when} ({variable.entity} {entity_id})"
+        args: dict[str, Part] = {
+            "name": name_of(variable, capital=capital),
+            "entity": self._group_word(variable.entity),
+            "id": str(self.situation.ids(variable.entity)[inst.entity_index]),
+        }
+        if inst.period.unit is Unit.ETERNITY:
+            return Phrase(N_("%(name)s (%(entity)s %(id)s)"), args)
+        args["period"] = str(inst.period)
+        return Phrase(N_("%(name)s for %(period)s (%(entity)s %(id)s)"), args)
+
+    def _group_word(self, key: str) -> Part:
+        entity = self.ev.ruleset.entities.get(key)
+        return _word(key, entity.label if entity is not None else None)
+
+    def _role_word(self, group: str, role_key: str) -> Part:
+        entity = self.ev.ruleset.groups.get(group)
+        role = next((r for r in entity.roles if r.key == role_key), None) if entity else None
+        return _word(role_key, role.label if role is not None else None)
 
     # values and names of operands ----------------------------------------------------------
 
@@ -105,148 +179,225 @@ class Renderer:
             return found[0]
         return found
 
-    def noun(self, node: Node) -> str | None:
+    def noun(self, node: Node) -> Part | None:
         match node:
             case KVar(variable=variable):
-                return variable.sentence_name
+                return name_of(variable)
             case KParam(use=use):
-                return use.label
+                return Text(use.label)
             case KNamed(label=label):
-                return label
+                return Text(label)
             case KScale(use=use):
-                return use.label
+                return Text(use.label)
             case KSumPeriods(parts=parts):
-                return f"{parts[0].variable.sentence_name} over {len(parts)} months"
+                return Phrase(
+                    N_("%(noun)s over %(count)s months"),
+                    {"noun": name_of(parts[0].variable), "count": Value("number", str(len(parts)))},
+                )
             case KProject(group=group, operand=operand):
                 inner = self.noun(operand)
-                return f"the {group}'s {inner}" if inner else None
+                if inner is None:
+                    return None
+                return Phrase(
+                    N_("the %(group)s's %(noun)s"),
+                    {"group": self._group_word(group), "noun": inner},
+                )
             case KYears(operand=operand, on=on):
-                return f"years since the {self.noun(operand) or 'date'} on {on.isoformat()}"
+                day = Value("date", on.isoformat())
+                inner = self.noun(operand)
+                if inner is None:
+                    return Phrase(N_("years since the date on %(day)s"), {"day": day})
+                return Phrase(
+                    N_("years since the %(noun)s on %(day)s"), {"noun": inner, "day": day}
+                )
             case KAggregate():
                 return self.aggregate_noun(node)
             case KCondition(operand=operand):
                 return self.noun(operand)
         return None
 
-    def aggregate_noun(self, node: KAggregate) -> str:
-        who = node.role_key or "member"
-        plural = self._plural(node)
+    def aggregate_noun(self, node: KAggregate) -> Part:
+        group = self._group_word(node.group)
         inner = self.noun(node.operand) if node.operand is not None else None
         if node.func == "sum":
-            scope = f" of the {plural}" if node.role_key else ""
-            return f"the total {inner or 'amount'}{scope} in the {node.group}"
+            total = inner or Phrase(N_("amount"))
+            if node.role_key:
+                return Phrase(
+                    N_("the total %(noun)s of the %(members)s in the %(group)s"),
+                    {"noun": total, "members": self._plural(node), "group": group},
+                )
+            return Phrase(
+                N_("the total %(noun)s in the %(group)s"), {"noun": total, "group": group}
+            )
         if node.func == "count":
+            members = self._plural(node)
             if node.operand is None:
-                return f"the number of {plural} in the {node.group}"
+                return Phrase(
+                    N_("the number of %(members)s in the %(group)s"),
+                    {"members": members, "group": group},
+                )
             if isinstance(node.operand, KVar):
-                return f"the number of {plural} {node.operand.variable.sentence_name}"
-            return f"the number of {plural} with {self.phrase(node.operand)}"
+                return Phrase(
+                    N_("the number of %(members)s %(noun)s"),
+                    {"members": members, "noun": name_of(node.operand.variable)},
+                )
+            return Phrase(
+                N_("the number of %(members)s with %(condition)s"),
+                {"members": members, "condition": self.phrase(node.operand)},
+            )
         if node.func in ("max", "min"):
-            most = "highest" if node.func == "max" else "lowest"
-            return f"the {most} {inner or 'value'} of a {who} in the {node.group}"
-        return f"{who} of the {node.group}"
+            most = (
+                N_("the highest %(noun)s of a %(member)s in the %(group)s")
+                if node.func == "max"
+                else N_("the lowest %(noun)s of a %(member)s in the %(group)s")
+            )
+            return Phrase(
+                most,
+                {"noun": inner or Phrase(N_("value")), "member": self._who(node), "group": group},
+            )
+        return Phrase(
+            N_("%(member)s of the %(group)s"), {"member": self._who(node), "group": group}
+        )
 
-    def _plural(self, node: KAggregate) -> str:
+    def _who(self, node: KAggregate) -> Part:
         if node.role_key is None:
-            return "members"
-        entity = self.ev.ruleset.groups[node.group]
-        return next(r.plural for r in entity.roles if r.key == node.role_key)
+            return Phrase(N_("member"))
+        return self._role_word(node.group, node.role_key)
 
-    def term(self, node: Node, value: Any, *, right: bool) -> str:
+    def _plural(self, node: KAggregate) -> Part:
+        if node.role_key is None:
+            return Phrase(N_("members"))
+        entity = self.ev.ruleset.groups[node.group]
+        return Text(next(r.plural for r in entity.roles if r.key == node.role_key))
+
+    def term(self, node: Node, value: Any, *, right: bool) -> Part:
         noun = self.noun(node)
-        shown = format_value(node.kind, value, node.enum)
         if value is _ABSENT:
-            return noun or "the value"
+            return noun or Phrase(N_("the value"))
+        shown = value_part(node.kind, value, node.enum)
         if noun is None:
             return shown
+        args = {"noun": noun, "value": shown}
         if node.kind in (ValueType.MONEY, ValueType.DATE):
-            return f"{noun} of {shown}" if right and isinstance(node, KParam) else f"{noun} {shown}"
-        return f"{noun} ({shown})"
+            if right and isinstance(node, KParam):
+                return Phrase(N_("%(noun)s of %(value)s"), args)
+            return Phrase(NOUN_VALUE, args)
+        return Phrase(N_("%(noun)s (%(value)s)"), args)
 
-    def phrase(self, node: Node) -> str:
+    def phrase(self, node: Node) -> Part:
         """A member-level condition without values: "age below 8"."""
         match node:
             case KCompare(op=op, left=left, right=right):
                 right_text = self.term(right, self.value_of(right, {}), right=True)
-                return f"{self.noun(left) or 'a value'} {SHORT[op]} {right_text}"
+                left_text = self.noun(left) or Phrase(N_("a value"))
+                return Phrase(SHORT[op], {"left": left_text, "right": right_text})
             case KCondition(met=met, operand=operand):
-                return met or self.phrase(operand)
-            case KHasRole(role_key=role):
-                return f"the role {role}"
+                return Text(met) if met else self.phrase(operand)
+            case KHasRole(group=group, role_key=role):
+                return Phrase(N_("the role %(role)s"), {"role": self._role_word(group, role)})
             case KNot(operand=operand):
-                return f"not {self.phrase(operand)}"
-        return self.noun(node) or "the condition"
+                return Phrase(N_("not %(condition)s"), {"condition": self.phrase(operand)})
+        return self.noun(node) or Phrase(N_("the condition"))
 
     # conditions ------------------------------------------------------------------------------
 
-    def describe(self, node: Node, frame: dict[int, Any], truth: bool) -> str:
+    def describe(self, node: Node, frame: dict[int, Any], truth: bool) -> Part:
         """The statement that ``node`` is ``truth``, with the values that made it so."""
         match node:
             case KCondition(met=met, not_met=not_met, operand=operand):
                 custom = met if truth else not_met
-                return custom or self.describe(operand, frame, truth)
+                return Text(custom) if custom else self.describe(operand, frame, truth)
             case KCompare(op=op, left=left, right=right):
                 lt = self.term(left, self.value_of(left, frame), right=False)
                 rt = self.term(right, self.value_of(right, frame), right=True)
-                return f"{lt} {VERBS[op][0 if truth else 1]} {rt}"
+                return Phrase(VERBS[op][0 if truth else 1], {"left": lt, "right": rt})
             case KNot(operand=operand):
                 return self.describe(operand, frame, not truth)
             case KLogic(op=op, items=items):
                 values = [bool(self.value_of(i, frame)) for i in items]
                 if op == "all":
                     if truth:
-                        return "all of: " + "; ".join(self.describe(i, frame, True) for i in items)
-                    failed = [i for i, v in zip(items, values, strict=True) if not v]
-                    return "not all of: " + "; ".join(
-                        self.describe(i, frame, False) for i in failed
+                        every = tuple(self.describe(i, frame, True) for i in items)
+                        return Phrase(
+                            N_("all of: %(conditions)s"), {"conditions": Joined(every, "; ")}
+                        )
+                    failed = tuple(
+                        self.describe(i, frame, False)
+                        for i, v in zip(items, values, strict=True)
+                        if not v
+                    )
+                    return Phrase(
+                        N_("not all of: %(conditions)s"), {"conditions": Joined(failed, "; ")}
                     )
                 if truth:
                     held = [i for i, v in zip(items, values, strict=True) if v]
-                    return self.describe(held[0], frame, True) if held else "one of the conditions"
-                return "none of: " + " / ".join(self.describe(i, frame, False) for i in items)
+                    if held:
+                        return self.describe(held[0], frame, True)
+                    return Phrase(N_("one of the conditions"))
+                none = tuple(self.describe(i, frame, False) for i in items)
+                return Phrase(N_("none of: %(conditions)s"), {"conditions": Joined(none, " / ")})
             case KAggregate(func="any" | "all"):
                 return self.members_text(node, frame, truth)
-            case KHasRole(role_key=role):
-                return f"is {'' if truth else 'not '}{_article(role)}"
+            case KHasRole(group=group, role_key=role):
+                word = _article(role, self._role_word(group, role))
+                return Phrase(N_("is %(role)s") if truth else N_("is not %(role)s"), {"role": word})
             case KWithin(operand=operand, start=start, stop=stop):
-                day = format_value(ValueType.DATE, self.value_of(operand, frame))
-                verb = "falls" if truth else "does not fall"
-                noun = self.noun(operand) or "the date"
-                return f"{noun} {day} {verb} within {start.isoformat()} – {stop.isoformat()}"
+                args: dict[str, Part] = {
+                    "noun": self.noun(operand) or Phrase(N_("the date")),
+                    "day": value_part(ValueType.DATE, self.value_of(operand, frame)),
+                    "start": Value("date", start.isoformat()),
+                    "stop": Value("date", stop.isoformat()),
+                }
+                if truth:
+                    return Phrase(N_("%(noun)s %(day)s falls within %(start)s – %(stop)s"), args)
+                return Phrase(
+                    N_("%(noun)s %(day)s does not fall within %(start)s – %(stop)s"), args
+                )
             case KVar(variable=variable):
-                return variable.sentence_name if truth else f"not {variable.sentence_name}"
-        named = self.noun(node)
-        return f"{named or 'the condition'}: {'yes' if truth else 'no'}"
+                name = name_of(variable)
+                return name if truth else Phrase(N_("not %(condition)s"), {"condition": name})
+        named = self.noun(node) or Phrase(N_("the condition"))
+        return Phrase(N_("%(noun)s: %(value)s"), {"noun": named, "value": YES if truth else NO})
 
-    def members_text(self, node: KAggregate, frame: dict[int, Any], truth: bool) -> str:
-        who = node.role_key or "member"
-        phrase = self.phrase(node.operand) if node.operand is not None else "it"
+    def members_text(self, node: KAggregate, frame: dict[int, Any], truth: bool) -> Part:
+        who = self._who(node)
+        args: dict[str, Part] = {
+            "member": who,
+            "group": self._group_word(node.group),
+            "condition": (
+                self.phrase(node.operand) if node.operand is not None else Phrase(N_("it"))
+            ),
+        }
         if node.func == "any":
-            lead = (
-                f"{_article(who)} of the {node.group} has"
-                if truth
-                else f"no {who} of the {node.group} has"
-            )
+            if truth:
+                args["member"] = _article(node.role_key or "member", who)
+                text = Phrase(N_("%(member)s of the %(group)s has %(condition)s"), args)
+            else:
+                text = Phrase(N_("no %(member)s of the %(group)s has %(condition)s"), args)
+        elif truth:
+            text = Phrase(N_("every %(member)s of the %(group)s has %(condition)s"), args)
         else:
-            lead = (
-                f"every {who} of the {node.group} has"
-                if truth
-                else f"not every {who} of the {node.group} has"
-            )
-        text = f"{lead} {phrase}"
+            text = Phrase(N_("not every %(member)s of the %(group)s has %(condition)s"), args)
         recorded = frame.get(node.nid)
         operand = node.operand
         if isinstance(operand, KCompare) and isinstance(operand.left, KVar) and recorded:
             left = operand.left
             ids = self.situation.person_ids
-            shown = []
+            shown: list[Part] = []
             for person, _ in recorded[1]:
                 found = self.ev.memo.get((left.variable.name, left.period, person))
                 if found is not None:
-                    value = format_value(left.kind, found.value, left.enum)
-                    shown.append(f"{ids[person]} {value}")
+                    value = value_part(left.kind, found.value, left.enum)
+                    shown.append(Joined((str(ids[person]), value), " "))
             if shown:
-                text += f" ({left.variable.sentence_name}: {', '.join(shown)})"
+                return Phrase(
+                    N_("%(condition)s (%(noun)s: %(values)s)"),
+                    {
+                        "condition": text,
+                        "noun": name_of(left.variable),
+                        "values": Joined(tuple(shown), ", "),
+                    },
+                )
         return text
 
     def scale_steps(self, node: KScale, frame: dict[int, Any]) -> list[str]:
@@ -286,55 +437,120 @@ class Renderer:
 
     # computations ----------------------------------------------------------------------------
 
-    def computation(self, root: Node, frame: dict[int, Any], period: Period) -> str:
+    def computation(self, root: Node, frame: dict[int, Any], period: Period) -> Part:
         self.period = period
         return self.text(root, frame, top=True)
 
-    def text(self, node: Node, frame: dict[int, Any], *, top: bool = False) -> str:
+    def text(self, node: Node, frame: dict[int, Any], *, top: bool = False) -> Part:
         value = self.value_of(node, frame)
-        shown = format_value(node.kind, value, node.enum)
         match node:
-            case KConst(text=text):
-                return text
+            case KConst():
+                return _constant(node)
             case KParam(use=use):
-                return f"{use.label} {use.text}"
+                return Phrase(NOUN_VALUE, {"noun": Text(use.label), "value": _parameter(node)})
             case KVar(variable=variable, period=period):
-                when = "" if period in (self.period, ETERNITY) else f" for {period}"
-                return f"{variable.sentence_name}{when} {shown}"
+                args: dict[str, Part] = {
+                    "noun": name_of(variable),
+                    "value": value_part(node.kind, value, node.enum),
+                }
+                if period in (self.period, ETERNITY):
+                    return Phrase(NOUN_VALUE, args)
+                args["period"] = str(period)
+                return Phrase(N_("%(noun)s for %(period)s %(value)s"), args)
             case KRate(operand=operand, factor=factor, inverse=inverse):
-                sign = "÷" if inverse else "×"
-                return (
-                    f"{self._wrapped(operand, frame, tight=True)} {sign} {self.text(factor, frame)}"
+                return Phrase(
+                    SYMBOLS["/" if inverse else "*"],
+                    {
+                        "left": self._wrapped(operand, frame, tight=True),
+                        "right": self.text(factor, frame),
+                    },
                 )
             case KArith(op=op, left=left, right=right):
                 a = self._wrapped(left, frame, tight=op in "*/")
                 b = self._wrapped(right, frame, tight=op != "+")
-                return f"{a} {SYMBOLS[op]} {b}"
+                return Phrase(SYMBOLS[op], {"left": a, "right": b})
             case KNeg(operand=operand):
-                return f"−{self._wrapped(operand, frame, tight=True)}"
+                return Phrase(
+                    N_("−%(value)s"), {"value": self._wrapped(operand, frame, tight=True)}
+                )
             case KWhere(condition=condition, then=then, otherwise=otherwise):
                 taken = then if frame.get(condition.nid) else otherwise
                 return self.text(taken, frame, top=top)
             case KExtremum(op=op, items=items):
-                which = "smaller" if op == "min" else "larger"
-                parts = " and ".join(self.text(i, frame) for i in items)
-                return f"the {which} of {parts}" + ("" if top else f" ({shown})")
+                parts = self.text(items[0], frame)
+                for item in items[1:]:
+                    parts = Phrase(
+                        N_("%(left)s and %(right)s"),
+                        {"left": parts, "right": self.text(item, frame)},
+                    )
+                which = (
+                    N_("the smaller of %(values)s")
+                    if op == "min"
+                    else N_("the larger of %(values)s")
+                )
+                whole = Phrase(which, {"values": parts})
+                if top:
+                    return whole
+                return Phrase(
+                    N_("%(computation)s (%(value)s)"),
+                    {"computation": whole, "value": value_part(node.kind, value, node.enum)},
+                )
             case KRound(operand=operand):
-                return f"{self.text(operand, frame)}, rounded to the cent"
+                return Phrase(
+                    N_("%(computation)s, rounded to the cent"),
+                    {"computation": self.text(operand, frame)},
+                )
             case KScale(use=use, base=base):
-                return f"{use.label} applied to {self.text(base, frame)} ({shown})"
+                return Phrase(
+                    N_("%(scale)s applied to %(base)s (%(value)s)"),
+                    {
+                        "scale": Text(use.label),
+                        "base": self.text(base, frame),
+                        "value": value_part(node.kind, value, node.enum),
+                    },
+                )
             case KNamed(label=label):
-                return f"{label} {shown}"
+                shown = value_part(node.kind, value, node.enum)
+                return Phrase(NOUN_VALUE, {"noun": Text(label), "value": shown})
             case KProject(operand=operand):
                 return self.text(operand, frame, top=top)
             case KCondition() | KCompare() | KLogic() | KNot():
-                return "yes" if value else "no"
+                return YES if value else NO
         noun = self.noun(node)
-        return f"{noun} {shown}" if noun else shown
+        shown = value_part(node.kind, value, node.enum)
+        return Phrase(NOUN_VALUE, {"noun": noun, "value": shown}) if noun else shown
 
-    def _wrapped(self, node: Node, frame: dict[int, Any], *, tight: bool) -> str:
+    def _wrapped(self, node: Node, frame: dict[int, Any], *, tight: bool) -> Part:
         """``node``'s text, in brackets when it is a sum inside a product or after a minus."""
         text = self.text(node, frame)
         if tight and isinstance(node, KArith) and node.op in "+-":
-            return f"({text})"
+            return Joined(("(", text, ")"))
         return text
+
+
+def _constant(node: KConst) -> Part:
+    """A literal of a formula, as binding wrote it ("3", "€0.00", "yes")."""
+    kind = node.kind
+    if kind is ValueType.MONEY:
+        return value_part(kind, node.value)
+    if kind in (ValueType.INT, ValueType.FLOAT):
+        return Value("number", node.text)
+    if kind is ValueType.BOOL:
+        return YES if node.value else NO
+    if kind is ValueType.DATE:
+        return Value("date", node.text)
+    if kind is ValueType.ENUM:
+        return Text(node.text)
+    return node.text
+
+
+def _parameter(node: KParam) -> Part:
+    """A parameter's value, as binding wrote it ("€120.00", "80%", "18")."""
+    use = node.use
+    if node.kind is ValueType.BOOL:
+        return YES if node.value else NO
+    if node.kind is ValueType.MONEY:
+        return value_part(ValueType.MONEY, node.value)
+    if use.unit == "rate" and use.text.endswith("%"):
+        return Value("percent", use.text[:-1])
+    return Value("number", use.text)

@@ -1,6 +1,7 @@
 """My entitlements: what the person acted for was granted, offered, or may be entitled to,
-each with its plain-language reason, how it was worked out and under which law; accepting
-or declining an offer, opting out of an automatic grant (then the question after the task).
+each with its plain-language reason, how it was worked out (the rules' sentences, put together
+in the reader's language from their parts) and under which law; accepting or declining an
+offer, opting out of an automatic grant (then the question after the task).
 
 Only the subject's own entitlements are ever read: another person's id in the URL is "not
 found", like one that does not exist. A decision is made by the signed-in person (the
@@ -14,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from joinedup import proactive
+from joinedup import proactive, rules
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.proactive import Decision, EntitlementStatus
@@ -87,6 +88,7 @@ def entitlement(
         {
             "item": detail,
             "reason_of": proactive.reason_in_language,
+            "sentences_of": rules.sentences_in_language,
             "done": done if done in TASKS else None,
             "task": TASKS.get(done or ""),
             "feedback_given": feedback == "thanks",

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from joinedup.rules.model import Entity, Reference, Role
+from joinedup.rules.model import N_, Entity, Reference, Role
 from joinedup.rules.parameters import ParameterTree
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.rulesets.demo import ageing, common, family, housing
 
-PERSON = Entity("person", "persons", "Person", is_person=True)
+PERSON = Entity("person", "persons", N_("Person"), is_person=True)
 HOUSEHOLD = Entity(
     "household",
     "households",
-    "Household",
-    roles=(Role("adult", "adults", "Adult"), Role("child", "children", "Child")),
+    N_("Household"),
+    roles=(
+        Role("adult", N_("adults"), N_("Adult")),
+        Role("child", N_("children"), N_("Child")),
+    ),
 )
 
 

@@ -47,7 +47,7 @@ def variables() -> list[Variable]:
             "person",
             MONEY,
             MONTH,
-            "Old-age pension",
+            N_("Old-age pension"),
             reference=PENSION_ACT,
             description="Offered in the month a resident reaches pension age; paid monthly.",
             tags=("proactive offer", "social-insurance"),
@@ -65,7 +65,7 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Reaches pension age this month",
+            N_("Reaches pension age this month"),
             reference=Reference(
                 "State Pension Act 2001 §7(1)", LAWS + "state-pension-act-2001#s7-1"
             ),
@@ -101,7 +101,7 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Elderly-care needs assessment offered",
+            N_("Elderly-care needs assessment offered"),
             reference=CARE_ACT,
             description="The municipality offers a needs assessment to residents over 80, or "
             "over 75 when they live alone.",
@@ -133,7 +133,7 @@ def variables() -> list[Variable]:
             "person",
             MONEY,
             MONTH,
-            "Funeral grant",
+            N_("Funeral grant"),
             reference=FUNERAL_ACT,
             description="Paid towards the funeral of a resident who died this month (Tell Us "
             "Once: no application).",

@@ -36,7 +36,11 @@ age, alive, rent, housing_tenure, household_income = (
 
 HOUSING_TENURE = EnumType(
     "HousingTenure",
-    (("tenant", "Tenant"), ("owner", "Owner"), ("other", "Other (lodger, institution)")),
+    (
+        ("tenant", N_("Tenant")),
+        ("owner", N_("Owner")),
+        ("other", N_("Other (lodger, institution)")),
+    ),
 )
 
 RESIDENT = cond(
@@ -55,7 +59,7 @@ def variables() -> list[Variable]:
             "person",
             DATE,
             ETERNITY,
-            "Date of birth",
+            N_("Date of birth"),
             reference=Reference(
                 "Population Register Act 2014 §6", LAWS + "population-register-act-2014#s6"
             ),
@@ -66,7 +70,7 @@ def variables() -> list[Variable]:
             "person",
             DATE,
             ETERNITY,
-            "Date of death",
+            N_("Date of death"),
             default=date.max,
             optional=True,
             reference=Reference(
@@ -80,8 +84,8 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Resident in Joinland",
-            noun="resident in Joinland",
+            N_("Resident in Joinland"),
+            noun=N_("resident in Joinland"),
             reference=Reference("Residence Act 2015 §2", LAWS + "residence-act-2015#s2"),
             description="Has a registered residence in Joinland during the month.",
             tags=("address register",),
@@ -91,7 +95,7 @@ def variables() -> list[Variable]:
             "person",
             MONEY,
             MONTH,
-            "Monthly income",
+            N_("Monthly income"),
             description="Earnings and taxable benefits reported for the month.",
             reference=Reference(
                 "Income Register Act 2017 §3", LAWS + "income-register-act-2017#s3"
@@ -103,8 +107,8 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Monthly rent",
-            noun="rent",
+            N_("Monthly rent"),
+            noun=N_("rent"),
             description="Declared in the housing support application.",
             tags=("application",),
         ),
@@ -113,10 +117,10 @@ def variables() -> list[Variable]:
             "household",
             ENUM,
             MONTH,
-            "Housing tenure",
+            N_("Housing tenure"),
             enum=HOUSING_TENURE,
             default="other",
-            noun="housing tenure",
+            noun=N_("housing tenure"),
             tags=("address register",),
         ),
         Variable(
@@ -124,7 +128,7 @@ def variables() -> list[Variable]:
             "person",
             INT,
             MONTH,
-            "Age",
+            N_("Age"),
             unit="years",
             description="Whole years completed on the first day of the month.",
             formulas=(Formula(years_since(birth_date)),),
@@ -134,8 +138,8 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Alive at the start of the month",
-            noun="alive",
+            N_("Alive at the start of the month"),
+            noun=N_("alive"),
             formulas=(Formula(date_of_death >= period_day(Day())),),
         ),
         Variable(
@@ -143,7 +147,7 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Household income",
+            N_("Household income"),
             description="The monthly incomes of every member of the household.",
             formulas=(Formula(household.sum(monthly_income)),),
         ),

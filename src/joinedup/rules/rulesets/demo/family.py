@@ -68,8 +68,8 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Gives right to child benefit",
-            noun="a child giving right to child benefit",
+            N_("Gives right to child benefit"),
+            noun=N_("a child giving right to child benefit"),
             reference=_ref(FAMILY_ACT, "4", "Family Benefits Act 2019"),
             formulas=(Formula(child_benefit_child, start=date(2019, 1, 1)),),
         ),
@@ -78,8 +78,8 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Born this month in Joinland",
-            noun="born this month in Joinland",
+            N_("Born this month in Joinland"),
+            noun=N_("born this month in Joinland"),
             formulas=(Formula(all_of(within_period(birth_date), var("resident"))),),
         ),
         Variable(
@@ -87,8 +87,8 @@ def variables() -> list[Variable]:
             "household",
             INT,
             MONTH,
-            "Children giving right to child benefit",
-            noun="the number of children giving right to child benefit",
+            N_("Children giving right to child benefit"),
+            noun=N_("the number of children giving right to child benefit"),
             formulas=(
                 Formula(household.count(var("child_benefit_child")), start=date(2019, 1, 1)),
             ),
@@ -98,7 +98,7 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Child benefit",
+            N_("Child benefit"),
             reference=_ref(FAMILY_ACT, "4", "Family Benefits Act 2019"),
             description="Paid automatically, every month, for each resident child under 18.",
             tags=("automatic", "social-insurance"),
@@ -129,7 +129,7 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Birth grant",
+            N_("Birth grant"),
             reference=_ref(FAMILY_ACT, "8", "Family Benefits Act 2019"),
             description="Offered to the parents as soon as a birth is registered.",
             tags=("proactive offer", "social-insurance"),
@@ -142,7 +142,11 @@ def variables() -> list[Variable]:
                             not_met=N_("no child of the household was born this month"),
                             reference=_ref(FAMILY_ACT, "8(1)", "Family Benefits Act 2019"),
                         ),
-                        household.count(newborn, role="child") * param("family.birth_grant.amount"),
+                        named(  # one label, so that a translation can order its words
+                            household.count(newborn, role="child"),
+                            N_("the number of children born this month in Joinland"),
+                        )
+                        * param("family.birth_grant.amount"),
                         0,
                     ),
                     start=date(2019, 1, 1),
@@ -154,7 +158,7 @@ def variables() -> list[Variable]:
             "person",
             MONEY,
             MONTH,
-            "Parental benefit",
+            N_("Parental benefit"),
             reference=_ref(PARENTAL_ACT, "6", "Parental Benefit Act 2020"),
             description="On application: 80% of the average monthly income of the three months "
             "before, between a minimum and a maximum.",
@@ -195,7 +199,7 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "School enrolment due this year",
+            N_("School enrolment due this year"),
             reference=Reference(
                 "Basic Schools Act 2010 §9(1)", LAWS + "basic-schools-act-2010#s9-1"
             ),
@@ -207,7 +211,9 @@ def variables() -> list[Variable]:
                 Formula(
                     all_of(
                         cond(
-                            named(years_since(birth_date, Day.of_year(9, 1)), "age on 1 September")
+                            named(
+                                years_since(birth_date, Day.of_year(9, 1)), N_("age on 1 September")
+                            )
                             == param("education.school_starting_age"),
                             reference=Reference(
                                 "Basic Schools Act 2010 §9(1)", LAWS + "basic-schools-act-2010#s9-1"

@@ -35,7 +35,7 @@ def _ref(section: str) -> Reference:
 
 def variables() -> list[Variable]:
     disregard = var("housing_support_income_disregard")
-    covered_rent = named(min_(rent, param("housing.rent_cap")), "the rent taken into account")
+    covered_rent = named(min_(rent, param("housing.rent_cap")), N_("the rent taken into account"))
     reduction = max_(household_income - disregard, 0) * param("housing.taper")
     return [
         Variable(
@@ -43,8 +43,8 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Income disregarded for housing support",
-            noun="the income disregard",
+            N_("Income disregarded for housing support"),
+            noun=N_("the income disregard"),
             reference=_ref("5(1)"),
             formulas=(
                 Formula(
@@ -59,7 +59,7 @@ def variables() -> list[Variable]:
             "household",
             MONEY,
             MONTH,
-            "Housing support",
+            N_("Housing support"),
             reference=_ref("4"),
             description="On application: 60% of the rent up to a cap, reduced by 35% of the "
             "household income above a disregard.",
@@ -100,7 +100,7 @@ def variables() -> list[Variable]:
             "person",
             BOOL,
             MONTH,
-            "Food parcels can be delivered home",
+            N_("Food parcels can be delivered home"),
             reference=FOOD_BANK_CHARTER,
             description="The Food Bank Foundation delivers food parcels to the registered home "
             "of a person who lost their job; it reads the address only with their consent.",
