@@ -67,11 +67,17 @@ def test_overview_records_go_with_the_group_commit_and_are_committed_before_the_
     (written with other requests' records, one signed tree head per batch), committed before
     the page is answered; without a running recorder they are written in a transaction of the
     page's own."""
+    from joinedup.core.keys import load_log_signing_key
+    from joinedup.core.settings import get_settings
     from joinedup.exchange import recorder_of
 
     recorder = recorder_of(web.app)
     assert recorder is not None
     assert recorder.running
+    # this test's application was made with settings of its own (another data directory, so
+    # another log key than the process's, which the seeded country's log is signed with):
+    # give its recorder the process's key, as a deployed process has one log key
+    app_key, recorder.signer = recorder.signer, load_log_signing_key(get_settings())
     world = load_world(seeded)
     person = world.one("pensioner")
     sign_in(web, person)
@@ -91,6 +97,7 @@ def test_overview_records_go_with_the_group_commit_and_are_committed_before_the_
         assert recorder.recordings - before == taken
     finally:
         recorder.start()
+        recorder.signer = app_key
 
 
 def test_overview_for_a_child_names_the_parent_and_the_child(

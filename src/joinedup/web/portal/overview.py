@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.http import get_database
 from joinedup.core.keys import load_log_signing_key
+from joinedup.core.settings import get_settings
 from joinedup.exchange import (
     ExchangeClient,
     LocalCallRefused,
@@ -28,7 +29,7 @@ from joinedup.exchange import (
     recorder_of,
 )
 from joinedup.registries import list_registries
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, settings_of
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
 
@@ -146,7 +147,7 @@ def overview(request: Request, citizen: Citizen, session: ReadSession) -> HTMLRe
     calls = ExchangeClient(
         session=session,
         client=local_client_identity(session, client=citizen.portal),
-        log_signer=load_log_signing_key(settings_of(request)),
+        log_signer=load_log_signing_key(get_settings()),
         user_id=citizen.actor_code,
         represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
         key_database=get_database(request),

@@ -19,10 +19,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from joinedup.core.errors import ValidationFailed
-from joinedup.core.keys import load_log_signing_key
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import list_usage, purpose_names, usage_receivers, verify_usage
-from joinedup.web.auth import Citizen, csrf_protect, settings_of
+from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
 
@@ -90,12 +89,7 @@ def usage_list(
 @router.get("/{usage_id}/verify")
 def verify(request: Request, usage_id: int, citizen: Citizen, session: ReadSession) -> HTMLResponse:
     citizen.authorise(session, "data:data-usage")
-    result = verify_usage(
-        session,
-        usage_id=usage_id,
-        subject_code=citizen.subject_code,
-        verifying_key=load_log_signing_key(settings_of(request)).verifying_key,
-    )
+    result = verify_usage(session, usage_id=usage_id, subject_code=citizen.subject_code)
     return render(
         request,
         "portal/usage_verify.html",
