@@ -307,6 +307,17 @@ def sign_in_as(
     page.wait_for_url(f"{base}/portal")
 
 
+def _housing_support_of(database: Database, person: str) -> str:
+    """The housing support (applied for online) of the municipality ``person`` lives in."""
+    from joinedup.core.clock import today
+    from joinedup.exchange.registry_answers import residence_municipality
+
+    with database.reading() as session:
+        municipality = residence_municipality(session, person, today())
+    assert municipality is not None, "the parent has a residence"
+    return f"housing-support-{municipality}"
+
+
 def _letter_to(database: Database, recipient: str, reference: str) -> str:
     from joinedup import notify
     from joinedup.demo.agencies import organisation
@@ -384,6 +395,22 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     page.wait_for_url("**/portal/entitlements/*?done=*")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"entitlement-decided-{locale}")
+    # apply online for housing support: the form, its errors, the decision and its question
+    housing = _housing_support_of(seeded, parent[0])
+    _check(page, axe_source, f"{base}/portal/services/{housing}", locale)
+    _shot(page, f"service-application-{locale}")
+    _check(page, axe_source, f"{base}/portal/services/{housing}/apply", locale)
+    _shot(page, f"apply-{locale}")
+    page.fill("#rent", "-5")
+    page.click("main form button[type=submit]")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"apply-error-{locale}")
+    page.fill("#rent", "450.00")
+    page.check("#housing-tenure")
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/portal/applications/*")
+    _check(page, axe_source, page.url, locale, None)
+    _shot(page, f"application-decided-{locale}")
     page.close()
 
     # the back office's person view, as a caseworker

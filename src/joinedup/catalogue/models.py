@@ -3,7 +3,8 @@
 - ``catalogue_service``: one row per service of any agency at any level: its code, its names
   and descriptions per language, the owning agency (an exchange member) and the subsystem that
   acts for it, the delivery mode, the ruleset variable that decides eligibility and amount,
-  the exchange purpose its inputs are read for, and its legal and lawful basis.
+  the exchange purpose its inputs are read for, its legal and lawful basis, and the ruleset
+  inputs an applicant declares in an online application.
 - ``catalogue_life_event``: the life events that concern a service and whom each concerns
   (the newborn's parents, the deceased's spouse, the person themselves).
 """
@@ -65,6 +66,9 @@ class CatalogueService(Base):
     data_agreement_id: Mapped[uuid.UUID | None]
     #: Where to apply (``inform`` and ``application`` services) or read more.
     apply_url: Mapped[str | None] = mapped_column(String(500))
+    #: The ruleset's input variables the applicant declares in an online application (what
+    #: no register holds, e.g. the rent); empty: nothing is asked, the registers suffice.
+    applicant_inputs: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))

@@ -142,7 +142,15 @@ class CatalogueService(BaseModel):
     lawful_basis: LawfulBasis
     data_agreement_id: uuid.UUID | None
     apply_url: str | None
+    #: The ruleset's input variables an applicant declares (what no register holds).
+    applicant_inputs: list[str] = []
     active: bool
+
+    @property
+    def takes_applications(self) -> bool:
+        """Whether the person applies for it (online, in the portal): on application, or
+        told they may be entitled and then apply."""
+        return self.delivery_mode in (DeliveryMode.APPLICATION, DeliveryMode.INFORM)
 
     def name(self, locale: str | None = None) -> str:
         """The name in ``locale`` (default: the current language), else in English."""

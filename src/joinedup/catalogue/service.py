@@ -69,6 +69,7 @@ def catalogue_service(
     data_agreement_id: uuid.UUID | None = None,
     apply_url: str | None = None,
     per_occasion: bool = False,
+    applicant_inputs: Sequence[str] = (),
     actor: str,
 ) -> CatalogueService:
     """Add a service to the catalogue, or revise its entry (same ``code``).
@@ -76,7 +77,9 @@ def catalogue_service(
     ``owner`` is ``CLASS/MEMBER/SUBSYSTEM``: the owning agency and the subsystem that reads
     the inputs and decides. Validates everything before writing (``ValidationFailed`` naming
     each field): a registered owner, a known ruleset variable, life events that can concern
-    whom they name, a data agreement of the owner's when the lawful basis is consent.
+    whom they name, a data agreement of the owner's when the lawful basis is consent, and
+    ``applicant_inputs`` that are input variables of the ruleset (what an applicant declares
+    in an online application: a number, a yes or no, or one of a list).
     Changes ``catalogue_service`` and ``catalogue_life_event``; emits
     ``catalogue.service_catalogued.v1``."""
     problems: list[dict[str, str]] = []
@@ -123,6 +126,8 @@ def catalogue_service(
         rules.get_ruleset(ruleset).variable(variable)
     except (rules.UnknownRuleset, ValidationFailed):
         problems.append({"field": "variable", "message": f"{ruleset} has no variable {variable}"})
+    else:
+        _check_inputs(problems, ruleset, applicant_inputs)
     if not (purpose or "").strip() or len(purpose) > 100:
         problems.append({"field": "purpose", "message": "must be 1 to 100 characters"})
     if not (legal_basis or "").strip() or len(legal_basis) > 300:
@@ -166,6 +171,7 @@ def catalogue_service(
     row.purpose, row.legal_basis, row.legal_basis_url = purpose, legal_basis, legal_basis_url
     row.lawful_basis, row.data_agreement_id = basis.value, data_agreement_id
     row.apply_url = apply_url
+    row.applicant_inputs = list(dict.fromkeys(applicant_inputs))
     row.life_events = [
         CatalogueLifeEvent(life_event=event.value, concerns=concerns.value, position=position)
         for position, (event, concerns) in enumerate(rules_seen)
@@ -178,6 +184,25 @@ def catalogue_service(
         ),
     )
     return _record(row, member)
+
+
+#: The value types an applicant can declare in a form.
+DECLARABLE = ("money", "int", "float", "bool", "enum")
+
+
+def _check_inputs(problems: list[dict[str, str]], ruleset: str, names: Sequence[str]) -> None:
+    found = rules.get_ruleset(ruleset)
+    for position, name in enumerate(names):
+        field = f"applicant_inputs[{position}]"
+        try:
+            declared = found.variable(name)
+        except ValidationFailed:
+            problems.append({"field": field, "message": f"{ruleset} has no variable {name}"})
+            continue
+        if not declared.is_input:
+            problems.append({"field": field, "message": f"{name} is worked out, not declared"})
+        elif declared.value_type.value not in DECLARABLE:
+            problems.append({"field": field, "message": f"{name} cannot be asked in a form"})
 
 
 def _record(row: ServiceRow, member: exchange.MemberRecord) -> CatalogueService:
@@ -207,6 +232,7 @@ def _record(row: ServiceRow, member: exchange.MemberRecord) -> CatalogueService:
         lawful_basis=LawfulBasis(row.lawful_basis),
         data_agreement_id=row.data_agreement_id,
         apply_url=row.apply_url,
+        applicant_inputs=list(row.applicant_inputs or []),
         active=row.active,
     )
 

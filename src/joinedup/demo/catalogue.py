@@ -8,7 +8,7 @@ a real rule of the demo rulesets (:mod:`joinedup.rules.rulesets.demo`).
 | parental benefit | Social Insurance Board | inform (apply) | birth (parents) |
 | old-age pension | Social Insurance Board | proactive offer | pension age (person), death |
 | school place at six | each municipality | proactive offer | turning 6 (the child) |
-| housing support | each municipality | application | moving home (person) |
+| housing support | each municipality | application (rent declared) | moving home (person) |
 | food parcels | Food Bank Foundation | proactive offer, on consent | losing a job (person) |
 
 The Social Insurance Board decides under its access rights for ``benefit-eligibility``; the
@@ -198,6 +198,8 @@ def _local(session: Session, org: Organisation) -> None:
         legal_basis="Housing Support Act 2018 §4",
         legal_basis_url=LAWS + "housing-support-act-2018#s4",
         apply_url=f"/portal/services/housing-support-{code}",
+        # no register knows the rent or whether the home is rented: the applicant says
+        applicant_inputs=["rent", "housing_tenure"],
         actor=ACTOR,
     )
 

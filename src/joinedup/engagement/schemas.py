@@ -15,6 +15,7 @@ TASKS: tuple[str, ...] = (
     "entitlement-accepted",
     "entitlement-declined",
     "entitlement-opted-out",
+    "service-applied",
 )
 #: The rating scale: 1 very dissatisfied … 5 very satisfied.
 RATINGS: tuple[int, ...] = (5, 4, 3, 2, 1)

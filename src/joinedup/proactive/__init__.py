@@ -6,7 +6,9 @@ need through the exchange (every read a data-usage record), the rules decide, an
 person's **entitlement** is recorded — granted, offered, or told they may be entitled — with
 its explanation, ruleset version and legal basis, an ``entitlement.*.v1`` event and a
 decision letter in their mailbox. The person decides: accept or decline an offer, opt out of
-an automatic grant. Where a service rests on consent, nothing is read before consent exists.
+an automatic grant — or applies online for a service given on application, declaring only
+what no register holds. Where a service rests on consent, nothing is read before consent
+exists.
 
 Public names: the use cases (:mod:`joinedup.proactive.service`), the read models
 (:mod:`joinedup.proactive.schemas`) and the events (:mod:`joinedup.proactive.events`).
@@ -24,6 +26,9 @@ from joinedup.proactive.events import (
     EntitlementOptedOut,
 )
 from joinedup.proactive.schemas import (
+    ApplicationBody,
+    ApplicationOutcome,
+    ApplicationView,
     Decision,
     DecisionBody,
     EntitlementDetail,
@@ -36,6 +41,9 @@ from joinedup.proactive.service import __all__ as _service_names
 
 __all__ = [
     "ENTITLEMENT_EVENTS",
+    "ApplicationBody",
+    "ApplicationOutcome",
+    "ApplicationView",
     "Decision",
     "DecisionBody",
     "EntitlementAwaitingConsent",

@@ -7,6 +7,9 @@
 - ``proactive_entitlement_revision``: every change of an entitlement, in order, with who made
   it (the platform reacting to a life event, the person, or someone acting for them), and the
   decision letter that told the person.
+- ``proactive_application``: an online application for a service (on application, or one the
+  person was told they may be entitled to): what the applicant declared, who applied, for
+  whom and when, and the outcome it led to (the entitlement granted, or refused).
 """
 
 from __future__ import annotations
@@ -112,4 +115,43 @@ class EntitlementRevision(Base):
             "revision",
             name=conv("uq_proactive_entitlement_revision_number"),
         ),
+    )
+
+
+OUTCOMES = ("granted", "refused")
+
+
+class Application(Base):
+    __tablename__ = "proactive_application"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    #: The public identifier (confirmation page, API answers).
+    uid: Mapped[uuid.UUID] = mapped_column(unique=True)
+    service_code: Mapped[str] = mapped_column(String(64))
+    #: Whom it is for, and who applied (the same person, or someone with a mandate).
+    person_code: Mapped[str] = mapped_column(String(32))
+    actor_code: Mapped[str] = mapped_column(String(32))
+    #: The form's (or the API client's) key: the same submission sent twice is one application.
+    submission: Mapped[uuid.UUID]
+    #: What the applicant declared: ``{variable: value}`` in the rules' terms.
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The month the rules were evaluated for.
+    period_start: Mapped[date]
+    outcome: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    entitlement_id: Mapped[int] = mapped_column(ForeignKey("proactive_entitlement.id"))
+    submitted_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN (" + ", ".join(f"'{o}'" for o in OUTCOMES) + ")", name="outcome"
+        ),
+        UniqueConstraint(
+            "person_code",
+            "service_code",
+            "submission",
+            name=conv("uq_proactive_application_submission"),
+        ),
+        Index("ix_proactive_application_person", "person_code", "id"),
     )

@@ -116,3 +116,44 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Decision
+
+
+class ApplicationOutcome(StrEnum):
+    GRANTED = "granted"  # the rules found the applicant entitled: granted
+    REFUSED = "refused"  # they did not: the entitlement is recorded ended, with the reason
+
+
+class ApplicationView(BaseModel):
+    """An online application and what it led to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    service_code: str
+    service_name: str
+    person_code: str = Field(description="Whom it is for.")
+    actor_code: str = Field(description="Who applied (the person, or someone with a mandate).")
+    answers: dict[str, Any] = Field(description="What the applicant declared, in the rules' terms.")
+    period_start: date
+    outcome: ApplicationOutcome
+    amount_cents: int | None = Field(description="Per month, in cents (None: no amount).")
+    currency: str = "EUR"
+    reason: str
+    explanation: dict[str, Any]
+    entitlement_id: uuid.UUID
+    entitlement_status: EntitlementStatus
+    submitted_at: datetime
+    #: The same submission was sent before: this is the application it made.
+    replayed: bool = False
+
+
+class ApplicationBody(BaseModel):
+    """``POST /api/v1/me/services/{code}/applications``: the applicant's answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="The service's `applicant_inputs` (see the catalogue), e.g. "
+        '`{"rent": "450.00", "housing_tenure": "tenant"}`.',
+    )

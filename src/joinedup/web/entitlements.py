@@ -6,6 +6,12 @@ and an agency's staff view of one person's entitlements from their agency's serv
 - ``GET /api/v1/me/entitlements/{id}`` — one, with its revision history.
 - ``POST /api/v1/me/entitlements/{id}/decision`` — accept or decline an offer, opt out of an
   automatic grant (CSRF token required; the mandate must cover the service).
+- ``POST /api/v1/me/services/{code}/applications`` — apply online for a service given on
+  application (or one the person was told of) for the signed-in person or whom they act
+  for (CSRF token required; the mandate must cover the service); the body holds only what
+  no register holds (the service's ``applicant_inputs``); an ``Idempotency-Key`` header
+  makes a repeated request one application. Bad answers are a 422 problem naming each field.
+- ``GET /api/v1/me/applications/{id}`` — one of the person's applications and its outcome.
 - ``GET /api/v1/staff/{member_class}/{member_code}/persons/{person_code}/entitlements`` —
   for staff of that agency (any role): the person's entitlements from its services.
 
@@ -17,12 +23,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.orm import Session
 
 from joinedup import proactive
 from joinedup.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
 from joinedup.proactive import (
+    ApplicationBody,
+    ApplicationView,
     DecisionBody,
     EntitlementDetail,
     EntitlementStatus,
@@ -89,6 +97,45 @@ def decide(
         entitlement_id=entitlement_id,
         decision=body.decision,
         actor_code=citizen.actor_code,
+    )
+
+
+@router.post(
+    "/me/services/{code}/applications",
+    summary="Apply online for a service (for myself or whom I act for)",
+    status_code=201,
+)
+def apply(
+    code: str,
+    body: ApplicationBody,
+    citizen: Citizen,
+    session: WriteSession,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=64,
+            description="A UUID of the client's: the same key again returns the application "
+            "it made, without applying twice.",
+        ),
+    ] = None,
+) -> ApplicationView:
+    # The use case checks the actor's mandate covers the service (for whom they act).
+    return proactive.apply_for_service(
+        session,
+        service_code=code[:64],
+        person_code=citizen.subject_code,
+        actor_code=citizen.actor_code,
+        answers=body.answers,
+        submission=idempotency_key,
+    )
+
+
+@router.get("/me/applications/{application_id}", summary="One of my applications")
+def my_application(
+    application_id: uuid.UUID, citizen: Citizen, session: ReadSession
+) -> ApplicationView:
+    return proactive.get_application(
+        session, application_id=application_id, person_code=_subject(session, citizen)
     )
 
 

@@ -119,6 +119,8 @@ def _next_status(
         ):
             return EntitlementStatus.ENDED, outcome.period_start
         return None
+    if wanted is EntitlementStatus.ENDED:  # refused on application: ends (or never starts)
+        return EntitlementStatus.ENDED, outcome.period_start
     if wanted is EntitlementStatus.AWAITING_CONSENT:
         if current is None or current is EntitlementStatus.ENDED:
             return EntitlementStatus.AWAITING_CONSENT, None
@@ -129,13 +131,21 @@ def _next_status(
 
 
 def record_outcomes(
-    session: Session, outcomes: Sequence[Outcome], *, actor: str = PROACTIVE_ACTOR
+    session: Session,
+    outcomes: Sequence[Outcome],
+    *,
+    actor: str = PROACTIVE_ACTOR,
+    acting_for: str | None = None,
+    cause: str | None = None,
 ) -> list[Change]:
     """Create or update the entitlements the outcomes decide; returns what changed.
 
     Changes ``proactive_entitlement`` and ``proactive_entitlement_revision``; emits one
-    ``entitlement.<status>.v1`` (``entitlement.changed.v1`` for a new amount) per change.
-    A person's decline or opt-out stands; an unchanged outcome records nothing."""
+    ``entitlement.<status>.v1`` (``entitlement.changed.v1`` for a new amount) per change,
+    its cause ``cause`` (default: the life event). An outcome ``ENDED`` (an application the
+    rules refuse) ends the entitlement from its first day, or records it ended there when
+    there was none. A person's decline or opt-out stands; an unchanged outcome records
+    nothing. ``acting_for``: the subject, when ``actor`` acted for them under a mandate."""
     existing = _existing(session, [(o.person_code, o.service.code, o.occasion) for o in outcomes])
     now = utcnow()
     changes: list[Change] = []
@@ -183,7 +193,9 @@ def record_outcomes(
         row.legal_basis, row.legal_basis_url = service.legal_basis, service.legal_basis_url
         row.revision += 1
         row.updated_at, row.updated_by = now, actor[:100]
-        revision = _revision(row, actor=actor, event_id=outcome.event_id, now=now)
+        revision = _revision(
+            row, actor=actor, event_id=outcome.event_id, now=now, acting_for=acting_for
+        )
         if current is status:
             revision.period_start = outcome.period_start  # the new amount's first day
         changes.append(
@@ -195,7 +207,7 @@ def record_outcomes(
                 service=service,
             )
         )
-    _flush(session, changes, cause_of=lambda c: c.entitlement.life_event or "life_event")
+    _flush(session, changes, cause_of=lambda c: cause or c.entitlement.life_event or "life_event")
     return changes
 
 

@@ -10,6 +10,7 @@ services that concern the parents or decide per household.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -199,20 +200,30 @@ def evaluate(
     adults: list[str] | None,
     children: list[str] | None,
     period: str,
+    declared: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Evaluate ``service`` for ``person`` in the month ``period``, reading what its rules
-    need (in a household of ``adults`` and ``children`` when given). ``ConsentMissing`` when
-    the exchange refuses a read for want of consent."""
+    need (in a household of ``adults`` and ``children`` when given). ``declared``: inputs no
+    register holds, as an applicant declared them (``{variable: value}`` for the month, of
+    the person or of their household). ``ConsentMissing`` when the exchange refuses a read
+    for want of consent."""
     # the law in force: the ruleset with every parameter version published for it
     ruleset = ruleset_in_force(gatherer.calls.session, service.ruleset)
+    own: dict[str, Any] = {}
+    shared: dict[str, Any] = {}
+    for name, value in (declared or {}).items():
+        unit = ruleset.variable(name).period.value
+        values = {"ETERNITY" if unit == "eternity" else period: value}
+        (own if ruleset.variable(name).entity == "person" else shared)[name] = values
     explanation = None
     for _ in range(_ROUNDS):
         members = [*(adults or [person]), *(children or [])]
         data: dict[str, Any] = {
             "persons": {code: gatherer.of(code).situation() for code in members},
         }
+        data["persons"][person].update(own)
         if adults is not None:
-            data["households"] = {"h": {"adults": adults, "children": children or []}}
+            data["households"] = {"h": {"adults": adults, "children": children or [], **shared}}
         explanation = rules.explain_situation(
             ruleset=ruleset,
             data=data,

@@ -55,6 +55,23 @@ def _outcome(
     }
     status = change.status
     once = service.per_occasion
+    if change.extra.get("application"):  # decided on the person's own application
+        if status is EntitlementStatus.GRANTED:
+            text = (
+                _("%(agency)s grants you %(service)s of %(amount)s, on your application.")
+                if once
+                else _(
+                    "%(agency)s grants you %(service)s of %(amount)s a month from %(start)s, "
+                    "on your application."
+                )
+            )
+            return notify.LetterKind.DECISION, _("%(service)s granted") % values, text % values
+        if status is EntitlementStatus.ENDED:
+            return (
+                notify.LetterKind.DECISION,
+                _("%(service)s: your application is refused") % values,
+                _("%(agency)s cannot grant you %(service)s on your application.") % values,
+            )
     if status is change.previous_status and status.active:
         values["start"] = _day(change.revision.period_start, locale)
         return (

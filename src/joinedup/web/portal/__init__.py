@@ -13,6 +13,7 @@ from joinedup.web.auth import OptionalPrincipal, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.portal import (
     acting,
+    applications,
     attorney,
     catalogue,
     consents,
@@ -50,5 +51,6 @@ router.include_router(usage.router)
 router.include_router(messages.router)
 router.include_router(consents.router)
 router.include_router(entitlements.router)
+router.include_router(applications.router)
 router.include_router(catalogue.router)
 router.include_router(feedback.router)
