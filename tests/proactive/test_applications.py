@@ -200,6 +200,27 @@ def test_the_same_submission_twice_is_one_application(seeded: Database) -> None:
         _apply(seeded, service, person, TENANT, submission="not-a-key")  # type: ignore[arg-type]
 
 
+def test_a_submission_committed_meanwhile_by_another_request_is_a_conflict_writing_nothing(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one submission key at the same instant (PostgreSQL's read committed
+    lets both past the look-up): the second is a Conflict, not a server error, and its
+    transaction leaves nothing — no second entitlement revision, letter or application."""
+    from joinedup.proactive.service import applications
+
+    person, service = applicant(seeded)
+    key = uuid.uuid4()
+    _apply(seeded, service, person, TENANT, submission=key)
+    revisions = count(seeded, "proactive_entitlement_revision")
+    monkeypatch.setattr(applications, "_submitted", lambda *_: None)  # not yet visible
+    with pytest.raises(Conflict) as raised:
+        _apply(seeded, service, person, TENANT, submission=key)
+    assert raised.value.extensions.get("reason") == "submitting"
+    assert count(seeded, "proactive_application", person_code=person) == 1
+    assert len(letters_of(seeded, person)) == 1
+    assert count(seeded, "proactive_entitlement_revision") == revisions
+
+
 def test_the_form_shows_what_the_registers_hold_and_asks_only_the_rest(seeded: Database) -> None:
     person, service = applicant(seeded)
     before = count(seeded, "exchange_data_usage", subject_code=person)

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup import catalogue, consent, exchange, identity, rules
@@ -393,6 +394,19 @@ def _view(session: Session, row: Application, *, replayed: bool = False) -> Appl
     )
 
 
+def _submitted(
+    session: Session, person_code: str, service_code: str, key: uuid.UUID
+) -> Application | None:
+    """The application this submission made already, as far as this transaction sees."""
+    return session.scalar(
+        select(Application).where(
+            Application.person_code == person_code,
+            Application.service_code == service_code,
+            Application.submission == key,
+        )
+    )
+
+
 def apply_for_service(
     session: Session,
     *,
@@ -424,13 +438,7 @@ def apply_for_service(
     declared = check_answers(service, answers)
     key = _submission(submission)
     _authorise(session, actor_code=actor_code, person_code=person_code, service_code=service.code)
-    existing = session.scalar(
-        select(Application).where(
-            Application.person_code == person_code,
-            Application.service_code == service.code,
-            Application.submission == key,
-        )
-    )
+    existing = _submitted(session, person_code, service.code, key)
     if existing is not None:
         return _view(session, existing, replayed=True)
     if _lacks_consent(session, service, person_code):
@@ -499,7 +507,16 @@ def apply_for_service(
         submitted_at=utcnow(),
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # the same submission committed by another request meanwhile (PostgreSQL's read
+        # committed lets both get this far; SQLite's writers queue): the caller's transaction
+        # is rolled back whole, entitlement and letter included, and the client asks again
+        raise Conflict(
+            "this application is being submitted already: look for it in a moment",
+            reason="submitting",
+        ) from None
     return _view(session, row)
 
 
