@@ -10,7 +10,7 @@ together, and the letters go out in one mailbox batch.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -175,6 +175,37 @@ def _decided(
     )
 
 
+#: Who a household is made of, read when first needed: (adults, children), or (None, None)
+#: for a service decided per person.
+Members = Callable[[], tuple[list[str] | None, list[str] | None]]
+
+
+def _evaluated(
+    session: Session,
+    gatherer: Gatherer,
+    service: CatalogueService,
+    person: str,
+    common: dict[str, Any],
+    *,
+    period: str,
+    members: Members,
+) -> Outcome | None:
+    """``person``'s outcome: awaiting consent (nothing read), or what the rules decided; None
+    when the owner may not (or no longer) read about them."""
+    if _lacks_consent(session, service, person):
+        return _awaiting(service, person, **common)  # nothing is read
+    try:
+        adults, children = members()
+        result = evaluate(
+            gatherer, service, person=person, adults=adults, children=children, period=period
+        )
+    except ConsentMissing:
+        return _awaiting(service, person, **common)
+    except NotFound:
+        return None
+    return _decided(service, person, result, common)
+
+
 def _paid_to_other(service: CatalogueService, person: str, **common: Any) -> Outcome:
     """A household benefit ``person`` held that is now paid to another parent (ended)."""
     return Outcome(
@@ -214,24 +245,12 @@ def _for_household(
         )
     deciding = [payee] if payee is not None else [h for h in holders if h not in home.dead]
     for person in deciding:
-        if _lacks_consent(session, service, person):
-            outcomes.append(_awaiting(service, person, **common))  # nothing is read
-            continue
-        try:
-            result = evaluate(
-                gatherer,
-                service,
-                person=person,
-                adults=home.adults,
-                children=home.children,
-                period=period,
-            )
-        except ConsentMissing:
-            outcomes.append(_awaiting(service, person, **common))
-            continue
-        except NotFound:  # not (or no longer) someone this owner may read about
-            continue
-        outcomes.append(_decided(service, person, result, common))
+        decided = _evaluated(
+            session, gatherer, service, person, common, period=period,
+            members=lambda: (home.adults, home.children),
+        )  # fmt: skip
+        if decided is not None:
+            outcomes.append(decided)
     return outcomes
 
 
@@ -296,8 +315,6 @@ def _evaluate_service(
             "regarding_code": regarding if regarding not in persons else None,
             "event_id": occurrence.event_id,
         }
-        adults: list[str] | None = persons if household else None
-        children: list[str] | None = None
         receiving = persons
         if household and persons and is_household_benefit(ruleset, service.variable):
             # a household benefit for the persons a life event concerns themselves (a move,
@@ -308,28 +325,30 @@ def _evaluate_service(
             outcomes.extend(
                 _paid_to_other(service, holder, **common) for holder in holders if holder != payee
             )
+        members = _members_of(gatherer, persons) if household else _no_members
         for person in receiving:
-            if _lacks_consent(session, service, person):
-                outcomes.append(_awaiting(service, person, **common))  # nothing is read
-                continue
-            try:
-                if household and children is None:
-                    adults, children = gatherer.household(persons)
-                result = evaluate(
-                    gatherer,
-                    service,
-                    person=person,
-                    adults=adults if household else None,
-                    children=children if household else None,
-                    period=period,
-                )
-            except ConsentMissing:
-                outcomes.append(_awaiting(service, person, **common))
-                continue
-            except NotFound:  # not (or no longer) someone this owner may read about
-                continue
-            outcomes.append(_decided(service, person, result, common))
+            decided = _evaluated(
+                session, gatherer, service, person, common, period=period, members=members
+            )
+            if decided is not None:
+                outcomes.append(decided)
     return outcomes
+
+
+def _no_members() -> tuple[None, None]:
+    return None, None
+
+
+def _members_of(gatherer: Gatherer, persons: list[str]) -> Members:
+    """The adults and children of ``persons``' family, read once, when first asked for."""
+    found: list[tuple[list[str], list[str]]] = []
+
+    def members() -> tuple[list[str], list[str]]:
+        if not found:
+            found.append(gatherer.household(persons))
+        return found[0]
+
+    return members
 
 
 def end_at_death(
