@@ -113,3 +113,18 @@ def test_a_stored_sentence_is_translated_and_never_formatted() -> None:
         assert stored_text("You declined the offer.") == "Te keeldusite pakkumisest."
         assert stored_text("Eligible: 50% of the income") == "Eligible: 50% of the income"
     assert stored_text(None) == ""
+
+
+def test_money_on_pages_is_written_the_way_the_language_writes_it() -> None:
+    """The portal's ``money`` macro, as the letters and the rules' sentences: "€560.00" in
+    English, "560,00 €" in Estonian (not "560.00 EUR" in every language)."""
+    from joinedup.web.templating import templates
+
+    macro = templates.env.from_string(
+        '{% from "_portal.html" import money %}{{ money({"amount": 56000, "currency": "EUR"}) }}'
+        "|{{ money(none) }}"
+    )
+    with i18n.use_locale("en"):
+        assert macro.render() == "€560.00|–"
+    with i18n.use_locale("et"):
+        assert macro.render().replace("\xa0", " ") == "560,00 €|–"

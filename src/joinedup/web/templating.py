@@ -7,11 +7,13 @@ the current request (set by the middleware), so one environment serves every lan
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from babel.numbers import format_currency
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -41,7 +43,14 @@ def _environment() -> jinja2.Environment:
         newstyle=True,
     )
     env.globals["stored_text"] = stored_text
+    env.globals["format_money"] = format_money
     return env
+
+
+def format_money(cents: int, currency: str) -> str:
+    """An amount in cents the way the current language writes money ("€560.00",
+    "560,00 €"), as the letters and the rules' sentences write it."""
+    return format_currency(Decimal(cents).scaleb(-2), currency, locale=i18n.current_locale())
 
 
 def stored_text(text: str | None) -> str:
