@@ -10,6 +10,10 @@ from joinedup.proactive.service.applications import (
     prepare_application,
     questions_of,
 )
+from joinedup.proactive.service.consent_changes import (
+    end_after_consent_withdrawn,
+    reconsider_after_consent,
+)
 from joinedup.proactive.service.decisions import (
     accept_offer,
     decide,
@@ -29,9 +33,7 @@ from joinedup.proactive.service.life_events import (
     ROUTING_PURPOSE,
     Occurrence,
     Reaction,
-    end_after_consent_withdrawn,
     react,
-    reconsider_after_consent,
     resolve_codes,
 )
 from joinedup.proactive.service.texts import reason_in_language
