@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
     insert,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -98,8 +98,21 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         conn.connection.driver_connection.execute(begin)
 
 
-def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> Engine:
-    """An engine for ``url``. SQLite files get their directory created and the pragmas above."""
+#: Seconds a new PostgreSQL connection may take before it fails (libpq's ``connect_timeout``;
+#: a ``connect_timeout`` in the URL wins). Without it, a server that accepts the TCP connection
+#: and never answers holds the connecting thread (a recorder, a consumer, ``stop()``) forever.
+CONNECT_TIMEOUT_S = 10
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    readonly: bool = False,
+    connect_timeout: int = CONNECT_TIMEOUT_S,
+) -> Engine:
+    """An engine for ``url``. SQLite files get their directory created and the pragmas above;
+    other databases' connections time out after ``connect_timeout`` seconds."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -107,7 +120,17 @@ def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> Eng
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine, immediate=not readonly)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = connect_timeout
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 class Database:

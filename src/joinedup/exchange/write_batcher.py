@@ -126,6 +126,9 @@ class WriteBatcher:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: Set by :meth:`_write` when it drains the stop marker: kept even if the write then
+        #: fails, so the writer thread still stops (and :meth:`stop` returns).
+        self._stop_taken = False
         self.batches = 0
         self.calls = 0
 
@@ -169,17 +172,19 @@ class WriteBatcher:
             )
             if batch:
                 try:
-                    stopping = self._write(batch, drain=not stopping) or stopping
+                    self._write(batch, drain=not stopping)
                 except Exception as exc:  # a bug: keep the thread, answer the calls
                     log.exception("write batcher failed")
                     deliver([(job.waiter, exc) for job in batch])
+            stopping = stopping or self._stop_taken
+        self._stop_taken = False
 
-    def _write(self, batch: list[WriteJob], *, drain: bool = False) -> bool:
+    def _write(self, batch: list[WriteJob], *, drain: bool = False) -> None:
         """Write ``batch`` (and, with ``drain``, what queued while waiting for the writers'
-        lock) and settle its waiters; returns whether the stop marker was taken."""
+        lock: the jobs are appended to ``batch``, a stop marker sets ``_stop_taken``) and
+        settle its waiters."""
         outcomes: list[tuple[Waiter, BaseException | None]] = []
         failed: list[WriteJob] = []
-        stopped = False
         with writers_lock(self.database):
             while drain and len(batch) < self.max_batch:
                 try:
@@ -187,7 +192,7 @@ class WriteBatcher:
                 except queue.Empty:
                     break
                 if item is _STOP:
-                    stopped = True
+                    self._stop_taken = True
                     break
                 batch.append(item)
             error = self._write_group(batch)
@@ -220,7 +225,6 @@ class WriteBatcher:
                 recording(job.call, logged_at=job.logged_at, total_us=_since(job.started_ns)),
                 job.waiter,
             )
-        return stopped
 
     def _write_alone(self, job: WriteJob) -> bool:
         """One call in transactions of its own; a lost race (``IntegrityError``: two births
