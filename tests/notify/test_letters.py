@@ -217,3 +217,30 @@ def test_preferences_are_validated(database: Database, country: Country) -> None
             )
             == 1
         )
+
+
+def test_looking_up_sent_references_searches_the_index(
+    database: Database, country: Country
+) -> None:
+    from query_plans import full_scans
+
+    def batch(sender: str) -> list[notify.NewLetter]:
+        return [
+            notify.NewLetter(
+                recipient_code=code,
+                sender=sender,
+                kind="information",
+                subject="New rates",
+                paragraphs=["The benefit rates change on 1 January."],
+                reference=f"rates-2027:{code}",
+            )
+            for code in (country.person, country.other)
+        ]
+
+    with database.unit_of_work() as session:
+        assert notify.send_letters(session, batch(country.social), actor=ACTOR) == 2
+    with full_scans(database, "notify_letter") as scans, database.unit_of_work() as session:
+        assert notify.send_letters(session, batch(country.social), actor=ACTOR) == 0  # replays
+        assert notify.send_letters(session, batch(country.tax), actor=ACTOR) == 2
+    # a batch's look-up of its references used to scan every letter ever sent
+    assert scans == []

@@ -115,3 +115,23 @@ def test_twins_handled_in_one_batch_get_one_birth_grant_for_both(seeded: Databas
 def entitlements_of_all(database: Database, person: str) -> list[proactive.EntitlementView]:
     with database.reading() as session:
         return proactive.list_entitlements(session, person_code=person).items
+
+
+def test_recording_outcomes_searches_the_stored_entitlements_by_index(seeded: Database) -> None:
+    from query_plans import full_scans
+
+    persons = adults(seeded, sex="F", count=3, offset=5)
+    outcomes = [_outcome(seeded, person, 24_000, date(2026, 1, 1)) for person in persons]
+    with seeded.unit_of_work() as session:
+        assert len(record_outcomes(session, outcomes)) == 3
+    amounts = [12_000, 24_000, 24_000]
+    again = [
+        _outcome(seeded, person, amount, date(2026, 2, 1))
+        for person, amount in zip(persons, amounts, strict=True)
+    ]
+    with full_scans(seeded, "proactive_entitlement") as scans, seeded.unit_of_work() as session:
+        (changed,) = record_outcomes(session, again)  # found stored: only one amount changed
+    assert changed.entitlement.person_code == persons[0]
+    assert changed.previous_amount == 24_000
+    # a batch's look-up of (person, service, occasion) used to scan every entitlement
+    assert scans == []

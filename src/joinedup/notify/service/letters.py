@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from joinedup import exchange
@@ -128,17 +128,25 @@ def _same_content(row: Letter, letter: NewLetter, locale: str) -> bool:
 def _existing(
     session: Session, keys: Sequence[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], Letter]:
+    """The letters already sent under ``keys`` (sender class, sender code, reference).
+
+    Per sender, ``reference IN (…)``: the unique index (sender class, code, reference) is
+    searched. A row-value ``(class, code, reference) IN (…)`` is not, on SQLite: it scanned
+    the whole table, each letter sent costing time in proportion to every letter ever sent."""
     found: dict[tuple[str, str, str], Letter] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        for row in session.scalars(
-            select(Letter).where(
-                tuple_(Letter.sender_member_class, Letter.sender_member_code, Letter.reference).in_(
-                    chunk
+    by_sender: dict[tuple[str, str], list[str]] = {}
+    for member_class, member_code, reference in dict.fromkeys(keys):
+        by_sender.setdefault((member_class, member_code), []).append(reference)
+    for (member_class, member_code), references in by_sender.items():
+        for start in range(0, len(references), _CHUNK):
+            for row in session.scalars(
+                select(Letter).where(
+                    Letter.sender_member_class == member_class,
+                    Letter.sender_member_code == member_code,
+                    Letter.reference.in_(references[start : start + _CHUNK]),
                 )
-            )
-        ):
-            found[(row.sender_member_class, row.sender_member_code, row.reference)] = row
+            ):
+                found[(row.sender_member_class, row.sender_member_code, row.reference)] = row
     return found
 
 

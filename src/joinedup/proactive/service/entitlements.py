@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joinedup import catalogue
@@ -91,18 +91,25 @@ def status_for(service: CatalogueService) -> EntitlementStatus:
 def _existing(
     session: Session, keys: Sequence[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], Entitlement]:
+    """The entitlements stored under ``keys`` (person, service, occasion).
+
+    By ``person_code IN (…)`` (the leading column of the unique index, searched) and the
+    services, the occasions then matched here. A row-value ``(person, service, occasion)
+    IN (…)`` is not searched on SQLite: it scanned the whole table for every life event."""
     found: dict[tuple[str, str, str], Entitlement] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
+    wanted = set(keys)
+    persons = list(dict.fromkeys(key[0] for key in keys))
+    services = sorted({key[1] for key in keys})
+    for start in range(0, len(persons), _CHUNK):
         for row in session.scalars(
             select(Entitlement).where(
-                tuple_(Entitlement.person_code, Entitlement.service_code, Entitlement.occasion).in_(
-                    chunk
-                )
+                Entitlement.person_code.in_(persons[start : start + _CHUNK]),
+                Entitlement.service_code.in_(services),
             )
         ):
-            found[(row.person_code, row.service_code, row.occasion)] = row
+            key = (row.person_code, row.service_code, row.occasion)
+            if key in wanted:
+                found[key] = row
     return found
 
 
