@@ -265,6 +265,9 @@ def insert_rows(
         return
     plan = _insert_plan(table, names, dialect, marker, plain_values)
     converted, width = plan.converted, plan.width
+    # per converted column, the last value and what it became: a batch's rows often share
+    # one timestamp object (a group's ``logged_at``), converted once instead of per row
+    last: list[tuple[Any, Any]] = [(None, None)] * len(converted)
     for start in range(0, len(rows), plan.per_statement):
         chunk = rows[start : start + plan.per_statement]
         values: list[Any] = []
@@ -273,8 +276,14 @@ def insert_rows(
                 raise ValueError(f"a row of {len(row)} values for {width} columns")
             if converted:
                 row = list(row)
-                for position, process in converted:
-                    if row[position] is not None:
-                        row[position] = process(row[position])
+                for which, (position, process) in enumerate(converted):
+                    value = row[position]
+                    if value is None:
+                        continue
+                    seen, result = last[which]
+                    if seen is not value:
+                        result = process(value)
+                        last[which] = (value, result)
+                    row[position] = result
             values.extend(row)
         connection.exec_driver_sql(plan.statement(len(chunk)), tuple(values))

@@ -11,7 +11,7 @@ import re
 from starlette.types import Scope
 
 from joinedup.core.ids import new_id
-from joinedup.core.logging import mask_personal_data
+from joinedup.core.logging import PERSONAL_CODE, mask_personal_data
 
 REQUEST_ID_SCOPE_KEY = "joinedup.request_id"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -23,8 +23,9 @@ def new_request_id() -> str:
     # loop's thread, which then waits for a busy query thread to give it back
     while True:
         candidate = new_id().hex
-        # A run of 11 digits would be masked as a personal code in the logs.
-        if mask_personal_data(candidate) == candidate:
+        # A run of 11 digits would be masked as a personal code in the logs; lower-case hex
+        # can match none of the other masks (they need capitals, "@" or "[parameters")
+        if PERSONAL_CODE.search(candidate) is None:
             return candidate
 
 
