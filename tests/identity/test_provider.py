@@ -15,6 +15,7 @@ from identity_support import World, form_value
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.identity.provider import builtin_client_secret
 
@@ -245,3 +246,24 @@ def test_the_provider_is_absent_where_it_is_not_enabled(
         assert client.get("/idp/.well-known/openid-configuration").status_code == 404
         assert client.get("/idp/authorize").status_code == 404
         assert client.post("/idp/token").status_code == 404
+
+
+def test_a_nonce_used_for_a_code_is_refused_the_next_time(
+    web: TestClient, world: World, seeded: Database
+) -> None:
+    from query_plans import query_plans
+
+    _, params = _code(web, world)
+    with query_plans(seeded, "idp_authorization") as plans:
+        again, answer = _authorize(web, nonce=params["nonce"])
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    query = parse_qs(urlsplit(answer.headers["location"]).query)  # type: ignore[attr-defined]
+    assert query["error"] == ["invalid_request"]
+    assert query["state"] == [again["state"]]
+    # another nonce is fine
+    _, fresh = _authorize(web)
+    assert "error" not in parse_qs(urlsplit(fresh.headers["location"]).query)  # type: ignore[attr-defined]
+    # the look-up searched the (client, nonce) index; it used to read the nonce out of the
+    # parameters of every authorization that got a code
+    if seeded.dialect == "sqlite":
+        assert any("(client_id=? AND nonce_hash=?)" in line for line in plans), plans

@@ -236,6 +236,11 @@ class ProviderAuthorization(Base):
     level_of_assurance: Mapped[str | None] = mapped_column(String(12))
     methods: Mapped[str | None] = mapped_column(String(100))
     authenticated_at: Mapped[datetime | None]
+    #: SHA-256 hex of the request's ``nonce``: a nonce's reuse is looked up by index (it was
+    #: found in the JSON parameters, by scanning every authorization ever made).
+    nonce_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_idp_authorization_client_nonce", "client_id", "nonce_hash"),)
 
 
 class ProviderToken(Base):

@@ -93,6 +93,7 @@ def begin_authorization(session: Session, settings: Settings, request: ProviderR
             level_of_assurance=None,
             methods=None,
             authenticated_at=None,
+            nonce_hash=token_hash(str(data["nonce"])) if data.get("nonce") else None,
         )
     )
     session.flush()

@@ -360,8 +360,8 @@ class EmbeddedProvider(AuthorizationServer):  # type: ignore[misc]  # Authlib is
             self.session.scalar(
                 select(ProviderAuthorization.id).where(
                     ProviderAuthorization.client_id == (client_id or ""),
+                    ProviderAuthorization.nonce_hash == token_hash(nonce),
                     ProviderAuthorization.code_hash.is_not(None),
-                    ProviderAuthorization.parameters["nonce"].as_string() == nonce,
                 )
             )
             is not None
