@@ -12,7 +12,6 @@ nothing is written); the same reference with a different content is a conflict.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,7 +26,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.db import insert_rows
 from joinedup.core.errors import Conflict, NotFound
 from joinedup.core.events import emit_many
-from joinedup.core.ids import new_salt
+from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import append_batch
@@ -192,6 +191,7 @@ def _write(
     ]
     existing = _existing(session, keys)
     now = utcnow()
+    delivered_on = deemed_delivered(now)
     answers: list[tuple[int, LetterRecord]] = []
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], int] = {}
@@ -217,7 +217,7 @@ def _write(
         exempt = preference.digital_exempt
         rows.append(
             {
-                "message_id": uuid.uuid4(),
+                "message_id": new_id(),
                 "salt": new_salt(),
                 "recipient_code": letter.recipient_code,
                 "sender_member_class": sender.member_class,
@@ -233,7 +233,7 @@ def _write(
                 "sent_at": now,
                 "sent_by": actor[:100],
                 # on paper, delivery is counted from the posting (set when posted)
-                "deemed_delivered_on": None if exempt else deemed_delivered(now),
+                "deemed_delivered_on": None if exempt else delivered_on,
                 "read_at": None,
                 "read_by": None,
                 "receipt_log_index": None,

@@ -24,12 +24,21 @@ def _default_locale() -> str:
     return i18n.supported(get_settings().default_locale) or i18n.SOURCE_LOCALE
 
 
-def _record(person_code: str, row: DeliveryPreference | None) -> PreferenceRecord:
+def _record(
+    person_code: str, row: DeliveryPreference | None, default_locale: str | None = None
+) -> PreferenceRecord:
+    if row is None:  # never set: the defaults, known valid (a bulk send has thousands)
+        return PreferenceRecord.model_construct(
+            person_code=person_code,
+            locale=default_locale or _default_locale(),
+            digital_exempt=False,
+            exempt_reason=None,
+        )
     return PreferenceRecord(
         person_code=person_code,
-        locale=(row.locale if row and row.locale else None) or _default_locale(),
-        digital_exempt=bool(row and row.digital_exempt),
-        exempt_reason=row.exempt_reason if row else None,
+        locale=row.locale or default_locale or _default_locale(),
+        digital_exempt=bool(row.digital_exempt),
+        exempt_reason=row.exempt_reason,
     )
 
 
@@ -53,7 +62,8 @@ def delivery_preferences(
             select(DeliveryPreference).where(DeliveryPreference.person_code.in_(chunk))
         ):
             found[row.person_code] = row
-    return {code: _record(code, found.get(code)) for code in unique}
+    default = _default_locale()
+    return {code: _record(code, found.get(code), default) for code in unique}
 
 
 def preferred_locale(session: Session, *, person_code: str) -> str:

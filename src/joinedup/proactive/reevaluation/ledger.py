@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.db import insert_rows
 from joinedup.core.events import Event, emit_many
+from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
 from joinedup.proactive.models import Entitlement, EntitlementRevision
 
@@ -168,7 +169,7 @@ def store_revisions(
         period_end = effective_from if status == "ended" else None
         if row is None:
             values = {
-                "uid": uuid.uuid4(),
+                "uid": new_id(),
                 "person_code": code,
                 "service_code": service.code,
                 "occasion": "",

@@ -22,6 +22,7 @@ from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound
 from joinedup.core.events import Event, emit_many
+from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
 from joinedup.proactive.models import Entitlement, EntitlementRevision
 from joinedup.proactive.payees import HOLDING
@@ -173,7 +174,7 @@ def record_outcomes(
         service = outcome.service
         if row is None:
             row = Entitlement(
-                uid=uuid.uuid4(),
+                uid=new_id(),
                 person_code=outcome.person_code,
                 service_code=service.code,
                 occasion=outcome.occasion,

@@ -86,14 +86,17 @@ def population_extract(
 ) -> PopulationExtract:
     """The persons with register references in ``[first_ref, end_ref)`` and everyone who lives
     at their residence addresses on ``on``, ordered by reference. Reads only."""
+    # fetchall: one call to the driver for the rows, not one per row (a chunk has 50,000)
     rows = session.connection().execute(_EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on})
-    found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
+    found = sorted({row[0]: row for row in rows.fetchall()}.values(), key=lambda row: row[0])
     refs = [int(row[0]) for row in found]
     parents: dict[int, list[int]] = {}
     connection = session.connection()
     for start in range(0, len(refs), _PARENTS_PER_QUERY):
         chunk = refs[start : start + _PARENTS_PER_QUERY]
-        for child, parent in connection.execute(_PARENTS, {"children": chunk, "day": on}):
+        for child, parent in connection.execute(
+            _PARENTS, {"children": chunk, "day": on}
+        ).fetchall():
             parents.setdefault(int(child), []).append(int(parent))
     return PopulationExtract(
         person_ref=refs,
