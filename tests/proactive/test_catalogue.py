@@ -163,6 +163,7 @@ def test_the_api_pages_through_the_catalogue(http: TestClient) -> None:
     assert one["life_events"] == [
         {"life_event": "birth", "concerns": "parents"},
         {"life_event": "age_18", "concerns": "parents"},
+        {"life_event": "address_change", "concerns": "parents"},
     ]
 
 

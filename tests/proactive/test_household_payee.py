@@ -22,6 +22,7 @@ from proactive_support import (
     react_to,
     record_birth,
     record_death,
+    record_move,
 )
 from reevaluation_support import law_change, month_start
 from sqlalchemy import select, text
@@ -41,6 +42,7 @@ from joinedup.proactive.service.households import household_of
 
 BIRTH = "population.birth_registered.v1"
 DEATH = "population.death_registered.v1"
+MOVE = "population.address_changed.v1"
 
 
 def _parents(database: Database, offset: int, *, low_income: bool = True) -> tuple[str, str]:
@@ -332,6 +334,65 @@ def test_a_surviving_parent_living_elsewhere_does_not_receive_it(seeded: Databas
     assert "birth-grant" not in survivor
     law_change(seeded, amount=130, effective_from=month_start(1))
     assert "child-benefit" not in entitlements_of(seeded, father)
+
+
+def test_a_child_moving_to_the_other_parent_takes_the_benefit_with_it(seeded: Database) -> None:
+    """The parents live apart; the child lives with its mother, the payee. When the child's
+    move to its father is registered, he is paid for it from the next month and her benefit
+    ends then (no child lives with her any more); each is told in a letter — and a law
+    change's re-evaluation agrees."""
+    mother, father = _parents(seeded, 1)
+    assert address_of(seeded, mother) != address_of(seeded, father)
+    child = record_birth(seeded, mother=mother, father=father, born=today() - timedelta(days=10))
+    react_to(seeded, latest_events(seeded, BIRTH))
+    hers = entitlements_of(seeded, mother)["child-benefit"]
+    assert (hers.status, hers.amount_cents) == (EntitlementStatus.GRANTED, 12_000)
+    assert "child-benefit" not in entitlements_of(seeded, father)
+
+    record_move(
+        seeded,
+        person=child["personalCode"],
+        address_id=address_of(seeded, father),
+        moved_on=today(),
+    )
+    react_to(seeded, latest_events(seeded, MOVE))
+
+    next_month = _first_of_next_month()
+    his = entitlements_of(seeded, father)["child-benefit"]
+    assert (his.status, his.amount_cents) == (EntitlementStatus.GRANTED, 12_000)
+    assert his.period_start == next_month
+    ended = entitlements_of(seeded, mother)["child-benefit"]
+    assert ended.status is EntitlementStatus.ENDED
+    assert ended.period_end == next_month  # this month is hers still
+    assert _letter_about(seeded, father, his.id)
+    assert _letter_about(seeded, mother, ended.id)
+
+    react_to(seeded, latest_events(seeded, MOVE))  # the same event again changes nothing
+    assert entitlements_of(seeded, father)["child-benefit"].revision == his.revision
+    assert entitlements_of(seeded, mother)["child-benefit"].revision == ended.revision
+
+    law_change(seeded, amount=130, effective_from=month_start(1))
+    assert entitlements_of(seeded, father)["child-benefit"].amount_cents == 13_000
+    assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.ENDED
+
+
+def test_a_parent_moving_out_leaves_the_benefit_with_the_children(seeded: Database) -> None:
+    """The parents live together with their child; the mother, the payee, moves out alone.
+    The father the child stays with is paid from the next month; hers ends then."""
+    mother, father = _couple(seeded, 2)
+    born_to(seeded, mother, father)
+    assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.GRANTED
+    (elsewhere,) = adults(seeded, sex="F", count=1, offset=5)
+
+    record_move(seeded, person=mother, address_id=address_of(seeded, elsewhere), moved_on=today())
+    react_to(seeded, latest_events(seeded, MOVE))
+
+    his = entitlements_of(seeded, father)["child-benefit"]
+    assert (his.status, his.amount_cents) == (EntitlementStatus.GRANTED, 12_000)
+    assert his.period_start == _first_of_next_month()
+    assert entitlements_of(seeded, mother)["child-benefit"].status is EntitlementStatus.ENDED
+    # her new household (another woman's home, no child of hers) was read, nothing decided
+    assert "child-benefit" not in entitlements_of(seeded, elsewhere)
 
 
 _TURNING_18_ALONE = """

@@ -53,7 +53,7 @@ CONCERNED_BY: dict[LifeEvent, frozenset[Concerns]] = {
     LifeEvent.BIRTH: frozenset({Concerns.PARENTS, Concerns.CHILD}),
     LifeEvent.DEATH: frozenset({Concerns.SPOUSE, Concerns.ESTATE}),
     LifeEvent.MARRIAGE: frozenset({Concerns.PERSON, Concerns.SPOUSE}),
-    LifeEvent.ADDRESS_CHANGE: frozenset({Concerns.PERSON}),
+    LifeEvent.ADDRESS_CHANGE: frozenset({Concerns.PERSON, Concerns.PARENTS}),
     LifeEvent.EMPLOYMENT_ENDED: frozenset({Concerns.PERSON}),
     LifeEvent.AGE_6: frozenset({Concerns.PERSON, Concerns.PARENTS}),
     LifeEvent.AGE_18: frozenset({Concerns.PERSON, Concerns.PARENTS}),

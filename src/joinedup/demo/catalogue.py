@@ -3,7 +3,7 @@ a real rule of the demo rulesets (:mod:`joinedup.rules.rulesets.demo`).
 
 | service | owner | delivery | life events (whom) |
 |---|---|---|---|
-| child benefit | Social Insurance Board | automatic | birth (parents), turning 18 (parents) |
+| child benefit | Social Insurance Board | automatic | birth, turning 18, moving home (parents) |
 | birth grant | Social Insurance Board | proactive offer, per birth | birth (parents) |
 | parental benefit | Social Insurance Board | inform (apply) | birth (parents) |
 | old-age pension | Social Insurance Board | proactive offer | pension age (person), death |
@@ -52,7 +52,13 @@ def _national(session: Session) -> None:
         owner=sib,
         level="national",
         delivery_mode="automatic",
-        life_events=[(LifeEvent.BIRTH, Concerns.PARENTS), (LifeEvent.AGE_18, Concerns.PARENTS)],
+        life_events=[
+            (LifeEvent.BIRTH, Concerns.PARENTS),
+            (LifeEvent.AGE_18, Concerns.PARENTS),
+            # a child moving to another parent takes the benefit with it; a parent moving out
+            # leaves it to the parent the children stay with
+            (LifeEvent.ADDRESS_CHANGE, Concerns.PARENTS),
+        ],
         ruleset=RULESET,
         variable="child_benefit",
         purpose="benefit-eligibility",

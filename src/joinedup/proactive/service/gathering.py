@@ -96,6 +96,10 @@ class Gatherer:
     def of(self, code: str) -> Facts:
         return self.facts.setdefault(code, Facts())
 
+    def on_day(self, day: date) -> Gatherer:
+        """A gatherer for the same client and purpose reading the registers as on ``day``."""
+        return Gatherer(self.calls, purpose=self.purpose, on=day, refs=self._refs)
+
     def read_person(self, code: str) -> None:
         body = self._call(PERSON, code, ["birthDate", "dateOfDeath"], asOf=self.on.isoformat())
         facts = self.of(code)

@@ -77,10 +77,16 @@ def _first_of_next_month(day: date) -> date:
 
 def decision_period(occurrence: Occurrence) -> tuple[str, date]:
     """The month the rules are evaluated for, and its first day. Reaching an age counts from
-    the first month that begins on or after the birthday (ages are whole years on the 1st)."""
+    the first month that begins on or after the birthday (ages are whole years on the 1st);
+    so does a move (the household is paid as it was for the month the move falls in)."""
     day = occurrence.on
-    ages = (LifeEvent.AGE_6, LifeEvent.AGE_18, LifeEvent.PENSION_AGE)
-    if occurrence.life_event in ages and day.day != 1:
+    from_next_month = (
+        LifeEvent.AGE_6,
+        LifeEvent.AGE_18,
+        LifeEvent.PENSION_AGE,
+        LifeEvent.ADDRESS_CHANGE,
+    )
+    if occurrence.life_event in from_next_month and day.day != 1:
         day = _first_of_next_month(day)
     first = day.replace(day=1)
     return first.strftime("%Y-%m"), first
@@ -266,6 +272,29 @@ def _home(gatherer: Gatherer, homes: Homes, ref: int, first_day: date) -> Househ
     return homes[key]
 
 
+def _homes_concerned(
+    gatherer: Gatherer, homes: Homes, occurrence: Occurrence, first_day: date
+) -> list[Household]:
+    """The households a household benefit is decided for at ``occurrence``: the one its
+    person lives in (the newborn's, who turned 18's, who moved's) and, for a move, each
+    household of those who lived with the mover the day before (a child moving to the other
+    parent leaves the first parent's household with one child fewer, or none; a parent
+    moving out leaves the children with the other parent)."""
+    found = [_home(gatherer, homes, occurrence.person_ref, first_day)]
+    if occurrence.life_event is not LifeEvent.ADDRESS_CHANGE:
+        return found
+    before = gatherer.on_day(occurrence.on - timedelta(days=1))
+    left = household_of(before, occurrence.person_ref, first_day=before.on)
+    seen = set(found[0].refs)
+    for code, ref in left.refs.items():
+        if ref == occurrence.person_ref or code in seen:
+            continue
+        home = _home(gatherer, homes, ref, first_day)
+        seen.update(home.refs)
+        found.append(home)
+    return found
+
+
 def _evaluate_service(
     session: Session,
     gatherer: Gatherer,
@@ -285,22 +314,23 @@ def _evaluate_service(
         # every child born in the month), a child born a year later has their own
         occasion = f"{occurrence.life_event.value}:{period}" if service.per_occasion else ""
         if concerns is Concerns.PARENTS and is_household_benefit(ruleset, service.variable):
-            # decided for the parents of the household the newborn (or who turned 18)
-            # lives in, as registered: a parent living elsewhere is not one of them
+            # decided for the parents of the household the newborn (who turned 18, who
+            # moved) lives in, as registered: a parent living elsewhere is not one of them
             try:
-                home = _home(gatherer, homes, occurrence.person_ref, first_day)
+                concerned = _homes_concerned(gatherer, homes, occurrence, first_day)
             except (NotFound, ConsentMissing):
                 continue
-            common: dict[str, Any] = {
-                "occasion": occasion,
-                "period_start": first_day,
-                "life_event": occurrence.life_event.value,
-                "regarding_code": regarding if regarding not in home.parents else None,
-                "event_id": occurrence.event_id,
-            }
-            outcomes += _for_household(
-                session, gatherer, service, home, period=period, common=common
-            )
+            for home in concerned:
+                common: dict[str, Any] = {
+                    "occasion": occasion,
+                    "period_start": first_day,
+                    "life_event": occurrence.life_event.value,
+                    "regarding_code": regarding if regarding not in home.parents else None,
+                    "event_id": occurrence.event_id,
+                }
+                outcomes += _for_household(
+                    session, gatherer, service, home, period=period, common=common
+                )
             continue
         try:
             persons = _concerned(gatherer, occurrence, concerns, codes)
