@@ -14,6 +14,7 @@ from joinedup.proactive.service.consent_changes import (
     end_after_consent_withdrawn,
     reconsider_after_consent,
 )
+from joinedup.proactive.service.deciding import Occurrence
 from joinedup.proactive.service.decisions import (
     accept_offer,
     decide,
@@ -31,7 +32,6 @@ from joinedup.proactive.service.entitlements import (
 from joinedup.proactive.service.letters import APPEAL_DAYS, send_decision_letters
 from joinedup.proactive.service.life_events import (
     ROUTING_PURPOSE,
-    Occurrence,
     Reaction,
     react,
     resolve_codes,

@@ -16,6 +16,7 @@ from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts
+from joinedup.proactive.service.deciding import Occurrence, decision_period
 from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
     Outcome,
@@ -28,7 +29,7 @@ from joinedup.proactive.service.entitlements import (
 )
 from joinedup.proactive.service.gathering import ConsentMissing, Gatherer, evaluate
 from joinedup.proactive.service.letters import send_decision_letters
-from joinedup.proactive.service.life_events import Occurrence, Reaction, decision_period
+from joinedup.proactive.service.life_events import Reaction
 
 log = structlog.get_logger(__name__)
 
