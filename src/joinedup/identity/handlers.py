@@ -1,5 +1,7 @@
 """How identity reacts to other contexts' events.
 
+- Daily (``identity.housekeeping``, 00:20 UTC): what a sign-in left behind is deleted once it
+  cannot be used any more (:mod:`joinedup.identity.service.housekeeping`).
 - A death (``population.death_registered.v1``) ends the person's powers of attorney, given
   and held, and their web sessions. (Parents' and representatives' mandates need nothing:
   they are read from the registries when used, and a dead child or a dead parent is no longer
@@ -9,17 +11,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from sqlalchemy.orm import Session
 
 from joinedup.core.consumers import consumer
 from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
+from joinedup.core.schedule import daily
 from joinedup.core.settings import get_settings
 from joinedup.exchange import exchange_client
 from joinedup.identity.service import (
     MANDATE_PURPOSE,
     end_powers_of,
     end_sessions_of,
+    purge_expired,
     registry_service,
 )
 from joinedup.registries.events import DeathRegistered
@@ -42,3 +48,17 @@ def end_mandates_at_death(session: Session, event: Delivered) -> None:
     code = str(answer.body["personalCode"])
     end_powers_of(session, personal_code=code, reason="death")
     end_sessions_of(session, personal_code=code, reason="death")
+
+
+def forget_expired_sign_ins(session: Session, on: date) -> str:
+    """The daily job: delete what sign-ins left behind that expired before ``on`` (00:00 UTC)
+    by more than its grace period."""
+    purged = purge_expired(
+        session,
+        now=datetime.combine(on, time(0), tzinfo=UTC),
+        failure_window=timedelta(minutes=get_settings().signin_window_minutes),
+    )
+    return str(purged)
+
+
+daily("identity.housekeeping", at=time(0, 20))(forget_expired_sign_ins)

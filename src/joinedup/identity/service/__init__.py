@@ -11,6 +11,7 @@ from joinedup.identity.service.attorney import (
     review_power_of_attorney,
     revoke_power_of_attorney,
 )
+from joinedup.identity.service.housekeeping import Purged, purge_expired
 from joinedup.identity.service.mandates import (
     AGE_OF_MAJORITY,
     MANDATE_PURPOSE,
@@ -59,6 +60,7 @@ __all__ = [
     "MAX_YEARS",
     "PendingSignIn",
     "PowerOfAttorneyDraft",
+    "Purged",
     "SignInStart",
     "ThrottlePolicy",
     "TooManyAttempts",
@@ -84,6 +86,7 @@ __all__ = [
     "powers_given",
     "powers_received",
     "powers_received_on",
+    "purge_expired",
     "record_sign_in_failure",
     "registry_service",
     "review_power_of_attorney",
