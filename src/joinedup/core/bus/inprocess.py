@@ -24,9 +24,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, case, null, select, text, update
 
 from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, wait_any
 from joinedup.core.clock import utcnow
@@ -50,6 +51,25 @@ class _Lease:
     owner: str
     names: frozenset[str]
     batch_size: int
+
+
+def read_statement(after: int, names: frozenset[str]) -> Select[Any]:
+    """The next :data:`READ_BATCH` published events after the position ``after``: each
+    with whether it is named in ``names`` (``wanted``) and, only then, its payload."""
+    wanted = OutboxEvent.name.in_(sorted(names))
+    return (
+        select(
+            OutboxEvent.stream_seq,
+            wanted.label("wanted"),
+            OutboxEvent.event_id,
+            OutboxEvent.name,
+            case((wanted, OutboxEvent.payload), else_=null()).label("payload"),
+            OutboxEvent.occurred_at,
+        )
+        .where(OutboxEvent.stream_seq > after)
+        .order_by(OutboxEvent.stream_seq)
+        .limit(READ_BATCH)
+    )
 
 
 class LeaseLost(Exception):
@@ -177,8 +197,10 @@ class InProcessBus:
 
         while not stop.is_set():
             wake.clear()
-            events = await asyncio.to_thread(self._read, position)
-            if not events:
+            # only the subscribed events come back (with the last position read): a
+            # consumer never decodes the payloads of the events it does not handle
+            events, last = await asyncio.to_thread(self._read, position, names)
+            if last is None:  # nothing new: record where it stands, wait
                 if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
                     await record(position, attempts)
                 await wait_any(stop, wake, timeout=self.poll_interval)
@@ -186,40 +208,40 @@ class InProcessBus:
             index = 0
             while index < len(events) and not stop.is_set():
                 limit = 1 if attempts else lease.batch_size
-                chosen: list[int] = []  # indices in ``events`` of the subscribed ones
-                end = index
-                while end < len(events) and len(chosen) < limit:
-                    if events[end].name in names:
-                        chosen.append(end)
-                    end += 1
-                if chosen:
-                    deliveries = [
-                        (events[at], attempts + 1 if k == 0 else 1) for k, at in enumerate(chosen)
-                    ]
-                    outcomes = await handler(deliveries)
-                    failed = next((k for k, o in enumerate(outcomes) if not o.settled), None)
-                    if failed is not None:
-                        # Everything before the failed event is settled: move up to it.
-                        bad = chosen[failed]
-                        if bad > 0:
-                            position = events[bad - 1].stream_seq
-                        attempts = (attempts if failed == 0 else 0) + 1
-                        await record(position, attempts)
-                        # Wait for the retry, renewing the lease meanwhile.
-                        retry_at = time.monotonic() + outcomes[failed].retry_after
-                        while (left := retry_at - time.monotonic()) > 0:
-                            if await wait_any(stop, timeout=min(left, self.lease_seconds / 3)):
-                                return
-                            if time.monotonic() - last_write > self.lease_seconds / 3:
-                                await record(position, attempts)
-                        index = bad
-                        continue
-                    attempts = 0
+                end = min(index + limit, len(events))
+                deliveries = [
+                    (events[at], attempts + 1 if at == index else 1) for at in range(index, end)
+                ]
+                outcomes = await handler(deliveries)
+                failed = next((k for k, o in enumerate(outcomes) if not o.settled), None)
+                if failed is not None:
+                    # Everything before the failed event is settled: move up to it.
+                    bad = index + failed
+                    position = max(position, events[bad].stream_seq - 1)
+                    attempts = (attempts if failed == 0 else 0) + 1
+                    await record(position, attempts)
+                    # Wait for the retry, renewing the lease meanwhile.
+                    retry_at = time.monotonic() + outcomes[failed].retry_after
+                    while (left := retry_at - time.monotonic()) > 0:
+                        if await wait_any(stop, timeout=min(left, self.lease_seconds / 3)):
+                            return
+                        if time.monotonic() - last_write > self.lease_seconds / 3:
+                            await record(position, attempts)
+                    index = bad
+                    continue
+                attempts = 0
                 position = events[end - 1].stream_seq
                 index = end
                 if time.monotonic() - last_write > FLUSH_INTERVAL:
                     await record(position, attempts)
-            if position != recorded:
+            if index < len(events):  # stopping: what is handled is recorded below
+                break
+            # past the events read that it does not handle, too; recorded when it handled
+            # some (the inbox makes a redelivery a no-op, but a crash should redeliver few),
+            # else lazily — a consumer of other events does not take the write lock per batch
+            handled = bool(events)
+            position = max(position, last)
+            if position != recorded and (handled or time.monotonic() - last_write > FLUSH_INTERVAL):
                 await record(position, attempts)
         if position != recorded:
             await record(position, attempts)
@@ -274,20 +296,14 @@ class InProcessBus:
                 .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow())
             )
 
-    def _read(self, after: int) -> list[Delivered]:
+    def _read(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
+        """The events after ``after`` (up to :data:`READ_BATCH`) that are named in
+        ``names``, and the last position read (None: nothing after ``after``). The payloads
+        of the others are not read."""
         with self.database.reading() as session:
-            rows = session.execute(
-                select(
-                    OutboxEvent.event_id,
-                    OutboxEvent.name,
-                    OutboxEvent.payload,
-                    OutboxEvent.occurred_at,
-                    OutboxEvent.stream_seq,
-                )
-                .where(OutboxEvent.stream_seq > after)
-                .order_by(OutboxEvent.stream_seq)
-                .limit(READ_BATCH)
-            ).all()
+            rows = session.execute(read_statement(after, names)).all()
+        if not rows:
+            return [], None
         return [
             Delivered(
                 event_id=row.event_id,
@@ -297,4 +313,5 @@ class InProcessBus:
                 stream_seq=row.stream_seq,
             )
             for row in rows
-        ]
+            if row.wanted
+        ], int(rows[-1].stream_seq)
