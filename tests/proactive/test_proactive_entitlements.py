@@ -135,3 +135,32 @@ def test_recording_outcomes_searches_the_stored_entitlements_by_index(seeded: Da
     assert changed.previous_amount == 24_000
     # a batch's look-up of (person, service, occasion) used to scan every entitlement
     assert scans == []
+
+
+def test_an_entitlement_changed_twice_in_one_batch_gets_one_letter_of_the_outcome(
+    seeded: Database,
+) -> None:
+    """Two births in one household handled in one batch change its child benefit twice: one
+    letter tells the outcome (it used to be two letters with one reference, a Conflict that
+    failed the whole batch)."""
+    (person,) = adults(seeded, sex="M", count=1, offset=5)
+    start = date(2026, 1, 1)
+    with seeded.unit_of_work() as session:
+        changes = record_outcomes(
+            session,
+            [_outcome(seeded, person, 12_000, start), _outcome(seeded, person, 24_000, start)],
+        )
+        assert [c.revision.revision for c in changes] == [1, 2]
+        assert send_decision_letters(session, changes) == 1
+        assert {c.revision.letter_reference for c in changes} == {
+            f"entitlement:{changes[0].entitlement.uid}:r2"
+        }
+    (letter,) = letters_of(seeded, person)
+    with seeded.reading() as session:
+        body = " ".join(
+            notify.get_letter(
+                session, message_id=letter.message_id, recipient_code=person
+            ).paragraphs
+        )
+    assert "240.00" in body  # granted 240 a month …
+    assert "120.00" not in body  # … not a change "from 120"

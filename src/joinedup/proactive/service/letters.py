@@ -5,6 +5,7 @@ appeal. A letter's reference is the entitlement's revision, so sending it again 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from datetime import date
@@ -195,6 +196,36 @@ def compose(change: Change, service: CatalogueService, locale: str) -> notify.Ne
     )
 
 
+def _one_per_entitlement(changes: Sequence[Change]) -> list[tuple[Change, list[Change]]]:
+    """One letter's change per entitlement: an entitlement changed more than once in one
+    batch (two births in one household handled together) gets one letter, of its last
+    revision, from the state before the first — with the changes it tells of. None when the
+    batch left it as it was."""
+    groups: dict[object, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.entitlement.uid, []).append(change)
+    found: list[tuple[Change, list[Change]]] = []
+    for group in groups.values():
+        last = group[-1]
+        if len(group) > 1:
+            first = group[0]
+            extra: dict[str, str] = {}
+            for change in group:
+                extra.update(change.extra)
+            last = dataclasses.replace(
+                last,
+                previous_status=first.previous_status,
+                previous_amount=first.previous_amount,
+                extra=extra,
+            )
+            if last.previous_status is last.status and last.previous_amount == (
+                last.entitlement.amount
+            ):
+                continue  # changed and changed back: nothing to tell
+        found.append((last, group))
+    return found
+
+
 def send_decision_letters(
     session: Session, changes: Sequence[Change], *, actor: str = PROACTIVE_ACTOR
 ) -> int:
@@ -207,7 +238,7 @@ def send_decision_letters(
     )
     services: dict[str, CatalogueService] = {}
     letters = []
-    for change in changes:
+    for change, revisions in _one_per_entitlement(changes):
         service = change.service
         if service is None:
             code = change.entitlement.service_code
@@ -215,7 +246,8 @@ def send_decision_letters(
         services[service.code] = service
         locale = preferences[change.entitlement.person_code].locale
         letter = compose(change, service, locale)
-        change.revision.letter_reference = letter.reference
+        for each in revisions:
+            each.revision.letter_reference = letter.reference
         letters.append(letter)
     sent = notify.send_letters(session, letters, actor=actor)
     session.flush()
