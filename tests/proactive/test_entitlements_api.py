@@ -146,3 +146,27 @@ def test_staff_read_their_agency_s_entitlements_of_a_person(
         f"/api/v1/staff/GOV/{SIB.member_code}/persons/nonsense/entitlements", headers=JSON
     )
     assert bad.status_code == 422
+
+
+def test_reasons_come_in_the_language_asked_for(web: TestClient, seeded: Database) -> None:
+    world = load_world(seeded)
+    code = _mother(world)
+    account = next(a for a in world.accounts if a.personal_code == code)
+    born_to(seeded, code)
+    sign_in(web, account)
+
+    def benefit(language: str) -> dict[str, Any]:
+        answer = web.get("/api/v1/me/entitlements", headers={**JSON, "Accept-Language": language})
+        assert answer.status_code == 200, answer.text
+        (found,) = [e for e in answer.json()["items"] if e["service_code"] == "child-benefit"]
+        return dict(found)
+
+    english, estonian = benefit("en"), benefit("et")
+    assert english["reason"].startswith("Eligible:")
+    assert estonian["reason"].startswith("Õigus on olemas:")  # was English whatever was asked
+    assert estonian["service_name"] == "Lapsetoetus"
+    one = web.get(
+        f"/api/v1/me/entitlements/{estonian['id']}", headers={**JSON, "Accept-Language": "et"}
+    ).json()
+    assert one["reason"] == estonian["reason"]
+    assert one["history"][-1]["reason"] == estonian["reason"]

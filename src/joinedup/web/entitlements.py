@@ -15,13 +15,17 @@ and an agency's staff view of one person's entitlements from their agency's serv
 - ``GET /api/v1/staff/{member_class}/{member_code}/persons/{person_code}/entitlements`` —
   for staff of that agency (any role): the person's entitlements from its services.
 
+Each entitlement's ``reason`` (and its revisions') is in the request's language (``lang``,
+the language cookie, then ``Accept-Language``), as the service's name already is: the rules'
+verdict is put together again from its stored parts (:func:`proactive.reason_in_language`).
+
 The use cases are :mod:`joinedup.proactive`'s; nothing here decides anything.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.orm import Session
@@ -46,6 +50,26 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Statuses = Annotated[list[EntitlementStatus] | None, Query(description="Only these statuses.")]
 _STAFF = Depends(_require_staff(member=PATH_MEMBER))
+_View = TypeVar("_View", bound=EntitlementView)
+
+
+def _in_language(view: _View) -> _View:
+    """``view`` with its reasons in the request's language."""
+    update: dict[str, object] = {
+        "reason": proactive.reason_in_language(view.reason, view.explanation)
+    }
+    if isinstance(view, EntitlementDetail):
+        update["history"] = [
+            h.model_copy(
+                update={"reason": proactive.reason_in_language(h.reason, view.explanation)}
+            )
+            for h in view.history
+        ]
+    return view.model_copy(update=update)
+
+
+def _page_in_language(page: Page[EntitlementView]) -> Page[EntitlementView]:
+    return page.model_copy(update={"items": [_in_language(item) for item in page.items]})
 
 
 def _subject(session: Session, citizen: CitizenContext) -> str:
@@ -64,11 +88,13 @@ def my_entitlements(
     limit: Limit = DEFAULT_LIMIT,
     status: Statuses = None,
 ) -> Page[EntitlementView]:
-    return proactive.list_entitlements(
-        session,
-        person_code=_subject(session, citizen),
-        status=status,
-        page=PageRequest(cursor=cursor, limit=limit),
+    return _page_in_language(
+        proactive.list_entitlements(
+            session,
+            person_code=_subject(session, citizen),
+            status=status,
+            page=PageRequest(cursor=cursor, limit=limit),
+        )
     )
 
 
@@ -76,8 +102,10 @@ def my_entitlements(
 def my_entitlement(
     entitlement_id: uuid.UUID, citizen: Citizen, session: ReadSession
 ) -> EntitlementDetail:
-    return proactive.get_entitlement(
-        session, entitlement_id=entitlement_id, person_code=_subject(session, citizen)
+    return _in_language(
+        proactive.get_entitlement(
+            session, entitlement_id=entitlement_id, person_code=_subject(session, citizen)
+        )
     )
 
 
@@ -92,11 +120,13 @@ def decide(
     proactive.get_entitlement(
         session, entitlement_id=entitlement_id, person_code=citizen.subject_code
     )
-    return proactive.decide(
-        session,
-        entitlement_id=entitlement_id,
-        decision=body.decision,
-        actor_code=citizen.actor_code,
+    return _in_language(
+        proactive.decide(
+            session,
+            entitlement_id=entitlement_id,
+            decision=body.decision,
+            actor_code=citizen.actor_code,
+        )
     )
 
 
@@ -153,10 +183,12 @@ def persons_entitlements(
     limit: Limit = DEFAULT_LIMIT,
     status: Statuses = None,
 ) -> Page[EntitlementView]:
-    return proactive.list_entitlements(
-        session,
-        person_code=person_code,
-        owner_member_code=member_code,
-        status=status,
-        page=PageRequest(cursor=cursor, limit=limit),
+    return _page_in_language(
+        proactive.list_entitlements(
+            session,
+            person_code=person_code,
+            owner_member_code=member_code,
+            status=status,
+            page=PageRequest(cursor=cursor, limit=limit),
+        )
     )
