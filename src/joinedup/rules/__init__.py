@@ -8,7 +8,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 """
 
 from joinedup.rules.columnar import Simulation
-from joinedup.rules.explanation import Explanation, Verdict
+from joinedup.rules.explanation import Explanation
 from joinedup.rules.periods import Period
 from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
@@ -16,6 +16,7 @@ from joinedup.rules.registry import UnknownRuleset, get_ruleset, ruleset_names
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.service import calculate, explain, explain_situation
 from joinedup.rules.situation import Situation, parse_situation
+from joinedup.rules.verdicts import Verdict
 from joinedup.rules.wording import sentences_in_language
 
 __all__ = [

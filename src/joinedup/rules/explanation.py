@@ -17,13 +17,11 @@ writes them in the reader's language (:func:`~joinedup.rules.wording.sentences_i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from joinedup.core import i18n
 from joinedup.rules.explain import Evaluation, Instance
+from joinedup.rules.formula_walk import evaluated_nodes, unwrap, variable_links
 from joinedup.rules.ir import (
     BoundVariable,
     KAggregate,
@@ -31,7 +29,6 @@ from joinedup.rules.ir import (
     KLogic,
     KNot,
     KParam,
-    KProject,
     KScale,
     KVar,
     KWhere,
@@ -40,159 +37,17 @@ from joinedup.rules.ir import (
 )
 from joinedup.rules.model import N_, Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
-from joinedup.rules.render import Renderer, cited, format_value, value_part
+from joinedup.rules.render import Renderer, format_value, value_part
+from joinedup.rules.verdicts import ConditionResult, Explained, Verdict
 from joinedup.rules.wording import (
     Joined,
-    Language,
     Part,
     Phrase,
-    Text,
     Value,
     english,
-    part_dict,
-    part_of,
 )
 
 _ABSENT = object()
-
-
-@dataclass(slots=True)
-class ConditionResult:
-    text: str
-    met: bool
-    reference: Reference | None = None
-    children: list[ConditionResult] = field(default_factory=list)
-    #: ``text`` in parts, to be written in another language (None: ``text`` is all there is)
-    phrase: Part | None = None
-
-    def sentence(self) -> str:
-        return f"{self.text} ({self.reference.citation})" if self.reference else self.text
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "met": self.met,
-            "reference": self.reference.as_dict() if self.reference else None,
-            "conditions": [c.as_dict() for c in self.children],
-        }
-
-
-@dataclass(slots=True)
-class Explained:
-    """One value of one variable for one entity and period, and how it was obtained."""
-
-    key: str
-    instance: Instance
-    entity_id: str
-    value: Any
-    text: str
-    conditions: list[ConditionResult]
-    computation: str | None
-    parameters: list[dict[str, Any]]
-    inputs: list[str]
-
-    @property
-    def variable(self) -> Variable:
-        return self.instance.variable
-
-    def as_dict(self) -> dict[str, Any]:
-        inst, bound = self.instance, self.instance.bound
-        formula = None
-        if inst.source == "formula" and bound is not None:
-            formula = {
-                "since": bound.since.isoformat() if bound.since else None,
-                "until": bound.until.isoformat() if bound.until else None,
-                "reference": bound.reference.as_dict() if bound.reference else None,
-            }
-        reference = inst.variable.reference
-        return {
-            "key": self.key,
-            "variable": inst.variable.name,
-            "label": inst.variable.label,
-            "entity": inst.variable.entity,
-            "id": self.entity_id,
-            "period": str(inst.period),
-            "value": self.value,
-            "text": self.text,
-            "source": inst.source,
-            "formula": formula,
-            "reference": reference.as_dict() if reference else None,
-            "computation": self.computation,
-            "conditions": [c.as_dict() for c in self.conditions],
-            "parameters": self.parameters,
-            "inputs": self.inputs,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The verdict sentence of a value in parts: whether its condition was met, the verdict
-    word ("Eligible", "Not eligible", a variable's own), and the conditions that decided it
-    — so that it can be put in another language from its parts (each condition's ``text``
-    as written in the rules, or the parts of a condition the rules word themselves)."""
-
-    met: bool
-    word: str
-    conditions: tuple[ConditionResult, ...]
-
-    def phrase(self) -> Phrase:
-        """The verdict sentence in parts (citations as enacted)."""
-        conditions = tuple(
-            cited(
-                c.phrase if c.phrase is not None else Text(c.text),
-                c.reference.citation if c.reference else None,
-            )
-            for c in self.conditions
-        )
-        return Phrase(
-            N_("%(verdict)s: %(conditions)s."),
-            {"verdict": Text(self.word), "conditions": Joined(conditions, "; ")},
-        )
-
-    def sentence(self, translate: Callable[[str], str] = str, *, locale: str | None = None) -> str:
-        """The verdict sentence; ``translate`` puts the verdict word and each condition's words
-        in another language (citations stay as enacted), and amounts, numbers and dates are
-        written for ``locale`` (default: as the rules write them when nothing is translated,
-        else the current language's way)."""
-        if locale is None:
-            locale = i18n.SOURCE_LOCALE if translate is str else i18n.current_locale()
-        return self.phrase().text(Language(locale, translate))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        """A verdict as :meth:`as_dict` stored it."""
-        return cls(
-            bool(data.get("met")),
-            str(data["word"]),
-            tuple(
-                ConditionResult(
-                    str(c["text"]),
-                    bool(data.get("met")),
-                    Reference(str(c["citation"]), None) if c.get("citation") else None,
-                    phrase=_stored_part(c.get("parts")),
-                )
-                for c in data.get("conditions") or []
-            ),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        conditions = []
-        for c in self.conditions:
-            entry = {"text": c.text, "citation": c.reference.citation if c.reference else None}
-            if c.phrase is not None and c.phrase != Text(c.text):  # worded by the rules
-                entry["parts"] = part_dict(c.phrase)
-            conditions.append(entry)
-        return {"met": self.met, "word": self.word, "conditions": conditions}
-
-
-def _stored_part(data: Any) -> Part | None:
-    """Stored parts, or None (none stored, or not readable: the English text is shown)."""
-    if data is None:
-        return None
-    try:
-        return part_of(data)
-    except ValueError:
-        return None
 
 
 class Explanation:
@@ -390,7 +245,7 @@ class Explainer:
     def dependencies(self, inst: Instance, bound: BoundVariable) -> list[Instance]:
         if bound.links is None:
             found: list[tuple[KVar, tuple[tuple[str, str, int | None], ...]]] = []
-            _links(bound.root, (), found)
+            variable_links(bound.root, (), found)
             bound.links = found
         memo, groups = self.ev.memo, self.situation.groups
         out: list[Instance] = []
@@ -415,7 +270,7 @@ class Explainer:
 
     def parameters(self, root: Node, frame: dict[int, Any]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for node in _evaluated(root, frame):
+        for node in evaluated_nodes(root, frame):
             entry: dict[str, Any]
             if isinstance(node, KParam):
                 entry = _parameter_entry(node)
@@ -555,7 +410,7 @@ class Explainer:
 
     def verdict_parts(self, inst: Instance, found: list[ConditionResult]) -> Verdict | None:
         variable = inst.variable
-        root = _unwrap(inst.bound.root) if inst.bound and inst.bound.root else None
+        root = unwrap(inst.bound.root) if inst.bound and inst.bound.root else None
         if not found or not (isinstance(root, KWhere) or variable.value_type is ValueType.BOOL):
             return None
         yes, no = variable.verdicts
@@ -630,48 +485,3 @@ def _flatten(conditions: list[ConditionResult]) -> list[ConditionResult]:
 
 def _is_zero(inst: Instance) -> bool:
     return inst.value in (0, False)
-
-
-def _unwrap(node: Node) -> Node:
-    from joinedup.rules.ir import KNamed
-
-    while isinstance(node, KNamed):
-        node = node.operand
-    return node
-
-
-def _evaluated(root: Node, frame: dict[int, Any]) -> list[Node]:
-    """The nodes of a formula that were evaluated (the branch of each choice that was taken)."""
-    out: list[Node] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        if isinstance(node, KWhere):
-            if node.nid not in frame:
-                continue
-            taken = node.then if frame.get(node.condition.nid) else node.otherwise
-            stack.extend((taken, node.condition))
-        else:
-            stack.extend(reversed(children(node)))
-    return out
-
-
-def _links(
-    node: Node | None,
-    path: tuple[tuple[str, str, int | None], ...],
-    out: list[tuple[KVar, tuple[tuple[str, str, int | None], ...]]],
-) -> None:
-    if node is None:
-        return
-    if isinstance(node, KVar):
-        out.append((node, path))
-        return
-    if isinstance(node, KAggregate):
-        _links(node.operand, (*path, ("members", node.group, node.role)), out)
-        return
-    if isinstance(node, KProject):
-        _links(node.operand, (*path, ("group", node.group, None)), out)
-        return
-    for child in children(node):
-        _links(child, path, out)

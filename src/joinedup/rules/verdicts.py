@@ -1,0 +1,158 @@
+"""The results an explanation is made of: each condition met or not
+(:class:`ConditionResult`), each value and how it was obtained (:class:`Explained`), and a
+value's verdict sentence in parts (:class:`Verdict`), stored with an entitlement and written
+again in the reader's language (:mod:`joinedup.rules.wording`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from joinedup.core import i18n
+from joinedup.rules.explain import Instance
+from joinedup.rules.model import N_, Reference, Variable
+from joinedup.rules.render import cited
+from joinedup.rules.wording import Joined, Language, Part, Phrase, Text, part_dict, part_of
+
+
+@dataclass(slots=True)
+class ConditionResult:
+    text: str
+    met: bool
+    reference: Reference | None = None
+    children: list[ConditionResult] = field(default_factory=list)
+    #: ``text`` in parts, to be written in another language (None: ``text`` is all there is)
+    phrase: Part | None = None
+
+    def sentence(self) -> str:
+        return f"{self.text} ({self.reference.citation})" if self.reference else self.text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "met": self.met,
+            "reference": self.reference.as_dict() if self.reference else None,
+            "conditions": [c.as_dict() for c in self.children],
+        }
+
+
+@dataclass(slots=True)
+class Explained:
+    """One value of one variable for one entity and period, and how it was obtained."""
+
+    key: str
+    instance: Instance
+    entity_id: str
+    value: Any
+    text: str
+    conditions: list[ConditionResult]
+    computation: str | None
+    parameters: list[dict[str, Any]]
+    inputs: list[str]
+
+    @property
+    def variable(self) -> Variable:
+        return self.instance.variable
+
+    def as_dict(self) -> dict[str, Any]:
+        inst, bound = self.instance, self.instance.bound
+        formula = None
+        if inst.source == "formula" and bound is not None:
+            formula = {
+                "since": bound.since.isoformat() if bound.since else None,
+                "until": bound.until.isoformat() if bound.until else None,
+                "reference": bound.reference.as_dict() if bound.reference else None,
+            }
+        reference = inst.variable.reference
+        return {
+            "key": self.key,
+            "variable": inst.variable.name,
+            "label": inst.variable.label,
+            "entity": inst.variable.entity,
+            "id": self.entity_id,
+            "period": str(inst.period),
+            "value": self.value,
+            "text": self.text,
+            "source": inst.source,
+            "formula": formula,
+            "reference": reference.as_dict() if reference else None,
+            "computation": self.computation,
+            "conditions": [c.as_dict() for c in self.conditions],
+            "parameters": self.parameters,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verdict sentence of a value in parts: whether its condition was met, the verdict
+    word ("Eligible", "Not eligible", a variable's own), and the conditions that decided it
+    — so that it can be put in another language from its parts (each condition's ``text``
+    as written in the rules, or the parts of a condition the rules word themselves)."""
+
+    met: bool
+    word: str
+    conditions: tuple[ConditionResult, ...]
+
+    def phrase(self) -> Phrase:
+        """The verdict sentence in parts (citations as enacted)."""
+        conditions = tuple(
+            cited(
+                c.phrase if c.phrase is not None else Text(c.text),
+                c.reference.citation if c.reference else None,
+            )
+            for c in self.conditions
+        )
+        return Phrase(
+            N_("%(verdict)s: %(conditions)s."),
+            {"verdict": Text(self.word), "conditions": Joined(conditions, "; ")},
+        )
+
+    def sentence(self, translate: Callable[[str], str] = str, *, locale: str | None = None) -> str:
+        """The verdict sentence; ``translate`` puts the verdict word and each condition's words
+        in another language (citations stay as enacted), and amounts, numbers and dates are
+        written for ``locale`` (default: as the rules write them when nothing is translated,
+        else the current language's way)."""
+        if locale is None:
+            locale = i18n.SOURCE_LOCALE if translate is str else i18n.current_locale()
+        return self.phrase().text(Language(locale, translate))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """A verdict as :meth:`as_dict` stored it."""
+        return cls(
+            bool(data.get("met")),
+            str(data["word"]),
+            tuple(
+                ConditionResult(
+                    str(c["text"]),
+                    bool(data.get("met")),
+                    Reference(str(c["citation"]), None) if c.get("citation") else None,
+                    phrase=_stored_part(c.get("parts")),
+                )
+                for c in data.get("conditions") or []
+            ),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        conditions = []
+        for c in self.conditions:
+            entry = {"text": c.text, "citation": c.reference.citation if c.reference else None}
+            if c.phrase is not None and c.phrase != Text(c.text):  # worded by the rules
+                entry["parts"] = part_dict(c.phrase)
+            conditions.append(entry)
+        return {"met": self.met, "word": self.word, "conditions": conditions}
+
+
+def _stored_part(data: Any) -> Part | None:
+    """Stored parts, or None (none stored, or not readable: the English text is shown)."""
+    if data is None:
+        return None
+    try:
+        return part_of(data)
+    except ValueError:
+        return None
+
+
+__all__ = ["ConditionResult", "Explained", "Verdict"]
