@@ -1,14 +1,12 @@
 """The proactive services' use cases, one module per topic; everything public is re-exported."""
 
+from joinedup.proactive.service.application_forms import Question, check_answers, questions_of
 from joinedup.proactive.service.applications import (
     ApplicationForm,
     KnownFact,
-    Question,
     apply_for_service,
-    check_answers,
     get_application,
     prepare_application,
-    questions_of,
 )
 from joinedup.proactive.service.consent_changes import (
     end_after_consent_withdrawn,

@@ -23,21 +23,22 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue, consent, exchange, identity, rules
-from joinedup.catalogue import CatalogueService, Concerns, LawfulBasis
+from joinedup import catalogue, exchange, identity, rules
+from joinedup.catalogue import CatalogueService, Concerns
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import Conflict, NotFound, ValidationFailed
 from joinedup.core.settings import get_settings
 from joinedup.exchange import LocalCallRefused
 from joinedup.proactive.models import Application, Entitlement
 from joinedup.proactive.schemas import ApplicationView, EntitlementStatus
+from joinedup.proactive.service.application_forms import Question, check_answers, questions_of
+from joinedup.proactive.service.deciding import lacks_consent
 from joinedup.proactive.service.entitlements import Outcome, record_outcomes
 from joinedup.proactive.service.gathering import (
     PERSON,
@@ -50,23 +51,6 @@ from joinedup.proactive.service.letters import send_decision_letters
 
 #: The cause named in the ``entitlement.*.v1`` events an application leads to.
 CAUSE = "application"
-#: The largest amount an applicant may declare (in euros): above it is a typing mistake.
-MAX_AMOUNT = Decimal("1000000")
-_MONEY_KINDS = ("money", "float")
-
-
-@dataclass(frozen=True)
-class Question:
-    """One thing the applicant is asked (a ruleset input no register holds)."""
-
-    variable: str
-    #: The rules' label (English; translated where it is shown).
-    label: str
-    #: ``money``, ``int``, ``float``, ``bool`` or ``enum``.
-    kind: str
-    #: An enum's (key, label) choices.
-    choices: tuple[tuple[str, str], ...] = ()
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,92 +79,6 @@ class ApplicationForm:
     #: the person consents; ``not-served``: the owner's registers do not know them, e.g. not
     #: a resident of the municipality), else None.
     blocked: str | None = None
-
-
-def questions_of(service: CatalogueService) -> list[Question]:
-    """What an applicant for ``service`` is asked, in the catalogue's order. Reads nothing."""
-    ruleset = rules.get_ruleset(service.ruleset)
-    found = []
-    for name in service.applicant_inputs:
-        variable = ruleset.variable(name)
-        found.append(
-            Question(
-                variable=name,
-                label=variable.label,
-                kind=variable.value_type.value,
-                choices=tuple(variable.enum.members) if variable.enum is not None else (),
-                description=variable.description,
-            )
-        )
-    return found
-
-
-def _money(text: str) -> Decimal | None:
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    cleaned = cleaned.removeprefix("€").removesuffix("€")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def check_answers(service: CatalogueService, answers: Mapping[str, Any]) -> dict[str, Any]:
-    """The applicant's answers in the rules' terms (``{variable: value}``); ``ValidationFailed``
-    naming each field that is missing or wrong (``code``: ``required``, ``not_a_number``,
-    ``negative``, ``too_large``, ``too_precise``, ``not_a_choice``). Reads nothing."""
-    problems: list[dict[str, str]] = []
-    checked: dict[str, Any] = {}
-    questions = questions_of(service)
-    asked = {q.variable for q in questions}
-    for name in answers:
-        if name not in asked:
-            problems.append(
-                {"field": name, "code": "not_asked", "message": "is not asked by this service"}
-            )
-    for question in questions:
-        raw = answers.get(question.variable)
-        text = "" if raw is None else str(raw).strip()
-        field = question.variable
-
-        def refuse(code: str, message: str, field: str = field) -> None:
-            problems.append({"field": field, "code": code, "message": message})
-
-        if isinstance(raw, bool) and question.kind != "bool":
-            refuse("not_a_number", "must be a number")
-            continue
-        if not text:
-            refuse("required", "answer this question")
-        elif question.kind in (*_MONEY_KINDS, "int"):
-            value = _money(text)
-            if value is None:
-                refuse("not_a_number", "must be a number, like 450.00")
-            elif value < 0:
-                refuse("negative", "must be 0 or more")
-            elif value > MAX_AMOUNT:
-                refuse("too_large", f"must be at most {MAX_AMOUNT}")
-            elif question.kind == "int" and value != value.to_integral_value():
-                refuse("not_a_number", "must be a whole number")
-            elif question.kind == "money" and value != value.quantize(Decimal("0.01")):
-                refuse("too_precise", "must be in euros and cents, like 450.00")
-            else:
-                checked[field] = int(value) if question.kind == "int" else float(value)
-        elif question.kind == "bool":
-            if text.lower() in ("yes", "true"):
-                checked[field] = True
-            elif text.lower() in ("no", "false"):
-                checked[field] = False
-            else:
-                refuse("not_a_choice", "must be yes or no")
-        elif question.kind == "enum":
-            keys = [key for key, _ in question.choices]
-            if text in keys:
-                checked[field] = text
-            else:
-                refuse("not_a_choice", "must be one of " + ", ".join(keys))
-    if problems:
-        raise ValidationFailed("The application cannot be accepted as given.", errors=problems)
-    return checked
 
 
 def _check_code(field: str, code: str) -> None:
@@ -221,12 +119,6 @@ def _authorise(session: Session, *, actor_code: str, person_code: str, service_c
             on=today(),
             calls=calls,
         )
-
-
-def _lacks_consent(session: Session, service: CatalogueService, person: str) -> bool:
-    return service.lawful_basis is LawfulBasis.CONSENT and not consent.has_consent(
-        session, agreement=str(service.data_agreement_id), subject_code=person, on=today()
-    )
 
 
 class _ApplicantGatherer(Gatherer):
@@ -342,7 +234,7 @@ def prepare_application(
         questions=questions,
         known=[],
     )
-    if _lacks_consent(session, service, person_code):
+    if lacks_consent(session, service, person_code):
         return replace(form, blocked="consent")
     probe = {q.variable: _probe(q) for q in questions}
     try:
@@ -441,7 +333,7 @@ def apply_for_service(
     existing = _submitted(session, person_code, service.code, key)
     if existing is not None:
         return _view(session, existing, replayed=True)
-    if _lacks_consent(session, service, person_code):
+    if lacks_consent(session, service, person_code):
         raise Conflict(
             f"{service.code} reads your data only with your consent: give it first",
             reason="consent",
