@@ -19,9 +19,9 @@ from joinedup.rules import Verdict, sentences_in_language
 from joinedup.rules.model import ValueType
 from joinedup.rules.parameters import extract_labels
 from joinedup.rules.periods import Period
-from joinedup.rules.render import format_value, value_part
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.service import explain_situation
+from joinedup.rules.vocabulary import format_value, value_part
 from joinedup.rules.wording import Language, Phrase, english, part_of
 
 #: Words that read the same in both languages (the country's name).

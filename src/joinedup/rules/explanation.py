@@ -37,8 +37,9 @@ from joinedup.rules.ir import (
 )
 from joinedup.rules.model import N_, Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
-from joinedup.rules.render import Renderer, format_value, value_part
+from joinedup.rules.render import Renderer
 from joinedup.rules.verdicts import ConditionResult, Explained, Verdict
+from joinedup.rules.vocabulary import format_value, value_part
 from joinedup.rules.wording import (
     Joined,
     Part,

@@ -10,7 +10,6 @@ fixed words and operators are message ids (``N_()``), the labels are the ruleset
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from joinedup.rules.ir import (
@@ -37,108 +36,26 @@ from joinedup.rules.ir import (
     KYears,
     Node,
 )
-from joinedup.rules.model import N_, EnumType, ValueType, Variable
+from joinedup.rules.model import N_, ValueType
 from joinedup.rules.money import format_money
 from joinedup.rules.periods import ETERNITY, Period, Unit
+from joinedup.rules.vocabulary import (
+    ABSENT,
+    NO,
+    NOUN_VALUE,
+    SHORT,
+    SYMBOLS,
+    VERBS,
+    YES,
+    name_of,
+    value_part,
+    with_article,
+    word_for,
+)
 from joinedup.rules.wording import Joined, Part, Phrase, Text, Value
 
 if TYPE_CHECKING:
     from joinedup.rules.explain import Evaluation, Instance
-
-_ABSENT = object()
-
-#: A comparison stated with its values: (when it holds, when it does not).
-VERBS = {
-    "<=": (N_("%(left)s is at most %(right)s"), N_("%(left)s is above %(right)s")),
-    "<": (N_("%(left)s is below %(right)s"), N_("%(left)s is not below %(right)s")),
-    ">=": (N_("%(left)s is at least %(right)s"), N_("%(left)s is below %(right)s")),
-    ">": (N_("%(left)s is above %(right)s"), N_("%(left)s is not above %(right)s")),
-    "==": (N_("%(left)s is %(right)s"), N_("%(left)s is not %(right)s")),
-    "!=": (N_("%(left)s is not %(right)s"), N_("%(left)s is %(right)s")),
-}
-#: A comparison without values, inside "a child of the household has …".
-SHORT = {
-    "<": N_("%(left)s below %(right)s"),
-    "<=": N_("%(left)s at most %(right)s"),
-    ">": N_("%(left)s above %(right)s"),
-    ">=": N_("%(left)s at least %(right)s"),
-    "==": N_("%(left)s equal to %(right)s"),
-    "!=": N_("%(left)s other than %(right)s"),
-}
-SYMBOLS = {
-    "+": N_("%(left)s + %(right)s"),
-    "-": N_("%(left)s − %(right)s"),
-    "*": N_("%(left)s × %(right)s"),
-    "/": N_("%(left)s ÷ %(right)s"),
-}
-YES, NO = Phrase(N_("yes")), Phrase(N_("no"))
-NOUN_VALUE = N_("%(noun)s %(value)s")
-
-
-def format_value(kind: ValueType, value: Any, enum: EnumType | None = None) -> str:
-    if value is _ABSENT:
-        return "?"
-    if kind is ValueType.MONEY:
-        return format_money(value)
-    if kind is ValueType.BOOL:
-        return "yes" if value else "no"
-    if kind is ValueType.ENUM and enum is not None:
-        return enum.label(int(value))
-    if kind is ValueType.FLOAT:
-        return format(float(value), ".10g")
-    if kind is ValueType.DATE:
-        if value == date.max:
-            return "none recorded"
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return str(value)
-
-
-def value_part(kind: ValueType, value: Any, enum: EnumType | None = None) -> Part:
-    """:func:`format_value` in parts: the same words in English, the reader's way elsewhere."""
-    if value is _ABSENT:
-        return "?"
-    if kind is ValueType.MONEY:
-        plain = value.item() if hasattr(value, "item") else value  # a numpy scalar
-        return Value("money", plain if isinstance(plain, int | float) else float(plain))
-    if kind is ValueType.BOOL:
-        return YES if value else NO
-    if kind is ValueType.ENUM and enum is not None:
-        return Text(enum.label(int(value)))
-    if kind is ValueType.FLOAT:
-        return Value("number", format(float(value), ".10g"))
-    if kind is ValueType.DATE:
-        if value == date.max:
-            return Phrase(N_("none recorded"))
-        return Value("date", value.isoformat()) if hasattr(value, "isoformat") else str(value)
-    return Value("number", str(value)) if kind is ValueType.INT else str(value)
-
-
-def name_of(variable: Variable, *, capital: bool = False) -> Part:
-    """How a sentence names ``variable`` (its noun, else its label with a small first letter)."""
-    if capital:
-        return Text(variable.label)
-    return Text(variable.noun) if variable.noun else Text(variable.label, lower=True)
-
-
-def _word(key: str, label: str | None) -> Part:
-    """An entity or role named by its key ("household"): its label where that is the same
-    word ("Household"), so that a ruleset's marked labels translate it; else the key."""
-    if label and label[:1].lower() + label[1:] == key:
-        return Text(label, lower=True)
-    return Text(key)
-
-
-def _article(word: str, part: Part) -> Phrase:
-    return Phrase(
-        N_("an %(word)s") if word[:1].lower() in "aeiou" else N_("a %(word)s"), {"word": part}
-    )
-
-
-def cited(part: Part, citation: str | None) -> Part:
-    """A condition with the law it comes from."""
-    if citation is None:
-        return part
-    return Phrase(N_("%(condition)s (%(citation)s)"), {"condition": part, "citation": citation})
 
 
 class Renderer:
@@ -161,12 +78,12 @@ class Renderer:
 
     def _group_word(self, key: str) -> Part:
         entity = self.ev.ruleset.entities.get(key)
-        return _word(key, entity.label if entity is not None else None)
+        return word_for(key, entity.label if entity is not None else None)
 
     def _role_word(self, group: str, role_key: str) -> Part:
         entity = self.ev.ruleset.groups.get(group)
         role = next((r for r in entity.roles if r.key == role_key), None) if entity else None
-        return _word(role_key, role.label if role is not None else None)
+        return word_for(role_key, role.label if role is not None else None)
 
     # values and names of operands ----------------------------------------------------------
 
@@ -174,7 +91,7 @@ class Renderer:
     def value_of(node: Node, frame: dict[int, Any]) -> Any:
         if isinstance(node, KConst | KParam):
             return node.value
-        found = frame.get(node.nid, _ABSENT)
+        found = frame.get(node.nid, ABSENT)
         if isinstance(node, KAggregate) and isinstance(found, tuple):
             return found[0]
         return found
@@ -272,7 +189,7 @@ class Renderer:
 
     def term(self, node: Node, value: Any, *, right: bool) -> Part:
         noun = self.noun(node)
-        if value is _ABSENT:
+        if value is ABSENT:
             return noun or Phrase(N_("the value"))
         shown = value_part(node.kind, value, node.enum)
         if noun is None:
@@ -339,7 +256,7 @@ class Renderer:
             case KAggregate(func="any" | "all"):
                 return self.members_text(node, frame, truth)
             case KHasRole(group=group, role_key=role):
-                word = _article(role, self._role_word(group, role))
+                word = with_article(role, self._role_word(group, role))
                 return Phrase(N_("is %(role)s") if truth else N_("is not %(role)s"), {"role": word})
             case KWithin(operand=operand, start=start, stop=stop):
                 args: dict[str, Part] = {
@@ -370,7 +287,7 @@ class Renderer:
         }
         if node.func == "any":
             if truth:
-                args["member"] = _article(node.role_key or "member", who)
+                args["member"] = with_article(node.role_key or "member", who)
                 text = Phrase(N_("%(member)s of the %(group)s has %(condition)s"), args)
             else:
                 text = Phrase(N_("no %(member)s of the %(group)s has %(condition)s"), args)
@@ -403,7 +320,7 @@ class Renderer:
     def scale_steps(self, node: KScale, frame: dict[int, Any]) -> list[str]:
         """How a scale applied to its base, bracket by bracket ("2% of €6,000.00 = €120.00")."""
         base = self.value_of(node.base, frame)
-        if base is _ABSENT:
+        if base is ABSENT:
             return []
         money_base = node.base.kind is ValueType.MONEY
 

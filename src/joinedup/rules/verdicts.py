@@ -12,7 +12,7 @@ from typing import Any
 from joinedup.core import i18n
 from joinedup.rules.explain import Instance
 from joinedup.rules.model import N_, Reference, Variable
-from joinedup.rules.render import cited
+from joinedup.rules.vocabulary import cited
 from joinedup.rules.wording import Joined, Language, Part, Phrase, Text, part_dict, part_of
 
 
