@@ -476,6 +476,33 @@ class ExchangeClient:
         """Calls made whose records are not yet written."""
         return len(self._pending)
 
+    def detach_records(self) -> list[Recording]:
+        """Take the queued records away, without the members' signing keys, for another
+        client of the same subsystem to write (:meth:`attach_records`) — a read done in another
+        process whose records are written in the transaction that uses what it read."""
+        pending, self._pending = self._pending, []
+        for recording in pending:
+            if recording.message is not None:
+                recording.message = replace(recording.message, client_key=None, provider_key=None)
+        return pending
+
+    def attach_records(self, recordings: Sequence[Recording]) -> None:
+        """Queue records another client of this subsystem made (:meth:`detach_records`),
+        to be signed with the members' keys as this client's own calls are."""
+        if any(r.message is not None and r.message.row["client_member_id"] != self.client.member_id
+               for r in recordings):  # fmt: skip
+            raise ValueError("the records were made by another client")
+        for recording in recordings:
+            message = recording.message
+            if message is not None:
+                provider = message.row["provider_member_id"]
+                recording.message = replace(
+                    message,
+                    client_key=self._key(self.client.member_id),
+                    provider_key=self._key(provider) if provider is not None else None,
+                )
+            self._pending.append(recording)
+
     def flush(self, into: Session | None = None) -> AppendResult | None:
         """Write every queued record in the caller's transaction (or, for a caller that only
         read, in the write transaction ``into``, committed before it shows what it read):

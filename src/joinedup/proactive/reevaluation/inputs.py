@@ -36,8 +36,9 @@ _NO_DEATH = np.datetime64(date.max, "D")
 
 
 @dataclass(frozen=True)
-class ChunkInputs:
-    """One chunk's persons as columns (positions 0..n-1) and the rules population."""
+class ChunkPersons:
+    """One chunk's persons as columns (positions 0..n-1): what deciding needs once the rules
+    are evaluated (plain arrays, sent from the process that reads ahead)."""
 
     person_ref: Array  # int64
     personal_code: Array  # str
@@ -50,7 +51,25 @@ class ChunkInputs:
     #: Gave birth to the household's youngest child (its first registered parent) and lives
     #: in the household.
     birth_parent: Array  # bool
+
+
+@dataclass(frozen=True)
+class ChunkInputs(ChunkPersons):
+    """One chunk's persons as columns and the rules population."""
+
     population: Population
+
+    def persons(self) -> ChunkPersons:
+        """The columns without the rules population."""
+        return ChunkPersons(
+            person_ref=self.person_ref,
+            personal_code=self.personal_code,
+            in_range=self.in_range,
+            adult=self.adult,
+            parent=self.parent,
+            household=self.household,
+            birth_parent=self.birth_parent,
+        )
 
 
 def read_extract(

@@ -197,6 +197,12 @@ def ruleset_in_force(session: Session, name: str) -> Ruleset:
     return found
 
 
+def versions_in_force(session: Session, name: str) -> tuple[uuid.UUID, ...]:
+    """The published versions of ``name`` that :func:`ruleset_in_force` applies, oldest
+    first: two processes built the same ruleset when they agree on these."""
+    return tuple(version.uid for version in _versions(session, name))
+
+
 def _build_in_force(session: Session, name: str) -> Ruleset:
     versions = _versions(session, name)
     key = (name, tuple(version.uid for version in versions))

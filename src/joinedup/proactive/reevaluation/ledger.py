@@ -69,6 +69,7 @@ class Stored:
     amount: int | None
     revision: int
     period_start: date
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def stored_entitlements(
         e.amount,
         e.revision,
         e.period_start,
+        e.updated_at,
     ).where(
         e.person_code.in_(bindparam("codes", expanding=True)),
         e.service_code.in_(list(services)),
@@ -133,7 +135,7 @@ def stored_entitlements(
         query = query.with_for_update()
     for start in range(0, len(codes), _LOOKUP):
         for row in session.execute(query, {"codes": codes[start : start + _LOOKUP]}):
-            found[(row[0], row[1])] = Stored(row[2], row[3], row[4], row[5], row[6], row[7])
+            found[(row[0], row[1])] = Stored(*row[2:])
     return found
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,8 @@ from joinedup.core.keys import SigningKey
 from joinedup.exchange import exchange_client
 from joinedup.proactive.payees import HOLDING, is_household_benefit, payee_mask
 from joinedup.proactive.reevaluation.events import ReevaluationCompleted
-from joinedup.proactive.reevaluation.inputs import ChunkInputs, build_inputs, read_extract
-from joinedup.proactive.reevaluation.law import ruleset_in_force
+from joinedup.proactive.reevaluation.inputs import ChunkInputs, ChunkPersons
+from joinedup.proactive.reevaluation.law import ruleset_in_force, versions_in_force
 from joinedup.proactive.reevaluation.ledger import (
     Revision,
     ServiceSpec,
@@ -42,7 +43,21 @@ from joinedup.proactive.reevaluation.ledger import (
 )
 from joinedup.proactive.reevaluation.letters import send_decision_letters
 from joinedup.proactive.reevaluation.models import LawVersion, Reevaluation, ReevaluationChunk
-from joinedup.rules import Period, Ruleset, Simulation
+from joinedup.proactive.reevaluation.readahead import (
+    READ_AHEAD_MIN_PERSONS,
+    ChunkJob,
+    ChunkRead,
+    ReadAhead,
+    by_purpose,
+    can_read_ahead,
+    client_of,
+    evaluate,
+    read_group,
+    stale,
+)
+from joinedup.rules import Period, Ruleset
+
+log = structlog.get_logger(__name__)
 
 #: Persons (register references) per chunk: one bulk read and one transaction each.
 CHUNK_PERSONS = 50_000
@@ -238,25 +253,35 @@ def service_values(
     period: Period,
     holders: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[Any, Any]]:
-    """Per service: (due, amount in cents or None) per person of the chunk. A household's
-    value is its payee's alone (:mod:`joinedup.proactive.payees`): ``holders`` gives per
-    service code who holds it already (a boolean column; none when not given)."""
-    requests = [(spec.variable, period) for spec in specs]
-    values = Simulation(inputs.population).compute(requests)
+    """Per service: (due, amount in cents or None) per person of the chunk (see
+    :func:`decide_values`)."""
+    return decide_values(ruleset, inputs, specs, evaluate(ruleset, inputs, specs, period), holders)
+
+
+def decide_values(
+    ruleset: Ruleset,
+    persons: ChunkPersons,
+    specs: Sequence[ServiceSpec],
+    evaluated: Mapping[str, Any],
+    holders: Mapping[str, Any] | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Per service: (due, amount in cents or None) per person of the chunk, from the
+    evaluated values (:func:`~joinedup.proactive.reevaluation.readahead.evaluate`). A
+    household's value is its payee's alone (:mod:`joinedup.proactive.payees`): ``holders``
+    gives per service code who holds it already (a boolean column; none when not given)."""
     found: dict[str, tuple[Any, Any]] = {}
-    nobody = np.zeros(len(inputs.person_ref), dtype=np.bool_)
+    nobody = np.zeros(len(persons.person_ref), dtype=np.bool_)
     for spec in specs:
         variable = ruleset.variable(spec.variable)
-        column = values[(spec.variable, period)]
+        column = evaluated[spec.code]
         if variable.entity != ruleset.person.key:
-            membership = inputs.population.memberships[variable.entity]
             payee = payee_mask(
-                receiving=inputs.parent,
-                household=inputs.household,
+                receiving=persons.parent,
+                household=persons.household,
                 holder=(holders or {}).get(spec.code, nobody),
-                birth_parent=inputs.birth_parent,
+                birth_parent=persons.birth_parent,
             )
-            column = np.where(payee, column[membership.member_group], 0)
+            column = np.where(payee, column, 0)
         if variable.value_type.value == "money":
             found[spec.code] = (column > 0, column)
         else:
@@ -270,7 +295,7 @@ _HOLDING = frozenset(status.value for status in HOLDING)
 def _holders(
     session: Session,
     ruleset: Ruleset,
-    inputs: ChunkInputs,
+    inputs: ChunkPersons,
     specs: Sequence[ServiceSpec],
     stored: Mapping[tuple[str, str], Stored],
 ) -> dict[str, Any]:
@@ -294,6 +319,31 @@ def _holders(
     return found
 
 
+def chunk_job(
+    run: Reevaluation,
+    law: LawVersion,
+    *,
+    seq: int,
+    first_ref: int,
+    end_ref: int,
+    specs: Sequence[ServiceSpec],
+    extract_service: str,
+    versions: tuple[uuid.UUID, ...],
+) -> ChunkJob:
+    """What reading the chunk ``seq`` of ``run`` needs."""
+    return ChunkJob(
+        seq=seq,
+        first_ref=first_ref,
+        end_ref=end_ref,
+        period=run.period,
+        issue=f"law-change/{run.uid}",
+        extract_service=extract_service,
+        ruleset=law.ruleset,
+        versions=versions,
+        specs=tuple(specs),
+    )
+
+
 def process_chunk(
     session: Session,
     *,
@@ -304,13 +354,21 @@ def process_chunk(
     specs: Sequence[ServiceSpec],
     extract_service: str,
     log_signer: SigningKey | None = None,
+    prepared: ChunkRead | None = None,
 ) -> ChunkResult:
-    """Re-evaluate one chunk in the caller's transaction (see the module docstring)."""
-    period = Period.parse(run.period)
-    issue = f"law-change/{run.uid}"
-    by_purpose: dict[tuple[str, str], list[ServiceSpec]] = {}
-    for spec in specs:
-        by_purpose.setdefault((spec.owner_subsystem, spec.purpose), []).append(spec)
+    """Re-evaluate one chunk in the caller's transaction (see the module docstring), with
+    what was read ahead (``prepared``; :mod:`~joinedup.proactive.reevaluation.readahead`)
+    when it is still fresh."""
+    job = chunk_job(
+        run,
+        law,
+        seq=chunk.seq,
+        first_ref=chunk.first_ref,
+        end_ref=chunk.end_ref,
+        specs=specs,
+        extract_service=extract_service,
+        versions=(),
+    )
     revisions: list[Revision] = []
     persons = 0
     now = utcnow()
@@ -327,56 +385,57 @@ def process_chunk(
         f"The law changed ({law.citation}) from {law.effective_from.isoformat()}: "
         f"re-evaluated under {law.version}."
     )
-    for (subsystem, purpose), group in by_purpose.items():
-        client = f"{group[0].owner_member_class}/{group[0].owner_member_code}/{subsystem}"
-        with exchange_client(session, client=client, log_signer=log_signer) as calls:
-            body = read_extract(
-                calls,
-                service=extract_service,
-                purpose=purpose,
-                first_ref=chunk.first_ref,
-                end_ref=chunk.end_ref,
-                on=period.start,
-                issue=issue,
+    for key, group in by_purpose(specs).items():
+        services = [spec.code for spec in group]
+        with exchange_client(session, client=client_of(group), log_signer=log_signer) as calls:
+            read = prepared.groups.get(key) if prepared is not None else None
+            if read is not None:
+                decided_rows = np.flatnonzero(read.persons.in_range)
+                codes = read.persons.personal_code[decided_rows].tolist()
+                stored = stored_entitlements(session, person_codes=codes, services=services)
+                if prepared is not None and stale(prepared, stored):
+                    log.info("reevaluation_read_again", chunk=chunk.seq, reason="stale")
+                    read = None
+                else:
+                    calls.attach_records(read.recordings)
+            if read is None:
+                read = read_group(calls, ruleset, job, group)
+                decided_rows = np.flatnonzero(read.persons.in_range)
+                codes = read.persons.personal_code[decided_rows].tolist()
+                stored = stored_entitlements(session, person_codes=codes, services=services)
+            inputs = read.persons
+            persons = max(persons, len(decided_rows))
+            values = decide_values(
+                ruleset,
+                inputs,
+                group,
+                read.evaluated,
+                holders=_holders(session, ruleset, inputs, group, stored),
             )
-        inputs = build_inputs(ruleset, body, period)
-        decided_rows = np.flatnonzero(inputs.in_range)
-        persons = max(persons, len(decided_rows))
-        codes = inputs.personal_code[decided_rows].tolist()
-        stored = stored_entitlements(
-            session, person_codes=codes, services=[spec.code for spec in group]
-        )
-        values = service_values(
-            ruleset,
-            inputs,
-            group,
-            period,
-            holders=_holders(session, ruleset, inputs, group, stored),
-        )
-        decided: list[tuple[str, ServiceSpec, bool, int | None]] = []
-        for spec in group:
-            due, amount = values[spec.code]
-            due_here = due[decided_rows]
-            for position in np.flatnonzero(due_here).tolist():
-                value = None if amount is None else int(amount[decided_rows[position]])
-                decided.append((codes[position], spec, True, value))
-            due_codes = set(np.asarray(codes, dtype=object)[due_here].tolist())
-            decided.extend(
-                (code, spec, False, None)
-                for code, service in stored
-                if service == spec.code and code not in due_codes
+            decided: list[tuple[str, ServiceSpec, bool, int | None]] = []
+            for spec in group:
+                due, amount = values[spec.code]
+                due_here = due[decided_rows]
+                for position in np.flatnonzero(due_here).tolist():
+                    value = None if amount is None else int(amount[decided_rows[position]])
+                    decided.append((codes[position], spec, True, value))
+                due_codes = set(np.asarray(codes, dtype=object)[due_here].tolist())
+                decided.extend(
+                    (code, spec, False, None)
+                    for code, service in stored
+                    if service == spec.code and code not in due_codes
+                )
+            revisions += store_revisions(
+                session,
+                decided=decided,
+                stored=stored,
+                effective_from=law.effective_from,
+                ruleset_version=law.version,
+                reason=reason,
+                explanation=explanation,
+                actor=ACTOR,
+                now=now,
             )
-        revisions += store_revisions(
-            session,
-            decided=decided,
-            stored=stored,
-            effective_from=law.effective_from,
-            ruleset_version=law.version,
-            reason=reason,
-            explanation=explanation,
-            actor=ACTOR,
-            now=now,
-        )
     letters = send_decision_letters(
         session,
         revisions,
@@ -408,9 +467,13 @@ def run_reevaluation(
     uid: uuid.UUID,
     on_chunk: OnChunk | None = None,
     log_signer: SigningKey | None = None,
+    read_ahead: bool | None = None,
 ) -> ReevaluationProgress:
     """Work through the run's chunks not yet done (resuming a run that stopped), each in a
     transaction of its own; a failure marks the run ``failed`` with the reason and re-raises.
+    ``read_ahead``: read the next chunk in a second process while one is written (see
+    :mod:`~joinedup.proactive.reevaluation.readahead`; by default when the run has more than
+    one large chunk left).
 
     Per chunk: entitlements and their revisions, letters, data-usage records of the bulk read,
     the chunk row; ``entitlement.revised.v1`` per change and ``notify.letter_sent.v1`` per
@@ -429,16 +492,32 @@ def run_reevaluation(
         run_id = run.id
         specs = [ServiceSpec(**spec) for spec in run.services]
         ruleset = ruleset_in_force(session, law.ruleset)
+        versions = versions_in_force(session, law.ruleset)
         extract_service = _extract_service(session)
-        pending = list(
-            session.execute(
-                select(ReevaluationChunk.seq)
+        pending = [
+            (seq, first, end)
+            for seq, first, end in session.execute(
+                select(
+                    ReevaluationChunk.seq, ReevaluationChunk.first_ref, ReevaluationChunk.end_ref
+                )
                 .where(ReevaluationChunk.run_id == run_id, ReevaluationChunk.status == "pending")
                 .order_by(ReevaluationChunk.seq)
-            ).scalars()
-        )
+            )
+        ]
+        jobs = [
+            chunk_job(run, law, seq=seq, first_ref=first, end_ref=end, specs=specs,
+                      extract_service=extract_service, versions=versions)
+            for seq, first, end in pending
+        ]  # fmt: skip
+        if read_ahead is None:
+            read_ahead = len(pending) > 1 and run.chunk_persons >= READ_AHEAD_MIN_PERSONS
+    ahead = ReadAhead(database.url) if read_ahead and can_read_ahead(database) else None
     try:
-        for seq in pending:
+        for position, job in enumerate(jobs):
+            seq = job.seq
+            if ahead is not None and position + 1 < len(jobs):
+                ahead.read(jobs[position + 1])
+            prepared = ahead.result(seq) if ahead is not None else None
             with database.unit_of_work() as session:
                 chunk = session.scalar(
                     select(ReevaluationChunk)
@@ -460,6 +539,7 @@ def run_reevaluation(
                     specs=specs,
                     extract_service=extract_service,
                     log_signer=log_signer,
+                    prepared=prepared,
                 )
                 chunk.status = "done"
                 chunk.persons, chunk.changes, chunk.letters = (
@@ -491,6 +571,9 @@ def run_reevaluation(
                 .values(status="failed", last_error=_why(exc))
             )
         raise
+    finally:
+        if ahead is not None:
+            ahead.close()
     with database.unit_of_work() as session:
         run = session.get(Reevaluation, run_id)
         assert run is not None
