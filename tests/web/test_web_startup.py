@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +15,7 @@ from joinedup.core.db import Database
 from joinedup.core.events import Event, emit
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.settings import Settings
-from joinedup.web import assets, create_app
+from joinedup.web import assets, create_app, templating
 
 
 def test_missing_govuk_frontend_names_the_setup_script(
@@ -58,3 +58,25 @@ def test_the_embedded_shape_runs_the_workers_in_the_web_process(
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _Pinged(Event):
     name: ClassVar[str] = "test.pinged.v1"
+
+
+def test_every_page_template_is_compiled_before_the_first_request(
+    settings: Settings, sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, the first requests of every page would otherwise compile it at once in
+    every thread of the pool; with the templates compiled at start-up, no request reads one."""
+    env = templating.templates.env
+    env.cache.clear()  # type: ignore[union-attr]
+    names = env.list_templates(extensions=["html"])
+    assert len(names) > 20
+    app = create_app(settings, database=sqlite_database)
+    with TestClient(app):
+        loader = env.loader
+        assert loader is not None
+
+        def unread(*args: object) -> NoReturn:
+            raise AssertionError("a template was read after start-up")
+
+        monkeypatch.setattr(loader, "get_source", unread)
+        for name in names:
+            env.get_template(name)

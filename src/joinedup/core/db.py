@@ -117,7 +117,13 @@ def make_engine(
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        pool: dict[str, Any] = {}
+        if path and path != ":memory:":  # a file: keep the connections a busy process uses
+            # (a new SQLite connection runs the pragmas and parses the schema again)
+            pool = {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         _configure_sqlite(engine, immediate=not readonly)
         return engine
     parsed = make_url(url)
@@ -140,7 +146,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         is_sqlite = url.startswith("sqlite")
-        self.read_engine = make_engine(url, readonly=True) if is_sqlite else self.engine
+        self.read_engine = (
+            make_engine(url, readonly=True, pool_size=pool_size) if is_sqlite else self.engine
+        )
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
         "Production: `postgresql+psycopg://user@host/db`.",
     )
     database_pool_size: int = Field(
-        10, ge=1, description="Connections per process in the PostgreSQL pool."
+        10,
+        ge=1,
+        description="Connections kept per process (PostgreSQL; SQLite: per writer and "
+        "reader), as many again when busy.",
     )
     bus_url: str = Field(
         "inprocess://",

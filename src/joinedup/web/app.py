@@ -26,6 +26,7 @@ from joinedup.web.deps import check_session_scopes
 from joinedup.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from joinedup.web.openapi import install_openapi
 from joinedup.web.problems import install_problem_handlers
+from joinedup.web.templating import compile_templates
 
 log = get_logger(__name__)
 
@@ -64,6 +65,7 @@ def _lifespan(
             stack.push_async_callback(bus.close)
             app.state.database = db
             app.state.bus = bus
+            compile_templates()  # not by the first requests of every page at once
             if own_http:  # the relying party's client of the OpenID Connect provider
                 stack.callback(app.state.oidc_http.close)
             if with_workers:

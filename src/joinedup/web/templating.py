@@ -32,6 +32,9 @@ def _environment() -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # the templates ship with the package: a changed one takes a restart, as changed code
+        # does (not a file-system check on every page and every template it imports)
+        auto_reload=False,
     )
     # Must match `trimmed = true` in babel.cfg, or extracted ids would not match at run time.
     env.policies["ext.i18n.trimmed"] = True
@@ -118,3 +121,14 @@ def render_error_page(
 ) -> HTMLResponse:
     """The HTML error page for ``status`` (the template words it per kind of error)."""
     return render(request, "error.html", {"status": status}, status_code=status, headers=headers)
+
+
+def compile_templates() -> int:
+    """Compile every page template now (a web process's start-up) rather than when its first
+    request comes: under load, the first requests of every page otherwise compile it at the
+    same time in every thread of the pool, each slowed by the others. Returns how many."""
+    env = templates.env
+    names = env.list_templates(extensions=["html"])
+    for name in names:
+        env.get_template(name)
+    return len(names)
