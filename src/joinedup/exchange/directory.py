@@ -122,13 +122,19 @@ class Directory:
 
 
 class _Cache:
-    __slots__ = ("checked_at", "directory", "lock", "stale")
+    __slots__ = ("checked_at", "directory", "lock", "marks", "stale")
 
     def __init__(self) -> None:
         self.directory: Directory | None = None
         self.checked_at = 0.0
         self.stale = False
+        #: How many times it was marked stale (a mark during a load makes it stale again).
+        self.marks = 0
         self.lock = threading.Lock()
+
+    def mark(self) -> None:
+        self.marks += 1
+        self.stale = True
 
 
 _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
@@ -181,11 +187,11 @@ def mark_stale(session: Session) -> None:
     """Make the next :func:`current_directory` of this process reload, on every engine of the
     session's database (SQLite has a writer and a reader engine on one file)."""
     url = str(_engine_of(session).url)
-    _cache_of(session).stale = True
+    _cache_of(session).mark()
     with _caches_lock:
         for engine, cache in list(_caches.items()):
             if str(engine.url) == url:
-                cache.stale = True
+                cache.mark()
 
 
 def current_directory(session: Session) -> Directory:
@@ -200,10 +206,15 @@ def current_directory(session: Session) -> Directory:
         cache.checked_at = now
         return directory
     with cache.lock:
-        cache.stale = False
+        loaded = cache.directory
+        if loaded is not None and not cache.stale and loaded.generation == generation:
+            return loaded  # another thread loaded it while this one waited for the lock
+        marks = cache.marks
+        # stays stale while loading: the other threads wait for this load, not take the old
         directory = load_directory(session, generation)
         cache.directory = directory
         cache.checked_at = now
+        cache.stale = cache.marks != marks  # marked again meanwhile: load again next time
     return directory
 
 
