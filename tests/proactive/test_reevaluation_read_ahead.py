@@ -23,6 +23,7 @@ from reevaluation_support import (
     revisions_of,
 )
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
@@ -34,11 +35,16 @@ from joinedup.proactive.reevaluation.law import ruleset_in_force, versions_in_fo
 from joinedup.proactive.reevaluation.models import LawVersion, Reevaluation, ReevaluationChunk
 from joinedup.proactive.reevaluation.readahead import (
     ChunkJob,
+    ChunkRead,
     ReadAhead,
     can_read_ahead,
     read_elsewhere,
 )
-from joinedup.proactive.reevaluation.service import chunk_job, process_chunk
+from joinedup.proactive.reevaluation.service import (
+    _extract_service,
+    chunk_job,
+    process_chunk,
+)
 
 _population = organisation("population-register")
 #: A client subsystem other than the service's owner (the civil registration's).
@@ -52,14 +58,21 @@ def _copy(database: Database, tmp_path: Path) -> Database:
     return Database(f"sqlite:///{copy}")
 
 
-def _usages(database: Database, run_uid: uuid.UUID) -> list[str]:
+def _of_run(database: Database, query: str, run_uid: uuid.UUID) -> list[str]:
+    """``query``'s one column for the run (``:issue`` is the run's case reference)."""
     with database.reading() as session:
-        return sorted(
-            session.execute(
-                text("SELECT subject_code FROM exchange_data_usage WHERE case_reference = :i"),
-                {"i": f"law-change/{run_uid}"},
-            ).scalars()
-        )
+        rows = session.execute(text(query), {"issue": f"law-change/{run_uid}"}).scalars()
+        return sorted(rows)
+
+
+def _usages(database: Database, run_uid: uuid.UUID) -> list[str]:
+    query = "SELECT subject_code FROM exchange_data_usage WHERE case_reference = :issue"
+    return _of_run(database, query, run_uid)
+
+
+def _messages(database: Database, run_uid: uuid.UUID) -> set[str]:
+    query = "SELECT message_id FROM exchange_message WHERE issue = :issue"
+    return set(_of_run(database, query, run_uid))
 
 
 def test_reading_ahead_gives_exactly_what_a_run_without_it_gives(
@@ -103,16 +116,22 @@ def test_a_run_reads_ahead_on_either_database(seeded_database: Database) -> None
     assert len(set(_usages(db, run.uid))) == persons
 
 
+def _run_law_chunk(
+    session: Session, run_uid: uuid.UUID
+) -> tuple[Reevaluation, LawVersion, ReevaluationChunk]:
+    """A planned run of one chunk, its law version and its chunk."""
+    run = session.scalar(select(Reevaluation).where(Reevaluation.uid == run_uid))
+    assert run is not None
+    law = session.get(LawVersion, run.law_version_id)
+    assert law is not None
+    chunk = session.scalar(select(ReevaluationChunk).where(ReevaluationChunk.run_id == run.id))
+    assert chunk is not None
+    return run, law, chunk
+
+
 def _job(database: Database, run_uid: uuid.UUID) -> ChunkJob:
     with database.reading() as session:
-        run = session.scalar(select(Reevaluation).where(Reevaluation.uid == run_uid))
-        assert run is not None
-        law = session.get(LawVersion, run.law_version_id)
-        assert law is not None
-        chunk = session.scalar(select(ReevaluationChunk).where(ReevaluationChunk.run_id == run.id))
-        assert chunk is not None
-        from joinedup.proactive.reevaluation.service import _extract_service
-
+        run, law, chunk = _run_law_chunk(session, run_uid)
         return chunk_job(
             run,
             law,
@@ -125,16 +144,9 @@ def _job(database: Database, run_uid: uuid.UUID) -> ChunkJob:
         )
 
 
-def _process(database: Database, run_uid: uuid.UUID, prepared: object) -> None:
+def _process(database: Database, run_uid: uuid.UUID, prepared: ChunkRead | None) -> None:
     with database.unit_of_work() as session:
-        run = session.scalar(select(Reevaluation).where(Reevaluation.uid == run_uid))
-        assert run is not None
-        law = session.get(LawVersion, run.law_version_id)
-        assert law is not None
-        chunk = session.scalar(select(ReevaluationChunk).where(ReevaluationChunk.run_id == run.id))
-        assert chunk is not None
-        from joinedup.proactive.reevaluation.service import _extract_service
-
+        run, law, chunk = _run_law_chunk(session, run_uid)
         process_chunk(
             session,
             run=run,
@@ -143,17 +155,7 @@ def _process(database: Database, run_uid: uuid.UUID, prepared: object) -> None:
             chunk=chunk,
             specs=[child_benefit()],
             extract_service=_extract_service(session),
-            prepared=prepared,  # type: ignore[arg-type]
-        )
-
-
-def _messages(database: Database, run_uid: uuid.UUID) -> set[str]:
-    with database.reading() as session:
-        return set(
-            session.execute(
-                text("SELECT message_id FROM exchange_message WHERE issue = :i"),
-                {"i": f"law-change/{run_uid}"},
-            ).scalars()
+            prepared=prepared,
         )
 
 
