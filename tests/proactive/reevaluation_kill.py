@@ -14,14 +14,14 @@ from typing import Any
 
 from joinedup.core.db import Database
 from joinedup.platform import load_models
+from joinedup.proactive.reevaluation import chunk as reevaluation_chunk
 from joinedup.proactive.reevaluation import run_reevaluation
-from joinedup.proactive.reevaluation import service as reevaluation_service
 
 
 def main() -> None:
     url, run_uid, kill_at = sys.argv[1], uuid.UUID(sys.argv[2]), int(sys.argv[3])
     load_models()
-    real = reevaluation_service.send_decision_letters
+    real = reevaluation_chunk.send_decision_letters
     calls = {"n": 0}
 
     def letters_then_die(*args: Any, **kwargs: Any) -> int:
@@ -31,7 +31,7 @@ def main() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return sent
 
-    reevaluation_service.send_decision_letters = letters_then_die  # type: ignore[assignment]
+    reevaluation_chunk.send_decision_letters = letters_then_die  # type: ignore[assignment]
     run_reevaluation(Database(url), uid=run_uid)
 
 

@@ -9,9 +9,9 @@ from datetime import date
 import numpy as np
 
 from joinedup.proactive.payees import choose_payee
+from joinedup.proactive.reevaluation.chunk import service_values
 from joinedup.proactive.reevaluation.inputs import ages_on, build_inputs
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
-from joinedup.proactive.reevaluation.service import service_values
 from joinedup.rules import Period, get_ruleset
 
 

@@ -31,6 +31,7 @@ from joinedup.core.keys import SigningKey
 from joinedup.demo.agencies import organisation
 from joinedup.exchange import exchange_client
 from joinedup.proactive.reevaluation import run_reevaluation
+from joinedup.proactive.reevaluation.chunk import chunk_job, process_chunk
 from joinedup.proactive.reevaluation.law import ruleset_in_force, versions_in_force
 from joinedup.proactive.reevaluation.models import LawVersion, Reevaluation, ReevaluationChunk
 from joinedup.proactive.reevaluation.readahead import (
@@ -40,11 +41,7 @@ from joinedup.proactive.reevaluation.readahead import (
     can_read_ahead,
     read_elsewhere,
 )
-from joinedup.proactive.reevaluation.service import (
-    _extract_service,
-    chunk_job,
-    process_chunk,
-)
+from joinedup.proactive.reevaluation.service import _extract_service
 
 _population = organisation("population-register")
 #: A client subsystem other than the service's owner (the civil registration's).

@@ -43,9 +43,10 @@ from joinedup.proactive.reevaluation import (
     run_reevaluation,
     start_reevaluation,
 )
+from joinedup.proactive.reevaluation.chunk import service_values
 from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
 from joinedup.proactive.reevaluation.seeding import import_entitlements
-from joinedup.proactive.reevaluation.service import CHUNK_PERSONS, service_values
+from joinedup.proactive.reevaluation.service import CHUNK_PERSONS
 from joinedup.rules import Period
 
 TARGET_SECONDS_PER_MILLION = 60.0

@@ -7,6 +7,7 @@ every evaluation uses), :func:`start_reevaluation`, :func:`run_reevaluation`,
 :func:`get_reevaluation`, :class:`ServiceSpec`, :func:`import_entitlements` (bulk seeding).
 """
 
+from joinedup.proactive.reevaluation.chunk import ChunkResult
 from joinedup.proactive.reevaluation.events import (
     LawVersionPublished,
     ReevaluationCompleted,
@@ -21,7 +22,6 @@ from joinedup.proactive.reevaluation.law import (
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
 from joinedup.proactive.reevaluation.service import (
     CHUNK_PERSONS,
-    ChunkResult,
     ReevaluationProgress,
     get_reevaluation,
     run_reevaluation,

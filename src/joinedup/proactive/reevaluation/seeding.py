@@ -18,10 +18,10 @@ from joinedup import registries
 from joinedup.core.clock import utcnow
 from joinedup.core.db import insert_rows
 from joinedup.proactive.models import Entitlement, EntitlementRevision
+from joinedup.proactive.reevaluation.chunk import service_values
 from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
 from joinedup.proactive.reevaluation.law import ruleset_in_force
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
-from joinedup.proactive.reevaluation.service import service_values
 from joinedup.rules import Period
 
 _ENTITLEMENTS = cast(Table, Entitlement.__table__)
