@@ -30,7 +30,6 @@ from joinedup.exchange.local import (
     LocalCallRefused,
     exchange_client,
     local_client_identity,
-    recorder_of,
 )
 from joinedup.exchange.oauth import (
     AccessToken,
@@ -47,6 +46,7 @@ from joinedup.exchange.outbound import (
     provider_transport,
     send_to_service,
 )
+from joinedup.exchange.recorder import recorder_of
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,

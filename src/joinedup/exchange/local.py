@@ -31,13 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from joinedup.core.clock import today, utcnow
+from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound
 from joinedup.core.ids import new_id
@@ -52,17 +51,13 @@ from joinedup.exchange.access import (
     authorize,
     resolve_service,
 )
-from joinedup.exchange.messagelog import MessageFacts, message_record
+from joinedup.exchange.local_records import LOCAL_METHOD, CallFacts, call_recording
 from joinedup.exchange.models import Member, Subsystem
-from joinedup.exchange.protocol import DENIALS, request_hash
+from joinedup.exchange.protocol import DENIALS
 from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
 from joinedup.exchange.schemas import ServiceRef, SubsystemRef
-from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
 from joinedup.exchange.write_services import is_write_service, run_write
-
-#: The path and method a local call is recorded with (what ``/r1`` would have received).
-_LOCAL_METHOD = "GET"
 
 
 @dataclass(frozen=True)
@@ -142,7 +137,7 @@ class ExchangeClient:
         message_id = str(new_id())
         user = user_id if user_id is not None else self.user_id
         party = represented_party if represented_party is not None else self.represented_party
-        facts = _Facts(
+        facts = CallFacts(
             message_id=message_id,
             service_xroad_id=f"{instance}/{ref}",
             purpose=purpose,
@@ -185,7 +180,7 @@ class ExchangeClient:
                 answer = call_registry_service(
                     self.session,
                     service=descriptor,
-                    method=_LOCAL_METHOD,
+                    method=LOCAL_METHOD,
                     path="",
                     query=facts.query,
                     body=None,
@@ -272,7 +267,7 @@ class ExchangeClient:
             else ServiceRef.parse(service, instance=instance)
         )
         request_body = json.dumps(dict(body), separators=(",", ":"), default=str).encode()
-        facts = _Facts(
+        facts = CallFacts(
             message_id=str(new_id()),
             service_xroad_id=f"{instance}/{ref}",
             purpose=purpose,
@@ -368,108 +363,17 @@ class ExchangeClient:
 
     def _queue(
         self,
-        facts: _Facts,
+        facts: CallFacts,
         service: ServiceDescriptor | None,
         authorization: Authorization | None,
         started_ns: int,
-        *,
-        status: int,
-        error_type: str | None,
-        body: bytes,
-        subjects: Sequence[str] = (),
-        returned: Sequence[str] = (),
+        **outcome: Any,  # status, error_type, body, subjects, returned
     ) -> None:
-        logged_at = utcnow()
-        total_us = (time.perf_counter_ns() - started_ns) // 1000
-        raw_query = urlencode(sorted(facts.query.items())).encode()
-        headers = {
-            "x-road-client": self.client.xroad_id,
-            "x-road-id": facts.message_id,
-            "x-road-purpose": facts.purpose,
-        }
-        if facts.request_body:
-            headers["content-type"] = "application/json"
-        if facts.user_id:
-            headers["x-road-userid"] = facts.user_id
-        if facts.issue:
-            headers["x-road-issue"] = facts.issue
-        if facts.represented_party:
-            headers["x-road-represented-party"] = facts.represented_party
-        message = message_record(
-            MessageFacts(
-                logged_at=logged_at,
-                message_id=facts.message_id,
-                client_xroad_id=self.client.xroad_id,
-                service_xroad_id=facts.service_xroad_id,
-                client_member_id=self.client.member_id,
-                provider_member_id=service.provider_member_id if service else None,
-                user_id=facts.user_id,
-                issue=facts.issue,
-                represented_party=facts.represented_party,
-                purpose=authorization.purpose if authorization else facts.purpose,
-                legal_basis=authorization.legal_basis if authorization else None,
-                method=facts.method,
-                path="",
-                status=status,
-                error_type=error_type,
-                duration_us=total_us,
-                request_hash=request_hash(
-                    method=facts.method,
-                    raw_path=f"/r1/{facts.service_xroad_id}".encode(),
-                    raw_query=raw_query,
-                    headers=headers,
-                    body=facts.request_body,
-                ),
-                request_body=facts.request_body,
-                response_body=body,
-                log_bodies=service.log_bodies if service else False,
-            ),
-            client_key=self._key(self.client.member_id),
-            provider_key=self._key(service.provider_member_id) if service else None,
-        )
-        recording = Recording(message=message)
-        if subjects and service is not None and authorization is not None and status < 300:
-            client = self.client
-            rows = usage_records(
-                logged_at=logged_at,
-                subjects=subjects,
-                channel=CHANNEL_EXCHANGE,
-                receiver=Receiver(
-                    client.member_class,
-                    client.member_code,
-                    client.member_name,
-                    client.subsystem_code,
-                ),
-                service_xroad_id=service.xroad_id,
-                action=f"{authorization.purpose} ({service.code})",
-                fields=returned,
-                purpose=authorization.purpose,
-                legal_basis=authorization.legal_basis,
-                case_reference=facts.issue,
-                user_id=facts.user_id,
-                represented_party=facts.represented_party,
-                message_id=facts.message_id,
-                law_enforcement=authorization.law_enforcement,
-                hidden_until=authorization.hidden_until,
+        self._pending.append(
+            call_recording(
+                self.client, facts, service, authorization, started_ns, key=self._key, **outcome
             )
-            recording.usages = [row for row, _ in rows]
-            recording.usage_leaves = [leaf for _, leaf in rows]
-        recording.call = {
-            "started_at": logged_at,
-            "message_id": facts.message_id[:128],
-            "client_xroad_id": self.client.xroad_id[:300],
-            "service_xroad_id": facts.service_xroad_id[:400],
-            "method": facts.method,
-            "status": status,
-            "succeeded": status < 400,
-            "error_type": error_type,
-            "total_us": total_us,
-            "authorization_us": 0,
-            "provider_us": total_us,
-            "request_size": len(facts.request_body),
-            "response_size": len(body),
-        }
-        self._pending.append(recording)
+        )
 
     @property
     def pending(self) -> int:
@@ -517,10 +421,10 @@ class ExchangeClient:
     def commit_records(self, database: Database, *, recorder: Recorder | None = None) -> None:
         """For a caller that only read: have every queued record committed before it shows
         what it read. With ``recorder`` (the web process's group-commit writer, see
-        :func:`recorder_of`) they are written together with the other requests' records, in
-        its transaction and transparency-log batch, signed with the log key it holds, as the
-        records of ``/r1`` calls are; without, in a write transaction of their own. Raises
-        what kept a record from being committed."""
+        :func:`~joinedup.exchange.recorder.recorder_of`) they are written together with the
+        other requests' records, in its transaction and transparency-log batch, signed with
+        the log key it holds, as the records of ``/r1`` calls are; without, in a write
+        transaction of their own. Raises what kept a record from being committed."""
         if not self._pending:
             return
         if (
@@ -534,20 +438,6 @@ class ExchangeClient:
         pending, self._pending = self._pending, []
         for future in [recorder.submit(recording) for recording in pending]:
             future.result()
-
-
-@dataclass(frozen=True)
-class _Facts:
-    message_id: str
-    service_xroad_id: str
-    purpose: str
-    query: dict[str, str]
-    fields: tuple[str, ...] | None
-    issue: str | None
-    user_id: str | None
-    represented_party: str | None
-    method: str = _LOCAL_METHOD
-    request_body: bytes = b""
 
 
 def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:
@@ -603,11 +493,3 @@ def exchange_client(
     )
     yield calls
     calls.flush()
-
-
-def recorder_of(app: Any) -> Recorder | None:
-    """The group-commit recorder of the web application ``app`` (None outside one, e.g. in a
-    worker or a test without the exchange's lifespan)."""
-    mediation = getattr(getattr(app, "state", None), "exchange_mediation", None)
-    recorder = getattr(mediation, "recorder", None)
-    return recorder if isinstance(recorder, Recorder) else None

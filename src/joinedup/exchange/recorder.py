@@ -362,3 +362,11 @@ def _settle(future: Waiter, error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def recorder_of(app: Any) -> Recorder | None:
+    """The group-commit recorder of the web application ``app`` (None outside one, e.g. in a
+    worker or a test without the exchange's lifespan)."""
+    mediation = getattr(getattr(app, "state", None), "exchange_mediation", None)
+    recorder = getattr(mediation, "recorder", None)
+    return recorder if isinstance(recorder, Recorder) else None
