@@ -104,6 +104,14 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
 CONNECT_TIMEOUT_S = 10
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite ``url``; None for an in-memory database (or another kind)."""
+    if not url.startswith("sqlite") or "///" not in url:
+        return None
+    path = url.split("///", 1)[1]
+    return None if not path or ":memory:" in path else path
+
+
 def make_engine(
     url: str,
     *,
@@ -114,12 +122,12 @@ def make_engine(
     """An engine for ``url``. SQLite files get their directory created and the pragmas above;
     other databases' connections time out after ``connect_timeout`` seconds."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
         pool: dict[str, Any] = {}
-        if path and path != ":memory:":  # a file: keep the connections a busy process uses
-            # (a new SQLite connection runs the pragmas and parses the schema again)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # keep the connections a busy process uses (a new SQLite connection runs the
+            # pragmas and parses the schema again)
             pool = {"pool_size": pool_size, "max_overflow": pool_size}
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **pool

@@ -122,19 +122,23 @@ class Directory:
 
 
 class _Cache:
-    __slots__ = ("checked_at", "directory", "lock", "marks", "stale")
+    __slots__ = ("checked_at", "directory", "loaded_marks", "lock", "marks")
 
     def __init__(self) -> None:
         self.directory: Directory | None = None
         self.checked_at = 0.0
-        self.stale = False
-        #: How many times it was marked stale (a mark during a load makes it stale again).
+        #: Times marked stale, and how many of those the snapshot's load began after: a mark
+        #: during a load leaves it stale; it is stale while a load runs.
         self.marks = 0
+        self.loaded_marks = 0
         self.lock = threading.Lock()
+
+    @property
+    def stale(self) -> bool:
+        return self.marks != self.loaded_marks
 
     def mark(self) -> None:
         self.marks += 1
-        self.stale = True
 
 
 _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
@@ -209,12 +213,11 @@ def current_directory(session: Session) -> Directory:
         loaded = cache.directory
         if loaded is not None and not cache.stale and loaded.generation == generation:
             return loaded  # another thread loaded it while this one waited for the lock
-        marks = cache.marks
-        # stays stale while loading: the other threads wait for this load, not take the old
+        marks = cache.marks  # stale until loaded: the other threads wait, not take the old
         directory = load_directory(session, generation)
         cache.directory = directory
         cache.checked_at = now
-        cache.stale = cache.marks != marks  # marked again meanwhile: load again next time
+        cache.loaded_marks = marks  # marked again meanwhile: still stale
     return directory
 
 

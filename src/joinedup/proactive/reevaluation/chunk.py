@@ -151,6 +151,16 @@ def chunk_job(
     )
 
 
+def _decided(
+    session: Session, persons: ChunkPersons, services: Sequence[str]
+) -> tuple[Any, list[str], dict[tuple[str, str], Stored]]:
+    """The positions of the persons the chunk decides for, their codes, and their stored
+    entitlements of ``services`` (locked until the transaction ends)."""
+    rows = np.flatnonzero(persons.in_range)
+    codes: list[str] = persons.personal_code[rows].tolist()
+    return rows, codes, stored_entitlements(session, person_codes=codes, services=services)
+
+
 def process_chunk(
     session: Session,
     *,
@@ -197,9 +207,7 @@ def process_chunk(
         with exchange_client(session, client=client_of(group), log_signer=log_signer) as calls:
             read = prepared.groups.get(key) if prepared is not None else None
             if read is not None:
-                decided_rows = np.flatnonzero(read.persons.in_range)
-                codes = read.persons.personal_code[decided_rows].tolist()
-                stored = stored_entitlements(session, person_codes=codes, services=services)
+                decided_rows, codes, stored = _decided(session, read.persons, services)
                 if prepared is not None and stale(prepared, stored):
                     log.info("reevaluation_read_again", chunk=chunk.seq, reason="stale")
                     read = None
@@ -207,9 +215,7 @@ def process_chunk(
                     calls.attach_records(read.recordings)
             if read is None:
                 read = read_group(calls, ruleset, job, group)
-                decided_rows = np.flatnonzero(read.persons.in_range)
-                codes = read.persons.personal_code[decided_rows].tolist()
-                stored = stored_entitlements(session, person_codes=codes, services=services)
+                decided_rows, codes, stored = _decided(session, read.persons, services)
             inputs = read.persons
             persons = max(persons, len(decided_rows))
             values = decide_values(

@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,7 +48,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
-from joinedup.core.db import Database
+from joinedup.core.db import Database, sqlite_file
 from joinedup.core.keys import SigningKey
 from joinedup.exchange import ExchangeClient
 from joinedup.exchange.local import local_client_identity
@@ -84,7 +85,7 @@ class ChunkJob:
     extract_service: str
     ruleset: str
     #: The law versions the run's ruleset was built with (the reader must agree).
-    versions: tuple[Any, ...]
+    versions: tuple[uuid.UUID, ...]
     specs: tuple[ServiceSpec, ...]
 
 
@@ -250,8 +251,7 @@ class ReadAhead:
 
 def can_read_ahead(database: Database) -> bool:
     """Whether another process can open ``database`` (not an in-memory SQLite database)."""
-    url = database.url
-    return not (url.startswith("sqlite") and (":memory:" in url or "///" not in url))
+    return database.dialect != "sqlite" or sqlite_file(database.url) is not None
 
 
 def stale(read: ChunkRead, stored: Mapping[Any, Stored]) -> bool:

@@ -267,23 +267,18 @@ def run_reevaluation(
         ruleset = ruleset_in_force(session, law.ruleset)
         versions = versions_in_force(session, law.ruleset)
         extract_service = _extract_service(session)
-        pending = [
-            (seq, first, end)
-            for seq, first, end in session.execute(
-                select(
-                    ReevaluationChunk.seq, ReevaluationChunk.first_ref, ReevaluationChunk.end_ref
-                )
-                .where(ReevaluationChunk.run_id == run_id, ReevaluationChunk.status == "pending")
-                .order_by(ReevaluationChunk.seq)
-            )
-        ]
+        pending = session.execute(
+            select(ReevaluationChunk.seq, ReevaluationChunk.first_ref, ReevaluationChunk.end_ref)
+            .where(ReevaluationChunk.run_id == run_id, ReevaluationChunk.status == "pending")
+            .order_by(ReevaluationChunk.seq)
+        )
         jobs = [
             chunk_job(run, law, seq=seq, first_ref=first, end_ref=end, specs=specs,
                       extract_service=extract_service, versions=versions)
             for seq, first, end in pending
         ]  # fmt: skip
         if read_ahead is None:
-            read_ahead = len(pending) > 1 and run.chunk_persons >= READ_AHEAD_MIN_PERSONS
+            read_ahead = len(jobs) > 1 and run.chunk_persons >= READ_AHEAD_MIN_PERSONS
     ahead = ReadAhead(database.url) if read_ahead and can_read_ahead(database) else None
     try:
         for position, job in enumerate(jobs):
