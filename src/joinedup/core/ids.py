@@ -64,7 +64,12 @@ def new_id() -> uuid.UUID:
         | _VARIANT
         | (random & ((1 << 62) - 1))  # rand_b: 62 bits
     )
-    # what uuid.UUID(int=value) sets, without its argument checks (a hot path)
+    return uuid_of_int(value)
+
+
+def uuid_of_int(value: int) -> uuid.UUID:
+    """The UUID whose 128 bits are ``value`` (as ``uuid.UUID(int=value)``, without its
+    argument checks: a hot path; ``value`` must be a 128-bit UUID's own)."""
     made = _new_uuid(uuid.UUID)
     _set(made, "int", value)
     _set(made, "is_safe", _SAFE)
@@ -76,4 +81,4 @@ def new_salt() -> bytes:
     return _draw()
 
 
-__all__ = ["new_id", "new_salt"]
+__all__ = ["new_id", "new_salt", "uuid_of_int"]
