@@ -299,3 +299,36 @@ def test_the_read_ahead_process_ends_with_a_killed_run(tmp_path: Path) -> None:
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the read-ahead process outlived the run")
+
+
+def test_chunks_are_read_and_written_with_garbage_collection_paused(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's hundreds of thousands of short-lived objects set the cyclic collector off
+    again and again, each pass walking the whole heap: a chunk runs with it paused."""
+    import gc
+
+    import joinedup.proactive.reevaluation.readahead as readahead_module
+    import joinedup.proactive.reevaluation.service as service_module
+
+    seen: list[tuple[str, bool]] = []
+    write, read = service_module.process_chunk, readahead_module.read_group
+
+    def writing(*args: object, **kwargs: object) -> object:
+        seen.append(("write", gc.isenabled()))
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    def reading(*args: object, **kwargs: object) -> object:
+        seen.append(("read", gc.isenabled()))
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "process_chunk", writing)
+    monkeypatch.setattr(readahead_module, "read_group", reading)
+    assert gc.isenabled()
+    run = plan(seeded, amount=135, effective_from=month_start(1), chunk_persons=100)
+    read_elsewhere(seeded.url, _job(seeded, run.uid))  # what the read-ahead process runs
+    done = run_reevaluation(seeded, uid=run.uid, read_ahead=False)
+    assert done.status == "completed"
+    assert seen[0] == ("read", False)
+    assert [state for kind, state in seen if kind == "write"] == [False] * done.chunks_total
+    assert gc.isenabled()

@@ -92,8 +92,10 @@ def _leaf(tag: bytes, message_id: uuid.UUID, canonical: bytes) -> bytes:
     return tag + message_id.bytes + hashlib.sha256(canonical).digest()
 
 
-def letter_leaf(row: Mapping[str, Any]) -> bytes:
-    return _leaf(LETTER_TAG, row["message_id"], letter_canonical(row))
+def letter_leaf(row: Mapping[str, Any], canonical: bytes | None = None) -> bytes:
+    """The letter's log leaf input (``canonical``: its :func:`letter_canonical`, when the
+    caller has made it already)."""
+    return _leaf(LETTER_TAG, row["message_id"], canonical or letter_canonical(row))
 
 
 def receipt_leaf(row: Mapping[str, Any]) -> bytes:

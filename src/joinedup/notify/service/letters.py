@@ -246,7 +246,7 @@ def _write(
         result = append_batch(
             session,
             kinds=[LETTER_KIND] * len(rows),
-            leaf_inputs=[letter_leaf(row) for row in rows],
+            leaf_inputs=[letter_leaf(row, body) for row, body in zip(rows, canonical, strict=True)],
             signer=signer,
         )
         for row, index, body in zip(rows, result.indices, canonical, strict=True):
@@ -287,7 +287,9 @@ def _write(
 
 
 def _record_of_row(row: dict[str, Any]) -> LetterRecord:
-    return LetterRecord(
+    # the row was made here from validated letters: no validation again (a bulk sending
+    # answers thousands)
+    return LetterRecord.model_construct(
         message_id=row["message_id"],
         recipient_code=row["recipient_code"],
         sender_member_class=row["sender_member_class"],

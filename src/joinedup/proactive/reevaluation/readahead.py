@@ -48,6 +48,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
+from joinedup.core.collection import collection_paused
 from joinedup.core.db import Database, sqlite_file
 from joinedup.core.keys import SigningKey
 from joinedup.exchange import ExchangeClient
@@ -172,7 +173,7 @@ def read_elsewhere(url: str, job: ChunkJob) -> ChunkRead:
         database = _DATABASES[url] = Database(url, pool_size=1)
     started = utcnow()
     groups: dict[ReadKey, GroupRead] = {}
-    with database.reading() as session:
+    with collection_paused(), database.reading() as session:
         if versions_in_force(session, job.ruleset) != job.versions:
             raise RuntimeError("the law in force changed since the run began")
         ruleset = ruleset_in_force(session, job.ruleset)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from joinedup import registries
 from joinedup.core.clock import utcnow
+from joinedup.core.collection import collection_paused
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from joinedup.core.events import emit
@@ -286,7 +287,7 @@ def run_reevaluation(
             if ahead is not None and position + 1 < len(jobs):
                 ahead.read(jobs[position + 1])
             prepared = ahead.result(seq) if ahead is not None else None
-            with database.unit_of_work() as session:
+            with collection_paused(), database.unit_of_work() as session:
                 chunk = session.scalar(
                     select(ReevaluationChunk)
                     .where(ReevaluationChunk.run_id == run_id, ReevaluationChunk.seq == seq)

@@ -1,0 +1,56 @@
+"""Automatic garbage collection paused for a bulk step, and given back as it was."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from joinedup.core.collection import collection_paused
+
+
+@pytest.fixture(autouse=True)
+def collection_on() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.enable()
+    yield
+    if not enabled:
+        gc.disable()
+
+
+def test_collection_is_off_in_the_block_and_on_after() -> None:
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_failing_block_gives_collection_back() -> None:
+    with pytest.raises(RuntimeError), collection_paused():
+        raise RuntimeError("the step failed")
+    assert gc.isenabled()
+
+
+def test_a_pause_inside_a_pause_ends_with_the_outer_one() -> None:
+    with collection_paused():
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_collection_turned_off_by_the_process_stays_off() -> None:
+    gc.disable()
+    with collection_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_cyclic_garbage_of_a_paused_step_is_collected_after_it() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    with collection_paused():
+        Node()
+    assert gc.collect() >= 1
