@@ -7,11 +7,12 @@ sets it off again and again, and each full pass walks the whole heap (the rules,
 mappers, the chunk's own columns): a re-evaluation of a million persons spent about a
 quarter of its time there.
 
-:func:`collection_paused` pauses automatic collection for such a step. What the step frees
-by reference counting (almost everything: its rows hold no cycles) is freed at once as
-always; the little cyclic garbage it leaves is collected once the collector runs again after
-the step. A step inside another's pause, or in a process whose collection is off, changes
-nothing.
+:func:`collection_paused` pauses automatic collection for such a step. The pause is the
+process's, every thread's (a run may share its process with the web application): what the
+step and the other threads free by reference counting (almost everything) is freed at once
+as always, and the cyclic garbage they leave meanwhile — young — is collected when the step
+ends (the young generations only: cheap once the step's own objects are gone). A step inside
+another's pause, or in a process whose collection is off, changes nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+            # what other threads of the process left meanwhile is young: collected now, not
+            # whenever an allocation next sets the collector off (a run pausing chunk after
+            # chunk in a web process would otherwise put it off for the whole run)
+            gc.collect(1)
 
 
 __all__ = ["collection_paused"]
