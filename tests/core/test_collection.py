@@ -58,3 +58,28 @@ def test_cyclic_garbage_left_during_the_pause_is_collected_when_it_ends() -> Non
         del left
         assert alive() is not None  # a cycle: reference counting alone never frees it
     assert alive() is None
+
+
+def test_steps_of_two_threads_share_one_pause() -> None:
+    """Two re-evaluations in threads of one web process: the first to end must not give the
+    collector back while the other is still in its step, nor the other leave it off."""
+    import threading
+
+    entered, second_may_end = threading.Event(), threading.Event()
+    states: list[bool] = []
+
+    def second() -> None:
+        with collection_paused():
+            entered.set()
+            second_may_end.wait(5)
+            states.append(gc.isenabled())
+
+    with collection_paused():
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert entered.wait(5)
+    states.append(gc.isenabled())  # the first has ended, the second has not
+    second_may_end.set()
+    thread.join(5)
+    assert states == [False, False]
+    assert gc.isenabled()

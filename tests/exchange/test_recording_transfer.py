@@ -98,3 +98,60 @@ def test_a_usage_row_without_its_log_leaf_is_refused_and_nothing_written(
         ):
             write_recordings(session, [broken], signer=LOG_KEY)
     assert _stored(database) == []
+
+
+def test_one_batch_of_every_kind_of_recording_gets_the_right_log_indices(
+    database: Database,
+) -> None:
+    """Messages with usages, usages in short, dict usages without a message and a call
+    alone, in one batch: each row gets its own leaf's index and every record verifies."""
+    with_message = recording(subjects=SUBJECTS[:2])
+    in_short = _sent(_usages_only(SUBJECTS[2:4]))
+    dicts_alone = _usages_only(SUBJECTS[4:])
+    call_alone = recording(subjects=())
+    call_alone.message = None
+    batch = [with_message, in_short, dicts_alone, call_alone]
+    with database.unit_of_work() as session:
+        result = write_recordings(session, batch, signer=LOG_KEY)
+    assert result is not None
+    assert len(result.indices) == 1 + 2 + 2 + 1
+    with database.reading() as session:
+        indices = dict(
+            session.execute(select(DataUsageRecord.subject_code, DataUsageRecord.log_index)).all()
+        )
+    first = result.indices[0]
+    assert indices == {
+        SUBJECTS[0]: first + 1,  # after its message
+        SUBJECTS[1]: first + 2,
+        SUBJECTS[2]: first + 3,
+        SUBJECTS[3]: first + 4,
+        SUBJECTS[4]: first + 5,
+    }
+    assert with_message.message is not None
+    assert with_message.message.row["log_index"] == first
+    assert dicts_alone.usages[0]["log_index"] == first + 5
+    assert verify_exchange_records(database.url)[1] == []
+
+
+def test_rows_with_equal_but_not_the_same_values_travel_whole() -> None:
+    """An equal value of another type would be written as the first row's value, unlike what
+    its log leaf was made of: only the very same objects are shared."""
+    made = _usages_only(SUBJECTS[:2])
+    made.usages[1]["law_enforcement"] = 0  # == False, another type
+    assert _sent(made).shared_usages is None
+    other = _usages_only(SUBJECTS[:2])
+    del other.usages[1]["salt"]
+    other.usages[1]["extra"] = b""
+    assert _sent(other).shared_usages is None
+
+
+def test_rows_of_one_batch_with_other_columns_are_refused(database: Database) -> None:
+    first, second = _usages_only(SUBJECTS[:1]), _usages_only(SUBJECTS[1:2])
+    for row in second.usages:
+        row["extra"] = "x"
+    with (
+        pytest.raises(ValueError, match="must have the same columns"),
+        database.unit_of_work() as session,
+    ):
+        write_recordings(session, [first, second], signer=LOG_KEY)
+    assert _stored(database) == []

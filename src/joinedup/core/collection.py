@@ -12,26 +12,44 @@ process's, every thread's (a run may share its process with the web application)
 step and the other threads free by reference counting (almost everything) is freed at once
 as always, and the cyclic garbage they leave meanwhile — young — is collected when the step
 ends (the young generations only: cheap once the step's own objects are gone). A step inside
-another's pause, or in a process whose collection is off, changes nothing.
+another's pause — in the same thread or another: two runs at once share one pause — or in
+a process whose collection is off, changes nothing.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_lock = threading.Lock()
+#: Steps paused now (threads of one process pause together: the collector is the process's).
+_depth = 0
+#: Whether collection was on when the first of them began.
+_was_enabled = False
 
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """Automatic cyclic garbage collection off while the block runs (see the module)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Automatic cyclic garbage collection off while the block runs (see the module). Steps
+    of several threads share one pause: the collector is given back as the first found it
+    when the last ends."""
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _lock:
+            _depth -= 1
+            resume = _depth == 0 and _was_enabled
+            if resume:
+                gc.enable()
+        if resume:
             # what other threads of the process left meanwhile is young: collected now, not
             # whenever an allocation next sets the collector off (a run pausing chunk after
             # chunk in a web process would otherwise put it off for the whole run)

@@ -114,19 +114,22 @@ def _in_short(
     rows: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], list[tuple[int, bytes, str]]] | None:
     """What ``rows`` share and per row its own values (the record id as an integer); None
-    when they are not one call's rows (their other values differ, or they have log indices)."""
+    when they are not one call's rows (other columns, other values, log indices already)."""
     if not rows or "log_index" in rows[0]:
         return None
     first = rows[0]
     shared = {key: value for key, value in first.items() if key not in _OWN}
     if len(shared) + len(_OWN) != len(first):
         return None
+    keys = first.keys()
     own: list[tuple[int, bytes, str]] = []
     for row in rows:
-        if len(row) != len(first):
+        if row.keys() != keys:
             return None
         for key, value in shared.items():
-            if row[key] is not value and row[key] != value:
+            # the same object (one call's rows share them): an equal value of another type or
+            # time zone would be written as the first row's, unlike its log leaf
+            if row[key] is not value:
                 return None
         record_id = row["record_id"]
         if type(record_id) is not uuid.UUID:
@@ -150,6 +153,11 @@ def _restored(
             [(uuid_of_int(record_id), salt, subject) for record_id, salt, subject in own],
         )
     return recording
+
+
+def _same_columns(names: tuple[str, ...], columns: tuple[str, ...]) -> None:
+    if set(names) != set(columns):
+        raise ValueError("the data-usage rows of one batch must have the same columns")
 
 
 def write_recordings(
@@ -185,16 +193,16 @@ def write_recordings(
         if recording.shared_usages is not None:
             shared, own = recording.shared_usages
             usage_names = usage_names or (*_OWN, *shared)
+            _same_columns(usage_names, (*_OWN, *shared))
             common = tuple(shared[name] for name in usage_names[len(_OWN) :])
             usage_rows.extend(values + common for values in own)
             count = len(own)
         else:
             rows = recording.usages
             if rows:
-                usage_names = usage_names or (
-                    *_OWN,
-                    *(k for k in rows[0] if k not in _OWN and k != "log_index"),
-                )
+                columns = (*_OWN, *(k for k in rows[0] if k not in _OWN and k != "log_index"))
+                usage_names = usage_names or columns
+                _same_columns(usage_names, columns)
                 values_of = operator.itemgetter(*usage_names)
                 usage_rows.extend(values_of(row) for row in rows)
                 usage_dicts.extend(zip(rows, range(start, start + len(rows)), strict=True))
