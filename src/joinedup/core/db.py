@@ -7,6 +7,7 @@ the worker's job or the CLI command commits once through :func:`unit_of_work`.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -147,6 +148,44 @@ def make_engine(
     )
 
 
+#: Seconds a writer waits for its turn before it begins anyway (SQLite's busy timeout then
+#: applies, as without the turns: a cycle of waits ends in an error, never in a hang).
+WRITER_TURN_TIMEOUT_S = 30.0
+_writer_locks: dict[str, threading.RLock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock_of(path: str) -> threading.RLock:
+    """The process's one writers' lock of the SQLite file ``path``."""
+    key = str(Path(path).resolve())
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, threading.RLock())
+
+
+@contextmanager
+def _writers_turn(lock: threading.RLock | None) -> Iterator[None]:
+    """Wait for the process's writers' lock of a SQLite file (nothing elsewhere).
+
+    SQLite lets one writer in at a time; a writer that finds the write lock taken sleeps in
+    its busy handler in steps of up to 100 ms and tries again, so under load the lock is often
+    free while every waiter sleeps — the embedded platform's consumers, its write batcher and
+    its requests spent most of their time asleep in ``BEGIN IMMEDIATE`` — and a waiter
+    outrun again and again fails after the busy timeout (its batch then retried one event at
+    a time: the 30 s tails of ``bench proactive --events``). Waiting on a lock instead wakes
+    the next writer the moment the last one's transaction ends. Reentrant: a thread's second
+    transaction meets SQLite's own lock as before. Other processes' writers still meet
+    SQLite's busy handler (the exchange's recorders share a ``flock`` of their own)."""
+    if lock is None:
+        yield
+        return
+    taken = lock.acquire(timeout=WRITER_TURN_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        if taken:
+            lock.release()
+
+
 class Database:
     """The engines and session factories of one process (a writer and a reader)."""
 
@@ -158,6 +197,8 @@ class Database:
             make_engine(url, readonly=True, pool_size=pool_size) if is_sqlite else self.engine
         )
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        path = sqlite_file(url)
+        self._writer_lock = _writer_lock_of(path) if path is not None else None
         self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
@@ -166,8 +207,9 @@ class Database:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: commits when the block ends, rolls back if it raises."""
-        with self.session_factory() as session, session.begin():
+        """One transaction: commits when the block ends, rolls back if it raises. On a SQLite
+        file the process's writers take turns on a lock first (:func:`_writers_turn`)."""
+        with _writers_turn(self._writer_lock), self.session_factory() as session, session.begin():
             yield session
 
     @contextmanager

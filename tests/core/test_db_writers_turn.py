@@ -1,0 +1,136 @@
+"""The writers of one process take turns on a lock before SQLite's write lock: a waiting
+writer wakes when the last one's transaction ends, instead of sleeping in SQLite's busy
+handler (steps of up to 100 ms) and failing after the busy timeout when outrun."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from joinedup.core import db as db_module
+from joinedup.core.db import Database
+
+
+def _free(lock: threading.RLock) -> bool:
+    """Whether another thread could take ``lock`` now."""
+    found: list[bool] = []
+
+    def probe() -> None:
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        found.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(5)
+    return found[0]
+
+
+def _make(database: Database) -> None:
+    with database.unit_of_work() as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))
+
+
+def test_a_transaction_holds_the_turn_until_it_ends(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    _make(database)
+    lock = database._writer_lock
+    assert lock is not None
+    assert _free(lock)
+    with database.unit_of_work() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        assert not _free(lock)
+    assert _free(lock)
+    with pytest.raises(RuntimeError), database.unit_of_work() as session:
+        raise RuntimeError("rolled back")
+    assert _free(lock)  # given back by a failing transaction too
+    database.dispose()
+
+
+def test_two_databases_of_one_file_share_the_turn(tmp_path: Path) -> None:
+    first = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    second = Database(f"sqlite:///{tmp_path / '.' / 'a.db'}")
+    other = Database(f"sqlite:///{tmp_path / 'b.db'}")
+    assert first._writer_lock is second._writer_lock
+    assert first._writer_lock is not other._writer_lock
+    for database in (first, second, other):
+        database.dispose()
+
+
+def test_waiting_writers_go_in_turn(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    _make(database)
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with database.unit_of_work() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            inside.set()
+            release.wait(5)
+            order.append("first commits")
+
+    def second() -> None:
+        with database.unit_of_work() as session:
+            order.append("second begins")
+            session.execute(text("INSERT INTO t VALUES (2)"))
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert inside.wait(5)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.3)
+    assert two.is_alive()
+    assert order == []
+    release.set()
+    one.join(5)
+    two.join(5)
+    assert order == ["first commits", "second begins"]
+    with database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    database.dispose()
+
+
+def test_a_writer_whose_turn_does_not_come_begins_anyway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle of waits (a writer waiting on a thread that waits for its turn) ends as it did
+    without the turns: SQLite's busy timeout decides, nothing hangs."""
+    monkeypatch.setattr(db_module, "WRITER_TURN_TIMEOUT_S", 0.1)
+    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    _make(database)
+    lock = database._writer_lock
+    assert lock is not None
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            done.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+    with database.unit_of_work() as session:  # no transaction holds SQLite's lock: it goes on
+        session.execute(text("INSERT INTO t VALUES (3)"))
+    done.set()
+    holder.join(5)
+    assert _free(lock)
+    database.dispose()
+
+
+def test_a_thread_may_take_its_turn_again() -> None:
+    lock = threading.RLock()
+    with db_module._writers_turn(lock), db_module._writers_turn(lock):
+        assert not _free(lock)
+    assert _free(lock)
+
+
+def test_no_turns_where_the_database_serialises_writers_itself(tmp_path: Path) -> None:
+    assert Database("sqlite:///:memory:")._writer_lock is None
+    assert Database("postgresql+psycopg://nobody@127.0.0.1:1/none")._writer_lock is None
