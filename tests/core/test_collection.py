@@ -16,7 +16,9 @@ def collection_on() -> Iterator[None]:
     enabled = gc.isenabled()
     gc.enable()
     yield
-    if not enabled:
+    if enabled:  # as the test found it, whatever the test left
+        gc.enable()
+    else:
         gc.disable()
 
 

@@ -324,11 +324,9 @@ def test_chunks_are_read_and_written_with_garbage_collection_paused(
 
     monkeypatch.setattr(service_module, "process_chunk", writing)
     monkeypatch.setattr(readahead_module, "read_group", reading)
-    assert gc.isenabled()
     run = plan(seeded, amount=135, effective_from=month_start(1), chunk_persons=100)
     read_elsewhere(seeded.url, _job(seeded, run.uid))  # what the read-ahead process runs
     done = run_reevaluation(seeded, uid=run.uid, read_ahead=False)
     assert done.status == "completed"
     assert seen[0] == ("read", False)
     assert [state for kind, state in seen if kind == "write"] == [False] * done.chunks_total
-    assert gc.isenabled()
