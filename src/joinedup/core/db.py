@@ -169,9 +169,9 @@ def _writers_turn(lock: threading.RLock | None) -> Iterator[None]:
     SQLite lets one writer in at a time; a writer that finds the write lock taken sleeps in
     its busy handler in steps of up to 100 ms and tries again, so under load the lock is often
     free while every waiter sleeps — the embedded platform's consumers, its write batcher and
-    its requests spent most of their time asleep in ``BEGIN IMMEDIATE`` — and a waiter
-    outrun again and again fails after the busy timeout (its batch then retried one event at
-    a time: the 30 s tails of ``bench proactive --events``). Waiting on a lock instead wakes
+    its requests spent most of their time asleep in ``BEGIN IMMEDIATE`` — and a waiter can be
+    outrun again and again until the busy timeout (suspected, not proven, behind the 20–40 s
+    tails of ``bench proactive --events``, gone since in the runs made). Waiting on a lock wakes
     the next writer the moment the last one's transaction ends. Reentrant: a thread's second
     transaction meets SQLite's own lock as before. Other processes' writers still meet
     SQLite's busy handler (the exchange's recorders share a ``flock`` of their own)."""

@@ -95,7 +95,8 @@ def _leaf(tag: bytes, message_id: uuid.UUID, canonical: bytes) -> bytes:
 def letter_leaf(row: Mapping[str, Any], canonical: bytes | None = None) -> bytes:
     """The letter's log leaf input (``canonical``: its :func:`letter_canonical`, when the
     caller has made it already)."""
-    return _leaf(LETTER_TAG, row["message_id"], canonical or letter_canonical(row))
+    body = letter_canonical(row) if canonical is None else canonical
+    return _leaf(LETTER_TAG, row["message_id"], body)
 
 
 def receipt_leaf(row: Mapping[str, Any]) -> bytes:
