@@ -111,6 +111,13 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+def _follow(page: Page, selector: str) -> None:
+    """Click what ``selector`` finds and wait until the page it leads to has loaded (a click
+    returns once the navigation has begun: reading the page then may find no document)."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(selector)
+
+
 def _check(page: Page, axe_source: str, url: str, locale: str, status: int | None = 200) -> None:
     """Open ``url`` (or, with ``status`` None, the page already open) in ``locale`` and run
     axe-core over it."""
@@ -233,11 +240,11 @@ def test_signed_in_pages_have_no_wcag_22_aa_violations(
         _check(page, axe_source, f"{base}{path}", locale)
     # the staff member's organisation page
     page.goto(f"{base}/backoffice?lang={locale}", wait_until="load")
-    page.click("main a.govuk-link >> nth=0")
+    _follow(page, "main a.govuk-link >> nth=0")
     _check(page, axe_source, page.url, locale, None)
     # give a power of attorney: the form with its errors, the check page, the confirmation
     page.goto(f"{base}/portal/powers-of-attorney/new?lang={locale}", wait_until="load")
-    page.click("main button[type=submit]")
+    _follow(page, "main button[type=submit]")
     _check(page, axe_source, page.url, locale, None)  # the form, every field in error
     with seeded.reading() as session:
         grantee = next(
@@ -245,7 +252,7 @@ def test_signed_in_pages_have_no_wcag_22_aa_violations(
         )
     page.fill("#grantee-code", grantee)
     page.check("#scope-everything")
-    page.click("main button[type=submit]")
+    _follow(page, "main button[type=submit]")
     _check(page, axe_source, page.url, locale, None)  # check your answers
     page.click("main button[type=submit]")
     page.wait_for_url("**/portal/powers-of-attorney/*?granted=1")
@@ -377,7 +384,7 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
         _check(page, axe_source, f"{base}{path}", locale)
         _shot(page, f"{name}-{locale}")
     page.goto(f"{base}/portal/data-usage?lang={locale}", wait_until="load")
-    page.click("main .govuk-summary-card__action a >> nth=0")
+    _follow(page, "main .govuk-summary-card__action a >> nth=0")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"data-usage-verify-{locale}")
     # give consent, then the question after the task, then its error page
@@ -386,7 +393,7 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     page.wait_for_url("**/portal/consents?done=given")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"consent-given-feedback-{locale}")
-    page.click("form.joinedup-feedback button[type=submit]")
+    _follow(page, "form.joinedup-feedback button[type=submit]")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"feedback-error-{locale}")
     # a decision about the entitlement, then its question
@@ -402,7 +409,7 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     _check(page, axe_source, f"{base}/portal/services/{housing}/apply", locale)
     _shot(page, f"apply-{locale}")
     page.fill("#rent", "-5")
-    page.click("main form button[type=submit]")
+    _follow(page, "main form button[type=submit]")
     _check(page, axe_source, page.url, locale, None)
     _shot(page, f"apply-error-{locale}")
     page.fill("#rent", "450.00")
@@ -417,16 +424,16 @@ def test_portal_pages_have_no_wcag_22_aa_violations(
     staff = browser.new_page()
     sign_in_as(staff, base, seeded_seed, _account(seeded, "staff", "caseworker"), substantial=True)
     staff.goto(f"{base}/backoffice?lang={locale}", wait_until="load")
-    staff.click("main a.govuk-link >> nth=0")
-    staff.click("main a[href$='/person']")
+    _follow(staff, "main a.govuk-link >> nth=0")
+    _follow(staff, "main a[href$='/person']")
     _check(staff, axe_source, staff.url, locale, None)
     staff.fill("#personal-code", parent[0])
     staff.check("#access")
-    staff.click("main button[type=submit]")
+    _follow(staff, "main button[type=submit]")
     _check(staff, axe_source, staff.url, locale, None)
     _shot(staff, f"backoffice-person-{locale}")
     if staff.locator("main input[name=also]").count():  # what else the purpose allows
-        staff.click("main form:has(input[name=also]) button >> nth=0")
+        _follow(staff, "main form:has(input[name=also]) button >> nth=0")
         _check(staff, axe_source, staff.url, locale, None)
         _shot(staff, f"backoffice-person-more-{locale}")
     staff.close()
@@ -451,15 +458,15 @@ def test_the_citizens_journey_in_a_browser(
     sign_in_as(page, base, seeded_seed, parent)
     _shot(page, "journey-1-signed-in")
 
-    page.click("main a[href='/portal/entitlements']")
+    _follow(page, "main a[href='/portal/entitlements']")
     assert page.get_by_role("heading", name="Offered to you").count() == 1
-    page.click("main a:has-text('Birth grant')")
+    _follow(page, "main a:has-text('Birth grant')")
     assert page.locator(".govuk-inset-text").inner_text().startswith("Eligible:")
     _shot(page, "journey-2-entitlement-and-reason")
 
     page.goto(f"{base}/portal/messages", wait_until="load")
     assert page.locator("main").get_by_text("3 unread letters").count() == 1
-    page.click("main .joinedup-letters a >> nth=0")
+    _follow(page, "main .joinedup-letters a >> nth=0")
     assert page.get_by_text("You opened this letter").count() == 1
     _shot(page, "journey-3-letter")
 
@@ -467,7 +474,7 @@ def test_the_citizens_journey_in_a_browser(
     assert page.get_by_text("Checking whether you are entitled to a benefit").count() > 0
     assert page.get_by_text("Social Insurance Board").count() > 0
     _shot(page, "journey-4-who-used-my-data")
-    page.click("main .govuk-summary-card__action a >> nth=0")
+    _follow(page, "main .govuk-summary-card__action a >> nth=0")
     assert page.get_by_text("The record is in the log").count() == 1
     _shot(page, "journey-5-verified")
 
