@@ -128,3 +128,41 @@ def test_money_on_pages_is_written_the_way_the_language_writes_it() -> None:
         assert macro.render() == "€560.00|–"
     with i18n.use_locale("et"):
         assert macro.render().replace("\xa0", " ") == "560,00 €|–"
+
+
+def test_pages_translate_escape_and_format_as_jinjas_newstyle_gettext() -> None:
+    """The pages' own ``_()``/``{% trans %}``/plural callables (a sentence made once per
+    language) give what Jinja's newstyle gettext gives: translated into the language in
+    force, the variables escaped, ``%%`` written ``%`` with or without variables."""
+    from jinja2 import Environment
+    from jinja2.ext import InternationalizationExtension  # noqa: F401 (the reference)
+
+    from joinedup.web.templating import templates
+
+    source = (
+        '{{ _("Who used my data") }}|{{ _("case %(reference)s", reference="<b>7</b>") }}'
+        '|{{ _("100%% yours") }}|{% trans n=3 %}{{ n }} day{% pluralize %}{{ n }} days'
+        "{% endtrans %}|{{ ngettext('%(num)s day', '%(num)s days', 1) }}"
+        '|{% trans who="<i>" %}Hello {{ who }}{% endtrans %}'
+    )
+    ours = templates.env.from_string(source)
+    reference = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    reference.policies["ext.i18n.trimmed"] = True
+    reference.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+    )
+    theirs = reference.from_string(source)
+    for locale in ("en", "et", "en"):  # a sentence made in one language is not the other's
+        with i18n.use_locale(locale):
+            assert ours.render() == theirs.render(), locale
+    with i18n.use_locale("et"):
+        rendered = ours.render()
+    assert rendered.startswith("Kes kasutas minu andmeid|asi &lt;b&gt;7&lt;/b&gt;|100% yours|")
+    assert "|1 päev|" in rendered
+    assert rendered.endswith("|Hello &lt;i&gt;")
+    # a text template (no escaping) gets the sentence as it is
+    plain = templates.env.from_string(
+        '{% autoescape false %}{{ _("case %(reference)s", reference="<b>") }}{% endautoescape %}'
+    )
+    with i18n.use_locale("en"):
+        assert plain.render() == "case <b>"

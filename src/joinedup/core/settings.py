@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         description="Connections kept per process (PostgreSQL; SQLite: per writer and "
         "reader), as many again when busy.",
     )
+    page_concurrency: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Portal and back-office pages one web process works on at once; the "
+        "others wait their turn (more threads than cores only share the interpreter lock "
+        "and the database's connections, and every page then takes as long as all of them).",
+    )
     bus_url: str = Field(
         "inprocess://",
         description="Event bus. `inprocess://` (default) delivers from the outbox table inside "

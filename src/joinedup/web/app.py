@@ -23,7 +23,12 @@ from joinedup.web import backoffice, entitlements, health, idp, pages, portal, t
 from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
 from joinedup.web.auth import install_auth_handlers
 from joinedup.web.deps import check_session_scopes
-from joinedup.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from joinedup.web.middleware import (
+    ADMITTED_PREFIXES,
+    AdmissionMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from joinedup.web.openapi import install_openapi
 from joinedup.web.problems import install_problem_handlers
 from joinedup.web.templating import compile_templates
@@ -142,6 +147,10 @@ def create_app(
     for module in api_modules:
         for fast_path in getattr(module, "fast_paths", ()):
             app.add_middleware(fast_path)
+    # inside the request context (a page waiting its turn is in the access log's duration)
+    app.add_middleware(
+        AdmissionMiddleware, limit=settings.page_concurrency, prefixes=ADMITTED_PREFIXES
+    )
     app.add_middleware(
         RequestContextMiddleware,
         default_locale=settings.default_locale,

@@ -5,11 +5,13 @@ id bound into structlog, the language — are seen by the handler, including syn
 in the thread pool.
 
 Order, outermost first: :class:`SecurityHeadersMiddleware` (so even the 500 answer carries
-the headers), then :class:`RequestContextMiddleware`.
+the headers), then :class:`RequestContextMiddleware`, then :class:`AdmissionMiddleware` (a
+page's wait for its turn is in its access-log duration).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,6 +28,8 @@ from joinedup.web.context import REQUEST_ID_HEADER, REQUEST_ID_SCOPE_KEY, accept
 from joinedup.web.problems import internal_error
 
 LANGUAGE_COOKIE = "lang"
+#: The paths of the server-rendered pages, admitted a few at a time (AdmissionMiddleware).
+ADMITTED_PREFIXES = ("/portal", "/backoffice")
 _ONE_YEAR = 365 * 24 * 3600
 #: Paths whose answers may be cached by the browser (files that change only on upgrade).
 STATIC_PREFIXES = ("/assets/", "/static/")
@@ -176,3 +180,39 @@ class SecurityHeadersMiddleware:
         for name, value in defaults.items():
             if name not in headers:
                 headers[name] = value
+
+
+class AdmissionMiddleware:
+    """At most ``limit`` page requests (``prefixes``) of this process at work at once; the
+    others wait their turn, first come first served.
+
+    A page is answered by a sync handler on the framework's thread pool (forty threads):
+    under load every request of the process got a thread at once, and forty threads took
+    the interpreter lock and the database's connections in turns of half a millisecond, so
+    each page took as long as all of them together. A few at a time, each finishes in its
+    own time and the others wait in line without holding anything.
+
+    Only the pages are admitted: the provider's token and the exchange's calls that a page
+    may itself make over HTTP (to this same process) pass freely, so a page waiting for them
+    never waits for its own turn.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.limit = limit
+        self.prefixes = prefixes
+        # one line per event loop (a test client runs the application in a loop of its own)
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _line(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Semaphore(self.limit))
+        return self._turns[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        async with self._line():
+            await self.app(scope, receive, send)

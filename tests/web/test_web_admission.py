@@ -1,0 +1,109 @@
+"""The pages are admitted a few at a time per process (AdmissionMiddleware); the rest of the
+application is not held up by them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from joinedup.core.settings import Settings
+from joinedup.web.middleware import ADMITTED_PREFIXES, AdmissionMiddleware
+
+
+class Probe:
+    """An application that counts the requests inside it and holds each until released."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most = 0
+        self.release = asyncio.Event()
+        self.entered: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        self.entered.append(scope["path"])
+        try:
+            if scope["path"].startswith("/portal"):
+                await self.release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": scope["path"].encode()})
+        finally:
+            self.inside -= 1
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.anyio
+async def test_pages_are_admitted_a_few_at_a_time_in_order_and_others_pass() -> None:
+    probe = Probe()
+    app = AdmissionMiddleware(probe, limit=2, prefixes=ADMITTED_PREFIXES)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        pages = [asyncio.create_task(client.get(f"/portal/page-{n}")) for n in range(6)]
+        await _settle()
+        assert probe.inside == 2  # two at work, four waiting their turn
+        # an identity-provider or exchange request is not held up by the pages in line
+        other = await asyncio.wait_for(client.get("/idp/token"), timeout=5)
+        assert other.status_code == 200
+        assert probe.inside == 2
+        probe.release.set()
+        answers = await asyncio.wait_for(asyncio.gather(*pages), timeout=5)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert probe.most == 3  # the two pages and the provider's request
+    page_order = [p for p in probe.entered if p.startswith("/portal")]
+    assert page_order == [f"/portal/page-{n}" for n in range(6)]  # first come, first served
+
+
+@pytest.mark.anyio
+async def test_a_failing_page_gives_its_turn_back() -> None:
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("broken page")
+
+    app = AdmissionMiddleware(failing, limit=1, prefixes=ADMITTED_PREFIXES)
+    for _ in range(3):  # with the turn kept, the second would wait for ever
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(
+                app({"type": "http", "path": "/backoffice"}, _receive, _send), timeout=5
+            )
+
+
+async def _receive() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: object) -> None:
+    return None
+
+
+def test_a_new_event_loop_gets_a_line_of_its_own() -> None:
+    """A test client runs the application in a new loop each time: a semaphore bound to an
+    earlier loop would raise once it had to make a request wait."""
+    probe = Probe()
+    app = AdmissionMiddleware(probe, limit=1, prefixes=ADMITTED_PREFIXES)
+
+    async def two_at_once() -> None:
+        probe.release = asyncio.Event()
+        scope = {"type": "http", "path": "/portal"}
+        first = asyncio.create_task(app(scope, _receive, _send))
+        second = asyncio.create_task(app(scope, _receive, _send))
+        await _settle()
+        assert probe.inside == 1
+        probe.release.set()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
+
+    asyncio.run(two_at_once())
+    asyncio.run(two_at_once())
+
+
+def test_the_limit_is_a_setting_with_bounds() -> None:
+    assert Settings().page_concurrency == 4
+    assert Settings(page_concurrency=1).page_concurrency == 1
+    with pytest.raises(ValueError, match="page_concurrency"):
+        Settings(page_concurrency=0)
