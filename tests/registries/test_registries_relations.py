@@ -157,3 +157,38 @@ def test_dissolutions_that_cannot_be(session: Session, country: Country) -> None
             ),
             "not a current, lasting marriage",
         )
+
+
+def test_relations_now_and_as_known_then_and_the_relatives_codes_in_one_read(
+    session: Session, country: Country
+) -> None:
+    """The current relations on a day (one statement built once) are the relations as the
+    register knows them now; the relatives' codes and birth dates are read together, and a
+    relative the register did not know yet is not found, as reading them one by one."""
+    from joinedup.core.clock import utcnow
+    from joinedup.core.errors import NotFound
+    from joinedup.registries import codes_and_birth_dates, get_person
+
+    anna = adult(session, country, birth_date=date(1980, 1, 1))
+    karl = adult(session, country, birth_date=date(1979, 5, 5), sex="M", given_names="Karl")
+    marriage = register_marriage(
+        session, person_id=karl.id, spouse_id=anna.id, married_on=date(2005, 8, 20), actor=ACTOR
+    )
+    on = date(2010, 1, 1)
+    now = relations_of(session, person_id=anna.id, valid=on)
+    assert [(r.id, r.kind, r.valid_to) for r in now] == [(marriage.id, RelationKind.SPOUSE, None)]
+    assert now == relations_of(session, person_id=anna.id, valid=on, known=utcnow())
+    assert relations_of(session, person_id=anna.id, valid=date(2005, 8, 19)) == []
+    found = codes_and_birth_dates(session, person_ids=[karl.id, anna.id, karl.id])
+    assert found == {
+        p.id: (p.personal_code, p.birth_date)
+        for p in (get_person(session, person_id=i) for i in (anna.id, karl.id))
+    }
+    assert codes_and_birth_dates(session, person_ids=[]) == {}
+    with pytest.raises(NotFound, match="is not registered"):
+        codes_and_birth_dates(session, person_ids=[anna.id, 10**9])
+    before = date(2000, 1, 1)  # known then: before either was recorded
+    with pytest.raises(NotFound, match="is not registered"):
+        get_person(session, person_id=karl.id, known=before)
+    with pytest.raises(NotFound, match="is not registered"):
+        codes_and_birth_dates(session, person_ids=[karl.id], known=before)

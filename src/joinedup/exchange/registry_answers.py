@@ -20,7 +20,7 @@ from joinedup.core.clock import today
 from joinedup.core.errors import ValidationFailed
 
 if TYPE_CHECKING:
-    from joinedup.registries import AddressRecord, Known
+    from joinedup.registries import AddressRecord, Known, RelationRecord
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 #: The longest range of months ``income-totals`` answers in one call.
@@ -98,13 +98,6 @@ def person(session: Session, question: Question) -> Answer:
     return {f: values[f] for f in question.fields}, (record.personal_code,)
 
 
-def _relative(session: Session, person_id: int, known: Known) -> tuple[str, str]:
-    from joinedup import registries
-
-    relative = registries.get_person(session, person_id=person_id, known=known)
-    return relative.personal_code, relative.birth_date.isoformat()
-
-
 def relations(session: Session, question: Question) -> Answer:
     from joinedup import registries
 
@@ -113,25 +106,30 @@ def relations(session: Session, question: Question) -> Answer:
         session, person_id=subject_id, valid=question.valid, known=question.known
     )
     wanted = set(question.fields)
-    groups: dict[str, list[dict[str, Any]]] = {"parents": [], "children": [], "partners": []}
-    subjects = [question.subject]
-    codes: dict[int, tuple[str, str]] = {}
+    shown: list[tuple[str, int, RelationRecord]] = []  # (group, the other person, relation)
     for relation in found:
         if relation.kind == "parent":
             group = "children" if relation.person_id == subject_id else "parents"
         else:
             group = "partners"
-        if group not in wanted:
-            continue
-        other = (
-            relation.related_person_id if relation.person_id == subject_id else relation.person_id
-        )
-        if other not in codes:
-            codes[other] = _relative(session, other, question.known)
+        if group in wanted:
+            other = (
+                relation.related_person_id
+                if relation.person_id == subject_id
+                else relation.person_id
+            )
+            shown.append((group, other, relation))
+    # the relatives' codes and birth dates in one select (not a whole person each)
+    codes = registries.codes_and_birth_dates(
+        session, person_ids=[other for _, other, _ in shown], known=question.known
+    )
+    groups: dict[str, list[dict[str, Any]]] = {"parents": [], "children": [], "partners": []}
+    subjects = [question.subject]
+    for group, other, relation in shown:
         code, birth_date = codes[other]
         item: dict[str, Any] = {
             "personalCode": code,
-            "birthDate": birth_date,
+            "birthDate": birth_date.isoformat(),
             "validFrom": relation.valid_from.isoformat(),
             "validTo": _iso(relation.valid_to),
         }
@@ -282,10 +280,14 @@ def business(session: Session, question: Question) -> Answer:
     subjects: list[str] = []
     if "representatives" in wanted:
         representatives = []
-        for item in registries.representatives_of(
+        found = registries.representatives_of(
             session, business_id=record.id, valid=question.valid, known=question.known
-        ):
-            code, _ = _relative(session, item.person_id, question.known)
+        )
+        codes = registries.codes_and_birth_dates(
+            session, person_ids=[item.person_id for item in found], known=question.known
+        )
+        for item in found:
+            code, _ = codes[item.person_id]
             representatives.append(
                 {
                     "personalCode": code,

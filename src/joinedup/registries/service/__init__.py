@@ -62,6 +62,7 @@ from joinedup.registries.service.population import (
 from joinedup.registries.service.population_import import RelationColumns, import_population
 from joinedup.registries.service.queries import (
     children_of,
+    codes_and_birth_dates,
     count_persons,
     find_person_id,
     get_person,
@@ -106,6 +107,7 @@ __all__ = [
     "change_address",
     "change_name",
     "children_of",
+    "codes_and_birth_dates",
     "correct_residence",
     "count_addresses",
     "count_businesses",

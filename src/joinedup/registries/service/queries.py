@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Date, Integer, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
@@ -60,11 +60,43 @@ def find_person_id(session: Session, *, personal_code: str) -> int:
     found = transaction_memo(session, _IDS_FOUND)
     person_id: int | None = found.get(personal_code)
     if person_id is None:
-        person_id = session.scalar(select(Person.id).where(Person.personal_code == personal_code))
+        person_id = (
+            session.connection().execute(_person_id_select(), {"code": personal_code}).scalar()
+        )
         if person_id is None:
             raise NotFound("no person has this personal code")
         found[personal_code] = person_id = int(person_id)
     return person_id
+
+
+@cache
+def _person_id_select() -> Select[int]:
+    """Built once (its SQL is compiled once): a person's id by the ``code`` bind."""
+    return select(Person.id).where(Person.personal_code == bindparam("code"))
+
+
+def codes_and_birth_dates(
+    session: Session, *, person_ids: Sequence[int], known: Known = None
+) -> dict[int, tuple[str, date]]:
+    """The personal code and birth date of each of these persons, as the register knew them
+    at ``known`` (default now), in one select; ``NotFound`` if it did not know one of them
+    then (as :func:`get_person` for each)."""
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return {}
+    rows = session.connection().execute(
+        select(Person.id, Person.personal_code, Person.birth_date, Person.recorded_at).where(
+            Person.id.in_(wanted)
+        )
+    )
+    found = {
+        int(row.id): (row.personal_code, row.birth_date)
+        for row in rows
+        if _recorded_by(row.recorded_at, known)
+    }
+    if missing := [person_id for person_id in wanted if person_id not in found]:
+        raise NotFound(f"person {missing[0]} is not registered")
+    return found
 
 
 def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[int, str]:
@@ -305,14 +337,59 @@ def relations_of(
 ) -> list[RelationRecord]:
     """The person's relations (both directions) valid on ``valid`` (None: at any time) as known
     at ``known``. For ``parent`` relations, ``person_id`` is the parent."""
-    statement = select(Relation).where(
-        or_(Relation.person_id == person_id, Relation.related_person_id == person_id),
-        as_of(Relation, valid=valid, known=known),
+    if known is None and valid is not None and not kinds:
+        rows = session.connection().execute(
+            _current_relations_select(), {"person_id": person_id, "on": valid}
+        )
+    else:
+        statement = select(*_RELATION_COLUMNS).where(
+            or_(Relation.person_id == person_id, Relation.related_person_id == person_id),
+            as_of(Relation, valid=valid, known=known),
+        )
+        if kinds:
+            statement = statement.where(Relation.kind.in_([k.value for k in kinds]))
+        rows = session.connection().execute(statement.order_by(Relation.valid_from, Relation.id))
+    return [
+        RelationRecord(
+            id=row.id,
+            kind=RelationKind(row.kind),
+            person_id=row.person_id,
+            related_person_id=row.related_person_id,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            end_reason=row.end_reason,
+        )
+        for row in rows
+    ]
+
+
+_RELATION_COLUMNS = (
+    Relation.id,
+    Relation.kind,
+    Relation.person_id,
+    Relation.related_person_id,
+    Relation.valid_from,
+    Relation.valid_to,
+    Relation.end_reason,
+)
+
+
+@cache
+def _current_relations_select() -> Select[*tuple[Any, ...]]:
+    """Built once: the relations of the ``person_id`` bind valid on the ``on`` bind, as the
+    register knows them now (the exchange's relations service, every overview page)."""
+    person = bindparam("person_id", type_=Integer())
+    on = bindparam("on", type_=Date())
+    return (
+        select(*_RELATION_COLUMNS)
+        .where(
+            or_(Relation.person_id == person, Relation.related_person_id == person),
+            known_at(Relation, None),
+            Relation.valid_from <= on,
+            or_(Relation.valid_to.is_(None), Relation.valid_to > on),
+        )
+        .order_by(Relation.valid_from, Relation.id)
     )
-    if kinds:
-        statement = statement.where(Relation.kind.in_([k.value for k in kinds]))
-    rows = session.scalars(statement.order_by(Relation.valid_from, Relation.id))
-    return [RelationRecord.model_validate(r) for r in rows]
 
 
 def parents_of(session: Session, *, person_id: int, known: Known = None) -> list[int]:
