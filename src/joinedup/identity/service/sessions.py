@@ -17,8 +17,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -56,7 +58,29 @@ class WebSessionRecord:
         return f"{self.given_names} {self.family_name}".strip()
 
 
-def _record(row: WebSession) -> WebSessionRecord:
+#: The columns a :class:`WebSessionRecord` is made of.
+_RECORD_COLUMNS = (
+    "id",
+    "personal_code",
+    "given_names",
+    "family_name",
+    "level_of_assurance",
+    "methods",
+    "issuer",
+    "id_token",
+    "csrf_secret",
+    "authenticated_at",
+    "last_seen_at",
+    "expires_at",
+    "acting_for",
+    "acting_for_name",
+    "acting_for_kind",
+    "acting_checked_at",
+)
+
+
+def _record(row: Any) -> WebSessionRecord:
+    """The record of a session row (an ORM object or a selected row of its columns)."""
     return WebSessionRecord(
         id=row.id,
         personal_code=row.personal_code,
@@ -115,13 +139,21 @@ def find_web_session(session: Session, *, token: str, idle: timedelta) -> WebSes
     past its lifetime). Reads only."""
     if not token or len(token) > 200:
         return None
-    row = session.get(WebSession, token_hash(token))
+    row = session.connection().execute(_session_select(), {"id": token_hash(token)}).first()
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()
     if now >= row.expires_at or now - row.last_seen_at >= idle:
         return None
     return _record(row)
+
+
+@cache
+def _session_select() -> Select[Any]:
+    """Built once (every page asks): the session by the ``id`` bind, as a row."""
+    return select(
+        *(getattr(WebSession, name) for name in _RECORD_COLUMNS), WebSession.ended_at
+    ).where(WebSession.id == bindparam("id"))
 
 
 def touch_web_session(session: Session, *, session_id: str) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -104,12 +105,18 @@ def revoke_staff_role(
 
 def staff_roles_of(session: Session, *, personal_code: str) -> tuple[StaffMembership, ...]:
     """A person's current roles, by organisation."""
-    rows = session.execute(
-        select(StaffRole.member_class, StaffRole.member_code, StaffRole.role)
-        .where(StaffRole.personal_code == personal_code, StaffRole.revoked_at.is_(None))
-        .order_by(StaffRole.member_class, StaffRole.member_code, StaffRole.role)
-    ).all()
+    rows = session.connection().execute(_roles_select(), {"code": personal_code}).all()
     return tuple(StaffMembership(c, m, StaffRoleName(r)) for c, m, r in rows)
+
+
+@cache
+def _roles_select() -> Select[str, str, str]:
+    """Built once (every signed-in page asks): the current roles of the ``code`` bind."""
+    return (
+        select(StaffRole.member_class, StaffRole.member_code, StaffRole.role)
+        .where(StaffRole.personal_code == bindparam("code"), StaffRole.revoked_at.is_(None))
+        .order_by(StaffRole.member_class, StaffRole.member_code, StaffRole.role)
+    )
 
 
 def staff_of(session: Session, *, member_class: str, member_code: str) -> list[StaffRoleRecord]:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joinedup import consent
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.pagination import PageRequest
-from joinedup.exchange import get_member
+from joinedup.exchange import member_names
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.templating import render
@@ -40,6 +40,11 @@ def _check(citizen: CitizenContext, session: ReadSession | WriteSession) -> None
     citizen.authorise(session, ACTION)
 
 
+def _member_key(controller: str) -> tuple[str, str]:
+    member_class, _, member_code = controller.partition("/")
+    return member_class, member_code
+
+
 @router.get("")
 def consents(
     request: Request,
@@ -58,13 +63,11 @@ def consents(
         for a in consent.list_data_agreements(session, page=PageRequest(limit=500)).items
         if a.lawful_basis == consent.LawfulBasis.CONSENT and (a.active or a.id in by_agreement)
     ]
-    controllers = {}
-    for agreement in agreements:
-        if agreement.controller not in controllers:
-            member_class, _, member_code = agreement.controller.partition("/")
-            controllers[agreement.controller] = get_member(
-                session, member_class=member_class, member_code=member_code
-            ).name
+    # the controllers' names in one select (not a member and its parent each)
+    names = member_names(session, (_member_key(a.controller) for a in agreements))
+    controllers = {
+        a.controller: names.get(_member_key(a.controller), a.controller) for a in agreements
+    }
     return render(
         request,
         "portal/consents.html",
