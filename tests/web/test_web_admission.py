@@ -107,3 +107,99 @@ def test_the_limit_is_a_setting_with_bounds() -> None:
     assert Settings(page_concurrency=1).page_concurrency == 1
     with pytest.raises(ValueError, match="page_concurrency"):
         Settings(page_concurrency=0)
+
+
+def _body_receiver(chunks: list[bytes], gate: asyncio.Event | None = None) -> Receive:
+    """A client sending ``chunks`` as a request's body; the last only once ``gate`` is set."""
+    pending = list(chunks)
+
+    async def receive() -> dict[str, object]:
+        if len(pending) == 1 and gate is not None:
+            await gate.wait()
+        if not pending:
+            await asyncio.Event().wait()  # nothing more: as a client waiting for its answer
+        body = pending.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+    return receive
+
+
+class BodyEcho:
+    """An application reading the whole body, answering with it, counting who is inside."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.bodies: list[bytes] = []
+        self.hold_after_start = asyncio.Event()
+        self.slow_reader_body: bytes | None = None  # whose client reads the answer slowly
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.inside += 1
+        try:
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            self.bodies.append(body)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            if body == self.slow_reader_body:
+                await self.hold_after_start.wait()  # a slow client reading the answer
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.inside -= 1
+
+
+def test_a_slow_client_holds_no_turn_sending_its_form_or_reading_the_answer() -> None:
+    async def scenario() -> None:
+        echo = BodyEcho()
+        app = AdmissionMiddleware(echo, limit=1, prefixes=ADMITTED_PREFIXES)
+        scope = {"type": "http", "path": "/portal/feedback", "method": "POST"}
+        gate = asyncio.Event()
+        slow_sender = asyncio.create_task(
+            app(scope, _body_receiver([b"rating=", b"5"], gate), _send)
+        )
+        await _settle()
+        # the slow sender's body is not all there: it has no turn, so another page is served
+        quick = _body_receiver([b"a=1"])
+        await asyncio.wait_for(app(scope, quick, _send), timeout=5)
+        assert echo.bodies == [b"a=1"]
+        gate.set()
+        await asyncio.wait_for(slow_sender, timeout=5)
+        assert echo.bodies == [b"a=1", b"rating=5"]  # nothing lost on the way
+        # a client slow to read the answer gave its turn back when the answer started
+        echo.slow_reader_body = b"b=2"
+        slow_reader = asyncio.create_task(app(scope, _body_receiver([b"b=2"]), _send))
+        await _settle()
+        assert echo.inside == 1
+        await asyncio.wait_for(app(scope, _body_receiver([b"c=3"]), _send), timeout=5)
+        echo.hold_after_start.set()
+        await asyncio.wait_for(slow_reader, timeout=5)
+        assert echo.bodies[-2:] == [b"b=2", b"c=3"]
+
+    asyncio.run(scenario())
+
+
+def test_a_large_body_is_not_held_in_memory_before_its_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import joinedup.web.middleware as middleware
+
+    monkeypatch.setattr(middleware, "BUFFERED_BODY_BYTES", 4)
+
+    async def scenario() -> None:
+        echo = BodyEcho()
+        app = AdmissionMiddleware(echo, limit=1, prefixes=ADMITTED_PREFIXES)
+        scope = {"type": "http", "path": "/backoffice/upload", "method": "POST"}
+        gate = asyncio.Event()
+        large = asyncio.create_task(
+            app(scope, _body_receiver([b"aaa", b"bbb", b"ccc", b"ddd"], gate), _send)
+        )
+        await _settle()
+        assert echo.inside == 1  # past the buffer: admitted, and receiving the rest itself
+        gate.set()
+        await asyncio.wait_for(large, timeout=5)
+        assert echo.bodies == [b"aaabbbcccddd"]
+
+    asyncio.run(scenario())

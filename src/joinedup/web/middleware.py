@@ -194,7 +194,9 @@ class AdmissionMiddleware:
 
     Only the pages are admitted: the provider's token and the exchange's calls that a page
     may itself make over HTTP (to this same process) pass freely, so a page waiting for them
-    never waits for its own turn.
+    never waits for its own turn. A turn is for the server's own work: a form's body (up to
+    :data:`BUFFERED_BODY_BYTES`) is received before the turn is taken, and the turn is given
+    back when the answer starts, so a slow client sending or reading never holds one.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...]) -> None:
@@ -214,5 +216,46 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or not str(scope["path"]).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        async with self._line():
-            await self.app(scope, receive, send)
+        receive = await _received_first(receive)
+        line = self._line()
+        await line.acquire()
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                line.release()
+
+        async def send_and_give_back(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                give_back()  # the work is done; sending the answer is the client's pace
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_give_back)
+        finally:
+            give_back()
+
+
+#: A request body this small is received whole before its page takes a turn.
+BUFFERED_BODY_BYTES = 1024 * 1024
+
+
+async def _received_first(receive: Receive) -> Receive:
+    """``receive`` with the request's body (up to :data:`BUFFERED_BODY_BYTES`) already
+    received: what was received is given to the application first, then the rest as it
+    comes (a larger body, or a disconnection)."""
+    received: list[Message] = []
+    size = 0
+    while size <= BUFFERED_BODY_BYTES:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+        size += len(message.get("body", b""))
+
+    async def replay() -> Message:
+        return received.pop(0) if received else await receive()
+
+    return replay
