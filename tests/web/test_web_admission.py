@@ -181,25 +181,76 @@ def test_a_slow_client_holds_no_turn_sending_its_form_or_reading_the_answer() ->
     asyncio.run(scenario())
 
 
-def test_a_large_body_is_not_held_in_memory_before_its_turn(
+def test_a_body_larger_than_a_form_is_refused_without_a_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A body over the limit, by its length or as it arrives, is answered 413 (a problem
+    document) and never admitted: a client trickling it in would otherwise hold a turn."""
     import joinedup.web.middleware as middleware
 
-    monkeypatch.setattr(middleware, "BUFFERED_BODY_BYTES", 4)
+    monkeypatch.setattr(middleware, "PAGE_BODY_BYTES", 8)
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
 
     async def scenario() -> None:
         echo = BodyEcho()
         app = AdmissionMiddleware(echo, limit=1, prefixes=ADMITTED_PREFIXES)
-        scope = {"type": "http", "path": "/backoffice/upload", "method": "POST"}
-        gate = asyncio.Event()
-        large = asyncio.create_task(
-            app(scope, _body_receiver([b"aaa", b"bbb", b"ccc", b"ddd"], gate), _send)
-        )
-        await _settle()
-        assert echo.inside == 1  # past the buffer: admitted, and receiving the rest itself
-        gate.set()
-        await asyncio.wait_for(large, timeout=5)
-        assert echo.bodies == [b"aaabbbcccddd"]
+        scope = {"type": "http", "path": "/portal/feedback", "method": "POST", "headers": []}
+        gate = asyncio.Event()  # the rest never comes: the answer must not wait for it
+        trickled = _body_receiver([b"aaaa", b"bbbb", b"cccc", b"dddd"], gate)
+        await asyncio.wait_for(app(scope, trickled, send), timeout=5)
+        declared = {**scope, "headers": [(b"content-length", b"9")]}
+        await asyncio.wait_for(app(declared, _body_receiver([b"x"]), send), timeout=5)
+        assert echo.bodies == []  # neither reached the application
+        # at the limit, admitted as usual
+        await asyncio.wait_for(app(scope, _body_receiver([b"abcd", b"efgh"]), send), timeout=5)
+        assert echo.bodies == [b"abcdefgh"]
 
     asyncio.run(scenario())
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [413, 413, 200]
+    headers = dict(starts[0]["headers"])  # type: ignore[arg-type]
+    assert headers[b"content-type"] == b"application/problem+json"
+    body = b"".join(m.get("body", b"") for m in sent[:2])  # type: ignore[misc]
+    assert b"content-too-large" in body
+
+
+def test_signing_in_is_not_admitted() -> None:
+    """The sign-in's return waits for the identity provider (external in production): it
+    never waits for, nor holds, a page's turn."""
+    release = asyncio.Event()
+    served: list[str] = []
+
+    async def hold_the_start_page(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/portal":
+            await release.wait()
+        served.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = AdmissionMiddleware(hold_the_start_page, limit=1, prefixes=ADMITTED_PREFIXES)
+
+    async def scenario() -> None:
+        release.clear()
+        held = asyncio.create_task(app({"type": "http", "path": "/portal"}, _receive, _send))
+        await _settle()  # the only turn is taken
+        for path in ("/idp/token", "/portal/sign-in/callback", "/portal/sign-out"):
+            await asyncio.wait_for(app({"type": "http", "path": path}, _receive, _send), 5)
+        blocked = asyncio.create_task(
+            app({"type": "http", "path": "/portal/overview"}, _receive, _send)
+        )
+        await _settle()
+        assert "/portal/overview" not in served  # a page still waits its turn
+        release.set()
+        await asyncio.wait_for(asyncio.gather(held, blocked), timeout=5)
+
+    asyncio.run(scenario())
+    assert served == [
+        "/idp/token",
+        "/portal/sign-in/callback",
+        "/portal/sign-out",
+        "/portal",
+        "/portal/overview",
+    ]

@@ -166,3 +166,19 @@ def test_pages_translate_escape_and_format_as_jinjas_newstyle_gettext() -> None:
     )
     with i18n.use_locale("en"):
         assert plain.render() == "case <b>"
+
+
+def test_a_sentences_variables_may_have_any_name() -> None:
+    """Variables named as the callables' own parameters (message, context, singular, num…)
+    are the sentence's, as with Jinja's gettext."""
+    from joinedup.web.templating import templates
+
+    page = templates.env.from_string(
+        '{{ _("Said: %(message)s", message="<b>") }}|{{ _("In %(context)s", context="x") }}'
+        "|{% trans message='m' %}About {{ message }}{% endtrans %}"
+        "|{{ ngettext('%(singular)s one', '%(singular)s many', 2, singular='s') }}"
+        "|{% trans count=2, num=5 %}{{ num }} of one{% pluralize count %}{{ num }} of many"
+        "{% endtrans %}"
+    )
+    with i18n.use_locale("en"):
+        assert page.render() == "Said: &lt;b&gt;|In x|About m|s many|5 of many"

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         le=256,
         description="Portal and back-office pages one web process works on at once; the "
         "others wait their turn (more threads than cores only share the interpreter lock "
-        "and the database's connections, and every page then takes as long as all of them).",
+        "and the database's connections, and every page then takes as long as all of them). "
+        "Raise it when the database is across a network: pages then wait on it, not on the "
+        "processor.",
     )
     bus_url: str = Field(
         "inprocess://",

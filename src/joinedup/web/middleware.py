@@ -25,11 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from joinedup.core import i18n
 from joinedup.core.logging import get_logger, mask_personal_data
 from joinedup.web.context import REQUEST_ID_HEADER, REQUEST_ID_SCOPE_KEY, accept_request_id
-from joinedup.web.problems import internal_error
+from joinedup.web.problems import error_response, internal_error
 
 LANGUAGE_COOKIE = "lang"
-#: The paths of the server-rendered pages, admitted a few at a time (AdmissionMiddleware).
+#: The paths of the server-rendered pages, admitted a few at a time (AdmissionMiddleware),
+#: but for signing in and out: the sign-in's return waits for the identity provider (an
+#: external one in production), not for this process's processor.
 ADMITTED_PREFIXES = ("/portal", "/backoffice")
+NOT_ADMITTED_PREFIXES = ("/portal/sign-in", "/portal/sign-out")
 _ONE_YEAR = 365 * 24 * 3600
 #: Paths whose answers may be cached by the browser (files that change only on upgrade).
 STATIC_PREFIXES = ("/assets/", "/static/")
@@ -194,9 +197,11 @@ class AdmissionMiddleware:
 
     Only the pages are admitted: the provider's token and the exchange's calls that a page
     may itself make over HTTP (to this same process) pass freely, so a page waiting for them
-    never waits for its own turn. A turn is for the server's own work: a form's body (up to
-    :data:`BUFFERED_BODY_BYTES`) is received before the turn is taken, and the turn is given
-    back when the answer starts, so a slow client sending or reading never holds one.
+    never waits for its own turn, and signing in (which waits for the provider) is not
+    admitted either. A turn is for the server's own work: a form's body is received whole
+    before the turn is taken (a body over :data:`PAGE_BODY_BYTES` is refused with 413, never
+    admitted), and the turn is given back when the answer starts, so a slow client sending
+    or reading never holds one.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...]) -> None:
@@ -213,10 +218,21 @@ class AdmissionMiddleware:
         return self._turns[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(self.prefixes):
+        path = str(scope["path"]) if scope["type"] == "http" else ""
+        if not path.startswith(self.prefixes) or path.startswith(NOT_ADMITTED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        receive = await _received_first(receive)
+        received = await _received_first(scope, receive)
+        if received is None:  # a page's form is small: this is not one
+            response = error_response(
+                Request(scope),
+                status=413,
+                slug="content-too-large",
+                title="Content too large",
+                detail=f"A page takes at most {PAGE_BODY_BYTES // 1024} KiB of form data.",
+            )
+            await response(scope, receive, send)
+            return
         line = self._line()
         await line.acquire()
         held = True
@@ -233,27 +249,33 @@ class AdmissionMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_give_back)
+            await self.app(scope, received, send_and_give_back)
         finally:
             give_back()
 
 
-#: A request body this small is received whole before its page takes a turn.
-BUFFERED_BODY_BYTES = 1024 * 1024
+#: The most form data a page takes: received whole before the page takes its turn (the
+#: portal's and the back office's forms are a few short fields; none uploads a file).
+PAGE_BODY_BYTES = 1024 * 1024
 
 
-async def _received_first(receive: Receive) -> Receive:
-    """``receive`` with the request's body (up to :data:`BUFFERED_BODY_BYTES`) already
-    received: what was received is given to the application first, then the rest as it
-    comes (a larger body, or a disconnection)."""
+async def _received_first(scope: Scope, receive: Receive) -> Receive | None:
+    """``receive`` with the request's whole body already received (given to the application
+    first, then whatever comes after, such as a disconnection); None when the body is larger
+    than :data:`PAGE_BODY_BYTES` (by its ``Content-Length`` or as it arrives)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.isdigit() and int(value) > PAGE_BODY_BYTES:
+            return None
     received: list[Message] = []
     size = 0
-    while size <= BUFFERED_BODY_BYTES:
+    while True:
         message = await receive()
         received.append(message)
+        size += len(message.get("body", b""))
+        if size > PAGE_BODY_BYTES:
+            return None
         if message["type"] != "http.request" or not message.get("more_body", False):
             break
-        size += len(message.get("body", b""))
 
     async def replay() -> Message:
         return received.pop(0) if received else await receive()

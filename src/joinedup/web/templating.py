@@ -74,7 +74,7 @@ def _sentence(locale: str, message: str, autoescape: bool) -> str:
 
 
 @jinja2.pass_context
-def _page_gettext(context: jinja2.runtime.Context, message: str, **variables: Any) -> str:
+def _page_gettext(context: jinja2.runtime.Context, message: str, /, **variables: Any) -> str:
     """``_()`` and ``{% trans %}`` in a page: Jinja's newstyle gettext (translated, escaped
     when the page is, then ``%``-formatted with ``variables`` escaped)."""
     autoescape = context.eval_ctx.autoescape
@@ -86,7 +86,7 @@ def _page_gettext(context: jinja2.runtime.Context, message: str, **variables: An
 
 @jinja2.pass_context
 def _page_ngettext(
-    context: jinja2.runtime.Context, singular: str, plural: str, num: int, **variables: Any
+    context: jinja2.runtime.Context, singular: str, plural: str, num: int, /, **variables: Any
 ) -> str:
     """``ngettext()`` and a plural ``{% trans %}``: as Jinja's newstyle ngettext."""
     translated = i18n.ngettext(singular, plural, num)

@@ -336,7 +336,8 @@ def relations_of(
     kinds: tuple[RelationKind, ...] | None = None,
 ) -> list[RelationRecord]:
     """The person's relations (both directions) valid on ``valid`` (None: at any time) as known
-    at ``known``. For ``parent`` relations, ``person_id`` is the parent."""
+    at ``known``. For ``parent`` relations, ``person_id`` is the parent. Core statements, as
+    :func:`get_person`: what the session holds unflushed is not seen (the use cases flush)."""
     if known is None and valid is not None and not kinds:
         rows = session.connection().execute(
             _current_relations_select(), {"person_id": person_id, "on": valid}
