@@ -107,6 +107,9 @@ def test_the_limit_is_a_setting_with_bounds() -> None:
     assert Settings(page_concurrency=1).page_concurrency == 1
     with pytest.raises(ValueError, match="page_concurrency"):
         Settings(page_concurrency=0)
+    assert Settings().page_wait_seconds == 15.0
+    with pytest.raises(ValueError, match="page_wait_seconds"):
+        Settings(page_wait_seconds=0)
 
 
 def _body_receiver(chunks: list[bytes], gate: asyncio.Event | None = None) -> Receive:
@@ -254,3 +257,41 @@ def test_signing_in_is_not_admitted() -> None:
         "/portal",
         "/portal/overview",
     ]
+
+
+def test_a_page_that_waits_too_long_for_its_turn_is_told_the_service_is_busy() -> None:
+    """Overloaded, a page is answered 503 with Retry-After once it has waited ``wait``
+    seconds (a problem document; the error page for a browser), and its place in line is
+    not lost to the next page."""
+    release = asyncio.Event()
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/portal":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = AdmissionMiddleware(slow, limit=1, prefixes=ADMITTED_PREFIXES, wait=0.2)
+
+    async def scenario() -> None:
+        scope = {"type": "http", "path": "/portal", "method": "GET", "headers": []}
+        held = asyncio.create_task(app(scope, _receive, _send))
+        await _settle()
+        overview = {**scope, "path": "/portal/overview"}
+        await asyncio.wait_for(app(overview, _receive, send), timeout=5)  # gave up at 0.2 s
+        release.set()
+        await asyncio.wait_for(held, timeout=5)
+        await asyncio.wait_for(app(overview, _receive, send), timeout=5)  # a turn again
+
+    asyncio.run(scenario())
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [503, 200]
+    headers = dict(starts[0]["headers"])  # type: ignore[arg-type]
+    assert headers[b"retry-after"] == b"5"
+    assert headers[b"content-type"] == b"application/problem+json"
+    body = b"".join(m.get("body", b"") for m in sent)  # type: ignore[misc]
+    assert b"/problems/busy" in body

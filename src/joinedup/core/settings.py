@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         "Raise it when the database is across a network: pages then wait on it, not on the "
         "processor.",
     )
+    page_wait_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Seconds a page waits for its turn (see page_concurrency) before it is "
+        "answered 503 Too busy with Retry-After: an overloaded process says so at once "
+        "instead of answering far too late.",
+    )
     bus_url: str = Field(
         "inprocess://",
         description="Event bus. `inprocess://` (default) delivers from the outbox table inside "

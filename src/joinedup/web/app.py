@@ -149,7 +149,10 @@ def create_app(
             app.add_middleware(fast_path)
     # inside the request context (a page waiting its turn is in the access log's duration)
     app.add_middleware(
-        AdmissionMiddleware, limit=settings.page_concurrency, prefixes=ADMITTED_PREFIXES
+        AdmissionMiddleware,
+        limit=settings.page_concurrency,
+        prefixes=ADMITTED_PREFIXES,
+        wait=settings.page_wait_seconds,
     )
     app.add_middleware(
         RequestContextMiddleware,

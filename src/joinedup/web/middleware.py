@@ -201,13 +201,17 @@ class AdmissionMiddleware:
     admitted either. A turn is for the server's own work: a form's body is received whole
     before the turn is taken (a body over :data:`PAGE_BODY_BYTES` is refused with 413, never
     admitted), and the turn is given back when the answer starts, so a slow client sending
-    or reading never holds one.
+    or reading never holds one. A page that waits ``wait`` seconds without a turn is answered
+    503 with ``Retry-After`` (overloaded, the line would otherwise grow without end).
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...], wait: float = 15.0
+    ) -> None:
         self.app = app
         self.limit = limit
         self.prefixes = prefixes
+        self.wait = wait  # seconds a page waits for its turn before it is answered 503
         # one line per event loop (a test client runs the application in a loop of its own)
         self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -234,7 +238,19 @@ class AdmissionMiddleware:
             await response(scope, receive, send)
             return
         line = self._line()
-        await line.acquire()
+        try:
+            await asyncio.wait_for(line.acquire(), timeout=self.wait)
+        except TimeoutError:  # overloaded: say so at once rather than answer far too late
+            response = error_response(
+                Request(scope),
+                status=503,
+                slug="busy",
+                title="Too busy",
+                detail="The service is too busy to answer now: try again in a moment.",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+            await response(scope, received, send)
+            return
         held = True
 
         def give_back() -> None:
@@ -252,6 +268,10 @@ class AdmissionMiddleware:
             await self.app(scope, received, send_and_give_back)
         finally:
             give_back()
+
+
+#: Seconds a page answered 503 (too busy) asks the browser to wait before it tries again.
+RETRY_AFTER_S = 5
 
 
 #: The most form data a page takes: received whole before the page takes its turn (the
