@@ -68,9 +68,7 @@ def _as_page_text(translated: str, autoescape: bool) -> str:
 def _sentence(locale: str, message: str, autoescape: bool) -> str:
     """``message`` in ``locale`` as a page shows it with no variables: escaped when the page
     is, and formatted with none (so ``%%`` is ``%``, as with variables)."""
-    with i18n.use_locale(locale):
-        translated = i18n.gettext(message)
-    return _as_page_text(translated, autoescape) % {}
+    return _as_page_text(i18n.translations(locale).gettext(message), autoescape) % {}
 
 
 @jinja2.pass_context

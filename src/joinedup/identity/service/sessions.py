@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -58,25 +58,8 @@ class WebSessionRecord:
         return f"{self.given_names} {self.family_name}".strip()
 
 
-#: The columns a :class:`WebSessionRecord` is made of.
-_RECORD_COLUMNS = (
-    "id",
-    "personal_code",
-    "given_names",
-    "family_name",
-    "level_of_assurance",
-    "methods",
-    "issuer",
-    "id_token",
-    "csrf_secret",
-    "authenticated_at",
-    "last_seen_at",
-    "expires_at",
-    "acting_for",
-    "acting_for_name",
-    "acting_for_kind",
-    "acting_checked_at",
-)
+#: The columns a :class:`WebSessionRecord` is made of (its fields' names).
+_RECORD_COLUMNS = tuple(f.name for f in fields(WebSessionRecord))
 
 
 def _record(row: Any) -> WebSessionRecord:

@@ -64,8 +64,9 @@ def known_at_split(
     )
 
 
-def valid_on(model: type[Bitemporal], valid: date) -> ColumnElement[bool]:
-    """Versions whose valid period contains the day ``valid``."""
+def valid_on(model: type[Bitemporal], valid: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """Versions whose valid period contains the day ``valid`` (a day, or a bound parameter of
+    a statement built once)."""
     return and_(model.valid_from <= valid, or_(model.valid_to.is_(None), model.valid_to > valid))
 
 

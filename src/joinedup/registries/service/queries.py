@@ -60,19 +60,11 @@ def find_person_id(session: Session, *, personal_code: str) -> int:
     found = transaction_memo(session, _IDS_FOUND)
     person_id: int | None = found.get(personal_code)
     if person_id is None:
-        person_id = (
-            session.connection().execute(_person_id_select(), {"code": personal_code}).scalar()
-        )
-        if person_id is None:
+        row = session.connection().execute(_ids_by_code(), {"codes": [personal_code]}).first()
+        if row is None:
             raise NotFound("no person has this personal code")
-        found[personal_code] = person_id = int(person_id)
+        found[personal_code] = person_id = int(row.id)
     return person_id
-
-
-@cache
-def _person_id_select() -> Select[int]:
-    """Built once (its SQL is compiled once): a person's id by the ``code`` bind."""
-    return select(Person.id).where(Person.personal_code == bindparam("code"))
 
 
 def codes_and_birth_dates(
@@ -172,9 +164,7 @@ def _residence_select(known: Known) -> Select[*tuple[Any, ...]]:
 def _current_residence_select() -> Select[*tuple[Any, ...]]:
     """Built once (its SQL is compiled once): the residence valid on ``on`` as known now."""
     on = bindparam("on", type_=Date())
-    return _residence_select(None).where(
-        Residence.valid_from <= on, or_(Residence.valid_to.is_(None), Residence.valid_to > on)
-    )
+    return _residence_select(None).where(valid_on(Residence, on))
 
 
 def _residences(
@@ -386,8 +376,7 @@ def _current_relations_select() -> Select[*tuple[Any, ...]]:
         .where(
             or_(Relation.person_id == person, Relation.related_person_id == person),
             known_at(Relation, None),
-            Relation.valid_from <= on,
-            or_(Relation.valid_to.is_(None), Relation.valid_to > on),
+            valid_on(Relation, on),
         )
         .order_by(Relation.valid_from, Relation.id)
     )
