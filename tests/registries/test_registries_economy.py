@@ -20,6 +20,7 @@ from joinedup.registries import (
     get_business,
     incomes_of,
     is_valid_business_code,
+    monthly_income_totals,
     payment_account_of,
     record_monthly_income,
     register_business,
@@ -207,6 +208,38 @@ def test_employment_income_and_corrections(session: Session, country: Country) -
         ),
         "was not employed by that employer in that month",
     )
+
+
+def test_monthly_totals_sum_every_employer_as_the_register_knows_them(
+    session: Session, country: Country
+) -> None:
+    """What the income-totals service answers with: per month over every employer, the
+    corrected amount now and the first as known before the correction; months without
+    income left out."""
+    first_employer = _business(session, country)
+    second_employer = _business(session, country, name="Kask Dairy Ltd")
+    worker = adult(session, country, birth_date=date(1990, 1, 1))
+    for employer in (first_employer, second_employer):
+        start_employment(
+            session, person_id=worker.id, business_id=employer, started_on=date(2020, 1, 1),
+            actor=ACTOR,
+        )  # fmt: skip
+    both, one, none = _month(4), _month(3), _month(2)
+    record = {"session": session, "person_id": worker.id, "actor": ACTOR}
+    record_monthly_income(**record, business_id=first_employer, period=both, amount=100_000)
+    record_monthly_income(**record, business_id=second_employer, period=both, amount=23_456)
+    record_monthly_income(**record, business_id=first_employer, period=one, amount=70_000)
+    time.sleep(0.002)
+    between = utcnow()
+    time.sleep(0.002)
+    record_monthly_income(**record, business_id=first_employer, period=one, amount=71_500)
+    span = {"person_id": worker.id, "from_period": both, "to_period": none}
+    assert monthly_income_totals(session, **span) == {both: 123_456, one: 71_500}
+    assert monthly_income_totals(session, **span, known=between) == {both: 123_456, one: 70_000}
+    assert monthly_income_totals(session, **{**span, "from_period": one, "to_period": one}) == {
+        one: 71_500
+    }
+    assert monthly_income_totals(session, **{**span, "person_id": worker.id + 10_000}) == {}
 
 
 @pytest.mark.parametrize(

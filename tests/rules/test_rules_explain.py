@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from rules_support import household
 
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
-from joinedup.rules.service import explain_situation
+from joinedup.rules.service import explain_situation, missing_inputs
 
 
 def _explain(
@@ -133,6 +134,35 @@ def test_missing_inputs_are_named_and_the_default_said(template: Ruleset) -> Non
         "Not given, so the defaults were assumed: salary for 2017-01 (person ann) (€0.00); "
         "capital returns for 2017-01 (person ann) (€0.00)."
     )
+
+
+@pytest.mark.parametrize(
+    ("names", "entity", "entity_id", "given"),
+    [
+        (["income_tax"], "person", "ann", {}),
+        (["income_tax"], "person", "ann", {"salary": {"2017-01": 1000}}),
+        (["housing_allowance", "parenting_allowance"], "household", "h", {}),
+        (["income_tax"], "person", "ann", {"salary": {"2017-01": 1000},
+                                           "capital_returns": {"2017-01": 5}}),
+    ],
+)  # fmt: skip
+def test_missing_inputs_are_the_explanations_without_writing_it(
+    template: Ruleset, names: list[str], entity: str, entity_id: str, given: dict[str, Any]
+) -> None:
+    """What a gatherer asks before it reads: the same items, in the same order, as the
+    explanation of the same situation reports missing."""
+    situation = household({"ann": {"birth": {"ETERNITY": "1985-04-02"}, **given}}, ["ann"])
+    explained = _explain(template, situation, names, "2017-01", entity, entity_id)
+    asked = missing_inputs(
+        ruleset=template,
+        data=situation,
+        variables=names,
+        period=Period.parse("2017-01"),
+        entity=entity,
+        entity_id=entity_id,
+    )
+    assert asked == explained.missing
+    assert bool(asked) is not explained.complete
 
 
 def test_ended_and_not_yet_in_force(template: Ruleset) -> None:

@@ -195,16 +195,14 @@ def income_totals(session: Session, question: Question) -> Answer:
             f"from must not be after to, and the range at most {MAX_MONTHS} months",
             errors=[{"field": "from", "message": f"1 to {MAX_MONTHS} months up to to"}],
         )
-    incomes = registries.incomes_of(
+    summed = registries.monthly_income_totals(
         session,
         person_id=_person_id(session, question.subject),
         from_period=months[0],
         to_period=months[-1],
         known=question.known,
     )
-    totals = dict.fromkeys(months, 0)
-    for income in incomes:
-        totals[income.period] += income.amount
+    totals = {month: summed.get(month, 0) for month in months}
     currency = registries.CURRENCY
     values: dict[str, Any] = {
         "monthlyTotals": [

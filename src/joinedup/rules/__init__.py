@@ -14,7 +14,7 @@ from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
 from joinedup.rules.registry import UnknownRuleset, get_ruleset, ruleset_names
 from joinedup.rules.ruleset import Ruleset
-from joinedup.rules.service import calculate, explain, explain_situation
+from joinedup.rules.service import calculate, explain, explain_situation, missing_inputs
 from joinedup.rules.situation import Situation, parse_situation
 from joinedup.rules.verdicts import Verdict
 from joinedup.rules.wording import sentences_in_language
@@ -36,6 +36,7 @@ __all__ = [
     "explain",
     "explain_situation",
     "get_ruleset",
+    "missing_inputs",
     "parse_situation",
     "ruleset_names",
     "sentences_in_language",

@@ -38,6 +38,7 @@ from joinedup.rules.ir import (
 from joinedup.rules.model import N_, Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.render import Renderer
+from joinedup.rules.situation import Situation
 from joinedup.rules.verdicts import ConditionResult, Explained, Verdict
 from joinedup.rules.vocabulary import format_value, value_part
 from joinedup.rules.wording import (
@@ -133,6 +134,18 @@ def json_value(variable: Variable, value: Any) -> Any:
     return value
 
 
+def missing_item(situation: Situation, missing: Instance) -> dict[str, Any]:
+    """An input that was needed and not given, with the default assumed."""
+    variable = missing.variable
+    return {
+        "variable": variable.name,
+        "entity": variable.entity,
+        "id": situation.ids(variable.entity)[missing.entity_index],
+        "period": str(missing.period),
+        "assumed": json_value(variable, missing.value),
+    }
+
+
 class Explainer:
     """Reads an evaluation into an :class:`Explanation`."""
 
@@ -173,16 +186,7 @@ class Explainer:
         phrases: list[Phrase] = []
         for inst in roots:
             phrases.extend(self.phrases(inst))
-        missing = [
-            {
-                "variable": m.variable.name,
-                "entity": m.variable.entity,
-                "id": self.situation.ids(m.variable.entity)[m.entity_index],
-                "period": str(m.period),
-                "assumed": json_value(m.variable, m.value),
-            }
-            for m in self.ev.missing
-        ]
+        missing = [missing_item(self.situation, m) for m in self.ev.missing]
         if missing:
             assumed = tuple(
                 Phrase(

@@ -11,7 +11,7 @@ from typing import Any
 from joinedup.core.errors import ValidationFailed
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explain import Evaluation, Instance
-from joinedup.rules.explanation import Explainer, Explanation, json_value
+from joinedup.rules.explanation import Explainer, Explanation, json_value, missing_item
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.situation import Situation, parse_situation
@@ -30,12 +30,22 @@ def explain(
     value, each condition with its value, the parameters and formula version in force with
     their legal references, and sentences. A person variable asked about a group is explained
     for each member; a group variable asked about a person, for the person's group."""
+    evaluation = Evaluation(situation)
+    roots = _roots(evaluation, variables, period, entity, entity_id)
+    return Explainer(evaluation).explain(roots)
+
+
+def _roots(
+    evaluation: Evaluation, variables: Sequence[str], period: Period, entity: str, entity_id: str
+) -> list[Instance]:
+    """The values asked about, computed (with everything they need)."""
+    situation = evaluation.situation
+    ruleset = situation.ruleset
     if not variables:
         raise ValidationFailed("Name at least one variable to explain.")
     if entity not in ruleset.entities:
         raise ValidationFailed(f"'{entity}' is not an entity of {ruleset.name}.")
     index = situation.index(entity, entity_id)
-    evaluation = Evaluation(situation)
     person = ruleset.person.key
     roots: list[Instance] = []
     for name in variables:
@@ -48,7 +58,25 @@ def explain(
         else:
             indexes = situation.groups[entity].members[index]
         roots.extend(evaluation.instance(name, own, i) for i in indexes)
-    return Explainer(evaluation).explain(roots)
+    return roots
+
+
+def missing_inputs(
+    *,
+    ruleset: Ruleset,
+    data: Any,
+    variables: Sequence[str],
+    period: Period,
+    entity: str,
+    entity_id: str,
+) -> list[dict[str, Any]]:
+    """The inputs :func:`explain_situation` would report missing (the same items, in the same
+    order), computed without writing the explanation: what a caller gathering inputs asks
+    before it reads them and explains."""
+    situation, _ = parse_situation(ruleset, data)
+    evaluation = Evaluation(situation)
+    _roots(evaluation, variables, period, entity, entity_id)
+    return [missing_item(situation, m) for m in evaluation.missing]
 
 
 def explain_situation(

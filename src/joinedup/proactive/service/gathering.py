@@ -219,8 +219,8 @@ def evaluate(
         unit = ruleset.variable(name).period.value
         values = {"ETERNITY" if unit == "eternity" else period: value}
         (own if ruleset.variable(name).entity == "person" else shared)[name] = values
-    explanation = None
-    for _ in range(_ROUNDS):
+
+    def situation() -> dict[str, Any]:
         members = [*(adults or [person]), *(children or [])]
         data: dict[str, Any] = {
             "persons": {code: gatherer.of(code).situation() for code in members},
@@ -228,17 +228,21 @@ def evaluate(
         data["persons"][person].update(own)
         if adults is not None:
             data["households"] = {"h": {"adults": adults, "children": children or [], **shared}}
-        explanation = rules.explain_situation(
-            ruleset=ruleset,
-            data=data,
-            variables=[service.variable],
-            period=rules.Period.parse(period),
-            entity="person",
-            entity_id=person,
-        )
-        if not explanation.missing or not gatherer.fill(explanation.missing):
+        return data
+
+    question: dict[str, Any] = {
+        "ruleset": ruleset,
+        "variables": [service.variable],
+        "period": rules.Period.parse(period),
+        "entity": "person",
+        "entity_id": person,
+    }
+    # what is missing is asked without writing an explanation; it is written once, last
+    for _ in range(_ROUNDS):
+        missing = rules.missing_inputs(data=situation(), **question)
+        if not missing or not gatherer.fill(missing):
             break
-    assert explanation is not None
+    explanation = rules.explain_situation(data=situation(), **question)
     document = explanation.as_dict()
     due, amount = _due(document["results"][0]["value"])
     sentences = document["sentences"]

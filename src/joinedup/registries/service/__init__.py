@@ -44,6 +44,7 @@ from joinedup.registries.service.employment import (
     end_employment,
     import_employment,
     incomes_of,
+    monthly_income_totals,
     record_monthly_income,
     start_employment,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "list_municipalities",
     "list_regions",
     "list_registries",
+    "monthly_income_totals",
     "name_history",
     "parents_of",
     "payment_account_of",

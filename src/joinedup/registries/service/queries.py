@@ -76,11 +76,7 @@ def codes_and_birth_dates(
     wanted = sorted(set(person_ids))
     if not wanted:
         return {}
-    rows = session.connection().execute(
-        select(Person.id, Person.personal_code, Person.birth_date, Person.recorded_at).where(
-            Person.id.in_(wanted)
-        )
-    )
+    rows = session.connection().execute(_codes_and_birth_dates(), {"ids": wanted})
     found = {
         int(row.id): (row.personal_code, row.birth_date)
         for row in rows
@@ -96,10 +92,24 @@ def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[in
     registries' events carry); unknown ids are left out."""
     if not person_ids:
         return {}
-    rows = session.execute(
-        select(Person.id, Person.personal_code).where(Person.id.in_(sorted(set(person_ids))))
-    )
+    rows = session.execute(_codes_by_id(), {"ids": sorted(set(person_ids))})
     return {int(person_id): code for person_id, code in rows}
+
+
+@cache
+def _codes_and_birth_dates() -> Select[int, str, date, datetime]:
+    """Built once: a relations answer names the relatives with it."""
+    return select(Person.id, Person.personal_code, Person.birth_date, Person.recorded_at).where(
+        Person.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+@cache
+def _codes_by_id() -> Select[int, str]:
+    """Built once: the life-event routing resolves the events' references with it."""
+    return select(Person.id, Person.personal_code).where(
+        Person.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 def person_ids_of(session: Session, *, personal_codes: Sequence[str]) -> dict[str, int]:
