@@ -246,3 +246,59 @@ def test_member_names_of_several_members_in_one_lookup(session: Session) -> None
         ("COM", "10000009"): "Joinland Post Ltd",
     }  # each once; one not registered left out
     assert member_names(session, []) == {}
+
+
+def test_names_and_subsystems_come_from_the_directory_and_new_ones_are_still_found(
+    session: Session,
+) -> None:
+    """The directory snapshot answers for members and subsystems (they are never renamed or
+    removed); one registered after the snapshot was read is looked up in the database."""
+    from sqlalchemy import event
+
+    from joinedup.exchange import local_client_identity
+    from joinedup.exchange.directory import current_directory
+
+    _ministry(session)
+    register_subsystem(
+        session, member_class="GOV", member_code="70000007", subsystem_code="benefits",
+        name="Benefits", actor=ACTOR,
+    )  # fmt: skip
+    session.flush()
+    snapshot = current_directory(session)  # read after the ministry: it knows it
+    assert snapshot.member_names[("GOV", "70000007")] == "Ministry of Social Affairs"
+    register_member(
+        session, member_class=MemberClass.COM, member_code="10000009", name="Joinland Post Ltd",
+        level=MemberLevel.NATIONAL, actor=ACTOR,
+    )  # fmt: skip
+    register_subsystem(
+        session, member_class="COM", member_code="10000009", subsystem_code="letters",
+        name="Letters", actor=ACTOR,
+    )  # fmt: skip
+    session.flush()
+    assert current_directory(session) is snapshot  # not reloaded: members do not bump it
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def seen(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert member_names(session, [("GOV", "70000007")]) == {
+            ("GOV", "70000007"): "Ministry of Social Affairs"
+        }
+        known = local_client_identity(session, client="GOV/70000007/benefits")
+        assert not [s for s in statements if "member" in s.lower()], statements
+        assert member_names(session, [("COM", "10000009"), ("GOV", "70000007")]) == {
+            ("COM", "10000009"): "Joinland Post Ltd",
+            ("GOV", "70000007"): "Ministry of Social Affairs",
+        }
+        new = local_client_identity(session, client="COM/10000009/letters")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert (known.member_name, known.subsystem_code) == ("Ministry of Social Affairs", "benefits")
+    assert (new.member_name, new.member_code, new.xroad_id.split("/", 1)[1]) == (
+        "Joinland Post Ltd", "10000009", "COM/10000009/letters",
+    )  # fmt: skip
+    with pytest.raises(NotFound):
+        local_client_identity(session, client="COM/10000009/nothing")

@@ -105,6 +105,12 @@ class Directory:
     member_municipality: dict[int, str | None]
     member_keys: dict[int, StoredKey]  # active key per member id
     token_keys: dict[str, StoredKey]  # by key id, retired ones too
+    #: Every registered subsystem: (member class, member code, subsystem code) → (subsystem
+    #: id, member id, member name). Members and subsystems are never removed or renamed, so
+    #: an entry is never wrong; one registered since the snapshot is missing (look it up).
+    subsystems: dict[tuple[str, str, str], tuple[int, int, str]] = field(default_factory=dict)
+    #: Every registered member's name by (member class, member code), as ``subsystems``.
+    member_names: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Decrypted private keys, filled on first use (by key id).
     unlocked: dict[str, SigningKey] = field(default_factory=dict)
     verifying: dict[str, VerifyingKey] = field(default_factory=dict)
@@ -341,4 +347,19 @@ def load_directory(session: Session, generation: int) -> Directory:
         member_municipality=municipalities,
         member_keys=member_keys,
         token_keys=token_keys,
+        subsystems=_subsystems(session),
+        member_names={
+            (cls, code): name
+            for cls, code, name in session.execute(
+                select(Member.member_class, Member.member_code, Member.name)
+            )
+        },
     )
+
+
+def _subsystems(session: Session) -> dict[tuple[str, str, str], tuple[int, int, str]]:
+    rows = session.execute(
+        select(Member.member_class, Member.member_code, Subsystem.code, Subsystem.id, Member.id,
+               Member.name).join(Member, Subsystem.member_id == Member.id)
+    )  # fmt: skip
+    return {(cls, member, code): (sid, mid, name) for cls, member, code, sid, mid, name in rows}

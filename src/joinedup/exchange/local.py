@@ -448,15 +448,20 @@ def local_client_identity(session: Session, *, client: SubsystemRef | str) -> Cl
         ref = client
     else:
         ref = SubsystemRef.parse(client, instance=instance)
-    row = session.execute(
-        select(Subsystem.id, Member.id, Member.name)
-        .join(Member, Subsystem.member_id == Member.id)
-        .where(
-            Member.member_class == ref.member_class,
-            Member.member_code == ref.member_code,
-            Subsystem.code == ref.subsystem_code,
-        )
-    ).first()
+    from joinedup.exchange.directory import current_directory
+
+    key = (ref.member_class, ref.member_code, ref.subsystem_code)
+    row = current_directory(session).subsystems.get(key)
+    if row is None:  # registered since the directory was read (or not at all)
+        row = session.execute(
+            select(Subsystem.id, Member.id, Member.name)
+            .join(Member, Subsystem.member_id == Member.id)
+            .where(
+                Member.member_class == ref.member_class,
+                Member.member_code == ref.member_code,
+                Subsystem.code == ref.subsystem_code,
+            )
+        ).first()
     if row is None:
         raise NotFound(f"no subsystem {ref} is registered", subsystem=str(ref))
     subsystem_id, member_id, member_name = row

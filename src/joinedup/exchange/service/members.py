@@ -195,15 +195,19 @@ def member_names(
 ) -> dict[tuple[str, str], str]:
     """The names of the registered ``(class, code)`` members among ``members``, in one query
     (a page naming the owners of several registers); one not registered is left out."""
+    from joinedup.exchange.directory import current_directory
+
     wanted = list(dict.fromkeys((str(c), code) for c, code in members))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Member.member_class, Member.member_code, Member.name).where(
-            tuple_(Member.member_class, Member.member_code).in_(wanted)
+    known = current_directory(session).member_names  # members are never renamed or removed
+    found = {member: known[member] for member in wanted if member in known}
+    if missing := [member for member in wanted if member not in found]:  # registered since
+        rows = session.execute(
+            select(Member.member_class, Member.member_code, Member.name).where(
+                tuple_(Member.member_class, Member.member_code).in_(missing)
+            )
         )
-    )
-    return {(c, code): name for c, code, name in rows}
+        found.update({(c, code): name for c, code, name in rows})
+    return found
 
 
 def get_subsystem(

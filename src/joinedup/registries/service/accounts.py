@@ -134,6 +134,11 @@ def payment_account_of(
     session: Session, *, person_id: int, valid: date | None = None, known: bitemporal.Known = None
 ) -> PaymentAccountRecord | None:
     """The person's registered account on ``valid`` (default today) as known at ``known``."""
+    if known is None:
+        rows = bitemporal.person_rows_now(
+            session, PaymentAccount, person_id=person_id, valid=valid or today()
+        )
+        return PaymentAccountRecord.model_validate(rows[0]._mapping) if rows else None
     row = session.scalar(
         select(PaymentAccount).where(
             PaymentAccount.person_id == person_id,

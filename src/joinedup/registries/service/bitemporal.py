@@ -15,9 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, inspect, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from joinedup.registries.models import Bitemporal, MonthlyIncome
@@ -82,6 +94,38 @@ def as_of(
     if valid is not None:
         clauses.append(valid_on(model, valid))
     return and_(*clauses)
+
+
+def person_rows_now(
+    session: Session,
+    model: type[Bitemporal],
+    *,
+    person_id: int,
+    valid: date | None,
+    order_by: str = "id",
+) -> list[Row[Any]]:
+    """A person's rows of ``model`` valid on ``valid`` (None: on any day) as the register
+    believes now, as
+    plain rows (the table's columns), ordered by the columns ``order_by`` names (comma
+    separated): :func:`as_of` with ``known=None``, through a statement built once per model
+    and order (the providers answering the exchange ask this on every call)."""
+    key = (model.__name__, order_by, valid is None)
+    statement = _PERSON_ROWS_NOW.get(key)
+    if statement is None:
+        table = cast(Table, inspect(model).local_table)
+        statement = select(table).where(
+            table.c.person_id == bindparam("person_id"), known_at(model, None)
+        )
+        if valid is not None:
+            statement = statement.where(valid_on(model, bindparam("on", type_=Date())))
+        statement = _PERSON_ROWS_NOW[key] = statement.order_by(
+            *(table.c[name.strip()] for name in order_by.split(","))
+        )
+    return list(session.connection().execute(statement, {"person_id": person_id, "on": valid}))
+
+
+#: The statements of :func:`person_rows_now`, built once per (model, order).
+_PERSON_ROWS_NOW: dict[tuple[str, str, bool], Select[Any]] = {}
 
 
 def overlapping(

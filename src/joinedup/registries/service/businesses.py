@@ -371,6 +371,12 @@ def representations_of(
 ) -> list[RepresentativeRecord]:
     """The businesses a person represents on ``valid`` (default today) as known at ``known``
     (the business register's "roles of a person")."""
+    if known is None:
+        found = bitemporal.person_rows_now(
+            session, BusinessRepresentative, person_id=person_id, valid=valid or today(),
+            order_by="business_id, id",
+        )  # fmt: skip
+        return [RepresentativeRecord.model_validate(r._mapping) for r in found]
     rows = session.scalars(
         select(BusinessRepresentative)
         .where(

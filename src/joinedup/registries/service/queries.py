@@ -338,9 +338,9 @@ def relations_of(
     """The person's relations (both directions) valid on ``valid`` (None: at any time) as known
     at ``known``. For ``parent`` relations, ``person_id`` is the parent. Core statements, as
     :func:`get_person`: what the session holds unflushed is not seen (the use cases flush)."""
-    if known is None and valid is not None and not kinds:
+    if known is None and not kinds:
         rows = session.connection().execute(
-            _current_relations_select(), {"person_id": person_id, "on": valid}
+            _current_relations_select(any_day=valid is None), {"person_id": person_id, "on": valid}
         )
     else:
         statement = select(*_RELATION_COLUMNS).where(
@@ -376,20 +376,18 @@ _RELATION_COLUMNS = (
 
 
 @cache
-def _current_relations_select() -> Select[*tuple[Any, ...]]:
-    """Built once: the relations of the ``person_id`` bind valid on the ``on`` bind, as the
-    register knows them now (the exchange's relations service, every overview page)."""
+def _current_relations_select(*, any_day: bool = False) -> Select[*tuple[Any, ...]]:
+    """Built once: the relations of the ``person_id`` bind valid on the ``on`` bind (with
+    ``any_day``: on any day, the history), as the register knows them now (the exchange's
+    relations service, every overview page)."""
     person = bindparam("person_id", type_=Integer())
-    on = bindparam("on", type_=Date())
-    return (
-        select(*_RELATION_COLUMNS)
-        .where(
-            or_(Relation.person_id == person, Relation.related_person_id == person),
-            known_at(Relation, None),
-            valid_on(Relation, on),
-        )
-        .order_by(Relation.valid_from, Relation.id)
+    statement = select(*_RELATION_COLUMNS).where(
+        or_(Relation.person_id == person, Relation.related_person_id == person),
+        known_at(Relation, None),
     )
+    if not any_day:
+        statement = statement.where(valid_on(Relation, bindparam("on", type_=Date())))
+    return statement.order_by(Relation.valid_from, Relation.id)
 
 
 def parents_of(session: Session, *, person_id: int, known: Known = None) -> list[int]:
