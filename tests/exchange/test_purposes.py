@@ -54,6 +54,8 @@ def test_the_administrator_describes_a_purpose(
     assert first.status_code == 200, first.text
     assert first.json()["names"] == {"en": "Care at home"}  # trimmed
     assert first.json()["described_by"].startswith("client:")
+    with demo_exchange.reading() as session:  # the directory snapshot has it now
+        assert purpose_names(session, ["home-care"]) == {"home-care": "Care at home"}
     again = api.put(
         url, json={"names": {"en": "Care in your home", "et": "Koduhooldus"}}, headers=admin
     )

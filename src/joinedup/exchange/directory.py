@@ -3,7 +3,7 @@ administrators and signing keys, as one immutable snapshot per database.
 
 The mediation path must decide in microseconds, so it never queries these tables per call.
 Every change to them (publishing a service, granting or revoking a right, creating or
-revoking a client, creating a key) increments the one-row counter
+revoking a client, creating a key, describing a purpose) increments the one-row counter
 ``exchange_directory_version.generation`` in the same transaction (:func:`bump_generation`).
 A process re-reads that counter **at most once per second** (:data:`POLL_SECONDS`) and
 reloads the snapshot when it changed. So a change committed by another process is seen
@@ -38,6 +38,7 @@ from joinedup.exchange.models import (
     DirectoryVersion,
     Member,
     MemberKey,
+    Purpose,
     Service,
     Subsystem,
     TokenKey,
@@ -111,6 +112,8 @@ class Directory:
     subsystems: dict[tuple[str, str, str], tuple[int, int, str]] = field(default_factory=dict)
     #: Every registered member's name by (member class, member code), as ``subsystems``.
     member_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The described purposes' names by language, by purpose code.
+    purposes: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Decrypted private keys, filled on first use (by key id).
     unlocked: dict[str, SigningKey] = field(default_factory=dict)
     verifying: dict[str, VerifyingKey] = field(default_factory=dict)
@@ -353,6 +356,10 @@ def load_directory(session: Session, generation: int) -> Directory:
             for cls, code, name in session.execute(
                 select(Member.member_class, Member.member_code, Member.name)
             )
+        },
+        purposes={
+            code: dict(names)
+            for code, names in session.execute(select(Purpose.code, Purpose.names))
         },
     )
 

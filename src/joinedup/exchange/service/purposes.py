@@ -1,6 +1,8 @@
 """The purposes of the access rights in words: each purpose code (``benefit-eligibility``)
 described once, per language, by the central office, so that a person reading "Who used my
-data" sees *why* in a sentence and not a code. A purpose nobody described shows as its code."""
+data" sees *why* in a sentence and not a code. A purpose nobody described shows as its code.
+The pages read the names from the exchange's directory snapshot (a description bumps it: seen
+by every process within its staleness bound)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from joinedup.core import i18n
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.exchange.directory import bump_generation, current_directory
 from joinedup.exchange.models import Purpose
 from joinedup.exchange.schemas import PurposeRecord
 from joinedup.exchange.service.rights import PURPOSE_PATTERN
@@ -52,6 +55,7 @@ def describe_purpose(
         session.add(row)
     row.names = texts
     row.described_at, row.described_by = utcnow(), actor[:100]
+    bump_generation(session)  # the directory names the purposes
     session.flush()
     return _record(row)
 
@@ -77,8 +81,6 @@ def purpose_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    found = {
-        row.code: i18n.in_language(row.names)
-        for row in session.scalars(select(Purpose).where(Purpose.code.in_(wanted)))
-    }
+    described = current_directory(session).purposes  # a description bumps the directory
+    found = {code: i18n.in_language(described[code]) for code in wanted if code in described}
     return {code: found.get(code) or code for code in wanted}
