@@ -161,6 +161,17 @@ def test_portal_usage_api_filters_pages_and_proves(
             if cursor is None:
                 break
         assert len(seen) == 6
+        logged = [item["logged_at"] for item in seen]
+        assert logged == sorted(logged, reverse=True)  # newest first, across the pages
+        assert len({item["id"] for item in seen}) == 6
+        forged = base64.urlsafe_b64encode(json.dumps(["yesterday", 5]).encode()).decode()
+        refused = http.get(
+            "/api/v1/data-usage",
+            params={"personalCode": world.person, "limit": 2, "cursor": forged},
+            headers=portal,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
         # why, in words: as described (the demo's child-benefit), else the code itself
         assert {(item["purpose"], item["purpose_text"]) for item in seen} == {
             ("child-benefit", "Paying child benefit"),
@@ -281,3 +292,35 @@ def test_monitoring_per_call_and_per_service(
         assert [c["status"] for c in failed["items"]] == [400]
         portal = {"Authorization": f"Bearer {token(database, world, 'portal')}"}
         assert http.get("/api/v1/exchange/monitoring/services", headers=portal).status_code == 403
+
+
+def test_a_page_of_usage_reads_the_persons_index_in_order_without_sorting_all_of_it(
+    database: Database, world: World
+) -> None:
+    """A person with years of records: the newest page is read from the index (subject,
+    logged at, id) in order and stops, not every record fetched and sorted (SQLite's plan
+    has no temporary B-tree for the ORDER BY)."""
+    from sqlalchemy import event
+
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
+        if "exchange_data_usage" in sql:
+            statements.append((sql, parameters))
+
+    event.listen(database.read_engine, "before_cursor_execute", seen)
+    try:
+        with database.reading() as session:
+            list_usage(session, subject_code=world.person, request=PageRequest(limit=20))
+    finally:
+        event.remove(database.read_engine, "before_cursor_execute", seen)
+    (sql, parameters), *_ = statements
+    with database.reading() as session:
+        plan = " | ".join(
+            str(row[-1])
+            for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+        )
+    assert "ix_exchange_data_usage_subject" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

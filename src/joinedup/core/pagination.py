@@ -11,10 +11,11 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, DateTime, Select, TypeDecorator, and_, or_
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import ValidationFailed
@@ -48,16 +49,36 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            "cursor is not valid: pass the next_cursor of a previous page unchanged",
-            parameter="cursor",
-        ) from exc
+        raise _bad_cursor() from exc
     if not isinstance(values, list) or len(values) != width:
-        raise ValidationFailed(
-            "cursor is not valid: pass the next_cursor of a previous page unchanged",
-            parameter="cursor",
-        )
+        raise _bad_cursor()
     return values
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "cursor is not valid: pass the next_cursor of a previous page unchanged",
+        parameter="cursor",
+    )
+
+
+def _is_instant(key: ColumnElement[Any]) -> bool:
+    kind = key.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return isinstance(kind, DateTime)
+
+
+def _typed(key: ColumnElement[Any], value: Any) -> Any:
+    """A cursor's value as its key's type (an instant is written as text in the cursor)."""
+    if _is_instant(key):
+        if not isinstance(value, str):
+            raise _bad_cursor()
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise _bad_cursor() from None
+    return value
 
 
 def _after(keys: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descending: bool) -> Any:
@@ -89,7 +110,8 @@ def keyset_page(
             f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
         )
     if request.cursor:
-        values = decode_cursor(request.cursor, len(keys))
+        found = decode_cursor(request.cursor, len(keys))
+        values = [_typed(key, value) for key, value in zip(keys, found, strict=True)]
         statement = statement.where(_after(keys, values, descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
     rows = list(session.scalars(statement.order_by(*order).limit(request.limit + 1)))

@@ -295,8 +295,8 @@ def list_usage(
     member_code: str | None = None,
     on: date | None = None,
 ) -> Page[UsageItem]:
-    """The person's visible records, newest first (keyset pages), optionally of one
-    receiving member and period."""
+    """The person's visible records, newest first (by the time logged, then id; keyset
+    pages), optionally of one receiving member and period."""
     statement = select(DataUsageRecord).where(
         DataUsageRecord.subject_code == subject_code,
         _visible(on or today()),
@@ -304,8 +304,14 @@ def list_usage(
     )
     if member_code is not None:
         statement = statement.where(DataUsageRecord.receiver_member_code == member_code)
+    # newest first in the order of the person's index (subject, logged at, id): a page reads
+    # its rows and stops, however many records the person has
     rows, cursor = keyset_page(
-        session, statement, keys=[DataUsageRecord.id.expression], request=request, descending=True
+        session,
+        statement,
+        keys=[DataUsageRecord.logged_at.expression, DataUsageRecord.id.expression],
+        request=request,
+        descending=True,
     )
     return Page[UsageItem](items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
 
