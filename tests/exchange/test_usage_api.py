@@ -324,3 +324,58 @@ def test_a_page_of_usage_reads_the_persons_index_in_order_without_sorting_all_of
         )
     assert "ix_exchange_data_usage_subject" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_the_receivers_of_a_persons_data_are_each_member_once_by_name_and_hidden_ones_not(
+    settings: Settings, database: Database, world: World
+) -> None:
+    """The filter's choices: every member with a visible record about the person, once, by
+    name; a member whose only records are hidden (a delayed disclosure) is not offered until
+    they show; another person's receivers are not theirs."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from joinedup.core.clock import today
+    from joinedup.exchange.usage import usage_receivers
+
+    def view(member: str, person: str) -> int:
+        with database.unit_of_work() as session:
+            return record_staff_view(
+                session, staff_member=f"GOV/{member}", staff_user="clerk", person_code=person,
+                fields=["residenceAddress"], purpose="address-correction",
+                legal_basis="Population Register Act § 20", case_reference=None,
+                log_signer=load_log_signing_key(settings),
+            ).id  # fmt: skip
+
+    with database.reading() as session:
+        assert usage_receivers(session, subject_code=world.person) == []
+    view(world.population, world.person)
+    view(world.population, world.person)
+    hidden = view(world.social, world.person)
+    view(world.social, world.parent)
+    until = today() + timedelta(days=30)
+    with database.unit_of_work() as session:
+        session.execute(
+            text("UPDATE exchange_data_usage SET hidden_until = :until WHERE id = :id"),
+            {"until": until, "id": hidden},
+        )
+    with database.reading() as session:
+        names = dict(
+            session.execute(
+                text("SELECT member_code, name FROM exchange_member WHERE member_code IN (:a, :b)"),
+                {"a": world.population, "b": world.social},
+            ).all()
+        )
+        assert usage_receivers(session, subject_code=world.person) == [
+            (world.population, names[world.population])
+        ]
+        shown = usage_receivers(session, subject_code=world.person, on=until)
+        assert shown == sorted(
+            [(world.population, names[world.population]), (world.social, names[world.social])],
+            key=lambda row: row[1],
+        )
+        assert usage_receivers(session, subject_code=world.parent) == [
+            (world.social, names[world.social])
+        ]
+        assert usage_receivers(session, subject_code="nobody") == []

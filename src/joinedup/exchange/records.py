@@ -105,6 +105,13 @@ class DataUsageRecord(Base):
     __table_args__ = (
         Index("ix_exchange_data_usage_subject", "subject_code", "logged_at", "id"),
         Index("ix_exchange_data_usage_receiver", "receiver_member_code", "logged_at"),
+        # who received a person's data: one step down the index per receiver
+        Index(
+            "ix_exchange_data_usage_subject_receiver",
+            "subject_code",
+            "receiver_member_code",
+            "hidden_until",
+        ),
     )
 
 
