@@ -75,9 +75,12 @@ def _typed(key: ColumnElement[Any], value: Any) -> Any:
         if not isinstance(value, str):
             raise _bad_cursor()
         try:
-            return datetime.fromisoformat(value)
+            instant = datetime.fromisoformat(value)
         except ValueError:
             raise _bad_cursor() from None
+        if instant.tzinfo is None:  # the cursors we write name their time zone
+            raise _bad_cursor()
+        return instant
     return value
 
 

@@ -429,7 +429,7 @@ def usage_receivers(
     records), by name: the choices of a filter. A skip scan of the index (subject, receiver,
     hidden until): one step per receiver, however many records the person has."""
     rows = session.execute(_receivers_statement(), {"subject": subject_code, "on": on or today()})
-    return sorted(((code, name) for code, name in rows), key=lambda row: row[1])
+    return sorted(((code, name or code) for code, name in rows), key=lambda row: row[1])
 
 
 @cache
@@ -457,8 +457,13 @@ def _receivers_statement() -> Select[Any]:
     named = usage.alias()
     name = (
         select(named.c.receiver_member_name)
-        .where(named.c.subject_code == subject, named.c.receiver_member_code == receivers.c.code)
+        .where(
+            named.c.subject_code == subject,
+            named.c.receiver_member_code == receivers.c.code,
+            or_(named.c.hidden_until.is_(None), named.c.hidden_until <= on),
+            named.c.receiver_member_name != "",
+        )
         .limit(1)
         .scalar_subquery()
-    )  # members are never renamed: any of the receiver's records names it
+    )  # members are never renamed: any of the receiver's visible records names it
     return select(receivers.c.code, name).where(receivers.c.code.is_not(None))

@@ -12,6 +12,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.exchange.directory import bump_generation, current_directory
 from joinedup.exchange.events import MemberRegistered, SubsystemRegistered
 from joinedup.exchange.models import Member, Subsystem
 from joinedup.exchange.schemas import MemberClass, MemberLevel, MemberRecord, SubsystemRecord
@@ -106,6 +107,7 @@ def register_member(
     )
     session.add(member)
     session.flush()
+    bump_generation(session)  # the directory names the members (a rollback then reloads it)
     emit(
         session,
         MemberRegistered(
@@ -156,6 +158,7 @@ def register_subsystem(
     )
     session.add(subsystem)
     session.flush()
+    bump_generation(session)  # the directory knows the subsystems
     emit(
         session,
         SubsystemRegistered(
@@ -195,8 +198,6 @@ def member_names(
 ) -> dict[tuple[str, str], str]:
     """The names of the registered ``(class, code)`` members among ``members``, in one query
     (a page naming the owners of several registers); one not registered is left out."""
-    from joinedup.exchange.directory import current_directory
-
     wanted = list(dict.fromkeys((str(c), code) for c, code in members))
     known = current_directory(session).member_names  # members are never renamed or removed
     found = {member: known[member] for member in wanted if member in known}
