@@ -60,7 +60,7 @@ def find_person_id(session: Session, *, personal_code: str) -> int:
     found = transaction_memo(session, _IDS_FOUND)
     person_id: int | None = found.get(personal_code)
     if person_id is None:
-        row = session.connection().execute(_ids_by_code(), {"codes": [personal_code]}).first()
+        row = session.connection().execute(_id_by_code(), {"code": personal_code}).first()
         if row is None:
             raise NotFound("no person has this personal code")
         found[personal_code] = person_id = int(row.id)
@@ -119,6 +119,13 @@ def person_ids_of(session: Session, *, personal_codes: Sequence[str]) -> dict[st
         return {}
     rows = session.connection().execute(_ids_by_code(), {"codes": sorted(set(personal_codes))})
     return {code: int(person_id) for code, person_id in rows}
+
+
+@cache
+def _id_by_code() -> Select[int]:
+    """Built once: every registry answer finds its data subject with it (one code: an
+    expanding ``IN`` would render its SQL again on every call)."""
+    return select(Person.id).where(Person.personal_code == bindparam("code"))
 
 
 @cache
