@@ -89,6 +89,10 @@ def test_the_development_key_is_generated_once_with_mode_0600(settings: Settings
     assert found is not None
     assert found.key_id == first.key_id
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    # parsed once, but read each time: a key replaced on disk is the key from then on
+    replacement = SigningKey.generate()
+    path.write_bytes(replacement.to_pem())
+    assert load_log_signing_key(settings).key_id == replacement.key_id != first.key_id
 
 
 def test_a_configured_key_wins(settings: Settings) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,10 +187,18 @@ def load_log_signing_key(settings: Settings) -> SigningKey:
     refused (the settings already refuse to load; this guards direct construction too).
     """
     if settings.log_signing_key is not None:
-        return SigningKey.from_pem(settings.log_signing_key.get_secret_value())
+        return _parsed(settings.log_signing_key.get_secret_value())
     if settings.is_production:
         raise UnusableKey("JOINEDUP_LOG_SIGNING_KEY is required in production")
-    return load_or_create(log_key_path(settings))
+    path = log_key_path(settings)
+    return _parsed(load_or_create_pem(path, lambda: SigningKey.generate().to_pem()))
+
+
+@lru_cache(maxsize=16)
+def _parsed(pem: bytes | str) -> SigningKey:
+    """A log key parsed once per PEM (every unit of work that reads through the exchange signs
+    with it; the file is still read each time, so a key replaced on disk is taken at once)."""
+    return SigningKey.from_pem(pem)
 
 
 def configured_log_verifying_key(settings: Settings) -> VerifyingKey | None:
