@@ -10,7 +10,7 @@ from rules_support import household
 
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
-from joinedup.rules.service import explain_situation, missing_inputs
+from joinedup.rules.service import evaluate_situation, explain_situation
 
 
 def _explain(
@@ -153,14 +153,14 @@ def test_missing_inputs_are_the_explanations_without_writing_it(
     explanation of the same situation reports missing."""
     situation = household({"ann": {"birth": {"ETERNITY": "1985-04-02"}, **given}}, ["ann"])
     explained = _explain(template, situation, names, "2017-01", entity, entity_id)
-    asked = missing_inputs(
+    asked = evaluate_situation(
         ruleset=template,
         data=situation,
         variables=names,
         period=Period.parse("2017-01"),
         entity=entity,
         entity_id=entity_id,
-    )
+    ).missing
     assert asked == explained.missing
     assert bool(asked) is not explained.complete
 

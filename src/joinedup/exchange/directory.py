@@ -107,9 +107,9 @@ class Directory:
     member_keys: dict[int, StoredKey]  # active key per member id
     token_keys: dict[str, StoredKey]  # by key id, retired ones too
     #: Every registered subsystem: (member class, member code, subsystem code) → (subsystem
-    #: id, member id, member name). Members and subsystems are never removed or renamed, so
-    #: an entry is never wrong; one registered since the snapshot is missing (look it up).
-    subsystems: dict[tuple[str, str, str], tuple[int, int, str]] = field(default_factory=dict)
+    #: id, member id). Members and subsystems are never removed or renamed, so an entry is
+    #: never wrong; one another process registered since is found with ``check``.
+    subsystems: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
     #: Every registered member's name by (member class, member code), as ``subsystems``.
     member_names: dict[tuple[str, str], str] = field(default_factory=dict)
     #: The described purposes' names by language, by purpose code.
@@ -207,12 +207,15 @@ def mark_stale(session: Session) -> None:
                 cache.mark()
 
 
-def current_directory(session: Session) -> Directory:
-    """The directory snapshot, reloaded through ``session`` when it may be out of date."""
+def current_directory(session: Session, *, check: bool = False) -> Directory:
+    """The directory snapshot, reloaded through ``session`` when it may be out of date.
+    ``check``: compare its generation with the database's now, not at most once a second
+    (a lookup that missed: what another process registered a moment ago is then found)."""
     cache = _cache_of(session)
     now = time.monotonic()
     directory = cache.directory
-    if directory is not None and not cache.stale and now - cache.checked_at < POLL_SECONDS:
+    recent = now - cache.checked_at < POLL_SECONDS and not check
+    if directory is not None and not cache.stale and recent:
         return directory
     generation = read_generation(session)
     if directory is not None and not cache.stale and directory.generation == generation:
@@ -364,9 +367,10 @@ def load_directory(session: Session, generation: int) -> Directory:
     )
 
 
-def _subsystems(session: Session) -> dict[tuple[str, str, str], tuple[int, int, str]]:
+def _subsystems(session: Session) -> dict[tuple[str, str, str], tuple[int, int]]:
     rows = session.execute(
-        select(Member.member_class, Member.member_code, Subsystem.code, Subsystem.id, Member.id,
-               Member.name).join(Member, Subsystem.member_id == Member.id)
-    )  # fmt: skip
-    return {(cls, member, code): (sid, mid, name) for cls, member, code, sid, mid, name in rows}
+        select(
+            Member.member_class, Member.member_code, Subsystem.code, Subsystem.id, Member.id
+        ).join(Member, Subsystem.member_id == Member.id)
+    )
+    return {(cls, member, code): (sid, mid) for cls, member, code, sid, mid in rows}

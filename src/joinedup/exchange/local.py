@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,8 +50,8 @@ from joinedup.exchange.access import (
     authorize,
     resolve_service,
 )
+from joinedup.exchange.directory import current_directory
 from joinedup.exchange.local_records import LOCAL_METHOD, CallFacts, call_recording
-from joinedup.exchange.models import Member, Subsystem
 from joinedup.exchange.protocol import DENIALS
 from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
@@ -345,7 +344,6 @@ class ExchangeClient:
         )
 
     def _key(self, member_id: int) -> SigningKey:
-        from joinedup.exchange.directory import current_directory
         from joinedup.exchange.service.keys import member_signing_key
 
         key = self._keys.get(member_id)
@@ -448,23 +446,14 @@ def local_client_identity(session: Session, *, client: SubsystemRef | str) -> Cl
         ref = client
     else:
         ref = SubsystemRef.parse(client, instance=instance)
-    from joinedup.exchange.directory import current_directory
-
     key = (ref.member_class, ref.member_code, ref.subsystem_code)
-    row = current_directory(session).subsystems.get(key)
-    if row is None:  # registered since the directory was read (or not at all)
-        row = session.execute(
-            select(Subsystem.id, Member.id, Member.name)
-            .join(Member, Subsystem.member_id == Member.id)
-            .where(
-                Member.member_class == ref.member_class,
-                Member.member_code == ref.member_code,
-                Subsystem.code == ref.subsystem_code,
-            )
-        ).first()
-    if row is None:
+    directory = current_directory(session)
+    if key not in directory.subsystems:  # registered a moment ago elsewhere, or not at all
+        directory = current_directory(session, check=True)
+    if key not in directory.subsystems:
         raise NotFound(f"no subsystem {ref} is registered", subsystem=str(ref))
-    subsystem_id, member_id, member_name = row
+    subsystem_id, member_id = directory.subsystems[key]
+    member_name = directory.member_names[(ref.member_class, ref.member_code)]
     return ClientIdentity(
         client_id=f"local:{ref}",
         subsystem_id=subsystem_id,

@@ -246,8 +246,11 @@ class UsageItem:
         )
 
 
-def _visible(on: date) -> ColumnElement[bool]:
-    return or_(DataUsageRecord.hidden_until.is_(None), DataUsageRecord.hidden_until <= on)
+def _visible(
+    on: date | ColumnElement[date], hidden_until: Any = DataUsageRecord.hidden_until
+) -> ColumnElement[bool]:
+    """Records shown on ``on`` (``hidden_until``: the column, of an alias too)."""
+    return or_(hidden_until.is_(None), hidden_until <= on)
 
 
 def _period(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -443,8 +446,7 @@ def _receivers_statement() -> Select[Any]:
     def first_after(after: ColumnElement[Any] | None) -> ScalarSelect[Any]:
         found = usage.alias()
         statement = select(found.c.receiver_member_code).where(
-            found.c.subject_code == subject,
-            or_(found.c.hidden_until.is_(None), found.c.hidden_until <= on),
+            found.c.subject_code == subject, _visible(on, found.c.hidden_until)
         )
         if after is not None:
             statement = statement.where(found.c.receiver_member_code > after)
@@ -460,7 +462,7 @@ def _receivers_statement() -> Select[Any]:
         .where(
             named.c.subject_code == subject,
             named.c.receiver_member_code == receivers.c.code,
-            or_(named.c.hidden_until.is_(None), named.c.hidden_until <= on),
+            _visible(on, named.c.hidden_until),
             named.c.receiver_member_name != "",
         )
         .limit(1)

@@ -14,12 +14,19 @@ from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
 from joinedup.rules.registry import UnknownRuleset, get_ruleset, ruleset_names
 from joinedup.rules.ruleset import Ruleset
-from joinedup.rules.service import calculate, explain, explain_situation, missing_inputs
+from joinedup.rules.service import (
+    EvaluatedSituation,
+    calculate,
+    evaluate_situation,
+    explain,
+    explain_situation,
+)
 from joinedup.rules.situation import Situation, parse_situation
 from joinedup.rules.verdicts import Verdict
 from joinedup.rules.wording import sentences_in_language
 
 __all__ = [
+    "EvaluatedSituation",
     "Explanation",
     "GroupColumns",
     "ParameterChange",
@@ -33,10 +40,10 @@ __all__ = [
     "WhatIfReport",
     "apply_reform",
     "calculate",
+    "evaluate_situation",
     "explain",
     "explain_situation",
     "get_ruleset",
-    "missing_inputs",
     "parse_situation",
     "ruleset_names",
     "sentences_in_language",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from joinedup.core.errors import ValidationFailed
@@ -61,7 +62,26 @@ def _roots(
     return roots
 
 
-def missing_inputs(
+@dataclass(frozen=True)
+class EvaluatedSituation:
+    """A situation with the values asked about computed: what was missing, and the
+    explanation written from the same evaluation when asked for."""
+
+    evaluation: Evaluation
+    roots: list[Instance]
+
+    @property
+    def missing(self) -> list[dict[str, Any]]:
+        """The inputs needed and not given (the items :attr:`Explanation.missing` lists, in
+        the same order)."""
+        situation = self.evaluation.situation
+        return [missing_item(situation, m) for m in self.evaluation.missing]
+
+    def explain(self) -> Explanation:
+        return Explainer(self.evaluation).explain(self.roots)
+
+
+def evaluate_situation(
     *,
     ruleset: Ruleset,
     data: Any,
@@ -69,14 +89,13 @@ def missing_inputs(
     period: Period,
     entity: str,
     entity_id: str,
-) -> list[dict[str, Any]]:
-    """The inputs :func:`explain_situation` would report missing (the same items, in the same
-    order), computed without writing the explanation: what a caller gathering inputs asks
-    before it reads them and explains."""
+) -> EvaluatedSituation:
+    """Compute ``variables`` for a situation in OpenFisca's JSON shape without explaining
+    yet: a caller gathering inputs asks what is missing, reads it, and explains the last
+    evaluation once."""
     situation, _ = parse_situation(ruleset, data)
     evaluation = Evaluation(situation)
-    _roots(evaluation, variables, period, entity, entity_id)
-    return [missing_item(situation, m) for m in evaluation.missing]
+    return EvaluatedSituation(evaluation, _roots(evaluation, variables, period, entity, entity_id))
 
 
 def explain_situation(
@@ -89,15 +108,14 @@ def explain_situation(
     entity_id: str,
 ) -> Explanation:
     """:func:`explain` for a situation in OpenFisca's JSON shape."""
-    situation, _ = parse_situation(ruleset, data)
-    return explain(
+    return evaluate_situation(
         ruleset=ruleset,
-        situation=situation,
+        data=data,
         variables=variables,
         period=period,
         entity=entity,
         entity_id=entity_id,
-    )
+    ).explain()
 
 
 def calculate(*, ruleset: Ruleset, data: Any) -> dict[str, Any]:

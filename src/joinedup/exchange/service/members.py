@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -196,19 +196,14 @@ def get_member(
 def member_names(
     session: Session, members: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
-    """The names of the registered ``(class, code)`` members among ``members``, in one query
-    (a page naming the owners of several registers); one not registered is left out."""
+    """The names of the registered ``(class, code)`` members among ``members``, from the
+    directory snapshot (a page naming the owners of several registers); one not registered is
+    left out."""
     wanted = list(dict.fromkeys((str(c), code) for c, code in members))
     known = current_directory(session).member_names  # members are never renamed or removed
-    found = {member: known[member] for member in wanted if member in known}
-    if missing := [member for member in wanted if member not in found]:  # registered since
-        rows = session.execute(
-            select(Member.member_class, Member.member_code, Member.name).where(
-                tuple_(Member.member_class, Member.member_code).in_(missing)
-            )
-        )
-        found.update({(c, code): name for c, code, name in rows})
-    return found
+    if any(member not in known for member in wanted):  # registered a moment ago elsewhere?
+        known = current_directory(session, check=True).member_names
+    return {member: known[member] for member in wanted if member in known}
 
 
 def get_subsystem(

@@ -237,12 +237,15 @@ def evaluate(
         "entity": "person",
         "entity_id": person,
     }
-    # what is missing is asked without writing an explanation; it is written once, last
+    # each round asks what is missing without writing an explanation; the last evaluation,
+    # on everything read, is explained once
+    evaluated = rules.evaluate_situation(data=situation(), **question)
     for _ in range(_ROUNDS):
-        missing = rules.missing_inputs(data=situation(), **question)
+        missing = evaluated.missing
         if not missing or not gatherer.fill(missing):
             break
-    explanation = rules.explain_situation(data=situation(), **question)
+        evaluated = rules.evaluate_situation(data=situation(), **question)
+    explanation = evaluated.explain()
     document = explanation.as_dict()
     due, amount = _due(document["results"][0]["value"])
     sentences = document["sentences"]

@@ -102,13 +102,12 @@ def person_rows_now(
     *,
     person_id: int,
     valid: date | None,
-    order_by: str = "id",
+    order_by: tuple[str, ...] = ("id",),
 ) -> list[Row[Any]]:
     """A person's rows of ``model`` valid on ``valid`` (None: on any day) as the register
-    believes now, as
-    plain rows (the table's columns), ordered by the columns ``order_by`` names (comma
-    separated): :func:`as_of` with ``known=None``, through a statement built once per model
-    and order (the providers answering the exchange ask this on every call)."""
+    believes now — :func:`as_of` with ``known=None`` — as plain rows of the table's columns,
+    ordered by the columns named. Through a statement built once per model, order and kind
+    of day: the providers answering the exchange ask this on every call."""
     key = (model.__name__, order_by, valid is None)
     statement = _PERSON_ROWS_NOW.get(key)
     if statement is None:
@@ -118,14 +117,13 @@ def person_rows_now(
         )
         if valid is not None:
             statement = statement.where(valid_on(model, bindparam("on", type_=Date())))
-        statement = _PERSON_ROWS_NOW[key] = statement.order_by(
-            *(table.c[name.strip()] for name in order_by.split(","))
-        )
+        statement = statement.order_by(*(table.c[name] for name in order_by))
+        _PERSON_ROWS_NOW[key] = statement
     return list(session.connection().execute(statement, {"person_id": person_id, "on": valid}))
 
 
-#: The statements of :func:`person_rows_now`, built once per (model, order).
-_PERSON_ROWS_NOW: dict[tuple[str, str, bool], Select[Any]] = {}
+#: The statements of :func:`person_rows_now`, by (model, order, any day).
+_PERSON_ROWS_NOW: dict[tuple[str, tuple[str, ...], bool], Select[Any]] = {}
 
 
 def overlapping(

@@ -374,7 +374,7 @@ def representations_of(
     if known is None:
         found = bitemporal.person_rows_now(
             session, BusinessRepresentative, person_id=person_id, valid=valid or today(),
-            order_by="business_id, id",
+            order_by=("business_id", "id"),
         )  # fmt: skip
         return [RepresentativeRecord.model_validate(r._mapping) for r in found]
     rows = session.scalars(

@@ -396,7 +396,7 @@ def employments_of(
     """The person's employments valid on ``valid`` (None: at any time) as known at ``known``."""
     if known is None:
         found = bitemporal.person_rows_now(
-            session, Employment, person_id=person_id, valid=valid, order_by="valid_from, id"
+            session, Employment, person_id=person_id, valid=valid, order_by=("valid_from", "id")
         )
         return [EmploymentRecord.model_validate(r._mapping) for r in found]
     rows = session.scalars(
