@@ -31,6 +31,7 @@ from joinedup.web.middleware import (
 )
 from joinedup.web.openapi import install_openapi
 from joinedup.web.problems import install_problem_handlers
+from joinedup.web.routing import index_routes
 from joinedup.web.templating import compile_templates
 
 log = get_logger(__name__)
@@ -135,11 +136,13 @@ def create_app(
     app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(idp.router)
-    app.include_router(portal.router)
+    for portal_router in portal.routers:
+        app.include_router(portal_router)
     app.include_router(backoffice.back_office)
     app.include_router(tell_us_once.router)
     app.mount("/assets", FrontendAssets(frontend), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    index_routes(app)  # a request tries the routes of its first path segment only
 
     # Added last is outermost: the security headers wrap everything, even the 500 answer.
     # A context's own ASGI paths for hot endpoints (``fast_paths``: the exchange's /r1 calls)

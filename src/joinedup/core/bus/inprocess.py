@@ -24,10 +24,11 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, case, null, select, text, update
+from sqlalchemy import BigInteger, Select, bindparam, case, null, select, text, update
 
 from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, wait_any
 from joinedup.core.clock import utcnow
@@ -56,6 +57,13 @@ class _Lease:
 def read_statement(after: int, names: frozenset[str]) -> Select[Any]:
     """The next :data:`READ_BATCH` published events after the position ``after``: each
     with whether it is named in ``names`` (``wanted``) and, only then, its payload."""
+    return _read_statement(names).params(after=after)
+
+
+@lru_cache(maxsize=256)
+def _read_statement(names: frozenset[str]) -> Select[Any]:
+    """The statement of :func:`read_statement` for ``names``, built once (the position is a
+    parameter): every consumer reads after every publication."""
     wanted = OutboxEvent.name.in_(sorted(names))
     return (
         select(
@@ -66,7 +74,7 @@ def read_statement(after: int, names: frozenset[str]) -> Select[Any]:
             case((wanted, OutboxEvent.payload), else_=null()).label("payload"),
             OutboxEvent.occurred_at,
         )
-        .where(OutboxEvent.stream_seq > after)
+        .where(OutboxEvent.stream_seq > bindparam("after", type_=BigInteger))
         .order_by(OutboxEvent.stream_seq)
         .limit(READ_BATCH)
     )
@@ -200,10 +208,20 @@ class InProcessBus:
             # only the subscribed events come back (with the last position read): a
             # consumer never decodes the payloads of the events it does not handle
             events, last = await asyncio.to_thread(self._read, position, names)
-            if last is None:  # nothing new: record where it stands, wait
-                if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
+            if last is None:  # nothing new: record where it stands (lazily), wait
+                since = time.monotonic() - last_write
+                if (position != recorded and since > FLUSH_INTERVAL) or (
+                    since > self.lease_seconds / 3
+                ):
                     await record(position, attempts)
-                await wait_any(stop, wake, timeout=self.poll_interval)
+                    since = 0.0
+                timeout = self.poll_interval
+                if position != recorded:
+                    # a position past events it does not handle is written after
+                    # FLUSH_INTERVAL, unless more events come first: under a stream of
+                    # events each consumer of other events took the write lock per event
+                    timeout = min(timeout, FLUSH_INTERVAL - since + 0.01)
+                await wait_any(stop, wake, timeout=timeout)
                 continue
             index = 0
             while index < len(events) and not stop.is_set():

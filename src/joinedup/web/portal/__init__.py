@@ -28,7 +28,6 @@ from joinedup.web.portal import (
 from joinedup.web.templating import render, templates
 
 templates.env.globals["field_label"] = labels.field_label
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 start_router = APIRouter(
     prefix="/portal",
     include_in_schema=False,
@@ -42,15 +41,19 @@ def start(request: Request, principal: OptionalPrincipal, session: ReadSession) 
     return render(request, "portal/start.html", catalogue.home_context(request, session))
 
 
-router.include_router(start_router)
-router.include_router(signin.router)
-router.include_router(acting.router)
-router.include_router(attorney.router)
-router.include_router(overview.router)
-router.include_router(usage.router)
-router.include_router(messages.router)
-router.include_router(consents.router)
-router.include_router(entitlements.router)
-router.include_router(applications.router)
-router.include_router(catalogue.router)
-router.include_router(feedback.router)
+#: The portal's routers, included by the application one by one (each found by its path's
+#: segments: :mod:`joinedup.web.routing`).
+routers: tuple[APIRouter, ...] = (
+    start_router,
+    signin.router,
+    acting.router,
+    attorney.router,
+    overview.router,
+    usage.router,
+    messages.router,
+    consents.router,
+    entitlements.router,
+    applications.router,
+    catalogue.router,
+    feedback.router,
+)
