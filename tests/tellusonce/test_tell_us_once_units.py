@@ -416,3 +416,45 @@ def test_the_provider_transport_serves_local_systems_in_process_and_the_rest_ove
     assert asyncio.run(run()) == (200, 204)
     assert seen == ["https://agency.example/notices"]  # only the remote one left the process
     assert [s for s, _, _ in store(settings).handled()] == ["passport-office"]
+
+
+def test_a_slow_agency_does_not_hold_up_the_others(seeded: Database, tmp_path: Path) -> None:
+    """The dispatcher keeps ``concurrency`` deliveries in flight and claims the next as soon
+    as one is settled: while one agency takes its time, the others are informed (a round
+    of two waited for its slowest, so one agency in four was informed meanwhile)."""
+    couple = married_couples(seeded)[0]
+    record_death(seeded, couple.deceased, "CRVS-UNIT-SLOW")
+    assert take_in_deaths(seeded) == 1
+    total = int(scalar(seeded, "SELECT count(*) FROM tellusonce_notification"))
+    assert total >= 3
+    settings = tuo_settings(tmp_path / "var", tell_us_once_retry_delay=60)
+    calls: list[str] = []
+
+    async def agency(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if len(calls) == 1:
+            await asyncio.sleep(2.0)  # the first agency called is slow to answer
+        return httpx.Response(200, json={"outcome": "noted", "summary": "Noted."})
+
+    def acknowledged() -> int:
+        return int(
+            scalar(seeded, "SELECT count(*) FROM tellusonce_notification "
+                   "WHERE status = 'acknowledged'")
+        )  # fmt: skip
+
+    async def run() -> tuple[int, int]:
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(agency)) as http:
+            dispatcher = Dispatcher(settings, seeded, http=http, concurrency=2, poll_interval=0.05)
+            task = asyncio.create_task(dispatcher.run(stop))
+            deadline = time.monotonic() + 1.6
+            while time.monotonic() < deadline and acknowledged() < total - 1:
+                await asyncio.sleep(0.05)
+            meanwhile = acknowledged()
+            stop.set()
+            await task  # the slow delivery in flight is finished, not dropped
+            return meanwhile, acknowledged()
+
+    meanwhile, after = asyncio.run(run())
+    assert meanwhile == total - 1  # every other agency, while the slow one was still answering
+    assert after == total

@@ -6,7 +6,6 @@ the worker's job or the CLI command commits once through :func:`unit_of_work`.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import uuid
@@ -18,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
     Connection,
@@ -115,28 +113,6 @@ def sqlite_file(url: str) -> str | None:
     return None if not path or ":memory:" in path else path
 
 
-def dumps_json(value: Any) -> str:
-    """A JSON column's value as stored: orjson's compact text (several times faster than
-    ``json`` on the large documents stored, explanations and event payloads); what orjson
-    refuses (an integer beyond 64 bits) is written by ``json``."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value)
-
-
-def loads_json(text: str | bytes) -> Any:
-    """A stored JSON column's value (``json`` reads what orjson refuses, e.g. ``NaN``)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-#: How every engine writes and reads JSON columns.
-_JSON = {"json_serializer": dumps_json, "json_deserializer": loads_json}
-
-
 def make_engine(
     url: str,
     *,
@@ -155,7 +131,7 @@ def make_engine(
             # pragmas and parses the schema again)
             pool = {"pool_size": pool_size, "max_overflow": pool_size}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool, **_JSON
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
         _configure_sqlite(engine, immediate=not readonly)
         return engine
@@ -169,7 +145,6 @@ def make_engine(
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
-        **_JSON,
     )
 
 

@@ -220,6 +220,13 @@ class Settings(BaseSettings):
         "died lets go of it after this (another worker then delivers it, with the same "
         "message id, so the agency handles it once).",
     )
+    tell_us_once_concurrency: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Notifications a worker's Tell Us Once dispatcher has in flight at once "
+        "(each a call to an agency's system that waits for its answer).",
+    )
     tell_us_once_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds an agency's system has to answer a notification."
     )

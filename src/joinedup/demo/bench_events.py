@@ -6,10 +6,12 @@ deployment does (``joinedup serve --with-workers``: web, outbox relay and every 
 one uvicorn process). ``connections`` concurrent clients register N events as the demo's
 registrar over HTTP (``POST /r1/…/population/record-birth`` and, one in ten, ``record-death``):
 each a distinct registration (its own reference and parents), answered only once committed.
-Then the benchmark waits until the platform is quiet (every event published and handled) and
-reads, for each life event, when the last of its consequences was committed: the entitlement
-revisions and the letters of the persons it concerns (the newborn and the parents; the
-deceased and their spouse) recorded after it was submitted. Its latency is that time minus
+Then the benchmark waits until the platform is quiet (every event published and handled, and
+Tell Us Once done informing the agencies of every death) and reads, for each life event, when
+the last of its consequences was committed: the entitlement revisions and the letters of the
+persons it concerns (the newborn and the parents; the deceased and their spouse) recorded
+after it was submitted and, for a death, the completion of its Tell Us Once fan-out (every
+agency informed, the letter to the next of kin sent). Its latency is that time minus
 the time it was submitted (the registration's own answer when it caused nothing); the
 sustained rate is N over the time from the first submission to the last commit.
 
@@ -214,7 +216,9 @@ def _token(url: str, seed: int) -> str:
 
 
 def _quiet(database: Database, timeout: float) -> bool:
-    """Wait until every event is published and the consumers stop moving (or caught up)."""
+    """Wait until every event is published, the consumers stop moving (or caught up) and Tell
+    Us Once has informed every agency of every death (its letter to the next of kin is sent
+    then): the fan-out runs after the consumers, in the dispatcher."""
     deadline = time.monotonic() + timeout
     last: tuple[Any, ...] | None = None
     still_since = time.monotonic()
@@ -228,12 +232,20 @@ def _quiet(database: Database, timeout: float) -> bool:
             ).one()
             low = session.execute(text("SELECT min(position) FROM bus_consumer_cursor")).scalar()
             handled = session.execute(text("SELECT count(*) FROM inbox_event")).scalar()
-        state = (unpublished, head, low, handled)
-        if unpublished == 0 and low is not None and head is not None and low >= head:
+            informing, settled = session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM tellusonce_life_event "
+                    " WHERE status = 'informing'), "
+                    "(SELECT count(*) FROM tellusonce_notification WHERE status <> 'pending')"
+                )
+            ).one()
+        state = (unpublished, head, low, handled, informing, settled)
+        caught_up = low is not None and head is not None and low >= head
+        if unpublished == 0 and caught_up and informing == 0:
             return True
         if state != last:
             last, still_since = state, time.monotonic()
-        elif unpublished == 0 and time.monotonic() - still_since > 3.0:
+        elif unpublished == 0 and informing == 0 and time.monotonic() - still_since > 3.0:
             return True
         time.sleep(0.1)
     return False
@@ -249,10 +261,15 @@ def _moment(value: Any) -> float:
 def _completions(database: Database, events: list[Event]) -> None:
     codes = sorted({code for event in events for code in event.concerns})
     times: dict[str, list[float]] = {}
+    # a death is done when Tell Us Once has informed every agency and written to the next of
+    # kin (whoever that is: the spouse, else the children), as its life event's completion
     query = text(
         "SELECT e.person_code, r.recorded_at FROM proactive_entitlement_revision r "
         "JOIN proactive_entitlement e ON e.id = r.entitlement_id WHERE e.person_code IN :codes "
-        "UNION ALL SELECT recipient_code, sent_at FROM notify_letter WHERE recipient_code IN :codes"
+        "UNION ALL SELECT recipient_code, sent_at FROM notify_letter "
+        "WHERE recipient_code IN :codes "
+        "UNION ALL SELECT subject_code, completed_at FROM tellusonce_life_event "
+        "WHERE subject_code IN :codes AND completed_at IS NOT NULL"
     ).bindparams(bindparam("codes", expanding=True))
     with database.reading() as session:
         for start in range(0, len(codes), 500):

@@ -30,8 +30,16 @@ from joinedup.identity.service import (
 )
 from joinedup.registries.events import DeathRegistered
 
+#: Deaths handled together in one transaction (a failing batch is retried one at a time).
+BATCH = 100
 
-@consumer("identity.death", events=[DeathRegistered.name])
+
+@consumer("identity.death", events=[DeathRegistered.name], batch=BATCH)
+def end_mandates_at_deaths(session: Session, events: list[Delivered]) -> None:
+    for event in events:
+        end_mandates_at_death(session, event)
+
+
 def end_mandates_at_death(session: Session, event: Delivered) -> None:
     """Idempotent: a power already ended and a session already closed are left alone."""
     reference = str(event.payload["person_id"])

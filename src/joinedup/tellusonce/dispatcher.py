@@ -1,6 +1,6 @@
 """The dispatcher: a worker loop that tells the agencies, through the exchange.
 
-Each round it claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
+It claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
 a lease and a counted attempt, committed), sends each one to its agency's service as a
 mediated call from the Central Digital Office's ``tell-us-once`` subsystem
 (:func:`joinedup.exchange.send_to_service`: signed, logged, a data-usage record naming the
@@ -45,6 +45,18 @@ from joinedup.tellusonce.service import (
 
 log = get_logger(__name__)
 
+
+async def _first_of(
+    tasks: set[asyncio.Task[str | None]], stop: asyncio.Event, timeout: float | None
+) -> None:
+    """Wait until one of ``tasks`` is done, ``stop`` is set or ``timeout`` seconds pass."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({*tasks, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+
+
 #: Answers that mean "not now" rather than "never": retried.
 TRANSIENT = frozenset({408, 409, 425, 429})
 ACTOR = "tell-us-once"
@@ -65,56 +77,79 @@ class Dispatcher:
         database: Database,
         *,
         http: httpx.AsyncClient | None = None,
-        concurrency: int = 4,
+        concurrency: int | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         self.settings = settings
         self.database = database
         self.http = http
-        self.concurrency = concurrency
+        self.concurrency = concurrency or settings.tell_us_once_concurrency
         self.poll_interval = poll_interval
         self.owner = worker_name()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a
+        new one claimed as soon as one is settled (not round by round: a round waited for its
+        slowest delivery, and a death's fan-out queued behind the rounds of every other),
+        polling every ``poll_interval`` seconds when nothing is due. On ``stop`` the
+        deliveries in flight are finished (each bounded by the agency's timeout)."""
         own = self.http is None
         http = self.http or httpx.AsyncClient(
             transport=exchange.provider_transport(self.settings), follow_redirects=False
         )
+        in_flight: set[asyncio.Task[str | None]] = set()
         try:
             while not stop.is_set():
-                if not await self.run_once(http):
+                free = self.concurrency - len(in_flight)
+                claimed = await asyncio.to_thread(self._claim, free) if free > 0 else []
+                for delivery in claimed:
+                    task = asyncio.create_task(self._settle(http, delivery))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if not in_flight:
                     await wait_any(stop, timeout=self.poll_interval)
+                    continue
+                # every free slot filled: more may be due, claim when one frees; else wait for
+                # a slot or for the next poll
+                more_due = 0 < free == len(claimed)
+                await _first_of(in_flight, stop, None if more_due else self.poll_interval)
         finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
             if own:
                 await http.aclose()
 
     async def run_once(self, http: httpx.AsyncClient | None = None) -> int:
-        """One round: claim what is due and deliver it; returns how many were claimed."""
+        """One round: claim what is due (up to ``concurrency``) and deliver it; returns how
+        many were claimed."""
         client = http or self.http
         assert client is not None, "give the dispatcher an HTTP client"
-        claimed = await asyncio.to_thread(self._claim)
-        outcomes = await asyncio.gather(
-            *(self.deliver(client, d) for d in claimed), return_exceptions=True
-        )
-        for delivery, outcome in zip(claimed, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                # recording failed (the database is away): the lease runs out and the same
-                # message is sent again, which the agency recognises
-                log.error(
-                    "tell_us_once_outcome_not_recorded",
-                    notification=delivery.notification_id,
-                    error=type(outcome).__name__,
-                )
+        claimed = await asyncio.to_thread(self._claim, self.concurrency)
+        await asyncio.gather(*(self._settle(client, d) for d in claimed))
         return len(claimed)
 
-    def _claim(self) -> list[Delivery]:
+    async def _settle(self, http: httpx.AsyncClient, delivery: Delivery) -> str | None:
+        """Deliver one claimed notification; an outcome that could not be recorded is
+        logged (the lease runs out and the same message is sent again, which the agency
+        recognises)."""
+        try:
+            return await self.deliver(http, delivery)
+        except Exception as error:
+            log.error(
+                "tell_us_once_outcome_not_recorded",
+                notification=delivery.notification_id,
+                error=type(error).__name__,
+            )
+            return None
+
+    def _claim(self, limit: int) -> list[Delivery]:
         with self.database.unit_of_work() as session:
             return claim_due(
                 session,
                 owner=self.owner,
                 lease_seconds=self.settings.tell_us_once_lease_seconds,
                 max_attempts=self.settings.tell_us_once_max_attempts,
-                limit=self.concurrency,  # claimed means in flight: no lease runs out waiting
+                limit=limit,  # claimed means in flight: no lease runs out waiting
             )
 
     async def deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> str:

@@ -27,8 +27,23 @@ from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
 from joinedup.tellusonce.service import receive_death, receive_move
 
+#: Events taken in together in one transaction (a failing batch is retried one at a time):
+#: one at a time, a burst of deaths queued behind every other writer, each waiting its turn.
+BATCH = 100
 
-@consumer("tellusonce.death", events=[DeathRegistered.name])
+
+@consumer("tellusonce.death", events=[DeathRegistered.name], batch=BATCH)
+def take_in_deaths(session: Session, events: list[Delivered]) -> None:
+    for event in events:
+        take_in_death(session, event)
+
+
+@consumer("tellusonce.move", events=[AddressChanged.name], batch=BATCH)
+def take_in_moves(session: Session, events: list[Delivered]) -> None:
+    for event in events:
+        take_in_move(session, event)
+
+
 def take_in_death(session: Session, event: Delivered) -> None:
     receive_death(
         session,
@@ -39,7 +54,6 @@ def take_in_death(session: Session, event: Delivered) -> None:
     )
 
 
-@consumer("tellusonce.move", events=[AddressChanged.name])
 def take_in_move(session: Session, event: Delivered) -> None:
     receive_move(
         session,

@@ -208,20 +208,10 @@ class InProcessBus:
             # only the subscribed events come back (with the last position read): a
             # consumer never decodes the payloads of the events it does not handle
             events, last = await asyncio.to_thread(self._read, position, names)
-            if last is None:  # nothing new: record where it stands (lazily), wait
-                since = time.monotonic() - last_write
-                if (position != recorded and since > FLUSH_INTERVAL) or (
-                    since > self.lease_seconds / 3
-                ):
+            if last is None:  # nothing new: record where it stands, wait
+                if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
                     await record(position, attempts)
-                    since = 0.0
-                timeout = self.poll_interval
-                if position != recorded:
-                    # a position past events it does not handle is written after
-                    # FLUSH_INTERVAL, unless more events come first: under a stream of
-                    # events each consumer of other events took the write lock per event
-                    timeout = min(timeout, FLUSH_INTERVAL - since + 0.01)
-                await wait_any(stop, wake, timeout=timeout)
+                await wait_any(stop, wake, timeout=self.poll_interval)
                 continue
             index = 0
             while index < len(events) and not stop.is_set():
@@ -319,7 +309,7 @@ class InProcessBus:
         ``names``, and the last position read (None: nothing after ``after``). The payloads
         of the others are not read."""
         with self.database.reading() as session:
-            rows = session.execute(read_statement(after, names)).all()
+            rows = session.execute(_read_statement(names), {"after": after}).all()
         if not rows:
             return [], None
         return [
