@@ -458,3 +458,57 @@ def test_a_slow_agency_does_not_hold_up_the_others(seeded: Database, tmp_path: P
     meanwhile, after = asyncio.run(run())
     assert meanwhile == total - 1  # every other agency, while the slow one was still answering
     assert after == total
+
+
+def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path: Path) -> None:
+    """Answers arriving while one is being recorded wait for one transaction together; if it
+    fails, each is recorded alone, so a bad answer fails only its own delivery."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import text
+
+    from joinedup.tellusonce.dispatcher import _Answers
+
+    database = Database(f"sqlite:///{tmp_path / 'answers.db'}")
+    with database.unit_of_work() as session:
+        session.execute(text("CREATE TABLE answer (n INTEGER NOT NULL)"))
+    transactions: list[int] = []
+    unit_of_work = database.unit_of_work
+
+    @contextmanager
+    def counted() -> Any:
+        transactions.append(1)
+        with unit_of_work() as session:
+            yield session
+
+    database.unit_of_work = counted  # type: ignore[method-assign]
+
+    def insert(n: int) -> Any:
+        def write(session: Any) -> int:
+            if n == 13:
+                raise ValueError("a bad answer")
+            session.execute(text("INSERT INTO answer (n) VALUES (:n)"), {"n": n})
+            return n
+
+        return write
+
+    async def scenario(numbers: list[int]) -> list[Any]:
+        answers = _Answers(database)
+        return await asyncio.gather(
+            *(answers.record(insert(n)) for n in numbers), return_exceptions=True
+        )
+
+    try:
+        assert asyncio.run(scenario(list(range(10)))) == list(range(10))
+        assert len(transactions) <= 2  # the first alone at most, the rest together
+        transactions.clear()
+        results = asyncio.run(scenario([20, 13, 21]))
+        assert results[0] == 20
+        assert results[2] == 21
+        assert isinstance(results[1], ValueError)
+        assert len(transactions) == 1 + 3  # together (rolled back), then each alone
+        with database.reading() as session:
+            stored = sorted(session.execute(text("SELECT n FROM answer")).scalars())
+        assert stored == [*range(10), 20, 21]  # nothing of the failed batch twice, nor lost
+    finally:
+        database.dispose()

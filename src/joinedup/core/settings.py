@@ -221,7 +221,7 @@ class Settings(BaseSettings):
         "message id, so the agency handles it once).",
     )
     tell_us_once_concurrency: int = Field(
-        16,
+        32,
         ge=1,
         le=256,
         description="Notifications a worker's Tell Us Once dispatcher has in flight at once "

@@ -25,9 +25,13 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from joinedup import exchange
 from joinedup.core.bus import wait_any
@@ -66,6 +70,63 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+T = TypeVar("T")
+
+
+class _Answers:
+    """The agencies' answers, recorded together: an answer waits for the transaction that
+    records every answer come in meanwhile (one writer's turn for a death's whole fan-out
+    rather than one per agency — on SQLite each turn waits behind whatever holds the write
+    lock). Should that transaction fail, each answer is recorded again alone, so that one
+    bad answer fails only its own delivery."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._waiting: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, write: Callable[[Session], T]) -> T:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((write, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await asyncio.to_thread(self._together, [w for w, _ in batch])
+            except Exception:
+                results = await asyncio.to_thread(self._alone, [w for w, _ in batch])
+            for (_, done), result in zip(batch, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, _Failed):
+                    done.set_exception(result.error)
+                else:
+                    done.set_result(result)
+
+    def _together(self, writes: list[Callable[[Session], Any]]) -> list[Any]:
+        with self.database.unit_of_work() as session:
+            return [write(session) for write in writes]
+
+    def _alone(self, writes: list[Callable[[Session], Any]]) -> list[Any]:
+        results: list[Any] = []
+        for write in writes:
+            try:
+                with self.database.unit_of_work() as session:
+                    results.append(write(session))
+            except Exception as error:
+                results.append(_Failed(error))
+        return results
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
 class Dispatcher:
     """Delivers due notifications until stopped (see the module docstring), up to
     ``concurrency`` at a time. ``http`` is the client to the agencies' systems (default:
@@ -86,6 +147,7 @@ class Dispatcher:
         self.concurrency = concurrency or settings.tell_us_once_concurrency
         self.poll_interval = poll_interval
         self.owner = worker_name()
+        self._answers = _Answers(database)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a
@@ -184,15 +246,18 @@ class Dispatcher:
                 return await self._failed(
                     delivery, f"HTTP {reply.status}: the answer is not an acknowledgement"
                 )
-            return await asyncio.to_thread(self._acknowledged, delivery, answer)
+            return await self._acknowledged(delivery, answer)
         permanent = 400 <= reply.status < 500 and reply.status not in TRANSIENT
         return await self._failed(delivery, f"HTTP {reply.status} from the agency", permanent)
 
-    def _acknowledged(self, delivery: Delivery, answer: AgencyAnswer) -> str:
-        with self.database.unit_of_work() as session:
+    async def _acknowledged(self, delivery: Delivery, answer: AgencyAnswer) -> str:
+        def write(session: Session) -> str:
             record_answer(
                 session, notification_id=delivery.notification_id, answer=answer, actor=ACTOR
             )
+            return "acknowledged"
+
+        status = await self._answers.record(write)
         log.info(
             "tell_us_once_agency_informed",
             notification=delivery.notification_id,
@@ -200,22 +265,21 @@ class Dispatcher:
             attempt=delivery.attempt,
             outcome=answer.outcome,
         )
-        return "acknowledged"
+        return status
 
     async def _failed(self, delivery: Delivery, error: str, permanent: bool = False) -> str:
-        def write() -> str | None:
-            with self.database.unit_of_work() as session:
-                return record_failure(
-                    session,
-                    notification_id=delivery.notification_id,
-                    error=error,
-                    permanent=permanent,
-                    retry_base=self.settings.tell_us_once_retry_delay,
-                    max_attempts=self.settings.tell_us_once_max_attempts,
-                    actor=ACTOR,
-                )
+        def write(session: Session) -> str | None:
+            return record_failure(
+                session,
+                notification_id=delivery.notification_id,
+                error=error,
+                permanent=permanent,
+                retry_base=self.settings.tell_us_once_retry_delay,
+                max_attempts=self.settings.tell_us_once_max_attempts,
+                actor=ACTOR,
+            )
 
-        status = await asyncio.to_thread(write)
+        status = await self._answers.record(write)
         log.warning(
             "tell_us_once_attempt_failed",
             notification=delivery.notification_id,
