@@ -483,8 +483,11 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
 
     database.unit_of_work = counted  # type: ignore[method-assign]
 
+    executed: list[int] = []
+
     def insert(n: int) -> Any:
         def write(session: Any) -> int:
+            executed.append(n)
             if n == 13:
                 raise ValueError("a bad answer")
             session.execute(text("INSERT INTO answer (n) VALUES (:n)"), {"n": n})
@@ -495,12 +498,15 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
     async def scenario(numbers: list[int]) -> list[Any]:
         answers = _Answers(database)
         return await asyncio.gather(
-            *(answers.record(insert(n)) for n in numbers), return_exceptions=True
+            *(answers.record(insert(n), order=(n, n)) for n in numbers), return_exceptions=True
         )
 
     try:
-        assert asyncio.run(scenario(list(range(10)))) == list(range(10))
+        assert asyncio.run(scenario(list(range(9, -1, -1)))) == list(range(9, -1, -1))
         assert len(transactions) <= 2  # the first alone at most, the rest together
+        # recorded in the order of their keys (life event, notification), whatever order they
+        # came in: two workers' transactions lock the rows in the same order
+        assert executed[-9:] == sorted(executed[-9:])
         transactions.clear()
         results = asyncio.run(scenario([20, 13, 21]))
         assert results[0] == 20

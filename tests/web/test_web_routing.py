@@ -3,6 +3,7 @@ whole router would reach, for every route of the application, and routes added l
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRouter, _IncludedRouter
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from joinedup.web.routing import ANY, SegmentIndex, index_routes, key_of, route_key
 
@@ -112,6 +114,49 @@ def test_routes_added_after_the_index_are_found(app: FastAPI) -> None:
     with TestClient(app) as client:
         assert client.get("/api/test/late").json() == {"found": "yes"}
         assert client.get("/later/x").json() == {"thing": "x"}
+        # a mount under a first segment already indexed (app.mount does not change FastAPI's
+        # version of the routes: the index sees the top-level routes themselves)
+        app.mount("/portal/mounted", PlainTextResponse("mounted"))
+        assert client.get("/portal/mounted/x").text == "mounted"
+        # a top-level route put in front of an indexed one answers from then on
+        app.router.routes.insert(0, Route("/portal/messages", PlainTextResponse("first")))
+        assert client.get("/portal/messages").text == "first"
+
+
+def test_the_root_path_is_taken_off_at_a_segment_boundary() -> None:
+    """Served under ``/x``, ``/xa/b`` is the route ``/xa/b`` (as Starlette reads it), not
+    ``/a/b`` with ``/x`` taken off."""
+    app = FastAPI()
+
+    @app.get("/xa/b")
+    def xab() -> str:
+        return "xab"
+
+    @app.get("/a/b")
+    def ab() -> str:
+        return "ab"
+
+    index_routes(app)
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "method": "GET", "path": "/xa/b", "root_path": "/x",
+            "raw_path": b"/xa/b", "query_string": b"", "headers": [], "scheme": "http",
+            "server": ("testserver", 80), "client": ("test", 1), "http_version": "1.1",
+            "app": app,
+        }  # fmt: skip
+        await app(scope, receive, send)
+
+    asyncio.run(call())
+    assert sent[0]["status"] == 200
+    assert b"xab" in b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
 def test_a_router_with_middleware_of_its_own_is_not_indexed() -> None:

@@ -78,28 +78,34 @@ class _Answers:
     records every answer come in meanwhile (one writer's turn for a death's whole fan-out
     rather than one per agency — on SQLite each turn waits behind whatever holds the write
     lock). Should that transaction fail, each answer is recorded again alone, so that one
-    bad answer fails only its own delivery."""
+    bad answer fails only its own delivery. Within a transaction the answers are recorded in
+    the order of their ``order`` key, (life event, notification): each locks its life event,
+    then its notification, so two workers' batches lock rows in the same order (PostgreSQL
+    would otherwise find a deadlock between [X, Y] and [Y, X])."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._waiting: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        self._waiting: list[
+            tuple[tuple[int, int], Callable[[Session], Any], asyncio.Future[Any]]
+        ] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, write: Callable[[Session], T]) -> T:
+    async def record(self, write: Callable[[Session], T], *, order: tuple[int, int]) -> T:
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((write, done))
+        self._waiting.append((order, write, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         return await done
 
     async def _drain(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            batch = sorted(self._waiting, key=lambda waiting: waiting[0])
+            self._waiting = []
             try:
-                results = await asyncio.to_thread(self._together, [w for w, _ in batch])
+                results = await asyncio.to_thread(self._together, [w for _, w, _ in batch])
             except Exception:
-                results = await asyncio.to_thread(self._alone, [w for w, _ in batch])
-            for (_, done), result in zip(batch, results, strict=True):
+                results = await asyncio.to_thread(self._alone, [w for _, w, _ in batch])
+            for (_, _, done), result in zip(batch, results, strict=True):
                 if done.done():
                     continue
                 if isinstance(result, _Failed):
@@ -127,6 +133,10 @@ class _Failed:
     error: Exception
 
 
+def _order(delivery: Delivery) -> tuple[int, int]:
+    return delivery.life_event_id, delivery.notification_id
+
+
 class Dispatcher:
     """Delivers due notifications until stopped (see the module docstring), up to
     ``concurrency`` at a time. ``http`` is the client to the agencies' systems (default:
@@ -144,7 +154,9 @@ class Dispatcher:
         self.settings = settings
         self.database = database
         self.http = http
-        self.concurrency = concurrency or settings.tell_us_once_concurrency
+        self.concurrency = settings.tell_us_once_concurrency if concurrency is None else concurrency
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.poll_interval = poll_interval
         self.owner = worker_name()
         self._answers = _Answers(database)
@@ -257,7 +269,7 @@ class Dispatcher:
             )
             return "acknowledged"
 
-        status = await self._answers.record(write)
+        status = await self._answers.record(write, order=_order(delivery))
         log.info(
             "tell_us_once_agency_informed",
             notification=delivery.notification_id,
@@ -279,7 +291,7 @@ class Dispatcher:
                 actor=ACTOR,
             )
 
-        status = await self._answers.record(write)
+        status = await self._answers.record(write, order=_order(delivery))
         log.warning(
             "tell_us_once_attempt_failed",
             notification=delivery.notification_id,

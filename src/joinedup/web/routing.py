@@ -10,18 +10,20 @@ top-level routes that can answer its segments, in their original order, so the r
 is the one the whole router would find. A route's segments from its first path parameter on
 (and a mount's, after its own) answer anything; a request is routed by the view of its three
 segments, or else of its first two, or else of its first; a path whose first segment no route
-names goes to the whole router (its 404). The index is rebuilt when routes are added (the
-router's version changes), and not used at all when the router has low-priority routes (they
-are tried after every other route, across segments).
+names goes to the whole router (its 404). The index is rebuilt when routes are added or
+replaced (the router's version or its top-level routes change), and not used at all when
+the router has low-priority routes (they are tried after every other route, across
+segments).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 from fastapi import FastAPI
 from fastapi.routing import APIRouter
+from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -96,7 +98,7 @@ class SegmentIndex:
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self.whole: ASGIApp = router.middleware_stack
-        self.version: int | None = None
+        self.version: Hashable = None
         self.views: dict[Key, APIRouter] = {}
 
     def _view(self, routes: list[BaseRoute]) -> APIRouter:
@@ -104,7 +106,7 @@ class SegmentIndex:
         view.routes = routes
         return view
 
-    def _build(self, version: int) -> None:
+    def _build(self, version: Hashable) -> None:
         router = self.router
         views: dict[Key, APIRouter] = {}
         if not any(True for _ in router._iter_low_priority_routes()):
@@ -116,11 +118,23 @@ class SegmentIndex:
                 views[wanted] = self._view(routes)
         self.views, self.version = views, version
 
+    def _state(self) -> Hashable:
+        """What the views were built from: the included routers' version (FastAPI's count of
+        changes), and the top-level routes and settings themselves (``app.mount``, ``app.host``
+        and edits of ``router.routes`` do not change the version)."""
+        router = self.router
+        return (
+            router._get_routes_version(),
+            tuple(map(id, router.routes)),
+            router.redirect_slashes,
+            id(router.default),
+        )
+
     def view_for(self, path: str) -> APIRouter | None:
         """The view a request for ``path`` is routed by (None: the whole router)."""
-        version = self.router._get_routes_version()
-        if version != self.version:
-            self._build(version)
+        state = self._state()
+        if state != self.version:
+            self._build(state)
         for key in _prefixes(key_of(path)):
             view = self.views.get(key)
             if view is not None:
@@ -131,11 +145,7 @@ class SegmentIndex:
         if scope["type"] != "http":
             await self.whole(scope, receive, send)
             return
-        root = scope.get("root_path", "")
-        path: str = scope["path"]
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        view = self.view_for(path)
+        view = self.view_for(get_route_path(scope))
         if view is None:
             await self.whole(scope, receive, send)
             return
