@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,20 +174,24 @@ class Dispatcher:
         )
         in_flight: set[asyncio.Task[str | None]] = set()
         try:
+            # a claim is a write (a writer's turn on SQLite): made when a slot is free and
+            # the last claim filled every free slot (more may be due), else at the next poll
+            more_due, next_poll = True, 0.0
             while not stop.is_set():
                 free = self.concurrency - len(in_flight)
-                claimed = await asyncio.to_thread(self._claim, free) if free > 0 else []
-                for delivery in claimed:
-                    task = asyncio.create_task(self._settle(http, delivery))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
+                if free > 0 and (more_due or time.monotonic() >= next_poll):
+                    claimed = await asyncio.to_thread(self._claim, free)
+                    more_due = len(claimed) == free
+                    next_poll = time.monotonic() + self.poll_interval
+                    for delivery in claimed:
+                        task = asyncio.create_task(self._settle(http, delivery))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                until_poll = max(0.0, next_poll - time.monotonic())
                 if not in_flight:
-                    await wait_any(stop, timeout=self.poll_interval)
+                    await wait_any(stop, timeout=until_poll)
                     continue
-                # every free slot filled: more may be due, claim when one frees; else wait for
-                # a slot or for the next poll
-                more_due = 0 < free == len(claimed)
-                await _first_of(in_flight, stop, None if more_due else self.poll_interval)
+                await _first_of(in_flight, stop, None if more_due else until_poll)
         finally:
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)

@@ -98,7 +98,7 @@ class SegmentIndex:
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self.whole: ASGIApp = router.middleware_stack
-        self.version: Hashable = None
+        self.state: Hashable = None
         self.views: dict[Key, APIRouter] = {}
 
     def _view(self, routes: list[BaseRoute]) -> APIRouter:
@@ -106,7 +106,7 @@ class SegmentIndex:
         view.routes = routes
         return view
 
-    def _build(self, version: Hashable) -> None:
+    def _build(self, state: Hashable) -> None:
         router = self.router
         views: dict[Key, APIRouter] = {}
         if not any(True for _ in router._iter_low_priority_routes()):
@@ -116,7 +116,7 @@ class SegmentIndex:
             for wanted in {p for key in named for p in _prefixes(key) if p[0] != ANY}:
                 routes = [r for r, keys in found if _answers(keys, wanted)]
                 views[wanted] = self._view(routes)
-        self.views, self.version = views, version
+        self.views, self.state = views, state
 
     def _state(self) -> Hashable:
         """What the views were built from: the included routers' version (FastAPI's count of
@@ -133,7 +133,7 @@ class SegmentIndex:
     def view_for(self, path: str) -> APIRouter | None:
         """The view a request for ``path`` is routed by (None: the whole router)."""
         state = self._state()
-        if state != self.version:
+        if state != self.state:
             self._build(state)
         for key in _prefixes(key_of(path)):
             view = self.views.get(key)
