@@ -16,6 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from tuo_support import (
+    NATIONAL,
+    completed,
     letters_to,
     married_couples,
     record_death,
@@ -518,3 +520,126 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
         assert stored == [*range(10), 20, 21]  # nothing of the failed batch twice, nor lost
     finally:
         database.dispose()
+
+
+# --- in flight per agency --------------------------------------------------------------------
+
+
+def _leased_per_agency(database: Database) -> dict[str, int]:
+    return dict(
+        rows(
+            database,
+            "SELECT s.member_code, count(*) FROM tellusonce_notification n "
+            "JOIN tellusonce_subscription s ON s.id = n.subscription_id "
+            "WHERE n.status = 'pending' AND n.lease_owner IS NOT NULL GROUP BY s.member_code",
+        )
+    )
+
+
+def test_no_agency_gets_more_than_its_share_in_flight_across_workers(
+    seeded_database: Database,
+) -> None:
+    """Three deaths, at most two notifications in flight per agency: the first worker leases
+    two for each national agency, a second worker gets none of theirs (both leases count, not
+    only its own), and when one is answered exactly one more of that agency is claimed."""
+    database = seeded_database
+    for number, couple in enumerate(married_couples(database, 3)):
+        record_death(database, couple.deceased, f"CRVS-UNIT-SHARE-{number}")
+    assert take_in_deaths(database) == 3
+    national = {organisation(key).member_code for key in NATIONAL}
+
+    def claim(owner: str) -> tellusonce.Claim:
+        with database.unit_of_work() as session:
+            return tellusonce.claim(
+                session, owner=owner, lease_seconds=60, max_attempts=6, limit=100, per_agency=2
+            )
+
+    first = claim("worker-1")
+    assert first.held_back  # the third of each national agency waits
+    leased = _leased_per_agency(database)
+    assert {code: leased[code] for code in national} == dict.fromkeys(national, 2)
+    assert max(leased.values()) <= 2
+    assert len(first.deliveries) == sum(leased.values())
+    # oldest first within an agency: the first two deaths' notifications
+    second = claim("worker-2")
+    assert [d.member_code for d in second.deliveries if d.member_code in national] == []
+    assert max(_leased_per_agency(database).values()) <= 2
+    answered = next(d for d in first.deliveries if d.member_code == SIB.member_code)
+    with database.unit_of_work() as session:
+        assert tellusonce.record_answer(
+            session,
+            notification_id=answered.notification_id,
+            answer=tellusonce.AgencyAnswer(outcome="noted", summary="Noted."),
+            actor="test",
+        )
+    third = claim("worker-3")
+    assert [d.member_code for d in third.deliveries if d.member_code in national] == [
+        SIB.member_code
+    ]
+    assert _leased_per_agency(database)[SIB.member_code] == 2
+    # without a limit per agency everything due is claimed (the leases above still hold)
+    with database.unit_of_work() as session:
+        rest = tellusonce.claim_due(session, owner="worker-4", lease_seconds=60, max_attempts=6)
+    assert {d.member_code for d in rest} <= national
+    assert (
+        sum(_leased_per_agency(database).values())
+        == int(scalar(database, "SELECT count(*) FROM tellusonce_notification")) - 1
+    )
+
+
+def test_a_limit_per_agency_below_one_is_refused(seeded: Database) -> None:
+    with pytest.raises(ValueError, match="per_agency"), seeded.unit_of_work() as session:
+        tellusonce.claim(session, owner="w", lease_seconds=1, max_attempts=1, per_agency=0)
+    with pytest.raises(ValidationError, match="tell_us_once_per_agency"):
+        Settings(tell_us_once_per_agency=0)
+
+
+def test_the_dispatcher_keeps_each_agency_within_its_share_while_the_others_go_on(
+    seeded: Database, tmp_path: Path
+) -> None:
+    """Concurrency 8, one in flight per agency: an agency's system never has two calls at
+    once, several agencies are called at the same time, and every agency is informed of
+    every death (an agency's next notification is claimed as soon as its last is answered,
+    not at the next poll)."""
+    for number, couple in enumerate(married_couples(seeded, 3)):
+        record_death(seeded, couple.deceased, f"CRVS-UNIT-ONE-EACH-{number}")
+    assert take_in_deaths(seeded) == 3
+    total = int(scalar(seeded, "SELECT count(*) FROM tellusonce_notification"))
+    settings = tuo_settings(tmp_path / "var", tell_us_once_per_agency=1)
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    together: list[int] = []
+
+    async def agency(request: httpx.Request) -> httpx.Response:
+        member = request.headers["X-Road-Service"].split("/")[2]
+        in_flight[member] = in_flight.get(member, 0) + 1
+        most[member] = max(most.get(member, 0), in_flight[member])
+        together.append(sum(in_flight.values()))
+        await asyncio.sleep(0.1)
+        in_flight[member] -= 1
+        return httpx.Response(200, json={"outcome": "noted", "summary": "Noted."})
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(agency)) as http:
+            # a poll far away: claims after the first come from answers, not from polling
+            dispatcher = Dispatcher(settings, seeded, http=http, concurrency=8, poll_interval=30)
+            task = asyncio.create_task(dispatcher.run(stop))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and completed(seeded) < 3:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+
+    asyncio.run(run())
+    assert completed(seeded) == 3
+    assert (
+        int(
+            scalar(
+                seeded, "SELECT count(*) FROM tellusonce_notification WHERE status = 'acknowledged'"
+            )
+        )
+        == total
+    )
+    assert set(most.values()) == {1}
+    assert max(together) > 1

@@ -227,6 +227,14 @@ class Settings(BaseSettings):
         description="Notifications a worker's Tell Us Once dispatcher has in flight at once "
         "(each a call to an agency's system that waits for its answer).",
     )
+    tell_us_once_per_agency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Notifications in flight at once to one agency (all its services), "
+        "counted over every worker: a burst of deaths does not send a small agency's system "
+        "more calls at a time than this; the rest wait until one is answered.",
+    )
     tell_us_once_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds an agency's system has to answer a notification."
     )

@@ -42,8 +42,9 @@ from joinedup.core.settings import Settings
 from joinedup.tellusonce.schemas import AgencyAnswer
 from joinedup.tellusonce.service import (
     PURPOSE,
+    Claim,
     Delivery,
-    claim_due,
+    claim,
     record_answer,
     record_failure,
 )
@@ -181,9 +182,11 @@ class Dispatcher:
                 free = self.concurrency - len(in_flight)
                 if free > 0 and (more_due or time.monotonic() >= next_poll):
                     claimed = await asyncio.to_thread(self._claim, free)
-                    more_due = len(claimed) == free
+                    # more may be due: every free slot was filled, or some waited for room
+                    # at their agency (there is room again once one of its deliveries settles)
+                    more_due = len(claimed.deliveries) == free or claimed.held_back
                     next_poll = time.monotonic() + self.poll_interval
-                    for delivery in claimed:
+                    for delivery in claimed.deliveries:
                         task = asyncio.create_task(self._settle(http, delivery))
                         in_flight.add(task)
                         task.add_done_callback(in_flight.discard)
@@ -204,8 +207,8 @@ class Dispatcher:
         client = http or self.http
         assert client is not None, "give the dispatcher an HTTP client"
         claimed = await asyncio.to_thread(self._claim, self.concurrency)
-        await asyncio.gather(*(self._settle(client, d) for d in claimed))
-        return len(claimed)
+        await asyncio.gather(*(self._settle(client, d) for d in claimed.deliveries))
+        return len(claimed.deliveries)
 
     async def _settle(self, http: httpx.AsyncClient, delivery: Delivery) -> str | None:
         """Deliver one claimed notification; an outcome that could not be recorded is
@@ -221,14 +224,15 @@ class Dispatcher:
             )
             return None
 
-    def _claim(self, limit: int) -> list[Delivery]:
+    def _claim(self, limit: int) -> Claim:
         with self.database.unit_of_work() as session:
-            return claim_due(
+            return claim(
                 session,
                 owner=self.owner,
                 lease_seconds=self.settings.tell_us_once_lease_seconds,
                 max_attempts=self.settings.tell_us_once_max_attempts,
                 limit=limit,  # claimed means in flight: no lease runs out waiting
+                per_agency=self.settings.tell_us_once_per_agency,
             )
 
     async def deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> str:

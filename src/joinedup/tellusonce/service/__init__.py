@@ -1,7 +1,9 @@
 """The use cases of Tell Us Once."""
 
 from joinedup.tellusonce.service.delivery import (
+    Claim,
     Delivery,
+    claim,
     claim_due,
     complete_if_settled,
     message_body,
@@ -25,7 +27,9 @@ from joinedup.tellusonce.service.subscriptions import (
 __all__ = [
     "PURPOSE",
     "SENT_FIELDS",
+    "Claim",
     "Delivery",
+    "claim",
     "claim_due",
     "complete_if_settled",
     "end_subscription",

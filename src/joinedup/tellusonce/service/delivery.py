@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup import notify
@@ -74,6 +74,69 @@ def message_body(event: LifeEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What one claim leased, and whether due notifications were left for want of room at
+    their agency (``per_agency`` in flight there already): they are claimed as that
+    agency's deliveries settle."""
+
+    deliveries: list[Delivery]
+    held_back: bool
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Notification.status == _PENDING,
+        Notification.next_attempt_at <= now,
+        or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
+    )
+
+
+def _room_at_agencies(
+    session: Session, now: datetime, *, limit: int, per_agency: int
+) -> tuple[list[int], bool]:
+    """The due notifications to claim, oldest first, with at most ``per_agency`` in flight at
+    any one agency (a member: every service and subsystem of it), counting the live leases
+    of every worker; and whether a due notification was left because its agency was full."""
+    member = (Subscription.member_class, Subscription.member_code)
+    busy = (
+        select(*member, func.count().label("busy"))
+        .join(Notification, Notification.subscription_id == Subscription.id)
+        .where(Notification.status == _PENDING, Notification.lease_expires_at >= now)
+        .group_by(*member)
+        .subquery()
+    )
+    ranked = (
+        select(
+            Notification.id,
+            Notification.next_attempt_at,
+            *member,
+            func.row_number()
+            .over(partition_by=member, order_by=(Notification.next_attempt_at, Notification.id))
+            .label("rank"),
+        )
+        .join(Subscription, Notification.subscription_id == Subscription.id)
+        .where(_due(now))
+        .subquery()
+    )
+    fits = ranked.c.rank + func.coalesce(busy.c.busy, 0) <= per_agency
+    rows = session.execute(
+        select(ranked.c.id, case((fits, 1), else_=0))
+        .outerjoin(
+            busy,
+            and_(
+                busy.c.member_class == ranked.c.member_class,
+                busy.c.member_code == ranked.c.member_code,
+            ),
+        )
+        # those that fit first; one more row tells whether any was left for want of room
+        .order_by(case((fits, 0), else_=1), ranked.c.next_attempt_at, ranked.c.id)
+        .limit(limit + 1)
+    ).all()
+    ids = [row[0] for row in rows if row[1]][:limit]
+    return ids, any(not row[1] for row in rows)
+
+
 def claim_due(
     session: Session,
     *,
@@ -81,28 +144,64 @@ def claim_due(
     lease_seconds: float,
     max_attempts: int,
     limit: int = 20,
+    per_agency: int | None = None,
 ) -> list[Delivery]:
+    """Lease up to ``limit`` due notifications to ``owner`` and count the attempt (see
+    :func:`claim`)."""
+    return claim(
+        session,
+        owner=owner,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+        limit=limit,
+        per_agency=per_agency,
+    ).deliveries
+
+
+def claim(
+    session: Session,
+    *,
+    owner: str,
+    lease_seconds: float,
+    max_attempts: int,
+    limit: int = 20,
+    per_agency: int | None = None,
+) -> Claim:
     """Lease up to ``limit`` due notifications to ``owner`` and count the attempt.
 
     Due: pending, its next attempt time has come and nobody holds a live lease. A notification
-    whose last attempt never reported back (its worker died) is dead-lettered instead.
+    whose last attempt never reported back (its worker died) is dead-lettered instead. With
+    ``per_agency``, an agency with that many notifications leased (by any worker) gets no more
+    until one settles, so a burst of deaths does not send a small agency's system more
+    calls at once than it takes. Oldest due first.
     Changes the notifications' lease and attempts; emits only for dead letters."""
     now = utcnow()
-    statement = (
-        select(Notification)
-        .where(
-            Notification.status == _PENDING,
-            Notification.next_attempt_at <= now,
-            or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
+    held_back = False
+    if per_agency is None:
+        statement = (
+            select(Notification)
+            .where(_due(now))
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
         )
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-    )
+    else:
+        if per_agency < 1:
+            raise ValueError("per_agency must be at least 1")
+        ids, held_back = _room_at_agencies(session, now, limit=limit, per_agency=per_agency)
+        if not ids:
+            return Claim([], held_back)
+        # the condition again: on PostgreSQL a row another worker leased meanwhile is
+        # skipped (locked) or, once its lease is committed, no longer due
+        statement = (
+            select(Notification)
+            .where(Notification.id.in_(ids), _due(now))
+            .order_by(Notification.next_attempt_at, Notification.id)
+        )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     rows = list(session.scalars(statement))
     if not rows:
-        return []
+        return Claim([], held_back)
     subscriptions = {
         s.id: s
         for s in session.scalars(
@@ -141,7 +240,7 @@ def claim_due(
             )
         )
     session.flush()
-    return claimed
+    return Claim(claimed, held_back)
 
 
 def _settling(session: Session, notification_id: int) -> Notification | None:
