@@ -95,7 +95,9 @@ class Event:
 class Delivered:
     """An event as the bus carries it: published by the relay, delivered to consumers.
 
-    ``stream_seq`` is its place in the delivery order, the same on every bus backend.
+    ``stream_seq`` is its place in the delivery order, the same on every bus backend. The
+    payload may be shared by the consumers of one process (the embedded bus reads an event
+    once for all of them): a handler reads it and never changes it.
     """
 
     event_id: uuid.UUID

@@ -12,11 +12,18 @@ therefore run against one database; each consumer runs in whichever holds its le
 
 The relay wakes consumers in its own process through :meth:`InProcessBus.published`;
 consumers also poll, so events relayed by another process arrive within ``poll_interval``.
+
+A process's consumers share their reads of the head of the stream (:class:`_Window`): after a
+publication every consumer wakes, the first reads the new events (payloads and all) and the
+others take them from memory — one query per publication, not one per consumer. Published
+rows do not change, so what one consumer read is what any other would read. A consumer far
+behind reads for itself, only the payloads of its own events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import socket
 import time
@@ -42,6 +49,8 @@ log = structlog.get_logger(__name__)
 READ_BATCH = 500
 #: Longest a handled position stays unrecorded while events flow (bounds redelivery).
 FLUSH_INTERVAL = 0.5
+#: Published events a process keeps for its consumers to share (the head of the stream).
+WINDOW = 4 * READ_BATCH
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,66 @@ def _read_statement(names: frozenset[str]) -> Select[Any]:
     )
 
 
+@lru_cache(maxsize=1)
+def _read_all_statement() -> Select[Any]:
+    """The next :data:`READ_BATCH` published events after the position ``after``, payloads
+    and all (read once for every consumer of the process)."""
+    return (
+        select(
+            OutboxEvent.stream_seq,
+            OutboxEvent.event_id,
+            OutboxEvent.name,
+            OutboxEvent.payload,
+            OutboxEvent.occurred_at,
+        )
+        .where(OutboxEvent.stream_seq > bindparam("after", type_=BigInteger))
+        .order_by(OutboxEvent.stream_seq)
+        .limit(READ_BATCH)
+    )
+
+
+class _Window:
+    """The published events a process read last, a run of the stream without gaps: every
+    event after ``start`` up to the last one held, as the stream had them when read (a
+    published event does not change, and the events after a position are read in order, so
+    a read made later would find the same ones there). At most ``capacity`` events; the
+    oldest go first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.start = 0
+        self.seqs: list[int] = []
+        self.events: list[Delivered] = []
+
+    def read(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None] | None:
+        """What :meth:`InProcessBus._read` would answer, when the window holds it (None: it
+        does not — ``after`` is before the window, or at or past its end)."""
+        if not self.seqs or after < self.start or after >= self.seqs[-1]:
+            return None
+        first = bisect.bisect_right(self.seqs, after)
+        end = min(first + READ_BATCH, len(self.seqs))
+        return [e for e in self.events[first:end] if e.name in names], self.seqs[end - 1]
+
+    def add(self, after: int, events: Sequence[Delivered]) -> None:
+        """Events read after ``after`` (in order, none left out before the last): they extend
+        the window when they follow on from it, else start it afresh when they are newer."""
+        if not events:
+            return
+        if self.seqs and after == self.seqs[-1]:
+            self.seqs.extend(e.stream_seq for e in events)
+            self.events.extend(events)
+        elif not self.seqs or after > self.seqs[-1]:
+            self.start = after
+            self.seqs = [e.stream_seq for e in events]
+            self.events = list(events)
+        else:
+            return  # older than the head: the window stays where the consumers are
+        extra = len(self.seqs) - self.capacity
+        if extra > 0:
+            self.start = self.seqs[extra - 1]
+            del self.seqs[:extra], self.events[:extra]
+
+
 class LeaseLost(Exception):
     """Another process took over the consumer (this one stalled past its lease)."""
 
@@ -93,13 +162,22 @@ class InProcessBus:
     """The :class:`~joinedup.core.bus.Bus` of the embedded deployment, on the database."""
 
     def __init__(
-        self, database: Database, *, lease_seconds: float = 30.0, poll_interval: float = 0.5
+        self,
+        database: Database,
+        *,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+        window: int = WINDOW,
     ) -> None:
         self.database = database
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self._wakers: set[asyncio.Event] = set()
         self._connected = False
+        self._window = _Window(window)
+        self._reading: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._head_reads = 0  # reads at the head begun so far
+        self._found_nothing: tuple[int, int] | None = None  # (after, read) that found nothing
 
     async def connect(self) -> None:
         await asyncio.to_thread(self._ping)
@@ -207,7 +285,7 @@ class InProcessBus:
             wake.clear()
             # only the subscribed events come back (with the last position read): a
             # consumer never decodes the payloads of the events it does not handle
-            events, last = await asyncio.to_thread(self._read, position, names)
+            events, last = await self._next(position, names)
             if last is None:  # nothing new: record where it stands, wait
                 if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
                     await record(position, attempts)
@@ -253,6 +331,37 @@ class InProcessBus:
                 await record(position, attempts)
         if position != recorded:
             await record(position, attempts)
+
+    async def _next(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
+        """What :meth:`_read` answers, from the window the process's consumers share when it
+        holds it; at the head of the stream one consumer reads for all (the others wait for
+        that read, then find it in the window); far behind the head, each reads for itself."""
+        found = self._window.read(after, names)
+        if found is not None:
+            return found
+        if self._window.seqs and after < self._window.start:
+            return await asyncio.to_thread(self._read, after, names)
+        asked = self._head_reads  # a read begun after this is fresh enough to answer it
+        async with self._lock():
+            found = self._window.read(after, names)
+            if found is not None:
+                return found
+            if self._found_nothing == (after, self._head_reads) and self._head_reads > asked:
+                return [], None
+            self._head_reads += 1
+            events = await asyncio.to_thread(self._read_all, after)
+            self._window.add(after, events)
+            self._found_nothing = None if events else (after, self._head_reads)
+        if not events:
+            return [], None
+        return [e for e in events if e.name in names], events[-1].stream_seq
+
+    def _lock(self) -> asyncio.Lock:
+        """The lock of reads at the head, for the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._reading is None or self._reading[0] is not loop:
+            self._reading = (loop, asyncio.Lock())
+        return self._reading[1]
 
     # -- database work, run in a thread -----------------------------------------------------
 
@@ -303,6 +412,21 @@ class InProcessBus:
                 .where(ConsumerCursor.consumer == consumer, ConsumerCursor.lease_owner == owner)
                 .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow())
             )
+
+    def _read_all(self, after: int) -> list[Delivered]:
+        """Every published event after ``after`` (up to :data:`READ_BATCH`), in order."""
+        with self.database.reading() as session:
+            rows = session.execute(_read_all_statement(), {"after": after}).all()
+        return [
+            Delivered(
+                event_id=row.event_id,
+                name=row.name,
+                payload=row.payload,
+                occurred_at=row.occurred_at,
+                stream_seq=row.stream_seq,
+            )
+            for row in rows
+        ]
 
     def _read(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
         """The events after ``after`` (up to :data:`READ_BATCH`) that are named in
