@@ -576,3 +576,45 @@ def test_the_front_door_is_organised_by_life_events_and_levels(web: TestClient) 
     assert web.get("/portal/services/no-such-service").status_code == 404
     assert web.get("/portal/life-events/graduation").status_code == 404
     assert web.get("/portal/services", params={"level": "galactic"}).status_code == 422
+
+
+def test_an_offer_shows_its_last_day_and_once_it_has_passed_only_how_to_ask(
+    web: TestClient, seeded: Database
+) -> None:
+    from datetime import timedelta
+
+    from portal_support import register_birth
+    from sqlalchemy import text
+
+    from joinedup import proactive
+    from joinedup.core.clock import utcnow
+
+    world = load_world(seeded)
+    mother = next(a for a in world.tagged("parent-of-minor") if int(a.personal_code[0]) % 2 == 1)
+    register_birth(seeded, mother=mother.personal_code, born=today())
+    sign_in(web, mother)
+    with seeded.reading() as session:
+        grant = next(
+            e
+            for e in proactive.list_entitlements(session, person_code=mother.personal_code).items
+            if e.service_code == "birth-grant"
+        )
+    assert grant.respond_by is not None
+    page = web.get(f"/portal/entitlements/{grant.id}").text
+    assert "Accept by" in page
+    assert grant.respond_by.isoformat() in page
+    assert "Accept the offer" in page
+    assert "Vastu võtta hiljemalt" in web.get(f"/portal/entitlements/{grant.id}?lang=et").text
+    with seeded.unit_of_work() as session:  # as if offered over a year ago
+        session.execute(
+            text("UPDATE proactive_entitlement SET updated_at = :at WHERE uid = :uid"),
+            {"at": utcnow() - timedelta(days=400), "uid": grant.id.hex},
+        )
+    late = web.get(f"/portal/entitlements/{grant.id}?lang=en").text
+    assert "The time to accept this offer ran out on" in late
+    assert "Accept the offer" not in late
+    refused = web.post(
+        f"/portal/entitlements/{grant.id}/decision",
+        data={"csrf_token": csrf_of(web), "decision": "accept"},
+    )
+    assert refused.status_code == 409

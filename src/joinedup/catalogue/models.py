@@ -69,6 +69,9 @@ class CatalogueService(Base):
     #: The ruleset's input variables the applicant declares in an online application (what
     #: no register holds, e.g. the rent); empty: nothing is asked, the registers suffice.
     applicant_inputs: Mapped[list[str]] = mapped_column(JSON)
+    #: An offer lapses when not accepted within this many days of being made (its last
+    #: decision); None: it stands until the person decides. Offers only.
+    respond_within_days: Mapped[int | None]
     active: Mapped[bool]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))

@@ -144,6 +144,9 @@ class CatalogueService(BaseModel):
     apply_url: str | None
     #: The ruleset's input variables an applicant declares (what no register holds).
     applicant_inputs: list[str] = []
+    #: An offer lapses when not accepted within this many days of its last decision (None:
+    #: it stands until the person decides).
+    respond_within_days: int | None = None
     active: bool
 
     @property

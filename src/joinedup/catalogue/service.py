@@ -39,6 +39,8 @@ from joinedup.core.pagination import Page, PageRequest, keyset_page
 
 SERVICE_CODE = re.compile(r"[a-z][a-z0-9-]{1,63}")
 _MAX_NAME, _MAX_DESCRIPTION = 200, 2000
+#: The longest time to answer an offer a service may give (ten years).
+MAX_RESPOND_DAYS = 3650
 
 
 def _enum(problems: list[dict[str, str]], field: str, kind: type[Any], value: Any) -> Any:
@@ -70,6 +72,7 @@ def catalogue_service(
     apply_url: str | None = None,
     per_occasion: bool = False,
     applicant_inputs: Sequence[str] = (),
+    respond_within_days: int | None = None,
     actor: str,
 ) -> CatalogueService:
     """Add a service to the catalogue, or revise its entry (same ``code``).
@@ -79,7 +82,9 @@ def catalogue_service(
     each field): a registered owner, a known ruleset variable, life events that can concern
     whom they name, a data agreement of the owner's when the lawful basis is consent, and
     ``applicant_inputs`` that are input variables of the ruleset (what an applicant declares
-    in an online application: a number, a yes or no, or one of a list).
+    in an online application: a number, a yes or no, or one of a list), and
+    ``respond_within_days`` (1 to 3,650, offers only): the days a person has to accept an offer
+    before it lapses.
     Changes ``catalogue_service`` and ``catalogue_life_event``; emits
     ``catalogue.service_catalogued.v1``."""
     problems: list[dict[str, str]] = []
@@ -156,6 +161,22 @@ def catalogue_service(
         problems.append(
             {"field": "data_agreement_id", "message": "only a consent basis names an agreement"}
         )
+    if respond_within_days is not None:
+        if (
+            isinstance(respond_within_days, bool)
+            or not isinstance(respond_within_days, int)
+            or not 1 <= respond_within_days <= MAX_RESPOND_DAYS
+        ):
+            problems.append(
+                {
+                    "field": "respond_within_days",
+                    "message": f"must be a whole number of days from 1 to {MAX_RESPOND_DAYS:,}",
+                }
+            )
+        elif mode is not None and mode is not DeliveryMode.PROACTIVE_OFFER:
+            problems.append(
+                {"field": "respond_within_days", "message": "only an offer has a time to answer"}
+            )
     if problems:
         raise ValidationFailed("The service cannot be catalogued as given.", errors=problems)
     assert member is not None
@@ -172,6 +193,7 @@ def catalogue_service(
     row.lawful_basis, row.data_agreement_id = basis.value, data_agreement_id
     row.apply_url = apply_url
     row.applicant_inputs = list(dict.fromkeys(applicant_inputs))
+    row.respond_within_days = respond_within_days
     row.life_events = [
         CatalogueLifeEvent(life_event=event.value, concerns=concerns.value, position=position)
         for position, (event, concerns) in enumerate(rules_seen)
@@ -233,6 +255,7 @@ def _record(row: ServiceRow, member: exchange.MemberRecord) -> CatalogueService:
         data_agreement_id=row.data_agreement_id,
         apply_url=row.apply_url,
         applicant_inputs=list(row.applicant_inputs or []),
+        respond_within_days=row.respond_within_days,
         active=row.active,
     )
 

@@ -86,6 +86,7 @@ def _national(session: Session) -> None:
         purpose="benefit-eligibility",
         legal_basis="Family Benefits Act 2019 §8",
         legal_basis_url=LAWS + "family-benefits-act-2019#s8",
+        respond_within_days=365,
         actor=ACTOR,
     )
     catalogue_service(
@@ -154,6 +155,7 @@ def _national(session: Session) -> None:
         "(1) (a))",
         lawful_basis=LawfulBasis.CONSENT,
         data_agreement_id=FOOD_PARCELS_AGREEMENT,
+        respond_within_days=60,
         actor=ACTOR,
     )
 
@@ -182,6 +184,7 @@ def _local(session: Session, org: Organisation) -> None:
         purpose="school-enrolment",
         legal_basis="Basic Schools Act 2010 §9 (1)",
         legal_basis_url=LAWS + "basic-schools-act-2010#s9-1",
+        respond_within_days=60,
         actor=ACTOR,
     )
     catalogue_service(

@@ -17,6 +17,8 @@ dead-lettered alone), and the inbox makes every event count once.
 - ``population.age_reached.v1``: turning 6 (school place), 18 (child benefit for the rest of
   the family), pension age (the pension offer). The daily job ``proactive.ages`` asks the
   population register to announce them, once per day across every worker.
+- The daily job ``proactive.offers``: offers not accepted in the time their service gives
+  (``respond_within_days`` in the catalogue) lapse, each with a letter.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from joinedup.proactive.service import (
     Occurrence,
     Reaction,
     end_after_consent_withdrawn,
+    lapse_offers,
     react,
     reconsider_after_consent,
 )
@@ -250,6 +253,15 @@ def announce_ages(session: Session, on: date) -> str:
 
 daily("proactive.ages", at=time(0, 5))(announce_ages)
 
+
+def lapse_offers_of_the_day(session: Session, on: date) -> str:
+    """The daily job: the offers not accepted in the time their service gives lapse, each
+    with a letter (:func:`joinedup.proactive.service.lapse_offers`)."""
+    return f"{lapse_offers(session, on=on)} offers lapsed"
+
+
+daily("proactive.offers", at=time(0, 10))(lapse_offers_of_the_day)
+
 __all__ = [
     "announce_ages",
     "handle_ages_reached",
@@ -261,6 +273,7 @@ __all__ = [
     "handle_life_events",
     "handle_marriages",
     "handle_moves",
+    "lapse_offers_of_the_day",
     "occurrence_of",
     "pension_age",
 ]

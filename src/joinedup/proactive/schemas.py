@@ -100,6 +100,9 @@ class EntitlementView(BaseModel):
     apply_url: str | None
     revision: int
     updated_at: datetime
+    #: The last day to accept an offer (None: not an offer, or one without a time limit);
+    #: after it the offer lapses.
+    respond_by: date | None = None
     #: What the person may decide now (accept, decline, opt_out).
     decisions: list[Decision]
 

@@ -18,6 +18,7 @@ from joinedup.proactive.service.decisions import (
     decide,
     decline_offer,
     get_entitlement,
+    lapse_offers,
     list_entitlements,
     opt_out,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "end_after_consent_withdrawn",
     "get_application",
     "get_entitlement",
+    "lapse_offers",
     "list_entitlements",
     "opt_out",
     "prepare_application",

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from joinedup import exchange, identity
-from joinedup.catalogue import CatalogueService
+from joinedup import catalogue, exchange, identity
+from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import today
 from joinedup.core.errors import Conflict, NotFound, ValidationFailed
 from joinedup.core.pagination import Page, PageRequest, keyset_page
@@ -31,14 +31,26 @@ from joinedup.proactive.schemas import (
     EntitlementView,
 )
 from joinedup.proactive.service import texts
-from joinedup.proactive.service.entitlements import Change, catalogued_services, set_status
+from joinedup.proactive.service.entitlements import (
+    PROACTIVE_ACTOR,
+    Change,
+    catalogued_services,
+    respond_by,
+    set_status,
+)
 from joinedup.proactive.service.letters import send_decision_letters
 
 
-def decisions_open(row: Entitlement) -> list[Decision]:
-    """What the person may decide about the entitlement now."""
+def decisions_open(
+    row: Entitlement, service: CatalogueService | None = None, *, on: date | None = None
+) -> list[Decision]:
+    """What the person may decide about the entitlement on ``on`` (default today): nothing
+    about an offer whose time to answer has run out."""
     status = EntitlementStatus(row.status)
     if status is EntitlementStatus.OFFERED:
+        last_day = respond_by(row, service)
+        if last_day is not None and (on or today()) > last_day:
+            return []
         return [Decision.ACCEPT, Decision.DECLINE]
     if status is EntitlementStatus.GRANTED and row.delivery_mode == "automatic":
         return [Decision.OPT_OUT]
@@ -72,7 +84,8 @@ def _view(row: Entitlement, service: CatalogueService | None) -> EntitlementView
         apply_url=service.apply_url if service else None,
         revision=row.revision,
         updated_at=row.updated_at,
-        decisions=decisions_open(row),
+        respond_by=respond_by(row, service),
+        decisions=decisions_open(row, service),
     )
 
 
@@ -229,7 +242,15 @@ def decide(
     on = today()
     acting_for = _authorise(session, actor_code=actor_code, row=row, on=on)
     needed, new_status = _NEXT[chosen]
-    if chosen not in decisions_open(row):
+    service = catalogued_services(session, [row.service_code]).get(row.service_code)
+    last_day = respond_by(row, service)
+    if last_day is not None and on > last_day:
+        raise Conflict(
+            f"the offer lapsed: it could be answered until {last_day.isoformat()}",
+            status_now=row.status,
+            respond_by=last_day.isoformat(),
+        )
+    if chosen not in decisions_open(row, service, on=on):
         raise Conflict(
             f"this entitlement is {row.status}: {chosen.value} applies only to one that is "
             f"{needed.value}"
@@ -276,3 +297,50 @@ def opt_out(
     return decide(
         session, entitlement_id=entitlement_id, decision=Decision.OPT_OUT, actor_code=actor_code
     )
+
+
+def lapse_offers(session: Session, *, on: date) -> int:
+    """The daily job: the offers whose time to answer ran out before ``on`` lapse. Each ends
+    (a new revision by the proactive services, ``entitlement.ended.v1``) and its letter tells
+    the person they did not accept it in time. Returns how many lapsed."""
+    changes: list[Change] = []
+    cursor: str | None = None
+    while True:
+        page = catalogue.list_catalogued_services(
+            session,
+            delivery_mode=DeliveryMode.PROACTIVE_OFFER,
+            page=PageRequest(limit=100, cursor=cursor),
+        )
+        for service in page.items:
+            if service.respond_within_days is None:
+                continue
+            # updated on or after this instant: its last day is ``on`` or later
+            since = datetime.combine(on - timedelta(days=service.respond_within_days), time(), UTC)
+            rows = session.scalars(
+                select(Entitlement)
+                .where(
+                    Entitlement.service_code == service.code,
+                    Entitlement.status == EntitlementStatus.OFFERED.value,
+                    Entitlement.updated_at < since,
+                )
+                .order_by(Entitlement.id)
+                .with_for_update()
+            )
+            for row in rows:
+                last_day = respond_by(row, service)
+                change = set_status(
+                    session,
+                    row,
+                    status=EntitlementStatus.ENDED,
+                    reason=texts.OFFER_LAPSED,
+                    actor=PROACTIVE_ACTOR,
+                    period_end=on,
+                    cause="offer-lapsed",
+                )
+                change.extra["lapsed"] = last_day.isoformat() if last_day else ""
+                changes.append(change)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    send_decision_letters(session, changes, actor=PROACTIVE_ACTOR)
+    return len(changes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -66,6 +66,17 @@ class Change:
     @property
     def status(self) -> EntitlementStatus:
         return EntitlementStatus(self.entitlement.status)
+
+
+def respond_by(row: Entitlement, service: CatalogueService | None) -> date | None:
+    """The last day to accept an offer: its service's time to answer counted from the offer's
+    last decision (a new decision — another amount, an offer passed on at a death — gives a
+    new time). None: not an offer, or one that stands until the person decides."""
+    if row.status != EntitlementStatus.OFFERED.value or service is None:
+        return None
+    if service.respond_within_days is None:
+        return None
+    return row.updated_at.date() + timedelta(days=service.respond_within_days)
 
 
 def catalogued_services(session: Session, codes: Sequence[str]) -> dict[str, CatalogueService]:

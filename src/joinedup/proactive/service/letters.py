@@ -20,7 +20,7 @@ from joinedup.core import i18n
 from joinedup.core.i18n import gettext as _
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts
-from joinedup.proactive.service.entitlements import PROACTIVE_ACTOR, Change
+from joinedup.proactive.service.entitlements import PROACTIVE_ACTOR, Change, respond_by
 
 #: How long a person has to challenge a decision (Administrative Procedure Act).
 APPEAL_DAYS = 30
@@ -98,10 +98,30 @@ def _outcome(
             if once
             else _("%(agency)s offers you %(service)s of %(amount)s a month from %(start)s.")
         )
+        last_day = respond_by(row, service)
+        values["by"] = _day(last_day, locale)
+        answer = (
+            _(
+                "Accept it by %(by)s in one step, or decline it, under My entitlements. If "
+                "you have not accepted it by then, the offer lapses."
+            )
+            if last_day is not None
+            else _("Accept it in one step, or decline it, under My entitlements.")
+        )
         return (
             notify.LetterKind.OFFER,
             _("%(service)s: an offer for you") % values,
-            (text + " " + _("Accept it in one step, or decline it, under My entitlements."))
+            (text + " " + answer) % values,
+        )
+    if status is EntitlementStatus.ENDED and change.extra.get("lapsed"):
+        values["by"] = _day(date.fromisoformat(change.extra["lapsed"]), locale)
+        return (
+            notify.LetterKind.DECISION,
+            _("%(service)s: the offer has lapsed") % values,
+            _(
+                "You did not accept the offer of %(service)s by %(by)s, so it has lapsed. "
+                "If you still want it, contact %(agency)s."
+            )
             % values,
         )
     if status is EntitlementStatus.ELIGIBLE:

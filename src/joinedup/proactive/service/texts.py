@@ -37,6 +37,7 @@ PASSED_ON_OFFER = N_(
 PASSED_ON = N_(
     "It was for the other parent of your household, who has died. It has now been decided for you."
 )
+OFFER_LAPSED = N_("The offer lapsed: it was not accepted in the time given to answer it.")
 OFFER_ACCEPTED = N_("You accepted the offer.")
 OFFER_DECLINED = N_("You declined the offer.")
 OPTED_OUT = N_("You opted out of the automatic grant.")
