@@ -70,6 +70,7 @@ def test_a_range_and_its_households_with_a_usage_record_per_person(
         ({"toRef": "10"}, "fromRef"),
         ({"fromRef": "1"}, "toRef"),
         ({"fromRef": "x", "toRef": "10"}, "fromRef"),
+        ({"fromRef": "²", "toRef": "10"}, "fromRef"),  # a digit to isdigit(), not to int()
         ({"fromRef": "10", "toRef": "10"}, "toRef"),
         ({"fromRef": "1", "toRef": "300000"}, "toRef"),
         ({"fromRef": "1", "toRef": "10", "asOf": "2026-02-30"}, "asOf"),

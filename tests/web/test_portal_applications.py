@@ -190,3 +190,67 @@ def test_the_api_applies_and_answers_problems(
     )
     assert automatic.status_code == 409
     assert _count(seeded, "proactive_application", person) == 1
+
+
+def test_the_reads_for_an_application_name_who_asked_and_for_whom(
+    web: TestClient, seeded: Database
+) -> None:
+    """An attorney opens the application form for the grantor: the registers' reads are the
+    grantor's data-usage records naming the attorney as the user and the grantor as the
+    party represented (they named neither)."""
+    from identity_support import PORTAL
+
+    from joinedup import identity
+    from joinedup.core.pagination import PageRequest
+    from joinedup.exchange import exchange_client, list_usage
+
+    world = load_world(seeded)
+    with seeded.reading() as session:
+        codes = [
+            row[0]
+            for row in session.execute(
+                text("SELECT code FROM catalogue_service WHERE code LIKE 'housing-support-%'")
+            )
+        ]
+    attorney = world.accounts[0]
+    for grantor in world.accounts[1:]:
+        if "staff" in grantor.tags:
+            continue
+        with (
+            seeded.unit_of_work() as session,
+            exchange_client(session, client=PORTAL, user_id=grantor.personal_code) as calls,
+        ):
+            identity.grant_power_of_attorney(
+                session,
+                grantor_code=grantor.personal_code,
+                grantor_name=grantor.given_names,
+                grantee_code=attorney.personal_code,
+                everything=True,
+                services=[],
+                data_categories=[],
+                valid_from=today(),
+                valid_to=None,
+                calls=calls,
+                actor="test",
+            )
+        web.cookies.clear()
+        sign_in(web, attorney)
+        switched = web.post(
+            "/portal/acting-for", data={"csrf_token": csrf_of(web), "subject": grantor.personal_code}
+        )
+        assert switched.status_code == 200
+        for code in codes:
+            page = web.get(f"/portal/services/{code}/apply")
+            if page.status_code != 200 or "What the registers already hold" not in page.text:
+                continue
+            with seeded.reading() as session:
+                items = list_usage(
+                    session, subject_code=grantor.personal_code, request=PageRequest(limit=200)
+                ).items
+            reads = [u for u in items if u.purpose == "means-tested-benefit"]
+            assert reads
+            assert {(u.user_id, u.represented_party) for u in reads} == {
+                (attorney.personal_code, grantor.personal_code)
+            }
+            return
+    raise AssertionError("no grantor is served by a housing-support service")

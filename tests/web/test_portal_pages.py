@@ -618,3 +618,49 @@ def test_an_offer_shows_its_last_day_and_once_it_has_passed_only_how_to_ask(
         data={"csrf_token": csrf_of(web), "decision": "accept"},
     )
     assert refused.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("get", "/portal/data-usage?to=9999-12-31", None, 200),  # the calendar's last day
+        ("get", "/portal/data-usage/99999999999999999999999/verify", None, 404),
+        ("get", "/portal/data-usage/0/verify", None, 404),
+        ("post", "/portal/feedback", {"task": "consent-given", "rating": "²"}, 400),
+    ],
+)
+def test_odd_input_is_a_clear_answer_not_a_500(
+    web: TestClient,
+    seeded: Database,
+    method: str,
+    path: str,
+    data: dict[str, str] | None,
+    status: int,
+) -> None:
+    world = load_world(seeded)
+    sign_in(web, world.accounts[0])
+    if method == "get":
+        answer = web.get(path)
+    else:
+        answer = web.post(path, data={"csrf_token": csrf_of(web), **(data or {})})
+    assert answer.status_code == status
+
+
+@pytest.mark.parametrize("valid_from", ["9995-01-01", "9999-12-31"])
+def test_a_power_of_attorney_starting_centuries_ahead_is_refused_naming_the_start(
+    web: TestClient, seeded: Database, valid_from: str
+) -> None:
+    world = load_world(seeded)
+    sign_in(web, world.accounts[0], means="password-otp", level="substantial")
+    answer = web.post(
+        "/portal/powers-of-attorney/new",
+        data={
+            "csrf_token": csrf_of(web),
+            "grantee_code": world.accounts[1].personal_code,
+            "scope": "everything",
+            "valid_from": valid_from,
+            "valid_to": "9999-12-31",
+        },
+    )
+    assert answer.status_code == 400
+    assert "Enter a first day from today to 10 years from today" in answer.text

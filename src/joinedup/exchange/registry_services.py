@@ -381,7 +381,7 @@ def _subject(session: Session, declared: RegistryService, query: Mapping[str, st
     if name == "personalCode" and reference and not value:
         # The register's reference of a person, as its events carry it (events hold no
         # personal codes): a subscriber resolves the event's persons through the exchange.
-        if not reference.isdigit() or len(reference) > 18:
+        if not (reference.isascii() and reference.isdigit()) or len(reference) > 18:
             raise _invalid(PERSON_REF, "is not a register reference")
         found = registries.personal_codes_of(session, person_ids=[int(reference)])
         if not found:
@@ -446,7 +446,7 @@ def _reference(query: Mapping[str, str], name: str) -> int:
     text = (query.get(name) or "").strip()
     if not text:
         raise _invalid(name, "is required")
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise _invalid(name, "is not a register reference")
     return int(text)
 

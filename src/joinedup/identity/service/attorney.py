@@ -42,6 +42,15 @@ class PowerOfAttorneyDraft:
     valid_to: date | None
 
 
+def _years_after(day: date) -> date:
+    """:data:`MAX_YEARS` years after ``day`` (the 28th at the latest; the calendar's last day
+    when that is past its end)."""
+    try:
+        return date(day.year + MAX_YEARS, day.month, min(day.day, 28))
+    except ValueError:
+        return date.max
+
+
 def review_power_of_attorney(
     session: Session,
     *,
@@ -71,9 +80,13 @@ def review_power_of_attorney(
     now = today()
     if valid_from < now:
         problems.append({"field": "valid_from", "message": "must be today or later"})
+    elif valid_from > _years_after(now):
+        problems.append(
+            {"field": "valid_from", "message": f"must be within {MAX_YEARS} years from today"}
+        )
     if valid_to is not None and valid_to < valid_from:
         problems.append({"field": "valid_to", "message": "must not be before the start"})
-    limit = date(valid_from.year + MAX_YEARS, valid_from.month, min(valid_from.day, 28))
+    limit = _years_after(valid_from)
     if valid_to is not None and valid_to > limit:
         problems.append(
             {"field": "valid_to", "message": f"must be within {MAX_YEARS} years of the start"}

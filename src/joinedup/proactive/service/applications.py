@@ -82,7 +82,7 @@ class ApplicationForm:
 
 
 def _check_code(field: str, code: str) -> None:
-    if not code or len(code) > 32 or not code.isdigit():
+    if not code or len(code) > 32 or not (code.isascii() and code.isdigit()):
         raise ValidationFailed(
             f"{field} is not a personal code",
             errors=[{"field": field, "code": "invalid", "message": "is not a personal code"}],
@@ -162,12 +162,19 @@ def _evaluate(
     service: CatalogueService,
     *,
     person: str,
+    actor: str,
     declared: Mapping[str, Any],
     on: date,
 ) -> tuple[Evaluation, _ApplicantGatherer]:
-    """Read through the exchange as the owner (for the service's purpose) and evaluate.
+    """Read through the exchange as the owner (for the service's purpose) and evaluate; each
+    read names who asked (``actor``) and, when they act for someone, whom they represent.
     ``NotFound`` when the owner's registers do not know the person."""
-    with exchange.exchange_client(session, client=service.owner.client) as calls:
+    with exchange.exchange_client(
+        session,
+        client=service.owner.client,
+        user_id=actor,
+        represented_party=None if actor == person else person,
+    ) as calls:
         gatherer = _ApplicantGatherer(calls, purpose=service.purpose, on=on)
         gatherer.read_person(person)  # the person first: NotFound for a non-resident
         adults: list[str] | None = None
@@ -238,7 +245,9 @@ def prepare_application(
         return replace(form, blocked="consent")
     probe = {q.variable: _probe(q) for q in questions}
     try:
-        _, gatherer = _evaluate(session, service, person=person_code, declared=probe, on=on)
+        _, gatherer = _evaluate(
+            session, service, person=person_code, actor=actor_code, declared=probe, on=on
+        )
     except ConsentMissing:
         return replace(form, blocked="consent")
     except NotFound:
@@ -340,7 +349,9 @@ def apply_for_service(
         )
     on = today()
     try:
-        result, _ = _evaluate(session, service, person=person_code, declared=declared, on=on)
+        result, _ = _evaluate(
+            session, service, person=person_code, actor=actor_code, declared=declared, on=on
+        )
     except ConsentMissing:
         raise Conflict(
             f"{service.code} reads your data only with your consent: give it first",

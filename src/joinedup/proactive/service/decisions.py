@@ -90,7 +90,11 @@ def _view(row: Entitlement, service: CatalogueService | None) -> EntitlementView
 
 
 def _check_code(person_code: str) -> None:
-    if not person_code or len(person_code) > 32 or not person_code.isdigit():
+    if (
+        not person_code
+        or len(person_code) > 32
+        or not (person_code.isascii() and person_code.isdigit())
+    ):
         raise ValidationFailed(
             "person_code is not a personal code",
             errors=[{"field": "person_code", "message": "is not a personal code"}],

@@ -39,7 +39,8 @@ def give(
         engagement.give_feedback(
             session,
             task=task,
-            rating=int(rating) if rating.isdigit() else 0,
+            # ASCII digits only: "²" is a digit to isdigit() and not a number to int()
+            rating=int(rating) if rating.isascii() and rating.isdigit() else 0,
             comment=comment,
             locale=i18n.current_locale(),
             actor=f"person:{citizen.actor_code}",

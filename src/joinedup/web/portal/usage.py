@@ -11,19 +11,22 @@ someone else's, guessed into the URL, is "not found" exactly like one that does 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from joinedup.core.errors import ValidationFailed
+from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import list_usage, purpose_names, usage_receivers, verify_usage
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
+
+#: The largest record id there can be (a 64-bit signed integer).
+MAX_ID = 2**63 - 1
 
 router = APIRouter(
     prefix="/portal/data-usage",
@@ -58,13 +61,14 @@ def usage_list(
     citizen.authorise(session, "data:data-usage")
     first, last = _day(period_from, "from"), _day(period_to, "to")
     since = datetime.combine(first, time.min, tzinfo=UTC) if first else None
-    until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC) if last else None
+    # the whole last day (its last instant: the day after it may not exist, 9999-12-31)
+    until = datetime.combine(last, time.max, tzinfo=UTC) if last else None
     page = list_usage(
         session,
         subject_code=citizen.subject_code,
         request=PageRequest(cursor=cursor, limit=PAGE),
         since=since,
-        until=until - timedelta(microseconds=1) if until else None,
+        until=until,
         member_code=agency or None,
     )
     filters = {k: v for k, v in (("agency", agency), ("from", period_from), ("to", period_to)) if v}
@@ -89,6 +93,8 @@ def usage_list(
 @router.get("/{usage_id}/verify")
 def verify(request: Request, usage_id: int, citizen: Citizen, session: ReadSession) -> HTMLResponse:
     citizen.authorise(session, "data:data-usage")
+    if not 0 < usage_id <= MAX_ID:  # no such record (and no 64-bit integer to ask about)
+        raise NotFound("there is no such data-usage record of this person")
     result = verify_usage(session, usage_id=usage_id, subject_code=citizen.subject_code)
     return render(
         request,
