@@ -117,7 +117,27 @@ def test_my_entitlements_and_my_decision(web: TestClient, seeded: Database) -> N
     assert "birth-grant" not in {e["service_code"] for e in offered.json()["items"]}
 
 
-def test_staff_read_their_agency_s_entitlements_of_a_person(
+def _staff_with(database: Database, world: Any, roles: set[str]) -> Any:
+    return next(
+        a
+        for a in world.tagged("staff")
+        if {r for _, m, r in staff_roles(database, a.personal_code) if m == SIB.member_code}
+        == roles
+    )
+
+
+def _usage_of(database: Database, code: str) -> list[Any]:
+    from joinedup.core.pagination import PageRequest
+    from joinedup.exchange import list_usage
+
+    with database.reading() as session:
+        return list_usage(session, subject_code=code, request=PageRequest(limit=500)).items
+
+
+LOOKUPS = f"/api/v1/staff/GOV/{SIB.member_code}/entitlement-lookups"
+
+
+def test_caseworkers_look_up_their_agency_s_entitlements_of_a_person_and_the_person_sees_it(
     web: TestClient, seeded: Database
 ) -> None:
     world = load_world(seeded)
@@ -126,11 +146,16 @@ def test_staff_read_their_agency_s_entitlements_of_a_person(
     staff = next(
         a
         for a in world.tagged("staff")
-        if any(m == SIB.member_code for _, m, _ in staff_roles(seeded, a.personal_code))
+        if any(
+            m == SIB.member_code and r in {"caseworker", "supervisor"}
+            for _, m, r in staff_roles(seeded, a.personal_code)
+        )
     )
     sign_in(web, staff, means="password-otp", level="substantial")
-    url = f"/api/v1/staff/GOV/{SIB.member_code}/persons/{code}/entitlements"
-    answer = web.get(url, headers=JSON)
+    token = {**JSON, "X-CSRF-Token": csrf_of(web)}
+    before = len(_usage_of(seeded, code))
+    body = {"personal_code": code, "purpose": "benefit-eligibility", "case_reference": "C-17"}
+    answer = web.post(LOOKUPS, json=body, headers=token)
     assert answer.status_code == 200, answer.text
     items = answer.json()["items"]
     assert {e["service_code"] for e in items} == {
@@ -139,13 +164,72 @@ def test_staff_read_their_agency_s_entitlements_of_a_person(
         "parental-benefit",
     }
     assert all(e["owner_member_code"] == SIB.member_code for e in items)
-    other = web.get(f"/api/v1/staff/GOV/70000214/persons/{code}/entitlements", headers=JSON)
-    assert other.status_code == 403  # not this staff member's organisation
-    assert other.headers["content-type"] == PROBLEM
-    bad = web.get(
-        f"/api/v1/staff/GOV/{SIB.member_code}/persons/nonsense/entitlements", headers=JSON
+    # the person sees who looked, for what and for which case
+    usage = _usage_of(seeded, code)
+    assert len(usage) == before + 1
+    seen = usage[0]
+    assert (seen.user_id, seen.purpose, seen.case_reference) == (
+        staff.personal_code,
+        "benefit-eligibility",
+        "C-17",
     )
-    assert bad.status_code == 422
+    assert tuple(seen.fields) == ("entitlements",)
+    assert "Family Benefits Act 2019" in seen.legal_basis
+    # the old address, with the personal code in it, is gone
+    old = web.get(f"/api/v1/staff/GOV/{SIB.member_code}/persons/{code}/entitlements")
+    assert old.status_code in (404, 405)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"personal_code": "nonsense", "purpose": "benefit-eligibility"}, "personal_code"),
+        ({"personal_code": "CODE", "purpose": "school-admission"}, "purpose"),  # not SIB's
+        ({"personal_code": "CODE", "purpose": ""}, "purpose"),
+    ],
+)
+def test_a_bad_lookup_is_refused_naming_the_field_and_records_nothing(
+    web: TestClient, seeded: Database, body: dict[str, str], field: str
+) -> None:
+    world = load_world(seeded)
+    code = _mother(world)
+    body = {k: (code if v == "CODE" else v) for k, v in body.items()}
+    staff = _staff_with(seeded, world, {"caseworker"})
+    sign_in(web, staff, means="password-otp", level="substantial")
+    token = {**JSON, "X-CSRF-Token": csrf_of(web)}
+    before = len(_usage_of(seeded, code))
+    answer = web.post(LOOKUPS, json=body, headers=token)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == PROBLEM
+    assert field in {e["field"] for e in answer.json()["errors"]}
+    assert len(_usage_of(seeded, code)) == before
+
+
+@pytest.mark.parametrize("who", ["analyst", "other-agency", "citizen"])
+def test_only_the_agency_s_caseworkers_look_people_up(
+    web: TestClient, seeded: Database, who: str
+) -> None:
+    world = load_world(seeded)
+    code = _mother(world)
+    born_to(seeded, code)
+    if who == "analyst":
+        account = _staff_with(seeded, world, {"analyst"})
+        url = LOOKUPS
+    elif who == "other-agency":
+        account = _staff_with(seeded, world, {"caseworker"})
+        url = "/api/v1/staff/GOV/70000214/entitlement-lookups"
+    else:
+        account = next(a for a in world.accounts if a.personal_code == code)
+        url = LOOKUPS
+    sign_in(web, account, means="password-otp", level="substantial")
+    token = {**JSON, "X-CSRF-Token": csrf_of(web)}  # (a page: the citizen's own reads)
+    before = len(_usage_of(seeded, code))
+    answer = web.post(
+        url, json={"personal_code": code, "purpose": "benefit-eligibility"}, headers=token
+    )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"] == PROBLEM
+    assert len(_usage_of(seeded, code)) == before
 
 
 def test_reasons_come_in_the_language_asked_for(web: TestClient, seeded: Database) -> None:

@@ -236,7 +236,8 @@ def test_the_reads_for_an_application_name_who_asked_and_for_whom(
         web.cookies.clear()
         sign_in(web, attorney)
         switched = web.post(
-            "/portal/acting-for", data={"csrf_token": csrf_of(web), "subject": grantor.personal_code}
+            "/portal/acting-for",
+            data={"csrf_token": csrf_of(web), "subject": grantor.personal_code},
         )
         assert switched.status_code == 200
         for code in codes:

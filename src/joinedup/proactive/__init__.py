@@ -35,6 +35,7 @@ from joinedup.proactive.schemas import (
     EntitlementRevisionView,
     EntitlementStatus,
     EntitlementView,
+    StaffEntitlementLookup,
 )
 from joinedup.proactive.service import *  # noqa: F403 (the use cases are the public names)
 from joinedup.proactive.service import __all__ as _service_names
@@ -58,5 +59,6 @@ __all__ = [
     "EntitlementRevisionView",
     "EntitlementStatus",
     "EntitlementView",
+    "StaffEntitlementLookup",
     *_service_names,
 ]

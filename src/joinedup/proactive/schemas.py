@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from joinedup.core.i18n import gettext as _
+from joinedup.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
 class EntitlementStatus(StrEnum):
@@ -160,3 +161,24 @@ class ApplicationBody(BaseModel):
         description="The service's `applicant_inputs` (see the catalogue), e.g. "
         '`{"rent": "450.00", "housing_tenure": "tenant"}`.',
     )
+
+
+class StaffEntitlementLookup(BaseModel):
+    """``POST /api/v1/staff/{class}/{member}/entitlement-lookups``: one person's entitlements
+    from the agency's services, for a purpose of those services (the person's code in the
+    body, not the address: addresses end up in logs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    personal_code: str = Field(max_length=20, description="The person looked up.")
+    purpose: str = Field(
+        max_length=100,
+        description="Why: the purpose of the agency's services whose entitlements are shown "
+        "(e.g. `benefit-eligibility`); the person sees it under Who used my data.",
+    )
+    case_reference: str | None = Field(
+        None, max_length=100, description="The case it is for, shown to the person."
+    )
+    status: list[EntitlementStatus] | None = Field(None, description="Only these statuses.")
+    cursor: str | None = Field(None, max_length=500, description="`next_cursor` of a page.")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

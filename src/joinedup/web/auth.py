@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from joinedup import identity
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
-from joinedup.core.errors import Forbidden, Unauthenticated
+from joinedup.core.errors import Conflict, Forbidden, Unauthenticated
 from joinedup.core.settings import Settings
 from joinedup.exchange import ExchangeClient, exchange_client
 from joinedup.identity import (
@@ -73,6 +73,10 @@ MANDATE_RECHECK = timedelta(minutes=15)
 PATH_MEMBER = "{member_class}/{member_code}"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+#: A page's form token is the session's CSRF token, this, and the code of the person the page
+#: was shown for: a form sent after the session has come to act for someone else (a switch in
+#: another tab, a mandate that ended) is refused rather than applied to that someone.
+FORM_SUBJECT_SEPARATOR = "."
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -380,10 +384,30 @@ def _here(request: Request) -> str:
     return local_path(request.url.path + (f"?{query}" if query else ""))
 
 
+def form_token(principal: Principal | None, acting_for: ActingFor | None) -> str:
+    """The token a page puts in its forms (``csrf_token``): the session's CSRF token and,
+    when the page knows whom it was shown for, that person's code."""
+    if principal is None:
+        return ""
+    if acting_for is None:
+        return principal.csrf
+    return f"{principal.csrf}{FORM_SUBJECT_SEPARATOR}{acting_for.subject_code}"
+
+
+class SubjectChanged(Conflict):
+    """A form shown for one person was sent when the session acts for another."""
+
+    slug = "acting-for-changed"
+    title = "You now act for someone else"
+
+
 def require_citizen(
-    min_loa: LevelOfAssurance = LevelOfAssurance.LOW,
+    min_loa: LevelOfAssurance = LevelOfAssurance.LOW, *, switching: bool = False
 ) -> Callable[[Request], CitizenContext]:
-    """A dependency: the signed-in person at ``min_loa`` or above, and whom they act for."""
+    """A dependency: the signed-in person at ``min_loa`` or above, and whom they act for. An
+    unsafe request whose form was shown for someone else than the session acts for now (or
+    whose mandate ended meanwhile) is refused (:class:`SubjectChanged`, 409), except where
+    the request chooses whom to act for (``switching``)."""
 
     def dependency(request: Request) -> CitizenContext:
         resolved = _resolved(request)
@@ -396,6 +420,15 @@ def require_citizen(
                 level=min_loa,
                 return_to=_here(request),
             )
+        if request.method in _UNSAFE and not switching:
+            shown_for = getattr(request.state, "form_subject", None)
+            ended = getattr(request.state, "mandate_ended", False)
+            if ended or (shown_for is not None and shown_for != acting_for.subject_code):
+                raise SubjectChanged(
+                    "This form was shown when you acted for someone else than you do now"
+                    + (" (that mandate has ended)" if ended else "")
+                    + ": nothing was changed. Look at the page again before you send it."
+                )
         return CitizenContext(
             principal=principal,
             acting_for=acting_for,
@@ -406,6 +439,17 @@ def require_citizen(
 
 
 Citizen = Annotated[CitizenContext, Depends(require_citizen())]
+
+
+#: Roles that work on individual people's cases (analysts and administrators do not).
+CASE_ROLES = frozenset({StaffRoleName.CASEWORKER, StaffRoleName.SUPERVISOR})
+
+
+def check_case_role(staff: StaffContext, member_class: str, member_code: str) -> None:
+    """``Forbidden`` unless the staff member is a caseworker or supervisor of the organisation
+    (only they look at one person's data)."""
+    if not staff.principal.roles_in(member_class, member_code) & CASE_ROLES:
+        raise Forbidden("Only caseworkers and supervisors look people up.")
 
 
 def require_staff(
@@ -489,8 +533,11 @@ async def verify_csrf(request: Request) -> None:
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             value = (await request.form()).get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+    token, _, shown_for = (sent or "").partition(FORM_SUBJECT_SEPARATOR)
+    if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
         raise CsrfRefused("The form has expired or did not come from this site: try again.")
+    if shown_for:  # checked against whom the session acts for now (require_citizen)
+        request.state.form_subject = shown_for
 
 
 async def _expected(request: Request) -> str | None:

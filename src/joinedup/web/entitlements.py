@@ -12,8 +12,10 @@ and an agency's staff view of one person's entitlements from their agency's serv
   no register holds (the service's ``applicant_inputs``); an ``Idempotency-Key`` header
   makes a repeated request one application. Bad answers are a 422 problem naming each field.
 - ``GET /api/v1/me/applications/{id}`` — one of the person's applications and its outcome.
-- ``GET /api/v1/staff/{member_class}/{member_code}/persons/{person_code}/entitlements`` —
-  for staff of that agency (any role): the person's entitlements from its services.
+- ``POST /api/v1/staff/{member_class}/{member_code}/entitlement-lookups`` — for that
+  agency's caseworkers and supervisors: a person's entitlements from its services of one
+  purpose (the personal code, purpose and case in the body, never in the address); each
+  lookup is a data-usage record the person sees.
 
 Each entitlement's ``reason`` (and its revisions') is in the request's language (``lang``,
 the language cookie, then ``Accept-Language``), as the service's name already is: the rules'
@@ -39,8 +41,16 @@ from joinedup.proactive import (
     EntitlementDetail,
     EntitlementStatus,
     EntitlementView,
+    StaffEntitlementLookup,
 )
-from joinedup.web.auth import PATH_MEMBER, Citizen, CitizenContext, StaffContext, csrf_protect
+from joinedup.web.auth import (
+    PATH_MEMBER,
+    Citizen,
+    CitizenContext,
+    StaffContext,
+    check_case_role,
+    csrf_protect,
+)
 from joinedup.web.auth import require_staff as _require_staff
 from joinedup.web.deps import ReadSession, WriteSession
 
@@ -169,26 +179,27 @@ def my_application(
     )
 
 
-@router.get(
-    "/staff/{member_class}/{member_code}/persons/{person_code}/entitlements",
-    summary="A person's entitlements from this agency's services (its staff only)",
+@router.post(
+    "/staff/{member_class}/{member_code}/entitlement-lookups",
+    summary="A person's entitlements from this agency's services (its caseworkers only)",
 )
-def persons_entitlements(
+def look_up_entitlements(
     member_class: str,
     member_code: str,
-    person_code: str,
-    session: ReadSession,
+    body: StaffEntitlementLookup,
+    session: WriteSession,
     staff: StaffContext = _STAFF,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
-    status: Statuses = None,
 ) -> Page[EntitlementView]:
+    """For the agency's caseworkers and supervisors: one person's entitlements from the
+    agency's services of the purpose given, recorded as a view of the person that they see
+    under Who used my data (who, which agency, why, for which case)."""
+    check_case_role(staff, member_class, member_code)
     return _page_in_language(
-        proactive.list_entitlements(
+        proactive.look_up_entitlements(
             session,
-            person_code=person_code,
-            owner_member_code=member_code,
-            status=status,
-            page=PageRequest(cursor=cursor, limit=limit),
+            member_class=member_class,
+            member_code=member_code,
+            staff_user=staff.principal.personal_code,
+            lookup=body,
         )
     )

@@ -126,7 +126,7 @@ def error_response(
 ) -> Response:
     """The problem document, or the HTML error page when a browser asked for a page."""
     if wants_html(request.scope, request.headers.get("accept", "")):
-        return render_error_page(request, status=status, headers=headers)
+        return render_error_page(request, status=status, headers=headers, kind=slug)
     return problem_response(
         request.scope,
         status=status,

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from joinedup.core import i18n
+from joinedup.web.auth import form_token
 from joinedup.web.context import request_id_of
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -150,7 +151,7 @@ def _page_context(request: Request) -> dict[str, Any]:
         "auth_known": hasattr(state, "auth"),
         "principal": principal,
         "acting_for": getattr(state, "acting_for", None),
-        "csrf_token": principal.csrf if principal is not None else "",
+        "csrf_token": form_token(principal, getattr(state, "acting_for", None)),
         "mandate_ended": getattr(state, "mandate_ended", False),
     }
 
@@ -172,10 +173,21 @@ def render(
 
 
 def render_error_page(
-    request: Request, *, status: int, headers: Mapping[str, str] | None = None
+    request: Request,
+    *,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    kind: str | None = None,
 ) -> HTMLResponse:
-    """The HTML error page for ``status`` (the template words it per kind of error)."""
-    return render(request, "error.html", {"status": status}, status_code=status, headers=headers)
+    """The HTML error page for ``status`` (the template words it per status, and per
+    ``kind`` — the problem's slug — where a page says more)."""
+    return render(
+        request,
+        "error.html",
+        {"status": status, "kind": kind or ""},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def compile_templates() -> int:

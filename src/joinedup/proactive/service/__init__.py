@@ -35,6 +35,7 @@ from joinedup.proactive.service.life_events import (
     react,
     resolve_codes,
 )
+from joinedup.proactive.service.staff import look_up_entitlements
 from joinedup.proactive.service.texts import reason_in_language
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "get_entitlement",
     "lapse_offers",
     "list_entitlements",
+    "look_up_entitlements",
     "opt_out",
     "prepare_application",
     "questions_of",

@@ -107,11 +107,13 @@ def list_entitlements(
     person_code: str,
     status: Sequence[EntitlementStatus | str] | None = None,
     owner_member_code: str | None = None,
+    owner_member_class: str | None = None,
+    service_codes: Sequence[str] | None = None,
     page: PageRequest | None = None,
 ) -> Page[EntitlementView]:
     """The person's entitlements, newest first (keyset pages), each with its reason and
-    explanation and what the person may decide; optionally only some statuses, or one
-    owner's (an agency's staff see their own agency's). Reads only."""
+    explanation and what the person may decide; optionally only some statuses, one owner's
+    (an agency's staff see their own agency's) or some services'. Reads only."""
     _check_code(person_code)
     statement = select(Entitlement).where(Entitlement.person_code == person_code)
     if status:
@@ -125,6 +127,10 @@ def list_entitlements(
         statement = statement.where(Entitlement.status.in_(wanted))
     if owner_member_code is not None:
         statement = statement.where(Entitlement.owner_member_code == owner_member_code)
+    if owner_member_class is not None:
+        statement = statement.where(Entitlement.owner_member_class == owner_member_class)
+    if service_codes is not None:
+        statement = statement.where(Entitlement.service_code.in_(list(service_codes)))
     rows, next_cursor = keyset_page(
         session,
         statement,

@@ -34,9 +34,14 @@ from joinedup.exchange import (
     purpose_names,
     record_staff_view,
 )
-from joinedup.identity import StaffRoleName
 from joinedup.registries import get_registry, is_valid_personal_code
-from joinedup.web.auth import PATH_MEMBER, StaffContext, csrf_protect, require_staff
+from joinedup.web.auth import (
+    PATH_MEMBER,
+    StaffContext,
+    check_case_role,
+    csrf_protect,
+    require_staff,
+)
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.templating import render
 
@@ -46,8 +51,6 @@ router = APIRouter(
     default_response_class=HTMLResponse,
     dependencies=[Depends(csrf_protect)],
 )
-#: Roles that work on individual people's cases (analysts and administrators do not).
-CASE_ROLES = frozenset({StaffRoleName.CASEWORKER, StaffRoleName.SUPERVISOR})
 OrganisationStaff = Annotated[StaffContext, Depends(require_staff(member=PATH_MEMBER))]
 
 
@@ -126,11 +129,6 @@ def accesses(
     return found
 
 
-def _check_role(staff: StaffContext, member_class: str, member_code: str) -> None:
-    if not staff.principal.roles_in(member_class, member_code) & CASE_ROLES:
-        raise Forbidden("Only caseworkers and supervisors look people up.")
-
-
 def _page(
     request: Request,
     session: Session,
@@ -166,7 +164,7 @@ def lookup_form(
     staff: OrganisationStaff,
     session: ReadSession,
 ) -> HTMLResponse:
-    _check_role(staff, member_class, member_code)
+    check_case_role(staff, member_class, member_code)
     settings = cast(Settings, request.app.state.settings)
     choices = accesses(session, settings, member_class=member_class, member_code=member_code)
     return _page(request, session, member_class, member_code, choices)
@@ -186,7 +184,7 @@ def lookup(
 ) -> HTMLResponse:
     """Read the person through the exchange for the chosen purpose (and, with ``also``, one
     more register the purpose allows) and record the view."""
-    _check_role(staff, member_class, member_code)
+    check_case_role(staff, member_class, member_code)
     settings = cast(Settings, request.app.state.settings)
     choices = accesses(session, settings, member_class=member_class, member_code=member_code)
     values = {

@@ -17,7 +17,7 @@ from joinedup import identity
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import Forbidden
 from joinedup.exchange import exchange_client
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, require_citizen
 from joinedup.web.deps import WriteSession
 from joinedup.web.templating import render
 
@@ -50,7 +50,7 @@ def acting_for_page(request: Request, citizen: Citizen, session: WriteSession) -
 @router.post("/acting-for")
 def switch(
     request: Request,
-    citizen: Citizen,
+    citizen: Annotated[CitizenContext, Depends(require_citizen(switching=True))],
     session: WriteSession,
     subject: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:

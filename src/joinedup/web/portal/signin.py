@@ -22,6 +22,7 @@ from joinedup.core.settings import Settings
 from joinedup.identity import LevelOfAssurance, RelyingParty
 from joinedup.identity.provider import CALLBACK_PATH, SIGNED_OUT_PATH, builtin_client_secret
 from joinedup.web.auth import (
+    FORM_SUBJECT_SEPARATOR,
     CsrfRefused,
     binding_cookie,
     cookie_attributes,
@@ -140,7 +141,8 @@ def sign_out(request: Request, csrf_token: Annotated[str, Form(max_length=200)] 
     principal = current_principal(request)
     target: str | None = SIGNED_OUT_PATH
     if principal is not None:
-        if not hmac.compare_digest(csrf_token.encode(), principal.csrf.encode()):
+        token = csrf_token.partition(FORM_SUBJECT_SEPARATOR)[0]  # whoever the page was for
+        if not hmac.compare_digest(token.encode(), principal.csrf.encode()):
             raise CsrfRefused("The form has expired or did not come from this site: try again.")
         token = request.cookies.get(session_cookie(settings), "")
         with _database(request).unit_of_work() as session:

@@ -1,0 +1,105 @@
+"""A form is sent for the person it was shown for, or not at all: a page drawn while acting
+for someone, sent after the session has come to act for someone else (a switch in another
+tab, a mandate that ended), changes nothing (409) instead of acting on whoever the session
+acts for now."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from identity_support import PORTAL, World, csrf_of, load_world, sign_in
+
+from joinedup import consent, identity
+from joinedup.core.clock import today
+from joinedup.core.db import Database
+from joinedup.core.pagination import PageRequest
+from joinedup.exchange import exchange_client
+
+
+def _attorney_of(database: Database, world: World) -> tuple[Any, Any, str]:
+    """An attorney acting for a grantor with a power for everything: (attorney, grantor,
+    the power's reference)."""
+    attorney = world.accounts[0]
+    grantor = next(a for a in world.accounts[1:] if "staff" not in a.tags)
+    with (
+        database.unit_of_work() as session,
+        exchange_client(session, client=PORTAL, user_id=grantor.personal_code) as calls,
+    ):
+        power = identity.grant_power_of_attorney(
+            session,
+            grantor_code=grantor.personal_code,
+            grantor_name=grantor.given_names,
+            grantee_code=attorney.personal_code,
+            everything=True,
+            services=[],
+            data_categories=[],
+            valid_from=today(),
+            valid_to=None,
+            calls=calls,
+            actor="test",
+        )
+    return attorney, grantor, power.reference
+
+
+def _consent_form(web: TestClient) -> tuple[str, str]:
+    """The first "give" form of the consents page: (its action, its token)."""
+    page = web.get("/portal/consents")
+    assert page.status_code == 200
+    action = re.findall(r'action="(/portal/consents/[0-9a-f-]+/give)"', page.text)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return action, token.group(1)
+
+
+def _consents(database: Database, code: str) -> list[Any]:
+    with database.reading() as session:
+        return consent.list_consents(session, subject_code=code, page=PageRequest(limit=50)).items
+
+
+def _act_for(web: TestClient, code: str) -> None:
+    answer = web.post("/portal/acting-for", data={"csrf_token": csrf_of(web), "subject": code})
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("change", ["mandate-revoked", "switched-in-another-tab"])
+def test_a_form_shown_for_one_person_is_not_applied_to_another(
+    web: TestClient, seeded: Database, change: str
+) -> None:
+    world = load_world(seeded)
+    attorney, grantor, reference = _attorney_of(seeded, world)
+    sign_in(web, attorney)
+    _act_for(web, grantor.personal_code)
+    action, token = _consent_form(web)  # drawn for the grantor
+    if change == "mandate-revoked":
+        with seeded.unit_of_work() as session:
+            identity.revoke_power_of_attorney(
+                session, reference=reference, grantor_code=grantor.personal_code, actor="test"
+            )
+    else:
+        _act_for(web, attorney.personal_code)  # back to acting for oneself, elsewhere
+    sent = web.post(action, data={"csrf_token": token}, follow_redirects=False)
+    assert sent.status_code == 409
+    assert "nothing was changed" in sent.text
+    assert _consents(seeded, attorney.personal_code) == []
+    assert _consents(seeded, grantor.personal_code) == []
+
+
+def test_a_form_shown_for_whom_the_session_acts_for_goes_through(
+    web: TestClient, seeded: Database
+) -> None:
+    world = load_world(seeded)
+    attorney, grantor, _ = _attorney_of(seeded, world)
+    sign_in(web, attorney)
+    _act_for(web, grantor.personal_code)
+    action, token = _consent_form(web)
+    assert token.endswith(f".{grantor.personal_code}")
+    # a token naming someone else (tampered with) is refused
+    forged = token.rsplit(".", 1)[0] + f".{attorney.personal_code}"
+    assert web.post(action, data={"csrf_token": forged}).status_code == 409
+    sent = web.post(action, data={"csrf_token": token}, follow_redirects=False)
+    assert sent.status_code == 303
+    assert [c.state for c in _consents(seeded, grantor.personal_code)] == ["given"]
+    assert _consents(seeded, attorney.personal_code) == []
