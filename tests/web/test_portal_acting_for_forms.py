@@ -103,3 +103,58 @@ def test_a_form_shown_for_whom_the_session_acts_for_goes_through(
     assert sent.status_code == 303
     assert [c.state for c in _consents(seeded, grantor.personal_code)] == ["given"]
     assert _consents(seeded, attorney.personal_code) == []
+
+
+def test_what_has_legal_effect_confirms_a_parent_s_mandate_through_the_registers_now(
+    web: TestClient, seeded: Database
+) -> None:
+    """A parent acting for their child, whose death is registered meanwhile: the session's
+    mandate was confirmed minutes ago, but opening the child's letter (its read receipt) and
+    giving a consent for the child check the registers again and are refused."""
+    from identity_support import minor_children
+
+    from joinedup import notify
+    from joinedup.demo import organisation
+
+    world = load_world(seeded)
+    parent = next(
+        a for a in world.tagged("parent-of-minor") if minor_children(seeded, a.personal_code)
+    )
+    child = minor_children(seeded, parent.personal_code)[0]
+    sib = organisation("social-insurance")
+    population = organisation("population-register")
+    with seeded.unit_of_work() as session:
+        letter = notify.send_letter(
+            session,
+            recipient_code=child,
+            sender=f"{sib.member_class}/{sib.member_code}",
+            kind="information",
+            subject="Your school place",
+            paragraphs=["A place is kept for you."],
+            reference="test-legal-effect",
+            actor="test",
+        )
+    sign_in(web, parent)
+    _act_for(web, child)
+    action, token = _consent_form(web)
+    with (
+        seeded.unit_of_work() as session,
+        exchange_client(
+            session, client=f"GOV/{population.member_code}/civil-registration"
+        ) as calls,
+    ):
+        calls.write(
+            f"GOV/{population.member_code}/population/record-death",
+            purpose="civil-registration",
+            body={
+                "reference": "CRVS-LEGAL-EFFECT",
+                "personalCode": child,
+                "dateOfDeath": today().isoformat(),
+            },
+        )
+    assert web.get(f"/portal/messages/{letter.message_id}").status_code == 403
+    with seeded.reading() as session:
+        unread = notify.get_letter(session, message_id=letter.message_id, recipient_code=child)
+    assert unread.read_at is None  # no read receipt
+    assert web.post(action, data={"csrf_token": token}).status_code == 403
+    assert _consents(seeded, child) == []

@@ -188,6 +188,24 @@ class CitizenContext:
             raise Forbidden("Your mandate does not cover this.")
         return self.acting_for.mandate
 
+    def authorise_now(self, session: Session, action: str) -> Mandate:
+        """:meth:`authorise` for what has legal effect (giving or withdrawing a consent,
+        opening a letter — its read receipt): a parent's or representative's mandate is
+        confirmed through the registers now (a read recorded for the subject), not taken from
+        the check of up to :data:`MANDATE_RECHECK` ago."""
+        kind = self.acting_for.mandate.kind
+        if self.acting_for.is_self or kind is MandateKind.POWER_OF_ATTORNEY:
+            return self.authorise(session, action)
+        with self.exchange_client(session) as calls:
+            return identity.authorise(
+                session,
+                actor_code=self.actor_code,
+                subject_code=self.subject_code,
+                action=action,
+                on=today(),
+                calls=calls,
+            )
+
     @contextmanager
     def exchange_client(self, session: Session) -> Iterator[ExchangeClient]:
         """Reads through the exchange as the portal, naming the actor (``user_id``) and,

@@ -34,10 +34,17 @@ ACTION = "service:consent"
 DONE = {"given": "consent-given", "withdrawn": "consent-withdrawn"}
 
 
-def _check(citizen: CitizenContext, session: ReadSession | WriteSession) -> None:
+def _check(
+    citizen: CitizenContext, session: ReadSession | WriteSession, *, deciding: bool = False
+) -> None:
+    """The mandate covers consents (``deciding``: confirmed now, as a consent given or
+    withdrawn has legal effect)."""
     if citizen.acting_for.is_business:
         raise Forbidden("Consent is given by persons: a business has no consents here.")
-    citizen.authorise(session, ACTION)
+    if deciding:
+        citizen.authorise_now(session, ACTION)
+    else:
+        citizen.authorise(session, ACTION)
 
 
 def _member_key(controller: str) -> tuple[str, str]:
@@ -97,7 +104,7 @@ def _agreement_id(value: str) -> uuid.UUID:
 @router.post("/{agreement_id}/give")
 def give(agreement_id: str, citizen: Citizen, session: WriteSession) -> Response:
     """Consent to the agreement's current version (for the person acted for)."""
-    _check(citizen, session)
+    _check(citizen, session, deciding=True)
     consent.give_consent(
         session,
         agreement_id=_agreement_id(agreement_id),
@@ -111,7 +118,7 @@ def give(agreement_id: str, citizen: Citizen, session: WriteSession) -> Response
 @router.post("/{agreement_id}/withdraw")
 def withdraw(agreement_id: str, citizen: Citizen, session: WriteSession) -> Response:
     """Withdraw the consent (for the person acted for)."""
-    _check(citizen, session)
+    _check(citizen, session, deciding=True)
     consent.withdraw_consent(
         session,
         agreement_id=_agreement_id(agreement_id),
