@@ -17,7 +17,7 @@ from joinedup.core.events import Delivered
 from joinedup.core.outbox import OutboxEvent
 
 
-def _published(database: Database, names: list[str]) -> None:
+def _published(database: Database, names: list[str], first: int = 1) -> None:
     now = utcnow()
     with database.unit_of_work() as session:
         session.add_all(
@@ -30,7 +30,7 @@ def _published(database: Database, names: list[str]) -> None:
                 stream_seq=seq,
                 published_at=now,
             )
-            for seq, name in enumerate(names, start=1)
+            for seq, name in enumerate(names, start=first)
         )
 
 
@@ -73,23 +73,6 @@ class _Counted:
             self.reads += 1
 
 
-def _publish_more(database: Database, names: list[str], first: int) -> None:
-    now = utcnow()
-    with database.unit_of_work() as session:
-        session.add_all(
-            OutboxEvent(
-                event_id=uuid.uuid4(),
-                name=name,
-                payload={"n": seq},
-                occurred_at=now,
-                recorded_at=now,
-                stream_seq=seq,
-                published_at=now,
-            )
-            for seq, name in enumerate(names, start=first)
-        )
-
-
 def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
     database: Database,
 ) -> None:
@@ -107,7 +90,7 @@ def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
 
     assert asyncio.run(everyone(0)) == expected
     assert counted.reads == 1
-    _publish_more(database, ["b", "a"], first=7)
+    _published(database, ["b", "a"], first=7)
     assert asyncio.run(everyone(6)) == [bus._read(6, names) for names in wanted]
     assert counted.reads == 2 + len(wanted)  # one shared read (and the reference reads)
     counted.reads = 0

@@ -57,3 +57,30 @@ def register_birth(database: Database, *, mother: str, born: date) -> str:
     with database.unit_of_work() as session:
         handle_births(session, [event])
     return str(answer.body["personalCode"])
+
+
+def grant_everything(database: Database, *, grantor: str, grantor_name: str, grantee: str) -> str:
+    """A power of attorney for everything from today, given by ``grantor`` to ``grantee`` as
+    the portal would record it; returns its reference."""
+    from joinedup import identity
+    from joinedup.core.clock import today
+    from joinedup.core.settings import get_settings
+
+    with (
+        database.unit_of_work() as session,
+        exchange_client(session, client=get_settings().portal_subsystem, user_id=grantor) as calls,
+    ):
+        power = identity.grant_power_of_attorney(
+            session,
+            grantor_code=grantor,
+            grantor_name=grantor_name,
+            grantee_code=grantee,
+            everything=True,
+            services=[],
+            data_categories=[],
+            valid_from=today(),
+            valid_to=None,
+            calls=calls,
+            actor="test",
+        )
+    return power.reference

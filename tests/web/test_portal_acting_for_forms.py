@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from identity_support import PORTAL, World, csrf_of, load_world, sign_in
+from identity_support import World, csrf_of, load_world, sign_in
+from portal_support import grant_everything
 
 from joinedup import consent, identity
 from joinedup.core.clock import today
@@ -24,24 +25,13 @@ def _attorney_of(database: Database, world: World) -> tuple[Any, Any, str]:
     the power's reference)."""
     attorney = world.accounts[0]
     grantor = next(a for a in world.accounts[1:] if "staff" not in a.tags)
-    with (
-        database.unit_of_work() as session,
-        exchange_client(session, client=PORTAL, user_id=grantor.personal_code) as calls,
-    ):
-        power = identity.grant_power_of_attorney(
-            session,
-            grantor_code=grantor.personal_code,
-            grantor_name=grantor.given_names,
-            grantee_code=attorney.personal_code,
-            everything=True,
-            services=[],
-            data_categories=[],
-            valid_from=today(),
-            valid_to=None,
-            calls=calls,
-            actor="test",
-        )
-    return attorney, grantor, power.reference
+    reference = grant_everything(
+        database,
+        grantor=grantor.personal_code,
+        grantor_name=grantor.given_names,
+        grantee=attorney.personal_code,
+    )
+    return attorney, grantor, reference
 
 
 def _consent_form(web: TestClient) -> tuple[str, str]:

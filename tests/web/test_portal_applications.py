@@ -198,11 +198,10 @@ def test_the_reads_for_an_application_name_who_asked_and_for_whom(
     """An attorney opens the application form for the grantor: the registers' reads are the
     grantor's data-usage records naming the attorney as the user and the grantor as the
     party represented (they named neither)."""
-    from identity_support import PORTAL
+    from portal_support import grant_everything
 
-    from joinedup import identity
     from joinedup.core.pagination import PageRequest
-    from joinedup.exchange import exchange_client, list_usage
+    from joinedup.exchange import list_usage
 
     world = load_world(seeded)
     with seeded.reading() as session:
@@ -216,23 +215,12 @@ def test_the_reads_for_an_application_name_who_asked_and_for_whom(
     for grantor in world.accounts[1:]:
         if "staff" in grantor.tags:
             continue
-        with (
-            seeded.unit_of_work() as session,
-            exchange_client(session, client=PORTAL, user_id=grantor.personal_code) as calls,
-        ):
-            identity.grant_power_of_attorney(
-                session,
-                grantor_code=grantor.personal_code,
-                grantor_name=grantor.given_names,
-                grantee_code=attorney.personal_code,
-                everything=True,
-                services=[],
-                data_categories=[],
-                valid_from=today(),
-                valid_to=None,
-                calls=calls,
-                actor="test",
-            )
+        grant_everything(
+            seeded,
+            grantor=grantor.personal_code,
+            grantor_name=grantor.given_names,
+            grantee=attorney.personal_code,
+        )
         web.cookies.clear()
         sign_in(web, attorney)
         switched = web.post(

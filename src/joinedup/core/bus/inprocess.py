@@ -107,6 +107,17 @@ def _read_all_statement() -> Select[Any]:
     )
 
 
+def _delivered(row: Any) -> Delivered:
+    """An outbox row as read by the statements above."""
+    return Delivered(
+        event_id=row.event_id,
+        name=row.name,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+        stream_seq=row.stream_seq,
+    )
+
+
 class _Window:
     """The published events a process read last, a run of the stream without gaps: every
     event after ``start`` up to the last one held, as the stream had them when read (a
@@ -417,16 +428,7 @@ class InProcessBus:
         """Every published event after ``after`` (up to :data:`READ_BATCH`), in order."""
         with self.database.reading() as session:
             rows = session.execute(_read_all_statement(), {"after": after}).all()
-        return [
-            Delivered(
-                event_id=row.event_id,
-                name=row.name,
-                payload=row.payload,
-                occurred_at=row.occurred_at,
-                stream_seq=row.stream_seq,
-            )
-            for row in rows
-        ]
+        return [_delivered(row) for row in rows]
 
     def _read(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
         """The events after ``after`` (up to :data:`READ_BATCH`) that are named in
@@ -436,14 +438,4 @@ class InProcessBus:
             rows = session.execute(_read_statement(names), {"after": after}).all()
         if not rows:
             return [], None
-        return [
-            Delivered(
-                event_id=row.event_id,
-                name=row.name,
-                payload=row.payload,
-                occurred_at=row.occurred_at,
-                stream_seq=row.stream_seq,
-            )
-            for row in rows
-            if row.wanted
-        ], int(rows[-1].stream_seq)
+        return [_delivered(row) for row in rows if row.wanted], int(rows[-1].stream_seq)
