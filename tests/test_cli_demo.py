@@ -20,3 +20,23 @@ def test_the_public_address_follows_the_port_given(monkeypatch: pytest.MonkeyPat
 def test_a_public_address_set_by_the_operator_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOINEDUP_PUBLIC_URL", "https://gov.example")
     assert demo_settings(Settings(), "127.0.0.2", 8765).public_url == "https://gov.example"
+
+
+def test_serve_believes_forwarded_headers_only_from_the_proxies_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """Behind a reverse proxy the operator names it (JOINEDUP_FORWARDED_ALLOW_IPS): uvicorn
+    then takes the client's address from X-Forwarded-For (sign-in throttling counts by it);
+    by default only a proxy on the same machine is believed."""
+    from typing import Any
+
+    import uvicorn
+
+    from joinedup.cli import server
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    monkeypatch.setattr("joinedup.web.create_app", lambda settings, with_workers: object())
+    server._run_web(Settings(forwarded_allow_ips="10.0.0.0/8"), None, None, with_workers=False)
+    assert (seen["proxy_headers"], seen["forwarded_allow_ips"]) == (True, "10.0.0.0/8")
+    assert Settings().forwarded_allow_ips == "127.0.0.1"

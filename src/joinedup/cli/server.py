@@ -62,6 +62,7 @@ def _run_web(settings: Settings, host: str | None, port: int | None, *, with_wor
         log_config=None,  # structlog owns logging
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

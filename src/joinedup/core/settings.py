@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `joinedup serve` and `demo` bind to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `joinedup serve` and `demo` use.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        max_length=1000,
+        description="The reverse proxies (comma-separated addresses or networks, `*` for any) "
+        "whose `X-Forwarded-For` and `X-Forwarded-Proto` `joinedup serve` believes. Behind a "
+        "proxy not listed, every request seems to come from the proxy: sign-in throttling by "
+        "address would then lock everyone out together.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The address people reach the platform at."
     )
