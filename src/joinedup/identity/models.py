@@ -187,6 +187,9 @@ class ProviderAccount(Base):
     #: The base32 secret of the account's one-time-code app (RFC 6238), sealed with a key
     #: derived from ``JOINEDUP_SECRET_KEY``.
     otp_secret: Mapped[str] = mapped_column(String(200))
+    #: The RFC 6238 time step of the last one-time code that signed the account in: a code
+    #: is accepted once (RFC 6238 § 5.2), so only a later step's code is accepted next.
+    otp_last_step: Mapped[int | None]
     pin_hash: Mapped[str] = mapped_column(String(200))  # the simulated eID card's PIN1
     description: Mapped[str] = mapped_column(String(300))
     tags: Mapped[list[str]] = mapped_column(JSON)

@@ -12,15 +12,17 @@ means            what the person gives                           level        am
                  its personal code — and the card's PIN1
 ===============  ==============================================  ===========  ============
 
-Failures are counted per account and per address (:mod:`...service.throttling`); an unknown
-account costs the same time as a wrong password.
+Failures are counted per account, per factor and per address (the rule is in
+:mod:`...service.throttling`); an unknown account costs the same time as a wrong password.
+A one-time code is accepted once: the account keeps the time step of the last code that
+signed it in, and only a later step's code is accepted next.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -29,11 +31,11 @@ from joinedup.identity.models import ProviderAccount
 from joinedup.identity.schemas import LevelOfAssurance, ProviderAccountRecord
 from joinedup.identity.service.credentials import (
     hash_credential,
+    matching_totp_steps,
     seal,
     unseal,
     verify_credential,
     verify_nothing,
-    verify_totp,
 )
 from joinedup.registries import is_valid_personal_code
 
@@ -114,27 +116,56 @@ def _active(session: Session, **where: str) -> ProviderAccount | None:
     return session.scalar(statement)
 
 
+def account_named(session: Session, *, username: str) -> ProviderAccount | None:
+    """The active account with this user name (what the password form names)."""
+    return _active(session, username=username.strip()[:64])
+
+
+def card_holder(session: Session, *, personal_code: str) -> ProviderAccount | None:
+    """The active account of the card with this personal code (what the card form names)."""
+    return _active(session, personal_code=personal_code.strip()[:20])
+
+
+def password_matches(account: ProviderAccount | None, password: str) -> bool:
+    """Whether ``password`` is the account's (the same time when there is no account)."""
+    if account is None:
+        return verify_nothing(password)
+    return verify_credential(password, account.password_hash)
+
+
+def pin_matches(account: ProviderAccount | None, pin: str) -> bool:
+    """Whether ``pin`` is the PIN1 of the account's card (the same time when there is none)."""
+    if account is None:
+        return verify_nothing(pin)
+    return verify_credential(pin, account.pin_hash)
+
+
 def check_password(session: Session, *, username: str, password: str) -> ProviderAccount | None:
     """The account if the password is right, else None (same time either way)."""
-    account = _active(session, username=username.strip()[:64])
-    if account is None:
-        verify_nothing(password)
-        return None
-    return account if verify_credential(password, account.password_hash) else None
+    account = account_named(session, username=username)
+    return account if password_matches(account, password) else None
 
 
-def check_one_time_code(account: ProviderAccount, code: str) -> bool:
+def check_one_time_code(
+    session: Session, account: ProviderAccount, code: str, *, at: float | None = None
+) -> bool:
+    """Whether ``code`` is the account's one-time code now (a step of drift either way) and
+    no code of its step or a later one signed the account in before. If so, claims the step
+    (an atomic update): a code is accepted once (RFC 6238 § 5.2)."""
     secret = unseal(account.otp_secret)
-    return secret is not None and verify_totp(secret, code)
-
-
-def check_card(session: Session, *, personal_code: str, pin: str) -> ProviderAccount | None:
-    """The card holder's account if the PIN is right, else None."""
-    account = _active(session, personal_code=personal_code.strip()[:20])
-    if account is None:
-        verify_nothing(pin)
-        return None
-    return account if verify_credential(pin, account.pin_hash) else None
+    steps = matching_totp_steps(secret, code, at=at) if secret is not None else []
+    if not steps:
+        return False
+    step = steps[0]  # the newest: if it was used, so were the older ones
+    claimed = session.execute(
+        update(ProviderAccount)
+        .where(
+            ProviderAccount.id == account.id,
+            or_(ProviderAccount.otp_last_step.is_(None), ProviderAccount.otp_last_step < step),
+        )
+        .values(otp_last_step=step)
+    )
+    return bool(getattr(claimed, "rowcount", 0))
 
 
 def provider_accounts(session: Session) -> list[ProviderAccountRecord]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.identity.models import ProviderAccount, ProviderAuthorization
 from joinedup.identity.provider.accounts import DemoCredentials
-from joinedup.identity.service.credentials import token_hash, totp, unseal
+from joinedup.identity.service.credentials import token_hash, totp, totp_step, unseal
 
 
 def _digest(seed: int, personal_code: str, what: str) -> bytes:
@@ -63,7 +63,9 @@ def demo_account_list(session: Session) -> list[dict[str, Any]]:
 
 def current_demo_code(session: Session, *, handle: str, at: float) -> str | None:
     """The one-time code the authenticator app of the demo account that gave its password in
-    this authorization would show now (the demo's stand-in for the person's phone)."""
+    this authorization would show now (the demo's stand-in for the person's phone). When
+    the current step's code already signed the account in (a code is accepted once), the
+    next step's, which is accepted as clock drift; None when that was used too."""
     row = session.get(ProviderAuthorization, token_hash(handle))
     if row is None or row.pending_account_id is None:
         return None
@@ -71,4 +73,8 @@ def current_demo_code(session: Session, *, handle: str, at: float) -> str | None
     if account is None or account.demo_seed is None:
         return None
     secret = unseal(account.otp_secret)
-    return totp(secret, at=at) if secret else None
+    if not secret:
+        return None
+    now = totp_step(at)
+    step = now if account.otp_last_step is None else max(now, account.otp_last_step + 1)
+    return totp(secret, at=at, step_offset=step - now) if step <= now + 1 else None

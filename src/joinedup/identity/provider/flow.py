@@ -5,7 +5,10 @@
    carry, with a CSRF token for their forms.
 2. :func:`sign_in_with_password`, :func:`sign_in_with_code`, :func:`sign_in_with_card` —
    the person authenticates by a means whose level meets the one asked for (``acr_values``);
-   failures are throttled per account and per address.
+   failures are throttled per account, per factor and per address (the rule is in
+   :mod:`joinedup.identity.service.throttling`). Each step checks the throttle, verifies and
+   records its outcome in one transaction (on PostgreSQL the check locks the account until
+   it commits).
 3. :func:`finish` — Authlib issues the code and the browser goes back to the client.
 
 Then the client calls :func:`token_response` (code → tokens) and :func:`userinfo`; signing
@@ -33,10 +36,12 @@ from joinedup.identity.models import ProviderAccount, ProviderAuthorization
 from joinedup.identity.models import ProviderToken as TokenRow
 from joinedup.identity.provider.accounts import (
     MEANS,
-    check_card,
+    account_named,
+    card_holder,
     check_one_time_code,
-    check_password,
     find_account,
+    password_matches,
+    pin_matches,
 )
 from joinedup.identity.provider.keys import ALGORITHM, provider_signing_key
 from joinedup.identity.provider.server import (
@@ -47,8 +52,9 @@ from joinedup.identity.provider.server import (
     user_claims,
 )
 from joinedup.identity.schemas import LevelOfAssurance
-from joinedup.identity.service.credentials import new_token, token_hash
+from joinedup.identity.service.credentials import new_token, token_hash, well_formed_code
 from joinedup.identity.service.throttling import (
+    SignInFactor,
     ThrottlePolicy,
     check_sign_in_allowed,
     clear_sign_in_failures,
@@ -190,13 +196,20 @@ def sign_in_with_password(
             "Choose how to sign in.", errors=[{"field": "means", "message": "unknown means"}]
         )
     _means_allowed(row, means)
-    check_sign_in_allowed(session, account=username, address=address, policy=policy)
-    account = check_password(session, username=username, password=password)
-    if account is None:
-        record_sign_in_failure(session, account=username, address=address, policy=policy)
+    account = account_named(session, username=username)
+    account_id = account.id if account is not None else None
+    check_sign_in_allowed(
+        session, account=username, account_id=account_id, address=address, policy=policy
+    )
+    if not password_matches(account, password) or account is None:
+        record_sign_in_failure(
+            session, account=username, account_id=account_id, address=address, policy=policy
+        )
         raise SignInFailed
     if means == "password":
-        clear_sign_in_failures(session, account=username)
+        # Only the password's failures: a low-level sign-in never resets the count of
+        # guesses at the one-time code or the PIN.
+        clear_sign_in_failures(session, account_id=account.id, factors=[SignInFactor.PASSWORD])
         return finish(session, settings, row=row, account=account, means=means)
     session.execute(
         update(ProviderAuthorization)
@@ -216,18 +229,38 @@ def sign_in_with_code(
     policy: ThrottlePolicy,
 ) -> Answer:
     """Second step of ``password-otp``: the one-time code of the account that gave its
-    password in this authorization."""
+    password in this authorization. A code that already signed the account in is refused
+    like a wrong one; so is one that is not six ASCII digits, without being counted (it is
+    no guess)."""
     row = _row(session, handle)
     account = (
         find_account(session, account_id=row.pending_account_id) if row.pending_account_id else None
     )
     if account is None:
         raise NotFound("Give your user name and password first.")
-    check_sign_in_allowed(session, account=account.username, address=address, policy=policy)
-    if not check_one_time_code(account, code):
-        record_sign_in_failure(session, account=account.username, address=address, policy=policy)
+    check_sign_in_allowed(
+        session,
+        account=account.username,
+        account_id=account.id,
+        address=address,
+        policy=policy,
+        factor=SignInFactor.ONE_TIME_CODE,
+    )
+    if well_formed_code(code) is None:
         raise SignInFailed
-    clear_sign_in_failures(session, account=account.username)
+    if not check_one_time_code(session, account, code):
+        record_sign_in_failure(
+            session,
+            account=account.username,
+            account_id=account.id,
+            address=address,
+            policy=policy,
+            factor=SignInFactor.ONE_TIME_CODE,
+        )
+        raise SignInFailed
+    clear_sign_in_failures(
+        session, account_id=account.id, factors=[SignInFactor.PASSWORD, SignInFactor.ONE_TIME_CODE]
+    )
     return finish(session, settings, row=row, account=account, means="password-otp")
 
 
@@ -241,15 +274,31 @@ def sign_in_with_card(
     address: str | None,
     policy: ThrottlePolicy,
 ) -> Answer:
-    """The simulated eID card: the card's personal code and its PIN1."""
+    """The simulated eID card: the card's personal code and its PIN1. Throttled by the
+    card holder's account, so an account locked by wrong passwords takes no PIN either."""
     row = _row(session, handle)
     _means_allowed(row, "card")
-    check_sign_in_allowed(session, account=personal_code, address=address, policy=policy)
-    account = check_card(session, personal_code=personal_code, pin=pin)
-    if account is None:
-        record_sign_in_failure(session, account=personal_code, address=address, policy=policy)
+    account = card_holder(session, personal_code=personal_code)
+    account_id = account.id if account is not None else None
+    check_sign_in_allowed(
+        session,
+        account=personal_code,
+        account_id=account_id,
+        address=address,
+        policy=policy,
+        factor=SignInFactor.PIN,
+    )
+    if not pin_matches(account, pin) or account is None:
+        record_sign_in_failure(
+            session,
+            account=personal_code,
+            account_id=account_id,
+            address=address,
+            policy=policy,
+            factor=SignInFactor.PIN,
+        )
         raise SignInFailed
-    clear_sign_in_failures(session, account=personal_code)
+    clear_sign_in_failures(session, account_id=account.id, factors=[SignInFactor.PIN])
     return finish(session, settings, row=row, account=account, means="card")
 
 

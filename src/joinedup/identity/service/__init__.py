@@ -47,6 +47,7 @@ from joinedup.identity.service.staff import (
     staff_roles_of,
 )
 from joinedup.identity.service.throttling import (
+    SignInFactor,
     ThrottlePolicy,
     TooManyAttempts,
     check_sign_in_allowed,
@@ -61,6 +62,7 @@ __all__ = [
     "PendingSignIn",
     "PowerOfAttorneyDraft",
     "Purged",
+    "SignInFactor",
     "SignInStart",
     "ThrottlePolicy",
     "TooManyAttempts",

@@ -5,9 +5,10 @@
   cost (``light=True``): a slow hash protects nothing that is public, and the seed stays fast.
 - Session tokens, authorization codes and access tokens are random 256-bit values: one
   SHA-256 is enough (nobody can guess a preimage), and a lookup by hash stays an index read.
-- One-time codes: RFC 6238 TOTP (HMAC-SHA-1, 30-second steps, 6 digits), one step of clock
-  drift either way. The secret is sealed (AES-GCM) under a key derived from
-  ``JOINEDUP_SECRET_KEY``, so a copy of the table alone does not yield codes.
+- One-time codes: RFC 6238 TOTP (HMAC-SHA-1, 30-second steps, 6 ASCII digits), one step of
+  clock drift either way; a step whose code signed someone in is not accepted again (RFC 6238
+  § 5.2, the account keeps the last step used). The secret is sealed (AES-GCM) under a key
+  derived from ``JOINEDUP_SECRET_KEY``, so a copy of the table alone does not yield codes.
 """
 
 from __future__ import annotations
@@ -113,22 +114,40 @@ def new_totp_secret() -> str:
     return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
 
 
+def totp_step(at: float | None = None) -> int:
+    """The RFC 6238 time step (counter) at ``at`` (default now)."""
+    return int((time.time() if at is None else at) // TOTP_STEP)
+
+
 def totp(secret_b32: str, *, at: float | None = None, step_offset: int = 0) -> str:
     """The RFC 6238 code of ``secret_b32`` at ``at`` (default now)."""
     key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    counter = int((time.time() if at is None else at) // TOTP_STEP) + step_offset
+    counter = totp_step(at) + step_offset
     digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
     number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return str(number % 10**TOTP_DIGITS).zfill(TOTP_DIGITS)
 
 
-def verify_totp(secret_b32: str, code: str, *, at: float | None = None) -> bool:
-    """Whether ``code`` is the current code, or the one a step before or after."""
+def well_formed_code(code: str) -> str | None:
+    """``code`` without spaces if it is six ASCII digits, else None. ``str.isdigit`` alone
+    also takes other scripts' digits (``٣``, ``３``), which no authenticator app shows."""
     code = code.strip().replace(" ", "")
-    if len(code) != TOTP_DIGITS or not code.isdigit():
-        return False
-    return any(
-        hmac.compare_digest(totp(secret_b32, at=at, step_offset=offset), code)
-        for offset in (-1, 0, 1)
-    )
+    if len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
+        return None
+    return code
+
+
+def matching_totp_steps(secret_b32: str, code: str, *, at: float | None = None) -> list[int]:
+    """The time steps, among the current one and one either way, whose code is ``code``
+    (newest first; usually none or one). Compares bytes in constant time."""
+    given = well_formed_code(code)
+    if given is None:
+        return []
+    at = time.time() if at is None else at  # one instant for the three steps
+    now = totp_step(at)
+    return [
+        now + offset
+        for offset in (1, 0, -1)
+        if hmac.compare_digest(totp(secret_b32, at=at, step_offset=offset).encode(), given.encode())
+    ]
