@@ -643,3 +643,47 @@ def test_the_dispatcher_keeps_each_agency_within_its_share_while_the_others_go_o
     )
     assert set(most.values()) == {1}
     assert max(together) > 1
+
+
+def test_a_slow_agency_at_its_limit_does_not_hold_up_new_work_for_the_others(
+    seeded: Database, tmp_path: Path
+) -> None:
+    """One in flight per agency, one agency answering in 4 s: a death taken in meanwhile is
+    sent to the agencies with room at the next poll, not when the slow call ends (a claim that
+    left notifications for want of room used to switch the poll off)."""
+    couples = married_couples(seeded, 3)
+    for number, couple in enumerate(couples[:2]):
+        record_death(seeded, couple.deceased, f"CRVS-UNIT-HOL-{number}")
+    assert take_in_deaths(seeded) == 2
+    settings = tuo_settings(tmp_path / "var", tell_us_once_per_agency=1)
+    calls: list[tuple[float, str]] = []
+
+    async def agency(request: httpx.Request) -> httpx.Response:
+        member = request.headers["X-Road-Service"].split("/")[2]
+        calls.append((time.monotonic(), member))
+        await asyncio.sleep(4.0 if member == SIB.member_code else 0.02)
+        return httpx.Response(200, json={"outcome": "noted", "summary": "Noted."})
+
+    async def run() -> float | None:
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(agency)) as http:
+            dispatcher = Dispatcher(settings, seeded, http=http, concurrency=8, poll_interval=0.2)
+            task = asyncio.create_task(dispatcher.run(stop))
+            await asyncio.sleep(0.8)  # the others are done with deaths 1-2, SIB is busy
+            record_death(seeded, couples[2].deceased, "CRVS-UNIT-HOL-2")
+            await asyncio.to_thread(take_in_deaths, seeded)
+            taken_in = time.monotonic()
+            delay = None
+            while time.monotonic() < taken_in + 10:
+                later = [t for t, m in calls if t > taken_in and m != SIB.member_code]
+                if later:
+                    delay = later[0] - taken_in
+                    break
+                await asyncio.sleep(0.02)
+            stop.set()
+            await task
+            return delay
+
+    delay = asyncio.run(run())
+    assert delay is not None
+    assert delay < 1.5  # a poll or two, not the slow agency's 4 s

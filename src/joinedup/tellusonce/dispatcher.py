@@ -177,14 +177,15 @@ class Dispatcher:
         try:
             # a claim is a write (a writer's turn on SQLite): made when a slot is free and
             # the last claim filled every free slot (more may be due), else at the next poll
-            more_due, next_poll = True, 0.0
+            more_due, filled, next_poll = True, True, 0.0
             while not stop.is_set():
                 free = self.concurrency - len(in_flight)
                 if free > 0 and (more_due or time.monotonic() >= next_poll):
                     claimed = await asyncio.to_thread(self._claim, free)
                     # more may be due: every free slot was filled, or some waited for room
                     # at their agency (there is room again once one of its deliveries settles)
-                    more_due = len(claimed.deliveries) == free or claimed.held_back
+                    filled = len(claimed.deliveries) == free
+                    more_due = filled or claimed.held_back
                     next_poll = time.monotonic() + self.poll_interval
                     for delivery in claimed.deliveries:
                         task = asyncio.create_task(self._settle(http, delivery))
@@ -194,7 +195,10 @@ class Dispatcher:
                 if not in_flight:
                     await wait_any(stop, timeout=until_poll)
                     continue
-                await _first_of(in_flight, stop, None if more_due else until_poll)
+                # slots left free: poll on time as well (new deaths, retries now due, for
+                # agencies with room) — not only when a delivery settles, which a slow agency's
+                # may take its whole timeout to do
+                await _first_of(in_flight, stop, None if filled else until_poll)
         finally:
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
