@@ -244,3 +244,103 @@ def test_looking_up_sent_references_searches_the_index(
         assert notify.send_letters(session, batch(country.tax), actor=ACTOR) == 2
     # a batch's look-up of its references used to scan every letter ever sent
     assert scans == []
+
+
+def test_letters_sharing_a_text_are_each_checked(database: Database, country: Country) -> None:
+    # a bulk sending checks each text once; every letter of a bad text is still named
+    bad = ("fine", " ")
+    good = ("fine",)
+    letters = [
+        notify.NewLetter(country.person, country.social, "decision", "s", paragraphs, f"r:{i}")
+        for i, paragraphs in enumerate((bad, good, bad))
+    ]
+    with pytest.raises(ValidationFailed) as refused, database.unit_of_work() as session:
+        notify.send_letters(session, letters, actor=ACTOR)
+    fields = [problem["field"] for problem in refused.value.extensions["errors"]]
+    assert fields == ["letters[0].paragraphs[2]", "letters[2].paragraphs[2]"]
+    assert _count(database, Letter) == 0
+
+
+def test_a_bulk_sending_uses_the_preferences_given_or_reads_them(
+    database: Database, country: Country
+) -> None:
+    with database.unit_of_work() as session:
+        notify.set_delivery_preference(
+            session,
+            person_code=country.other,
+            digital_exempt=True,
+            exempt_reason="no internet at home",
+            locale="et",
+            actor=ACTOR,
+        )
+
+    def letters(reference: str) -> list[notify.NewLetter]:
+        return [
+            notify.NewLetter(code, country.social, "information", "s", ("p",), f"{reference}:{i}")
+            for i, code in enumerate((country.person, country.other))
+        ]
+
+    with database.unit_of_work() as session:
+        read = notify.delivery_preferences(session, person_codes=[country.person, country.other])
+        assert notify.send_letters(session, letters("given"), actor=ACTOR, preferences=read) == 2
+        # preferences lacking a recipient are read again, whole
+        partial = {country.person: read[country.person]}
+        assert notify.send_letters(session, letters("partial"), actor=ACTOR, preferences=partial)
+    with database.reading() as session:
+        sent = {
+            (row.reference, row.recipient_code): (row.locale, row.channel)
+            for row in session.scalars(select(Letter))
+        }
+    for reference in ("given", "partial"):
+        assert sent[f"{reference}:0", country.person] == ("en", "mailbox")
+        assert sent[f"{reference}:1", country.other] == ("et", "mailbox+paper")
+    assert _count(database, PaperDispatch) == 2
+
+
+def test_a_bulk_sending_writes_each_letter_as_sent_alone(
+    database: Database, country: Country
+) -> None:
+    # the canonical bytes of many letters, made together (shared values encoded once), are
+    # those of each letter made alone: every letter's leaf is in the log
+    from joinedup.notify.canonical import letter_canonical, letter_canonicals
+
+    texts = [('Ünïcode "quoted"\n', "b\u2028c"), ("other",)]
+    letters = [
+        notify.NewLetter(
+            recipient_code=code,
+            sender=country.social,
+            kind=kind,
+            subject=subject,
+            paragraphs=texts[i % 2],
+            reference=f"canonical:{i}",
+            regarding=None if i == 1 else f"entitlement:{i}",
+            locale=locale,
+        )
+        for i, (code, kind, subject, locale) in enumerate(
+            [
+                (country.person, "decision", "Söme", "et"),
+                (country.other, "information", "Söme", None),
+                (country.person, "offer", "x", "en"),
+                (country.other, "decision", "Söme", "et"),
+            ]
+        )
+    ]
+    with database.unit_of_work() as session:
+        assert notify.send_letters(session, letters, actor=ACTOR) == 4
+    with database.reading() as session:
+        rows = [
+            {c.key: getattr(row, c.key) for c in Letter.__table__.columns}
+            for row in session.scalars(select(Letter).order_by(Letter.id))
+        ]
+        alone = [letter_canonical(row) for row in rows]
+        assert letter_canonicals(rows) == alone
+        for row, body in zip(rows, alone, strict=True):
+            proof = inclusion_proof(session, index=row["log_index"])
+            head = proof.tree_head
+            assert verify_inclusion(
+                leaf_hash(letter_leaf(row, body)),
+                proof.index,
+                head.tree_size,
+                proof.path,
+                head.root_hash,
+            )

@@ -44,7 +44,7 @@ from sqlalchemy import Table, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database, insert_rows
+from joinedup.core.db import Database, insert_rows, insert_rows_sharing
 from joinedup.core.ids import uuid_of_int
 from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger
@@ -182,6 +182,8 @@ def write_recordings(
     usage_rows: list[tuple[Any, ...]] = []
     usage_at: list[int] = []
     usage_dicts: list[tuple[dict[str, Any], int]] = []
+    # the recordings whose rows came in short: (shared values, own values, first leaf position)
+    in_short: list[tuple[dict[str, Any], list[tuple[uuid.UUID, bytes, str]], int]] = []
     unsigned = [r.message for r in recordings if r.message is not None]
     message_leaves = iter(sign_batch(unsigned))  # one signature per member key and batch
     for recording in recordings:
@@ -192,10 +194,7 @@ def write_recordings(
         start = len(leaves)
         if recording.shared_usages is not None:
             shared, own = recording.shared_usages
-            usage_names = usage_names or (*_OWN, *shared)
-            _same_columns(usage_names, (*_OWN, *shared))
-            common = tuple(shared[name] for name in usage_names[len(_OWN) :])
-            usage_rows.extend(values + common for values in own)
+            in_short.append((shared, own, start))
             count = len(own)
         else:
             rows = recording.usages
@@ -206,10 +205,10 @@ def write_recordings(
                 values_of = operator.itemgetter(*usage_names)
                 usage_rows.extend(values_of(row) for row in rows)
                 usage_dicts.extend(zip(rows, range(start, start + len(rows)), strict=True))
+                usage_at.extend(range(start, start + len(rows)))
             count = len(rows)
         if count != len(recording.usage_leaves):
             raise ValueError("give one log leaf input per data-usage row")
-        usage_at.extend(range(start, start + count))
         kinds.extend(USAGE_KIND for _ in range(count))
         leaves.extend(recording.usage_leaves)
         if recording.call is not None:
@@ -227,13 +226,22 @@ def write_recordings(
             names = tuple(dicts[0])
             values = operator.itemgetter(*names)
             insert_rows(connection, table, names, [values(row) for row in dicts])
+    # in the order of the subject index (a stable sort: one person's records keep theirs): a
+    # bulk read's tens of thousands of persons, in register order, land all over that index's
+    # B-tree, a page out of the cache per row once the table is large; sorted, each page is
+    # visited once (a re-evaluation of a million persons: 10 % faster)
+    by_subject = operator.itemgetter(_OWN.index("subject_code"))
     if usage_rows:
-        # in the order of the subject index (a stable sort: one person's records keep
-        # theirs): a bulk read's tens of thousands of persons, in register order, land all
-        # over that index's B-tree, a page out of the cache per row once the table is large;
-        # sorted, each page is visited once (a re-evaluation of a million persons: 10 % faster)
-        usage_rows.sort(key=operator.itemgetter(_OWN.index("subject_code")))
+        usage_rows.sort(key=by_subject)
         insert_rows(connection, _USAGES, (*usage_names, "log_index"), usage_rows)
+    for shared, own, start in in_short:
+        if own:
+            assert result is not None  # their rows have log leaves
+            indices = result.indices
+            # what the rows share is bound once per statement on SQLite (insert_rows_sharing)
+            written = [(*values, indices[start + i]) for i, values in enumerate(own)]
+            written.sort(key=by_subject)
+            insert_rows_sharing(connection, _USAGES, shared, (*_OWN, "log_index"), written)
     return result
 
 

@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,8 @@ LETTER_TAG = b"JU-LTR-1"
 RECEIPT_TAG = b"JU-RCT-1"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A string as ``json.dumps(…, ensure_ascii=False)`` writes it (the C encoder, called directly).
+_encode_string = json.encoder.encode_basestring
 _MICROSECOND = timedelta(microseconds=1)
 
 #: The stored columns a letter's canonical bytes cover (everything that was sent).
@@ -86,6 +88,80 @@ def receipt_canonical(row: Mapping[str, Any]) -> bytes:
             "read_by": row["read_by"],
         }
     )
+
+
+#: The keys of a letter's canonical object, in their (sorted) order, with the column each
+#: comes from (None: a constant).
+_LETTER_KEYS: tuple[tuple[str, str | None], ...] = tuple(
+    sorted(
+        # the letter's ``kind`` column takes the place of the constant (as in the dict above)
+        [("v", None)]
+        + [("sent_at_us" if name == "sent_at" else name, name) for name in LETTER_COLUMNS],
+        key=lambda pair: pair[0],
+    )
+)
+#: The columns many letters of one sending share (one sender, a few texts): encoded once each.
+_SHARED = frozenset(
+    {
+        "sender_member_class",
+        "sender_member_code",
+        "sender_name",
+        "kind",
+        "subject",
+        "paragraphs",
+        "locale",
+        "channel",
+        "sent_at",
+    }
+)
+
+
+def _value_json(name: str, value: Any) -> str:
+    """One value of a letter's canonical object, as :func:`letter_canonical` writes it."""
+    if name == "sent_at":
+        value = _micros(value)
+    elif name == "salt":
+        value = base64.b64encode(value).decode()
+    elif name == "message_id":
+        value = str(value)
+    elif name == "paragraphs":
+        value = list(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def letter_canonicals(rows: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """:func:`letter_canonical` of each of ``rows`` (the same bytes), for a bulk sending:
+    the values the rows share (the same objects: one sender, a few texts, one time) are
+    encoded once, not once per letter."""
+    constants = {"v": "1"}
+    shared: dict[tuple[str, int], tuple[Any, str]] = {}
+    found: list[bytes] = []
+    for row in rows:
+        parts: list[str] = []
+        for key, name in _LETTER_KEYS:
+            if name is None:
+                encoded = constants[key]
+            else:
+                value = row[name]
+                if name in _SHARED:
+                    # keyed by identity, holding the value: its id is not reused meanwhile
+                    known = shared.get((name, id(value)))
+                    if known is None:
+                        known = shared[name, id(value)] = (value, _value_json(name, value))
+                    encoded = known[1]
+                elif type(value) is str:
+                    encoded = _encode_string(value)
+                elif value is None:
+                    encoded = "null"
+                elif name == "message_id" and type(value) is uuid.UUID:
+                    encoded = f'"{value}"'  # hex digits and hyphens: nothing to escape
+                elif name == "salt":
+                    encoded = f'"{base64.b64encode(value).decode()}"'  # base64: nothing either
+                else:
+                    encoded = _value_json(name, value)
+            parts.append(f'"{key}":{encoded}')
+        found.append(("{" + ",".join(parts) + "}").encode())
+    return found
 
 
 def _leaf(tag: bytes, message_id: uuid.UUID, canonical: bytes) -> bytes:

@@ -12,7 +12,7 @@ nothing is written); the same reference with a different content is a conflict.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -30,7 +30,7 @@ from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import append_batch
-from joinedup.notify.canonical import LETTER_KIND, letter_canonical, letter_leaf
+from joinedup.notify.canonical import LETTER_KIND, letter_canonicals, letter_leaf
 from joinedup.notify.events import LetterSent
 from joinedup.notify.models import Letter, PaperDispatch
 from joinedup.notify.schemas import (
@@ -42,6 +42,7 @@ from joinedup.notify.schemas import (
     LetterKind,
     LetterRecord,
     NewLetter,
+    PreferenceRecord,
 )
 from joinedup.notify.service.checks import check_person_code, refuse
 from joinedup.notify.service.preferences import delivery_preferences
@@ -64,7 +65,37 @@ def deemed_delivered(sent_at: datetime) -> date:
     return sent_at.date() + timedelta(days=get_settings().mailbox_deemed_delivered_days)
 
 
-def _check(letter: NewLetter, position: str, problems: list[dict[str, str]]) -> None:
+def _text_problems(subject: str, paragraphs: Sequence[str]) -> list[tuple[str, str]]:
+    """What is wrong with a letter's text: (field, message) pairs."""
+    found: list[tuple[str, str]] = []
+    if not subject.strip():
+        found.append(("subject", "is required"))
+    elif len(subject) > MAX_SUBJECT:
+        found.append(("subject", f"must be at most {MAX_SUBJECT} characters"))
+    if not paragraphs:
+        found.append(("paragraphs", "a letter needs at least one paragraph"))
+    elif len(paragraphs) > MAX_PARAGRAPHS:
+        found.append(("paragraphs", f"at most {MAX_PARAGRAPHS} paragraphs"))
+    for number, paragraph in enumerate(paragraphs, start=1):
+        if not paragraph.strip():
+            found.append((f"paragraphs[{number}]", "is empty"))
+        elif len(paragraph) > MAX_PARAGRAPH:
+            found.append((f"paragraphs[{number}]", f"must be at most {MAX_PARAGRAPH} characters"))
+    return found
+
+
+#: Per sending, the text problems of each text (subject and paragraphs objects) checked
+#: already, holding them (their ids are not reused meanwhile): a bulk sending's thousands of
+#: letters share a few texts.
+_TextChecks = dict[tuple[int, int], tuple[str, Sequence[str], list[tuple[str, str]]]]
+
+
+def _check(
+    letter: NewLetter,
+    position: str,
+    problems: list[dict[str, str]],
+    texts: _TextChecks | None = None,
+) -> None:
     def problem(field: str, message: str) -> None:
         problems.append({"field": f"{position}{field}", "message": message})
 
@@ -73,19 +104,18 @@ def _check(letter: NewLetter, position: str, problems: list[dict[str, str]]) -> 
         problem("sender", "must be CLASS/MEMBER_CODE")
     if letter.kind not in _KINDS:
         problem("kind", "must be one of " + ", ".join(sorted(_KINDS)))
-    if not letter.subject.strip():
-        problem("subject", "is required")
-    elif len(letter.subject) > MAX_SUBJECT:
-        problem("subject", f"must be at most {MAX_SUBJECT} characters")
-    if not letter.paragraphs:
-        problem("paragraphs", "a letter needs at least one paragraph")
-    elif len(letter.paragraphs) > MAX_PARAGRAPHS:
-        problem("paragraphs", f"at most {MAX_PARAGRAPHS} paragraphs")
-    for number, paragraph in enumerate(letter.paragraphs, start=1):
-        if not paragraph.strip():
-            problem(f"paragraphs[{number}]", "is empty")
-        elif len(paragraph) > MAX_PARAGRAPH:
-            problem(f"paragraphs[{number}]", f"must be at most {MAX_PARAGRAPH} characters")
+    key = (id(letter.subject), id(letter.paragraphs))
+    checked = texts.get(key) if texts is not None else None
+    if checked is None:
+        checked = (
+            letter.subject,
+            letter.paragraphs,
+            _text_problems(letter.subject, letter.paragraphs),
+        )
+        if texts is not None:
+            texts[key] = checked
+    for field, message in checked[2]:
+        problem(field, message)
     if not letter.reference.strip():
         problem("reference", "is required")
     elif len(letter.reference) > MAX_REFERENCE:
@@ -171,20 +201,28 @@ def letter_record(row: Letter, *, replayed: bool = False) -> LetterRecord:
 
 
 def _write(
-    session: Session, letters: Sequence[NewLetter], *, actor: str, log_signer: SigningKey | None
-) -> list[tuple[int, LetterRecord]]:
-    """Validate and write ``letters``; returns (position, record) of every letter (replays
-    included, marked), in the order given."""
+    session: Session,
+    letters: Sequence[NewLetter],
+    *,
+    actor: str,
+    log_signer: SigningKey | None,
+    answer: bool = True,
+    preferences: Mapping[str, PreferenceRecord] | None = None,
+) -> tuple[int, list[tuple[int, LetterRecord]]]:
+    """Validate and write ``letters``; returns how many were new and, when ``answer``, the
+    (position, record) of every letter (replays included, marked) in the order given.
+    ``preferences``: the recipients' (read in this transaction), else read here."""
     problems: list[dict[str, str]] = []
+    texts: _TextChecks = {}
     for position, letter in enumerate(letters):
-        _check(letter, f"letters[{position}]." if len(letters) > 1 else "", problems)
+        _check(letter, f"letters[{position}]." if len(letters) > 1 else "", problems, texts)
     if not actor.strip():
         problems.append({"field": "actor", "message": "is required"})
     refuse(problems)
     senders = _senders(session, letters)
-    preferences = delivery_preferences(
-        session, person_codes=[letter.recipient_code for letter in letters]
-    )
+    recipients = [letter.recipient_code for letter in letters]
+    if preferences is None or not all(code in preferences for code in recipients):
+        preferences = delivery_preferences(session, person_codes=recipients)
     keys = [
         (senders[le.sender].member_class, senders[le.sender].member_code, le.reference)
         for le in letters
@@ -195,6 +233,7 @@ def _write(
     answers: list[tuple[int, LetterRecord]] = []
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], int] = {}
+    paragraph_lists: dict[int, list[str]] = {}  # by id of the letters' paragraphs (held)
     for position, (letter, key) in enumerate(zip(letters, keys, strict=True)):
         preference = preferences[letter.recipient_code]
         locale = letter.locale or preference.locale
@@ -205,7 +244,8 @@ def _write(
                     f"reference {letter.reference!r} was already used for another letter",
                     reference=letter.reference,
                 )
-            answers.append((position, letter_record(found, replayed=True)))
+            if answer:
+                answers.append((position, letter_record(found, replayed=True)))
             continue
         if key in seen:
             raise Conflict(
@@ -225,7 +265,10 @@ def _write(
                 "sender_name": sender.name[:300],
                 "kind": letter.kind,
                 "subject": letter.subject,
-                "paragraphs": list(letter.paragraphs),
+                # one list per text, not per letter (its JSON is made once in a row)
+                "paragraphs": paragraph_lists.setdefault(
+                    id(letter.paragraphs), list(letter.paragraphs)
+                ),
                 "locale": locale,
                 "regarding": letter.regarding,
                 "reference": letter.reference,
@@ -242,7 +285,7 @@ def _write(
         )
     if rows:
         signer = log_signer or load_log_signing_key(get_settings())
-        canonical = [letter_canonical(row) for row in rows]
+        canonical = letter_canonicals(rows)
         result = append_batch(
             session,
             kinds=[LETTER_KIND] * len(rows),
@@ -255,19 +298,17 @@ def _write(
         names = tuple(name for name in rows[0] if not name.startswith("_"))
         connection = session.connection()
         insert_rows(connection, _LETTERS, names, [tuple(row[n] for n in names) for row in rows])
-        ids = dict(
-            session.execute(
-                select(Letter.message_id, Letter.id).where(
-                    Letter.log_index.between(result.indices[0], result.indices[-1])
-                )
-            ).all()
-        )
-        paper = [
-            (ids[row["message_id"]], "queued", now)
-            for row in rows
-            if row["channel"] == Channel.MAILBOX_AND_PAPER.value
-        ]
-        insert_rows(connection, _DISPATCHES, ("letter_id", "status", "queued_at"), paper)
+        on_paper = [row for row in rows if row["channel"] == Channel.MAILBOX_AND_PAPER.value]
+        if on_paper:  # their letters' ids (read back only when a paper copy needs them)
+            ids = dict(
+                session.execute(
+                    select(Letter.message_id, Letter.id).where(
+                        Letter.log_index.between(result.indices[0], result.indices[-1])
+                    )
+                ).all()
+            )
+            paper = [(ids[row["message_id"]], "queued", now) for row in on_paper]
+            insert_rows(connection, _DISPATCHES, ("letter_id", "status", "queued_at"), paper)
         emit_many(
             session,
             [
@@ -280,10 +321,11 @@ def _write(
                 for row in rows
             ],
         )
-        for row in rows:
-            answers.append((row["_position"], _record_of_row(row)))
+        if answer:
+            for row in rows:
+                answers.append((row["_position"], _record_of_row(row)))
     answers.sort(key=lambda pair: pair[0])
-    return answers
+    return len(rows), answers
 
 
 def _record_of_row(row: dict[str, Any]) -> LetterRecord:
@@ -340,7 +382,7 @@ def send_letter(
         regarding=regarding,
         locale=locale,
     )
-    return _write(session, [letter], actor=actor, log_signer=log_signer)[0][1]
+    return _write(session, [letter], actor=actor, log_signer=log_signer)[1][0][1]
 
 
 def send_letters(
@@ -349,12 +391,21 @@ def send_letters(
     *,
     actor: str,
     log_signer: SigningKey | None = None,
+    preferences: Mapping[str, PreferenceRecord] | None = None,
 ) -> int:
     """Send many letters at once: all validated before anything is written, one
     transparency-log batch for all. Returns how many were new (replays are skipped).
+    ``preferences``: the recipients' delivery preferences when the caller has just read them
+    in this transaction (:func:`delivery_preferences`), else read here.
 
     Changes and events as :func:`send_letter`, per letter."""
     if not letters:
         return 0
-    return sum(1 for _, record in _write(session, letters, actor=actor, log_signer=log_signer)
-               if not record.replayed)  # fmt: skip
+    return _write(
+        session,
+        letters,
+        actor=actor,
+        log_signer=log_signer,
+        answer=False,
+        preferences=preferences,
+    )[0]

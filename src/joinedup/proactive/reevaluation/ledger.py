@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property, lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Dialect, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import insert_rows
+from joinedup.core.db import insert_rows, insert_rows_sharing, parameter_marker, update_rows
 from joinedup.core.events import Event, emit_many
 from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
@@ -32,6 +33,19 @@ _REVISIONS = cast(Table, EntitlementRevision.__table__)
 _LOOKUP = 5_000
 #: The ``cause`` of the ``entitlement.*`` events of a re-evaluation.
 CAUSE = "law_change"
+#: The columns a change updates: per row, then shared by the rows of one call.
+_UPDATED = (
+    "status",
+    "amount",
+    "period_start",
+    "period_end",
+    "revision",
+    "reason",
+    "explanation",
+    "ruleset_version",
+    "updated_at",
+    "updated_by",
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,7 @@ class Revision:
     previous_status: str | None
     previous_amount: int | None
 
-    @property
+    @cached_property  # asked for by the revision's row and by its letter
     def letter_reference(self) -> str:
         """The decision letter's reference: the entitlement's revision, as the proactive
         services write it (sending it again is a replay)."""
@@ -115,28 +129,91 @@ def stored_entitlements(
     unless ``lock`` is false (read only to know who holds what)."""
     found: dict[tuple[str, str], Stored] = {}
     codes = list(dict.fromkeys(person_codes))
-    e = Entitlement
-    query = select(
-        e.person_code,
-        e.service_code,
-        e.id,
-        e.uid,
-        e.status,
-        e.amount,
-        e.revision,
-        e.period_start,
-        e.updated_at,
-    ).where(
-        e.person_code.in_(bindparam("codes", expanding=True)),
-        e.service_code.in_(list(services)),
-        e.occasion == "",
-    )
-    if lock:  # a life event's consumer changing one meanwhile waits for the chunk
-        query = query.with_for_update()
+    session.flush()  # what the session holds first (as the session's own queries would)
+    connection = session.connection()
+    dialect = connection.dialect
+    marker = parameter_marker(dialect)
+    if marker is None:  # another driver's parameter style: let SQLAlchemy bind
+        e = _ENTITLEMENTS.c
+        query = select(*(e[name] for name in _STORED)).where(
+            e.person_code.in_(bindparam("codes", expanding=True)),
+            e.service_code.in_(list(services)),
+            e.occasion == "",
+        )
+        if lock:  # as below
+            query = query.with_for_update()
+        for start in range(0, len(codes), _LOOKUP):
+            for row in connection.execute(query, {"codes": codes[start : start + _LOOKUP]}):
+                found[(row[0], row[1])] = Stored(*row[2:])
+        return found
+    # at the driver: SQLAlchemy's expansion of thousands of codes into the statement and its
+    # handling of the rows cost more than SQLite's reading them (a chunk reads 50,000 codes)
+    uid, period_start, updated_at = _stored_processors(dialect)
+    wanted = tuple(services)
     for start in range(0, len(codes), _LOOKUP):
-        for row in session.execute(query, {"codes": codes[start : start + _LOOKUP]}):
-            found[(row[0], row[1])] = Stored(*row[2:])
+        part = codes[start : start + _LOOKUP]
+        sql = _stored_sql(dialect, marker, len(part), len(wanted), lock)
+        for (
+            person,
+            service,
+            id_,
+            uid_,
+            status,
+            amount,
+            revision,
+            start_,
+            at,
+        ) in connection.exec_driver_sql(sql, (*part, *wanted, "")):
+            found[(person, service)] = Stored(
+                id_,
+                uid(uid_) if uid is not None else uid_,
+                status,
+                amount,
+                revision,
+                period_start(start_) if period_start is not None else start_,
+                updated_at(at) if updated_at is not None else at,
+            )
     return found
+
+
+#: The columns :func:`stored_entitlements` reads, in order.
+_STORED = (
+    "person_code",
+    "service_code",
+    "id",
+    "uid",
+    "status",
+    "amount",
+    "revision",
+    "period_start",
+    "updated_at",
+)
+
+
+@lru_cache(maxsize=16)
+def _stored_processors(dialect: Dialect) -> tuple[Any, Any, Any]:
+    """The result processors of ``uid``, ``period_start`` and ``updated_at`` (None: as read)."""
+    c = _ENTITLEMENTS.c
+    return tuple(  # type: ignore[return-value]
+        c[name].type._cached_result_processor(dialect, None)
+        for name in ("uid", "period_start", "updated_at")
+    )
+
+
+@lru_cache(maxsize=64)
+def _stored_sql(dialect: Dialect, marker: str, codes: int, services: int, lock: bool) -> str:
+    quote = dialect.identifier_preparer.quote
+    # FOR UPDATE where the dialect has it (PostgreSQL; SQLite's writer holds the database): a
+    # life event's consumer changing one meanwhile waits for the chunk
+    locking = select(_ENTITLEMENTS.c.id).with_for_update().compile(dialect=dialect)
+    suffix = " FOR UPDATE" if lock and "FOR UPDATE" in str(locking) else ""
+    return (
+        f"SELECT {', '.join(quote(name) for name in _STORED)} "  # noqa: S608 (our names)
+        f"FROM {quote(_ENTITLEMENTS.name)} "
+        f"WHERE {quote('person_code')} IN ({', '.join(marker for _ in range(codes))}) "
+        f"AND {quote('service_code')} IN ({', '.join(marker for _ in range(services))}) "
+        f"AND {quote('occasion')} = {marker}{suffix}"
+    )
 
 
 def store_revisions(
@@ -154,7 +231,7 @@ def store_revisions(
     """Store what changed: ``decided`` is (person code, service, due, amount) for every person
     who is due something or holds an entitlement. Returns the changes."""
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[Any, ...]] = []  # the first values of _UPDATED, then the id
     revisions: list[Revision] = []
     revision_rows: list[tuple[Any, ...]] = []
     pending_new: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
@@ -204,21 +281,7 @@ def store_revisions(
             period_start = (
                 effective_from if status in ACTIVE and current not in ACTIVE else row.period_start
             )
-            updates.append(
-                {
-                    "b_id": row.id,
-                    "status": status,
-                    "amount": new_amount,
-                    "period_start": period_start,
-                    "period_end": period_end,
-                    "reason": reason,
-                    "explanation": explanation,
-                    "ruleset_version": ruleset_version,
-                    "revision": row.revision + 1,
-                    "updated_at": now,
-                    "updated_by": actor,
-                }
-            )
+            updates.append((status, new_amount, period_start, period_end, row.revision + 1, row.id))
             revision_rows.append(
                 (row.id, row.revision + 1, status, new_amount, period_start, period_end)
             )
@@ -249,43 +312,43 @@ def store_revisions(
             new_ids[entitlement_id] = cast(uuid.UUID, values["uid"])
             revision_rows.append((entitlement_id, number, status, amount, start, end))
     if updates:
-        t = _ENTITLEMENTS
-        statement = (
-            update(t)
-            .where(t.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in updates[0] if name != "b_id"})
+        # at the driver, the values the rows share (the explanation above all) bound once
+        shared = (reason, explanation, ruleset_version, now, actor)
+        update_rows(
+            connection,
+            _ENTITLEMENTS,
+            _UPDATED,
+            [(*values[:-1], *shared, values[-1]) for values in updates],
         )
-        connection.execute(statement, updates)
     by_uid = {r.entitlement_uid: r for r in revisions}
     letters: dict[tuple[Any, ...], str] = {}
     uid_of_id = {row.id: row.uid for row in stored.values()}
     uid_of_id.update(new_ids)
     for entitlement_id, number, *_ in revision_rows:
         letters[(entitlement_id, number)] = by_uid[uid_of_id[entitlement_id]].letter_reference
-    columns = (
-        "entitlement_id",
-        "revision",
-        "status",
-        "amount",
-        "period_start",
-        "period_end",
-        "reason",
-        "explanation",
-        "ruleset_version",
-        "actor",
-        "acting_for",
-        "event_id",
-        "letter_reference",
-        "recorded_at",
-    )
-    insert_rows(
+    # what the revisions share bound once per statement on SQLite (insert_rows_sharing)
+    insert_rows_sharing(
         connection,
         _REVISIONS,
-        columns,
-        [
-            (*row, reason, explanation, ruleset_version, actor, None, None, letters[row[:2]], now)
-            for row in revision_rows
-        ],
+        {
+            "reason": reason,
+            "explanation": explanation,
+            "ruleset_version": ruleset_version,
+            "actor": actor,
+            "acting_for": None,
+            "event_id": None,
+            "recorded_at": now,
+        },
+        (
+            "entitlement_id",
+            "revision",
+            "status",
+            "amount",
+            "period_start",
+            "period_end",
+            "letter_reference",
+        ),
+        [(*row, letters[row[:2]]) for row in revision_rows],
     )
     events: list[Event] = []
     for r in revisions:

@@ -133,4 +133,6 @@ def send_decision_letters(
                 locale=locale,
             )
         )
-    return notify.send_letters(session, letters, actor=actor, log_signer=log_signer)
+    return notify.send_letters(
+        session, letters, actor=actor, log_signer=log_signer, preferences=preferences
+    )

@@ -1,0 +1,206 @@
+"""Bulk writes at the driver (``update_rows``, ``insert_rows_sharing``) store what
+SQLAlchemy's own statements would, on SQLite and PostgreSQL; a value the rows share is
+converted once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from joinedup.core.db import Database, update_rows
+from joinedup.proactive.models import Entitlement
+
+_ENTITLEMENTS = cast(Table, Entitlement.__table__)
+_COLUMNS = ("status", "amount", "period_start", "explanation", "updated_at", "updated_by")
+
+
+def _entitlement(session: Session, code: str) -> int:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    row = Entitlement(
+        uid=uuid.uuid4(),
+        person_code=code,
+        service_code="child-benefit",
+        occasion="",
+        owner_member_class="GOV",
+        owner_member_code="70000001",
+        delivery_mode="automatic",
+        status="granted",
+        amount=10_000,
+        period_start=date(2026, 1, 1),
+        period_end=None,
+        life_event=None,
+        regarding_code=None,
+        reason="before",
+        explanation={"before": True},
+        ruleset="demo",
+        ruleset_version="1",
+        variable="child_benefit",
+        legal_basis="Act § 1",
+        legal_basis_url=None,
+        revision=1,
+        created_at=now,
+        updated_at=now,
+        updated_by="test",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _stored(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
+    e = Entitlement
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(e.status, e.amount, e.period_start, e.explanation, e.updated_at, e.updated_by)
+            .where(e.id.in_(ids))
+            .order_by(e.id)
+        )
+    ]
+
+
+def test_rows_are_updated_as_sqlalchemy_updates_them(database: Database) -> None:
+    shared = {"law_version": "v2", "changes": ["a=1"]}
+    at = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    with database.unit_of_work() as session:
+        ours = [_entitlement(session, f"3900101000{i}") for i in range(3)]
+        theirs = [_entitlement(session, f"3900102000{i}") for i in range(3)]
+        values = [
+            ("ended", 13_000, date(2026, 2, 1), shared, at, "proactive:reevaluation"),
+            ("granted", None, date(2026, 3, 1), shared, at, "proactive:reevaluation"),
+            ("offered", 7, date(2026, 4, 1), {"own": 1}, at, "proactive:reevaluation"),
+        ]
+        update_rows(
+            session.connection(),
+            _ENTITLEMENTS,
+            _COLUMNS,
+            [(*row, entitlement) for row, entitlement in zip(values, ours, strict=True)],
+        )
+        for row, entitlement in zip(values, theirs, strict=True):
+            session.execute(
+                update(Entitlement)
+                .where(Entitlement.id == entitlement)
+                .values(dict(zip(_COLUMNS, row, strict=True)))
+            )
+        session.expire_all()
+        assert _stored(session, ours) == _stored(session, theirs)
+        assert _stored(session, ours)[0][3] == shared
+        assert _stored(session, ours)[1][4] == at
+
+
+def test_a_value_the_rows_share_is_converted_once(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serialised: list[Any] = []
+    column_type = _ENTITLEMENTS.c.explanation.type
+    original = column_type._cached_bind_processor
+
+    def counting(dialect: Any) -> Any:
+        process = original(dialect)
+        assert process is not None
+
+        def counted(value: Any) -> Any:
+            serialised.append(value)
+            return process(value)
+
+        return counted
+
+    shared = {"law_version": "v2"}
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    with sqlite_database.unit_of_work() as session:
+        ids = [_entitlement(session, f"3900103000{i}") for i in range(5)]
+        monkeypatch.setattr(column_type, "_cached_bind_processor", counting)
+        update_rows(
+            session.connection(),
+            _ENTITLEMENTS,
+            ("explanation", "updated_at"),
+            [(shared, at, entitlement) for entitlement in ids],
+        )
+        assert serialised == [shared]
+        explanations = session.scalars(
+            select(Entitlement.explanation).where(Entitlement.id.in_(ids))
+        ).all()
+        assert explanations == [shared] * 5
+
+
+def test_a_row_of_the_wrong_width_is_refused(sqlite_database: Database) -> None:
+    with sqlite_database.unit_of_work() as session, pytest.raises(ValueError, match="values"):
+        update_rows(session.connection(), _ENTITLEMENTS, ("status", "amount"), [("ended", 1)])
+
+
+def test_rows_sharing_values_are_stored_as_whole_rows_are(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows than one statement takes (several statements), NULLs and every kind of value
+    among the shared and the own values: stored as :func:`insert_rows` stores whole rows."""
+    import joinedup.core.db as db
+
+    monkeypatch.setattr(db, "MAX_PARAMETERS", 60)
+    at = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
+    shared = {
+        "owner_member_class": "GOV",
+        "owner_member_code": "70000001",
+        "service_code": "child-benefit",
+        "occasion": "",
+        "delivery_mode": "automatic",
+        "status": "granted",
+        "period_start": date(2026, 2, 1),
+        "period_end": None,
+        "life_event": None,
+        "regarding_code": None,
+        "reason": "law",
+        "explanation": {"law_version": "v2", "changes": ["a=1"]},
+        "ruleset": "demo",
+        "ruleset_version": "2",
+        "variable": "child_benefit",
+        "legal_basis": "Act § 1",
+        "legal_basis_url": None,
+        "revision": 1,
+        "created_at": at,
+        "updated_at": at,
+        "updated_by": "test",
+    }
+    own = ("uid", "person_code", "amount")
+
+    def made(prefix: str) -> list[tuple[Any, ...]]:
+        return [
+            (uuid.uuid4(), f"{prefix}{i:04d}", None if i % 3 == 0 else 100 * i) for i in range(25)
+        ]
+
+    sharing, whole = made("3900104"), made("3900105")
+    with database.unit_of_work() as session:
+        connection = session.connection()
+        db.insert_rows_sharing(connection, _ENTITLEMENTS, shared, own, sharing)
+        db.insert_rows(
+            connection,
+            _ENTITLEMENTS,
+            (*own, *shared),
+            [(*row, *shared.values()) for row in whole],
+        )
+    columns = [c for c in _ENTITLEMENTS.c if c.key not in {"id", "uid", "person_code"}]
+    with database.reading() as session:
+
+        def stored(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            found = {
+                row[0]: tuple(row[1:])
+                for row in session.execute(
+                    select(Entitlement.uid, *columns).where(
+                        Entitlement.uid.in_([row[0] for row in rows])
+                    )
+                )
+            }
+            return [found[row[0]] for row in rows]
+
+        assert stored(sharing) == stored(whole)
+        assert [row[columns.index(_ENTITLEMENTS.c.amount)] for row in stored(sharing)] == [
+            row[2] for row in sharing
+        ]
+        assert (
+            stored(sharing)[0][columns.index(_ENTITLEMENTS.c.explanation)]
+            == (shared["explanation"])
+        )
