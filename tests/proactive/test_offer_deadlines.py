@@ -173,3 +173,36 @@ def test_a_bad_time_to_answer_is_refused_naming_the_field(
     assert message in problem["message"]
     with seeded.reading() as session:  # nothing written
         assert _service(session, code).respond_within_days == service.respond_within_days
+
+
+def test_an_offer_made_by_a_change_of_the_law_gives_its_last_day_in_its_letter() -> None:
+    from datetime import date
+
+    from joinedup.proactive.reevaluation.ledger import Revision, ServiceSpec
+    from joinedup.proactive.reevaluation.letters import _paragraphs
+
+    def letter(days: int | None) -> str:
+        spec = ServiceSpec(
+            code="food-parcels",
+            names={"en": "Food parcels"},
+            owner_member_class="GOV",
+            owner_member_code="70000000",
+            owner_subsystem="benefits",
+            delivery_mode="proactive_offer",
+            ruleset="demo",
+            variable="food_parcels",
+            purpose="benefit-eligibility",
+            legal_basis="Act",
+            legal_basis_url=None,
+            respond_within_days=days,
+        )
+        revision = Revision("38001010000", spec, uuid.uuid4(), 1, "offered", 1000, None, None)
+        paragraphs = _paragraphs(
+            revision, effective_from=date(2027, 1, 1), citation="Act §1", locale="en"
+        )
+        return " ".join(paragraphs)
+
+    last_day = today() + timedelta(days=60)
+    assert f"by {last_day:%B} {last_day.day}, {last_day.year}" in letter(60)
+    assert "the offer lapses" in letter(60)
+    assert "lapses" not in letter(None)

@@ -63,6 +63,9 @@ class ServiceSpec:
     purpose: str
     legal_basis: str
     legal_basis_url: str | None
+    #: An offer's days to be accepted before it lapses (None: no limit; runs planned before
+    #: the field existed have none).
+    respond_within_days: int | None = None
 
     @property
     def due_status(self) -> str:

@@ -7,7 +7,7 @@ so a chunk sent again (after a crash) is a replay, never a second letter."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from joinedup import notify
 from joinedup.core import i18n
+from joinedup.core.clock import today
 from joinedup.core.i18n import gettext as _
 from joinedup.core.keys import SigningKey
 from joinedup.proactive.reevaluation.ledger import Revision
@@ -64,7 +65,17 @@ def _paragraphs(
                 _("It is paid to you without an application. You may opt out in the portal.")
             )
         elif revision.status == "offered":
-            paragraphs.append(_("Confirm the offer in the portal: it takes one step."))
+            days = revision.service.respond_within_days
+            if days is None:
+                paragraphs.append(_("Confirm the offer in the portal: it takes one step."))
+            else:  # counted from this decision, as the entitlement's page counts it
+                by = format_date(today() + timedelta(days=days), format="long", locale=locale)
+                paragraphs.append(
+                    _(
+                        "Confirm the offer in the portal by {day}: it takes one step. If you "
+                        "have not confirmed it by then, the offer lapses."
+                    ).format(day=by)
+                )
         else:
             paragraphs.append(_("Apply through the portal to receive it."))
     paragraphs.append(

@@ -24,6 +24,7 @@ def service_spec(service: catalogue.CatalogueService) -> ServiceSpec:
         purpose=service.purpose,
         legal_basis=service.legal_basis,
         legal_basis_url=service.legal_basis_url,
+        respond_within_days=service.respond_within_days,
     )
 
 
