@@ -3,6 +3,7 @@ it is refused, and the daily job lets what was not accepted lapse, with a letter
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -178,23 +179,14 @@ def test_a_bad_time_to_answer_is_refused_naming_the_field(
 def test_an_offer_made_by_a_change_of_the_law_gives_its_last_day_in_its_letter() -> None:
     from datetime import date
 
-    from joinedup.proactive.reevaluation.ledger import Revision, ServiceSpec
+    from reevaluation_support import child_benefit
+
+    from joinedup.proactive.reevaluation.ledger import Revision
     from joinedup.proactive.reevaluation.letters import _paragraphs
 
     def letter(days: int | None) -> str:
-        spec = ServiceSpec(
-            code="food-parcels",
-            names={"en": "Food parcels"},
-            owner_member_class="GOV",
-            owner_member_code="70000000",
-            owner_subsystem="benefits",
-            delivery_mode="proactive_offer",
-            ruleset="demo",
-            variable="food_parcels",
-            purpose="benefit-eligibility",
-            legal_basis="Act",
-            legal_basis_url=None,
-            respond_within_days=days,
+        spec = dataclasses.replace(
+            child_benefit(), delivery_mode="proactive_offer", respond_within_days=days
         )
         revision = Revision("38001010000", spec, uuid.uuid4(), 1, "offered", 1000, None, None)
         paragraphs = _paragraphs(

@@ -331,6 +331,26 @@ def services_for_life_event(session: Session, *, life_event: LifeEvent) -> list[
     return _records(session, rows)
 
 
+def active_services(
+    session: Session,
+    *,
+    owner_member_class: str | None = None,
+    owner_member_code: str | None = None,
+    delivery_mode: DeliveryMode | None = None,
+) -> list[CatalogueService]:
+    """Every active service (of one owner, of one delivery mode), by code, in one read — for
+    the platform's own jobs and checks; people and integrators page through
+    :func:`list_catalogued_services`. Reads only."""
+    statement = select(ServiceRow).where(ServiceRow.active.is_(True))
+    if owner_member_class is not None:
+        statement = statement.where(ServiceRow.owner_member_class == owner_member_class)
+    if owner_member_code is not None:
+        statement = statement.where(ServiceRow.owner_member_code == owner_member_code)
+    if delivery_mode is not None:
+        statement = statement.where(ServiceRow.delivery_mode == delivery_mode.value)
+    return _records(session, session.scalars(statement.order_by(ServiceRow.code)).all())
+
+
 def services_by_life_event(session: Session) -> dict[LifeEvent, list[CatalogueService]]:
     """The portal's home: every life event (in order) with the active services it concerns."""
     rows = session.scalars(select(ServiceRow).where(ServiceRow.active.is_(True))).all()
@@ -342,6 +362,7 @@ def services_by_life_event(session: Session) -> dict[LifeEvent, list[CatalogueSe
 
 
 __all__ = [
+    "active_services",
     "catalogue_service",
     "get_catalogued_service",
     "list_catalogued_services",

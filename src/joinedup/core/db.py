@@ -351,28 +351,14 @@ def insert_rows(
         connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
         return
     plan = _insert_plan(table, names, dialect, marker, plain_values)
-    converted, width = plan.converted, plan.width
-    # per converted column, the last value and what it became: a batch's rows often share
-    # one timestamp object (a group's ``logged_at``), converted once instead of per row
-    last: list[tuple[Any, Any]] = [(None, None)] * len(converted)
+    # a batch's rows often share one timestamp object (a group's ``logged_at``): the
+    # converter turns it into the driver's value once, not per row
+    convert = _converter(plan.converted, plan.width)
     for start in range(0, len(rows), plan.per_statement):
         chunk = rows[start : start + plan.per_statement]
         values: list[Any] = []
         for row in chunk:
-            if len(row) != width:
-                raise ValueError(f"a row of {len(row)} values for {width} columns")
-            if converted:
-                row = list(row)
-                for which, (position, process) in enumerate(converted):
-                    value = row[position]
-                    if value is None:
-                        continue
-                    seen, result = last[which]
-                    if seen is not value:
-                        result = process(value)
-                        last[which] = (value, result)
-                    row[position] = result
-            values.extend(row)
+            values.extend(convert(row))
         connection.exec_driver_sql(plan.statement(len(chunk)), tuple(values))
 
 

@@ -314,43 +314,34 @@ def lapse_offers(session: Session, *, on: date) -> int:
     (a new revision by the proactive services, ``entitlement.ended.v1``) and its letter tells
     the person they did not accept it in time. Returns how many lapsed."""
     changes: list[Change] = []
-    cursor: str | None = None
-    while True:
-        page = catalogue.list_catalogued_services(
-            session,
-            delivery_mode=DeliveryMode.PROACTIVE_OFFER,
-            page=PageRequest(limit=100, cursor=cursor),
-        )
-        for service in page.items:
-            if service.respond_within_days is None:
-                continue
-            # updated on or after this instant: its last day is ``on`` or later
-            since = datetime.combine(on - timedelta(days=service.respond_within_days), time(), UTC)
-            rows = session.scalars(
-                select(Entitlement)
-                .where(
-                    Entitlement.service_code == service.code,
-                    Entitlement.status == EntitlementStatus.OFFERED.value,
-                    Entitlement.updated_at < since,
-                )
-                .order_by(Entitlement.id)
-                .with_for_update()
+    offers = catalogue.active_services(session, delivery_mode=DeliveryMode.PROACTIVE_OFFER)
+    for service in offers:
+        if service.respond_within_days is None:
+            continue
+        # updated on or after this instant: its last day is ``on`` or later
+        since = datetime.combine(on - timedelta(days=service.respond_within_days), time(), UTC)
+        rows = session.scalars(
+            select(Entitlement)
+            .where(
+                Entitlement.service_code == service.code,
+                Entitlement.status == EntitlementStatus.OFFERED.value,
+                Entitlement.updated_at < since,
             )
-            for row in rows:
-                last_day = respond_by(row, service)
-                change = set_status(
-                    session,
-                    row,
-                    status=EntitlementStatus.ENDED,
-                    reason=texts.OFFER_LAPSED,
-                    actor=PROACTIVE_ACTOR,
-                    period_end=on,
-                    cause="offer-lapsed",
-                )
-                change.extra["lapsed"] = last_day.isoformat() if last_day else ""
-                changes.append(change)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+            .order_by(Entitlement.id)
+            .with_for_update()
+        )
+        for row in rows:
+            last_day = respond_by(row, service)
+            change = set_status(
+                session,
+                row,
+                status=EntitlementStatus.ENDED,
+                reason=texts.OFFER_LAPSED,
+                actor=PROACTIVE_ACTOR,
+                period_end=on,
+                cause="offer-lapsed",
+            )
+            change.extra["lapsed"] = last_day.isoformat() if last_day else ""
+            changes.append(change)
     send_decision_letters(session, changes, actor=PROACTIVE_ACTOR)
     return len(changes)

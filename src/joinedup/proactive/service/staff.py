@@ -19,21 +19,6 @@ from joinedup.registries import is_valid_personal_code
 SHOWN = "entitlements"
 
 
-def _services_for(
-    session: Session, *, member_class: str, member_code: str
-) -> list[catalogue.CatalogueService]:
-    found: list[catalogue.CatalogueService] = []
-    cursor: str | None = None
-    while True:
-        page = catalogue.list_catalogued_services(
-            session, owner_member_code=member_code, page=PageRequest(limit=100, cursor=cursor)
-        )
-        found += [s for s in page.items if s.owner.member_class == member_class]
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
-
-
 def look_up_entitlements(
     session: Session,
     *,
@@ -52,7 +37,9 @@ def look_up_entitlements(
         problems.append({"field": "personal_code", "message": "is not a personal code"})
     services = [
         s
-        for s in _services_for(session, member_class=member_class, member_code=member_code)
+        for s in catalogue.active_services(
+            session, owner_member_class=member_class, owner_member_code=member_code
+        )
         if s.purpose == lookup.purpose
     ]
     if not services:

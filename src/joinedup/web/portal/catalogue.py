@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse
 from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, LifeEvent
 from joinedup.core.errors import NotFound, ValidationFailed
-from joinedup.core.pagination import PageRequest
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.templating import render
@@ -37,22 +36,9 @@ def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cast(list[CatalogueService], cached[1])
-    found = _read_all(session)
+    found = catalogue.active_services(session)
     request.app.state.catalogue_cache = (now + CACHE_SECONDS, found)
     return found
-
-
-def _read_all(session: ReadSession) -> list[CatalogueService]:
-    found: list[CatalogueService] = []
-    cursor = None
-    while True:
-        page = catalogue.list_catalogued_services(
-            session, page=PageRequest(cursor=cursor, limit=500)
-        )
-        found += page.items
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
 
 
 def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[CatalogueService]]]:
