@@ -17,14 +17,23 @@ the value. The idempotency on ``reference`` and the transaction are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import DomainError, ValidationFailed
@@ -37,7 +46,20 @@ Reference = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[!-~]+$"),
 ]
 PersonalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
-Text200 = Annotated[str, StringConstraints(max_length=200)]
+#: Control characters (C0, DEL, C1): nothing a register's text holds, and PostgreSQL refuses NUL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The largest register reference (a 64-bit column): a larger one is no reference at all.
+MAX_REF = 2**63 - 1
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
 
 
 class _Body(BaseModel):
@@ -80,17 +102,19 @@ class MarriageIn(_Body):
 class AddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    municipality_code: str = Field(max_length=8)
+    municipality_code: Text = Field(max_length=8)
     street: Text200
-    house_number: str = Field(max_length=20)
-    apartment: str | None = Field(None, max_length=20)
-    postcode: str = Field(max_length=10)
+    house_number: Text = Field(max_length=20)
+    apartment: Text | None = Field(None, max_length=20)
+    postcode: Text = Field(max_length=10)
 
 
 class MoveIn(_Body):
     personal_code: PersonalCode
     moved_on: date
-    address_id: int | None = Field(None, description="A registered address; or give `address`.")
+    address_id: int | None = Field(
+        None, ge=1, le=MAX_REF, description="A registered address; or give `address`."
+    )
     address: AddressIn | None = Field(
         None, description="The address's details (registered if the register has no such one)."
     )
@@ -342,7 +366,13 @@ def _record_marriage(session: Session, body: MarriageIn, actor: str) -> WriteOut
         if body.kind == "marriage"
         else registries.UnionKind.REGISTERED_PARTNERSHIP
     )
-    fields = {"person_id": "spouses[0]", "spouse_id": "spouses[1]", "married_on": "marriedOn"}
+    fields = {
+        "person_id": "spouses[0]",
+        "spouse_id": "spouses[1]",
+        "married_on": "marriedOn",
+        "valid_from": "marriedOn",
+        "valid_to": "spouses",  # an open union with someone who has died
+    }
     with _named(fields):
         relation = registries.register_marriage(
             session,

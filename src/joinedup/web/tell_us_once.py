@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from joinedup import tellusonce
 from joinedup.core.pagination import Page, PageRequest
@@ -33,6 +33,8 @@ def _operator(request: Request) -> StaffContext:
 
 
 Operator = Annotated[StaffContext, Depends(_operator)]
+#: A row id: a 64-bit integer (a larger one is no id, and the database cannot compare it).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/status", summary="Life events and notifications by state")
@@ -42,7 +44,7 @@ def get_status(operator: Operator, session: ReadSession) -> tellusonce.StatusRec
 
 @router.get("/life-events/{life_event_id}", summary="A life event: each agency's notification")
 def get_life_event(
-    life_event_id: int, operator: Operator, session: ReadSession
+    life_event_id: RowId, operator: Operator, session: ReadSession
 ) -> tellusonce.LifeEventRecord:
     return tellusonce.life_event_status(session, life_event_id=life_event_id)
 
@@ -62,7 +64,7 @@ def get_dead_letters(
     summary="Queue a dead-lettered notification again (same message id)",
 )
 def post_replay(
-    notification_id: int, operator: Operator, session: WriteSession
+    notification_id: RowId, operator: Operator, session: WriteSession
 ) -> tellusonce.NotificationRecord:
     """A worker delivers it again; an agency that did handle it answers the repeat without
     acting twice. 404 for an unknown notification, 409 for one not in the dead-letter list."""

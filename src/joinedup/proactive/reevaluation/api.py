@@ -2,7 +2,8 @@
 central digital office (OAuth 2.0 client credentials of an exchange subsystem).
 
 - ``POST /api/v1/proactive/law-versions`` publishes a parameter version (the caller's member
-  owns it); ``GET …/law-versions/{uid}`` reads one.
+  owns it, and must own a catalogued service the ruleset decides); ``GET …/law-versions/{uid}``
+  reads one.
 - ``POST /api/v1/proactive/reevaluations`` plans a run and starts it in the background
   (``202``); ``GET …/reevaluations/{uid}`` is its progress; ``POST …/{uid}/resume`` starts a
   run that stopped again where it stopped.
@@ -21,7 +22,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.orm import Session
 
-from joinedup import exchange
+from joinedup import catalogue, exchange
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, Forbidden
 from joinedup.core.http import ReadSession, WriteSession, get_database
@@ -38,6 +39,7 @@ from joinedup.proactive.reevaluation.service import (
     start_reevaluation,
 )
 from joinedup.proactive.reevaluation.services import catalogued_specs
+from joinedup.rules import get_ruleset
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/proactive", tags=["proactive: law changes"])
@@ -65,6 +67,17 @@ def _allowed(session: Session, client: exchange.ClientIdentity, owner: str) -> N
         return
     raise Forbidden("Only the agency that published the law version, or the central digital "
                     "office, may do this.")  # fmt: skip
+
+
+def _may_change(session: Session, client: exchange.ClientIdentity, ruleset: str) -> None:
+    """Only an agency whose catalogued services the ruleset decides changes its law: a
+    version is in force for every later decision of every service of the ruleset."""
+    get_ruleset(ruleset)  # an unknown ruleset is named as such, whoever asks
+    owned = catalogue.active_services(
+        session, owner_member_class=client.member_class, owner_member_code=client.member_code
+    )
+    if not any(service.ruleset == ruleset for service in owned):
+        raise Forbidden("Only an agency whose services this ruleset decides may change its law.")
 
 
 _RUNNING: set[uuid.UUID] = set()
@@ -98,6 +111,7 @@ def _run_in_background(database: Database, uid: uuid.UUID) -> bool:
     summary="Publish a parameter version of a ruleset, in force from a date",
 )
 def post_law_version(body: LawVersionIn, client: Client, session: WriteSession) -> LawVersionOut:
+    _may_change(session, client, body.ruleset)
     record = publish_law_version(
         session,
         ruleset=body.ruleset,

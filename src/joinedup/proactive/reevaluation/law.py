@@ -8,10 +8,12 @@ still gives the earlier law.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +27,14 @@ from joinedup.proactive.reevaluation.models import LawVersion
 from joinedup.rules import ParameterChange, Ruleset, apply_reform, get_ruleset
 
 MAX_CHANGES = 50
+#: A parameter's value is an amount, a threshold, a rate or an age: finite, and below this
+#: (a larger value, Infinity or NaN would be in force for every later decision, and the
+#: rules could not work out an amount with it: every life event would fail).
+MAX_VALUE = Decimal(10) ** 12
+#: The earliest day a version may take effect (the rules' periods are four-digit years).
+EARLIEST_EFFECTIVE = date(1900, 1, 1)
+#: Control characters: nothing a citation holds (and PostgreSQL refuses NUL).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,15 @@ def _parse(changes: list[str], effective_from: date) -> list[ParameterChange]:
         except ValidationFailed as exc:
             problems.append({"field": f"changes[{position}]", "message": exc.detail})
             continue
+        if not change.value.is_finite() or abs(change.value) >= MAX_VALUE:
+            problems.append(
+                {
+                    "field": f"changes[{position}]",
+                    "message": f"the value must be a number between -{MAX_VALUE:,.0f} and "
+                    f"{MAX_VALUE:,.0f}",
+                }
+            )
+            continue
         parsed.append(
             ParameterChange(change.path, change.value, effective_from, change.bracket, change.field)
         )
@@ -116,6 +135,15 @@ def publish_law_version(
     problems = []
     if not citation.strip():
         problems.append({"field": "citation", "message": "name the statute that changed the law"})
+    elif _CONTROL.search(citation):
+        problems.append({"field": "citation", "message": "must not contain control characters"})
+    if effective_from < EARLIEST_EFFECTIVE:
+        problems.append(
+            {
+                "field": "effective_from",
+                "message": f"must be {EARLIEST_EFFECTIVE.isoformat()} or later",
+            }
+        )
     member_class, _, member_code = owner.partition("/")
     if not member_class or not member_code:
         problems.append({"field": "owner", "message": "must be CLASS/CODE"})
