@@ -122,6 +122,22 @@ def test_routes_added_after_the_index_are_found(app: FastAPI) -> None:
         app.router.routes.insert(0, Route("/portal/messages", PlainTextResponse("first")))
         assert client.get("/portal/messages").text == "first"
 
+        # a route added to a router included earlier, and a router included in that one,
+        # after requests were routed: the index sees each included router's own changes
+        @nested.get("/{thing}/deeper")
+        def deeper(thing: str) -> dict[str, str]:
+            return {"deeper": thing}
+
+        assert client.get("/later/y/deeper").json() == {"deeper": "y"}
+        innermost = APIRouter(prefix="/most")
+
+        @innermost.get("/inner")
+        def inner() -> dict[str, str]:
+            return {"inner": "yes"}
+
+        nested.include_router(innermost)
+        assert client.get("/later/most/inner").json() == {"inner": "yes"}
+
 
 def test_the_root_path_is_taken_off_at_a_segment_boundary() -> None:
     """Served under ``/x``, ``/xa/b`` is the route ``/xa/b`` (as Starlette reads it), not

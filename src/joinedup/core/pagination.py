@@ -69,8 +69,22 @@ def _is_instant(key: ColumnElement[Any]) -> bool:
     return isinstance(kind, DateTime)
 
 
+#: The range of the integer keys (64-bit columns): a value outside it cannot be bound.
+_KEY_RANGE = range(-(2**63), 2**63)
+
+
+def _python_type(key: ColumnElement[Any]) -> type | None:
+    try:
+        kind: type = key.type.python_type
+    except NotImplementedError:
+        return None
+    return kind
+
+
 def _typed(key: ColumnElement[Any], value: Any) -> Any:
-    """A cursor's value as its key's type (an instant is written as text in the cursor)."""
+    """A cursor's value as its key's type (an instant is written as text in the cursor); a
+    value of another type (an object, null, a number for a text key or one beyond 64 bits)
+    was not made by us, and the database would refuse to bind or compare it."""
     if _is_instant(key):
         if not isinstance(value, str):
             raise _bad_cursor()
@@ -81,6 +95,13 @@ def _typed(key: ColumnElement[Any], value: Any) -> Any:
         if instant.tzinfo is None:  # the cursors we write name their time zone
             raise _bad_cursor()
         return instant
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise _bad_cursor()
+    kind = _python_type(key)
+    if kind is int and not (isinstance(value, int) and value in _KEY_RANGE):
+        raise _bad_cursor()
+    if kind is str and not isinstance(value, str):
+        raise _bad_cursor()
     return value
 
 
@@ -102,11 +123,14 @@ def keyset_page(
     request: PageRequest,
     descending: bool = False,
     key_of: Any = None,
+    mappings: bool = False,
 ) -> tuple[list[Any], str | None]:
     """Run ``statement`` for one page ordered by ``keys`` (unique together).
 
     ``key_of(row)`` gives a row's key values (default: the attributes named like the keys).
-    Returns the rows and the cursor of the next page (``None`` when there is none).
+    Returns the rows (the first column's values, ORM objects for ``select(Model)``; with
+    ``mappings``, each row as a mapping of its columns) and the cursor of the next page
+    (``None`` when there is none).
     """
     if not 1 <= request.limit <= MAX_LIMIT:
         raise ValidationFailed(
@@ -117,7 +141,8 @@ def keyset_page(
         values = [_typed(key, value) for key, value in zip(keys, found, strict=True)]
         statement = statement.where(_after(keys, values, descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
-    rows = list(session.scalars(statement.order_by(*order).limit(request.limit + 1)))
+    page = statement.order_by(*order).limit(request.limit + 1)
+    rows: list[Any] = list(session.execute(page).mappings() if mappings else session.scalars(page))
     has_more = len(rows) > request.limit
     rows = rows[: request.limit]
     if not has_more or not rows:
@@ -125,7 +150,7 @@ def keyset_page(
     last = rows[-1]
     if key_of is None:
         names = [str(getattr(key, "key", None) or getattr(key, "name", "")) for key in keys]
-        last_values = [getattr(last, name) for name in names]
+        last_values = [last[name] if mappings else getattr(last, name) for name in names]
     else:
         last_values = list(key_of(last))
     return rows, encode_cursor(last_values)

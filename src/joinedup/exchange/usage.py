@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -210,40 +210,60 @@ class UsageItem:
     law_enforcement: bool
     hidden_until: date | None
     log_index: int
-    canonical: bytes
-    leaf_input: bytes
+    #: The stored row's columns, from which its canonical bytes are written.
+    stored: Mapping[Any, Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def canonical(self) -> bytes:
+        """The record's canonical bytes (written when asked: a list of records shows none)."""
+        return usage_canonical(self.stored)
+
+    @cached_property
+    def leaf_input(self) -> bytes:
+        """The transparency-log entry committing to the record."""
+        return usage_leaf(self.stored, self.canonical)
 
     @classmethod
-    def of(cls, row: DataUsageRecord) -> UsageItem:
-        values = {c.key: getattr(row, c.key) for c in DataUsageRecord.__table__.columns}
-        canonical = usage_canonical(values)
-        return cls(
-            id=row.id,
-            record_id=row.record_id,
-            logged_at=row.logged_at,
-            subject_code=row.subject_code,
-            channel=row.channel,
-            receiver=Receiver(
-                row.receiver_member_class,
-                row.receiver_member_code,
-                row.receiver_member_name,
-                row.receiver_system or "",
-            ),
-            service_xroad_id=row.service_xroad_id,
-            action=row.action,
-            fields=tuple(f for f in row.fields.split(",") if f),
-            purpose=row.purpose,
-            legal_basis=row.legal_basis,
-            case_reference=row.case_reference,
-            user_id=row.user_id,
-            represented_party=row.represented_party,
-            message_id=row.message_id,
-            law_enforcement=row.law_enforcement,
-            hidden_until=row.hidden_until,
-            log_index=row.log_index,
-            canonical=canonical,
-            leaf_input=usage_leaf(values, canonical),
+    def of(cls, row: DataUsageRecord | Mapping[Any, Any]) -> UsageItem:
+        """The item of a stored record: its ORM object, or its row as read by
+        :func:`_rows` (cheaper for a list: no object per record)."""
+        values = (
+            row
+            if isinstance(row, Mapping)
+            else {c.key: getattr(row, c.key) for c in DataUsageRecord.__table__.columns}
         )
+        return cls(
+            id=values["id"],
+            record_id=values["record_id"],
+            logged_at=values["logged_at"],
+            subject_code=values["subject_code"],
+            channel=values["channel"],
+            receiver=Receiver(
+                values["receiver_member_class"],
+                values["receiver_member_code"],
+                values["receiver_member_name"],
+                values["receiver_system"] or "",
+            ),
+            service_xroad_id=values["service_xroad_id"],
+            action=values["action"],
+            fields=tuple(f for f in values["fields"].split(",") if f),
+            purpose=values["purpose"],
+            legal_basis=values["legal_basis"],
+            case_reference=values["case_reference"],
+            user_id=values["user_id"],
+            represented_party=values["represented_party"],
+            message_id=values["message_id"],
+            law_enforcement=values["law_enforcement"],
+            hidden_until=values["hidden_until"],
+            log_index=values["log_index"],
+            stored=values,
+        )
+
+
+@cache
+def _rows() -> Select[Any]:
+    """Every column of the data-usage records, as rows (a list reads no ORM objects)."""
+    return select(*DataUsageRecord.__table__.columns)
 
 
 def _visible(
@@ -286,13 +306,13 @@ def find_usage(
         *_period(since, until),
     )
     total = int(session.scalar(select(func.count()).select_from(DataUsageRecord).where(where)) or 0)
-    rows = session.scalars(
-        select(DataUsageRecord)
+    rows = session.execute(
+        _rows()
         .where(where)
         .order_by(DataUsageRecord.logged_at.desc(), DataUsageRecord.id.desc())
         .offset(offset)
         .limit(limit)
-    )
+    ).mappings()
     return total, [UsageItem.of(row) for row in rows]
 
 
@@ -313,7 +333,7 @@ def list_usage(
 ) -> Page[UsageItem]:
     """The person's visible records, newest first (by the time logged, then id; keyset
     pages), optionally of one receiving member and period."""
-    statement = select(DataUsageRecord).where(
+    statement = _rows().where(
         DataUsageRecord.subject_code == subject_code,
         _visible(on or today()),
         *_period(since, until),
@@ -328,6 +348,7 @@ def list_usage(
         keys=[DataUsageRecord.logged_at.expression, DataUsageRecord.id.expression],
         request=request,
         descending=True,
+        mappings=True,
     )
     return Page[UsageItem](items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
 

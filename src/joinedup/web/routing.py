@@ -73,6 +73,21 @@ def _keys(route: BaseRoute, prefix: str = "") -> Iterator[Key]:
     yield route_key(prefix + path, mount=isinstance(route, Mount))
 
 
+def _routers(router: APIRouter) -> Iterator[APIRouter]:
+    """``router`` and every router it includes, at any depth, once each."""
+    from fastapi.routing import _IncludedRouter
+
+    seen: set[int] = set()
+    pending = [router]
+    while pending:
+        found = pending.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        yield found
+        pending.extend(r.original_router for r in found.routes if isinstance(r, _IncludedRouter))
+
+
 def keys_of(route: BaseRoute) -> set[Key]:
     return set(_keys(route))
 
@@ -100,14 +115,17 @@ class SegmentIndex:
         self.whole: ASGIApp = router.middleware_stack
         self.state: Hashable = None
         self.views: dict[Key, APIRouter] = {}
+        #: Every router the application's router includes, at any depth, and itself.
+        self.routers: tuple[APIRouter, ...] = ()
 
     def _view(self, routes: list[BaseRoute]) -> APIRouter:
         view = copy.copy(self.router)
         view.routes = routes
         return view
 
-    def _build(self, state: Hashable) -> None:
+    def _build(self) -> None:
         router = self.router
+        self.routers = tuple(_routers(router))
         views: dict[Key, APIRouter] = {}
         if not any(True for _ in router._iter_low_priority_routes()):
             found = [(route, keys_of(route)) for route in router.routes]
@@ -116,15 +134,17 @@ class SegmentIndex:
             for wanted in {p for key in named for p in _prefixes(key) if p[0] != ANY}:
                 routes = [r for r, keys in found if _answers(keys, wanted)]
                 views[wanted] = self._view(routes)
-        self.views, self.state = views, state
+        self.views, self.state = views, self._state()
 
     def _state(self) -> Hashable:
-        """What the views were built from: the included routers' version (FastAPI's count of
-        changes), and the top-level routes and settings themselves (``app.mount``, ``app.host``
-        and edits of ``router.routes`` do not change the version)."""
+        """What the views were built from: the version (FastAPI's count of changes) of each
+        router found at the last build (a router included since is found through the version
+        of the one it was included in), and the top-level routes and settings themselves
+        (``app.mount``, ``app.host`` and edits of ``router.routes`` do not change the version).
+        Each request asks: a read of each router's count, not FastAPI's walk of every route."""
         router = self.router
         return (
-            router._get_routes_version(),
+            tuple(r._routes_version for r in self.routers),
             tuple(map(id, router.routes)),
             router.redirect_slashes,
             id(router.default),
@@ -132,9 +152,8 @@ class SegmentIndex:
 
     def view_for(self, path: str) -> APIRouter | None:
         """The view a request for ``path`` is routed by (None: the whole router)."""
-        state = self._state()
-        if state != self.state:
-            self._build(state)
+        if self._state() != self.state:
+            self._build()
         for key in _prefixes(key_of(path)):
             view = self.views.get(key)
             if view is not None:
