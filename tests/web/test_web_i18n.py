@@ -137,15 +137,15 @@ def test_pages_translate_escape_and_format_as_jinjas_newstyle_gettext() -> None:
     from jinja2 import Environment
     from jinja2.ext import InternationalizationExtension  # noqa: F401 (the reference)
 
-    from joinedup.web.templating import templates
+    from joinedup.web.templating import templates, templates_for
 
     source = (
         '{{ _("Who used my data") }}|{{ _("case %(reference)s", reference="<b>7</b>") }}'
         '|{{ _("100%% yours") }}|{% trans n=3 %}{{ n }} day{% pluralize %}{{ n }} days'
         "{% endtrans %}|{{ ngettext('%(num)s day', '%(num)s days', 1) }}"
         '|{% trans who="<i>" %}Hello {{ who }}{% endtrans %}'
+        '|{% trans %}Who used my data{% endtrans %}|{{ ("x", _("100%% yours"))|join("/") }}'
     )
-    ours = templates.env.from_string(source)
     reference = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
     reference.policies["ext.i18n.trimmed"] = True
     reference.install_gettext_callables(  # type: ignore[attr-defined]
@@ -154,12 +154,18 @@ def test_pages_translate_escape_and_format_as_jinjas_newstyle_gettext() -> None:
     theirs = reference.from_string(source)
     for locale in ("en", "et", "en"):  # a sentence made in one language is not the other's
         with i18n.use_locale(locale):
+            ours = templates_for(locale).env.from_string(source)
             assert ours.render() == theirs.render(), locale
     with i18n.use_locale("et"):
-        rendered = ours.render()
+        rendered = templates_for("et").env.from_string(source).render()
     assert rendered.startswith("Kes kasutas minu andmeid|asi &lt;b&gt;7&lt;/b&gt;|100% yours|")
     assert "|1 päev|" in rendered
-    assert rendered.endswith("|Hello &lt;i&gt;")
+    assert rendered.endswith("|Hello &lt;i&gt;|Kes kasutas minu andmeid|x/100% yours")
+    # a sentence with no variables is in the compiled template of each language, not a call
+    compiled = templates_for("et").env.compile('{{ _("Who used my data") }}', raw=True)
+    assert "Kes kasutas minu andmeid" in compiled
+    assert "Who used my data" not in compiled
+    assert templates_for("xx") is templates
     # a text template (no escaping) gets the sentence as it is
     plain = templates.env.from_string(
         '{% autoescape false %}{{ _("case %(reference)s", reference="<b>") }}{% endautoescape %}'

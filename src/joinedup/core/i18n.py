@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -35,8 +35,10 @@ _current_locale: ContextVar[str] = ContextVar("joinedup_locale", default=SOURCE_
 
 
 @lru_cache(maxsize=1)
+@cache
 def available_locales() -> tuple[str, ...]:
-    """The source language, then every language with a catalogue, sorted."""
+    """The source language, then every language with a catalogue, sorted (the catalogues
+    ship with the package: looked for once, not on every page)."""
     found = {path.parent.parent.name for path in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
     return (SOURCE_LOCALE, *sorted(found - {SOURCE_LOCALE}))
 

@@ -1,7 +1,11 @@
-"""Server-rendered pages: one Jinja2 environment with gettext, shared by every page.
+"""Server-rendered pages: a Jinja2 environment with gettext per language, shared by every page.
 
 Templates translate with ``_()``/``{% trans %}``; the functions installed read the language of
-the current request (set by the middleware), so one environment serves every language.
+the current request (set by the middleware). A sentence with no variables (most of a page's
+words) is translated when the template is compiled, in the environment of each language: a
+page shows it as it shows its markup, with no call. So each language has its own environment
+(:func:`templates_for`), all sharing one dict of globals; ``templates`` is the source
+language's.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import jinja2
 import jinja2.runtime
 from babel import Locale
 from babel.numbers import format_currency
+from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -29,8 +35,53 @@ from joinedup.web.context import request_id_of
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+class _SentencesOfOneLanguage(NodeTransformer):
+    """Replaces each ``_("…")``/``gettext("…")`` of a constant sentence with no variables
+    (``{% trans %}`` with none compiles to the same call) by the sentence as
+    :func:`_page_gettext` would give it in ``locale``: translated, formatted with no variables,
+    markup when the template escapes."""
+
+    def __init__(self, locale: str, autoescape: bool) -> None:
+        self.locale, self.autoescape = locale, autoescape
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 (Jinja's visitor names)
+        if (
+            isinstance(node.node, nodes.Name)
+            and node.node.name in _GETTEXT_NAMES
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+        ):
+            sentence = _sentence(self.locale, node.args[0].value, self.autoescape)
+            return nodes.Const(sentence, lineno=node.lineno)
+        return self.generic_visit(node)
+
+
+#: The names a template translates a sentence with (installed by :func:`_environment`).
+_GETTEXT_NAMES = frozenset({"_", "gettext"})
+
+
+class _PageEnvironment(jinja2.Environment):
+    """An environment whose templates have their constant sentences in one language."""
+
+    locale: str = i18n.SOURCE_LOCALE
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        autoescape = self.autoescape(name) if callable(self.autoescape) else self.autoescape
+        # a template's own {% autoescape %} blocks would change what a sentence must be:
+        # such a template keeps its calls
+        if any(True for _ in tree.find_all((nodes.ScopedEvalContextModifier,))):
+            return tree
+        transformed = _SentencesOfOneLanguage(self.locale, bool(autoescape)).visit(tree)
+        return cast(nodes.Template, transformed)
+
+
+def _environment(
+    locale: str = i18n.SOURCE_LOCALE, globals_: dict[str, Any] | None = None
+) -> jinja2.Environment:
+    env = _PageEnvironment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
@@ -56,6 +107,10 @@ def _environment() -> jinja2.Environment:
     env.globals.update(_=_page_gettext, gettext=_page_gettext, ngettext=_page_ngettext)
     env.globals["stored_text"] = stored_text
     env.globals["format_money"] = format_money
+    env.locale = locale
+    if globals_ is not None:  # one dict for every language: what is added later is in all
+        globals_.update(env.globals)
+        env.globals = globals_
     return env
 
 
@@ -157,6 +212,21 @@ def _page_context(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(env=_environment(), context_processors=[_page_context])
+_BY_LOCALE = {
+    locale: (
+        templates
+        if locale == i18n.SOURCE_LOCALE
+        else Jinja2Templates(
+            env=_environment(locale, templates.env.globals), context_processors=[_page_context]
+        )
+    )
+    for locale in i18n.available_locales()
+}
+
+
+def templates_for(locale: str) -> Jinja2Templates:
+    """The pages in ``locale`` (the source language's for a language with no catalogue)."""
+    return _BY_LOCALE.get(locale, templates)
 
 
 def render(
@@ -167,7 +237,7 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return templates_for(i18n.current_locale()).TemplateResponse(
         request, name, dict(context or {}), status_code=status_code, headers=headers
     )
 
@@ -194,8 +264,8 @@ def compile_templates() -> int:
     """Compile every page template now (a web process's start-up) rather than when its first
     request comes: under load, the first requests of every page otherwise compile it at the
     same time in every thread of the pool, each slowed by the others. Returns how many."""
-    env = templates.env
-    names = env.list_templates(extensions=["html"])
-    for name in names:
-        env.get_template(name)
+    names = templates.env.list_templates(extensions=["html"])
+    for language in _BY_LOCALE.values():
+        for name in names:
+            language.env.get_template(name)
     return len(names)

@@ -8,6 +8,7 @@ keeps what it read for :data:`CACHE_SECONDS` (on the application's state: one pe
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,15 +31,45 @@ LEVELS = ("national", "regional", "local")
 CACHE_SECONDS = 60.0
 
 
-def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
-    """Every active catalogued service (from the process's copy when it is fresh)."""
+@dataclass(frozen=True)
+class _Copy:
+    """What the process keeps of the catalogue: the services, and the start page's counts
+    (worked out once per copy, not on every start page)."""
+
+    services: list[CatalogueService]
+    life_events: list[tuple[LifeEvent, int]]
+    levels: list[tuple[str, int]]
+
+    @classmethod
+    def of(cls, services: list[CatalogueService]) -> _Copy:
+        counts = {
+            event: sum(1 for s in services if any(r.life_event is event for r in s.life_events))
+            for event in LifeEvent
+        }
+        return cls(
+            services=services,
+            life_events=[(event, count) for event, count in counts.items() if count],
+            levels=[
+                (level, sum(1 for s in services if s.level.value == level)) for level in LEVELS
+            ],
+        )
+
+
+def _copy(request: Request, session: ReadSession) -> _Copy:
+    """The process's copy of the catalogue (read again when it is older than
+    :data:`CACHE_SECONDS`)."""
     cached = getattr(request.app.state, "catalogue_cache", None)
     now = time.monotonic()
     if cached is not None and cached[0] > now:
-        return cast(list[CatalogueService], cached[1])
-    found = catalogue.active_services(session)
+        return cast(_Copy, cached[1])
+    found = _Copy.of(catalogue.active_services(session))
     request.app.state.catalogue_cache = (now + CACHE_SECONDS, found)
     return found
+
+
+def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
+    """Every active catalogued service (from the process's copy when it is fresh)."""
+    return _copy(request, session).services
 
 
 def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[CatalogueService]]]:
@@ -51,15 +82,8 @@ def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[Catalog
 def home_context(request: Request, session: ReadSession) -> dict[str, object]:
     """What the portal's start page shows of the catalogue: each life event with how many
     services it concerns, and how many services each level of government has."""
-    services = _all(request, session)
-    counts = {
-        event: sum(1 for s in services if any(r.life_event is event for r in s.life_events))
-        for event in LifeEvent
-    }
-    return {
-        "life_events": [(event, count) for event, count in counts.items() if count],
-        "levels": [(level, sum(1 for s in services if s.level.value == level)) for level in LEVELS],
-    }
+    found = _copy(request, session)
+    return {"life_events": found.life_events, "levels": found.levels}
 
 
 @router.get("/life-events/{event}")
