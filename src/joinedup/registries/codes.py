@@ -30,6 +30,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import mul
 
 import numpy as np
 import numpy.typing as npt
@@ -141,8 +142,8 @@ def is_valid_personal_code(code: str) -> bool:
     if len(code) != PERSONAL_CODE_LENGTH or not code.isascii() or not code.isdigit():
         return False
     digits = [ord(c) - 48 for c in code]
-    first = sum(d * w for d, w in zip(digits, _W1, strict=False)) % 11
-    second = sum(d * w for d, w in zip(digits, _W2, strict=False)) % 11
+    first = sum(map(mul, digits, _W1)) % 11  # map stops at the shorter, as zip does
+    second = sum(map(mul, digits, _W2)) % 11
     check = first if first < 10 else (second if second < 10 else 0)
     if first == 10 or check != digits[10]:
         return False
