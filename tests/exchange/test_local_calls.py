@@ -11,9 +11,18 @@ from sqlalchemy import func, select
 from joinedup.core.db import Database
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.keys import load_log_signing_key
+from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import inclusion_proof, latest_tree_head, leaf_hash, verify_inclusion
-from joinedup.exchange import LocalCallRefused, exchange_client, member_signing_key
+from joinedup.exchange import (
+    LocalCallRefused,
+    ServiceRef,
+    SubsystemRef,
+    exchange_client,
+    list_access_rights,
+    member_signing_key,
+    revoke_access_right,
+)
 from joinedup.exchange.canonical import message_leaf
 from joinedup.exchange.messagelog import message_row, signatures_valid
 from joinedup.exchange.records import CallRecord, DataUsageRecord, MessageLogRecord
@@ -150,6 +159,30 @@ def test_a_subsystem_without_a_right_reads_nothing(database: Database, world: Wo
         assert unknown.value.error_type == "Server.ServerProxy.UnknownService"
     assert _count(database, DataUsageRecord) == 0
     assert _count(database, MessageLogRecord) == 2
+
+
+def test_a_right_revoked_between_two_calls_of_one_client_refuses_the_second(
+    database: Database, world: World
+) -> None:
+    """A client remembers what the directory decided only while that directory is in force:
+    a right revoked meanwhile (another snapshot) refuses the next call, which is recorded."""
+    with database.unit_of_work() as session, exchange_client(session, client=BENEFITS) as calls:
+        calls.call(world.service, purpose="child-benefit", query={"personalCode": world.person})
+        rights = list_access_rights(
+            session,
+            page=PageRequest(limit=50),
+            client=SubsystemRef.parse(BENEFITS, instance=INSTANCE),
+            service=ServiceRef.parse(world.service, instance=INSTANCE),
+        ).items
+        for right in rights:
+            revoke_access_right(session, right_id=right.id, reason="abolished", actor="test")
+        with pytest.raises(LocalCallRefused) as refused:
+            calls.call(world.service, purpose="child-benefit", query={"personalCode": world.person})
+        assert refused.value.error_type == "Client.AccessDenied"
+    with database.reading() as session:
+        statuses = sorted(session.scalars(select(MessageLogRecord.status)))
+    assert statuses == [200, 403]
+    assert _count(database, DataUsageRecord) == 1
 
 
 def test_an_unknown_client_subsystem_is_refused_before_any_call(

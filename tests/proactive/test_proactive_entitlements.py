@@ -112,6 +112,52 @@ def test_twins_handled_in_one_batch_get_one_birth_grant_for_both(seeded: Databas
     assert len(entitlements_of_all(seeded, mother)) == 3
 
 
+def test_a_batch_stores_each_revision_as_the_entitlement_was_then(seeded: Database) -> None:
+    """One batch creates an entitlement and changes it again, and changes one stored before:
+    each revision holds the entitlement as that change left it (a new amount from its own
+    first day), and the changes carry the session's objects, the explanation as given."""
+    new, stored = adults(seeded, sex="F", count=2, offset=8)
+    start, later = date(2026, 1, 1), date(2026, 3, 1)
+    _record(seeded, _outcome(seeded, stored, 12_000, start))
+    with seeded.unit_of_work() as session:
+        outcomes = [
+            _outcome(seeded, new, 12_000, start),
+            _outcome(seeded, new, 24_000, later),
+            _outcome(seeded, stored, 36_000, later),
+        ]
+        changes = record_outcomes(session, outcomes)
+        assert [(c.entitlement.person_code, c.revision.revision) for c in changes] == [
+            (new, 1),
+            (new, 2),
+            (stored, 2),
+        ]
+        assert changes[0].entitlement is changes[1].entitlement
+        assert [c.revision.entitlement_id for c in changes] == [c.entitlement.id for c in changes]
+        assert [c.previous_amount for c in changes] == [None, 12_000, 12_000]
+        assert changes[1].revision.period_start == later
+        assert changes[0].entitlement.explanation is outcomes[1].explanation
+        assert changes[0].revision.explanation is outcomes[0].explanation
+        assert all(c.revision in session and c.entitlement in session for c in changes)
+    granted = EntitlementStatus.GRANTED
+    with seeded.reading() as session:
+        for person, history in (
+            (new, [(1, granted, 12_000, start), (2, granted, 24_000, later)]),
+            (stored, [(1, granted, 12_000, start), (2, granted, 36_000, later)]),
+        ):
+            (benefit,) = proactive.list_entitlements(session, person_code=person).items
+            assert (benefit.amount_cents, benefit.period_start, benefit.revision) == (
+                history[-1][2],
+                start,
+                2,
+            )
+            detail = proactive.get_entitlement(
+                session, entitlement_id=benefit.id, person_code=person
+            )
+            assert [
+                (h.revision, h.status, h.amount_cents, h.period_start) for h in detail.history
+            ] == history
+
+
 def entitlements_of_all(database: Database, person: str) -> list[proactive.EntitlementView]:
     with database.reading() as session:
         return proactive.list_entitlements(session, person_code=person).items

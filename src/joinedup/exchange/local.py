@@ -50,13 +50,16 @@ from joinedup.exchange.access import (
     authorize,
     resolve_service,
 )
-from joinedup.exchange.directory import current_directory
+from joinedup.exchange.directory import Directory, current_directory
 from joinedup.exchange.local_records import LOCAL_METHOD, CallFacts, call_recording
 from joinedup.exchange.protocol import DENIALS
 from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
 from joinedup.exchange.schemas import ServiceRef, SubsystemRef
 from joinedup.exchange.write_services import is_write_service, run_write
+
+#: A call's question to the access rights: service id, purpose, fields asked, day.
+_CallShape = tuple[int, str, tuple[str, ...] | None, date]
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,14 @@ class ExchangeClient:
     key_database: Database | None = None
     _pending: list[Recording] = field(default_factory=list)
     _keys: dict[int, SigningKey] = field(default_factory=dict)
+    #: Per batch, what each call would work out again: the services named (parsed once per
+    #: name), and what the directory snapshot in force decided — the services resolved and
+    #: the calls authorised, by service, purpose, fields and day. Both decisions depend on
+    #: the snapshot alone: they are forgotten when another snapshot is in force.
+    _named: dict[tuple[str, str], tuple[ServiceRef, str]] = field(default_factory=dict)
+    _directory: Directory | None = None
+    _resolved: dict[tuple[str, ServiceRef], ServiceDescriptor] = field(default_factory=dict)
+    _authorized: dict[_CallShape, Authorization] = field(default_factory=dict)
 
     def call(
         self,
@@ -128,17 +139,13 @@ class ExchangeClient:
         (``ValidationFailed``, ``NotFound``) — also recorded."""
         started = time.perf_counter_ns()
         instance = get_settings().xroad_instance
-        ref = (
-            service
-            if isinstance(service, ServiceRef)
-            else ServiceRef.parse(service, instance=instance)
-        )
+        ref, xroad_id = self._name(service, instance)
         message_id = str(new_id())
         user = user_id if user_id is not None else self.user_id
         party = represented_party if represented_party is not None else self.represented_party
         facts = CallFacts(
             message_id=message_id,
-            service_xroad_id=f"{instance}/{ref}",
+            service_xroad_id=xroad_id,
             purpose=purpose,
             query=dict(query),
             fields=tuple(fields) if fields is not None else None,
@@ -149,19 +156,7 @@ class ExchangeClient:
         descriptor: ServiceDescriptor | None = None
         authorization: Authorization | None = None
         try:
-            try:
-                descriptor = resolve_service(
-                    self.session,
-                    instance=instance,
-                    member_class=ref.member_class,
-                    member_code=ref.member_code,
-                    subsystem_code=ref.subsystem_code,
-                    service_code=ref.service_code,
-                )
-            except NotFound as exc:
-                raise LocalCallRefused(
-                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
-                ) from exc
+            descriptor = self._resolve(ref, instance)
             if descriptor.kind != "registry":
                 raise LocalCallRefused(
                     f"{descriptor.xroad_id} is a member's REST service: call it over /r1",
@@ -215,6 +210,43 @@ class ExchangeClient:
             fields=returned,
         )
 
+    def _name(self, service: ServiceRef | str, instance: str) -> tuple[ServiceRef, str]:
+        """The service a call names, and its X-Road identifier (``ValidationFailed`` for a
+        malformed name)."""
+        if isinstance(service, ServiceRef):
+            return service, f"{instance}/{service}"
+        named = self._named.get((instance, service))
+        if named is None:
+            ref = ServiceRef.parse(service, instance=instance)
+            named = self._named[(instance, service)] = (ref, f"{instance}/{ref}")
+        return named
+
+    def _resolve(self, ref: ServiceRef, instance: str) -> ServiceDescriptor:
+        """The service ``ref`` as the directory in force publishes it (a refusal when it
+        publishes none: not remembered, each call is refused again)."""
+        directory = current_directory(self.session)
+        if directory is not self._directory:  # another snapshot: decide everything again
+            self._directory = directory
+            self._resolved.clear()
+            self._authorized.clear()
+        found = self._resolved.get((instance, ref))
+        if found is None:
+            try:
+                found = resolve_service(
+                    self.session,
+                    instance=instance,
+                    member_class=ref.member_class,
+                    member_code=ref.member_code,
+                    subsystem_code=ref.subsystem_code,
+                    service_code=ref.service_code,
+                )
+            except NotFound as exc:
+                raise LocalCallRefused(
+                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
+                ) from exc
+            self._resolved[(instance, ref)] = found
+        return found
+
     def _authorize(
         self,
         descriptor: ServiceDescriptor,
@@ -222,20 +254,29 @@ class ExchangeClient:
         fields: tuple[str, ...] | None,
         on: date | None,
     ) -> Authorization:
+        """The decision of :func:`~joinedup.exchange.access.authorize` (made once per batch for
+        a service, purpose, fields and day; a refusal is not remembered)."""
+        day = on or today()
+        shape = (descriptor.service_id, purpose, fields, day)
+        found = self._authorized.get(shape)
+        if found is not None:
+            return found
         try:
-            return authorize(
+            found = authorize(
                 self.session,
                 client=self.client,
                 service=descriptor,
                 purpose=purpose,
                 fields=fields,
-                on=on or today(),
+                on=day,
             )
         except AccessDenied as exc:
             status = 400 if exc.reason == "no-purpose" else 403
             raise LocalCallRefused(
                 exc.detail, error_type=DENIALS[exc.reason], status=status, reason=exc.reason
             ) from exc
+        self._authorized[shape] = found
+        return found
 
     def write(
         self,
@@ -260,15 +301,11 @@ class ExchangeClient:
         also recorded; a refused write writes nothing."""
         started = time.perf_counter_ns()
         instance = get_settings().xroad_instance
-        ref = (
-            service
-            if isinstance(service, ServiceRef)
-            else ServiceRef.parse(service, instance=instance)
-        )
+        ref, xroad_id = self._name(service, instance)
         request_body = json.dumps(dict(body), separators=(",", ":"), default=str).encode()
         facts = CallFacts(
             message_id=str(new_id()),
-            service_xroad_id=f"{instance}/{ref}",
+            service_xroad_id=xroad_id,
             purpose=purpose,
             query={},
             fields=None,
@@ -283,19 +320,7 @@ class ExchangeClient:
         descriptor: ServiceDescriptor | None = None
         authorization: Authorization | None = None
         try:
-            try:
-                descriptor = resolve_service(
-                    self.session,
-                    instance=instance,
-                    member_class=ref.member_class,
-                    member_code=ref.member_code,
-                    subsystem_code=ref.subsystem_code,
-                    service_code=ref.service_code,
-                )
-            except NotFound as exc:
-                raise LocalCallRefused(
-                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
-                ) from exc
+            descriptor = self._resolve(ref, instance)
             if not is_write_service(descriptor):
                 raise LocalCallRefused(
                     f"{descriptor.xroad_id} is not a write service: use call()",

@@ -81,7 +81,11 @@ def person(session: Session, question: Question) -> Answer:
     from joinedup import registries
 
     record = registries.get_person(
-        session, personal_code=question.subject, valid=question.valid, known=question.known
+        session,
+        personal_code=question.subject,
+        valid=question.valid,
+        known=question.known,
+        residence="residenceAddress" in question.fields,  # else not read
     )
     residence = record.residence
     values: dict[str, Any] = {

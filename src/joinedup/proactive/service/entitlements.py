@@ -11,11 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
 
 from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, DeliveryMode
@@ -165,9 +168,11 @@ def record_outcomes(
     rules refuse) ends the entitlement from its first day, or records it ended there when
     there was none. A person's decline or opt-out stands; an unchanged outcome records
     nothing. ``acting_for``: the subject, when ``actor`` acted for them under a mandate."""
-    existing = _existing(session, [(o.person_code, o.service.code, o.occasion) for o in outcomes])
+    existing: dict[tuple[str, str, str], Entitlement | _New] = dict(
+        _existing(session, [(o.person_code, o.service.code, o.occasion) for o in outcomes])
+    )
     now = utcnow()
-    changes: list[Change] = []
+    drafts: list[_Draft] = []
     for outcome in outcomes:
         key = (outcome.person_code, outcome.service.code, outcome.occasion)
         row = existing.get(key)
@@ -184,7 +189,7 @@ def record_outcomes(
         previous_amount = row.amount if row is not None else None
         service = outcome.service
         if row is None:
-            row = Entitlement(
+            row = _New(
                 uid=new_id(),
                 person_code=outcome.person_code,
                 service_code=service.code,
@@ -196,7 +201,6 @@ def record_outcomes(
                 created_at=now,
                 period_start=outcome.period_start,
             )
-            session.add(row)
             existing[key] = row
         elif status.active and current is not None and not current.active:
             row.period_start = outcome.period_start  # due again after an end: a new period
@@ -216,52 +220,155 @@ def record_outcomes(
             row, actor=actor, event_id=outcome.event_id, now=now, acting_for=acting_for
         )
         if current is status:
-            revision.period_start = outcome.period_start  # the new amount's first day
-        changes.append(
-            Change(
-                entitlement=row,
-                revision=revision,
-                previous_status=current,
-                previous_amount=previous_amount,
-                service=service,
-            )
-        )
-    _flush(session, changes, cause_of=lambda c: cause or c.entitlement.life_event or "life_event")
-    return changes
+            revision["period_start"] = outcome.period_start  # the new amount's first day
+        drafts.append(_Draft(row, revision, current, previous_amount, service))
+    return _flush(
+        session, drafts, cause_of=lambda c: cause or c.entitlement.life_event or "life_event"
+    )
+
+
+@dataclass(slots=True)
+class _New:
+    """An entitlement a batch creates, until the batch's new entitlements are written together
+    (:func:`_written`): the values of its columns."""
+
+    uid: uuid.UUID
+    person_code: str
+    service_code: str
+    occasion: str
+    owner_member_class: str
+    owner_member_code: str
+    delivery_mode: str
+    revision: int
+    created_at: datetime
+    period_start: date
+    status: str = ""
+    amount: int | None = None
+    period_end: date | None = None
+    life_event: str | None = None
+    regarding_code: str | None = None
+    reason: str = ""
+    explanation: dict[str, Any] = field(default_factory=dict)
+    ruleset: str = ""
+    ruleset_version: str = ""
+    variable: str = ""
+    legal_basis: str = ""
+    legal_basis_url: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str = ""
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _NEW_COLUMNS}
+
+
+_NEW_COLUMNS = tuple(_New.__dataclass_fields__)
+
+
+@dataclass
+class _Draft:
+    """A change whose revision is not written yet: the revision's values, as the entitlement
+    was when it changed."""
+
+    entitlement: Entitlement | _New
+    revision: dict[str, Any]
+    previous_status: EntitlementStatus | None
+    previous_amount: int | None
+    service: CatalogueService | None = None
 
 
 def _revision(
-    row: Entitlement,
+    row: Entitlement | _New,
     *,
     actor: str,
     event_id: uuid.UUID | None,
     now: Any,
     acting_for: str | None = None,
-) -> EntitlementRevision:
-    return EntitlementRevision(
-        revision=row.revision,
-        status=row.status,
-        amount=row.amount,
-        period_start=row.period_start,
-        period_end=row.period_end,
-        reason=row.reason,
-        explanation=row.explanation,
-        ruleset_version=row.ruleset_version,
-        actor=actor[:100],
-        acting_for=acting_for,
-        event_id=event_id,
-        recorded_at=now,
+) -> dict[str, Any]:
+    return {
+        "revision": row.revision,
+        "status": row.status,
+        "amount": row.amount,
+        "period_start": row.period_start,
+        "period_end": row.period_end,
+        "reason": row.reason,
+        "explanation": row.explanation,
+        "ruleset_version": row.ruleset_version,
+        "actor": actor[:100],
+        "acting_for": acting_for,
+        "event_id": event_id,
+        "recorded_at": now,
+    }
+
+
+@cache
+def _insert_entitlements() -> ReturningInsert[Entitlement]:
+    """Built once: a batch's new entitlements in one ``INSERT … RETURNING``, returned as the
+    session's objects, their explanation not read back."""
+    return insert(Entitlement).returning(Entitlement).options(defer(Entitlement.explanation))
+
+
+def _written(session: Session, drafts: Sequence[_Draft]) -> list[Entitlement]:
+    """Each draft's entitlement as the session holds it, the new ones inserted (one statement
+    for the batch, not one each with its objects built attribute by attribute)."""
+    new = {d.entitlement.uid: d.entitlement for d in drafts if isinstance(d.entitlement, _New)}
+    created: dict[uuid.UUID, Entitlement] = {}
+    if new:
+        rows = session.scalars(
+            _insert_entitlements(),
+            [entitlement.values() for entitlement in new.values()],
+            execution_options={"render_nulls": True},
+        )
+        created = {row.uid: row for row in rows}
+        for uid, entitlement in new.items():
+            # the explanation as given (the object the outcome holds), not read back
+            set_committed_value(created[uid], "explanation", entitlement.explanation)
+    return [
+        d.entitlement if isinstance(d.entitlement, Entitlement) else created[d.entitlement.uid]
+        for d in drafts
+    ]
+
+
+@cache
+def _insert_revisions() -> ReturningInsert[EntitlementRevision]:
+    """Built once: a batch's revisions in one ``INSERT … RETURNING`` (the session's unit of
+    work inserts them one statement each: a revision has no column to match its returned id
+    by), returned as the session's objects, their explanation not read back."""
+    return (
+        insert(EntitlementRevision)
+        .returning(EntitlementRevision)
+        .options(defer(EntitlementRevision.explanation))
     )
 
 
-def _flush(session: Session, changes: Sequence[Change], *, cause_of: Any) -> None:
-    """Write the changes' revisions and emit their events."""
-    if not changes:
-        return
-    session.flush()  # the new entitlements' ids
-    for change in changes:
-        change.revision.entitlement_id = change.entitlement.id
-        session.add(change.revision)
+def _flush(session: Session, drafts: Sequence[_Draft], *, cause_of: Any) -> list[Change]:
+    """Write the drafts' revisions and emit their events; returns the changes."""
+    if not drafts:
+        return []
+    session.flush()  # the entitlements changed
+    rows = _written(session, drafts)  # and those created: their ids
+    values = [draft.revision for draft in drafts]
+    for draft, row in zip(drafts, rows, strict=True):
+        draft.revision["entitlement_id"] = row.id
+    written = {
+        (revision.entitlement_id, revision.revision): revision
+        for revision in session.scalars(
+            _insert_revisions(), values, execution_options={"render_nulls": True}
+        )
+    }
+    changes: list[Change] = []
+    for draft, row in zip(drafts, rows, strict=True):
+        revision = written[(row.id, draft.revision["revision"])]
+        # the explanation as given (the same object the entitlement holds), not read back
+        set_committed_value(revision, "explanation", draft.revision["explanation"])
+        changes.append(
+            Change(
+                entitlement=row,
+                revision=revision,
+                previous_status=draft.previous_status,
+                previous_amount=draft.previous_amount,
+                service=draft.service,
+            )
+        )
     events: list[Event] = []
     for change in changes:
         row = change.entitlement
@@ -283,6 +390,7 @@ def _flush(session: Session, changes: Sequence[Change], *, cause_of: Any) -> Non
         )
     emit_many(session, events)
     session.flush()
+    return changes
 
 
 def set_status(
@@ -307,13 +415,10 @@ def set_status(
     row.reason = reason
     row.revision += 1
     row.updated_at, row.updated_by = now, actor[:100]
-    change = Change(
-        entitlement=row,
-        revision=_revision(row, actor=actor, event_id=event_id, now=now, acting_for=acting_for),
-        previous_status=previous,
-        previous_amount=row.amount,
+    revision = _revision(row, actor=actor, event_id=event_id, now=now, acting_for=acting_for)
+    (change,) = _flush(
+        session, [_Draft(row, revision, previous, row.amount)], cause_of=lambda _: cause
     )
-    _flush(session, [change], cause_of=lambda _: cause)
     return change
 
 
@@ -329,17 +434,25 @@ def holders_of(
 ) -> list[str]:
     """Who of ``person_codes`` holds ``service`` for ``occasion`` — an entitlement in any
     status but ended (:data:`joinedup.proactive.payees.HOLDING`) — in the order given."""
-    held = set(
-        session.scalars(
-            select(Entitlement.person_code).where(
-                Entitlement.person_code.in_(list(person_codes)),
-                Entitlement.service_code == service.code,
-                Entitlement.occasion == occasion,
-                Entitlement.status.in_([s.value for s in HOLDING]),
-            )
-        )
+    if session.autoflush:
+        session.flush()  # what the session holds counts, as an ORM query would autoflush it
+    found = session.connection().execute(
+        _holders(), {"codes": list(person_codes), "service": service.code, "occasion": occasion}
     )
+    held = {code for (code,) in found}
     return [code for code in dict.fromkeys(person_codes) if code in held]
+
+
+@cache
+def _holders() -> Select[str]:
+    """Built once: a household benefit asks it for every household it decides for (a Core
+    select: no ORM execution for a list of codes)."""
+    return select(Entitlement.person_code).where(
+        Entitlement.person_code.in_(bindparam("codes", expanding=True)),
+        Entitlement.service_code == bindparam("service"),
+        Entitlement.occasion == bindparam("occasion"),
+        Entitlement.status.in_(sorted(s.value for s in HOLDING)),
+    )
 
 
 def entitlements_in(

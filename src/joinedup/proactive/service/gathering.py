@@ -75,13 +75,18 @@ class Gatherer:
         #: Registry service code → its exchange identifier (shared by a batch's gatherers).
         self._refs: dict[str, str] = {} if refs is None else refs
 
-    def _call(self, service: str, code: str, fields: list[str], **query: str) -> dict[str, Any]:
+    def registry_service(self, service: str) -> str:
+        """The exchange identifier of the registry service ``service`` (looked up once per
+        batch: the gatherers of a batch share them)."""
         ref = self._refs.get(service)
         if ref is None:
             ref = self._refs[service] = identity.registry_service(self.calls.session, service)
+        return ref
+
+    def _call(self, service: str, code: str, fields: list[str], **query: str) -> dict[str, Any]:
         try:
             answer = self.calls.call(
-                ref,
+                self.registry_service(service),
                 purpose=self.purpose,
                 query={"personalCode": code, **query},
                 fields=fields,

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from joinedup import identity
 from joinedup.proactive.reevaluation.inputs import households
 from joinedup.proactive.service.gathering import Gatherer
 
@@ -63,9 +62,8 @@ class Household:
 def read_extract(gatherer: Gatherer, ref: int) -> dict[str, Any]:
     """The person ``ref`` and everyone living with them on ``gatherer.on``, read through the
     exchange by the gatherer's client for its purpose."""
-    service = identity.registry_service(gatherer.calls.session, EXTRACT)
     answer = gatherer.calls.call(
-        service,
+        gatherer.registry_service(EXTRACT),
         purpose=gatherer.purpose,
         query={"fromRef": str(ref), "toRef": str(ref + 1), "asOf": gatherer.on.isoformat()},
         fields=_FIELDS,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Sequence
 from datetime import date
 
@@ -18,6 +19,7 @@ from joinedup import catalogue, notify
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core import i18n
 from joinedup.core.i18n import gettext as _
+from joinedup.proactive.models import Entitlement
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import PROACTIVE_ACTOR, Change, respond_by
@@ -36,7 +38,10 @@ def _money(cents: int | None, locale: str) -> str:
     return format_currency((cents or 0) / 100, "EUR", locale=locale)
 
 
+@functools.lru_cache(maxsize=4096)
 def _day(day: date | None, locale: str) -> str:
+    # as an amount: Babel reads the locale's pattern on every call, and days repeat (the
+    # first of the month, the last day to answer an offer)
     return format_date(day, format="long", locale=locale) if day else ""
 
 
@@ -164,8 +169,32 @@ def _outcome(
     )
 
 
-def compose(change: Change, service: CatalogueService, locale: str) -> notify.NewLetter:
-    """The letter telling the person about ``change``, written in ``locale``."""
+#: The reasons a batch's letters gave, by (language, stored reason, stored verdict as JSON).
+Reasons = dict[tuple[str, str, str], str]
+
+
+def _reason(row: Entitlement, locale: str, reasons: Reasons | None) -> str:
+    """The entitlement's reason in ``locale`` (the current language): put together once per
+    batch for a reason and verdict its letters share (the rules give most persons of a
+    batch the same one)."""
+    if reasons is None or not row.reason:
+        return texts.reason_in_language(row.reason, row.explanation)
+    try:
+        verdict = json.dumps((row.explanation or {}).get("verdict"), sort_keys=True)
+    except (TypeError, ValueError):  # not as stored: no key
+        return texts.reason_in_language(row.reason, row.explanation)
+    key = (locale, row.reason, verdict)
+    found = reasons.get(key)
+    if found is None:
+        found = reasons[key] = texts.reason_in_language(row.reason, row.explanation)
+    return found
+
+
+def compose(
+    change: Change, service: CatalogueService, locale: str, *, reasons: Reasons | None = None
+) -> notify.NewLetter:
+    """The letter telling the person about ``change``, written in ``locale``. ``reasons``:
+    the reasons the batch's other letters gave (filled in)."""
     row = change.entitlement
     reference = reference_of(change)
     with i18n.use_locale(locale):
@@ -173,8 +202,7 @@ def compose(change: Change, service: CatalogueService, locale: str) -> notify.Ne
         # the services' own reasons and the rules' verdicts, in the reader's language
         paragraphs = [
             outcome,
-            _("Why: %(reason)s")
-            % {"reason": texts.reason_in_language(row.reason, row.explanation)},
+            _("Why: %(reason)s") % {"reason": _reason(row, locale, reasons)},
         ]
         note = change.extra.get("note")
         if note:  # why it comes to this person (a message id of texts)
@@ -257,6 +285,7 @@ def send_decision_letters(
         session, person_codes=[c.entitlement.person_code for c in changes]
     )
     services: dict[str, CatalogueService] = {}
+    reasons: Reasons = {}
     letters = []
     for change, revisions in _one_per_entitlement(changes):
         service = change.service
@@ -265,7 +294,7 @@ def send_decision_letters(
             service = services.get(code) or catalogue.get_catalogued_service(session, code=code)
         services[service.code] = service
         locale = preferences[change.entitlement.person_code].locale
-        letter = compose(change, service, locale)
+        letter = compose(change, service, locale, reasons=reasons)
         for each in revisions:
             each.revision.letter_reference = letter.reference
         letters.append(letter)

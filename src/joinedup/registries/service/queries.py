@@ -92,8 +92,15 @@ def personal_codes_of(session: Session, *, person_ids: Sequence[int]) -> dict[in
     registries' events carry); unknown ids are left out."""
     if not person_ids:
         return {}
-    rows = session.execute(_codes_by_id(), {"ids": sorted(set(person_ids))})
-    return {int(person_id): code for person_id, code in rows}
+    wanted = sorted(set(person_ids))
+    if len(wanted) == 1:  # an event's person, resolved through the exchange
+        rows = session.connection().execute(_code_by_id(), {"id": wanted[0]})
+    else:
+        rows = session.connection().execute(_codes_by_id(), {"ids": wanted})
+    codes = {int(person_id): code for person_id, code in rows}
+    # the registry answers about them that follow find their ids without a query
+    transaction_memo(session, _IDS_FOUND).update({code: id_ for id_, code in codes.items()})
+    return codes
 
 
 @cache
@@ -102,6 +109,12 @@ def _codes_and_birth_dates() -> Select[int, str, date, datetime]:
     return select(Person.id, Person.personal_code, Person.birth_date, Person.recorded_at).where(
         Person.id.in_(bindparam("ids", expanding=True))
     )
+
+
+@cache
+def _code_by_id() -> Select[int, str]:
+    """Built once: one reference (an expanding ``IN`` would render its SQL on every call)."""
+    return select(Person.id, Person.personal_code).where(Person.id == bindparam("id"))
 
 
 @cache
@@ -290,9 +303,12 @@ def get_person(
     personal_code: str | None = None,
     valid: date | None = None,
     known: Known = None,
+    residence: bool = True,
 ) -> PersonRecord:
     """A person with their name and residence on ``valid`` (default today), as the register
     knew them at ``known`` (default now). ``NotFound`` if the register did not know them then.
+    Without ``residence`` the residence is not read (``residence`` None): for a caller that
+    does not show it.
 
     Two indexed Core selects (the person with their name, then the residence with its
     address), no ORM objects: this is the hot read of the data exchange."""
@@ -314,7 +330,7 @@ def get_person(
     death_known = row.death_recorded_at is not None and (
         known is None or _death_known(row.death_recorded_at, known)
     )
-    found = _residences(session, row.id, valid=on, known=known)
+    found = _residences(session, row.id, valid=on, known=known) if residence else []
     return PersonRecord(
         id=row.id,
         personal_code=row.personal_code,
