@@ -17,29 +17,28 @@ writes them in the reader's language (:func:`~joinedup.rules.wording.sentences_i
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any
 
 from joinedup.rules.explain import Evaluation, Instance
-from joinedup.rules.formula_walk import evaluated_nodes, unwrap, variable_links
+from joinedup.rules.explanation_plans import Branch, KeptRenderer, plan_of, worded
+from joinedup.rules.formula_walk import unwrap, variable_links
 from joinedup.rules.ir import (
     BoundVariable,
-    KAggregate,
     KCondition,
     KLogic,
     KNot,
-    KParam,
     KScale,
     KVar,
     KWhere,
     Node,
-    children,
 )
 from joinedup.rules.model import N_, Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.render import Renderer
 from joinedup.rules.situation import Situation
-from joinedup.rules.verdicts import ConditionResult, Explained, Verdict
+from joinedup.rules.verdicts import ConditionResult, Explained, Verdict, value_document
 from joinedup.rules.vocabulary import format_value, value_part
 from joinedup.rules.wording import (
     Joined,
@@ -49,7 +48,10 @@ from joinedup.rules.wording import (
     english,
 )
 
-_ABSENT = object()
+_ABSENT: Any = object()
+#: Amounts of cents below this are exact in a float: divided by 100, they round as the exact
+#: decimal amount does.
+_EXACT_CENTS = 2**53
 
 
 class Explanation:
@@ -97,13 +99,18 @@ class Explanation:
     def tree(self, inst: Instance, seen: set[Instance] | None = None) -> dict[str, Any]:
         """``inst`` with its inputs nested; a value already shown is referred to by key."""
         seen = set() if seen is None else seen
-        node = self.value(inst).as_dict()
-        seen.add(inst)
-        node["inputs"] = [
-            {"see": self._explainer.key(dep)} if dep in seen else self.tree(dep, seen)
-            for dep in self.graph.get(inst, [])
-        ]
-        return node
+        explainer, graph = self._explainer, self.graph
+        key, document = explainer.key, explainer.document
+
+        def nested(inst: Instance) -> dict[str, Any]:
+            node = document(inst)
+            seen.add(inst)
+            deps = graph.get(inst)
+            if deps:
+                node["inputs"] = [{"see": key(d)} if d in seen else nested(d) for d in deps]
+            return node
+
+        return nested(inst)
 
     def as_dict(self) -> dict[str, Any]:
         """Every target in full; inside, each value in full once, then by key. A target
@@ -125,13 +132,18 @@ class Explanation:
 
 def json_value(variable: Variable, value: Any) -> Any:
     kind = variable.value_type
-    if kind is ValueType.MONEY:
+    if kind is _MONEY:
+        if type(value) is int and -_EXACT_CENTS < value < _EXACT_CENTS:
+            return value / 100  # the same float as the exact decimal's, without Decimal
         return float(to_decimal(value))
-    if kind is ValueType.DATE and isinstance(value, date):
+    if kind is _DATE and isinstance(value, date):
         return value.isoformat()
-    if kind is ValueType.ENUM and variable.enum is not None:
+    if kind is _ENUM and variable.enum is not None:
         return variable.enum.keys[value]
     return value
+
+
+_MONEY, _DATE, _ENUM = ValueType.MONEY, ValueType.DATE, ValueType.ENUM
 
 
 def missing_item(situation: Situation, missing: Instance) -> dict[str, Any]:
@@ -153,20 +165,29 @@ class Explainer:
         self.ev = evaluation
         self.situation = evaluation.situation
         self.ruleset = evaluation.ruleset
-        self.render = Renderer(evaluation)
+        self.render: Renderer = KeptRenderer(evaluation)
         self.values: dict[Instance, Explained] = {}
         self._keys: dict[Instance, str] = {}
+        self._ids: dict[str, list[str]] = {}
         # a value asked about is read twice (its sentences, its details): rendered once
-        self._rendered: dict[tuple[Instance, str], Any] = {}
+        self._conditions_found: dict[Instance, list[ConditionResult]] = {}
+        self._computations: dict[Instance, Part] = {}
+        self._verdicts: dict[Instance, Verdict | None] = {}
 
     def key(self, inst: Instance) -> str:
         found = self._keys.get(inst)
         if found is None:
             entity = inst.variable.entity
-            entity_id = self.situation.ids(entity)[inst.entity_index]
-            found = f"{inst.variable.name}/{inst.period}/{entity}/{entity_id}"
+            found = f"{inst.variable.name}/{inst.period}/{entity}/{self.entity_id(inst)}"
             self._keys[inst] = found
         return found
+
+    def entity_id(self, inst: Instance) -> str:
+        entity = inst.variable.entity
+        ids = self._ids.get(entity)
+        if ids is None:
+            ids = self._ids[entity] = self.situation.ids(entity)
+        return ids[inst.entity_index]
 
     def explain(self, roots: list[Instance]) -> Explanation:
         graph: dict[Instance, list[Instance]] = {}
@@ -211,38 +232,87 @@ class Explainer:
         if found is not None:
             return found
         variable = inst.variable
-        frame = inst.frame or {}
-        bound = inst.bound
-        root = bound.root if bound is not None and inst.source == "formula" else None
+        conditions, computation, parameters = self._worked(inst)
         explained = Explained(
             key=self.key(inst),
             instance=inst,
-            entity_id=self.situation.ids(variable.entity)[inst.entity_index],
+            entity_id=self.entity_id(inst),
             value=json_value(variable, inst.value),
             text=format_value(variable.value_type, inst.value, variable.enum),
-            conditions=self._conditions_of(inst, root, frame) if root is not None else [],
-            computation=english(self._computation_of(inst, root, frame))
-            if root is not None
-            else None,
-            parameters=self.parameters(root, frame) if root is not None else [],
+            conditions=conditions,
+            computation=computation,
+            parameters=parameters,
             inputs=[self.key(dep) for dep in deps],
         )
         self.values[inst] = explained
         return explained
 
+    def document(self, inst: Instance) -> dict[str, Any]:
+        """:meth:`details` of ``inst`` as JSON, its inputs left to the caller (``[]``); the
+        same as ``details(…).as_dict()``, without the :class:`Explained` between (an
+        explanation document is written for every decision)."""
+        variable, bound = inst.variable, inst.bound
+        entity = variable.entity  # as key() and entity_id(), in one go
+        ids = self._ids.get(entity)
+        if ids is None:
+            ids = self._ids[entity] = self.situation.ids(entity)
+        entity_id = ids[inst.entity_index]
+        key = self._keys.get(inst)
+        if key is None:
+            key = self._keys[inst] = f"{variable.name}/{inst.period}/{entity}/{entity_id}"
+        root = bound.root if bound is not None and inst.source == "formula" else None
+        if root is None:
+            conditions: list[dict[str, Any]] = []
+            computation, parameters = None, []
+        else:
+            frame = inst.frame or {}
+            branch = plan_of(root).branch(frame)
+            conditions = [c.as_dict() for c in self._conditions_of(inst, root, frame, branch)]
+            computation = english(self._computation_of(inst, root, frame))
+            parameters = self._parameters(branch, frame) if branch.parameters else []
+        return value_document(
+            inst,
+            key,
+            entity_id,
+            json_value(variable, inst.value),
+            format_value(variable.value_type, inst.value, variable.enum),
+            computation,
+            conditions,
+            parameters,
+            [],
+        )
+
+    def _worked(
+        self, inst: Instance
+    ) -> tuple[list[ConditionResult], str | None, list[dict[str, Any]]]:
+        """How a formula's value was worked out: its conditions, its computation in words and
+        the parameters used (none for an input or a default)."""
+        bound = inst.bound
+        root = bound.root if bound is not None and inst.source == "formula" else None
+        if root is None:
+            return [], None, []
+        frame = inst.frame or {}
+        branch = plan_of(root).branch(frame)
+        return (
+            self._conditions_of(inst, root, frame, branch),
+            english(self._computation_of(inst, root, frame)),
+            self._parameters(branch, frame),
+        )
+
     def _conditions_of(
-        self, inst: Instance, root: Node, frame: dict[int, Any]
+        self, inst: Instance, root: Node, frame: dict[int, Any], branch: Branch | None = None
     ) -> list[ConditionResult]:
-        found = self._rendered.get((inst, "conditions"))
+        found = self._conditions_found.get(inst)
         if found is None:
-            found = self._rendered[(inst, "conditions")] = self.conditions(root, frame)
+            found = self._conditions_found[inst] = self._conditions(
+                branch or plan_of(root).branch(frame), frame
+            )
         return list(found)
 
     def _computation_of(self, inst: Instance, root: Node, frame: dict[int, Any]) -> Part:
-        found: Part | None = self._rendered.get((inst, "computation"))
+        found = self._computations.get(inst)
         if found is None:
-            found = self.render.computation(root, frame, inst.period)
-            self._rendered[(inst, "computation")] = found
+            found = self._computations[inst] = self.render.computation(root, frame, inst.period)
         return found
 
     # what a value was computed from -------------------------------------------------------
@@ -255,6 +325,12 @@ class Explainer:
         memo, groups = self.ev.memo, self.situation.groups
         out: list[Instance] = []
         for node, path in bound.links:
+            name, period = node.variable.name, node.period
+            if not path:  # the entity's own value
+                dep = memo.get((name, period, inst.entity_index))
+                if dep is not None and dep not in out:
+                    out.append(dep)
+                continue
             indexes = [inst.entity_index]
             for step, group, role in path:
                 g = groups[group]
@@ -268,83 +344,79 @@ class Explainer:
                         if role is None or g.person_role[p] == role
                     ]
             for index in indexes:
-                dep = memo.get((node.variable.name, node.period, index))
+                dep = memo.get((name, period, index))
                 if dep is not None and dep not in out:
                     out.append(dep)
         return out
 
     def parameters(self, root: Node, frame: dict[int, Any]) -> list[dict[str, Any]]:
+        """The parameters and scales the formula used as evaluated (the branch of each choice
+        taken), each once."""
+        return self._parameters(plan_of(root).branch(frame), frame)
+
+    def _parameters(self, branch: Branch, frame: dict[int, Any]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for node in evaluated_nodes(root, frame):
-            entry: dict[str, Any]
-            if isinstance(node, KParam):
-                entry = _parameter_entry(node)
-                entry = {**entry, "reference": entry["reference"] and dict(entry["reference"])}
-            elif isinstance(node, KScale):
-                scale = node.use
-                entry = {
-                    "parameter": scale.path,
-                    "label": scale.label,
-                    "scale": scale.kind,
-                    "brackets": [
-                        {"threshold": b.threshold_text, "value": b.value_text}
-                        for b in scale.brackets
-                    ],
-                    "since": scale.since.isoformat() if scale.since else None,
-                    "reference": scale.reference.as_dict() if scale.reference else None,
-                    "applied": self.render.scale_steps(node, frame),
-                }
-            else:
-                continue
-            if entry not in found:
-                found.append(entry)
+        for item in branch.parameters:
+            if isinstance(item, KScale):
+                entry = self._scale_entry(item, frame)
+                if entry not in found:
+                    found.append(entry)
+            else:  # a parameter's entry, each once already: copied, the caller's to keep
+                found.append({**item, "reference": item["reference"] and dict(item["reference"])})
         return found
+
+    def _scale_entry(self, node: KScale, frame: dict[int, Any]) -> dict[str, Any]:
+        scale = node.use
+        return {
+            "parameter": scale.path,
+            "label": scale.label,
+            "scale": scale.kind,
+            "brackets": [
+                {"threshold": b.threshold_text, "value": b.value_text} for b in scale.brackets
+            ],
+            "since": scale.since.isoformat() if scale.since else None,
+            "reference": scale.reference.as_dict() if scale.reference else None,
+            "applied": self.render.scale_steps(node, frame),
+        }
 
     # conditions ------------------------------------------------------------------------------
 
     def conditions(self, root: Node, frame: dict[int, Any]) -> list[ConditionResult]:
         """The conditions of a formula as evaluated: the outermost yes/no parts."""
-        out: list[ConditionResult] = []
-        self._collect(root, frame, out, top=True)
-        return out
+        return self._conditions(plan_of(root).branch(frame), frame)
 
-    def _collect(
-        self, node: Node, frame: dict[int, Any], out: list[ConditionResult], *, top: bool
-    ) -> None:
-        if (node.kind is ValueType.BOOL and not top) or isinstance(node, KCondition):
+    def _conditions(self, branch: Branch, frame: dict[int, Any]) -> list[ConditionResult]:
+        out: list[ConditionResult] = []
+        for node in branch.conditions:
             result = self.condition(node, frame)
             if result is not None:
                 out.append(result)
-            return
-        if isinstance(node, KAggregate):
-            return
-        if isinstance(node, KWhere) and node.nid in frame:
-            self._collect(node.condition, frame, out, top=False)
-            taken = node.then if frame.get(node.condition.nid) else node.otherwise
-            self._collect(taken, frame, out, top=False)
-            return
-        if node.kind is ValueType.BOOL and top and isinstance(node, KLogic):
-            for item in node.items:
-                self._collect(item, frame, out, top=False)
-            return
-        for child in children(node):
-            self._collect(child, frame, out, top=False)
+        return out
 
     def condition(self, node: Node, frame: dict[int, Any]) -> ConditionResult | None:
         value = frame.get(node.nid, _ABSENT)
         if value is _ABSENT:
             return None
         met = bool(value if not isinstance(value, tuple) else value[0])
-        phrase = self.render.describe(node, frame, met)
-        reference = node.reference if isinstance(node, KCondition) else None
-        inner = node.operand if isinstance(node, KCondition | KNot) else node
+        if isinstance(node, KCondition):
+            reference, inner = node.reference, node.operand
+            words = worded(self.render, node, frame, met)
+            if words is None:
+                phrase = self.render.describe(node, frame, met)
+                text = english(phrase)
+            else:
+                phrase, text = words
+        else:
+            reference, inner = None, node.operand if isinstance(node, KNot) else node
+            phrase = self.render.describe(node, frame, met)
+            text = english(phrase)
         sub: list[ConditionResult] = []
         if isinstance(inner, KLogic):
             for item in inner.items:
                 found = self.condition(item, frame)
                 if found is not None:
                     sub.append(found)
-        return ConditionResult(english(phrase), met, reference, sub, phrase)
+        return ConditionResult(text, met, reference, sub, phrase)
 
     # sentences -------------------------------------------------------------------------------
 
@@ -386,8 +458,7 @@ class Explainer:
         assert bound is not None
         assert bound.root is not None
         frame = inst.frame or {}
-        conditions = self._conditions_of(inst, bound.root, frame)
-        verdict = self.verdict_parts(inst, conditions)
+        verdict = self.verdict_of(inst)
         if verdict:
             lines.append(verdict.phrase())
         if variable.value_type is not ValueType.BOOL and not (verdict and _is_zero(inst)):
@@ -411,7 +482,11 @@ class Explainer:
         bound = inst.bound
         if inst.source != "formula" or bound is None or bound.root is None:
             return None
-        return self.verdict_parts(inst, self._conditions_of(inst, bound.root, inst.frame or {}))
+        found = self._verdicts.get(inst, _ABSENT)
+        if found is _ABSENT:
+            conditions = self._conditions_of(inst, bound.root, inst.frame or {})
+            found = self._verdicts[inst] = self.verdict_parts(inst, conditions)
+        return found  # type: ignore[no-any-return]
 
     def verdict_parts(self, inst: Instance, found: list[ConditionResult]) -> Verdict | None:
         variable = inst.variable
@@ -441,10 +516,12 @@ _RULE_IN_FORCE = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def _rule_in_force(
     since: date | None, until: date | None, reference: Reference | None
 ) -> Phrase | None:
-    """Which version of the rule was applied: its dates and the law it comes from."""
+    """Which version of the rule was applied: its dates and the law it comes from (the same
+    for every value of a formula version: made once, shared; a phrase is immutable)."""
     message = _RULE_IN_FORCE.get((since is not None, until is not None, reference is not None))
     if message is None:
         return None
@@ -460,21 +537,6 @@ def _rule_in_force(
 
 def _day(day: date | None) -> Part:
     return Value("date", day.isoformat()) if day is not None else "?"
-
-
-def _parameter_entry(node: KParam) -> dict[str, Any]:
-    """What an explanation says about a parameter: the same for every value using it, so
-    written once per bound formula (explanations copy it)."""
-    if node.entry is None:
-        use = node.use
-        node.entry = {
-            "parameter": use.path,
-            "label": use.label,
-            "value": use.text,
-            "since": use.since.isoformat() if use.since else None,
-            "reference": use.reference.as_dict() if use.reference else None,
-        }
-    return node.entry
 
 
 def _flatten(conditions: list[ConditionResult]) -> list[ConditionResult]:

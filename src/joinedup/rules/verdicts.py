@@ -11,9 +11,19 @@ from typing import Any
 
 from joinedup.core import i18n
 from joinedup.rules.explain import Instance
+from joinedup.rules.ir import BoundVariable
 from joinedup.rules.model import N_, Reference, Variable
 from joinedup.rules.vocabulary import cited
-from joinedup.rules.wording import Joined, Language, Part, Phrase, Text, part_dict, part_of
+from joinedup.rules.wording import (
+    SOURCE,
+    Joined,
+    Language,
+    Part,
+    Phrase,
+    Text,
+    part_dict,
+    part_of,
+)
 
 
 @dataclass(slots=True)
@@ -29,11 +39,12 @@ class ConditionResult:
         return f"{self.text} ({self.reference.citation})" if self.reference else self.text
 
     def as_dict(self) -> dict[str, Any]:
+        reference = self.reference
         return {
             "text": self.text,
             "met": self.met,
-            "reference": self.reference.as_dict() if self.reference else None,
-            "conditions": [c.as_dict() for c in self.children],
+            "reference": reference.as_dict() if reference else None,
+            "conditions": [c.as_dict() for c in self.children] if self.children else [],
         }
 
 
@@ -56,32 +67,88 @@ class Explained:
         return self.instance.variable
 
     def as_dict(self) -> dict[str, Any]:
-        inst, bound = self.instance, self.instance.bound
-        formula = None
-        if inst.source == "formula" and bound is not None:
-            formula = {
-                "since": bound.since.isoformat() if bound.since else None,
-                "until": bound.until.isoformat() if bound.until else None,
-                "reference": bound.reference.as_dict() if bound.reference else None,
-            }
-        reference = inst.variable.reference
-        return {
-            "key": self.key,
-            "variable": inst.variable.name,
-            "label": inst.variable.label,
-            "entity": inst.variable.entity,
-            "id": self.entity_id,
-            "period": str(inst.period),
-            "value": self.value,
-            "text": self.text,
-            "source": inst.source,
-            "formula": formula,
-            "reference": reference.as_dict() if reference else None,
-            "computation": self.computation,
-            "conditions": [c.as_dict() for c in self.conditions],
-            "parameters": self.parameters,
-            "inputs": self.inputs,
-        }
+        return value_document(
+            self.instance,
+            self.key,
+            self.entity_id,
+            self.value,
+            self.text,
+            self.computation,
+            [c.as_dict() for c in self.conditions],
+            self.parameters,
+            self.inputs,
+        )
+
+
+def value_document(
+    inst: Instance,
+    key: str,
+    entity_id: str,
+    value: Any,
+    text: str,
+    computation: str | None,
+    conditions: list[dict[str, Any]],
+    parameters: list[dict[str, Any]],
+    inputs: list[Any],
+) -> dict[str, Any]:
+    """One value of an explanation document (:meth:`Explained.as_dict`)."""
+    variable, bound = inst.variable, inst.bound
+    written = _Written(variable, None) if bound is None else _WRITTEN.get(bound) or _written(bound)
+    formula = None
+    if bound is not None and inst.source == "formula":
+        since, until, cited = written.formula
+        formula = {"since": since, "until": until, "reference": cited and dict(cited)}
+    return {
+        "key": key,
+        "variable": variable.name,
+        "label": variable.label,
+        "entity": variable.entity,
+        "id": entity_id,
+        "period": str(inst.period),
+        "value": value,
+        "text": text,
+        "source": inst.source,
+        "formula": formula,
+        "reference": written.reference and dict(written.reference),
+        "computation": computation,
+        "conditions": conditions,
+        "parameters": parameters,
+        "inputs": inputs,
+    }
+
+
+class _Written:
+    """What a document says of every value of one bound variable alike: its formula's dates
+    and reference, the variable's reference (copied into each document, never handed out)."""
+
+    __slots__ = ("formula", "reference")
+
+    def __init__(self, variable: Variable, bound: BoundVariable | None) -> None:
+        reference = variable.reference
+        self.reference = reference.as_dict() if reference else None
+        self.formula: tuple[str | None, str | None, dict[str, str | None] | None] = (
+            (None, None, None)
+            if bound is None
+            else (
+                bound.since.isoformat() if bound.since else None,
+                bound.until.isoformat() if bound.until else None,
+                bound.reference.as_dict() if bound.reference else None,
+            )
+        )
+
+
+#: Bound variables are immutable (a ruleset's): what is written of them is kept, as many
+#: as a ruleset keeps bound; threads may race to write one, and write the same.
+_WRITTEN: dict[BoundVariable, _Written] = {}
+_WRITTEN_KEPT = 20_000
+
+
+def _written(bound: BoundVariable) -> _Written:
+    found = _Written(bound.variable, bound)
+    if len(_WRITTEN) >= _WRITTEN_KEPT:
+        _WRITTEN.clear()
+    _WRITTEN[bound] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +161,26 @@ class Verdict:
     met: bool
     word: str
     conditions: tuple[ConditionResult, ...]
+    # made when first asked for (a verdict is written in English, then stored or translated)
+    _phrase: Phrase | None = field(default=None, init=False, repr=False, compare=False)
 
     def phrase(self) -> Phrase:
         """The verdict sentence in parts (citations as enacted)."""
-        conditions = tuple(
-            cited(
-                c.phrase if c.phrase is not None else Text(c.text),
-                c.reference.citation if c.reference else None,
+        found = self._phrase
+        if found is None:
+            conditions = tuple(
+                cited(
+                    c.phrase if c.phrase is not None else Text(c.text),
+                    c.reference.citation if c.reference else None,
+                )
+                for c in self.conditions
             )
-            for c in self.conditions
-        )
-        return Phrase(
-            N_("%(verdict)s: %(conditions)s."),
-            {"verdict": Text(self.word), "conditions": Joined(conditions, "; ")},
-        )
+            found = Phrase(
+                N_("%(verdict)s: %(conditions)s."),
+                {"verdict": Text(self.word), "conditions": Joined(conditions, "; ")},
+            )
+            object.__setattr__(self, "_phrase", found)
+        return found
 
     def sentence(self, translate: Callable[[str], str] = str, *, locale: str | None = None) -> str:
         """The verdict sentence; ``translate`` puts the verdict word and each condition's words
@@ -116,6 +189,8 @@ class Verdict:
         else the current language's way)."""
         if locale is None:
             locale = i18n.SOURCE_LOCALE if translate is str else i18n.current_locale()
+        if translate is str and locale == i18n.SOURCE_LOCALE:
+            return self.phrase().text(SOURCE)  # English: the same words, written once
         return self.phrase().text(Language(locale, translate))
 
     @classmethod

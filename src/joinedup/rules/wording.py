@@ -17,6 +17,7 @@ through that language's catalogue and each value through Babel (:meth:`Language.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,26 +58,60 @@ class Language:
 SOURCE = Language(i18n.SOURCE_LOCALE, str)
 
 
-@dataclass(frozen=True, slots=True)
+_NO_ARGS: Any = object()
+
+
+def _writer(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """How a frozen part's own ``__init__`` writes a field: through the field's slot (half
+    the cost of ``object.__setattr__``, which the dataclass's ``__init__`` calls; sentences
+    are made of parts by the thousand)."""
+    setter: Callable[[Any, Any], None] = cls.__dict__[name].__set__
+    return setter
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Phrase:
-    """A message id (English, ``N_()``-marked where it is written) and its named arguments."""
+    """A message id (English, ``N_()``-marked where it is written) and its named arguments.
+
+    Immutable, arguments included (nothing changes ``args`` once the phrase is made): its
+    English text is written when first asked for and kept (an explanation reads a condition
+    or a computation twice: in a value's details and in a sentence)."""
 
     id: str
     args: Mapping[str, Part] = field(default_factory=dict)
+    _english: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(self, id: str, args: Mapping[str, Part] = _NO_ARGS) -> None:
+        _phrase_id(self, id)
+        _phrase_args(self, {} if args is _NO_ARGS else args)
+        _phrase_english(self, None)
 
     def text(self, language: Language = SOURCE) -> str:
+        if language is SOURCE:
+            found = self._english
+            if found is None:
+                found = self._words(SOURCE)
+                _phrase_english(self, found)
+            return found
+        return self._words(language)
+
+    def _words(self, language: Language) -> str:
         words = self.id if language is SOURCE else language.translate(self.id)
-        if not self.args:
+        args = self.args
+        if not args:
             return words
-        return words % {
-            name: part if isinstance(part, str) else part.text(language)
-            for name, part in self.args.items()
-        }
+        values = {}
+        for name, part in args.items():
+            values[name] = part if isinstance(part, str) else part.text(language)
+        return words % values
 
     def as_dict(self) -> dict[str, Any]:
         if not self.args:
             return {"id": self.id}
-        return {"id": self.id, "args": {k: part_dict(v) for k, v in self.args.items()}}
+        args = {}
+        for name, part in self.args.items():
+            args[name] = part if isinstance(part, str) else part_dict(part)
+        return {"id": self.id, "args": args}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Phrase:
@@ -86,7 +121,12 @@ class Phrase:
         return found
 
 
-@dataclass(frozen=True, slots=True)
+_phrase_id = _writer(Phrase, "id")
+_phrase_args = _writer(Phrase, "args")
+_phrase_english = _writer(Phrase, "_english")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Text:
     """Words of the rules (a label, a condition, a noun): translated where the catalogue has
     them. ``lower``: the first letter made small ("Monthly income" → "monthly income")."""
@@ -94,33 +134,57 @@ class Text:
     words: str
     lower: bool = False
 
+    def __init__(self, words: str, lower: bool = False) -> None:
+        _text_words(self, words)
+        _text_lower(self, lower)
+
     def text(self, language: Language = SOURCE) -> str:
         words = self.words if language is SOURCE else language.translate(self.words)
         return words[:1].lower() + words[1:] if self.lower else words
 
 
-@dataclass(frozen=True, slots=True)
+_text_words = _writer(Text, "words")
+_text_lower = _writer(Text, "lower")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Value:
     """A value written the reader's way; ``kind`` is one of :data:`VALUE_KINDS`."""
 
     kind: str
     value: int | float | str
 
+    def __init__(self, kind: str, value: int | float | str) -> None:
+        _value_kind(self, kind)
+        _value_value(self, value)
+
     def text(self, language: Language = SOURCE) -> str:
         return _value(self, language.locale)
 
 
-@dataclass(frozen=True, slots=True)
+_value_kind = _writer(Value, "kind")
+_value_value = _writer(Value, "value")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Joined:
     """Parts one after the other with a separator that reads the same in every language."""
 
     items: tuple[Part, ...]
     sep: str = ""
 
+    def __init__(self, items: tuple[Part, ...], sep: str = "") -> None:
+        _joined_items(self, items)
+        _joined_sep(self, sep)
+
     def text(self, language: Language = SOURCE) -> str:
         return self.sep.join(
             item if isinstance(item, str) else item.text(language) for item in self.items
         )
+
+
+_joined_items = _writer(Joined, "items")
+_joined_sep = _writer(Joined, "sep")
 
 
 def in_words(part: Part, language: Language = SOURCE) -> str:
@@ -140,6 +204,13 @@ def _value(part: Value, locale: str) -> str:
             assert isinstance(value, int | float)
             return format_money(value)
         return f"{value}%" if kind == "percent" else str(value)
+    if type(value) is int or type(value) is str:
+        return _kept_in_locale(kind, value, locale)
+    return _in_locale(kind, value, locale)
+
+
+def _in_locale(kind: str, value: int | float | str, locale: str) -> str:
+    """A value written by Babel for ``locale``."""
     try:
         if kind == "money":
             assert isinstance(value, int | float)
@@ -156,7 +227,15 @@ def _value(part: Value, locale: str) -> str:
             number, locale=locale, decimal_quantization=False, group_separator=False
         )
     except (ArithmeticError, InvalidOperation, ValueError, AssertionError):
-        return _value(part, i18n.SOURCE_LOCALE)  # not a value Babel reads: as the rules wrote it
+        # not a value Babel reads: as the rules wrote it
+        return _value(Value(kind, value), i18n.SOURCE_LOCALE)
+
+
+#: Babel reads the locale's pattern on every call (8–15 µs): the same amounts, numbers and
+#: dates come back again and again, so whole cents and the rules' texts are kept, as many as
+#: a letter's amounts are (a float, whose 0.0 and -0.0 are one key but not one text, is
+#: written each time).
+_kept_in_locale = functools.lru_cache(maxsize=4096, typed=True)(_in_locale)
 
 
 def part_dict(part: Part) -> Any:
