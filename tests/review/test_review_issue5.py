@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from joinedup import identity
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
@@ -25,6 +24,7 @@ from joinedup.demo import organisation
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.exchange import issue_access_token
 from joinedup.web import create_app
+from staff_support import operator_session
 
 PROBLEM = "application/problem+json"
 POPULATION = organisation("population-register")
@@ -194,28 +194,6 @@ def test_a_refused_marriage_names_the_fields_of_its_body(
 # --- lists and identifiers ---------------------------------------------------------------------
 
 
-def _operator(database: Database) -> tuple[str, str]:
-    """A signed-in member of the Central Digital Office's staff: (session token, CSRF token)."""
-    office = organisation("digital-office")
-    with database.unit_of_work() as session:
-        staff = identity.staff_of(session, member_class="GOV", member_code=office.member_code)
-        token, record = identity.start_web_session(
-            session,
-            identity=identity.VerifiedIdentity(
-                personal_code=staff[0].personal_code,
-                given_names="Office",
-                family_name="Operator",
-                level_of_assurance=identity.LevelOfAssurance.SUBSTANTIAL,
-                methods=("pwd", "otp"),
-                authenticated_at=utcnow(),
-                issuer="test",
-                id_token="",
-            ),
-            lifetime=timedelta(hours=1),
-        )
-    return token, record.csrf_secret
-
-
 def _cursor(values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
@@ -230,7 +208,7 @@ def test_a_cursor_the_platform_did_not_make_is_refused_not_a_500(
     number beyond 64 bits went to the database as the key (500 on every keyset list: the
     catalogue, the dead letters, a person's entitlements, …)."""
     _refused(http.get("/api/v1/catalogue/services", params={"cursor": _cursor(values)}))
-    token, _ = _operator(seeded)
+    token, _ = operator_session(seeded)
     http.cookies.set("joinedup-session", token)
     _refused(
         http.get(
@@ -244,7 +222,7 @@ def test_a_cursor_the_platform_did_not_make_is_refused_not_a_500(
 def test_tell_us_once_ids_beyond_64_bits_are_refused_not_a_500(
     http: TestClient, seeded: Database
 ) -> None:
-    token, csrf = _operator(seeded)
+    token, csrf = operator_session(seeded)
     http.cookies.set("joinedup-session", token)
     json_only = {"accept": "application/json"}
     huge = 2**70

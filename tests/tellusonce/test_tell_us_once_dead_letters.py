@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -29,15 +28,15 @@ from tuo_support import (
 from typer.testing import CliRunner
 
 import joinedup.demo.handlers  # noqa: F401 (the agencies' systems, in-process)
-from joinedup import identity
 from joinedup.cli import app as cli
-from joinedup.core.clock import today, utcnow
+from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo import organisation
 from joinedup.exchange import exchange_client, provider_transport
 from joinedup.tellusonce.dispatcher import Dispatcher
 from joinedup.web import create_app
+from staff_support import operator_session
 
 FAILING = "vehicle-registry"
 
@@ -48,29 +47,6 @@ def _deliver_all(settings: Settings, database: Database) -> None:
             await drain(Dispatcher(settings, database), http, database)
 
     asyncio.run(run())
-
-
-def _operator_session(database: Database) -> tuple[str, str]:
-    """A signed-in member of the Central Digital Office's staff: (cookie token, CSRF token)."""
-    office = organisation("digital-office")
-    with database.unit_of_work() as session:
-        staff = identity.staff_of(session, member_class="GOV", member_code=office.member_code)
-        assert staff
-        token, record = identity.start_web_session(
-            session,
-            identity=identity.VerifiedIdentity(
-                personal_code=staff[0].personal_code,
-                given_names="Office",
-                family_name="Operator",
-                level_of_assurance=identity.LevelOfAssurance.SUBSTANTIAL,
-                methods=("pwd", "otp"),
-                authenticated_at=utcnow(),
-                issuer="test",
-                id_token="",
-            ),
-            lifetime=timedelta(hours=1),
-        )
-    return token, record.csrf_secret
 
 
 def test_a_move_is_told_to_the_vehicle_registry_and_both_municipalities(
@@ -174,7 +150,7 @@ def test_a_failing_agency_is_retried_dead_lettered_shown_and_replayed(
     assert "notifications dead lettered" in status.output
 
     # … and the API for the office's staff, who replay it once the agency is back
-    token, csrf = _operator_session(database)
+    token, csrf = operator_session(database)
     with TestClient(create_app(settings, database=database)) as http:
         assert http.get("/api/v1/tell-us-once/dead-letters").status_code == 401
         http.cookies.set("joinedup-session", token)

@@ -17,7 +17,6 @@ the value. The idempotency on ``reference`` and the transaction are
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import DomainError, ValidationFailed
+from joinedup.core.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 
 #: The purpose the demo's registrar calls these services for.
 CIVIL_REGISTRATION = "civil-registration"
@@ -46,15 +46,13 @@ Reference = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[!-~]+$"),
 ]
 PersonalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
-#: Control characters (C0, DEL, C1): nothing a register's text holds, and PostgreSQL refuses NUL.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: The largest register reference (a 64-bit column): a larger one is no reference at all.
 MAX_REF = 2**63 - 1
 
 
 def _printable(value: str) -> str:
-    if _CONTROL.search(value):
-        raise PydanticCustomError("control_characters", "must not contain control characters")
+    if has_control_characters(value):
+        raise PydanticCustomError("control_characters", CONTROL_CHARACTERS_MESSAGE)
     return value
 
 

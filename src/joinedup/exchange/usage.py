@@ -182,9 +182,11 @@ def record_staff_view(
     signer = log_signer or load_log_signing_key(get_settings())
     recording = Recording(usages=[row for row, _ in rows], usage_leaves=[leaf for _, leaf in rows])
     write_recordings(session, [recording], signer=signer)
-    stored = session.scalars(
-        select(DataUsageRecord).where(DataUsageRecord.record_id == rows[0][0]["record_id"])
-    ).one()
+    stored = (
+        session.execute(_rows().where(DataUsageRecord.record_id == rows[0][0]["record_id"]))
+        .mappings()
+        .one()
+    )
     return UsageItem.of(stored)
 
 
@@ -224,14 +226,8 @@ class UsageItem:
         return usage_leaf(self.stored, self.canonical)
 
     @classmethod
-    def of(cls, row: DataUsageRecord | Mapping[Any, Any]) -> UsageItem:
-        """The item of a stored record: its ORM object, or its row as read by
-        :func:`_rows` (cheaper for a list: no object per record)."""
-        values = (
-            row
-            if isinstance(row, Mapping)
-            else {c.key: getattr(row, c.key) for c in DataUsageRecord.__table__.columns}
-        )
+    def of(cls, values: Mapping[Any, Any]) -> UsageItem:
+        """The item of a stored record, its row as :func:`_rows` reads it (no ORM object)."""
         return cls(
             id=values["id"],
             record_id=values["record_id"],
@@ -370,12 +366,16 @@ def get_usage(
 ) -> UsageItem:
     """One of the person's visible records. Another person's record, a hidden one and one
     that does not exist are all ``NotFound`` (record ids are easy to guess)."""
-    row = session.scalar(
-        select(DataUsageRecord).where(
-            DataUsageRecord.id == usage_id,
-            DataUsageRecord.subject_code == subject_code,
-            _visible(on or today()),
+    row = (
+        session.execute(
+            _rows().where(
+                DataUsageRecord.id == usage_id,
+                DataUsageRecord.subject_code == subject_code,
+                _visible(on or today()),
+            )
         )
+        .mappings()
+        .first()
     )
     if row is None:
         raise NotFound("there is no such data-usage record of this person")

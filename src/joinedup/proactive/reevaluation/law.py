@@ -8,7 +8,6 @@ still gives the earlier law.
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
+from joinedup.core.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from joinedup.proactive.reevaluation.events import LawVersionPublished
 from joinedup.proactive.reevaluation.models import LawVersion
 from joinedup.rules import ParameterChange, Ruleset, apply_reform, get_ruleset
@@ -33,8 +33,6 @@ MAX_CHANGES = 50
 MAX_VALUE = Decimal(10) ** 12
 #: The earliest day a version may take effect (the rules' periods are four-digit years).
 EARLIEST_EFFECTIVE = date(1900, 1, 1)
-#: Control characters: nothing a citation holds (and PostgreSQL refuses NUL).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,8 @@ def publish_law_version(
     problems = []
     if not citation.strip():
         problems.append({"field": "citation", "message": "name the statute that changed the law"})
-    elif _CONTROL.search(citation):
-        problems.append({"field": "citation", "message": "must not contain control characters"})
+    elif has_control_characters(citation):
+        problems.append({"field": "citation", "message": CONTROL_CHARACTERS_MESSAGE})
     if effective_from < EARLIEST_EFFECTIVE:
         problems.append(
             {
