@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -42,7 +42,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, VerifyingKey, load_log_signing_key
-from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.core.pagination import MAX_LIMIT, Page, PageRequest, decode_cursor, encode_cursor
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import (
     InclusionProof,
@@ -242,7 +242,7 @@ class UsageItem:
             ),
             service_xroad_id=values["service_xroad_id"],
             action=values["action"],
-            fields=tuple(f for f in values["fields"].split(",") if f),
+            fields=tuple(filter(None, values["fields"].split(","))),
             purpose=values["purpose"],
             legal_basis=values["legal_basis"],
             case_reference=values["case_reference"],
@@ -254,6 +254,12 @@ class UsageItem:
             log_index=values["log_index"],
             stored=values,
         )
+
+
+#: A page of records, the generic model made once: pydantic keeps a ``Page[UsageItem]`` only
+#: while something refers to it, and made it again (its whole schema) when it had been
+#: collected meanwhile.
+UsagePage = Page[UsageItem]
 
 
 @cache
@@ -269,9 +275,13 @@ def _visible(
     return or_(hidden_until.is_(None), hidden_until <= on)
 
 
-def _period(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+def _check_period(since: datetime | None, until: datetime | None) -> None:
     if since is not None and until is not None and since > until:
         raise ValidationFailed("the period's start is after its end", parameter="periodStart")
+
+
+def _period(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    _check_period(since, until)
     clauses = []
     if since is not None:
         clauses.append(DataUsageRecord.logged_at >= since)
@@ -326,27 +336,86 @@ def list_usage(
     until: datetime | None = None,
     member_code: str | None = None,
     on: date | None = None,
-) -> Page[UsageItem]:
+) -> UsagePage:
     """The person's visible records, newest first (by the time logged, then id; keyset
-    pages), optionally of one receiving member and period."""
+    pages, the cursors and answers of :func:`~joinedup.core.pagination.keyset_page`),
+    optionally of one receiving member and period."""
+    _check_period(since, until)
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
+        )
+    values: dict[str, Any] = {
+        "subject": subject_code,
+        "on": on or today(),
+        "since": since,
+        "until": until,
+        "member": member_code,
+        "limit": request.limit + 1,
+    }
+    if request.cursor:
+        values["after_at"], values["after_id"] = _usage_after(request.cursor)
+    statement = _page_statement(
+        since is not None, until is not None, member_code is not None, "after_at" in values
+    )
+    rows = session.execute(statement, values).mappings().all()
+    cursor = None
+    if len(rows) > request.limit:
+        rows = rows[: request.limit]
+        cursor = encode_cursor([rows[-1]["logged_at"], rows[-1]["id"]])
+    return UsagePage(items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
+
+
+@lru_cache(maxsize=16)  # a shape: with or without each end of the period, a member, a cursor
+def _page_statement(since: bool, until: bool, member: bool, after: bool) -> Select[Any]:
+    """Built once per shape: a page of the ``subject``'s records visible ``on``, newest first
+    in the order of the person's index (subject, logged at, id), so a page reads its ``limit``
+    rows and stops however many records the person has; after the cursor's ``after_at`` and
+    ``after_id`` when ``after``."""
+    usage = cast(Table, DataUsageRecord.__table__)  # Core columns: no ORM result set-up
+    logged_at, record = usage.c.logged_at, usage.c.id
     statement = _rows().where(
-        DataUsageRecord.subject_code == subject_code,
-        _visible(on or today()),
-        *_period(since, until),
+        usage.c.subject_code == bindparam("subject"),
+        _visible(bindparam("on", type_=Date()), usage.c.hidden_until),
     )
-    if member_code is not None:
-        statement = statement.where(DataUsageRecord.receiver_member_code == member_code)
-    # newest first in the order of the person's index (subject, logged at, id): a page reads
-    # its rows and stops, however many records the person has
-    rows, cursor = keyset_page(
-        session,
-        statement,
-        keys=[DataUsageRecord.logged_at.expression, DataUsageRecord.id.expression],
-        request=request,
-        descending=True,
-        mappings=True,
-    )
-    return Page[UsageItem](items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
+    if since:
+        statement = statement.where(logged_at >= bindparam("since"))
+    if until:
+        statement = statement.where(logged_at <= bindparam("until"))
+    if member:
+        statement = statement.where(usage.c.receiver_member_code == bindparam("member"))
+    if after:
+        at: BindParameter[datetime] = bindparam("after_at")
+        statement = statement.where(
+            or_(logged_at < at, and_(logged_at == at, record < bindparam("after_id")))
+        )
+    return statement.order_by(logged_at.desc(), record.desc()).limit(bindparam("limit"))
+
+
+#: The range of a record id (a 64-bit column): a cursor's value outside it was not made by us.
+_ID_RANGE = range(-(2**63), 2**63)
+
+
+def _usage_after(cursor: str) -> tuple[datetime, int]:
+    """The time logged and id a cursor of :func:`list_usage` names (a 422 for one not made by
+    it, as :func:`~joinedup.core.pagination.keyset_page` answers)."""
+    at, record = decode_cursor(cursor, 2)
+    try:
+        instant = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        instant = None
+    if (
+        instant is None
+        or instant.tzinfo is None  # the cursors we write name their time zone
+        or not isinstance(record, int)
+        or isinstance(record, bool)
+        or record not in _ID_RANGE
+    ):
+        raise ValidationFailed(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            parameter="cursor",
+        )
+    return instant, record
 
 
 def proofs_for(session: Session, items: Sequence[UsageItem]) -> dict[int, InclusionProof]:

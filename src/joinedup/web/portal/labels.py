@@ -3,10 +3,15 @@
 A page of "Who used my data" names a few fields for each of its records: looking the one
 label up and translating it is far cheaper than a template macro building every translated
 label for each field shown. ``N_`` marks the words for extraction; they are translated when
-shown, in the request's language.
+shown, in the request's language; a list of records looks them up in :func:`field_labels`,
+every label translated once per language.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
 
 from joinedup.core import i18n
 
@@ -57,3 +62,12 @@ def field_label(name: str) -> str:
     """The field ``name`` in words, in the current language (the name itself if unknown)."""
     label = FIELD_LABELS.get(name)
     return i18n.gettext(label) if label else name
+
+
+@lru_cache(maxsize=16)  # one per language (the catalogues are read once, as i18n reads them)
+def field_labels(locale: str) -> Mapping[str, str]:
+    """Every known field's label in ``locale``, by field name: a page naming many fields
+    looks each up (an unknown name stands for itself) rather than translating it again."""
+    catalogue = i18n.translations(locale)
+    labels = {name: catalogue.gettext(label) for name, label in FIELD_LABELS.items()}
+    return MappingProxyType(labels)

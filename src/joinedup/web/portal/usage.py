@@ -11,18 +11,21 @@ someone else's, guessed into the URL, is "not found" exactly like one that does 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from joinedup.core import i18n
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import PageRequest
-from joinedup.exchange import list_usage, purpose_names, usage_receivers, verify_usage
+from joinedup.exchange import UsageItem, list_usage, purpose_names, usage_receivers, verify_usage
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession
+from joinedup.web.portal.labels import field_labels
 from joinedup.web.templating import render
 
 #: The largest record id there can be (a 64-bit signed integer).
@@ -46,6 +49,46 @@ def _day(text: str | None, name: str) -> date | None:
         raise ValidationFailed(
             "the period's days must be dates like 2026-03-31", parameter=name
         ) from None
+
+
+class UsageCard(NamedTuple):
+    """One record as its card on the list shows it, in the order the template unpacks it: the
+    page's values worked out once (the time written once for its two places, the fields'
+    labels and the purpose in words looked up), the template saying who in words."""
+
+    id: str
+    receiver_name: str
+    logged_at: str  # as the page writes it, UTC
+    user_id: str | None
+    channel: str
+    system: str
+    represented_party: str | None
+    fields: str  # their labels, in the current language
+    purpose: str  # in words, in the current language
+    case_reference: str | None
+    legal_basis: str
+
+
+def usage_cards(items: Sequence[UsageItem], purposes: Mapping[str, str]) -> list[UsageCard]:
+    """The cards of ``items`` in the current language (``purposes``: their purposes in words,
+    as :func:`purpose_names` gives them)."""
+    labels = field_labels(i18n.current_locale())
+    return [
+        UsageCard(
+            str(item.id),
+            item.receiver.member_name,
+            item.logged_at.strftime("%Y-%m-%d %H:%M:%S"),
+            item.user_id,
+            item.channel,
+            item.receiver.system,
+            item.represented_party,
+            ", ".join(map(labels.get, item.fields, item.fields)),  # an unknown one as it is
+            purposes.get(item.purpose, item.purpose),
+            item.case_reference,
+            item.legal_basis,
+        )
+        for item in items
+    ]
 
 
 @router.get("")
@@ -75,14 +118,16 @@ def usage_list(
     next_href = (
         "?" + urlencode({**filters, "cursor": page.next_cursor}) if page.next_cursor else None
     )
+    purposes = purpose_names(session, [item.purpose for item in page.items])
     return render(
         request,
         "portal/usage_list.html",
         {
-            "page": page,
-            "purposes": purpose_names(session, [item.purpose for item in page.items]),
+            "cards": usage_cards(page.items, purposes),
             "agencies": usage_receivers(session, subject_code=citizen.subject_code),
-            "filters": filters,
+            "agency": agency or None,
+            "period_from": period_from or "",
+            "period_to": period_to or "",
             "next_href": next_href,
             "actor_code": citizen.actor_code,
             "subject_code": citizen.subject_code,
