@@ -3,16 +3,19 @@ nobody else's letters."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from notify_support import ACTOR, Country
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from joinedup import notify
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.outbox import OutboxEvent
-from joinedup.core.pagination import PageRequest
+from joinedup.core.pagination import PageRequest, encode_cursor
 from joinedup.core.translog import inclusion_proof, latest_tree_head, leaf_hash, verify_inclusion
 from joinedup.notify.canonical import receipt_leaf
 from joinedup.notify.models import Letter
@@ -150,3 +153,85 @@ def test_a_sender_sees_delivery_of_its_own_letters_only(
             sender_member_code=tax_code,
         )
     assert status.read_at is None
+
+
+def _as_listed(
+    session: Session, recipient: str, request: PageRequest, unread_only: bool
+) -> tuple[list[tuple[Any, ...]], str | None, int]:
+    """A mailbox page as list_letters and count_unread give it (mailbox_page's reference)."""
+    page = notify.list_letters(
+        session, recipient_code=recipient, request=request, unread_only=unread_only
+    )
+    letters = [
+        (i.message_id, i.subject, i.read, i.kind.value, i.sender_name, i.sent_at)
+        for i in page.items
+    ]
+    return letters, page.next_cursor, notify.count_unread(session, recipient_code=recipient)
+
+
+def test_the_portals_mailbox_page_is_list_letters_and_count_unread_in_one(
+    database: Database, country: Country
+) -> None:
+    sent = _letters(database, country, 7)
+    _letters(database, country, 2, to=country.other)
+    with database.unit_of_work() as session:
+        for letter in sent[1::3]:  # letters 1 and 4 opened: 5 unread
+            notify.open_letter(
+                session,
+                message_id=letter.message_id,
+                recipient_code=country.person,
+                reader_code=country.person,
+            )
+    with database.reading() as session:
+        for recipient in (country.person, country.other, "00000000000"):
+            for unread_only in (False, True):
+                for limit in (1, 3, 7, 20):
+                    cursor, pages = None, 0
+                    while True:
+                        request = PageRequest(cursor=cursor, limit=limit)
+                        page = notify.mailbox_page(
+                            session,
+                            recipient_code=recipient,
+                            request=request,
+                            unread_only=unread_only,
+                        )
+                        got = (
+                            [tuple(letter) for letter in page.letters],
+                            page.next_cursor,
+                            page.unread,
+                        )
+                        assert got == _as_listed(session, recipient, request, unread_only)
+                        pages += 1
+                        cursor = page.next_cursor
+                        if cursor is None:
+                            break
+                    assert pages <= 8
+        # a cursor past the last letter: an empty page, still counting the unread ones
+        empty = notify.mailbox_page(
+            session,
+            recipient_code=country.person,
+            request=PageRequest(cursor=encode_cursor([-1]), limit=5),
+            unread_only=True,
+        )
+        assert (empty.letters, empty.next_cursor, empty.unread) == ([], None, 5)
+        assert empty.unread == notify.count_unread(session, recipient_code=country.person)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["zzz", encode_cursor(["1"]), encode_cursor([True]), encode_cursor([1.5]),
+               encode_cursor([2**63]), encode_cursor([1, 2]), encode_cursor([None])],
+)  # fmt: skip
+def test_the_portals_mailbox_page_refuses_cursors_as_list_letters_does(
+    database: Database, country: Country, cursor: str
+) -> None:
+    with database.reading() as session:
+        with pytest.raises(ValidationFailed) as listed:
+            notify.list_letters(
+                session, recipient_code=country.person, request=PageRequest(cursor=cursor)
+            )
+        with pytest.raises(ValidationFailed) as paged:
+            notify.mailbox_page(
+                session, recipient_code=country.person, request=PageRequest(cursor=cursor)
+            )
+    assert str(paged.value) == str(listed.value)
+    assert paged.value.extensions == listed.value.extensions

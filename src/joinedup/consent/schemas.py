@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -146,3 +147,19 @@ class ConsentInForce(_Camel):
             f"consent of the data subject (data agreement {self.data_agreement_code} "
             f"v{self.data_agreement_version}, consent record {self.consent_record_id})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStanding:
+    """Where a person's consent to one agreement asking for it stands (the portal's list): the
+    agreement's current version, and the person's consent record, if they ever had one."""
+
+    agreement_id: uuid.UUID
+    controller: str  # CLASS/CODE
+    title: str
+    purpose: str
+    retention_days: int
+    active: bool  # consent can be given to it
+    state: ConsentAction | None  # None: never given
+    in_force: bool
+    changed_at: datetime | None  # when the consent was last given or withdrawn

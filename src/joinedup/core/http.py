@@ -22,6 +22,7 @@ commit, in its thread pool, so database I/O never blocks the event loop.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -57,6 +58,15 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()
+
+
+@contextmanager
+def read_session(request: Request) -> Iterator[Session]:
+    """The session :data:`ReadSession` gives, opened and closed in the handler's own thread:
+    for a sync page, without the dependency's machinery and its hand-over to a worker thread
+    to close it (together about a tenth of a light page's work)."""
+    with get_database(request).read_session_factory() as session:
+        yield session
 
 
 WriteSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +69,26 @@ class LetterRecord(BaseModel):
     log_index: int
     #: True when this reference had already been sent (nothing new was written).
     replayed: bool = False
+
+
+class MailboxLetter(NamedTuple):
+    """A letter as the portal's mailbox lists it (a tuple: a page of them is cheap to make)."""
+
+    message_id: uuid.UUID
+    subject: str
+    read: bool
+    kind: str  # a LetterKind's value
+    sender_name: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class MailboxPage:
+    """One keyset page of a person's mailbox, and how many of all their letters are unread."""
+
+    letters: list[MailboxLetter]
+    next_cursor: str | None
+    unread: int
 
 
 class LetterSummary(BaseModel):

@@ -16,6 +16,7 @@ from joinedup.core.http import (
     get_database,
     get_read_session,
     get_session,
+    read_session,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "get_database",
     "get_read_session",
     "get_session",
+    "read_session",
 ]
 
 

@@ -9,7 +9,12 @@ from joinedup.consent.service.agreements import (
     retire_data_agreement,
     revise_data_agreement,
 )
-from joinedup.consent.service.history import consent_history, list_consents, verify_consent_chain
+from joinedup.consent.service.history import (
+    consent_history,
+    consent_standings,
+    list_consents,
+    verify_consent_chain,
+)
 from joinedup.consent.service.records import (
     agreement_of_record,
     change_consent,
@@ -27,6 +32,7 @@ __all__ = [
     "change_consent",
     "consent_history",
     "consent_in_force",
+    "consent_standings",
     "find_consent_record",
     "get_consent_record",
     "get_data_agreement",

@@ -6,16 +6,24 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.consent.chain import revision_canonical, revision_leaf, sha256
-from joinedup.consent.models import ConsentRecord, ConsentRevision, DataAgreement
+from joinedup.consent.models import (
+    ConsentRecord,
+    ConsentRevision,
+    DataAgreement,
+    DataAgreementVersion,
+)
 from joinedup.consent.schemas import (
     BrokenRevision,
     ChainVerification,
+    ConsentAction,
     ConsentHistory,
     ConsentRecordView,
+    ConsentStanding,
+    LawfulBasis,
 )
 from joinedup.consent.service.records import (
     load_record,
@@ -65,6 +73,67 @@ def list_consents(
     }
     items = [record_view(r, agreements[r.agreement_ref], heads[r.id, r.revisions]) for r in rows]
     return Page[ConsentRecordView](items=items, next_cursor=cursor)
+
+
+#: Every agreement whose current version rests on consent, with the subject's record of it:
+#: those in force, and those retired the subject had consented to or withdrew from.
+_STANDINGS = (
+    select(
+        DataAgreement.agreement_id,
+        DataAgreement.controller_member_class,
+        DataAgreement.controller_member_code,
+        DataAgreementVersion.title,
+        DataAgreementVersion.purpose,
+        DataAgreementVersion.retention_days,
+        DataAgreement.retired_at.is_(None).label("active"),
+        DataAgreement.consents_from_version,
+        ConsentRecord.state,
+        ConsentRecord.version,
+        ConsentRecord.updated_at,
+    )
+    .join(
+        DataAgreementVersion,
+        and_(
+            DataAgreementVersion.agreement_ref == DataAgreement.id,
+            DataAgreementVersion.version == DataAgreement.current_version,
+        ),
+    )
+    .outerjoin(
+        ConsentRecord,
+        and_(
+            ConsentRecord.agreement_ref == DataAgreement.id,
+            ConsentRecord.subject_code == bindparam("subject"),
+        ),
+    )
+    .where(
+        DataAgreementVersion.lawful_basis == LawfulBasis.CONSENT.value,
+        or_(DataAgreement.retired_at.is_(None), ConsentRecord.id.is_not(None)),
+    )
+    .order_by(DataAgreement.id)
+)
+
+
+def consent_standings(session: Session, *, subject_code: str) -> list[ConsentStanding]:
+    """Each agreement that asks for consent (in publication order) and where the person's
+    consent to it stands: every one in force, and every retired one the person has a consent
+    record of. In force as :func:`list_consents` says (given, to a version whose consents
+    still hold, of an agreement not retired). One statement."""
+    return [
+        ConsentStanding(
+            agreement_id=row.agreement_id,
+            controller=f"{row.controller_member_class}/{row.controller_member_code}",
+            title=row.title,
+            purpose=row.purpose,
+            retention_days=row.retention_days,
+            active=row.active,
+            state=None if row.state is None else ConsentAction(row.state),
+            in_force=row.state == ConsentAction.GIVEN
+            and row.active
+            and row.version >= row.consents_from_version,
+            changed_at=row.updated_at,
+        )
+        for row in session.connection().execute(_STANDINGS, {"subject": subject_code})
+    ]
 
 
 def _revisions(session: Session, record: ConsentRecord) -> list[ConsentRevision]:

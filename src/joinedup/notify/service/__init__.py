@@ -6,6 +6,7 @@ from joinedup.notify.service.mailbox import (
     get_letter,
     letter_status,
     list_letters,
+    mailbox_page,
     open_letter,
 )
 from joinedup.notify.service.paper import (
@@ -42,6 +43,7 @@ __all__ = [
     "get_letter",
     "letter_status",
     "list_letters",
+    "mailbox_page",
     "open_letter",
     "paper_queue",
     "preferred_locale",

@@ -4,21 +4,37 @@ sender's view of a letter's delivery."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.core.keys import SigningKey, load_log_signing_key
-from joinedup.core.pagination import Page, PageRequest, keyset_page
+from joinedup.core.pagination import (
+    MAX_LIMIT,
+    Page,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import append_batch
 from joinedup.notify.canonical import RECEIPT_KIND, receipt_leaf
 from joinedup.notify.events import LetterRead
 from joinedup.notify.models import Letter, PaperDispatch
-from joinedup.notify.schemas import Channel, LetterDetail, LetterKind, LetterRecord, LetterSummary
+from joinedup.notify.schemas import (
+    Channel,
+    LetterDetail,
+    LetterKind,
+    LetterRecord,
+    LetterSummary,
+    MailboxLetter,
+    MailboxPage,
+)
 from joinedup.notify.service.letters import letter_record
 
 
@@ -63,6 +79,94 @@ def count_unread(session: Session, *, recipient_code: str) -> int:
             .where(Letter.recipient_code == recipient_code, Letter.read_at.is_(None))
         )
         or 0
+    )
+
+
+def _mailbox_statement(*, unread_only: bool, after: bool) -> Select[Any]:
+    """A page of a mailbox, newest first, each row with the count of the mailbox's unread
+    letters (an uncorrelated subquery: worked out once, not once a row)."""
+    recipient: BindParameter[str] = bindparam("recipient")
+    unread = (
+        select(func.count())
+        .select_from(Letter)
+        .where(Letter.recipient_code == recipient, Letter.read_at.is_(None))
+        .scalar_subquery()
+    )
+    statement = select(
+        # a MailboxLetter's fields, in its order
+        Letter.message_id,
+        Letter.subject,
+        Letter.read_at.is_not(None),
+        Letter.kind,
+        Letter.sender_name,
+        Letter.sent_at,
+        # the key, and the mailbox's count
+        Letter.id,
+        unread.label("unread"),
+    ).where(Letter.recipient_code == recipient)
+    if unread_only:
+        statement = statement.where(Letter.read_at.is_(None))
+    if after:
+        statement = statement.where(Letter.id < bindparam("after"))
+    return statement.order_by(Letter.id.desc()).limit(bindparam("limit"))
+
+
+#: The mailbox's statements, built once (a page runs one, not a dozen constructor calls).
+_MAILBOX = {
+    (unread_only, after): _mailbox_statement(unread_only=unread_only, after=after)
+    for unread_only in (False, True)
+    for after in (False, True)
+}
+_UNREAD = (
+    select(func.count())
+    .select_from(Letter)
+    .where(Letter.recipient_code == bindparam("recipient"), Letter.read_at.is_(None))
+)
+#: The range of a letter id (a 64-bit column): a cursor's value outside it was not made by us.
+_ID_RANGE = range(-(2**63), 2**63)
+
+
+def _letter_after(cursor: str) -> int:
+    """The id a cursor of :func:`mailbox_page` names (a 422 for one not made by it, as
+    :func:`~joinedup.core.pagination.keyset_page` answers)."""
+    (value,) = decode_cursor(cursor, 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value not in _ID_RANGE:
+        raise ValidationFailed(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            parameter="cursor",
+        )
+    return value
+
+
+def mailbox_page(
+    session: Session,
+    *,
+    recipient_code: str,
+    request: PageRequest,
+    unread_only: bool = False,
+) -> MailboxPage:
+    """The person's letters, newest first (the keyset pages and cursors of
+    :func:`list_letters`), and how many of all their letters nobody has opened yet: one
+    statement (two when the page is empty)."""
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
+        )
+    values: dict[str, Any] = {"recipient": recipient_code, "limit": request.limit + 1}
+    if request.cursor:
+        values["after"] = _letter_after(request.cursor)
+    connection = session.connection()
+    rows = connection.execute(_MAILBOX[unread_only, "after" in values], values).all()
+    if not rows:
+        unread = connection.scalar(_UNREAD, values) or 0
+        return MailboxPage(letters=[], next_cursor=None, unread=unread)
+    more = len(rows) > request.limit
+    if more:
+        rows = rows[: request.limit]
+    return MailboxPage(
+        letters=[MailboxLetter(*row[:6]) for row in rows],
+        next_cursor=encode_cursor([rows[-1].id]) if more else None,
+        unread=rows[0].unread,
     )
 
 

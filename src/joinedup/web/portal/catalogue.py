@@ -2,24 +2,27 @@
 life events, from the service catalogue. Nothing here is personal: no sign-in is needed.
 
 The catalogue changes a few times a year and every start page shows it, so each web process
-keeps what it read for :data:`CACHE_SECONDS` (on the application's state: one per database).
+keeps what it read for :data:`CACHE_SECONDS` (on the application's state: one per database),
+and with it the start page's part made of it, in each language it was asked in.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, LifeEvent
+from joinedup.core import i18n
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
-from joinedup.web.deps import ReadSession
-from joinedup.web.templating import render
+from joinedup.web.deps import ReadSession, get_database
+from joinedup.web.templating import render, templates_for
 
 router = APIRouter(
     prefix="/portal",
@@ -34,11 +37,13 @@ CACHE_SECONDS = 60.0
 @dataclass(frozen=True)
 class _Copy:
     """What the process keeps of the catalogue: the services, and the start page's counts
-    (worked out once per copy, not on every start page)."""
+    (worked out once per copy, not on every start page) and their HTML in each language it
+    was shown in (:func:`_counts_html`; at most one per language the portal speaks)."""
 
     services: list[CatalogueService]
     life_events: list[tuple[LifeEvent, int]]
     levels: list[tuple[str, int]]
+    counts_html: dict[str, Markup] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, services: list[CatalogueService]) -> _Copy:
@@ -55,21 +60,22 @@ class _Copy:
         )
 
 
-def _copy(request: Request, session: ReadSession) -> _Copy:
+def _copy(request: Request) -> _Copy:
     """The process's copy of the catalogue (read again when it is older than
-    :data:`CACHE_SECONDS`)."""
+    :data:`CACHE_SECONDS`: only then does a page open a read transaction for it)."""
     cached = getattr(request.app.state, "catalogue_cache", None)
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cast(_Copy, cached[1])
-    found = _Copy.of(catalogue.active_services(session))
+    with get_database(request).reading() as session:
+        found = _Copy.of(catalogue.active_services(session))
     request.app.state.catalogue_cache = (now + CACHE_SECONDS, found)
     return found
 
 
-def _all(request: Request, session: ReadSession) -> list[CatalogueService]:
+def _all(request: Request) -> list[CatalogueService]:
     """Every active catalogued service (from the process's copy when it is fresh)."""
-    return _copy(request, session).services
+    return _copy(request).services
 
 
 def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[CatalogueService]]]:
@@ -79,24 +85,32 @@ def _by_agency(services: list[CatalogueService]) -> list[tuple[str, list[Catalog
     return list(groups.items())
 
 
-def home_context(request: Request, session: ReadSession) -> dict[str, object]:
+def _counts_html(found: _Copy, locale: str) -> Markup:
+    """The start page's life events and levels with their counts, in ``locale`` (the current
+    language), rendered the first time a copy is shown in it: it is the same for everybody."""
+    counts = found.counts_html.get(locale)
+    if counts is None:
+        template = templates_for(locale).env.get_template("portal/_start_catalogue.html")
+        counts = Markup(  # noqa: S704 (our template's output, escaped as it rendered)
+            template.render(life_events=found.life_events, levels=found.levels)
+        )
+        found.counts_html[locale] = counts  # another thread may do the same: same words
+    return counts
+
+
+def home_context(request: Request) -> dict[str, object]:
     """What the portal's start page shows of the catalogue: each life event with how many
     services it concerns, and how many services each level of government has."""
-    found = _copy(request, session)
-    return {"life_events": found.life_events, "levels": found.levels}
+    return {"catalogue_counts": _counts_html(_copy(request), i18n.current_locale())}
 
 
 @router.get("/life-events/{event}")
-def life_event(
-    request: Request, event: str, session: ReadSession, principal: OptionalPrincipal
-) -> HTMLResponse:
+def life_event(request: Request, event: str, principal: OptionalPrincipal) -> HTMLResponse:
     try:
         chosen = LifeEvent(event)
     except ValueError:
         raise NotFound("there is no such life event") from None
-    services = [
-        s for s in _all(request, session) if any(r.life_event is chosen for r in s.life_events)
-    ]
+    services = [s for s in _all(request) if any(r.life_event is chosen for r in s.life_events)]
     return render(
         request,
         "portal/life_event.html",
@@ -113,13 +127,12 @@ def life_event(
 @router.get("/services")
 def services(
     request: Request,
-    session: ReadSession,
     principal: OptionalPrincipal,
     level: Annotated[str, Query(max_length=20)] = "national",
 ) -> HTMLResponse:
     if level not in LEVELS:
         raise ValidationFailed("level must be national, regional or local", parameter="level")
-    chosen = [s for s in _all(request, session) if s.level.value == level]
+    chosen = [s for s in _all(request) if s.level.value == level]
     return render(
         request,
         "portal/services.html",

@@ -18,10 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from joinedup import consent
 from joinedup.core.errors import Forbidden, NotFound
-from joinedup.core.pagination import PageRequest
 from joinedup.exchange import member_names
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
-from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.deps import ReadSession, WriteSession, read_session
 from joinedup.web.templating import render
 
 router = APIRouter(
@@ -56,37 +55,20 @@ def _member_key(controller: str) -> tuple[str, str]:
 def consents(
     request: Request,
     citizen: Citizen,
-    session: ReadSession,
     done: Annotated[str | None, Query(max_length=20)] = None,
     feedback: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    _check(citizen, session)
-    records = consent.list_consents(
-        session, subject_code=citizen.subject_code, page=PageRequest(limit=500)
-    ).items
-    by_agreement = {r.data_agreement_id: r for r in records}
-    agreements = [
-        a
-        for a in consent.list_data_agreements(session, page=PageRequest(limit=500)).items
-        if a.lawful_basis == consent.LawfulBasis.CONSENT and (a.active or a.id in by_agreement)
-    ]
-    # the controllers' names in one select (not a member and its parent each)
-    names = member_names(session, (_member_key(a.controller) for a in agreements))
-    controllers = {
-        a.controller: names.get(_member_key(a.controller), a.controller) for a in agreements
-    }
+    # closed before the page is rendered (see read_session)
+    with read_session(request) as session:
+        _check(citizen, session)
+        standings = consent.consent_standings(session, subject_code=citizen.subject_code)
+        # the controllers' names in one look-up (not a member and its parent each)
+        names = member_names(session, (_member_key(s.controller) for s in standings))
     return render(
         request,
         "portal/consents.html",
         {
-            "items": [
-                {
-                    "agreement": a,
-                    "controller": controllers[a.controller],
-                    "record": by_agreement.get(a.id),
-                }
-                for a in agreements
-            ],
+            "items": [(s, names.get(_member_key(s.controller), s.controller)) for s in standings],
             "done": done if done in DONE else None,
             "task": DONE.get(done or ""),
             "feedback_given": feedback == "thanks",

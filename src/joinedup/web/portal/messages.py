@@ -8,17 +8,20 @@ found", exactly like one that does not exist.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from joinedup import notify
+from joinedup.core import i18n
 from joinedup.core.pagination import PageRequest
 from joinedup.web.auth import Citizen, csrf_protect
-from joinedup.web.deps import ReadSession, WriteSession
-from joinedup.web.templating import render
+from joinedup.web.deps import WriteSession, read_session
+from joinedup.web.templating import render, templates_for
 
 router = APIRouter(
     prefix="/portal/messages",
@@ -33,29 +36,39 @@ PAGE = 20
 def mailbox(
     request: Request,
     citizen: Citizen,
-    session: ReadSession,
     unread: Annotated[bool, Query()] = False,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    citizen.authorise(session, "data:messages")
-    page = notify.list_letters(
-        session,
-        recipient_code=citizen.subject_code,
-        request=PageRequest(cursor=cursor, limit=PAGE),
-        unread_only=unread,
-    )
+    # closed before the page is rendered (see read_session)
+    with read_session(request) as session:
+        citizen.authorise(session, "data:messages")
+        page = notify.mailbox_page(
+            session,
+            recipient_code=citizen.subject_code,
+            request=PageRequest(cursor=cursor, limit=PAGE),
+            unread_only=unread,
+        )
     query = {"unread": "true"} if unread else {}
     next_href = "?" + urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else None
     return render(
         request,
         "portal/messages.html",
         {
-            "page": page,
+            "letters": page.letters,
+            "kind_tags": _kind_tags(i18n.current_locale()) if page.letters else {},
             "unread_only": unread,
-            "unread_count": notify.count_unread(session, recipient_code=citizen.subject_code),
+            "unread_count": page.unread,
             "next_href": next_href,
         },
     )
+
+
+@lru_cache(maxsize=8)  # one per language the portal speaks
+def _kind_tags(locale: str) -> dict[str, Markup]:
+    """Each kind of letter's tag in ``locale`` (the current language), as the shared
+    ``letter_kind`` macro writes it: made once per language, not once per letter listed."""
+    letter_kind = templates_for(locale).env.get_template("_portal.html").module.letter_kind  # type: ignore[attr-defined]
+    return {kind.value: letter_kind(kind.value) for kind in notify.LetterKind}
 
 
 @router.get("/{message_id}")
