@@ -163,6 +163,50 @@ def test_append_and_proofs_take_a_few_queries_whatever_the_size(database: Databa
     assert len(_queries(seen)) - proof_queries <= 4  # two tree heads, leaves, nodes
 
 
+def _append_then_fail(database: Database, leaf: bytes) -> None:
+    with database.unit_of_work() as session:
+        append(session, kind="test.record", leaf_inputs=[leaf], signer=SIGNER)
+        raise RuntimeError("rolled back")
+
+
+def test_the_next_append_reuses_the_frontier_only_of_the_tree_the_head_signs(
+    database: Database,
+) -> None:
+    """An append after this process's own reads no frontier; after another process appended
+    (forgotten here, as if it were another process) or after a rolled-back append, the head
+    differs and the frontier is read again. Every root stays the in-memory tree's."""
+    from joinedup.core.translog import service
+
+    made = _append_batches(database, [5, 3])
+    with _captured(database) as seen, database.unit_of_work() as session:
+        append(session, kind="test.record", leaf_inputs=[b"own"], signer=SIGNER)
+    made.append(b"own")
+    assert not [sql for sql in _queries(seen) if "tlog_node" in sql and "SELECT" in sql.upper()]
+    # another process appends: this one's remembered tree is not the signed head's any more
+    remembered = dict(service._FRONTIERS)
+    made.extend(_append_batches(database, [6], start=len(made)))
+    service._FRONTIERS.clear()
+    service._FRONTIERS.update(remembered)
+    # an append rolled back: the tree it remembered was never signed; then another process
+    # appends as many entries, so the head has the remembered size but another root
+    with pytest.raises(RuntimeError):
+        _append_then_fail(database, b"lost")
+    remembered = dict(service._FRONTIERS)
+    made.extend(_append_batches(database, [1], start=len(made)))
+    assert remembered != service._FRONTIERS
+    service._FRONTIERS.clear()
+    service._FRONTIERS.update(remembered)
+    with _captured(database) as seen, database.unit_of_work() as session:
+        append(session, kind="test.record", leaf_inputs=[b"after"], signer=SIGNER)
+    made.append(b"after")
+    assert [sql for sql in _queries(seen) if "SELECT" in sql.upper() and "tlog_node" in sql]
+    with database.reading() as session:
+        head = latest_tree_head(session)
+    assert head.tree_size == len(made)
+    assert head.root_hash == merkle.mth([merkle.leaf_hash(leaf) for leaf in made])
+    assert verify_log(database.url, keys=[SIGNER.verifying_key]).intact
+
+
 def test_appends_and_proofs_search_the_indexes_never_scan(sqlite_database: Database) -> None:
     """A table scan would make every append and proof slower as the log grows."""
     _append_batches(sqlite_database, [1000, 23])

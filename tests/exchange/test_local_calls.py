@@ -185,6 +185,37 @@ def test_a_right_revoked_between_two_calls_of_one_client_refuses_the_second(
     assert _count(database, DataUsageRecord) == 1
 
 
+def test_a_decision_kept_with_the_snapshot_serves_only_the_client_it_was_made_for(
+    database: Database, world: World
+) -> None:
+    """The directory snapshot keeps the calls it authorised for every client of the process:
+    one client's right is never another's, and the day and purpose are part of the question."""
+    from joinedup.exchange.directory import current_directory
+
+    with database.unit_of_work() as session:
+        with exchange_client(session, client=BENEFITS) as calls:
+            # the first call of a member may give it its signing key (another snapshot)
+            calls.call(world.service, purpose="child-benefit", query={"personalCode": world.person})
+            calls.call(world.service, purpose="child-benefit", query={"personalCode": world.person})
+        kept = current_directory(session).decisions
+        assert any(shape[3] == "child-benefit" for shape in kept)
+        with exchange_client(session, client="GOV/70009998/investigations") as other:
+            with pytest.raises(LocalCallRefused) as refused:
+                other.call(
+                    world.service, purpose="child-benefit", query={"personalCode": world.person}
+                )
+            assert refused.value.error_type == "Client.PurposeNotAllowed"
+        with exchange_client(session, client=BENEFITS) as again:
+            with pytest.raises(LocalCallRefused) as wrong_purpose:
+                again.call(
+                    world.service, purpose="investigation", query={"personalCode": world.person}
+                )
+            assert wrong_purpose.value.error_type == "Client.PurposeNotAllowed"
+        now = current_directory(session).decisions  # (another snapshot, if a key was made)
+        assert not any(shape[3] == "investigation" for shape in (*kept, *now))  # refusals
+    assert _count(database, DataUsageRecord) == 2
+
+
 def test_an_unknown_client_subsystem_is_refused_before_any_call(
     database: Database, world: World
 ) -> None:

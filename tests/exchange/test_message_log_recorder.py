@@ -119,8 +119,8 @@ def test_a_bad_recording_fails_alone(database: Database) -> None:
     pairs: list[tuple[Recording, Future[None]]] = [
         (r, Future()) for r in [*good[:3], bad, *good[3:]]
     ]
-    for pair in pairs:
-        recorder._queue.put(pair)
+    for one, future in pairs:
+        recorder._queue.put(((one,), future))
     futures = [future for r, future in pairs if r is not bad]
     bad_future = pairs[3][1]
     recorder.start()
@@ -130,6 +130,37 @@ def test_a_bad_recording_fails_alone(database: Database) -> None:
         bad_future.result(timeout=30)
     recorder.stop()
     assert _count(database, MessageLogRecord) == 5
+    assert verify_exchange_records(database.url)[1] == []
+
+
+def test_recordings_submitted_together_are_committed_or_refused_together(
+    database: Database,
+) -> None:
+    """A page's reads go to the writer as one item: one future for all of them, written in
+    one transaction; when one of them cannot be written, none of that page's are, and the
+    other pages' recordings of the same batch are written all the same."""
+    recorder = Recorder(database, signer=LOG_KEY)
+    page = [recording() for _ in range(7)]
+    broken = [recording() for _ in range(3)]
+    assert broken[1].message is not None
+    broken[1].message.row["method"] = None  # NOT NULL: the insert fails
+    alone = recording()
+    recorder.start()
+    try:
+        together = recorder.submit_all(page)
+        refused = recorder.submit_all(broken)
+        single = recorder.submit(alone)
+        together.result(timeout=30)
+        single.result(timeout=30)
+        with pytest.raises(Exception, match="method"):
+            refused.result(timeout=30)
+    finally:
+        recorder.stop()
+    assert _count(database, MessageLogRecord) == 8  # the page's seven and the single one
+    assert (recorder.recordings, recorder.failed) == (8, 3)
+    with database.reading() as session:
+        ids = set(session.scalars(select(MessageLogRecord.message_id)))
+    assert {r.message.row["message_id"] for r in [*page, alone] if r.message} == ids
     assert verify_exchange_records(database.url)[1] == []
 
 
@@ -147,7 +178,7 @@ def _queued(recorder: Recorder, count: int) -> list[Future[None]]:
     futures: list[Future[None]] = []
     for _ in range(count):
         future: Future[None] = Future()
-        recorder._queue.put((recording(), future))
+        recorder._queue.put(((recording(),), future))
         futures.append(future)
     return futures
 

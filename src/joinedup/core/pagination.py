@@ -31,6 +31,22 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
 
+    def __class_getitem__(cls, params: Any) -> Any:
+        """``Page[X]``, made once. Pydantic keeps a parametrised model only while something
+        refers to it (a weak cache; one made at a module's top level is also kept in that
+        module): made inside a list function, it was dropped at the next garbage collection
+        and its whole schema built again under load. The item types are the code's own: a
+        bounded set."""
+        key = (cls, params)
+        found = _PARAMETRISED.get(key)
+        if found is None:
+            found = _PARAMETRISED[key] = super().__class_getitem__(params)
+        return found
+
+
+#: ``Page[X]`` by (generic class, parameters): kept for the life of the process.
+_PARAMETRISED: dict[tuple[type, Any], Any] = {}
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -142,7 +158,9 @@ def keyset_page(
         statement = statement.where(_after(keys, values, descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
     page = statement.order_by(*order).limit(request.limit + 1)
-    rows: list[Any] = list(session.execute(page).mappings() if mappings else session.scalars(page))
+    # fetched at once, not row by row (a few calls less a row)
+    result = session.execute(page).mappings() if mappings else session.scalars(page)
+    rows: list[Any] = list(result.all())
     has_more = len(rows) > request.limit
     rows = rows[: request.limit]
     if not has_more or not rows:

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 #: How often (seconds) a process checks whether the directory changed: the staleness bound.
 POLL_SECONDS = 1.0
+#: At most this many local calls' authorisations are kept per snapshot (see
+#: ``Directory.decisions``): the clients, services, purposes and days in use, with room to spare.
+MAX_DECISIONS = 4096
 _VERSION_ROW = 1
 
 
@@ -119,6 +122,11 @@ class Directory:
     verifying: dict[str, VerifyingKey] = field(default_factory=dict)
     #: Access tokens verified while this snapshot is current: token → (client id, expiry).
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: The local calls authorised while this snapshot is current (an authorisation depends
+    #: on the snapshot alone): (client subsystem id, client member id, service id, purpose,
+    #: fields, day) → the :class:`~joinedup.exchange.access.Authorization`; refusals are never
+    #: kept, and at most :data:`MAX_DECISIONS` are.
+    decisions: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def verifying_key(self, key_id: str) -> VerifyingKey | None:
         found = self.verifying.get(key_id)

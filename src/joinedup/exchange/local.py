@@ -50,16 +50,13 @@ from joinedup.exchange.access import (
     authorize,
     resolve_service,
 )
-from joinedup.exchange.directory import Directory, current_directory
+from joinedup.exchange.directory import MAX_DECISIONS, Directory, current_directory
 from joinedup.exchange.local_records import LOCAL_METHOD, CallFacts, call_recording
 from joinedup.exchange.protocol import DENIALS
 from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
 from joinedup.exchange.schemas import ServiceRef, SubsystemRef
 from joinedup.exchange.write_services import is_write_service, run_write
-
-#: A call's question to the access rights: service id, purpose, fields asked, day.
-_CallShape = tuple[int, str, tuple[str, ...] | None, date]
 
 
 @dataclass(frozen=True)
@@ -110,13 +107,12 @@ class ExchangeClient:
     _pending: list[Recording] = field(default_factory=list)
     _keys: dict[int, SigningKey] = field(default_factory=dict)
     #: Per batch, what each call would work out again: the services named (parsed once per
-    #: name), and what the directory snapshot in force decided — the services resolved and
-    #: the calls authorised, by service, purpose, fields and day. Both decisions depend on
-    #: the snapshot alone: they are forgotten when another snapshot is in force.
+    #: name), and the services the directory snapshot in force resolved (forgotten when
+    #: another snapshot is in force). The calls it authorised are kept with the snapshot
+    #: itself (``Directory.decisions``), for every client of the process.
     _named: dict[tuple[str, str], tuple[ServiceRef, str]] = field(default_factory=dict)
     _directory: Directory | None = None
     _resolved: dict[tuple[str, ServiceRef], ServiceDescriptor] = field(default_factory=dict)
-    _authorized: dict[_CallShape, Authorization] = field(default_factory=dict)
 
     def call(
         self,
@@ -225,10 +221,9 @@ class ExchangeClient:
         """The service ``ref`` as the directory in force publishes it (a refusal when it
         publishes none: not remembered, each call is refused again)."""
         directory = current_directory(self.session)
-        if directory is not self._directory:  # another snapshot: decide everything again
+        if directory is not self._directory:  # another snapshot: resolve everything again
             self._directory = directory
             self._resolved.clear()
-            self._authorized.clear()
         found = self._resolved.get((instance, ref))
         if found is None:
             try:
@@ -254,11 +249,16 @@ class ExchangeClient:
         fields: tuple[str, ...] | None,
         on: date | None,
     ) -> Authorization:
-        """The decision of :func:`~joinedup.exchange.access.authorize` (made once per batch for
-        a service, purpose, fields and day; a refusal is not remembered)."""
+        """The decision of :func:`~joinedup.exchange.access.authorize`, made once per
+        directory snapshot for a client, service, purpose, fields and day (kept with the
+        snapshot :meth:`_resolve` found, for every client of the process; a refusal is not
+        remembered)."""
         day = on or today()
-        shape = (descriptor.service_id, purpose, fields, day)
-        found = self._authorized.get(shape)
+        directory = self._directory
+        assert directory is not None  # (resolved first)
+        client = self.client
+        shape = (client.subsystem_id, client.member_id, descriptor.service_id, purpose, fields, day)
+        found: Authorization | None = directory.decisions.get(shape)
         if found is not None:
             return found
         try:
@@ -275,7 +275,8 @@ class ExchangeClient:
             raise LocalCallRefused(
                 exc.detail, error_type=DENIALS[exc.reason], status=status, reason=exc.reason
             ) from exc
-        self._authorized[shape] = found
+        if len(directory.decisions) < MAX_DECISIONS:
+            directory.decisions[shape] = found
         return found
 
     def write(
@@ -459,8 +460,7 @@ class ExchangeClient:
                 self.flush(into=session)
             return
         pending, self._pending = self._pending, []
-        for future in [recorder.submit(recording) for recording in pending]:
-            future.result()
+        recorder.submit_all(pending).result()
 
 
 def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:

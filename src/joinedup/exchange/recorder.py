@@ -351,12 +351,19 @@ class Recorder:
 
     def submit(self, recording: Recording) -> Future[None]:
         """Queue ``recording``; the future completes when its transaction has committed."""
+        return self.submit_all((recording,))
+
+    def submit_all(self, recordings: Sequence[Recording]) -> Future[None]:
+        """Queue ``recordings`` together (one hand-over to the writer and one future for a
+        page's reads, not one each): they are written in one transaction, and the future
+        completes when it has committed — or fails, for all of them, when one of them could not
+        be written."""
         future: Future[None] = Future()
         with self._lock:
             if self._thread is not None:
-                self._queue.put((recording, future))
+                self._queue.put((recordings, future))
                 return future
-        self._write([(recording, future)])  # not running: write it here and now
+        self._write([(recordings, future)])  # not running: write them here and now
         return future
 
     async def record(self, recording: Recording) -> None:
@@ -374,9 +381,9 @@ class Recorder:
         committed, set on its own loop. Not running: written in the calling thread."""
         with self._lock:
             if self._thread is not None:
-                self._queue.put((recording, waiter))
+                self._queue.put(((recording,), waiter))
                 return
-        self._write([(recording, waiter)])
+        self._write([((recording,), waiter)])
 
     def _run(self) -> None:
         stopping = False
@@ -387,7 +394,7 @@ class Recorder:
             if batch:
                 stopping = self._write(batch, drain=not stopping) or stopping
 
-    def _write(self, batch: list[tuple[Recording, Waiter]], *, drain: bool = False) -> bool:
+    def _write(self, batch: list[_Item], *, drain: bool = False) -> bool:
         """Write ``batch`` and settle its waiters. With ``drain``, once the writers' lock is
         held (another process may have held it a while) also take what has queued meanwhile,
         up to ``max_batch``. Returns whether the stop marker was among what it took."""
@@ -409,14 +416,17 @@ class Recorder:
 
     def _write_into(
         self,
-        batch: list[tuple[Recording, Waiter]],
+        batch: list[_Item],
         outcomes: list[tuple[Waiter, BaseException | None]],
     ) -> BaseException | None:
         """Write ``batch`` (one by one if it fails) and add its waiters' outcomes; returns the
         error of a recording that failed alone."""
         try:
             with self.database.unit_of_work() as session:
-                write_recordings(session, [recording for recording, _ in batch], signer=self.signer)
+                write_recordings(
+                    session, [one for recordings, _ in batch for one in recordings],
+                    signer=self.signer,
+                )  # fmt: skip
         except Exception as exc:
             if len(batch) > 1:
                 log.warning(
@@ -434,22 +444,24 @@ class Recorder:
                                 size=len(rest),
                                 error=type(error).__name__,
                             )
-                            self.failed += len(rest)
+                            self.failed += sum(len(recordings) for recordings, _ in rest)
                             outcomes.extend((waiter, error) for _, waiter in rest)
                         break
                 return None
             log.exception("an exchange record could not be written")
-            self.failed += 1
+            self.failed += len(batch[0][0])
             outcomes.append((batch[0][1], exc))
             return exc
         self.batches += 1
-        self.recordings += len(batch)
+        self.recordings += sum(len(recordings) for recordings, _ in batch)
         outcomes.extend((waiter, None) for _, waiter in batch)
         return None
 
 
 #: Who waits for a recording: a thread (``submit``) or a coroutine on an event loop (``record``).
 Waiter = Future[None] | asyncio.Future[Any]
+#: What the writer's queue holds: recordings submitted together, and who waits for them.
+_Item = tuple[Sequence[Recording], Waiter]
 
 
 def deliver(outcomes: list[tuple[Waiter, BaseException | None]]) -> None:

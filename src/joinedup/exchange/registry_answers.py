@@ -226,16 +226,13 @@ def employment(session: Session, question: Question) -> Answer:
         valid=question.valid,
         known=question.known,
     )
-    employers: dict[int, tuple[str, str]] = {}
+    employers = registries.business_names(session, (job.business_id for job in found))
     items = []
     for job in found:
-        if job.business_id not in employers:
-            business = registries.get_business(session, business_id=job.business_id)
-            employers[job.business_id] = (business.registration_code, business.name)
-        code, name = employers[job.business_id]
+        employer = employers[job.business_id]
         values = {
-            "employerCode": code,
-            "employerName": name,
+            "employerCode": employer.registration_code,
+            "employerName": employer.name,
             "startDate": job.valid_from.isoformat(),
             "endDate": _iso(job.valid_to),
         }
@@ -316,12 +313,8 @@ def representations(session: Session, question: Question) -> Answer:
         known=question.known,
     )
     items = []
-    businesses: dict[int, Any] = {}
+    businesses = registries.business_names(session, (item.business_id for item in found))
     for item in found:
-        if item.business_id not in businesses:
-            businesses[item.business_id] = registries.get_business(
-                session, business_id=item.business_id
-            )
         business = businesses[item.business_id]
         values = {
             "registrationCode": business.registration_code,

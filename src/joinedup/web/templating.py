@@ -36,10 +36,11 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 class _SentencesOfOneLanguage(NodeTransformer):
-    """Replaces each ``_("…")``/``gettext("…")`` of a constant sentence with no variables
-    (``{% trans %}`` with none compiles to the same call) by the sentence as
-    :func:`_page_gettext` would give it in ``locale``: translated, formatted with no variables,
-    markup when the template escapes."""
+    """Replaces each ``_("…")``/``gettext("…")`` of a constant sentence (``{% trans %}``
+    compiles to the same call) by the sentence as :func:`_page_gettext` would give it in
+    ``locale``: with no variables, the sentence itself (translated, formatted with none, markup
+    when the template escapes); with variables, the translated sentence formatted with them
+    where the page shows it (``%``: markup escapes each variable), not a call per sentence."""
 
     def __init__(self, locale: str, autoescape: bool) -> None:
         self.locale, self.autoescape = locale, autoescape
@@ -51,10 +52,31 @@ class _SentencesOfOneLanguage(NodeTransformer):
             and len(node.args) == 1
             and isinstance(node.args[0], nodes.Const)
             and isinstance(node.args[0].value, str)
-            and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+            and not (node.dyn_args or node.dyn_kwargs)
         ):
-            sentence = _sentence(self.locale, node.args[0].value, self.autoescape)
-            return nodes.Const(sentence, lineno=node.lineno)
+            message = node.args[0].value
+            if not node.kwargs:
+                sentence = _sentence(self.locale, message, self.autoescape)
+                return nodes.Const(sentence, lineno=node.lineno)
+            # with variables: the translated sentence (markup when the page escapes) formatted
+            # with them where the page shows it, as _page_gettext does (markup escapes them)
+            translated = _as_page_text(
+                i18n.translations(self.locale).gettext(message), self.autoescape
+            )
+            variables = nodes.Dict(
+                [
+                    nodes.Pair(
+                        nodes.Const(keyword.key, lineno=node.lineno),
+                        self.visit(keyword.value),
+                        lineno=node.lineno,
+                    )
+                    for keyword in node.kwargs
+                ],
+                lineno=node.lineno,
+            )
+            return nodes.Mod(
+                nodes.Const(translated, lineno=node.lineno), variables, lineno=node.lineno
+            )
         return self.generic_visit(node)
 
 
@@ -62,10 +84,22 @@ class _SentencesOfOneLanguage(NodeTransformer):
 _GETTEXT_NAMES = frozenset({"_", "gettext"})
 
 
+class _PageTemplate(jinja2.Template):
+    """A template whose imports (``{% from "_portal.html" import … %}``) skip Jinja's check of
+    the importing page's globals key by key: the same question as one subset test in C, not
+    about 90 calls an import."""
+
+    def _get_default_module(self, ctx: jinja2.runtime.Context | None = None) -> Any:
+        if ctx is not None and not ctx.globals_keys.issubset(self.globals):
+            return super()._get_default_module(ctx)  # new globals: Jinja makes a module
+        return super()._get_default_module(None)  # the module made once, as Jinja would
+
+
 class _PageEnvironment(jinja2.Environment):
     """An environment whose templates have their constant sentences in one language."""
 
     locale: str = i18n.SOURCE_LOCALE
+    template_class = _PageTemplate
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)

@@ -33,10 +33,16 @@ _ENTRY_TABLE: Table = LogEntry.__table__  # type: ignore[assignment]
 _NODE_TABLE: Table = LogNode.__table__  # type: ignore[assignment]
 _HEAD_TABLE: Table = TreeHead.__table__  # type: ignore[assignment]
 _sha256 = hashlib.sha256
-#: The latest tree head's size and timestamp (the primary key orders it: one index step).
+#: The latest tree head's size, timestamp and root (the primary key orders it: one index step).
 _LATEST_HEAD_SQL = (
-    "SELECT tree_size, timestamp_ms FROM tlog_tree_head ORDER BY tree_size DESC LIMIT 1"
+    "SELECT tree_size, timestamp_ms, root_hash FROM tlog_tree_head ORDER BY tree_size DESC LIMIT 1"
 )
+#: The frontier of the tree each database's last append in this process made: database URL
+#: → (tree size, root hash, the frontier's levels and hashes). The next append uses it when
+#: the latest signed head is that tree (same size and root: the same frontier, as the root is
+#: their hash) instead of reading the frontier again; when another process appended since,
+#: or that append's transaction was rolled back, the head differs and the frontier is read.
+_FRONTIERS: dict[str, tuple[int, bytes, tuple[int, ...], tuple[bytes, ...]]] = {}
 _HEAD_COLUMNS = (
     "tree_size",
     "root_hash",
@@ -137,11 +143,17 @@ def append_batch(
     _lock_appends(session)
     # at the driver: the ORM's statement handling cost more than this one-row read (it runs in
     # every append, i.e. in every group commit of the exchange)
-    previous = session.connection().exec_driver_sql(_LATEST_HEAD_SQL).first()
+    connection = session.connection()
+    previous = connection.exec_driver_sql(_LATEST_HEAD_SQL).first()
     size = previous[0] if previous is not None else 0
     levels: list[int] = []
     hashes: list[bytes] = []
-    if size:
+    url = str(connection.engine.url)
+    known = _FRONTIERS.get(url)
+    if previous is not None and known is not None and known[:2] == (size, bytes(previous[2])):
+        levels.extend(known[2])
+        hashes.extend(known[3])
+    elif size:
         stored = fetch_subtree_hashes(session, merkle.frontier(size))
         for level, index in merkle.frontier(size):
             levels.append(level)
@@ -166,7 +178,6 @@ def append_batch(
         hashes.append(current)
 
     # the log's values are ints, strings and bytes: no per-value type processing on this path
-    connection = session.connection()
     entry_columns = ("index", "kind", "leaf_input", "leaf_hash")
     insert_rows(connection, _ENTRY_TABLE, entry_columns, entry_rows, plain_values=True)
     if node_rows:
@@ -183,6 +194,7 @@ def append_batch(
         root_hash=merkle.fold(hashes),
         previous_tree_size=size,
     )
+    _FRONTIERS[url] = (new_size, head.root_hash, tuple(levels), tuple(hashes))
     insert_rows(
         connection,
         _HEAD_TABLE,

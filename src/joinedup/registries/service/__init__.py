@@ -25,6 +25,7 @@ from joinedup.registries.service.businesses import (
     BusinessColumns,
     RepresentativeColumns,
     add_representative,
+    business_names,
     count_businesses,
     employer_directory,
     end_representative,
@@ -81,6 +82,7 @@ from joinedup.registries.service.registry import (
     get_registry,
     list_registries,
     register_registry,
+    registry_owners,
 )
 from joinedup.registries.service.relations import dissolve_marriage, register_marriage
 from joinedup.registries.service.residence import change_address, correct_residence
@@ -105,6 +107,7 @@ __all__ = [
     "add_representative",
     "announce_ages_reached",
     "as_of",
+    "business_names",
     "change_address",
     "change_name",
     "children_of",
@@ -159,6 +162,7 @@ __all__ = [
     "register_person",
     "register_region",
     "register_registry",
+    "registry_owners",
     "relations_of",
     "representations_of",
     "representatives_of",

@@ -79,8 +79,28 @@ def list_registries(session: Session) -> list[RegistryRecord]:
     return [RegistryRecord.model_validate(row._mapping) for row in rows]
 
 
-#: Built once: every portal overview names the registers' owners with it.
+#: Built once: the registers and their owners.
 _ALL_REGISTRIES = select(Registry.__table__).order_by(Registry.code)
+
+
+def registry_owners(session: Session) -> dict[str, tuple[str, str, str]]:
+    """Who keeps each register: registry code → the owner's member class, member code and
+    subsystem code (a register with no owner registered is left out). As plain values: every
+    view of the portal's overview names the owners with it."""
+    rows = session.connection().execute(_OWNERS)
+    return {
+        code: (member_class, member_code, subsystem)
+        for code, member_class, member_code, subsystem in rows
+    }
+
+
+#: Built once: every register's owner.
+_OWNERS = select(
+    Registry.code,
+    Registry.owner_member_class,
+    Registry.owner_member_code,
+    Registry.owner_subsystem_code,
+)
 
 
 def get_registry(session: Session, *, code: str) -> RegistryRecord:

@@ -19,18 +19,19 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.http import get_database
-from joinedup.core.keys import load_log_signing_key
+from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.exchange import (
     ExchangeClient,
     LocalCallRefused,
+    Recorder,
     local_client_identity,
     member_names,
     recorder_of,
 )
-from joinedup.registries import list_registries
+from joinedup.registries import registry_owners
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
-from joinedup.web.deps import ReadSession
+from joinedup.web.deps import read_session
 from joinedup.web.templating import render
 
 router = APIRouter(
@@ -86,16 +87,13 @@ class _Owner:
 
 
 def _owners(session: Session, codes: set[str]) -> dict[str, _Owner]:
-    """The owners of the registers ``codes``: two queries for the page, not two per section
-    (a register without a registered owner is left out; its section is then refused)."""
-    registries = [r for r in list_registries(session) if r.code in codes]
-    names = member_names(session, ((r.owner_member_class, r.owner_member_code) for r in registries))
+    """The owners of the registers ``codes``: one query for the page, not two per section (a
+    register without a registered owner is left out; its section is then refused)."""
+    owners = {code: owner for code, owner in registry_owners(session).items() if code in codes}
+    names = member_names(session, ((c, m) for c, m, _ in owners.values()))
     return {
-        r.code: _Owner(
-            names.get((r.owner_member_class, r.owner_member_code), r.owner_member_code),
-            f"{r.owner_member_class}/{r.owner_member_code}/{r.owner_subsystem_code}",
-        )
-        for r in registries
+        code: _Owner(names.get((c, m), m), f"{c}/{m}/{subsystem}")
+        for code, (c, m, subsystem) in owners.items()
     }
 
 
@@ -140,25 +138,39 @@ def read_overview(
     return sections
 
 
+def _log_signer(request: Request, recorder: Recorder | None) -> SigningKey:
+    """The log key the reads are signed with: the one the process's group-commit writer
+    loaded when the application started on the process's settings (not the key file read
+    again for every view); else, as for an application made with settings of its own, the
+    configured key."""
+    settings = get_settings()
+    if recorder is not None and recorder.running and request.app.state.settings is settings:
+        return recorder.signer
+    return load_log_signing_key(settings)
+
+
 @router.get("/overview")
-def overview(request: Request, citizen: Citizen, session: ReadSession) -> HTMLResponse:
+def overview(request: Request, citizen: Citizen) -> HTMLResponse:
     """Reads in a read-only transaction, ended before the reads' records are committed; they
     are committed before the page is shown (SQLite's write lock is never held for the seven
     reads, nor a read snapshot for the wait)."""
-    calls = ExchangeClient(
-        session=session,
-        client=local_client_identity(session, client=citizen.portal),
-        log_signer=load_log_signing_key(get_settings()),
-        user_id=citizen.actor_code,
-        represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
-        key_database=get_database(request),
-    )
-    sections = read_overview(session, citizen, calls)
-    # the read transaction ends before the wait for the records: a snapshot held meanwhile
-    # kept SQLite's write-ahead log from ever starting over under steady load (it grew by
-    # 15 MB a second under ``bench portal``, every read searching more of it)
-    session.rollback()
+    recorder = recorder_of(request.app)
+    database = get_database(request)
+    # the read transaction ends (the session closes) before the wait for the records: a
+    # snapshot held meanwhile kept SQLite's write-ahead log from ever starting over under
+    # steady load (it grew by 15 MB a second under ``bench portal``, every read searching more
+    # of it)
+    with read_session(request) as session:
+        calls = ExchangeClient(
+            session=session,
+            client=local_client_identity(session, client=citizen.portal),
+            log_signer=_log_signer(request, recorder),
+            user_id=citizen.actor_code,
+            represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
+            key_database=database,
+        )
+        sections = read_overview(session, citizen, calls)
     # the reads' records go with every other request's in the process's group commit (one
     # write transaction and one signed tree head per batch, not per page view)
-    calls.commit_records(get_database(request), recorder=recorder_of(request.app))
+    calls.commit_records(database, recorder=recorder)
     return render(request, "portal/overview.html", {"sections": sections})
