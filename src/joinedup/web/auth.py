@@ -274,11 +274,11 @@ def _resolve(request: Request) -> tuple[Principal, ActingFor] | None:
         return None
     database = _database(request)
     idle = timedelta(minutes=settings.session_idle_minutes)
-    with database.reading() as session:
-        record = identity.find_web_session(session, token=token, idle=idle)
+    with database.reading_rows() as connection:
+        record = identity.find_web_session(connection, token=token, idle=idle)
         if record is None:
             return None
-        roles = identity.staff_roles_of(session, personal_code=record.personal_code)
+        roles = identity.staff_roles_of(connection, personal_code=record.personal_code)
     if utcnow() - record.last_seen_at >= identity.service.sessions.TOUCH_INTERVAL:
         with database.unit_of_work() as session:
             identity.touch_web_session(session, session_id=record.id)

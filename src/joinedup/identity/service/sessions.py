@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -117,12 +117,16 @@ def start_web_session(
     return token, _record(row)
 
 
-def find_web_session(session: Session, *, token: str, idle: timedelta) -> WebSessionRecord | None:
+def find_web_session(
+    session: Session | Connection, *, token: str, idle: timedelta
+) -> WebSessionRecord | None:
     """The live session the cookie ``token`` names, or None (unknown, ended, idle too long,
-    past its lifetime). Reads only."""
+    past its lifetime). Reads only; in an ORM session or on a plain connection (every page
+    asks: :meth:`~joinedup.core.db.Database.reading_rows`)."""
     if not token or len(token) > 200:
         return None
-    row = session.connection().execute(_session_select(), {"id": token_hash(token)}).first()
+    connection = session.connection() if isinstance(session, Session) else session
+    row = connection.execute(_session_select(), {"id": token_hash(token)}).first()
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -103,9 +103,13 @@ def revoke_staff_role(
     return StaffRoleRecord.model_validate(row)
 
 
-def staff_roles_of(session: Session, *, personal_code: str) -> tuple[StaffMembership, ...]:
-    """A person's current roles, by organisation."""
-    rows = session.connection().execute(_roles_select(), {"code": personal_code}).all()
+def staff_roles_of(
+    session: Session | Connection, *, personal_code: str
+) -> tuple[StaffMembership, ...]:
+    """A person's current roles, by organisation (in an ORM session or on a plain
+    connection)."""
+    connection = session.connection() if isinstance(session, Session) else session
+    rows = connection.execute(_roles_select(), {"code": personal_code}).all()
     return tuple(StaffMembership(c, m, StaffRoleName(r)) for c, m, r in rows)
 
 
