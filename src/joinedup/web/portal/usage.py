@@ -24,7 +24,7 @@ from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import UsageItem, list_usage, purpose_names, usage_receivers, verify_usage
 from joinedup.web.auth import Citizen, csrf_protect
-from joinedup.web.deps import ReadSession
+from joinedup.web.deps import ReadSession, read_session
 from joinedup.web.portal.labels import field_labels
 from joinedup.web.templating import render
 
@@ -95,36 +95,38 @@ def usage_cards(items: Sequence[UsageItem], purposes: Mapping[str, str]) -> list
 def usage_list(
     request: Request,
     citizen: Citizen,
-    session: ReadSession,
     agency: Annotated[str | None, Query(max_length=40)] = None,
     period_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     period_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    citizen.authorise(session, "data:data-usage")
-    first, last = _day(period_from, "from"), _day(period_to, "to")
-    since = datetime.combine(first, time.min, tzinfo=UTC) if first else None
-    # the whole last day (its last instant: the day after it may not exist, 9999-12-31)
-    until = datetime.combine(last, time.max, tzinfo=UTC) if last else None
-    page = list_usage(
-        session,
-        subject_code=citizen.subject_code,
-        request=PageRequest(cursor=cursor, limit=PAGE),
-        since=since,
-        until=until,
-        member_code=agency or None,
-    )
+    # closed before the page is rendered (see read_session)
+    with read_session(request) as session:
+        citizen.authorise(session, "data:data-usage")
+        first, last = _day(period_from, "from"), _day(period_to, "to")
+        since = datetime.combine(first, time.min, tzinfo=UTC) if first else None
+        # the whole last day (its last instant: the day after it may not exist, 9999-12-31)
+        until = datetime.combine(last, time.max, tzinfo=UTC) if last else None
+        page = list_usage(
+            session,
+            subject_code=citizen.subject_code,
+            request=PageRequest(cursor=cursor, limit=PAGE),
+            since=since,
+            until=until,
+            member_code=agency or None,
+        )
+        purposes = purpose_names(session, [item.purpose for item in page.items])
+        agencies = usage_receivers(session, subject_code=citizen.subject_code)
     filters = {k: v for k, v in (("agency", agency), ("from", period_from), ("to", period_to)) if v}
     next_href = (
         "?" + urlencode({**filters, "cursor": page.next_cursor}) if page.next_cursor else None
     )
-    purposes = purpose_names(session, [item.purpose for item in page.items])
     return render(
         request,
         "portal/usage_list.html",
         {
             "cards": usage_cards(page.items, purposes),
-            "agencies": usage_receivers(session, subject_code=citizen.subject_code),
+            "agencies": agencies,
             "agency": agency or None,
             "period_from": period_from or "",
             "period_to": period_to or "",
