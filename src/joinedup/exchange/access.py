@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.core.settings import get_settings
-from joinedup.exchange.directory import RightEntry, current_directory
+from joinedup.exchange.directory import Directory, RightEntry, current_directory
 
 #: Why :func:`authorize` refused a call (``AccessDenied.reason``).
 DENIAL_REASONS = frozenset(
@@ -120,10 +120,11 @@ def resolve_service(
     member_code: str,
     subsystem_code: str,
     service_code: str,
+    directory: Directory | None = None,
 ) -> ServiceDescriptor:
     """The service at ``INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`` (``NotFound`` if this
-    federation publishes none there)."""
-    directory = current_directory(session)
+    federation publishes none there), in ``directory`` (default: the snapshot in force)."""
+    directory = directory or current_directory(session)
     found = None
     if instance == get_settings().xroad_instance:
         found = directory.services.get((member_class, member_code, subsystem_code, service_code))

@@ -234,6 +234,7 @@ class ExchangeClient:
                     member_code=ref.member_code,
                     subsystem_code=ref.subsystem_code,
                     service_code=ref.service_code,
+                    directory=directory,
                 )
             except NotFound as exc:
                 raise LocalCallRefused(

@@ -109,16 +109,24 @@ def usage_records(
         "law_enforcement": law_enforcement,
         "hidden_until": hidden_until,
     }
-    # the records of one call differ in three values: their text is written once (a bulk read
-    # leaves one record per person, so this runs for every person of a population)
-    template = UsageTemplate(common)
+    # the records of one call differ in three values: with several, their text is written
+    # once (a bulk read leaves one record per person, so this runs for every person of a
+    # population); one record (a person's own read) is written directly, as the template would
+    distinct = list(dict.fromkeys(subjects))
+    canonical = (
+        UsageTemplate(common).canonical
+        if len(distinct) > 1
+        else lambda record_id, salt, subject: usage_canonical(
+            {"record_id": record_id, "salt": salt, "subject_code": subject, **common}
+        )
+    )
     sha256 = hashlib.sha256
     found: list[tuple[dict[str, Any], bytes]] = []
-    for subject in dict.fromkeys(subjects):
+    for subject in distinct:
         record_id = new_id()
         salt = new_salt()
         row = {"record_id": record_id, "salt": salt, "subject_code": subject, **common}
-        digest = sha256(template.canonical(record_id, salt, subject)).digest()
+        digest = sha256(canonical(record_id, salt, subject)).digest()
         found.append((row, USAGE_TAG + record_id.bytes + digest))
     return found
 
