@@ -50,11 +50,13 @@ def platform_environment(directory: Path, url: str, *, port: int | None = None) 
 
 def uvicorn_command(port: int, processes: int) -> list[str]:
     """The platform under uvicorn as production would run it: several processes, uvloop and
-    httptools, no access log."""
+    httptools, no access log — each process accepting on a socket of its own
+    (:mod:`joinedup.web.processes`: with uvicorn's one shared socket, a burst of keep-alive
+    connections landed mostly on one process, and a run measured the luck of that split)."""
     return [
-        sys.executable, "-m", "uvicorn", "joinedup.web.app:create_app", "--factory",
-        "--host", HOST, "--port", str(port), "--workers", str(processes),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+        sys.executable, "-m", "joinedup.web.processes",
+        "--host", HOST, "--port", str(port), "--processes", str(processes),
+        "--log-level", "warning",
     ]  # fmt: skip
 
 

@@ -241,8 +241,8 @@ def run(
          mediated.errors, ratio],
     ]  # fmt: skip
     notes = [
-        f"Server configuration, the same for both paths: uvicorn --workers {processes} "
-        "--loop uvloop --http httptools, no access log; registry queries on "
+        f"Server configuration, the same for both paths: {processes} uvicorn processes, a "
+        "socket each, uvloop, httptools, no access log; registry queries on "
         f"{QUERY_THREADS} threads per process; recorder linger {LINGER_SECONDS * 1000:g} ms; "
         f"thread switch interval {SWITCH_INTERVAL * 1000:g} ms.",
         f"Load generator sanity: {ceiling.requests_per_s:,.0f} requests/s against /healthz "

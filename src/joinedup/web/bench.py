@@ -3,7 +3,8 @@
 On a fresh SQLite database in a temporary directory it seeds a demo country, opens one web
 session per user (the identity context's own use case: the sign-in flow itself is not what is
 measured), sends each user a letter, starts the platform with uvicorn in ``processes``
-worker processes on loopback, and drives it with the lean keep-alive load generator, one
+processes on loopback, each accepting on a socket of its own
+(:mod:`joinedup.web.processes`), and drives it with the lean keep-alive load generator, one
 connection per user, each sending its user's session cookie:
 
 - **reference**: the static landing page ``/`` (templates and middleware, no session, no
@@ -224,9 +225,9 @@ def run(
     ]
     notes = [
         f"{users} signed-in users, one keep-alive connection each; {persons:,} persons, "
-        f"SQLite (WAL), uvicorn --workers {processes} (uvloop, httptools), {seconds:g} s "
-        f"measured per row after a warm-up, on {os.cpu_count()} cores shared with the load "
-        "generator.",
+        f"SQLite (WAL), {processes} uvicorn processes, a socket each (uvloop, httptools), "
+        f"{seconds:g} s measured per row after a warm-up, on {os.cpu_count()} cores shared with "
+        "the load generator.",
         "My overview reads 7 registers through the exchange per view: each read is signed, "
         "logged and transparency-logged before the page is answered.",
         f"Target: p95 at most {TARGET_P95_MS:g} ms for the mixed main pages: "
