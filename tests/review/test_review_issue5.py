@@ -97,12 +97,13 @@ def _refused(answer: Any, status: int = 422) -> dict[str, Any]:
 # --- the civil-registration entry points -------------------------------------------------------
 
 
-@pytest.mark.parametrize("address_id", [2**63, 2**70])
+@pytest.mark.parametrize("address_id", [2**63, 2**70, True, "12", 12.0, 0])
 def test_a_move_to_an_address_id_beyond_64_bits_is_refused_writing_nothing(
-    http: TestClient, seeded: Database, seeded_seed: int, address_id: int
+    http: TestClient, seeded: Database, seeded_seed: int, address_id: Any
 ) -> None:
     """Was a 500 (``Server.ServerProxy.ServiceFailed``): the id reached the database, which
-    cannot bind it (SQLite: OverflowError; PostgreSQL: bigint out of range)."""
+    cannot bind it (SQLite: OverflowError; PostgreSQL: bigint out of range). And an id is a
+    JSON integer: ``true`` was taken as the address 1, ``"12"`` and ``12.0`` as 12."""
     (person,) = _codes(seeded, _LIVING_WOMAN)
     before = _counts(seeded)
     body = {

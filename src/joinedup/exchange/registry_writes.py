@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -110,8 +111,11 @@ class AddressIn(BaseModel):
 class MoveIn(_Body):
     personal_code: PersonalCode
     moved_on: date
-    address_id: int | None = Field(
-        None, ge=1, le=MAX_REF, description="A registered address; or give `address`."
+    address_id: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_REF,
+        description="A registered address (a JSON integer); or give `address`.",
     )
     address: AddressIn | None = Field(
         None, description="The address's details (registered if the register has no such one)."
