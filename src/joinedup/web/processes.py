@@ -72,14 +72,6 @@ def serve(host: str, port: int, processes: int, *, log_level: str = "warning") -
     sockets = bind_sockets(host, port, processes)
     options = ["--log-level", log_level]
     children: list[subprocess.Popen[bytes]] = []
-    try:
-        for number in range(processes):
-            fd = sockets[number % len(sockets)].fileno()
-            children.append(subprocess.Popen(_child_command(fd, options), pass_fds=(fd,)))  # noqa: S603 (our interpreter and module)
-    finally:
-        for sock in sockets:  # the processes hold their own copies
-            sock.close()
-
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -89,13 +81,24 @@ def serve(host: str, port: int, processes: int, *, log_level: str = "warning") -
             if child.poll() is None:
                 child.send_signal(signum)
 
+    # before any process starts: a signal while they start stops those started, not the
+    # supervisor alone (which would leave them running)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        try:
+            for number in range(processes):
+                if stopping:
+                    break
+                fd = sockets[number % len(sockets)].fileno()
+                children.append(subprocess.Popen(_child_command(fd, options), pass_fds=(fd,)))  # noqa: S603 (our interpreter and module)
+        finally:
+            for sock in sockets:  # the processes hold their own copies
+                sock.close()
         status = 0
-        while all(child.poll() is None for child in children):
+        while children and all(child.poll() is None for child in children):
             time.sleep(0.2)
-        ended = next(child for child in children if child.returncode is not None)
-        if not stopping:  # one ended on its own: the others are stopped too
+        ended = next((child for child in children if child.returncode is not None), None)
+        if not stopping and ended is not None:  # one ended on its own: the others stop too
             status = ended.returncode or 1
             stop(signal.SIGTERM, None)
         deadline = time.monotonic() + STOP_SECONDS
