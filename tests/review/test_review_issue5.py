@@ -208,16 +208,17 @@ def test_a_cursor_the_platform_did_not_make_is_refused_not_a_500(
     """A cursor is opaque but not signed: a well-formed one holding an object, null or a
     number beyond 64 bits went to the database as the key (500 on every keyset list: the
     catalogue, the dead letters, a person's entitlements, …)."""
-    _refused(http.get("/api/v1/catalogue/services", params={"cursor": _cursor(values)}))
+    catalogue = _refused(http.get("/api/v1/catalogue/services", params={"cursor": _cursor(values)}))
     token, _ = operator_session(seeded)
     http.cookies.set("joinedup-session", token)
-    _refused(
+    dead_letters = _refused(
         http.get(
             "/api/v1/tell-us-once/dead-letters",
             params={"cursor": _cursor(values)},
             headers={"accept": "application/json"},
         )
     )
+    assert catalogue["status"] == dead_letters["status"] == 422
 
 
 def test_tell_us_once_ids_beyond_64_bits_are_refused_not_a_500(
@@ -227,13 +228,14 @@ def test_tell_us_once_ids_beyond_64_bits_are_refused_not_a_500(
     http.cookies.set("joinedup-session", token)
     json_only = {"accept": "application/json"}
     huge = 2**70
-    _refused(http.get(f"/api/v1/tell-us-once/life-events/{huge}", headers=json_only))
-    _refused(
+    event = _refused(http.get(f"/api/v1/tell-us-once/life-events/{huge}", headers=json_only))
+    replay = _refused(
         http.post(
             f"/api/v1/tell-us-once/dead-letters/{huge}/replay",
             headers={**json_only, "X-CSRF-Token": csrf},
         )
     )
+    assert event["status"] == replay["status"] == 422
 
 
 # --- when the law changes ------------------------------------------------------------------

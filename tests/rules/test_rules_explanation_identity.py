@@ -125,15 +125,16 @@ def _roots(
     return roots
 
 
-def _explain_every_variable(population: Population, period: Period, order: str) -> None:
+def _explain_every_variable(population: Population, period: Period, order: str) -> int:
     """Each formula variable explained on its own (as a service decides) for a household (a
     person variable: for each member) and for its first member, then all of them at once; in
-    the first few households."""
+    the first few households. Returns how many explanations were compared."""
     ruleset = population.ruleset
     names = [n for n, v in ruleset.variables.items() if not v.is_input]
     if period.start.year < 2017:  # no parameter values before (as in test_rules_modes_agree)
         names = [n for n in names if n not in ("meal_price", "swimming_pool_access")]
     membership = population.memberships["household"]
+    compared = 0
     for h in range(min(membership.count, 3)):
         situation = Situation.from_population(population, "household", h)
         asked = [("household", 0)] + ([("person", 0)] if situation.person_ids else [])
@@ -143,10 +144,13 @@ def _explain_every_variable(population: Population, period: Period, order: str) 
                 roots = _roots(evaluation, [name], period, entity, index)
                 if roots:
                     assert_explained_as_before(evaluation, roots, order)
+                    compared += 1
         evaluation = Evaluation(situation)
         roots = _roots(evaluation, names, period, "household", 0)
         if roots:
             assert_explained_as_before(evaluation, roots, order)
+            compared += 1
+    return compared
 
 
 days = st.integers(min_value=0, max_value=40_000)
@@ -185,7 +189,7 @@ def test_country_template_explanations_read_as_before(
         population.set_input(
             "housing_occupancy_status", np.array(statuses, dtype=np.int8), m, native=True
         )
-    _explain_every_variable(population, month, order)
+    assert _explain_every_variable(population, month, order) > 0  # something was compared
 
 
 @PROPERTY
@@ -223,7 +227,7 @@ def test_demo_explanations_read_as_before(
     population.set_input("rent", np.array(rent, dtype=np.int64), month, native=True)
     tenure = draw(st.lists(st.integers(0, 2), min_size=h, max_size=h))
     population.set_input("housing_tenure", np.array(tenure, dtype=np.int8), month, native=True)
-    _explain_every_variable(population, month, order)
+    assert _explain_every_variable(population, month, order) > 0  # something was compared
 
 
 # the proactive services' decisions at a birth, one after another -----------------------------
@@ -303,10 +307,14 @@ def _decision(ruleset: Ruleset, data: Any, name: str, person: str) -> dict[str, 
 
 def test_the_decisions_at_a_birth_read_as_before(demo: Ruleset) -> None:
     for _ in range(2):  # the second time, from what the first kept
-        for data in BIRTHS.values():
-            for person in data["persons"]:
-                for name in DECIDED:
-                    _decision(demo, data, name, person)
+        documents = [
+            _decision(demo, data, name, person)
+            for data in BIRTHS.values()
+            for person in data["persons"]
+            for name in DECIDED
+        ]
+        assert documents
+        assert all(document["sentences"] for document in documents)  # each explained
 
 
 def test_nothing_of_one_persons_explanation_shows_in_anothers(demo: Ruleset) -> None:
