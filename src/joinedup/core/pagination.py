@@ -131,6 +131,20 @@ def _after(keys: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descend
     return or_(*clauses)
 
 
+def page_after(request: PageRequest, keys: Sequence[ColumnElement[Any]]) -> list[Any] | None:
+    """The key values a page starts after (its cursor's, each as its key's type; None for the
+    first page), the request's limit checked: a limit out of range or a cursor not made by us
+    is a 422. For :func:`keyset_page`, and for a list that builds its page statement once."""
+    if not 1 <= request.limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
+        )
+    if not request.cursor:
+        return None
+    found = decode_cursor(request.cursor, len(keys))
+    return [_typed(key, value) for key, value in zip(keys, found, strict=True)]
+
+
 def keyset_page(
     session: Session,
     statement: Select[Any],
@@ -148,13 +162,8 @@ def keyset_page(
     ``mappings``, each row as a mapping of its columns) and the cursor of the next page
     (``None`` when there is none).
     """
-    if not 1 <= request.limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
-        )
-    if request.cursor:
-        found = decode_cursor(request.cursor, len(keys))
-        values = [_typed(key, value) for key, value in zip(keys, found, strict=True)]
+    values = page_after(request, keys)
+    if values is not None:
         statement = statement.where(_after(keys, values, descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
     page = statement.order_by(*order).limit(request.limit + 1)

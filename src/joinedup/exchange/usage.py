@@ -42,7 +42,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, VerifyingKey, load_log_signing_key
-from joinedup.core.pagination import MAX_LIMIT, Page, PageRequest, decode_cursor, encode_cursor
+from joinedup.core.pagination import Page, PageRequest, encode_cursor, page_after
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import (
     InclusionProof,
@@ -264,12 +264,6 @@ class UsageItem:
         )
 
 
-#: A page of records, the generic model made once: pydantic keeps a ``Page[UsageItem]`` only
-#: while something refers to it, and made it again (its whole schema) when it had been
-#: collected meanwhile.
-UsagePage = Page[UsageItem]
-
-
 @cache
 def _rows() -> Select[Any]:
     """Every column of the data-usage records, as rows (a list reads no ORM objects)."""
@@ -344,15 +338,12 @@ def list_usage(
     until: datetime | None = None,
     member_code: str | None = None,
     on: date | None = None,
-) -> UsagePage:
+) -> Page[UsageItem]:
     """The person's visible records, newest first (by the time logged, then id; keyset
     pages, the cursors and answers of :func:`~joinedup.core.pagination.keyset_page`),
     optionally of one receiving member and period."""
     _check_period(since, until)
-    if not 1 <= request.limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
-        )
+    after = page_after(request, _page_keys())
     values: dict[str, Any] = {
         "subject": subject_code,
         "on": on or today(),
@@ -361,17 +352,17 @@ def list_usage(
         "member": member_code,
         "limit": request.limit + 1,
     }
-    if request.cursor:
-        values["after_at"], values["after_id"] = _usage_after(request.cursor)
+    if after is not None:
+        values["after_at"], values["after_id"] = after
     statement = _page_statement(
-        since is not None, until is not None, member_code is not None, "after_at" in values
+        since is not None, until is not None, member_code is not None, after is not None
     )
     rows = session.execute(statement, values).mappings().all()
     cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
         cursor = encode_cursor([rows[-1]["logged_at"], rows[-1]["id"]])
-    return UsagePage(items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
+    return Page[UsageItem](items=[UsageItem.of(row) for row in rows], next_cursor=cursor)
 
 
 @lru_cache(maxsize=16)  # a shape: with or without each end of the period, a member, a cursor
@@ -381,7 +372,7 @@ def _page_statement(since: bool, until: bool, member: bool, after: bool) -> Sele
     rows and stops however many records the person has; after the cursor's ``after_at`` and
     ``after_id`` when ``after``."""
     usage = cast(Table, DataUsageRecord.__table__)  # Core columns: no ORM result set-up
-    logged_at, record = usage.c.logged_at, usage.c.id
+    logged_at, record = _page_keys()
     statement = _rows().where(
         usage.c.subject_code == bindparam("subject"),
         _visible(bindparam("on", type_=Date()), usage.c.hidden_until),
@@ -400,30 +391,11 @@ def _page_statement(since: bool, until: bool, member: bool, after: bool) -> Sele
     return statement.order_by(logged_at.desc(), record.desc()).limit(bindparam("limit"))
 
 
-#: The range of a record id (a 64-bit column): a cursor's value outside it was not made by us.
-_ID_RANGE = range(-(2**63), 2**63)
-
-
-def _usage_after(cursor: str) -> tuple[datetime, int]:
-    """The time logged and id a cursor of :func:`list_usage` names (a 422 for one not made by
-    it, as :func:`~joinedup.core.pagination.keyset_page` answers)."""
-    at, record = decode_cursor(cursor, 2)
-    try:
-        instant = datetime.fromisoformat(at) if isinstance(at, str) else None
-    except ValueError:
-        instant = None
-    if (
-        instant is None
-        or instant.tzinfo is None  # the cursors we write name their time zone
-        or not isinstance(record, int)
-        or isinstance(record, bool)
-        or record not in _ID_RANGE
-    ):
-        raise ValidationFailed(
-            "cursor is not valid: pass the next_cursor of a previous page unchanged",
-            parameter="cursor",
-        )
-    return instant, record
+@cache
+def _page_keys() -> tuple[ColumnElement[Any], ...]:
+    """The order of a page of records (and the values its cursor holds): time logged, id."""
+    usage = cast(Table, DataUsageRecord.__table__)
+    return usage.c.logged_at, usage.c.id
 
 
 def proofs_for(session: Session, items: Sequence[UsageItem]) -> dict[int, InclusionProof]:
