@@ -13,14 +13,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.core.keys import SigningKey, load_log_signing_key
-from joinedup.core.pagination import (
-    MAX_LIMIT,
-    Page,
-    PageRequest,
-    decode_cursor,
-    encode_cursor,
-    keyset_page,
-)
+from joinedup.core.pagination import Page, PageRequest, encode_cursor, keyset_page, page_after
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import append_batch
 from joinedup.notify.canonical import RECEIPT_KIND, receipt_leaf
@@ -117,25 +110,6 @@ _MAILBOX = {
     for unread_only in (False, True)
     for after in (False, True)
 }
-_UNREAD = (
-    select(func.count())
-    .select_from(Letter)
-    .where(Letter.recipient_code == bindparam("recipient"), Letter.read_at.is_(None))
-)
-#: The range of a letter id (a 64-bit column): a cursor's value outside it was not made by us.
-_ID_RANGE = range(-(2**63), 2**63)
-
-
-def _letter_after(cursor: str) -> int:
-    """The id a cursor of :func:`mailbox_page` names (a 422 for one not made by it, as
-    :func:`~joinedup.core.pagination.keyset_page` answers)."""
-    (value,) = decode_cursor(cursor, 1)
-    if not isinstance(value, int) or isinstance(value, bool) or value not in _ID_RANGE:
-        raise ValidationFailed(
-            "cursor is not valid: pass the next_cursor of a previous page unchanged",
-            parameter="cursor",
-        )
-    return value
 
 
 def mailbox_page(
@@ -148,17 +122,13 @@ def mailbox_page(
     """The person's letters, newest first (the keyset pages and cursors of
     :func:`list_letters`), and how many of all their letters nobody has opened yet: one
     statement (two when the page is empty)."""
-    if not 1 <= request.limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be between 1 and {MAX_LIMIT}", parameter="limit", value=request.limit
-        )
+    after = page_after(request, (Letter.id.expression,))
     values: dict[str, Any] = {"recipient": recipient_code, "limit": request.limit + 1}
-    if request.cursor:
-        values["after"] = _letter_after(request.cursor)
-    connection = session.connection()
-    rows = connection.execute(_MAILBOX[unread_only, "after" in values], values).all()
-    if not rows:
-        unread = connection.scalar(_UNREAD, values) or 0
+    if after is not None:
+        (values["after"],) = after
+    rows = session.connection().execute(_MAILBOX[unread_only, after is not None], values).all()
+    if not rows:  # no row to carry the count
+        unread = count_unread(session, recipient_code=recipient_code)
         return MailboxPage(letters=[], next_cursor=None, unread=unread)
     more = len(rows) > request.limit
     if more:
