@@ -34,7 +34,6 @@ ENDONYMS = {"en": "English", "et": "Eesti", "da": "Dansk"}
 _current_locale: ContextVar[str] = ContextVar("joinedup_locale", default=SOURCE_LOCALE)
 
 
-@lru_cache(maxsize=1)
 @cache
 def available_locales() -> tuple[str, ...]:
     """The source language, then every language with a catalogue, sorted (the catalogues
