@@ -263,6 +263,17 @@ def templates_for(locale: str) -> Jinja2Templates:
     return _BY_LOCALE.get(locale, templates)
 
 
+@lru_cache(maxsize=64)  # a few macros, each in the languages the portal speaks
+def macro_words(
+    locale: str, template: str, macro: str, arguments: tuple[str, ...]
+) -> dict[str, Markup]:
+    """What the shared ``macro`` of ``template`` writes for each of ``arguments`` in
+    ``locale``, by argument: for a page showing many (a tag for each letter, a name for each
+    mandate kind), made once per language instead of a macro call each."""
+    write = getattr(templates_for(locale).env.get_template(template).module, macro)
+    return {argument: write(argument) for argument in arguments}
+
+
 def render(
     request: Request,
     name: str,

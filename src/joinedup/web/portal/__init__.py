@@ -6,11 +6,8 @@ unsafe request to a portal router is CSRF-checked by the router's dependency.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 
 from joinedup.core import i18n
 from joinedup.identity import LevelOfAssurance, MandateKind
@@ -29,7 +26,7 @@ from joinedup.web.portal import (
     signin,
     usage,
 )
-from joinedup.web.templating import render, templates, templates_for
+from joinedup.web.templating import macro_words, render, templates
 
 templates.env.globals["field_label"] = labels.field_label
 start_router = APIRouter(
@@ -44,22 +41,16 @@ start_router = APIRouter(
 def start(request: Request, principal: OptionalPrincipal) -> HTMLResponse:
     context = catalogue.home_context(request)
     if principal is not None:
-        context["mandate_kinds"], context["assurance_levels"] = _identity_words(
-            i18n.current_locale()
-        )
+        locale = i18n.current_locale()
+        context["mandate_kinds"] = macro_words(locale, "_identity.html", "kind_label", _KINDS)
+        context["assurance_levels"] = macro_words(locale, "_identity.html", "level_label", _LEVELS)
     return render(request, "portal/start.html", context)
 
 
-@lru_cache(maxsize=8)  # one per language the portal speaks
-def _identity_words(locale: str) -> tuple[dict[str, Markup], dict[str, Markup]]:
-    """Each mandate kind's and level of assurance's name in ``locale`` (the current
-    language), as the shared ``kind_label`` and ``level_label`` macros write them: made once
-    per language, not imported and called on every start page."""
-    words = templates_for(locale).env.get_template("_identity.html").module
-    return (
-        {kind.value: words.kind_label(kind.value) for kind in MandateKind},  # type: ignore[attr-defined]
-        {level.value: words.level_label(level.value) for level in LevelOfAssurance},  # type: ignore[attr-defined]
-    )
+#: The mandate kinds and levels of assurance the start page names (the shared ``kind_label``
+#: and ``level_label`` macros write their names).
+_KINDS = tuple(kind.value for kind in MandateKind)
+_LEVELS = tuple(level.value for level in LevelOfAssurance)
 
 
 #: The portal's routers, included by the application one by one (each found by its path's

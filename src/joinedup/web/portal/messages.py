@@ -8,20 +8,18 @@ found", exactly like one that does not exist.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 
 from joinedup import notify
 from joinedup.core import i18n
 from joinedup.core.pagination import PageRequest
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import WriteSession, read_session
-from joinedup.web.templating import render, templates_for
+from joinedup.web.templating import macro_words, render
 
 router = APIRouter(
     prefix="/portal/messages",
@@ -55,7 +53,11 @@ def mailbox(
         "portal/messages.html",
         {
             "letters": page.letters,
-            "kind_tags": _kind_tags(i18n.current_locale()) if page.letters else {},
+            "kind_tags": (
+                macro_words(i18n.current_locale(), "_portal.html", "letter_kind", _KINDS)
+                if page.letters
+                else {}
+            ),
             "unread_only": unread,
             "unread_count": page.unread,
             "next_href": next_href,
@@ -63,12 +65,8 @@ def mailbox(
     )
 
 
-@lru_cache(maxsize=8)  # one per language the portal speaks
-def _kind_tags(locale: str) -> dict[str, Markup]:
-    """Each kind of letter's tag in ``locale`` (the current language), as the shared
-    ``letter_kind`` macro writes it: made once per language, not once per letter listed."""
-    letter_kind = templates_for(locale).env.get_template("_portal.html").module.letter_kind  # type: ignore[attr-defined]
-    return {kind.value: letter_kind(kind.value) for kind in notify.LetterKind}
+#: Each kind of letter (the shared ``letter_kind`` macro writes its tag).
+_KINDS = tuple(kind.value for kind in notify.LetterKind)
 
 
 @router.get("/{message_id}")
