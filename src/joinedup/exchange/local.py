@@ -106,13 +106,11 @@ class ExchangeClient:
     key_database: Database | None = None
     _pending: list[Recording] = field(default_factory=list)
     _keys: dict[int, SigningKey] = field(default_factory=dict)
-    #: Per batch, what each call would work out again: the services named (parsed once per
-    #: name), and the services the directory snapshot in force resolved (forgotten when
-    #: another snapshot is in force). The calls it authorised are kept with the snapshot
-    #: itself (``Directory.decisions``), for every client of the process.
+    #: The services named, parsed once per name for the batch; the directory snapshot the
+    #: last call resolved its service in (the calls it authorised are kept with the snapshot
+    #: itself, ``Directory.decisions``, for every client of the process).
     _named: dict[tuple[str, str], tuple[ServiceRef, str]] = field(default_factory=dict)
     _directory: Directory | None = None
-    _resolved: dict[tuple[str, ServiceRef], ServiceDescriptor] = field(default_factory=dict)
 
     def call(
         self,
@@ -219,29 +217,22 @@ class ExchangeClient:
 
     def _resolve(self, ref: ServiceRef, instance: str) -> ServiceDescriptor:
         """The service ``ref`` as the directory in force publishes it (a refusal when it
-        publishes none: not remembered, each call is refused again)."""
-        directory = current_directory(self.session)
-        if directory is not self._directory:  # another snapshot: resolve everything again
-            self._directory = directory
-            self._resolved.clear()
-        found = self._resolved.get((instance, ref))
-        if found is None:
-            try:
-                found = resolve_service(
-                    self.session,
-                    instance=instance,
-                    member_class=ref.member_class,
-                    member_code=ref.member_code,
-                    subsystem_code=ref.subsystem_code,
-                    service_code=ref.service_code,
-                    directory=directory,
-                )
-            except NotFound as exc:
-                raise LocalCallRefused(
-                    exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
-                ) from exc
-            self._resolved[(instance, ref)] = found
-        return found
+        publishes none)."""
+        self._directory = directory = current_directory(self.session)
+        try:
+            return resolve_service(
+                self.session,
+                instance=instance,
+                member_class=ref.member_class,
+                member_code=ref.member_code,
+                subsystem_code=ref.subsystem_code,
+                service_code=ref.service_code,
+                directory=directory,
+            )
+        except NotFound as exc:
+            raise LocalCallRefused(
+                exc.detail, error_type="Server.ServerProxy.UnknownService", status=404
+            ) from exc
 
     def _authorize(
         self,
