@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -219,6 +220,10 @@ class AgencyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # one connection per thread, kept: opening and closing one per notice cost more than
+        # acting on it (the last connection to close checkpoints the write-ahead log and
+        # removes it, so every notice rewrote the database file)
+        self._local = threading.local()
         if not path.exists():
             self._create()
 
@@ -245,11 +250,14 @@ class AgencyStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+        """This thread's connection (opened on first use; WAL makes a commit durable enough
+        without a sync each: ``synchronous=NORMAL``)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        yield db
 
     def set_failing(self, system: str, failing: bool) -> None:
         """Make ``system`` answer every notice with 503 (or stop doing so)."""
