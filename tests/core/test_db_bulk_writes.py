@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import Database, update_rows
@@ -204,3 +204,35 @@ def test_rows_sharing_values_are_stored_as_whole_rows_are(
             stored(sharing)[0][columns.index(_ENTITLEMENTS.c.explanation)]
             == (shared["explanation"])
         )
+
+
+def test_json_columns_store_what_the_standard_library_would_read_back(
+    database: Database,
+) -> None:
+    """A JSON column's text is orjson's where it can write the value: read back, it is the
+    value stored; integer keys and integers beyond 64 bits (which orjson refuses) are stored
+    as the standard library stores them; a date is refused, not stored as text silently."""
+    from sqlalchemy.exc import StatementError
+
+    from joinedup.core.db import json_text
+
+    value: dict[str, Any] = {"é": [1, 2.5, None, True, "ünï"], "nested": {"a": {"b": []}}}
+    big = {"n": 2**70, "by": {1: "one"}}
+    with database.unit_of_work() as session:
+        first = _entitlement(session, "38001010000")
+        second = _entitlement(session, "38001010001")
+        session.execute(
+            update(Entitlement).where(Entitlement.id == first).values(explanation=value)
+        )
+        session.execute(update(Entitlement).where(Entitlement.id == second).values(explanation=big))
+    with database.reading() as session:
+        stored = dict(session.execute(select(Entitlement.id, Entitlement.explanation)).all())
+    assert stored[first] == value
+    assert stored[second] == {"n": 2**70, "by": {"1": "one"}}
+    assert json_text({"a": [1, None]}) == '{"a":[1,null]}'  # orjson's compact text
+    with pytest.raises((StatementError, TypeError), match="not JSON serializable"):
+        with database.unit_of_work() as session:
+            _entitlement(session, "38001010002")
+            session.execute(update(Entitlement).values(explanation={"when": date(2026, 1, 1)}))
+    with database.reading() as session:  # the failed unit of work left nothing behind
+        assert session.scalar(select(func.count()).select_from(Entitlement)) == 2
