@@ -54,7 +54,7 @@ def _seed(settings: Settings, persons: int, seed: int, *, only_if_empty: bool) -
 def _run_web(settings: Settings, host: str | None, port: int | None, *, with_workers: bool) -> None:
     from joinedup.web import create_app
 
-    app = create_app(settings, with_workers=with_workers)
+    app = create_app(settings, with_workers=with_workers, serving=True)
     uvicorn.run(
         app,
         host=host or settings.host,

@@ -56,4 +56,25 @@ def collection_paused() -> Iterator[None]:
             gc.collect(1)
 
 
-__all__ = ["collection_paused"]
+#: Allocations (net of deallocations) between two collections of the young generation in a
+#: server process (Python's default is 700), and how many of each generation's collections
+#: make one of the next (defaults 10 and 10).
+SERVING_THRESHOLDS = (20_000, 20, 100)
+
+
+def settle_for_serving() -> None:
+    """Once a server process has started: collect, then freeze what is left — the modules,
+    mappers, templates and rules the process keeps for its whole life — out of the
+    collector's sight, and collect the young generation less often.
+
+    A page makes and frees thousands of objects, almost all by reference counting; at the
+    default threshold the collector still ran every few hundred allocations, and each older
+    pass walked the whole startup heap. In ``bench portal`` (mixed pages, 50 users, two
+    processes) these thresholds gave about 5 % more pages a second and a p95 lower by about
+    5 ms; freezing alone changed nothing measurable, but keeps each full pass short."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_THRESHOLDS)
+
+
+__all__ = ["SERVING_THRESHOLDS", "collection_paused", "settle_for_serving"]

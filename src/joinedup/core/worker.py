@@ -219,11 +219,14 @@ async def run_worker(
     )
     # Every loop runs its database work in a thread: give each one of its own.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.database_pool_size + 4))
+    checkpointer = database.checkpoint_in_background()
     try:
         await workers.start()
         await stop.wait()
     finally:
         await workers.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
         database.dispose()
         for signum in handled_signals:
             loop.remove_signal_handler(signum)

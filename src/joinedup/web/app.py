@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from joinedup import __version__, platform
+from joinedup.core.collection import settle_for_serving
 from joinedup.core.db import Database
 from joinedup.core.logging import configure_logging, get_logger, is_configured
 from joinedup.core.settings import Settings, get_settings
@@ -53,7 +54,12 @@ OPENAPI_TAGS = [
 
 
 def _lifespan(
-    settings: Settings, *, with_workers: bool, database: Database | None, own_http: bool
+    settings: Settings,
+    *,
+    with_workers: bool,
+    database: Database | None,
+    own_http: bool,
+    serving: bool,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +75,9 @@ def _lifespan(
             bus = create_bus(settings, db)
             await bus.connect()
             stack.push_async_callback(bus.close)
+            checkpointer = db.checkpoint_in_background()
+            if checkpointer is not None:
+                stack.callback(checkpointer.stop)
             app.state.database = db
             app.state.bus = bus
             compile_templates()  # not by the first requests of every page at once
@@ -81,6 +90,8 @@ def _lifespan(
                 workers = EmbeddedWorkers(settings, db, bus=bus)  # one bus per process
                 await workers.start()
                 stack.push_async_callback(workers.stop)
+            if serving:
+                settle_for_serving()
             log.info(
                 "web application started",
                 database=db.dialect,
@@ -93,17 +104,27 @@ def _lifespan(
     return lifespan
 
 
+def create_serving_app() -> FastAPI:
+    """The application a server process runs (the factory :mod:`joinedup.web.processes`
+    names): :func:`create_app` with ``serving``."""
+    return create_app(serving=True)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     with_workers: bool = False,
     database: Database | None = None,
     oidc_http: httpx.Client | None = None,
+    serving: bool = False,
 ) -> FastAPI:
     """The web application. ``database`` lets a caller (a test) hand in one it owns;
     by default the application opens ``settings.resolved_database_url`` itself.
     ``oidc_http`` carries the relying party's requests to the OpenID Connect provider
-    (default: a new HTTP client; tests may hand in one that reaches the app in-process)."""
+    (default: a new HTTP client; tests may hand in one that reaches the app in-process).
+    ``serving``: the application is the process's server (``joinedup serve``, each of
+    :mod:`joinedup.web.processes`): once started, the garbage collector is settled for
+    serving (:func:`~joinedup.core.collection.settle_for_serving`)."""
     settings = settings or get_settings()
     if not is_configured():
         configure_logging(settings)
@@ -120,7 +141,11 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         lifespan=_lifespan(
-            settings, with_workers=with_workers, database=database, own_http=oidc_http is None
+            settings,
+            with_workers=with_workers,
+            database=database,
+            own_http=oidc_http is None,
+            serving=serving,
         ),
     )
     app.state.settings = settings

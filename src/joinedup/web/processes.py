@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 #: The application factory every process serves.
-FACTORY = "joinedup.web.app:create_app"
+FACTORY = "joinedup.web.app:create_serving_app"
 #: Seconds the processes have to end after SIGTERM before they are killed.
 STOP_SECONDS = 60.0
 

@@ -1,0 +1,77 @@
+"""The write-ahead log of a SQLite file is checkpointed in the background by a server
+process, and seldom by a committing writer."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from joinedup.core.db import WAL_AUTOCHECKPOINT_PAGES, Database, WalCheckpointer, sqlite_file
+
+
+def test_connections_checkpoint_only_a_long_log_themselves(sqlite_database: Database) -> None:
+    with sqlite_database.engine.connect() as connection:
+        pages = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+    assert pages == WAL_AUTOCHECKPOINT_PAGES > 1_000
+
+
+def _rows_in_the_database_file(path: str, tmp_path: Path) -> int:
+    """Rows of ``filler`` in the database file alone, as if its log were lost."""
+    alone = tmp_path / "alone.db"
+    shutil.copyfile(path, alone)
+    probe = sqlite3.connect(alone, isolation_level=None)
+    try:
+        found = probe.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'filler'"
+        ).fetchone()[0]
+        return int(probe.execute("SELECT count(*) FROM filler").fetchone()[0]) if found else 0
+    finally:
+        probe.close()
+        alone.unlink()
+
+
+def test_the_checkpointer_copies_the_log_into_the_database(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    path = sqlite_file(sqlite_database.url)
+    assert path is not None
+    with sqlite_database.unit_of_work() as session:
+        session.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB)"))
+        session.execute(
+            text("INSERT INTO filler (body) VALUES (randomblob(3000))"),
+            [{} for _ in range(600)],
+        )
+    # committed, in the log only: no commit checkpointed a log this short
+    assert _rows_in_the_database_file(path, tmp_path) == 0
+
+    checkpointer = WalCheckpointer(path, interval=0.05)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        checkpointer.stop()
+    assert checkpointer.checkpoints >= 2
+    assert checkpointer._thread is None  # stopped and joined
+    assert _rows_in_the_database_file(path, tmp_path) == 600
+    with sqlite_database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM filler")).scalar_one() == 600
+
+
+def test_only_a_sqlite_file_is_checkpointed_in_the_background(sqlite_database: Database) -> None:
+    checkpointer = sqlite_database.checkpoint_in_background()
+    assert checkpointer is not None
+    try:
+        assert checkpointer.path == sqlite_file(sqlite_database.url)
+    finally:
+        checkpointer.stop()
+    memory = Database("sqlite://")
+    try:
+        assert memory.checkpoint_in_background() is None
+    finally:
+        memory.dispose()
