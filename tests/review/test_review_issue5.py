@@ -21,6 +21,7 @@ from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo import organisation
+from joinedup.demo.agencies import organisations
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.exchange import issue_access_token
 from joinedup.web import create_app
@@ -32,6 +33,8 @@ REGISTRAR = f"GOV/{POPULATION.member_code}/civil-registration"
 #: Tables a registration may write: a refused one leaves every count unchanged.
 WRITTEN = ("person", "person_name", "relation", "residence", "address", "outbox_event")
 LAW = "/api/v1/proactive/law-versions"
+_SIB = organisation("social-insurance")
+SIB_MEMBER = f"{_SIB.member_class}/{_SIB.member_code}"
 
 
 @pytest.fixture
@@ -266,18 +269,41 @@ def test_an_agency_that_no_service_of_the_ruleset_belongs_to_cannot_change_its_l
     assert _laws(seeded) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design question: one ruleset ('demo') decides the services of several agencies, "
-    "and nothing says which agency owns which parameter; the food bank, owning food parcels, "
-    "may still change the Social Insurance Board's child benefit",
-)
 def test_an_agency_cannot_change_the_parameters_of_another_agency_s_services(
     http: TestClient, seeded: Database, seeded_seed: int
 ) -> None:
+    """A ruleset decides the services of several agencies; each parameter is its deciding
+    services' owners' (the food bank, owning food parcels in the same ruleset, changed the
+    Social Insurance Board's child benefit: 201)."""
     food_bank = {"Authorization": f"Bearer {_token(seeded, seeded_seed, 'food-bank/food-aid')}"}
-    _refused(http.post(LAW, json=_law(), headers=food_bank), 403)
+    problem = _refused(http.post(LAW, json=_law(), headers=food_bank), 403)
+    assert "family.child_benefit.amount_per_child" in problem["detail"]
+    assert SIB_MEMBER in problem["detail"]  # who may, named
     assert _laws(seeded) == 0
+
+
+def test_a_change_is_refused_whole_when_one_of_its_parameters_is_another_agency_s(
+    http: TestClient, seeded: Database, seeded_seed: int
+) -> None:
+    """The Social Insurance Board's child benefit with a municipality's housing support in
+    one version: the housing parameter decides only the municipalities' services."""
+    sib = {"Authorization": f"Bearer {_token(seeded, seeded_seed, 'social-insurance/benefits')}"}
+    changes = ["family.child_benefit.amount_per_child=130", "housing.rent_cap=900"]
+    problem = _refused(http.post(LAW, json=_law(changes=changes), headers=sib), 403)
+    assert "housing.rent_cap" in problem["detail"]
+    assert SIB_MEMBER not in problem["detail"]
+    # a parameter no catalogued service's decision depends on is no one's to change
+    unused = _refused(
+        http.post(LAW, json=_law(changes=["pensions.funeral_grant=500"]), headers=sib), 403
+    )
+    assert "decides no service" in unused["detail"]
+    assert _laws(seeded) == 0
+    municipality = next(o for o in organisations() if o.municipality_code is not None)
+    local_token = _token(seeded, seeded_seed, f"{municipality.key}/social-services")
+    local = {"Authorization": f"Bearer {local_token}"}
+    answer = http.post(LAW, json=_law(changes=["housing.rent_cap=900"]), headers=local)
+    assert answer.status_code == 201, answer.text
+    assert _laws(seeded) == 1
 
 
 @pytest.mark.parametrize(

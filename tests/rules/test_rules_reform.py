@@ -89,3 +89,26 @@ def test_what_if_of_a_tax_rise_has_losers_in_the_top_deciles(template: Ruleset) 
     assert report.net_cost < 0
     assert report.deciles[-1].losers > report.deciles[0].losers
     assert np.isclose(float(report.reform_total - report.baseline_total), float(report.net_cost))
+
+
+def test_the_parameters_a_decision_depends_on_stop_at_another_decision() -> None:
+    """What a variable's value depends on, through the formulas in force: its own
+    parameters and those of the variables it reads, but not through a variable named as
+    another's decision (the owner of that decision owns its parameters)."""
+    from joinedup.rules import Period, get_ruleset, parameters_deciding
+
+    demo = get_ruleset("demo")
+    month = Period.parse("2027-01")
+    child_benefit = parameters_deciding(demo, "child_benefit", month)
+    assert "family.child_benefit.amount_per_child" in child_benefit
+    assert not any(path.startswith("housing.") for path in child_benefit)
+    housing = parameters_deciding(demo, "housing_support", month)
+    assert {"housing.rent_cap", "housing.taper"} <= housing
+    # the child benefit reads which children count (child_benefit_children, by the age
+    # limit): named as a decision of its own, its parameter is left out
+    assert "family.child_benefit.age_limit" in child_benefit
+    through = parameters_deciding(
+        demo, "child_benefit", month, through={"child_benefit_children", "child_benefit_child"}
+    )
+    assert "family.child_benefit.age_limit" not in through
+    assert "family.child_benefit.amount_per_child" in through

@@ -9,6 +9,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explanation import Explanation
+from joinedup.rules.formula_walk import parameters_deciding
 from joinedup.rules.periods import Period
 from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
@@ -44,6 +45,7 @@ __all__ = [
     "explain",
     "explain_situation",
     "get_ruleset",
+    "parameters_deciding",
     "parse_situation",
     "ruleset_names",
     "sentences_in_language",

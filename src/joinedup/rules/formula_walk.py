@@ -4,9 +4,25 @@ and a node without its names."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
-from joinedup.rules.ir import KAggregate, KNamed, KProject, KVar, KWhere, Node, children
+from joinedup.rules.ir import (
+    KAggregate,
+    KNamed,
+    KParam,
+    KProject,
+    KRate,
+    KScale,
+    KVar,
+    KWhere,
+    Node,
+    children,
+)
+from joinedup.rules.periods import Period
+
+if TYPE_CHECKING:
+    from joinedup.rules.ruleset import Ruleset
 
 
 def unwrap(node: Node) -> Node:
@@ -55,4 +71,35 @@ def variable_links(
         variable_links(child, path, out)
 
 
-__all__ = ["evaluated_nodes", "unwrap", "variable_links"]
+def parameters_deciding(
+    ruleset: Ruleset, variable: str, period: Period, *, through: Collection[str] = ()
+) -> set[str]:
+    """The paths of the parameters (and scales) that ``variable``'s value for ``period``
+    depends on, through the formulas in force then: its own formula's and, transitively,
+    those of every variable it reads — except the variables named in ``through``, whose
+    parameters are theirs (another service's decision that this one merely reads)."""
+    found: set[str] = set()
+    seen: set[tuple[str, Period]] = set()
+    pending = [(variable, ruleset.period_for(ruleset.variable(variable), period))]
+    while pending:
+        name, at = pending.pop()
+        if (name, at) in seen:
+            continue
+        seen.add((name, at))
+        bound = ruleset.bound(name, at)
+        stack: list[Node] = [] if bound.root is None else [bound.root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, KParam | KScale):
+                found.add(node.use.path)
+            elif isinstance(node, KVar):
+                if node.variable.name not in through:
+                    pending.append((node.variable.name, node.period))
+                continue
+            if isinstance(node, KRate):
+                stack.append(node.factor)  # the parameter the rate came from
+            stack.extend(children(node))
+    return found
+
+
+__all__ = ["evaluated_nodes", "parameters_deciding", "unwrap", "variable_links"]

@@ -2,8 +2,8 @@
 central digital office (OAuth 2.0 client credentials of an exchange subsystem).
 
 - ``POST /api/v1/proactive/law-versions`` publishes a parameter version (the caller's member
-  owns it, and must own a catalogued service the ruleset decides); ``GET …/law-versions/{uid}``
-  reads one.
+  owns it, and must own a catalogued service that each changed parameter decides);
+  ``GET …/law-versions/{uid}`` reads one.
 - ``POST /api/v1/proactive/reevaluations`` plans a run and starts it in the background
   (``202``); ``GET …/reevaluations/{uid}`` is its progress; ``POST …/{uid}/resume`` starts a
   run that stopped again where it stopped.
@@ -26,7 +26,13 @@ from joinedup import catalogue, exchange
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, Forbidden
 from joinedup.core.http import ReadSession, WriteSession, get_database
-from joinedup.proactive.reevaluation.law import get_law_version, publish_law_version
+from joinedup.proactive.reevaluation.law import (
+    EARLIEST_EFFECTIVE,
+    changed_parameters,
+    get_law_version,
+    parameter_owners,
+    publish_law_version,
+)
 from joinedup.proactive.reevaluation.schemas import (
     LawVersionIn,
     LawVersionOut,
@@ -69,15 +75,32 @@ def _allowed(session: Session, client: exchange.ClientIdentity, owner: str) -> N
                     "office, may do this.")  # fmt: skip
 
 
-def _may_change(session: Session, client: exchange.ClientIdentity, ruleset: str) -> None:
-    """Only an agency whose catalogued services the ruleset decides changes its law: a
-    version is in force for every later decision of every service of the ruleset."""
-    get_ruleset(ruleset)  # an unknown ruleset is named as such, whoever asks
+def _may_change(session: Session, client: exchange.ClientIdentity, body: LawVersionIn) -> None:
+    """Only the agencies whose catalogued services a parameter decides change it: a version
+    is in force for every later decision of every service the parameter decides
+    (:func:`~joinedup.proactive.reevaluation.law.parameter_owners`; a parameter that another
+    agency's decision merely reads through that decision is not theirs). A malformed change
+    or an unknown parameter is left to the publication's own checks (``422``)."""
+    get_ruleset(body.ruleset)  # an unknown ruleset is named as such, whoever asks
+    member = f"{client.member_class}/{client.member_code}"
     owned = catalogue.active_services(
         session, owner_member_class=client.member_class, owner_member_code=client.member_code
     )
-    if not any(service.ruleset == ruleset for service in owned):
+    if not any(service.ruleset == body.ruleset for service in owned):
         raise Forbidden("Only an agency whose services this ruleset decides may change its law.")
+    if body.effective_from < EARLIEST_EFFECTIVE:
+        return  # refused as such by publish_law_version
+    owners = parameter_owners(session, ruleset=body.ruleset, on=body.effective_from)
+    for path in changed_parameters(body.ruleset, body.changes):
+        deciding = owners.get(path, set())
+        if member not in deciding:
+            raise Forbidden(
+                f"{path} decides "
+                + (f"the services of {', '.join(sorted(deciding))}" if deciding else "no service")
+                + f" from {body.effective_from.isoformat()}: only "
+                + ("their owners" if deciding else "an agency whose service it decides")
+                + " may change it."
+            )
 
 
 _RUNNING: set[uuid.UUID] = set()
@@ -111,7 +134,7 @@ def _run_in_background(database: Database, uid: uuid.UUID) -> bool:
     summary="Publish a parameter version of a ruleset, in force from a date",
 )
 def post_law_version(body: LawVersionIn, client: Client, session: WriteSession) -> LawVersionOut:
-    _may_change(session, client, body.ruleset)
+    _may_change(session, client, body)
     record = publish_law_version(
         session,
         ruleset=body.ruleset,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from joinedup import catalogue
 from joinedup.core.clock import utcnow
 from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound, ValidationFailed
@@ -24,7 +26,14 @@ from joinedup.core.events import emit
 from joinedup.core.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from joinedup.proactive.reevaluation.events import LawVersionPublished
 from joinedup.proactive.reevaluation.models import LawVersion
-from joinedup.rules import ParameterChange, Ruleset, apply_reform, get_ruleset
+from joinedup.rules import (
+    ParameterChange,
+    Period,
+    Ruleset,
+    apply_reform,
+    get_ruleset,
+    parameters_deciding,
+)
 
 MAX_CHANGES = 50
 #: A parameter's value is an amount, a threshold, a rate or an age: finite, and below this
@@ -178,6 +187,42 @@ def publish_law_version(
         ),
     )
     return _record(row)
+
+
+def changed_parameters(ruleset: str, changes: Sequence[str]) -> list[str]:
+    """The parameters (scales, for a bracket's change) that ``changes`` name and ``ruleset``
+    has; a malformed change or an unknown parameter is left out (the publication refuses
+    it, naming it)."""
+    parameters = get_ruleset(ruleset).parameters
+    found: list[str] = []
+    for text in changes:
+        try:
+            path = ParameterChange.parse(text).path
+        except ValidationFailed:
+            continue
+        if path in parameters and path not in found:
+            found.append(path)
+    return found
+
+
+def parameter_owners(session: Session, *, ruleset: str, on: date) -> dict[str, set[str]]:
+    """Who may change each parameter of ``ruleset`` from ``on``: ``CLASS/CODE`` of the owner
+    of every active catalogued service whose decision depends on it under the formulas in
+    force that month — through its own formula and the variables it reads, but not through
+    another service's decision (the food bank's parcels may read the child benefit; the child
+    benefit's amount is still the Social Insurance Board's alone). A parameter no service's
+    decision depends on has no owner."""
+    base = get_ruleset(ruleset)
+    services = [s for s in catalogue.active_services(session) if s.ruleset == ruleset]
+    decisions = {service.variable for service in services}
+    month = Period.parse(f"{on.year:04d}-{on.month:02d}")
+    owners: dict[str, set[str]] = {}
+    for service in services:
+        member = f"{service.owner.member_class}/{service.owner.member_code}"
+        through = decisions - {service.variable}
+        for path in parameters_deciding(base, service.variable, month, through=through):
+            owners.setdefault(path, set()).add(member)
+    return owners
 
 
 def in_force(
