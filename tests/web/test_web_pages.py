@@ -171,6 +171,18 @@ def test_language_switcher_links_the_same_page_in_each_language(client: TestClie
     assert 'aria-current="true" class="joinedup-current-language">Eesti<' in html
 
 
+def test_the_language_links_keep_the_query_and_stay_on_this_site(client: TestClient) -> None:
+    """The other filters of a page are kept (``lang`` replaced); a path of ``//host``, which a
+    browser reads as another site, is linked as this site's ``/host``."""
+    html = client.get("/missing?lang=et&a=b+c", headers={"accept": "text/html"}).text
+    assert 'href="/missing?a=b+c&amp;lang=en"' in html
+    elsewhere = client.get(
+        "http://testserver//elsewhere.example/x", headers={"accept": "text/html"}
+    ).text
+    assert 'href="/elsewhere.example/x?lang=en"' in elsewhere  # the cookie chose Estonian
+    assert 'href="//elsewhere' not in elsewhere
+
+
 def test_the_error_page_is_translated_too(client: TestClient) -> None:
     response = client.get("/missing?lang=et", headers={"accept": "text/html"})
     assert response.status_code == 404

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import jinja2
 import jinja2.runtime
@@ -208,19 +208,33 @@ def stored_text(text: str | None) -> str:
     return i18n.gettext(text) if text else ""
 
 
-def _language_links(request: Request) -> list[dict[str, Any]]:
+def _path_of(scope: Mapping[str, Any]) -> str:
+    """The page's path as ``request.url.path`` gives it (characters that would end a path
+    escaped), without building the whole URL from the headers for it — and never starting
+    with ``//``, which a browser reads as another host (the page's own links, in each
+    language, would lead there)."""
+    path: str = scope["path"]
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
+def _language_links(request: Request, path: str) -> list[dict[str, Any]]:
     """The current page in each language (``?lang=`` also remembers the choice)."""
     current = i18n.current_locale()
+    kept = (
+        [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        if request.scope.get("query_string")
+        else []
+    )
     links = []
     for locale in i18n.available_locales():
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-        params.append(("lang", locale))
-        query = urlencode(params)
+        query = urlencode([*kept, ("lang", locale)]) if kept else f"lang={quote_plus(locale)}"
         links.append(
             {
                 "locale": locale,
                 "name": i18n.ENDONYMS.get(locale, locale),
-                "href": f"{request.url.path}?{query}",
+                "href": f"{path}?{query}",
                 "current": locale == current,
             }
         )
@@ -232,11 +246,12 @@ def _page_context(request: Request) -> dict[str, Any]:
     # the page did not ask, so the header says nothing about signing in).
     state = request.state
     principal = getattr(state, "principal", None)
+    path = _path_of(request.scope)
     return {
         "locale": i18n.current_locale(),
-        "languages": _language_links(request),
+        "languages": _language_links(request, path),
         "request_id": request_id_of(request.scope),
-        "path": request.url.path,
+        "path": path,
         "auth_known": hasattr(state, "auth"),
         "principal": principal,
         "acting_for": getattr(state, "acting_for", None),
