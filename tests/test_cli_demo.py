@@ -36,7 +36,14 @@ def test_serve_believes_forwarded_headers_only_from_the_proxies_named(
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
-    monkeypatch.setattr("joinedup.web.create_app", lambda settings, with_workers: object())
+    made: dict[str, Any] = {}
+
+    def create_app(settings: Settings, **options: Any) -> object:
+        made.update(options)
+        return object()
+
+    monkeypatch.setattr("joinedup.web.create_app", create_app)
     server._run_web(Settings(forwarded_allow_ips="10.0.0.0/8"), None, None, with_workers=False)
     assert (seen["proxy_headers"], seen["forwarded_allow_ips"]) == (True, "10.0.0.0/8")
+    assert made == {"with_workers": False, "serving": True}  # a server settles its collector
     assert Settings().forwarded_allow_ips == "127.0.0.1"

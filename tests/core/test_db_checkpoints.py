@@ -75,3 +75,20 @@ def test_only_a_sqlite_file_is_checkpointed_in_the_background(sqlite_database: D
         assert memory.checkpoint_in_background() is None
     finally:
         memory.dispose()
+
+
+def test_the_checkpointer_never_makes_a_file_and_reads_the_url_as_sqlalchemy_does(
+    tmp_path: Path,
+) -> None:
+    """A URL's query is not part of the file's name, and a missing file is not created by
+    the checkpointer (it checkpoints nothing there, and stops when asked)."""
+    assert sqlite_file(f"sqlite:///{tmp_path}/x.db?timeout=5") == f"{tmp_path}/x.db"
+    assert sqlite_file("sqlite://") is None
+    assert sqlite_file("sqlite:///:memory:") is None
+    missing = tmp_path / "missing.db"
+    checkpointer = WalCheckpointer(str(missing), interval=0.02)
+    checkpointer.start()
+    time.sleep(0.1)
+    checkpointer.stop()
+    assert checkpointer._thread is None
+    assert not missing.exists()

@@ -7,6 +7,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from joinedup.demo.agency_systems import AgencyStore
 
 OPENERS = 6
@@ -77,3 +79,25 @@ def test_the_store_opens_at_once_while_another_connection_writes(tmp_path: Path)
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_store_keeps_a_connection_per_thread_until_closed(tmp_path: Path) -> None:
+    store = AgencyStore(tmp_path / "agency-systems.db")
+    assert store.handled() == []
+    with store._connect() as first, store._connect() as again:
+        assert first is again  # kept, not opened for each notice
+    other: list[sqlite3.Connection] = []
+
+    def in_another_thread() -> None:
+        with store._connect() as db:
+            other.append(db)
+
+    thread = threading.Thread(target=in_another_thread)
+    thread.start()
+    thread.join()
+    assert other[0] is not first
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")  # closed
+    assert store.handled() == []  # opens a new one
+    store.close()

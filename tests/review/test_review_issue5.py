@@ -328,3 +328,20 @@ def test_a_law_version_the_platform_cannot_apply_is_refused_writing_nothing(
     problem = _refused(http.post(LAW, json=_law(**change), headers=sib))
     assert field in {e["field"] for e in problem["errors"]}
     assert _laws(seeded) == 0
+
+
+@pytest.mark.parametrize("effective_from", ["2005-01-01", "2018-06-01"])
+def test_who_owns_a_parameter_is_judged_over_every_day_the_version_is_in_force(
+    http: TestClient, seeded: Database, seeded_seed: int, effective_from: str
+) -> None:
+    """A version stays in force from its date on: a parameter belongs to the owners of the
+    services it decides on any of those days, including a formula that takes effect later
+    (the child benefit's amount decides nothing in June 2018, everything from 2019), and a
+    service the rules cannot decide on its first day (no school age in 2005) is passed over,
+    not a 422 about school age."""
+    sib = {"Authorization": f"Bearer {_token(seeded, seeded_seed, 'social-insurance/benefits')}"}
+    answer = http.post(LAW, json=_law(effectiveFrom=effective_from), headers=sib)
+    assert answer.status_code == 201, answer.text
+    food_bank = {"Authorization": f"Bearer {_token(seeded, seeded_seed, 'food-bank/food-aid')}"}
+    _refused(http.post(LAW, json=_law(effectiveFrom=effective_from), headers=food_bank), 403)
+    assert _laws(seeded) == 1

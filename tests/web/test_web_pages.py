@@ -173,7 +173,8 @@ def test_language_switcher_links_the_same_page_in_each_language(client: TestClie
 
 def test_the_language_links_keep_the_query_and_stay_on_this_site(client: TestClient) -> None:
     """The other filters of a page are kept (``lang`` replaced); a path of ``//host``, which a
-    browser reads as another site, is linked as this site's ``/host``."""
+    browser reads as another site, is linked as this site's ``/host``, and the path is
+    percent-encoded again (the server decoded it)."""
     html = client.get("/missing?lang=et&a=b+c", headers={"accept": "text/html"}).text
     assert 'href="/missing?a=b+c&amp;lang=en"' in html
     elsewhere = client.get(
@@ -181,6 +182,10 @@ def test_the_language_links_keep_the_query_and_stay_on_this_site(client: TestCli
     ).text
     assert 'href="/elsewhere.example/x?lang=en"' in elsewhere  # the cookie chose Estonian
     assert 'href="//elsewhere' not in elsewhere
+    # a browser drops a tab from an address: /<tab>/host would lead to //host
+    tabbed = client.get("/%09/elsewhere.example/x", headers={"accept": "text/html"}).text
+    assert 'href="/%09/elsewhere.example/x?lang=en"' in tabbed
+    assert "\t/elsewhere" not in tabbed
 
 
 def test_the_error_page_is_translated_too(client: TestClient) -> None:

@@ -140,22 +140,36 @@ class WalCheckpointer:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop and wait for the thread (a checkpoint under way ends first; an async caller
+        waits in a thread of its own: ``await asyncio.to_thread(checkpointer.stop)``)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+            if not thread.is_alive():
+                self._thread = None
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        connection: sqlite3.Connection | None = None
         try:
             while not self._stop.wait(self.interval):
                 try:
+                    if connection is None:
+                        # the file as it is (``mode=rw``): never a new, empty one where it is
+                        # missing (the next turn tries again)
+                        connection = sqlite3.connect(
+                            f"{Path(self.path).resolve().as_uri()}?mode=rw",
+                            uri=True,
+                            timeout=0,
+                            isolation_level=None,
+                        )
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.checkpoints += 1
                 except sqlite3.Error:  # another process's checkpoint runs: the next turn
                     continue
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
 
 #: Seconds a new PostgreSQL connection may take before it fails (libpq's ``connect_timeout``;
@@ -165,10 +179,11 @@ CONNECT_TIMEOUT_S = 10
 
 
 def sqlite_file(url: str) -> str | None:
-    """The file of a SQLite ``url``; None for an in-memory database (or another kind)."""
-    if not url.startswith("sqlite") or "///" not in url:
+    """The file of a SQLite ``url`` as SQLAlchemy reads it (its query, ``?timeout=…``, is not
+    part of it); None for an in-memory database (or another kind)."""
+    if not url.startswith("sqlite"):
         return None
-    path = url.split("///", 1)[1]
+    path = make_url(url).database
     return None if not path or ":memory:" in path else path
 
 
@@ -180,6 +195,8 @@ def json_text(value: Any) -> str:
     standard library writes as their plain value). Dates and times and dataclasses are refused
     as the standard library refuses them: a value the column cannot read back as it was is
     not stored silently (orjson does write a UUID as its text)."""
+    # Also unlike the standard library: orjson writes NaN and the infinities as null (which
+    # PostgreSQL's JSON refuses as they are), and an enum member as its value.
     try:
         return orjson.dumps(value, option=_STRICT).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError

@@ -226,7 +226,7 @@ async def run_worker(
     finally:
         await workers.stop()
         if checkpointer is not None:
-            checkpointer.stop()
+            await asyncio.to_thread(checkpointer.stop)
         database.dispose()
         for signum in handled_signals:
             loop.remove_signal_handler(signum)

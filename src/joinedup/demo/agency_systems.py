@@ -224,6 +224,8 @@ class AgencyStore:
         # acting on it (the last connection to close checkpoints the write-ahead log and
         # removes it, so every notice rewrote the database file)
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
         if not path.exists():
             self._create()
 
@@ -254,10 +256,23 @@ class AgencyStore:
         without a sync each: ``synchronous=NORMAL``)."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # used by this thread only; closed by whichever calls close()
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
+            with self._opened_lock:
+                self._opened.append(db)
         yield db
+
+    def close(self) -> None:
+        """Close every thread's connection (a thread that uses the store again opens one)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
+        self._local = threading.local()
 
     def set_failing(self, system: str, failing: bool) -> None:
         """Make ``system`` answer every notice with 503 (or stop doing so)."""
@@ -332,6 +347,8 @@ def agency_store(settings: Settings) -> AgencyStore:
     path = store_path(settings)
     store = _STORES.get(path)
     if store is None or not path.exists():
+        if store is not None:  # its file is gone: its connections hold the old one open
+            store.close()
         store = _STORES[path] = AgencyStore(path)
     return store
 

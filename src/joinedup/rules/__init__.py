@@ -9,7 +9,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explanation import Explanation
-from joinedup.rules.formula_walk import parameters_deciding
+from joinedup.rules.formula_walk import days_the_rules_change, parameters_deciding
 from joinedup.rules.periods import Period
 from joinedup.rules.population import GroupColumns, Population
 from joinedup.rules.reform import ParameterChange, WhatIfReport, apply_reform, what_if
@@ -41,6 +41,7 @@ __all__ = [
     "WhatIfReport",
     "apply_reform",
     "calculate",
+    "days_the_rules_change",
     "evaluate_situation",
     "explain",
     "explain_situation",

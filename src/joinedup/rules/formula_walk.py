@@ -5,6 +5,7 @@ and a node without its names."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from joinedup.rules.ir import (
@@ -19,6 +20,7 @@ from joinedup.rules.ir import (
     Node,
     children,
 )
+from joinedup.rules.parameters import Scale
 from joinedup.rules.periods import Period
 
 if TYPE_CHECKING:
@@ -102,4 +104,24 @@ def parameters_deciding(
     return found
 
 
-__all__ = ["evaluated_nodes", "parameters_deciding", "unwrap", "variable_links"]
+def days_the_rules_change(ruleset: Ruleset, *, after: date) -> list[date]:
+    """The days after ``after`` on which the rules as written change, in order: a formula
+    version or a parameter value (a scale's threshold or rate) taking effect."""
+    days: set[date] = set()
+    for variable in ruleset.variables.values():
+        days.update(f.start for f in variable.formulas if f.start is not None)
+    for item in ruleset.parameters:
+        if isinstance(item, Scale):
+            days.update(d.start for b in item.brackets for d in (*b.threshold, *b.value))
+        else:
+            days.update(d.start for d in item.values)
+    return sorted(day for day in days if day > after)
+
+
+__all__ = [
+    "days_the_rules_change",
+    "evaluated_nodes",
+    "parameters_deciding",
+    "unwrap",
+    "variable_links",
+]

@@ -8,6 +8,7 @@ Every context's API router comes from the composition root (``joinedup.platform`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -76,8 +77,8 @@ def _lifespan(
             await bus.connect()
             stack.push_async_callback(bus.close)
             checkpointer = db.checkpoint_in_background()
-            if checkpointer is not None:
-                stack.callback(checkpointer.stop)
+            if checkpointer is not None:  # stopped without holding up the event loop
+                stack.push_async_callback(asyncio.to_thread, checkpointer.stop)
             app.state.database = db
             app.state.bus = bus
             compile_templates()  # not by the first requests of every page at once

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import jinja2
 import jinja2.runtime
@@ -209,14 +209,19 @@ def stored_text(text: str | None) -> str:
 
 
 def _path_of(scope: Mapping[str, Any]) -> str:
-    """The page's path as ``request.url.path`` gives it (characters that would end a path
-    escaped), without building the whole URL from the headers for it — and never starting
-    with ``//``, which a browser reads as another host (the page's own links, in each
-    language, would lead there)."""
-    path: str = scope["path"]
+    """The page's path for its own links: percent-encoded again (the server decoded it: a
+    ``%`` or a tab in it would otherwise mean something else in a link, and a browser drops
+    tabs and line ends from an address), and never starting with ``//``, which a browser
+    reads as another host — without building the whole URL from the headers for it."""
+    path = quote(scope["path"], safe=_PATH_SAFE)
     if path.startswith("//"):
         path = "/" + path.lstrip("/")
-    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
+
+
+#: What a path segment may hold as it is (RFC 3986 ``pchar`` and ``/``; letters, digits and
+#: ``-._~`` are always kept).
+_PATH_SAFE = "/:@!$&'()*+,;="
 
 
 def _language_links(request: Request, path: str) -> list[dict[str, Any]]:

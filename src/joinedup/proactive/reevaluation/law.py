@@ -31,6 +31,7 @@ from joinedup.rules import (
     Period,
     Ruleset,
     apply_reform,
+    days_the_rules_change,
     get_ruleset,
     parameters_deciding,
 )
@@ -206,22 +207,29 @@ def changed_parameters(ruleset: str, changes: Sequence[str]) -> list[str]:
 
 
 def parameter_owners(session: Session, *, ruleset: str, on: date) -> dict[str, set[str]]:
-    """Who may change each parameter of ``ruleset`` from ``on``: ``CLASS/CODE`` of the owner
-    of every active catalogued service whose decision depends on it under the formulas in
-    force that month — through its own formula and the variables it reads, but not through
-    another service's decision (the food bank's parcels may read the child benefit; the child
-    benefit's amount is still the Social Insurance Board's alone). A parameter no service's
-    decision depends on has no owner."""
+    """Who may change each parameter of ``ruleset`` from ``on`` on: ``CLASS/CODE`` of the
+    owner of every active catalogued service whose decision depends on it under the formulas
+    in force on ``on`` or on any later day the rules change (a version stays in force) —
+    through its own formula and the variables it reads, but not through another service's
+    decision (the food bank's parcels may read the child benefit; the child benefit's amount
+    is still the Social Insurance Board's alone). A decision the rules cannot make on a day
+    (a formula or parameter not in force yet) depends on nothing that day. A parameter no
+    service's decision depends on has no owner."""
     base = get_ruleset(ruleset)
     services = [s for s in catalogue.active_services(session) if s.ruleset == ruleset]
     decisions = {service.variable for service in services}
-    month = Period.parse(f"{on.year:04d}-{on.month:02d}")
     owners: dict[str, set[str]] = {}
-    for service in services:
-        member = f"{service.owner.member_class}/{service.owner.member_code}"
-        through = decisions - {service.variable}
-        for path in parameters_deciding(base, service.variable, month, through=through):
-            owners.setdefault(path, set()).add(member)
+    for day in [on, *days_the_rules_change(base, after=on)]:
+        month = Period.parse(f"{day.year:04d}-{day.month:02d}")
+        for service in services:
+            member = f"{service.owner.member_class}/{service.owner.member_code}"
+            through = decisions - {service.variable}
+            try:
+                paths = parameters_deciding(base, service.variable, month, through=through)
+            except ValidationFailed:  # not decidable that month (nothing in force yet)
+                continue
+            for path in paths:
+                owners.setdefault(path, set()).add(member)
     return owners
 
 
