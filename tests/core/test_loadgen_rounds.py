@@ -47,3 +47,20 @@ def test_the_paths_alternate_round_by_round(monkeypatch: pytest.MonkeyPatch) -> 
     assert [c[2] for c in calls[2:]] == [bench.ROUND_WARMUP] * 6
     assert results["direct"].requests == results["mediated"].requests == 40
     assert results["direct"].seconds == pytest.approx(8.0)
+
+
+def test_a_mix_of_requests_is_measured_per_request_as_well() -> None:
+    """Each latency keeps the index of its request: the p95 of one page of a mix."""
+    result = LoadResult(
+        requests=6,
+        seconds=1.0,
+        latencies=[0.010, 0.100, 0.012, 0.110, 0.011, 0.120],
+        indexes=[0, 1, 2, 3, 4, 5],
+    )
+    light = result.p_of(50, lambda index: index % 2 == 0)
+    heavy = result.p_of(50, lambda index: index % 2 == 1)
+    assert light == pytest.approx(11.0)
+    assert heavy == pytest.approx(110.0)
+    assert result.p_of(95, lambda index: index > 9) == 0.0  # none
+    both = LoadResult.combined([result, result])
+    assert both.indexes == result.indexes * 2

@@ -44,3 +44,7 @@ def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
         assert page["errors"] == 0, (name, figures["pages"])
         assert page["pages_per_s"] > 0, (name, figures["pages"])
     assert figures["reference"]["pages_per_s"] > 0
+    # the mixed run's tail, page by page (which page makes it)
+    assert set(figures["mixed_by_page"]) == set(figures["pages"])
+    for name, page in figures["mixed_by_page"].items():
+        assert 0 < page["p50_ms"] <= page["p95_ms"] <= figures["p95_ms"] * 10, name

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from joinedup.core.benchmark import percentile
@@ -25,6 +25,9 @@ class LoadResult:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    #: Each measured latency's request, by its index in the requests driven (parallel to
+    #: ``latencies``): what a mix of pages spent on each (:meth:`p_of`).
+    indexes: list[int] = field(default_factory=list)
 
     @property
     def requests_per_s(self) -> float:
@@ -33,6 +36,12 @@ class LoadResult:
     def p(self, pct: float) -> float:
         """Latency percentile in milliseconds."""
         return percentile(sorted(self.latencies), pct) * 1000
+
+    def p_of(self, pct: float, which: Callable[[int], bool]) -> float:
+        """Latency percentile in milliseconds of the requests whose index ``which`` accepts
+        (0.0 when there are none)."""
+        chosen = sorted(t for t, i in zip(self.latencies, self.indexes, strict=True) if which(i))
+        return percentile(chosen, pct) * 1000 if chosen else 0.0
 
     @classmethod
     def combined(cls, results: Sequence[LoadResult]) -> LoadResult:
@@ -48,6 +57,7 @@ class LoadResult:
             seconds=sum(r.seconds for r in results),
             latencies=[latency for r in results for latency in r.latencies],
             statuses=statuses,
+            indexes=[index for r in results for index in r.indexes],
         )
 
 
@@ -94,13 +104,15 @@ async def _connection(
             started = clock()
             if started >= until:
                 break
-            writer.write(requests[position % count])
+            index = position % count
+            writer.write(requests[index])
             position += 1
             status = await _read_response(reader)
             finished = clock()
             if started >= measure_from:
                 result.requests += 1
                 result.latencies.append(finished - started)
+                result.indexes.append(index)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if status >= 400:
                     result.errors += 1
