@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from joinedup.core.db import WAL_AUTOCHECKPOINT_PAGES, Database, WalCheckpointer, sqlite_file
+from joinedup.core.settings import Settings
 
 
 def test_connections_checkpoint_only_a_long_log_themselves(sqlite_database: Database) -> None:
@@ -92,3 +93,31 @@ def test_the_checkpointer_never_makes_a_file_and_reads_the_url_as_sqlalchemy_doe
     checkpointer.stop()
     assert checkpointer._thread is None
     assert not missing.exists()
+
+
+def test_only_a_serving_application_checkpoints_in_the_background(
+    settings: Settings, sqlite_database: Database
+) -> None:
+    """A server process's application starts the checkpointer and stops it with itself; a
+    test's application (not serving) starts none."""
+    import gc
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from joinedup.web import create_app
+
+    def checkpointers() -> int:
+        return sum(t.name == "sqlite-checkpointer" for t in threading.enumerate())
+
+    before = checkpointers()
+    with TestClient(create_app(settings, database=sqlite_database)):
+        assert checkpointers() == before
+    thresholds = gc.get_threshold()
+    try:
+        with TestClient(create_app(settings, database=sqlite_database, serving=True)):
+            assert checkpointers() == before + 1
+        assert checkpointers() == before  # stopped with the application
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

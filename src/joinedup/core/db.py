@@ -194,9 +194,9 @@ def json_text(value: Any) -> str:
     64 bits, subclasses of str, int, dict and list such as a string enum's members, which the
     standard library writes as their plain value). Dates and times and dataclasses are refused
     as the standard library refuses them: a value the column cannot read back as it was is
-    not stored silently (orjson does write a UUID as its text)."""
-    # Also unlike the standard library: orjson writes NaN and the infinities as null (which
-    # PostgreSQL's JSON refuses as they are), and an enum member as its value.
+    not stored silently. Unlike the standard library, orjson writes a UUID as its text, an
+    enum member as its value, and NaN and the infinities as null (PostgreSQL's JSON refuses
+    them as they are)."""
     try:
         return orjson.dumps(value, option=_STRICT).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
@@ -206,7 +206,7 @@ def json_text(value: Any) -> str:
 _STRICT = (
     orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
-    | (orjson.OPT_PASSTHROUGH_SUBCLASS)
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 
 

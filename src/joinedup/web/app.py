@@ -76,7 +76,8 @@ def _lifespan(
             bus = create_bus(settings, db)
             await bus.connect()
             stack.push_async_callback(bus.close)
-            checkpointer = db.checkpoint_in_background()
+            # a server process checkpoints its SQLite log in the background (tests' apps not)
+            checkpointer = db.checkpoint_in_background() if serving else None
             if checkpointer is not None:  # stopped without holding up the event loop
                 stack.push_async_callback(asyncio.to_thread, checkpointer.stop)
             app.state.database = db
@@ -124,8 +125,9 @@ def create_app(
     ``oidc_http`` carries the relying party's requests to the OpenID Connect provider
     (default: a new HTTP client; tests may hand in one that reaches the app in-process).
     ``serving``: the application is the process's server (``joinedup serve``, each of
-    :mod:`joinedup.web.processes`): once started, the garbage collector is settled for
-    serving (:func:`~joinedup.core.collection.settle_for_serving`)."""
+    :mod:`joinedup.web.processes`): it checkpoints a SQLite log in the background
+    (:class:`~joinedup.core.db.WalCheckpointer`) and, once started, settles the garbage
+    collector (:func:`~joinedup.core.collection.settle_for_serving`)."""
     settings = settings or get_settings()
     if not is_configured():
         configure_logging(settings)

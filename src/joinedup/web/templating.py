@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote, quote_plus, urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 import jinja2.runtime
@@ -234,7 +234,7 @@ def _language_links(request: Request, path: str) -> list[dict[str, Any]]:
     )
     links = []
     for locale in i18n.available_locales():
-        query = urlencode([*kept, ("lang", locale)]) if kept else f"lang={quote_plus(locale)}"
+        query = urlencode([*kept, ("lang", locale)])
         links.append(
             {
                 "locale": locale,

@@ -83,14 +83,12 @@ def _may_change(session: Session, client: exchange.ClientIdentity, body: LawVers
     or an unknown parameter is left to the publication's own checks (``422``)."""
     get_ruleset(body.ruleset)  # an unknown ruleset is named as such, whoever asks
     member = f"{client.member_class}/{client.member_code}"
-    owned = catalogue.active_services(
-        session, owner_member_class=client.member_class, owner_member_code=client.member_code
-    )
-    if not any(service.ruleset == body.ruleset for service in owned):
+    services = [s for s in catalogue.active_services(session) if s.ruleset == body.ruleset]
+    if not any(f"{s.owner.member_class}/{s.owner.member_code}" == member for s in services):
         raise Forbidden("Only an agency whose services this ruleset decides may change its law.")
     if body.effective_from < EARLIEST_EFFECTIVE:
         return  # refused as such by publish_law_version
-    owners = parameter_owners(session, ruleset=body.ruleset, on=body.effective_from)
+    owners = parameter_owners(services, ruleset=body.ruleset, on=body.effective_from)
     for path in changed_parameters(body.ruleset, body.changes):
         deciding = owners.get(path, set())
         if member not in deciding:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue
+from joinedup.catalogue import CatalogueService
 from joinedup.core.clock import utcnow
 from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound, ValidationFailed
@@ -206,24 +206,29 @@ def changed_parameters(ruleset: str, changes: Sequence[str]) -> list[str]:
     return found
 
 
-def parameter_owners(session: Session, *, ruleset: str, on: date) -> dict[str, set[str]]:
+def parameter_owners(
+    services: Sequence[CatalogueService], *, ruleset: str, on: date
+) -> dict[str, set[str]]:
     """Who may change each parameter of ``ruleset`` from ``on`` on: ``CLASS/CODE`` of the
-    owner of every active catalogued service whose decision depends on it under the formulas
-    in force on ``on`` or on any later day the rules change (a version stays in force) —
-    through its own formula and the variables it reads, but not through another service's
-    decision (the food bank's parcels may read the child benefit; the child benefit's amount
-    is still the Social Insurance Board's alone). A decision the rules cannot make on a day
-    (a formula or parameter not in force yet) depends on nothing that day. A parameter no
-    service's decision depends on has no owner."""
+    owner of every service of ``services`` (the active catalogued services of the ruleset)
+    whose decision depends on it under the formulas in force on ``on`` or on any later day
+    the rules change (a version stays in force) — through its own formula and the variables
+    it reads, but not through another service's decision (the food bank's parcels may read
+    the child benefit; the child benefit's amount is still the Social Insurance Board's
+    alone). A decision the rules cannot make on a day (a formula or parameter not in force
+    yet) depends on nothing that day. A parameter no service's decision depends on has no
+    owner."""
     base = get_ruleset(ruleset)
-    services = [s for s in catalogue.active_services(session) if s.ruleset == ruleset]
+    months = [
+        Period.parse(f"{day.year:04d}-{day.month:02d}")
+        for day in [on, *days_the_rules_change(base, after=on)]
+    ]
     decisions = {service.variable for service in services}
     owners: dict[str, set[str]] = {}
-    for day in [on, *days_the_rules_change(base, after=on)]:
-        month = Period.parse(f"{day.year:04d}-{day.month:02d}")
-        for service in services:
-            member = f"{service.owner.member_class}/{service.owner.member_code}"
-            through = decisions - {service.variable}
+    for service in services:
+        member = f"{service.owner.member_class}/{service.owner.member_code}"
+        through = decisions - {service.variable}
+        for month in months:
             try:
                 paths = parameters_deciding(base, service.variable, month, through=through)
             except ValidationFailed:  # not decidable that month (nothing in force yet)
