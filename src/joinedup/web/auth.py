@@ -30,6 +30,10 @@
   organisation's rights only.
 - ``OptionalPrincipal`` — the :class:`Principal` or None (start pages that greet people).
 
+Make a page's router with ``route_class=PageRoute`` (:mod:`joinedup.web.endpoint_thread`):
+these dependencies then run in the sync page's own worker thread, not in one of their own
+(a test of the application lists every route that misses it).
+
 **CSRF.** Every unsafe request (POST, PUT, PATCH, DELETE) to a router created with
 ``dependencies=[Depends(csrf_protect)]`` (the portal's and the back office's are) must carry
 the session's token as the form field ``csrf_token`` (or the ``X-CSRF-Token`` header); an
@@ -67,6 +71,7 @@ from joinedup.identity import (
     StaffMembership,
     StaffRoleName,
 )
+from joinedup.web.endpoint_thread import in_endpoint_thread
 
 #: Derived mandates (parent, representative) are re-read from the registries this often.
 MANDATE_RECHECK = timedelta(minutes=15)
@@ -267,6 +272,12 @@ def _self(principal: Principal) -> ActingFor:
     return ActingFor(identity.self_mandate(principal.personal_code, principal.display_name))
 
 
+def _has_session_cookie(request: Request) -> bool:
+    """Whether the request names a session at all (no I/O: whether it is one is
+    :func:`_resolve`'s question)."""
+    return bool(request.cookies.get(session_cookie(settings_of(request))))
+
+
 def _resolve(request: Request) -> tuple[Principal, ActingFor] | None:
     settings = settings_of(request)
     token = request.cookies.get(session_cookie(settings))
@@ -373,6 +384,7 @@ def _resolved(request: Request) -> tuple[Principal, ActingFor] | None:
     return cast("tuple[Principal, ActingFor] | None", request.state.auth)
 
 
+@in_endpoint_thread
 def current_principal(request: Request) -> Principal | None:
     """The signed-in :class:`Principal`, or None (cached for the request)."""
     resolved = _resolved(request)
@@ -453,7 +465,11 @@ def require_citizen(
             portal=portal_subsystem(settings_of(request)),
         )
 
-    return dependency
+    def no_session(request: Request) -> None:
+        if not _has_session_cookie(request):
+            raise SignInRequired("Sign in to continue.", level=min_loa, return_to=_here(request))
+
+    return in_endpoint_thread(dependency, precheck=no_session)
 
 
 Citizen = Annotated[CitizenContext, Depends(require_citizen())]
@@ -480,14 +496,17 @@ def require_staff(
     (``"CLASS/CODE"``, :data:`PATH_MEMBER`, or None for any organisation), signed in at
     ``min_loa`` or above. Someone without the role gets ``Forbidden``."""
 
+    def sign_in(request: Request) -> SignInRequired:
+        return SignInRequired(
+            "Staff sign in at a substantial level or higher.",
+            level=min_loa,
+            return_to=_here(request),
+        )
+
     def dependency(request: Request) -> StaffContext:
         resolved = _resolved(request)
         if resolved is None or not resolved[0].level_of_assurance.at_least(min_loa):
-            raise SignInRequired(
-                "Staff sign in at a substantial level or higher.",
-                level=min_loa,
-                return_to=_here(request),
-            )
+            raise sign_in(request)
         principal = resolved[0]
         if member == PATH_MEMBER:
             wanted: tuple[str, str] | None = (
@@ -509,7 +528,11 @@ def require_staff(
             raise Forbidden("You hold no staff role that allows this.")
         return StaffContext(principal=principal)
 
-    return dependency
+    def no_session(request: Request) -> None:
+        if not _has_session_cookie(request):
+            raise sign_in(request)
+
+    return in_endpoint_thread(dependency, precheck=no_session)
 
 
 Staff = Annotated[StaffContext, Depends(require_staff())]

@@ -53,8 +53,14 @@ from joinedup.web.auth import (
 )
 from joinedup.web.auth import require_staff as _require_staff
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 
-router = APIRouter(prefix="/api/v1", tags=["entitlements"], dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    route_class=PageRoute,
+    prefix="/api/v1",
+    tags=["entitlements"],
+    dependencies=[Depends(csrf_protect)],
+)
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -18,8 +18,10 @@ from joinedup.core.pagination import Page, PageRequest
 from joinedup.core.settings import Settings
 from joinedup.web.auth import StaffContext, csrf_protect, require_staff
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/api/v1/tell-us-once",
     tags=["Tell Us Once"],
     dependencies=[Depends(csrf_protect)],

@@ -23,9 +23,11 @@ from joinedup.web.auth import (
 )
 from joinedup.web.backoffice import person
 from joinedup.web.deps import ReadSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/backoffice",
     include_in_schema=False,
     default_response_class=HTMLResponse,
@@ -84,6 +86,8 @@ def organisation(
     )
 
 
-back_office = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+back_office = APIRouter(
+    route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse
+)
 back_office.include_router(router)
 back_office.include_router(person.router)

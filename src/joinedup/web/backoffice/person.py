@@ -43,9 +43,11 @@ from joinedup.web.auth import (
     require_staff,
 )
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/backoffice/organisations/{member_class}/{member_code}/person",
     include_in_schema=False,
     default_response_class=HTMLResponse,

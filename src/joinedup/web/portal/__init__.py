@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from joinedup.core import i18n
 from joinedup.identity import LevelOfAssurance, MandateKind
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.portal import (
     acting,
     applications,
@@ -30,6 +31,7 @@ from joinedup.web.templating import macro_words, render, templates
 
 templates.env.globals["field_label"] = labels.field_label
 start_router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -19,9 +19,11 @@ from joinedup.core.errors import Forbidden
 from joinedup.exchange import exchange_client
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, require_citizen
 from joinedup.web.deps import WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal",
     include_in_schema=False,
     default_response_class=HTMLResponse,

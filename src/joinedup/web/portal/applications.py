@@ -23,9 +23,11 @@ from joinedup.core.clock import today
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -23,9 +23,11 @@ from joinedup.exchange import exchange_client
 from joinedup.identity import DATA_CATEGORIES, LevelOfAssurance
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, require_citizen
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/powers-of-attorney",
     include_in_schema=False,
     default_response_class=HTMLResponse,

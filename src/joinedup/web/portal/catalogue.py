@@ -22,9 +22,11 @@ from joinedup.core import i18n
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.web.auth import OptionalPrincipal, csrf_protect
 from joinedup.web.deps import ReadSession, get_database
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render, templates_for
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal",
     include_in_schema=False,
     default_response_class=HTMLResponse,

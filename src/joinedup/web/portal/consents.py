@@ -21,9 +21,11 @@ from joinedup.core.errors import Forbidden, NotFound
 from joinedup.exchange import member_names
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession, read_session
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/consents",
     include_in_schema=False,
     default_response_class=HTMLResponse,

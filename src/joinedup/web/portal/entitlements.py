@@ -21,9 +21,11 @@ from joinedup.core.pagination import PageRequest
 from joinedup.proactive import Decision, EntitlementStatus
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/entitlements",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -14,9 +14,11 @@ from joinedup.core import i18n
 from joinedup.core.errors import ValidationFailed
 from joinedup.web.auth import Citizen, csrf_protect, local_path
 from joinedup.web.deps import WriteSession
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/feedback",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -19,9 +19,11 @@ from joinedup.core import i18n
 from joinedup.core.pagination import PageRequest
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import WriteSession, read_session
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import macro_words, render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/messages",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -32,9 +32,11 @@ from joinedup.exchange import (
 from joinedup.registries import registry_owners
 from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
 from joinedup.web.deps import read_session
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal",
     include_in_schema=False,
     default_response_class=HTMLResponse,

@@ -30,9 +30,15 @@ from joinedup.web.auth import (
     local_path,
     session_cookie,
 )
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
-router = APIRouter(prefix="/portal", include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(
+    route_class=PageRoute,
+    prefix="/portal",
+    include_in_schema=False,
+    default_response_class=HTMLResponse,
+)
 _SIGN_IN_COOKIE_SECONDS = 15 * 60
 
 

@@ -25,6 +25,7 @@ from joinedup.core.pagination import PageRequest
 from joinedup.exchange import UsageItem, list_usage, purpose_names, usage_receivers, verify_usage
 from joinedup.web.auth import Citizen, csrf_protect
 from joinedup.web.deps import ReadSession, read_session
+from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.portal.labels import field_labels
 from joinedup.web.templating import render
 
@@ -32,6 +33,7 @@ from joinedup.web.templating import render
 MAX_ID = 2**63 - 1
 
 router = APIRouter(
+    route_class=PageRoute,
     prefix="/portal/data-usage",
     include_in_schema=False,
     default_response_class=HTMLResponse,
