@@ -1,56 +1,120 @@
-"""Several web processes, each accepting on a socket of its own: the kernel spreads a burst
-of connections over them, and the supervisor stops them together."""
+"""Several web processes behind one listening socket: the supervisor deals each connection to
+the process with the fewest open (a burst of fifty is 25/25, closings are counted), every
+process serves what it is handed, and the supervisor stops them together."""
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from joinedup.core.benchserver import free_port
 from joinedup.web import processes
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT balances connections on Linux"
-)
 
-
-def _accept_all(sock: socket.socket) -> list[socket.socket]:
-    sock.setblocking(False)
-    taken = []
+def _received(channel: socket.socket, opened: list[socket.socket]) -> list[socket.socket]:
+    """The connections handed over ``channel`` so far (kept in ``opened`` to be closed)."""
+    channel.setblocking(False)
+    taken: list[socket.socket] = []
     while True:
         try:
-            taken.append(sock.accept()[0])
+            data, fds, _, _ = socket.recv_fds(channel, 256, 256)
         except BlockingIOError:
             return taken
+        assert data == processes.HANDED * len(fds)
+        handed = [socket.socket(fileno=fd) for fd in fds]
+        opened.extend(handed)
+        taken.extend(handed)
 
 
-def test_a_burst_of_connections_is_spread_over_every_process_socket() -> None:
-    """Forty connections opened at once, before anyone accepts: each socket of the group gets
-    its share (with one shared socket, the first process to wake took them all)."""
-    port = free_port()
-    group = processes.bind_sockets("127.0.0.1", port, 2)
-    clients = []
-    try:
-        assert [s.getsockname()[1] for s in group] == [port, port]
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
-        time.sleep(0.2)  # the handshakes complete in the kernel, into each socket's backlog
-        taken = [_accept_all(sock) for sock in group]
-        assert sum(len(t) for t in taken) == 40
-        assert all(len(t) >= 5 for t in taken), [len(t) for t in taken]
-        for accepted in taken:
-            for connection in accepted:
-                connection.close()
-    finally:
-        for client in clients:
-            client.close()
-        for sock in group:
-            sock.close()
+def _deal_all(dealer: processes.Dealer, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while sum(dealer.open) < count and time.monotonic() < deadline:
+        dealer.run_once(0.05)
+
+
+#: Every socket a test made or was handed, closed after it.
+Opened = list[socket.socket]
+
+
+@pytest.fixture
+def opened() -> Iterator[Opened]:
+    made: Opened = []
+    yield made
+    for sock in made:
+        sock.close()
+
+
+Dealt = tuple[processes.Dealer, list[socket.socket], int]
+
+
+@pytest.fixture
+def dealt(opened: Opened) -> Iterator[Dealt]:
+    listener = processes.bind_listener("127.0.0.1", 0)
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
+    opened.extend(theirs for _, theirs in pairs)
+    dealer = processes.Dealer(listener, [ours for ours, _ in pairs])
+    yield dealer, [theirs for _, theirs in pairs], listener.getsockname()[1]
+    dealer.close()
+
+
+def _connect(port: int, count: int, opened: Opened) -> list[socket.socket]:
+    made = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    opened.extend(made)
+    return made
+
+
+def test_a_burst_of_connections_is_dealt_evenly(dealt: Dealt, opened: Opened) -> None:
+    """Fifty connections at once: 25 each (a hash of their addresses gave 17/33)."""
+    dealer, children, port = dealt
+    clients = _connect(port, 50, opened)
+    _deal_all(dealer, 50)
+    taken = [_received(child, opened) for child in children]
+    assert [len(t) for t in taken] == [25, 25]
+    assert dealer.open == [25, 25]
+    # what a process is handed is a client's connection itself
+    taken[1][0].sendall(b"hello")
+    readable, _, _ = select.select(clients, [], [], 5)
+    assert [c.recv(5) for c in readable] == [b"hello"]
+
+
+def test_the_next_connections_go_to_the_process_whose_connections_closed(
+    dealt: Dealt, opened: Opened
+) -> None:
+    dealer, children, port = dealt
+    _connect(port, 20, opened)
+    _deal_all(dealer, 20)
+    first = [_received(child, opened) for child in children]
+    for connection in first[0][:8]:
+        connection.close()
+    children[0].sendall(processes.CLOSED * 8)  # what the process reports
+    deadline = time.monotonic() + 5
+    while dealer.open != [2, 10] and time.monotonic() < deadline:
+        dealer.run_once(0.05)
+    assert dealer.open == [2, 10]
+    _connect(port, 10, opened)
+    _deal_all(dealer, 22)
+    assert [len(_received(child, opened)) for child in children] == [9, 1]
+    assert dealer.open == [11, 11]
+
+
+def test_a_process_that_has_gone_is_dealt_nothing(dealt: Dealt, opened: Opened) -> None:
+    dealer, children, port = dealt
+    children[1].close()
+    _connect(port, 6, opened)
+    _deal_all(dealer, 6)
+    assert dealer.gone == [False, True]
+    assert len(_received(children[0], opened)) == 6
 
 
 def test_a_port_in_use_is_refused_before_any_process_starts() -> None:
@@ -58,7 +122,72 @@ def test_a_port_in_use_is_refused_before_any_process_starts() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(OSError, match="in use"):
-            processes.bind_sockets("127.0.0.1", taken.getsockname()[1], 2)
+            processes.bind_listener("127.0.0.1", taken.getsockname()[1])
+
+
+_WHO_SERVES = textwrap.dedent(
+    """
+    import os
+
+    def make():
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+        return app
+    """
+)
+
+
+def _ask(sock: socket.socket) -> str:
+    """The body of a GET / on the keep-alive connection ``sock``."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+        chunk = sock.recv(4096)
+        assert chunk, "the connection closed"
+        data += chunk
+    return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def test_every_process_serves_its_share_of_keep_alive_connections(tmp_path: Path) -> None:
+    """Two real processes (uvicorn's HTTP protocol on handed connections): twenty keep-alive
+    connections, ten served by each; closed, the next twenty are ten each again."""
+    (tmp_path / "who_serves.py").write_text(_WHO_SERVES)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "joinedup.web.processes", "--port", str(port),
+         "--processes", "2", "--factory", "who_serves:make"],
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+                    _ask(probe)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the processes did not start"
+                time.sleep(0.2)
+        time.sleep(0.3)  # the probe's closing reaches the supervisor
+        for _ in range(2):
+            connections = [
+                socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)
+            ]
+            served = Counter(_ask(c) for c in connections for _ in range(3))
+            assert sorted(served.values()) == [30, 30], served
+            for connection in connections:
+                connection.close()
+            time.sleep(0.5)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=30) == 0
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
 
 
 _SUPERVISOR = textwrap.dedent(

@@ -50,9 +50,10 @@ def platform_environment(directory: Path, url: str, *, port: int | None = None) 
 
 def uvicorn_command(port: int, processes: int) -> list[str]:
     """The platform under uvicorn as production would run it: several processes, uvloop and
-    httptools, no access log — each process accepting on a socket of its own
-    (:mod:`joinedup.web.processes`: with uvicorn's one shared socket, a burst of keep-alive
-    connections landed mostly on one process, and a run measured the luck of that split)."""
+    httptools, no access log — the supervisor dealing each connection to the process with the
+    fewest open (:mod:`joinedup.web.processes`: with uvicorn's one shared socket, a burst of
+    keep-alive connections landed mostly on one process, and a run measured the luck of that
+    split)."""
     return [
         sys.executable, "-m", "joinedup.web.processes",
         "--host", HOST, "--port", str(port), "--processes", str(processes),

@@ -3,7 +3,7 @@
 On a fresh SQLite database in a temporary directory it seeds a demo country, opens one web
 session per user (the identity context's own use case: the sign-in flow itself is not what is
 measured), sends each user a letter, starts the platform with uvicorn in ``processes``
-processes on loopback, each accepting on a socket of its own
+processes on loopback, the connections dealt to the process with the fewest open
 (:mod:`joinedup.web.processes`), and drives it with the lean keep-alive load generator, one
 connection per user, each sending its user's session cookie:
 
@@ -239,7 +239,8 @@ def run(
     ]
     notes = [
         f"{users} signed-in users, one keep-alive connection each; {persons:,} persons, "
-        f"SQLite (WAL), {processes} uvicorn processes, a socket each (uvloop, httptools), "
+        f"SQLite (WAL), {processes} uvicorn processes (uvloop, httptools) sharing the "
+        "connections evenly, "
         f"{seconds:g} s measured per row after a warm-up, on {os.cpu_count()} cores shared with "
         "the load generator.",
         "My overview reads 7 registers through the exchange per view: each read is signed, "

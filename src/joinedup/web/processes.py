@@ -1,19 +1,23 @@
-"""The platform's web application in several processes, each accepting on a listening socket
-of its own.
+"""The platform's web application in several processes, the connections dealt out by the
+supervisor to the process with the fewest open.
 
 ``uvicorn --workers N`` shares one listening socket between its processes: whichever process
 wakes first takes every connection waiting, so a burst of keep-alive connections (fifty
 browsers, a load balancer's pool) lands mostly on one process, which then does all the work
 while the others idle — for as long as the connections live. Measured with ``bench portal``'s
-fifty connections: 41/9, 33/17, 46/4 and 50/0 between two processes in four runs, and half
-the throughput in the last.
+fifty connections: 41/9, 33/17, 46/4 and 50/0 between two processes in four runs. A socket
+per process in one ``SO_REUSEPORT`` group (stop 20) spread them by a hash of their addresses:
+25/25, 23/27, 30/20, 17/33 — the busier process's people waited up to twice as long.
 
-Here each process has a socket of its own in one ``SO_REUSEPORT`` group, bound before any
-process starts, and the kernel spreads new connections over the group by their addresses.
-Where the option does not exist, the processes share one socket as uvicorn's do. The
-supervisor forwards ``SIGTERM``/``SIGINT`` to the processes (each finishes its requests and
-writes what its recorders hold) and, when one ends, stops the others and ends with its
-status: restarting belongs to the service manager.
+Here the supervisor alone listens. It accepts each connection and passes it (``SCM_RIGHTS``
+over a Unix socket pair, :class:`Dealer`) to the process with the fewest connections open,
+the one that was dealt to longest ago among equals; a process tells the supervisor when a
+connection closes (one byte on the same pair), and serves what it is handed with uvicorn's
+own HTTP protocol (:class:`HandedServer`). Fifty connections are 25/25, and a process whose
+connections close gets the next ones. With one process there is nothing to deal: it listens
+itself. The supervisor forwards ``SIGTERM``/``SIGINT`` to the processes (it stops accepting;
+each finishes its requests and writes what its recorders hold) and, when one ends, stops the
+others and ends with its status: restarting belongs to the service manager.
 
 ``python -m joinedup.web.processes --host H --port P --processes N``.
 """
@@ -21,7 +25,11 @@ status: restarting belongs to the service manager.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import errno
+import itertools
+import selectors
 import signal
 import socket
 import subprocess
@@ -29,49 +37,149 @@ import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any, cast
 
 #: The application factory every process serves.
 FACTORY = "joinedup.web.app:create_serving_app"
 #: Seconds the processes have to end after SIGTERM before they are killed.
 STOP_SECONDS = 60.0
+#: What a process sends the supervisor for each connection of its that closed.
+CLOSED = b"c"
+#: Why an accept fails for now (the connection stays queued; not to be retried at once).
+_SHORT_OF = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: What carries a connection to a process (its descriptor rides with this byte).
+HANDED = b"h"
 
 
-def bind_sockets(host: str, port: int, count: int, *, backlog: int = 2048) -> list[socket.socket]:
-    """``count`` listening sockets on ``host:port`` in one ``SO_REUSEPORT`` group (the kernel
-    balances connections between them), or one socket where the option does not exist."""
+def bind_listener(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
+    """The listening socket on ``host:port`` (``OSError`` when the port is in use)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    reuse_port = getattr(socket, "SO_REUSEPORT", None)
-    sockets: list[socket.socket] = []
-    for _ in range(count if reuse_port is not None else 1):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Dealer:
+    """Deals the connections ``listener`` accepts to the processes at the other ends of
+    ``channels``: each to the process with the fewest open (the one dealt to longest ago
+    among equals), counting the closings each process reports."""
+
+    def __init__(self, listener: socket.socket, channels: Sequence[socket.socket]) -> None:
+        self.listener = listener
+        self.channels = list(channels)
+        self.open = [0] * len(self.channels)
+        self.gone = [False] * len(self.channels)
+        self._last = [0] * len(self.channels)  # when each was last dealt to (a count)
+        self._turn = itertools.count(1)
+        listener.setblocking(False)
+        for channel in self.channels:
+            channel.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(listener, selectors.EVENT_READ, None)
+        for number, channel in enumerate(self.channels):
+            self.selector.register(channel, selectors.EVENT_READ, number)
+
+    def run_once(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for connections and closings, and deal with them."""
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                self._accept()
+            else:
+                self._closings(key.data)
+
+    def stop_accepting(self) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.listener)
+        self.listener.close()
+
+    def close(self) -> None:
+        self.stop_accepting()
+        self.selector.close()
+        for channel in self.channels:
+            channel.close()
+
+    def _accept(self) -> None:
+        for _ in range(256):  # then the closings get their turn
+            try:
+                connection, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # closed meanwhile (stopping), or out of descriptors
+                if exc.errno in _SHORT_OF:  # for now: the waiting connection stays queued
+                    time.sleep(0.05)
+                return
+            with connection:
+                if connection.family in (socket.AF_INET, socket.AF_INET6):
+                    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._deal(connection)
+
+    def _deal(self, connection: socket.socket) -> None:
+        """Hand ``connection`` to the least busy process that takes it (closed here either
+        way: the process holds its own copy)."""
+        order = sorted(
+            (n for n in range(len(self.channels)) if not self.gone[n]),
+            key=lambda n: (self.open[n], self._last[n]),
+        )
+        for number in order:
+            try:
+                socket.send_fds(self.channels[number], [HANDED], [connection.fileno()])
+            except (BlockingIOError, InterruptedError):  # its queue is full: the next one
+                continue
+            except OSError:  # it has ended
+                self.gone[number] = True
+                continue
+            self.open[number] += 1
+            self._last[number] = next(self._turn)
+            return
+
+    def _closings(self, number: int) -> None:
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port is not None:
-                sock.setsockopt(socket.SOL_SOCKET, reuse_port, 1)
-            sock.bind((host, port))
-            sock.listen(backlog)
-            sock.set_inheritable(True)
+            data = self.channels[number].recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
         except OSError:
-            sock.close()
-            for bound in sockets:
-                bound.close()
-            raise
-        sockets.append(sock)
-    return sockets
+            data = b""
+        if not data:  # the process has ended
+            self.gone[number] = True
+            self.open[number] = 0
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.channels[number])
+            return
+        self.open[number] = max(0, self.open[number] - data.count(CLOSED))
 
 
 def _child_command(fd: int, options: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "joinedup.web.processes", "--child-fd", str(fd), *options]
 
 
-def serve(host: str, port: int, processes: int, *, log_level: str = "warning") -> int:
-    """Serve the application in ``processes`` processes until a signal or one of them ends;
-    returns the status to exit with."""
+def _start(sock: socket.socket, options: Sequence[str]) -> subprocess.Popen[bytes]:
+    """A process of the application, given its copy of ``sock``."""
+    fd = sock.fileno()
+    return subprocess.Popen(_child_command(fd, options), pass_fds=(fd,))  # noqa: S603 (our interpreter and module)
+
+
+def serve(
+    host: str,
+    port: int,
+    processes: int,
+    *,
+    log_level: str = "warning",
+    factory: str = FACTORY,
+) -> int:
+    """Serve the application (``factory``) in ``processes`` processes until a signal or one
+    of them ends; returns the status to exit with."""
     if processes < 1:
         raise ValueError("processes must be at least 1")
-    sockets = bind_sockets(host, port, processes)
-    options = ["--log-level", log_level]
+    listener = bind_listener(host, port)
+    options = ["--log-level", log_level, "--factory", factory]
     children: list[subprocess.Popen[bytes]] = []
+    dealer: Dealer | None = None
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -85,18 +193,26 @@ def serve(host: str, port: int, processes: int, *, log_level: str = "warning") -
     # supervisor alone (which would leave them running)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        try:
-            for number in range(processes):
+        if processes == 1:  # nothing to deal: the process listens itself
+            children.append(_start(listener, ["--listening", *options]))
+        else:
+            ours = []
+            for _ in range(processes):
                 if stopping:
                     break
-                fd = sockets[number % len(sockets)].fileno()
-                children.append(subprocess.Popen(_child_command(fd, options), pass_fds=(fd,)))  # noqa: S603 (our interpreter and module)
-        finally:
-            for sock in sockets:  # the processes hold their own copies
-                sock.close()
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                ours.append(mine)
+                with theirs:  # the process holds its own copy
+                    children.append(_start(theirs, options))
+            dealer = Dealer(listener, ours)
         status = 0
-        while children and all(child.poll() is None for child in children):
-            time.sleep(0.2)
+        while children and all(child.poll() is None for child in children) and not stopping:
+            if dealer is not None:
+                dealer.run_once(0.2)
+            else:
+                time.sleep(0.2)
+        if dealer is not None:
+            dealer.stop_accepting()
         ended = next((child for child in children if child.returncode is not None), None)
         if not stopping and ended is not None:  # one ended on its own: the others stop too
             status = ended.returncode or 1
@@ -110,24 +226,104 @@ def serve(host: str, port: int, processes: int, *, log_level: str = "warning") -
                 child.wait()
         return status
     finally:
+        if dealer is not None:
+            dealer.close()
+        listener.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-def _serve_child(fd: int, log_level: str) -> None:
-    """One process: the application on the inherited listening socket ``fd``."""
+def _handed_server_class() -> type[Any]:
+    import uvicorn
+
+    class HandedServer(uvicorn.Server):
+        """uvicorn serving the connections the supervisor hands over ``channel`` (it listens
+        on nothing itself), with uvicorn's own HTTP protocol; each closing is reported back."""
+
+        def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+            super().__init__(config)
+            self.channel = channel
+            self.connecting: set[asyncio.Task[None]] = set()
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=[])
+            if not self.started:
+                return
+            self.channel.setblocking(False)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(self.channel.fileno(), self._receive, loop)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            await super().shutdown(sockets)
+
+        def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.channel, 256, 256)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not data:  # the supervisor has gone: nothing more will come
+                loop.remove_reader(self.channel.fileno())
+                self.should_exit = True
+                return
+            for _ in range(data.count(HANDED) - len(fds)):  # lost on the way (truncated)
+                self._closed()
+            for fd in fds:
+                task = loop.create_task(self._connect(loop, socket.socket(fileno=fd)))
+                self.connecting.add(task)  # (a task nobody holds may be collected)
+                task.add_done_callback(self.connecting.discard)
+
+        async def _connect(
+            self, loop: asyncio.AbstractEventLoop, connection: socket.socket
+        ) -> None:
+            try:
+                await loop.connect_accepted_socket(self._protocol, connection)
+            except OSError:  # the client went away before it was served
+                connection.close()
+                self._closed()
+
+        def _protocol(self) -> asyncio.Protocol:
+            config = self.config
+            protocol: Any = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+            lost = protocol.connection_lost
+
+            def connection_lost(exc: Exception | None) -> None:
+                try:
+                    lost(exc)
+                finally:
+                    self._closed()
+
+            protocol.connection_lost = connection_lost
+            return cast(asyncio.Protocol, protocol)
+
+        def _closed(self) -> None:
+            with contextlib.suppress(OSError):  # the supervisor has gone
+                self.channel.send(CLOSED)
+
+    return HandedServer
+
+
+def _serve_child(fd: int, log_level: str, factory: str, *, listening: bool) -> None:
+    """One process: the application ``factory`` on the connections handed over the Unix
+    socket ``fd`` (or, ``listening``, accepted on the inherited listening socket ``fd``)."""
     import uvicorn
 
     sock = socket.socket(fileno=fd)
     config = uvicorn.Config(
-        FACTORY,
+        factory,
         factory=True,
         loop="uvloop",
         http="httptools",
         access_log=False,
         log_level=log_level,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    if listening:
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        _handed_server_class()(config, sock).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,14 +332,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--factory", default=FACTORY, help=argparse.SUPPRESS)
     parser.add_argument("--child-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--listening", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child_fd is not None:
-        _serve_child(arguments.child_fd, arguments.log_level)
+        _serve_child(
+            arguments.child_fd,
+            arguments.log_level,
+            arguments.factory,
+            listening=arguments.listening,
+        )
         return 0
     with contextlib.suppress(KeyboardInterrupt):
         return serve(
-            arguments.host, arguments.port, arguments.processes, log_level=arguments.log_level
+            arguments.host,
+            arguments.port,
+            arguments.processes,
+            log_level=arguments.log_level,
+            factory=arguments.factory,
         )
     return 0
 
