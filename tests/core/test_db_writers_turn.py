@@ -14,12 +14,12 @@ from joinedup.core import db as db_module
 from joinedup.core.db import Database
 
 
-def _free(lock: threading.RLock) -> bool:
+def _free(lock: db_module.WriterTurns) -> bool:
     """Whether another thread could take ``lock`` now."""
     found: list[bool] = []
 
     def probe() -> None:
-        taken = lock.acquire(blocking=False)
+        taken = lock.acquire(0)
         if taken:
             lock.release()
         found.append(taken)
@@ -109,9 +109,10 @@ def test_a_writer_whose_turn_does_not_come_begins_anyway(
     held, done = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with lock:
-            held.set()
-            done.wait(5)
+        assert lock.acquire(5)
+        held.set()
+        done.wait(5)
+        lock.release()
 
     holder = threading.Thread(target=hold)
     holder.start()
@@ -125,10 +126,66 @@ def test_a_writer_whose_turn_does_not_come_begins_anyway(
 
 
 def test_a_thread_may_take_its_turn_again() -> None:
-    lock = threading.RLock()
+    lock = db_module.WriterTurns()
     with db_module._writers_turn(lock), db_module._writers_turn(lock):
         assert not _free(lock)
     assert _free(lock)
+
+
+def _in_thread(step: object) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()  # type: ignore[operator]
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    if errors:
+        raise errors[0]
+
+
+def test_a_unit_of_work_may_end_in_another_thread_than_it_began(tmp_path: Path) -> None:
+    """As FastAPI runs a request's write session (``get_session``): its set-up in one worker
+    thread, its exit in another. The turn is given back and the rows are committed (with a
+    reentrant lock the exit raised "cannot release un-acquired lock" and the turn stayed taken,
+    every other writer waiting 30 s for it)."""
+    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    _make(database)
+    lock = database._writer_lock
+    assert lock is not None
+    work = database.unit_of_work()
+    begun, finish = threading.Event(), threading.Event()
+
+    def begin() -> None:  # a worker thread that lives on, as the pool's do
+        work.__enter__().execute(text("INSERT INTO t VALUES (4)"))
+        begun.set()
+        finish.wait(10)
+
+    first = threading.Thread(target=begin)
+    first.start()
+    try:
+        assert begun.wait(5)
+        assert not _free(lock)
+        _in_thread(lambda: work.__exit__(None, None, None))
+        assert _free(lock)
+    finally:
+        finish.set()
+        first.join(5)
+    with database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    database.dispose()
+
+
+def test_a_turn_given_back_more_often_than_taken_is_an_error() -> None:
+    lock = db_module.WriterTurns()
+    assert lock.acquire(1)
+    lock.release()
+    with pytest.raises(RuntimeError, match="not taken"):
+        lock.release()
 
 
 def test_no_turns_where_the_database_serialises_writers_itself(tmp_path: Path) -> None:

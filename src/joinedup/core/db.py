@@ -252,20 +252,64 @@ def make_engine(
 #: Seconds a writer waits for its turn before it begins anyway (SQLite's busy timeout then
 #: applies, as without the turns: a cycle of waits ends in an error, never in a hang).
 WRITER_TURN_TIMEOUT_S = 30.0
-_writer_locks: dict[str, threading.RLock] = {}
+_writer_locks: dict[str, WriterTurns] = {}
 _writer_locks_guard = threading.Lock()
 
 
-def _writer_lock_of(path: str) -> threading.RLock:
-    """The process's one writers' lock of the SQLite file ``path``."""
+class WriterTurns:
+    """The process's writers' turns on one SQLite file: a lock that **any thread may give
+    back**, taken again at once by the thread that took it.
+
+    Any thread: a request's unit of work (``core.http.get_session``) is begun in one of
+    FastAPI's worker threads and ended in another — a dependency's set-up and its exit are
+    separate hand-overs — and a ``threading.RLock`` refused to be released there ("cannot
+    release un-acquired lock": a 500, and the turn kept by a thread that had moved on, every
+    other writer waiting :data:`WRITER_TURN_TIMEOUT_S` for it). Taken again: a nested unit
+    of work in the thread that holds the turn meets SQLite's own lock, as with a reentrant
+    lock (so does another request that thread runs meanwhile, rarely)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._holder: int | None = None  # the thread that took it
+        self._depth = 0
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the turn, waiting at most ``timeout`` seconds (0: not at all); whether it
+        was taken."""
+        me = threading.get_ident()
+        with self._guard:
+            if self._depth and self._holder == me:
+                self._depth += 1
+                return True
+        taken = self._lock.acquire(timeout=timeout) if timeout > 0 else self._lock.acquire(False)
+        if taken:
+            with self._guard:
+                self._holder, self._depth = me, 1
+        return taken
+
+    def release(self) -> None:
+        """Give back one taking (from any thread)."""
+        with self._guard:
+            if self._depth <= 0:
+                raise RuntimeError("the writers' turn is not taken")
+            self._depth -= 1
+            if self._depth:
+                return
+            self._holder = None
+        self._lock.release()
+
+
+def _writer_lock_of(path: str) -> WriterTurns:
+    """The process's one writers' turns of the SQLite file ``path``."""
     key = str(Path(path).resolve())
     with _writer_locks_guard:
-        return _writer_locks.setdefault(key, threading.RLock())
+        return _writer_locks.setdefault(key, WriterTurns())
 
 
 @contextmanager
-def _writers_turn(lock: threading.RLock | None) -> Iterator[None]:
-    """Wait for the process's writers' lock of a SQLite file (nothing elsewhere).
+def _writers_turn(lock: WriterTurns | None) -> Iterator[None]:
+    """Wait for the process's writers' turn of a SQLite file (nothing elsewhere).
 
     SQLite lets one writer in at a time; a writer that finds the write lock taken sleeps in
     its busy handler in steps of up to 100 ms and tries again, so under load the lock is often
@@ -275,11 +319,12 @@ def _writers_turn(lock: threading.RLock | None) -> Iterator[None]:
     tails of ``bench proactive --events``, gone since in the runs made). Waiting on a lock wakes
     the next writer the moment the last one's transaction ends. Reentrant: a thread's second
     transaction meets SQLite's own lock as before. Other processes' writers still meet
-    SQLite's busy handler (the exchange's recorders share a ``flock`` of their own)."""
+    SQLite's busy handler (the exchange's recorders share a ``flock`` of their own). The block
+    may end in another thread than it began (:class:`WriterTurns`)."""
     if lock is None:
         yield
         return
-    taken = lock.acquire(timeout=WRITER_TURN_TIMEOUT_S)
+    taken = lock.acquire(WRITER_TURN_TIMEOUT_S)
     try:
         yield
     finally:
