@@ -117,6 +117,38 @@ def test_a_process_that_has_gone_is_dealt_nothing(dealt: Dealt, opened: Opened) 
     assert len(_received(children[0], opened)) == 6
 
 
+def test_connections_no_process_can_take_yet_wait_for_room(opened: Opened) -> None:
+    """Processes that read nothing yet (starting): once their channels are full, connections
+    wait at the dealer, which stops accepting (the backlog holds the rest), and every one is
+    dealt when the processes read — none is closed unanswered."""
+    listener = processes.bind_listener("127.0.0.1", 0)
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
+    for ours, theirs in pairs:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # room for a few only
+        opened.append(theirs)
+    dealer = processes.Dealer(listener, [ours for ours, _ in pairs])
+    try:
+        clients = _connect(listener.getsockname()[1], 120, opened)
+        for _ in range(20):
+            dealer.run_once(0.01)
+        assert sum(dealer.open) < 120
+        assert not dealer.accepting
+        assert dealer.waiting
+        received = 0
+        deadline = time.monotonic() + 20
+        while received < 120 and time.monotonic() < deadline:
+            received += sum(len(_received(theirs, opened)) for _, theirs in pairs)
+            dealer.run_once(0.01)
+        assert received == 120
+        assert sum(dealer.open) == 120
+        assert dealer.accepting
+        assert not dealer.waiting
+        readable, _, _ = select.select(clients, [], [], 0.2)
+        assert readable == []  # no client was closed on (it would read its end)
+    finally:
+        dealer.close()
+
+
 def test_a_port_in_use_is_refused_before_any_process_starts() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -154,7 +186,9 @@ def _ask(sock: socket.socket) -> str:
 
 def test_every_process_serves_its_share_of_keep_alive_connections(tmp_path: Path) -> None:
     """Two real processes (uvicorn's HTTP protocol on handed connections): twenty keep-alive
-    connections, ten served by each; closed, the next twenty are ten each again."""
+    connections, about ten served by each (exactly ten once the closings before them have
+    reached the supervisor: the dealer's own tests count exactly); closed, the next twenty are
+    shared the same way."""
     (tmp_path / "who_serves.py").write_text(_WHO_SERVES)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
@@ -173,16 +207,16 @@ def test_every_process_serves_its_share_of_keep_alive_connections(tmp_path: Path
             except OSError:
                 assert time.monotonic() < deadline, "the processes did not start"
                 time.sleep(0.2)
-        time.sleep(0.3)  # the probe's closing reaches the supervisor
         for _ in range(2):
+            time.sleep(1.0)  # the closings before reach the supervisor (within milliseconds)
             connections = [
                 socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)
             ]
             served = Counter(_ask(c) for c in connections for _ in range(3))
-            assert sorted(served.values()) == [30, 30], served
+            assert len(served) == 2, served
+            assert min(served.values()) >= 24, served  # 8 connections of 20 at least
             for connection in connections:
                 connection.close()
-            time.sleep(0.5)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0
     finally:
@@ -197,10 +231,13 @@ _SUPERVISOR = textwrap.dedent(
 
     # stand-in processes: the first ends on its own with status 3 when asked to, the others
     # wait until they are stopped
-    fail = sys.argv[2] == "fail"
+    fail = sys.argv[2] == "fail-later"
     def command(fd, options, _n=[0]):
         _n[0] += 1
-        code = "import sys; sys.exit(3)" if fail and _n[0] == 1 else "import time; time.sleep(60)"
+        if fail and _n[0] == 1:  # after the others have started
+            code = "import sys, time; time.sleep(2); sys.exit(3)"
+        else:
+            code = "import time; time.sleep(60)"
         return [sys.executable, "-c", code]
     processes._child_command = command
     sys.exit(processes.serve("127.0.0.1", int(sys.argv[1]), 3))
@@ -217,10 +254,25 @@ def _children_of(pid: int) -> list[str]:
     return found.stdout.split()
 
 
+def _alive(pids: list[str]) -> list[str]:
+    found = subprocess.run(["ps", "-o", "pid=", "-p", ",".join(pids)], capture_output=True)
+    return found.stdout.decode().split()
+
+
 def test_a_process_that_ends_stops_the_others_and_gives_its_status() -> None:
-    supervisor = _supervisor("fail")
-    assert supervisor.wait(timeout=30) == 3
-    assert _children_of(supervisor.pid) == []
+    supervisor = _supervisor("fail-later")
+    try:
+        deadline = time.monotonic() + 20
+        while len(_children_of(supervisor.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        children = _children_of(supervisor.pid)  # while the supervisor is alive to be their parent
+        assert len(children) == 3
+        assert supervisor.wait(timeout=30) == 3
+        time.sleep(0.2)
+        assert _alive(children) == []
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
 
 
 def test_sigterm_stops_every_process() -> None:
@@ -234,8 +286,7 @@ def test_sigterm_stops_every_process() -> None:
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0
         time.sleep(0.2)
-        alive = subprocess.run(["ps", "-o", "pid=", "-p", ",".join(children)], capture_output=True)
-        assert alive.stdout.split() == []
+        assert _alive(children) == []
     finally:
         if supervisor.poll() is None:
             supervisor.kill()

@@ -19,7 +19,10 @@ What does not change: a route's other dependencies, an async endpoint, and a mar
 dependency that another dependency takes, run as FastAPI runs them. What does: a request with
 a session cookie that turns out to be unknown or expired has its query and path parameters
 validated before it is sent to sign in (a malformed one is answered 422, not the sign-in
-redirect) — nothing of anybody's data is read before the person is known.
+redirect) — nothing of anybody's data is read before the person is known; and a page whose
+query or path parameters are malformed is answered (422) before the person is worked out, so
+its error page does not name who is signed in. A test that overrides a marked dependency
+(``app.dependency_overrides``) no longer reaches pages: FastAPI sees the placeholder.
 """
 
 from __future__ import annotations

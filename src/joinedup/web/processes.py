@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import errno
 import itertools
@@ -35,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, cast
 
@@ -68,13 +69,21 @@ def bind_listener(host: str, port: int, *, backlog: int = 2048) -> socket.socket
 class Dealer:
     """Deals the connections ``listener`` accepts to the processes at the other ends of
     ``channels``: each to the process with the fewest open (the one dealt to longest ago
-    among equals), counting the closings each process reports."""
+    among equals), counting the closings each process reports.
+
+    A process takes a few hundred connections into its channel before it has read them; when
+    no process will take one more (all starting, or all stalled), the connection waits here
+    and the dealer stops accepting — the kernel's backlog holds the rest — until a channel
+    can take it again. A process is dealt nothing once its channel has closed."""
 
     def __init__(self, listener: socket.socket, channels: Sequence[socket.socket]) -> None:
         self.listener = listener
         self.channels = list(channels)
         self.open = [0] * len(self.channels)
         self.gone = [False] * len(self.channels)
+        #: Accepted connections no process has taken yet, oldest first.
+        self.waiting: collections.deque[socket.socket] = collections.deque()
+        self.accepting = True
         self._last = [0] * len(self.channels)  # when each was last dealt to (a count)
         self._turn = itertools.count(1)
         listener.setblocking(False)
@@ -86,17 +95,25 @@ class Dealer:
             self.selector.register(channel, selectors.EVENT_READ, number)
 
     def run_once(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for connections and closings, and deal with them."""
-        for key, _ in self.selector.select(timeout):
+        """Wait up to ``timeout`` seconds for connections, closings and room in a channel,
+        and deal with them."""
+        for key, events in self.selector.select(timeout):
             if key.data is None:
                 self._accept()
-            else:
+            elif events & selectors.EVENT_READ:
                 self._closings(key.data)
+        if self.waiting:
+            self._deal_waiting()
 
     def stop_accepting(self) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(self.listener)
+        """Accept no more connections (and close those no process took)."""
+        if self.accepting:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.listener)
+        self.accepting = False
         self.listener.close()
+        while self.waiting:
+            self.waiting.popleft().close()
 
     def close(self) -> None:
         self.stop_accepting()
@@ -114,14 +131,39 @@ class Dealer:
                 if exc.errno in _SHORT_OF:  # for now: the waiting connection stays queued
                     time.sleep(0.05)
                 return
-            with connection:
-                if connection.family in (socket.AF_INET, socket.AF_INET6):
-                    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._deal(connection)
+            if connection.family in (socket.AF_INET, socket.AF_INET6):
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.waiting or not self._deal(connection):
+                self.waiting.append(connection)
+                self._wait_for_room()
+                return
 
-    def _deal(self, connection: socket.socket) -> None:
-        """Hand ``connection`` to the least busy process that takes it (closed here either
-        way: the process holds its own copy)."""
+    def _deal_waiting(self) -> None:
+        while self.waiting and self._deal(self.waiting[0]):
+            self.waiting.popleft()
+        if not self.waiting and not self.accepting and self.listener.fileno() >= 0:
+            self._resume()
+
+    def _wait_for_room(self) -> None:
+        """Stop accepting until a channel can take the waiting connections."""
+        if self.accepting:
+            self.selector.unregister(self.listener)
+            self.accepting = False
+        for number, channel in enumerate(self.channels):
+            if not self.gone[number]:
+                events = selectors.EVENT_READ | selectors.EVENT_WRITE
+                self.selector.modify(channel, events, number)
+
+    def _resume(self) -> None:
+        for number, channel in enumerate(self.channels):
+            if not self.gone[number]:
+                self.selector.modify(channel, selectors.EVENT_READ, number)
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.accepting = True
+
+    def _deal(self, connection: socket.socket) -> bool:
+        """Hand ``connection`` to the least busy process that takes it, and close it here
+        (the process holds its own copy); whether one took it."""
         order = sorted(
             (n for n in range(len(self.channels)) if not self.gone[n]),
             key=lambda n: (self.open[n], self._last[n]),
@@ -129,14 +171,27 @@ class Dealer:
         for number in order:
             try:
                 socket.send_fds(self.channels[number], [HANDED], [connection.fileno()])
-            except (BlockingIOError, InterruptedError):  # its queue is full: the next one
+            except (BlockingIOError, InterruptedError):  # its channel is full: the next one
                 continue
-            except OSError:  # it has ended
-                self.gone[number] = True
+            except (BrokenPipeError, ConnectionResetError):  # it has ended
+                self._gone(number)
+                continue
+            except OSError:  # short of memory or buffers for now: the next one
                 continue
             self.open[number] += 1
             self._last[number] = next(self._turn)
-            return
+            connection.close()
+            return True
+        if all(self.gone):  # nobody left to serve it
+            connection.close()
+            return True
+        return False
+
+    def _gone(self, number: int) -> None:
+        self.gone[number] = True
+        self.open[number] = 0
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.channels[number])
 
     def _closings(self, number: int) -> None:
         try:
@@ -146,10 +201,7 @@ class Dealer:
         except OSError:
             data = b""
         if not data:  # the process has ended
-            self.gone[number] = True
-            self.open[number] = 0
-            with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(self.channels[number])
+            self._gone(number)
             return
         self.open[number] = max(0, self.open[number] - data.count(CLOSED))
 
@@ -185,6 +237,8 @@ def serve(
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
+        if dealer is not None:  # no connection dealt to a process that is stopping
+            dealer.stop_accepting()
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -194,7 +248,8 @@ def serve(
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         if processes == 1:  # nothing to deal: the process listens itself
-            children.append(_start(listener, ["--listening", *options]))
+            with listener:  # (its copy only: stopping, it refuses new connections at once)
+                children.append(_start(listener, ["--listening", *options]))
         else:
             ours = []
             for _ in range(processes):
@@ -277,27 +332,40 @@ def _handed_server_class() -> type[Any]:
         async def _connect(
             self, loop: asyncio.AbstractEventLoop, connection: socket.socket
         ) -> None:
-            try:
-                await loop.connect_accepted_socket(self._protocol, connection)
-            except OSError:  # the client went away before it was served
-                connection.close()
-                self._closed()
+            reported = False
 
-        def _protocol(self) -> asyncio.Protocol:
-            config = self.config
-            protocol: Any = config.http_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=self.server_state, app_state=self.lifespan.state
-            )
-            lost = protocol.connection_lost
-
-            def connection_lost(exc: Exception | None) -> None:
-                try:
-                    lost(exc)
-                finally:
+            def closed() -> None:  # reported once, however the connection ends
+                nonlocal reported
+                if not reported:
+                    reported = True
                     self._closed()
 
-            protocol.connection_lost = connection_lost
-            return cast(asyncio.Protocol, protocol)
+            try:
+                await loop.connect_accepted_socket(self._protocol_for(closed), connection)
+            except Exception:  # gone before it was served, or refused by the loop
+                connection.close()
+                closed()
+
+        def _protocol_for(self, closed: Callable[[], None]) -> Callable[[], asyncio.Protocol]:
+            """uvicorn's HTTP protocol for one handed connection, reporting its end."""
+            config = self.config
+
+            def make() -> asyncio.Protocol:
+                protocol: Any = config.http_protocol_class(  # type: ignore[call-arg]
+                    config=config, server_state=self.server_state, app_state=self.lifespan.state
+                )
+                lost = protocol.connection_lost
+
+                def connection_lost(exc: Exception | None) -> None:
+                    try:
+                        lost(exc)
+                    finally:
+                        closed()
+
+                protocol.connection_lost = connection_lost
+                return cast(asyncio.Protocol, protocol)
+
+            return make
 
         def _closed(self) -> None:
             with contextlib.suppress(OSError):  # the supervisor has gone
@@ -319,6 +387,9 @@ def _serve_child(fd: int, log_level: str, factory: str, *, listening: bool) -> N
         http="httptools",
         access_log=False,
         log_level=log_level,
+        # the application has no WebSocket routes; and an upgraded connection would end in
+        # another protocol than the one that reports its closing to the supervisor
+        ws="none",
     )
     if listening:
         uvicorn.Server(config).run(sockets=[sock])
