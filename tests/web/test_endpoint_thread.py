@@ -5,6 +5,7 @@ route."""
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
@@ -51,11 +52,25 @@ _checked_who = in_endpoint_thread(_who, precheck=_precheck)
 Who = Annotated[dict[str, Any], Depends(_checked_who)]
 
 
+def _turn() -> Iterator[str]:
+    """A sync generator dependency (as the write session is): set up in a thread first."""
+    CALLS.append("set-up")
+    yield "turn"
+
+
+Turn = Annotated[str, Depends(_turn)]
+
+
 def _application(route_class: type[APIRoute]) -> FastAPI:
     router = APIRouter(route_class=route_class)
 
     @router.get("/page")
     def page(who: Who, number: int = 1) -> dict[str, Any]:
+        CALLS.append("endpoint")
+        return {"who": who["who"], "same_hand_over": SEEN.get(None) == who["who"]}
+
+    @router.get("/writing")
+    def writing(who: Who, turn: Turn) -> dict[str, Any]:
         CALLS.append("endpoint")
         return {"who": who["who"], "same_hand_over": SEEN.get(None) == who["who"]}
 
@@ -106,6 +121,16 @@ def test_the_precheck_refuses_before_the_parameters_are_validated() -> None:
     assert refused.status_code == 401
     assert CALLS == ["precheck", "precheck"]
     assert malformed.status_code == 422
+
+
+def test_a_page_with_a_write_session_keeps_fastapis_order() -> None:
+    """The person first (their session's touch writes), then the write session's set-up that
+    takes the writers' turn: deferred behind it, the touch waited for its own request's turn
+    in another thread."""
+    with TestClient(_application(PageRoute)) as client:
+        answer = client.get("/writing", headers={"who": "ann"})
+    assert answer.json() == {"who": "ann", "same_hand_over": False}
+    assert CALLS == ["dependency", "set-up", "endpoint"]
 
 
 def test_an_async_endpoint_gets_the_dependency_from_fastapi() -> None:

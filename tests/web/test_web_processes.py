@@ -4,6 +4,7 @@ process serves what it is handed, and the supervisor stops them together."""
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -149,6 +150,34 @@ def test_connections_no_process_can_take_yet_wait_for_room(opened: Opened) -> No
         dealer.close()
 
 
+def test_a_channel_short_of_buffers_is_tried_again_later_not_at_once(
+    dealt: Dealt, opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send that fails for want of kernel buffers (not a full channel): the connection
+    waits and is tried again at the next turn of the loop — the channels, which have room,
+    are not watched for room (that woke the loop at once, again and again: 100 % CPU)."""
+    dealer, children, port = dealt
+
+    def short(*_: object) -> int:
+        raise OSError(errno.ENOBUFS, "No buffer space available")
+
+    monkeypatch.setattr(processes.socket, "send_fds", short)
+    _connect(port, 1, opened)
+    turns, started = 0, time.monotonic()
+    while time.monotonic() - started < 0.5:
+        dealer.run_once(0.1)
+        turns += 1
+    assert dealer.waiting
+    assert not dealer.accepting
+    assert turns <= 8  # one a tenth of a second, not thousands
+    assert dealer.gone == [False, False]
+    monkeypatch.undo()
+    dealer.run_once(0.1)
+    assert not dealer.waiting
+    assert dealer.accepting
+    assert sum(len(_received(child, opened)) for child in children) == 1
+
+
 def test_a_port_in_use_is_refused_before_any_process_starts() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -235,7 +264,7 @@ _SUPERVISOR = textwrap.dedent(
     def command(fd, options, _n=[0]):
         _n[0] += 1
         if fail and _n[0] == 1:  # after the others have started
-            code = "import sys, time; time.sleep(2); sys.exit(3)"
+            code = "import sys, time; time.sleep(5); sys.exit(3)"
         else:
             code = "import time; time.sleep(60)"
         return [sys.executable, "-c", code]

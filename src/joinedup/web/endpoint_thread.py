@@ -15,8 +15,11 @@ endpoint's own code. The mark's ``precheck`` runs on the event loop where FastAP
 run the dependency, so what needs no I/O (a request with no session cookie at all) is refused
 before anything else of the request is looked at, as it was.
 
-What does not change: a route's other dependencies, an async endpoint, and a marked
-dependency that another dependency takes, run as FastAPI runs them. What does: a request with
+What does not change: a route's other dependencies, an async endpoint, a marked dependency
+that another dependency takes, and every dependency of a page that also takes a sync generator
+dependency (the write session: its set-up, in a thread before the page, takes the SQLite
+writers' turn, which the person's session touch must not then wait for) run as FastAPI runs
+them. What does: a request with
 a session cookie that turns out to be unknown or expired has its query and path parameters
 validated before it is sent to sign in (a malformed one is answered 422, not the sign-in
 redirect) — nothing of anybody's data is read before the person is known; and a page whose
@@ -112,7 +115,7 @@ def run_in_endpoint_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(default, params.Depends):
                 default = inspect.Parameter.empty
         parameters.append(parameter.replace(annotation=annotation, default=default))
-    if not deferred:
+    if not deferred or _sets_up_in_a_thread(endpoint):
         return endpoint
     names = tuple(deferred)
 
@@ -129,6 +132,25 @@ def run_in_endpoint_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return in_one_thread
 
 
+def _sets_up_in_a_thread(endpoint: Callable[..., Any]) -> bool:
+    """Whether FastAPI sets up one of ``endpoint``'s dependencies (at any depth) in a thread
+    before the endpoint runs — a sync generator, such as the request's write session, which
+    takes the process's SQLite writers' turn. Such a page keeps FastAPI's order: the signed-in
+    person worked out first, in a thread of its own. Deferred behind the write session, the
+    person's session touch (a unit of work of its own, in the endpoint's thread) waited for
+    the turn its own request held in another thread."""
+    from fastapi.dependencies.utils import get_dependant
+
+    pending = list(get_dependant(path="", call=endpoint).dependencies)
+    while pending:
+        dependency = pending.pop()
+        call = inspect.unwrap(dependency.call) if dependency.call is not None else None
+        if call is not None and inspect.isgeneratorfunction(call):
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
 class PageRoute(APIRoute):
     """A route whose sync endpoint runs its marked dependencies in its own worker thread
     (:func:`run_in_endpoint_thread`); otherwise FastAPI's route."""
@@ -141,7 +163,7 @@ def deferrable_in(route: APIRoute) -> list[str]:
     """The marked dependencies FastAPI still runs in a thread of their own for ``route``'s
     sync endpoint (by parameter name; a router's dependency has none): what a test of the
     application lists to keep every page at one hand-over."""
-    if inspect.iscoroutinefunction(route.endpoint):
+    if inspect.iscoroutinefunction(route.endpoint) or _sets_up_in_a_thread(route.endpoint):
         return []
     return [
         dependency.name or "(a router's dependency)"

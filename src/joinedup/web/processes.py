@@ -46,6 +46,8 @@ FACTORY = "joinedup.web.app:create_serving_app"
 STOP_SECONDS = 60.0
 #: What a process sends the supervisor for each connection of its that closed.
 CLOSED = b"c"
+#: What the dealer's selector knows the signals' wake-up socket by.
+_WAKE = "wake"
 #: Why an accept fails for now (the connection stays queued; not to be retried at once).
 _SHORT_OF = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: What carries a connection to a process (its descriptor rides with this byte).
@@ -84,6 +86,8 @@ class Dealer:
         #: Accepted connections no process has taken yet, oldest first.
         self.waiting: collections.deque[socket.socket] = collections.deque()
         self.accepting = True
+        self.stopped = False
+        self._full: set[int] = set()  # the channels the last deal found full
         self._last = [0] * len(self.channels)  # when each was last dealt to (a count)
         self._turn = itertools.count(1)
         listener.setblocking(False)
@@ -100,17 +104,28 @@ class Dealer:
         for key, events in self.selector.select(timeout):
             if key.data is None:
                 self._accept()
+            elif key.data is _WAKE:  # a signal: the caller looks at what it asked for
+                with contextlib.suppress(OSError):
+                    key.fileobj.recv(4096)  # type: ignore[union-attr]
+                return
             elif events & selectors.EVENT_READ:
                 self._closings(key.data)
         if self.waiting:
             self._deal_waiting()
 
+    def wake_on(self, sock: socket.socket) -> None:
+        """Return from :meth:`run_once` at once when ``sock`` has something to read (the
+        wake-up socket a signal writes to: ``signal.set_wakeup_fd``)."""
+        self.selector.register(sock, selectors.EVENT_READ, _WAKE)
+
     def stop_accepting(self) -> None:
-        """Accept no more connections (and close those no process took)."""
+        """Accept no more connections (and close those no process took). Called by the
+        loop, never by a signal handler (it would change the dealer's state mid-deal)."""
         if self.accepting:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(self.listener)
         self.accepting = False
+        self.stopped = True
         self.listener.close()
         while self.waiting:
             self.waiting.popleft().close()
@@ -132,7 +147,8 @@ class Dealer:
                     time.sleep(0.05)
                 return
             if connection.family in (socket.AF_INET, socket.AF_INET6):
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with contextlib.suppress(OSError):  # (reset by the client already)
+                    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.waiting or not self._deal(connection):
                 self.waiting.append(connection)
                 self._wait_for_room()
@@ -141,17 +157,24 @@ class Dealer:
     def _deal_waiting(self) -> None:
         while self.waiting and self._deal(self.waiting[0]):
             self.waiting.popleft()
-        if not self.waiting and not self.accepting and self.listener.fileno() >= 0:
+        if self.waiting:
+            self._wait_for_room()
+        elif not self.accepting and not self.stopped:
             self._resume()
 
     def _wait_for_room(self) -> None:
-        """Stop accepting until a channel can take the waiting connections."""
+        """Stop accepting until a channel can take the waiting connections: a full channel
+        is watched for room; one that failed otherwise (short of memory or buffers) is tried
+        again at the next turn of the loop (watched for room, it would wake the loop at once,
+        again and again)."""
         if self.accepting:
             self.selector.unregister(self.listener)
             self.accepting = False
         for number, channel in enumerate(self.channels):
             if not self.gone[number]:
-                events = selectors.EVENT_READ | selectors.EVENT_WRITE
+                events = selectors.EVENT_READ
+                if number in self._full:
+                    events |= selectors.EVENT_WRITE
                 self.selector.modify(channel, events, number)
 
     def _resume(self) -> None:
@@ -168,10 +191,12 @@ class Dealer:
             (n for n in range(len(self.channels)) if not self.gone[n]),
             key=lambda n: (self.open[n], self._last[n]),
         )
+        self._full.clear()
         for number in order:
             try:
                 socket.send_fds(self.channels[number], [HANDED], [connection.fileno()])
             except (BlockingIOError, InterruptedError):  # its channel is full: the next one
+                self._full.add(number)
                 continue
             except (BrokenPipeError, ConnectionResetError):  # it has ended
                 self._gone(number)
@@ -236,9 +261,7 @@ def serve(
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
-        stopping = True
-        if dealer is not None:  # no connection dealt to a process that is stopping
-            dealer.stop_accepting()
+        stopping = True  # the loop stops dealing at once (woken by the signal's byte)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -246,6 +269,11 @@ def serve(
     # before any process starts: a signal while they start stops those started, not the
     # supervisor alone (which would leave them running)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    # a signal's byte wakes the dealer's wait at once (the handler only sets ``stopping``)
+    wake, woken = socket.socketpair()
+    for end in (wake, woken):
+        end.setblocking(False)
+    previous_wakeup = signal.set_wakeup_fd(woken.fileno())
     try:
         if processes == 1:  # nothing to deal: the process listens itself
             with listener:  # (its copy only: stopping, it refuses new connections at once)
@@ -260,6 +288,7 @@ def serve(
                 with theirs:  # the process holds its own copy
                     children.append(_start(theirs, options))
             dealer = Dealer(listener, ours)
+            dealer.wake_on(wake)
         status = 0
         while children and all(child.poll() is None for child in children) and not stopping:
             if dealer is not None:
@@ -281,6 +310,9 @@ def serve(
                 child.wait()
         return status
     finally:
+        signal.set_wakeup_fd(previous_wakeup)
+        wake.close()
+        woken.close()
         if dealer is not None:
             dealer.close()
         listener.close()
@@ -342,9 +374,11 @@ def _handed_server_class() -> type[Any]:
 
             try:
                 await loop.connect_accepted_socket(self._protocol_for(closed), connection)
-            except Exception:  # gone before it was served, or refused by the loop
-                connection.close()
+            except (Exception, asyncio.CancelledError) as exc:  # gone before it was served,
+                connection.close()  # refused by the loop, or cancelled by the shutdown
                 closed()
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
 
         def _protocol_for(self, closed: Callable[[], None]) -> Callable[[], asyncio.Protocol]:
             """uvicorn's HTTP protocol for one handed connection, reporting its end."""
