@@ -283,6 +283,16 @@ def _children_of(pid: int) -> list[str]:
     return found.stdout.split()
 
 
+def _three_children(supervisor: subprocess.Popen[bytes]) -> list[str]:
+    """The supervisor's three processes, once it has started them all."""
+    deadline = time.monotonic() + 20
+    while len(_children_of(supervisor.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = _children_of(supervisor.pid)
+    assert len(children) == 3
+    return children
+
+
 def _alive(pids: list[str]) -> list[str]:
     found = subprocess.run(["ps", "-o", "pid=", "-p", ",".join(pids)], capture_output=True)
     return found.stdout.decode().split()
@@ -291,11 +301,7 @@ def _alive(pids: list[str]) -> list[str]:
 def test_a_process_that_ends_stops_the_others_and_gives_its_status() -> None:
     supervisor = _supervisor("fail-later")
     try:
-        deadline = time.monotonic() + 20
-        while len(_children_of(supervisor.pid)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        children = _children_of(supervisor.pid)  # while the supervisor is alive to be their parent
-        assert len(children) == 3
+        children = _three_children(supervisor)  # while the supervisor lives to be their parent
         assert supervisor.wait(timeout=30) == 3
         time.sleep(0.2)
         assert _alive(children) == []
@@ -307,11 +313,7 @@ def test_a_process_that_ends_stops_the_others_and_gives_its_status() -> None:
 def test_sigterm_stops_every_process() -> None:
     supervisor = _supervisor("wait")
     try:
-        deadline = time.monotonic() + 20
-        while len(_children_of(supervisor.pid)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        children = _children_of(supervisor.pid)
-        assert len(children) == 3
+        children = _three_children(supervisor)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0
         time.sleep(0.2)
