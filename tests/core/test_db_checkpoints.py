@@ -10,8 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from joinedup.core.db import WAL_AUTOCHECKPOINT_PAGES, Database, WalCheckpointer, sqlite_file
+from joinedup.core.db import Database
 from joinedup.core.settings import Settings
+from joinedup.core.sqlite import WAL_AUTOCHECKPOINT_PAGES, WalCheckpointer, sqlite_file
 
 
 def test_connections_checkpoint_only_a_long_log_themselves(sqlite_database: Database) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from joinedup.core import db as db_module
+from joinedup.core import sqlite as sqlite_module
 from joinedup.core.db import Database
 
 
-def _free(lock: db_module.WriterTurns) -> bool:
+def _free(lock: sqlite_module.WriterTurns) -> bool:
     """Whether another thread could take ``lock`` now."""
     found: list[bool] = []
 
@@ -101,7 +101,7 @@ def test_a_writer_whose_turn_does_not_come_begins_anyway(
 ) -> None:
     """A cycle of waits (a writer waiting on a thread that waits for its turn) ends as it did
     without the turns: SQLite's busy timeout decides, nothing hangs."""
-    monkeypatch.setattr(db_module, "WRITER_TURN_TIMEOUT_S", 0.1)
+    monkeypatch.setattr(sqlite_module, "WRITER_TURN_TIMEOUT_S", 0.1)
     database = Database(f"sqlite:///{tmp_path / 'a.db'}")
     _make(database)
     lock = database._writer_lock
@@ -126,8 +126,8 @@ def test_a_writer_whose_turn_does_not_come_begins_anyway(
 
 
 def test_a_thread_may_take_its_turn_again() -> None:
-    lock = db_module.WriterTurns()
-    with db_module._writers_turn(lock), db_module._writers_turn(lock):
+    lock = sqlite_module.WriterTurns()
+    with sqlite_module.writers_turn(lock), sqlite_module.writers_turn(lock):
         assert not _free(lock)
     assert _free(lock)
 
@@ -181,7 +181,7 @@ def test_a_unit_of_work_may_end_in_another_thread_than_it_began(tmp_path: Path) 
 
 
 def test_a_turn_given_back_more_often_than_taken_is_an_error() -> None:
-    lock = db_module.WriterTurns()
+    lock = sqlite_module.WriterTurns()
     assert lock.acquire(1)
     lock.release()
     with pytest.raises(RuntimeError, match="not taken"):

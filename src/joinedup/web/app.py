@@ -126,7 +126,7 @@ def create_app(
     (default: a new HTTP client; tests may hand in one that reaches the app in-process).
     ``serving``: the application is the process's server (``joinedup serve``, each of
     :mod:`joinedup.web.processes`): it checkpoints a SQLite log in the background
-    (:class:`~joinedup.core.db.WalCheckpointer`) and, once started, settles the garbage
+    (:class:`~joinedup.core.sqlite.WalCheckpointer`) and, once started, settles the garbage
     collector (:func:`~joinedup.core.collection.settle_for_serving`)."""
     settings = settings or get_settings()
     if not is_configured():

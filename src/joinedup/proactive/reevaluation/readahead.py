@@ -49,8 +49,9 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
 from joinedup.core.collection import collection_paused
-from joinedup.core.db import Database, sqlite_file
+from joinedup.core.db import Database
 from joinedup.core.keys import SigningKey
+from joinedup.core.sqlite import sqlite_file
 from joinedup.exchange import ExchangeClient
 from joinedup.exchange.local import local_client_identity
 from joinedup.exchange.recorder import Recording

@@ -1,0 +1,203 @@
+"""SQLite's own mechanics for the embedded platform: each connection's settings, the
+write-ahead log's background checkpoints, and the process's writers taking turns (PostgreSQL
+needs none of it). :mod:`joinedup.core.db` builds its engines and units of work on these."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+
+def configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    """WAL, enforced foreign keys, and transactions SQLAlchemy controls (SAVEPOINT-safe).
+
+    Writers start with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead
+    of failing when a read lock cannot be upgraded; readers use a plain deferred ``BEGIN``.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        # a long-running process checkpoints in the background (:class:`WalCheckpointer`);
+        # a commit checkpoints only when the log has grown this far (pages) without one
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # straight to the driver: through exec_driver_sql the statement cost ~40 µs of
+        # SQLAlchemy's execution machinery, more than the rest of a small read transaction
+        conn.connection.driver_connection.execute(begin)
+
+
+#: Pages of write-ahead log after which a commit checkpoints it itself (SQLite's default is
+#: 1,000). Each checkpoint copies every page the log holds into the database and syncs it:
+#: a page written again and again (an index's last leaf) is copied once per checkpoint, so
+#: checkpointing a tenth as often copied far fewer pages under the portal's load (server CPU
+#: per page −12 % in ``bench portal``'s mixed pages), and a committing writer, which runs the
+#: checkpoint holding the write lock, is held up less often.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+#: Seconds between a server process's background checkpoints (:class:`WalCheckpointer`).
+CHECKPOINT_INTERVAL_S = 1.0
+
+
+class WalCheckpointer:
+    """A thread that checkpoints a SQLite file's write-ahead log every ``interval`` seconds,
+    passively: it copies what no reader still needs, never waits for a lock, and holds up no
+    reader or writer — a commit then seldom finds a log grown to
+    :data:`WAL_AUTOCHECKPOINT_PAGES` and checkpoints it in the writer's own time. The log
+    starts over at its beginning once a checkpoint has copied all of it. Started by the web
+    application and the worker (long-running processes); stopped with them."""
+
+    def __init__(self, path: str, *, interval: float = CHECKPOINT_INTERVAL_S) -> None:
+        self.path = path
+        self.interval = interval
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="sqlite-checkpointer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and wait for the thread (a checkpoint under way ends first; an async caller
+        waits in a thread of its own: ``await asyncio.to_thread(checkpointer.stop)``)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+            if not thread.is_alive():
+                self._thread = None
+
+    def _run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    if connection is None:
+                        # the file as it is (``mode=rw``): never a new, empty one where it is
+                        # missing (the next turn tries again)
+                        connection = sqlite3.connect(
+                            f"{Path(self.path).resolve().as_uri()}?mode=rw",
+                            uri=True,
+                            timeout=0,
+                            isolation_level=None,
+                        )
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                except sqlite3.Error:  # another process's checkpoint runs: the next turn
+                    continue
+        finally:
+            if connection is not None:
+                connection.close()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite ``url`` as SQLAlchemy reads it (its query, ``?timeout=…``, is not
+    part of it); None for an in-memory database (or another kind)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return None if not path or ":memory:" in path else path
+
+
+#: Seconds a writer waits for its turn before it begins anyway (SQLite's busy timeout then
+#: applies, as without the turns: a cycle of waits ends in an error, never in a hang).
+WRITER_TURN_TIMEOUT_S = 30.0
+_writer_locks: dict[str, WriterTurns] = {}
+_writer_locks_guard = threading.Lock()
+
+
+class WriterTurns:
+    """The process's writers' turns on one SQLite file: a lock that **any thread may give
+    back**, taken again at once by the thread that took it.
+
+    Any thread: a request's unit of work (``core.http.get_session``) is begun in one of
+    FastAPI's worker threads and ended in another — a dependency's set-up and its exit are
+    separate hand-overs — and a ``threading.RLock`` refused to be released there ("cannot
+    release un-acquired lock": a 500, and the turn kept by a thread that had moved on, every
+    other writer waiting :data:`WRITER_TURN_TIMEOUT_S` for it). Taken again: a nested unit
+    of work in the thread that holds the turn meets SQLite's own lock, as with a reentrant
+    lock (so does another request that thread runs meanwhile, rarely)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._holder: int | None = None  # the thread that took it
+        self._depth = 0
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the turn, waiting at most ``timeout`` seconds (0: not at all); whether it
+        was taken."""
+        me = threading.get_ident()
+        with self._guard:
+            if self._depth and self._holder == me:
+                self._depth += 1
+                return True
+        taken = self._lock.acquire(timeout=timeout) if timeout > 0 else self._lock.acquire(False)
+        if taken:
+            with self._guard:
+                self._holder, self._depth = me, 1
+        return taken
+
+    def release(self) -> None:
+        """Give back one taking (from any thread)."""
+        with self._guard:
+            if self._depth <= 0:
+                raise RuntimeError("the writers' turn is not taken")
+            self._depth -= 1
+            if self._depth:
+                return
+            self._holder = None
+        self._lock.release()
+
+
+def writer_turns_of(path: str) -> WriterTurns:
+    """The process's one writers' turns of the SQLite file ``path``."""
+    key = str(Path(path).resolve())
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, WriterTurns())
+
+
+@contextmanager
+def writers_turn(lock: WriterTurns | None) -> Iterator[None]:
+    """Wait for the process's writers' turn of a SQLite file (nothing elsewhere).
+
+    SQLite lets one writer in at a time; a writer that finds the write lock taken sleeps in
+    its busy handler in steps of up to 100 ms and tries again, so under load the lock is often
+    free while every waiter sleeps — the embedded platform's consumers, its write batcher and
+    its requests spent most of their time asleep in ``BEGIN IMMEDIATE`` — and a waiter can be
+    outrun again and again until the busy timeout (suspected, not proven, behind the 20–40 s
+    tails of ``bench proactive --events``, gone since in the runs made). Waiting on a lock wakes
+    the next writer the moment the last one's transaction ends. Reentrant: a thread's second
+    transaction meets SQLite's own lock as before. Other processes' writers still meet
+    SQLite's busy handler (the exchange's recorders share a ``flock`` of their own). The block
+    may end in another thread than it began (:class:`WriterTurns`)."""
+    if lock is None:
+        yield
+        return
+    taken = lock.acquire(WRITER_TURN_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        if taken:
+            lock.release()
