@@ -23,22 +23,14 @@
   ``citizen.exchange_client(session)`` — calls through the exchange as the portal with
   ``user_id`` = the actor and ``represented_party`` = the subject (when it is not the actor),
   so data usage shows both.
-- ``Staff`` / ``Depends(require_staff(member=..., role=..., min_loa=...))`` — a staff member
-  (at least "substantial" by default) holding ``role`` (any role when None) in ``member``
-  (``"CLASS/CODE"``, :data:`PATH_MEMBER` for the route's ``{member_class}/{member_code}``, or
-  None for any organisation). ``staff.exchange_client(session, client=...)`` reads with their
-  organisation's rights only.
+- ``Staff`` (:mod:`joinedup.web.staff_access`) — a staff member with a role in an
+  organisation, for the back office.
 - ``OptionalPrincipal`` — the :class:`Principal` or None (start pages that greet people).
+- CSRF: :mod:`joinedup.web.csrf`.
 
 Make a page's router with ``route_class=PageRoute`` (:mod:`joinedup.web.endpoint_thread`):
 these dependencies then run in the sync page's own worker thread, not in one of their own
 (a test of the application lists every route that misses it).
-
-**CSRF.** Every unsafe request (POST, PUT, PATCH, DELETE) to a router created with
-``dependencies=[Depends(csrf_protect)]`` (the portal's and the back office's are) must carry
-the session's token as the form field ``csrf_token`` (or the ``X-CSRF-Token`` header); an
-``Origin`` header naming another site is refused too. Templates get ``csrf_token`` in their
-context (:func:`csrf_token`); put ``{{ csrf_field() }}`` in every form.
 
 Sessions are server-side rows; the cookie (``__Host-joinedup-session`` in production: Secure,
 HttpOnly, SameSite=Lax, Path=/) holds a random token. See :mod:`joinedup.identity.service.
@@ -47,7 +39,6 @@ sessions` for timeouts and fixation.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,14 +66,8 @@ from joinedup.web.endpoint_thread import in_endpoint_thread
 
 #: Derived mandates (parent, representative) are re-read from the registries this often.
 MANDATE_RECHECK = timedelta(minutes=15)
-PATH_MEMBER = "{member_class}/{member_code}"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
-#: A page's form token is the session's CSRF token, this, and the code of the person the page
-#: was shown for: a form sent after the session has come to act for someone else (a switch in
-#: another tab, a mandate that ended) is refused rather than applied to that someone.
-FORM_SUBJECT_SEPARATOR = "."
-_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The methods that change something: a form's, refused without the CSRF token.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def cookie_name(settings: Settings, base: str) -> str:
@@ -224,24 +209,6 @@ class CitizenContext:
             yield calls
 
 
-@dataclass(frozen=True)
-class StaffContext:
-    """What :func:`require_staff` gives a page."""
-
-    principal: Principal
-
-    @contextmanager
-    def exchange_client(self, session: Session, *, client: str) -> Iterator[ExchangeClient]:
-        """Reads as ``client`` (a subsystem of the staff member's own organisation only)."""
-        with identity.staff_exchange_client(
-            session,
-            personal_code=self.principal.personal_code,
-            roles=self.principal.staff_roles,
-            client=client,
-        ) as calls:
-            yield calls
-
-
 class SignInRequired(Unauthenticated):
     """Nobody is signed in, or not at the level the page needs (pages: a redirect)."""
 
@@ -252,11 +219,6 @@ class SignInRequired(Unauthenticated):
         super().__init__(detail, level=str(level))
         self.level = level
         self.return_to = return_to
-
-
-class CsrfRefused(Forbidden):
-    slug = "csrf-refused"
-    title = "The form could not be accepted"
 
 
 def settings_of(request: Request) -> Settings:
@@ -272,7 +234,7 @@ def _self(principal: Principal) -> ActingFor:
     return ActingFor(identity.self_mandate(principal.personal_code, principal.display_name))
 
 
-def _has_session_cookie(request: Request) -> bool:
+def has_session_cookie(request: Request) -> bool:
     """Whether the request names a session at all (no I/O: whether it is one is
     :func:`_resolve`'s question)."""
     return bool(request.cookies.get(session_cookie(settings_of(request))))
@@ -376,7 +338,7 @@ def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | 
         return mandate
 
 
-def _resolved(request: Request) -> tuple[Principal, ActingFor] | None:
+def signed_in(request: Request) -> tuple[Principal, ActingFor] | None:
     if not hasattr(request.state, "auth"):
         request.state.auth = _resolve(request)
         if request.state.auth is not None:
@@ -387,7 +349,7 @@ def _resolved(request: Request) -> tuple[Principal, ActingFor] | None:
 @in_endpoint_thread
 def current_principal(request: Request) -> Principal | None:
     """The signed-in :class:`Principal`, or None (cached for the request)."""
-    resolved = _resolved(request)
+    resolved = signed_in(request)
     return resolved[0] if resolved else None
 
 
@@ -409,19 +371,9 @@ def sign_in_url(level: LevelOfAssurance, return_to: str) -> str:
     return "/portal/sign-in?" + urlencode({"level": str(level), "return_to": return_to})
 
 
-def _here(request: Request) -> str:
+def here(request: Request) -> str:
     query = request.url.query
     return local_path(request.url.path + (f"?{query}" if query else ""))
-
-
-def form_token(principal: Principal | None, acting_for: ActingFor | None) -> str:
-    """The token a page puts in its forms (``csrf_token``): the session's CSRF token and,
-    when the page knows whom it was shown for, that person's code."""
-    if principal is None:
-        return ""
-    if acting_for is None:
-        return principal.csrf
-    return f"{principal.csrf}{FORM_SUBJECT_SEPARATOR}{acting_for.subject_code}"
 
 
 class SubjectChanged(Conflict):
@@ -440,17 +392,17 @@ def require_citizen(
     the request chooses whom to act for (``switching``)."""
 
     def dependency(request: Request) -> CitizenContext:
-        resolved = _resolved(request)
+        resolved = signed_in(request)
         if resolved is None:
-            raise SignInRequired("Sign in to continue.", level=min_loa, return_to=_here(request))
+            raise SignInRequired("Sign in to continue.", level=min_loa, return_to=here(request))
         principal, acting_for = resolved
         if not principal.level_of_assurance.at_least(min_loa):
             raise SignInRequired(
                 f"This page needs a sign-in at level {min_loa}: sign in again.",
                 level=min_loa,
-                return_to=_here(request),
+                return_to=here(request),
             )
-        if request.method in _UNSAFE and not switching:
+        if request.method in UNSAFE_METHODS and not switching:
             shown_for = getattr(request.state, "form_subject", None)
             ended = getattr(request.state, "mandate_ended", False)
             if ended or (shown_for is not None and shown_for != acting_for.subject_code):
@@ -466,128 +418,13 @@ def require_citizen(
         )
 
     def no_session(request: Request) -> None:
-        if not _has_session_cookie(request):
-            raise SignInRequired("Sign in to continue.", level=min_loa, return_to=_here(request))
+        if not has_session_cookie(request):
+            raise SignInRequired("Sign in to continue.", level=min_loa, return_to=here(request))
 
     return in_endpoint_thread(dependency, precheck=no_session)
 
 
 Citizen = Annotated[CitizenContext, Depends(require_citizen())]
-
-
-#: Roles that work on individual people's cases (analysts and administrators do not).
-CASE_ROLES = frozenset({StaffRoleName.CASEWORKER, StaffRoleName.SUPERVISOR})
-
-
-def check_case_role(staff: StaffContext, member_class: str, member_code: str) -> None:
-    """``Forbidden`` unless the staff member is a caseworker or supervisor of the organisation
-    (only they look at one person's data)."""
-    if not staff.principal.roles_in(member_class, member_code) & CASE_ROLES:
-        raise Forbidden("Only caseworkers and supervisors look people up.")
-
-
-def require_staff(
-    *,
-    member: str | None = None,
-    role: StaffRoleName | None = None,
-    min_loa: LevelOfAssurance = LevelOfAssurance.SUBSTANTIAL,
-) -> Callable[[Request], StaffContext]:
-    """A dependency: a staff member with ``role`` (any when None) in ``member``
-    (``"CLASS/CODE"``, :data:`PATH_MEMBER`, or None for any organisation), signed in at
-    ``min_loa`` or above. Someone without the role gets ``Forbidden``."""
-
-    def sign_in(request: Request) -> SignInRequired:
-        return SignInRequired(
-            "Staff sign in at a substantial level or higher.",
-            level=min_loa,
-            return_to=_here(request),
-        )
-
-    def dependency(request: Request) -> StaffContext:
-        resolved = _resolved(request)
-        if resolved is None or not resolved[0].level_of_assurance.at_least(min_loa):
-            raise sign_in(request)
-        principal = resolved[0]
-        if member == PATH_MEMBER:
-            wanted: tuple[str, str] | None = (
-                str(request.path_params.get("member_class", "")),
-                str(request.path_params.get("member_code", "")),
-            )
-        elif member is not None:
-            member_class, _, member_code = member.partition("/")
-            wanted = (member_class, member_code)
-        else:
-            wanted = None
-        held = [
-            r
-            for r in principal.staff_roles
-            if (wanted is None or (r.member_class, r.member_code) == wanted)
-            and (role is None or r.role is role)
-        ]
-        if not held:
-            raise Forbidden("You hold no staff role that allows this.")
-        return StaffContext(principal=principal)
-
-    def no_session(request: Request) -> None:
-        if not _has_session_cookie(request):
-            raise sign_in(request)
-
-    return in_endpoint_thread(dependency, precheck=no_session)
-
-
-Staff = Annotated[StaffContext, Depends(require_staff())]
-
-
-# --- CSRF ------------------------------------------------------------------------------------
-
-
-def csrf_token(request: Request) -> str | None:
-    """The CSRF token of the signed-in session, for forms (None when nobody is signed in)."""
-    principal = current_principal(request)
-    return principal.csrf if principal else None
-
-
-def _same_origin(request: Request) -> bool:
-    """Whether the request did not come from another site's page. Browsers send
-    ``Origin: null`` under ``Referrer-Policy: no-referrer`` (ours), so only an origin that
-    names another site is refused; the token is the protection, this a second line."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return True
-    public = settings_of(request).public_url.rstrip("/")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin.rstrip("/") in (public, own)
-
-
-async def verify_csrf(request: Request) -> None:
-    """Refuse (403) an unsafe request without the session's CSRF token, or from another
-    site's page. Reads the form (Starlette keeps it for the handler)."""
-    if request.method not in _UNSAFE:
-        return
-    if not _same_origin(request):
-        raise CsrfRefused("The form was sent from another site.")
-    settings = settings_of(request)
-    expected = request.cookies.get(session_cookie(settings)) and await _expected(request)
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            value = (await request.form()).get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
-    token, _, shown_for = (sent or "").partition(FORM_SUBJECT_SEPARATOR)
-    if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise CsrfRefused("The form has expired or did not come from this site: try again.")
-    if shown_for:  # checked against whom the session acts for now (require_citizen)
-        request.state.form_subject = shown_for
-
-
-async def _expected(request: Request) -> str | None:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(csrf_token, request)
-
-
-csrf_protect = verify_csrf
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Any:

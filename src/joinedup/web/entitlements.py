@@ -43,17 +43,12 @@ from joinedup.proactive import (
     EntitlementView,
     StaffEntitlementLookup,
 )
-from joinedup.web.auth import (
-    PATH_MEMBER,
-    Citizen,
-    CitizenContext,
-    StaffContext,
-    check_case_role,
-    csrf_protect,
-)
-from joinedup.web.auth import require_staff as _require_staff
+from joinedup.web.auth import Citizen, CitizenContext
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.staff_access import PATH_MEMBER, StaffContext, check_case_role
+from joinedup.web.staff_access import require_staff as _require_staff
 
 router = APIRouter(
     route_class=PageRoute,

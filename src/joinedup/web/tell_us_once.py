@@ -16,9 +16,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from joinedup import tellusonce
 from joinedup.core.pagination import Page, PageRequest
 from joinedup.core.settings import Settings
-from joinedup.web.auth import StaffContext, csrf_protect, require_staff
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.staff_access import StaffContext, require_staff
 
 router = APIRouter(
     route_class=PageRoute,

@@ -29,8 +29,8 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from joinedup.core import i18n
-from joinedup.web.auth import form_token
 from joinedup.web.context import request_id_of
+from joinedup.web.csrf import form_token
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 

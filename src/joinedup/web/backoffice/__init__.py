@@ -1,7 +1,7 @@
 """The back office: where staff of agencies at every level work on joined-up cases.
 
 Staff sign in like anyone, at the substantial level at least; what they see comes from the
-roles their own organisation gave them (:func:`joinedup.web.auth.require_staff`), and what
+roles their own organisation gave them (:func:`joinedup.web.staff_access.require_staff`), and what
 they may read from their organisation's access rights in the exchange.
 """
 
@@ -13,17 +13,12 @@ from fastapi.responses import HTMLResponse
 from joinedup import identity
 from joinedup.exchange import get_member
 from joinedup.identity import LevelOfAssurance, StaffRoleName
-from joinedup.web.auth import (
-    PATH_MEMBER,
-    OptionalPrincipal,
-    StaffContext,
-    csrf_protect,
-    require_staff,
-    sign_in_url,
-)
+from joinedup.web.auth import OptionalPrincipal, sign_in_url
 from joinedup.web.backoffice import person
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.staff_access import PATH_MEMBER, StaffContext, require_staff
 from joinedup.web.templating import render
 
 router = APIRouter(

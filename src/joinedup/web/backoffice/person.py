@@ -35,15 +35,10 @@ from joinedup.exchange import (
     record_staff_view,
 )
 from joinedup.registries import get_registry, is_valid_personal_code
-from joinedup.web.auth import (
-    PATH_MEMBER,
-    StaffContext,
-    check_case_role,
-    csrf_protect,
-    require_staff,
-)
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.staff_access import PATH_MEMBER, StaffContext, check_case_role, require_staff
 from joinedup.web.templating import render
 
 router = APIRouter(

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 
 from joinedup.core import i18n
 from joinedup.identity import LevelOfAssurance, MandateKind
-from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.auth import OptionalPrincipal
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.portal import (
     acting,

@@ -17,7 +17,8 @@ from joinedup import identity
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import Forbidden
 from joinedup.exchange import exchange_client
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, require_citizen
+from joinedup.web.auth import Citizen, CitizenContext, require_citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import WriteSession
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

@@ -21,7 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joinedup import catalogue, proactive
 from joinedup.core.clock import today
 from joinedup.core.errors import NotFound, ValidationFailed
-from joinedup.web.auth import Citizen, csrf_protect
+from joinedup.web.auth import Citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

@@ -21,7 +21,8 @@ from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import exchange_client
 from joinedup.identity import DATA_CATEGORIES, LevelOfAssurance
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect, require_citizen
+from joinedup.web.auth import Citizen, CitizenContext, require_citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

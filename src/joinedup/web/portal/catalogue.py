@@ -20,7 +20,8 @@ from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, LifeEvent
 from joinedup.core import i18n
 from joinedup.core.errors import NotFound, ValidationFailed
-from joinedup.web.auth import OptionalPrincipal, csrf_protect
+from joinedup.web.auth import OptionalPrincipal
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, get_database
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render, templates_for

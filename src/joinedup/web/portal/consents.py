@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joinedup import consent
 from joinedup.core.errors import Forbidden, NotFound
 from joinedup.exchange import member_names
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.auth import Citizen, CitizenContext
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession, read_session
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

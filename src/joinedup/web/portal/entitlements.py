@@ -19,7 +19,8 @@ from joinedup import proactive, rules
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.proactive import Decision, EntitlementStatus
-from joinedup.web.auth import Citizen, csrf_protect
+from joinedup.web.auth import Citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, WriteSession
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joinedup import engagement
 from joinedup.core import i18n
 from joinedup.core.errors import ValidationFailed
-from joinedup.web.auth import Citizen, csrf_protect, local_path
+from joinedup.web.auth import Citizen, local_path
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import WriteSession
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

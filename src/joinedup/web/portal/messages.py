@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse
 from joinedup import notify
 from joinedup.core import i18n
 from joinedup.core.pagination import PageRequest
-from joinedup.web.auth import Citizen, csrf_protect
+from joinedup.web.auth import Citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import WriteSession, read_session
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import macro_words, render

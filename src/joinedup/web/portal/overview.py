@@ -30,7 +30,8 @@ from joinedup.exchange import (
     recorder_of,
 )
 from joinedup.registries import registry_owners
-from joinedup.web.auth import Citizen, CitizenContext, csrf_protect
+from joinedup.web.auth import Citizen, CitizenContext
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import read_session
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render

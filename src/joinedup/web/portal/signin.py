@@ -22,14 +22,13 @@ from joinedup.core.settings import Settings
 from joinedup.identity import LevelOfAssurance, RelyingParty
 from joinedup.identity.provider import CALLBACK_PATH, SIGNED_OUT_PATH, builtin_client_secret
 from joinedup.web.auth import (
-    FORM_SUBJECT_SEPARATOR,
-    CsrfRefused,
     binding_cookie,
     cookie_attributes,
     current_principal,
     local_path,
     session_cookie,
 )
+from joinedup.web.csrf import FORM_SUBJECT_SEPARATOR, CsrfRefused
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 

@@ -23,7 +23,8 @@ from joinedup.core import i18n
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import UsageItem, list_usage, purpose_names, usage_receivers, verify_usage
-from joinedup.web.auth import Citizen, csrf_protect
+from joinedup.web.auth import Citizen
+from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import ReadSession, read_session
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.portal.labels import field_labels
