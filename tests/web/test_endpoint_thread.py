@@ -36,7 +36,7 @@ def _precheck(request: Request) -> None:
         raise Unauthenticated("say who you are")
 
 
-def _plain_who(request: Request) -> dict[str, Any]:
+def _who(request: Request) -> dict[str, Any]:
     CALLS.append("dependency")
     if request.headers.get("who") == "nobody":
         raise Unauthenticated("nobody is not somebody")
@@ -44,12 +44,7 @@ def _plain_who(request: Request) -> dict[str, Any]:
     return {"who": request.headers["who"]}
 
 
-def _who(request: Request) -> dict[str, Any]:
-    return _plain_who(request)
-
-
-_checked_who = in_endpoint_thread(_who, precheck=_precheck)
-Who = Annotated[dict[str, Any], Depends(_checked_who)]
+Who = Annotated[dict[str, Any], Depends(in_endpoint_thread(_who, precheck=_precheck))]
 
 
 def _turn() -> Iterator[str]:
