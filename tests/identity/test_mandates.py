@@ -282,3 +282,28 @@ def test_mandates_on_both_databases(database: Database) -> None:
         with pytest.raises(Forbidden):
             _authorise(session, holder, grantor)
     assert utcnow()  # the records were committed with the unit of work
+
+
+def test_the_registers_owners_are_read_once_per_session(seeded: Database) -> None:
+    """The acting-for page asks for three registry services and each mandate check for one or
+    two: the registers' owners are read once per session, not once per service; a register
+    nobody owns is refused as before."""
+    from sqlalchemy import event, text
+
+    from joinedup.identity import registry_service
+
+    statements: list[str] = []
+    with seeded.reading() as session:
+        event.listen(
+            session.connection(), "before_cursor_execute",
+            lambda *args: statements.append(str(args[2])),
+        )  # fmt: skip
+        person = registry_service(session, "person")
+        assert registry_service(session, "relations").rsplit("/", 1)[0] == person.rsplit("/", 1)[0]
+        assert registry_service(session, "representations").endswith("/representations")
+        assert len([s for s in statements if "registry" in s]) == 1
+    with seeded.unit_of_work() as session:
+        session.execute(text("DELETE FROM registry WHERE code = 'businesses'"))
+        with pytest.raises(NotFound):
+            registry_service(session, "representations")
+        session.rollback()

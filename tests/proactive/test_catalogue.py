@@ -190,3 +190,25 @@ def test_the_life_event_subsystem_default_is_the_demo_country_s() -> None:
     from joinedup.demo.exchange_setup import life_event_subsystem
 
     assert Settings().life_event_subsystem == life_event_subsystem()
+
+
+def test_services_read_together_are_those_read_one_by_one(seeded: Database) -> None:
+    """``get_catalogued_services`` (a person's entitlements page, the letters) answers what
+    ``get_catalogued_service`` answers for each code, leaves unknown codes out and keeps a
+    service withdrawn from the catalogue (its entitlements stay readable)."""
+    with seeded.unit_of_work() as session:
+        catalogue.catalogue_service(session, **_entry())
+        session.execute(
+            text("UPDATE catalogue_service SET active = false WHERE code = 'test-service'")
+        )
+    codes = ["child-benefit", "test-service", "no-such-service", "birth-grant", "child-benefit"]
+    with seeded.reading() as session:
+        together = catalogue.get_catalogued_services(session, codes=codes)
+        one_by_one = {
+            code: catalogue.get_catalogued_service(session, code=code)
+            for code in ("child-benefit", "test-service", "birth-grant")
+        }
+        assert catalogue.get_catalogued_services(session, codes=[]) == {}
+    assert together == one_by_one
+    assert together["test-service"].active is False
+    assert together["child-benefit"].life_events  # with their life events

@@ -21,7 +21,7 @@ def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
             "bench",
             "portal",
             "--users",
-            "3",
+            "6",
             "--persons",
             "200",
             "--seconds",
@@ -38,8 +38,12 @@ def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
     assert 0 < figures["p50_ms"] <= figures["p95_ms"]
     assert figures["errors"] == 0
     assert set(figures["pages"]) == {
-        "start", "my overview", "who used my data", "my messages", "consents"
+        "start", "my overview", "who used my data", "my entitlements", "my messages",
+        "acting for", "consents",
     }  # fmt: skip
+    # some users had a child: the entitlements and acting-for pages have something to show
+    assert figures["users"] == 6
+    assert figures["mothers"] >= 1
     for name, page in figures["pages"].items():  # each page answered, without an error
         assert page["errors"] == 0, (name, figures["pages"])
         assert page["pages_per_s"] > 0, (name, figures["pages"])

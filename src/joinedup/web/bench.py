@@ -9,10 +9,14 @@ connection per user, each sending its user's session cookie:
 
 - **reference**: the static landing page ``/`` (templates and middleware, no session, no
   database), measured in the same run with the same connections;
-- each **main page** on its own (start, my overview, who used my data, my messages,
-  consents), then all of them **mixed** (the headline figures). "My overview" reads every
-  register through the exchange, so each view writes its message-log and data-usage records
-  and a transparency-log batch before it answers.
+- each **main page** on its own (start, my overview, who used my data, my entitlements, my
+  messages, acting for, consents: the pages the portal's issue names), then all of them
+  **mixed** (the headline figures). "My overview" reads every register through the
+  exchange, and "acting for" the population and business registers (whom the person may act
+  for), so each view writes its message-log and data-usage records before it answers. A
+  third of the users (those of an age to) have had a child today, through civil
+  registration and the proactive services: they hold entitlements and letters deciding them,
+  and act for the child.
 
 Target: p95 at most 100 ms for the mixed main pages.
 """
@@ -25,7 +29,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +44,26 @@ from joinedup.core.benchserver import (
     stop_platform,
     uvicorn_command,
 )
-from joinedup.core.clock import utcnow
+from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.loadgen import LoadResult, build_request
+from joinedup.core.logging import configure_logging, is_configured
+from joinedup.demo.births import Birth, register_births
 
 #: The pages measured (path, name). Every one needs a signed-in person.
 MAIN_PAGES: tuple[tuple[str, str], ...] = (
     ("/portal", "start"),
     ("/portal/overview", "my overview"),
     ("/portal/data-usage", "who used my data"),
+    ("/portal/entitlements", "my entitlements"),
     ("/portal/messages", "my messages"),
+    ("/portal/acting-for", "acting for"),
     ("/portal/consents", "consents"),
 )
+#: Of the users who are women of 18 to 45, every this many has a child before the run: she
+#: sees entitlements, the letters deciding them and a child to act for.
+MOTHER_EVERY = 2
+ADULT, MOTHER_AGES = 18, (18, 45)
 TARGET_P95_MS = 100.0
 SESSION_COOKIE = "joinedup-session"  # the development name (no __Host- prefix on plain HTTP)
 
@@ -62,12 +74,19 @@ class PortalUser:
     token: str
 
 
-def _prepare(directory: Path, url: str, port: int, *, persons: int, users: int) -> list[PortalUser]:
-    """Migrate, seed, open a session per user and send each a letter."""
+def _prepare(
+    directory: Path, url: str, port: int, *, persons: int, users: int
+) -> tuple[list[PortalUser], int]:
+    """Migrate, seed, open a session per user (the first living adults) and send each a
+    letter; of the users who are women of 18 to 45, every :data:`MOTHER_EVERY`-th has a
+    child registered today, and the proactive services react (so she holds entitlements and
+    their letters, and acts for the child). Returns the users and how many had a child."""
     os.environ.update(platform_environment(directory, url, port=port))
     from joinedup.core.settings import get_settings
 
     get_settings.cache_clear()
+    if not is_configured():  # the reactions log; the report alone goes to stdout
+        configure_logging(get_settings())  # to standard error
     from joinedup import identity, notify
     from joinedup.demo.agencies import organisation
     from joinedup.demo.seed import seed_country
@@ -80,14 +99,14 @@ def _prepare(directory: Path, url: str, port: int, *, persons: int, users: int) 
         with database.reading() as session:
             rows = session.execute(
                 text(
-                    "SELECT personal_code FROM person WHERE date_of_death IS NULL "
-                    "ORDER BY id LIMIT :n"
+                    "SELECT personal_code, sex, birth_date FROM person "
+                    "WHERE date_of_death IS NULL AND birth_date <= :adult ORDER BY id LIMIT :n"
                 ),
-                {"n": users},
+                {"n": users, "adult": _years_before(today(), ADULT)},
             ).all()
         codes = [row[0] for row in rows]
         if len(codes) < users:
-            raise ValueError(f"the country has only {len(codes)} living persons for {users} users")
+            raise ValueError(f"the country has only {len(codes)} living adults for {users} users")
         sib = organisation("social-insurance")
         found = []
         with database.unit_of_work() as session:
@@ -122,9 +141,32 @@ def _prepare(directory: Path, url: str, port: int, *, persons: int, users: int) 
                 ],
                 actor="bench",
             )
-        return found
+        born = today()
+        # born at most 18 years ago, and less than 46 (not yet 46)
+        latest = _years_before(born, MOTHER_AGES[0])
+        earliest = _years_before(born, MOTHER_AGES[1] + 1)
+        women = [
+            code
+            for code, sex, birth_date in rows
+            if sex == "F" and earliest < _day(birth_date) <= latest
+        ]
+        mothers = women[::MOTHER_EVERY]
+        register_births(database, [Birth(parents=(code,), born=born) for code in mothers])
+        return found, len(mothers)
     finally:
         database.dispose()
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (29 February: the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _start(directory: Path, url: str, port: int, processes: int) -> subprocess.Popen[bytes]:
@@ -184,7 +226,7 @@ def run(
         quiet = logging.root.manager.disable
         logging.disable(logging.INFO)  # the migrations' and the seed's lines are not figures
         try:
-            portal_users = _prepare(directory, url, port, persons=persons, users=users)
+            portal_users, mothers = _prepare(directory, url, port, persons=persons, users=users)
         finally:
             logging.disable(quiet)
         server = _start(directory, url, port, processes)
@@ -230,6 +272,8 @@ def run(
             for label, result in pages.items()
         },
         "mixed_by_page": in_mix,
+        "users": users,
+        "mothers": mothers,
     }
     rows: list[Sequence[Any]] = [
         ["page", "pages/s", "p50 ms", "p95 ms", "errors", "p95 / target", "p95 / reference"],
@@ -238,13 +282,14 @@ def run(
         _row("main pages mixed", mixed, reference),
     ]
     notes = [
-        f"{users} signed-in users, one keep-alive connection each; {persons:,} persons, "
+        f"{users} signed-in users (adults; {mothers} had a child today, so hold entitlements "
+        f"and act for the child), one keep-alive connection each; {persons:,} persons, "
         f"SQLite (WAL), {processes} uvicorn processes (uvloop, httptools) sharing the "
         "connections evenly, "
         f"{seconds:g} s measured per row after a warm-up, on {os.cpu_count()} cores shared with "
         "the load generator.",
-        "My overview reads 7 registers through the exchange per view: each read is signed, "
-        "logged and transparency-logged before the page is answered.",
+        "My overview reads 7 registers through the exchange per view, acting for 2 or more: "
+        "each read is signed, logged and transparency-logged before the page is answered.",
         "In the mixed run, p95 by page: "
         + ", ".join(f"{label} {v['p95_ms']:.0f} ms" for label, v in in_mix.items())
         + ".",

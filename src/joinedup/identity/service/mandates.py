@@ -22,7 +22,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Date, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import Forbidden, NotFound, ValidationFailed
@@ -37,7 +37,7 @@ from joinedup.identity.schemas import (
     MandateOptions,
     PowerOfAttorneyRecord,
 )
-from joinedup.registries import get_registry, is_valid_business_code, is_valid_personal_code
+from joinedup.registries import is_valid_business_code, is_valid_personal_code, registry_owners
 
 #: The purpose of every registry read made to establish a mandate.
 MANDATE_PURPOSE = "mandate-check"
@@ -47,14 +47,24 @@ _ACTION = re.compile(r"^(service|data):[a-z0-9][a-z0-9-]{0,63}$")
 _FORBIDDEN = "You have no mandate to act for this person or business."
 
 
+#: Where a session keeps the registers' owners it read (``Session.info``).
+_OWNERS_READ = "joinedup.identity.registry_owners"
+
+
 def registry_service(session: Session, code: str) -> str:
     """``CLASS/MEMBER/SUBSYSTEM/SERVICE`` of the registry service ``code`` (its registry's
-    owner publishes it)."""
-    registry = get_registry(session, code=REGISTRY_SERVICES[code].registry)
-    return (
-        f"{registry.owner_member_class}/{registry.owner_member_code}/"
-        f"{registry.owner_subsystem_code}/{code}"
-    )
+    owner publishes it). The owners are read once per session (a page, a batch of events):
+    the acting-for page asks for three services, each check of a mandate for one or two, and
+    looked up one at a time they cost more than the reads themselves. ``NotFound`` when the
+    registry has no owner registered."""
+    owners = session.info.get(_OWNERS_READ)
+    if owners is None:
+        owners = session.info[_OWNERS_READ] = registry_owners(session)
+    registry = REGISTRY_SERVICES[code].registry
+    if registry not in owners:
+        raise NotFound(f"registry {registry} has no owner registered")
+    member_class, member_code, subsystem = owners[registry]
+    return f"{member_class}/{member_code}/{subsystem}/{code}"
 
 
 def check_action(action: str) -> str:
@@ -167,7 +177,7 @@ def businesses_represented(
     return list(found.values())
 
 
-def _valid_on(on: date) -> Any:
+def _valid_on(on: Any) -> Any:
     return (
         PowerOfAttorney.revoked_at.is_(None),
         PowerOfAttorney.valid_from <= on,
@@ -190,13 +200,21 @@ def _attorney_mandate(row: PowerOfAttorney) -> Mandate:
     )
 
 
+#: Built once (the acting-for page and every recheck of a mandate ask): the powers of
+#: attorney a grantee holds on a day.
+_POWERS_RECEIVED = (
+    select(PowerOfAttorney)
+    .where(
+        PowerOfAttorney.grantee_code == bindparam("grantee_code"),
+        *_valid_on(bindparam("on", type_=Date)),
+    )
+    .order_by(PowerOfAttorney.grantor_name, PowerOfAttorney.id)
+)
+
+
 def powers_received_on(session: Session, *, grantee_code: str, on: date) -> list[Mandate]:
     """The powers of attorney the grantee holds on ``on``, each a mandate."""
-    rows = session.scalars(
-        select(PowerOfAttorney)
-        .where(PowerOfAttorney.grantee_code == grantee_code, *_valid_on(on))
-        .order_by(PowerOfAttorney.grantor_name, PowerOfAttorney.id)
-    )
+    rows = session.scalars(_POWERS_RECEIVED, {"grantee_code": grantee_code, "on": on})
     return [_attorney_mandate(row) for row in rows]
 
 

@@ -23,7 +23,6 @@ from sqlalchemy.sql.dml import ReturningInsert
 from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
-from joinedup.core.errors import NotFound
 from joinedup.core.events import Event, emit_many
 from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
@@ -85,13 +84,7 @@ def respond_by(row: Entitlement, service: CatalogueService | None) -> date | Non
 def catalogued_services(session: Session, codes: Sequence[str]) -> dict[str, CatalogueService]:
     """The catalogued services of ``codes``; a code withdrawn from the catalogue since is left
     out (its entitlements stay readable)."""
-    found = {}
-    for code in dict.fromkeys(codes):
-        try:
-            found[code] = catalogue.get_catalogued_service(session, code=code)
-        except NotFound:
-            continue
-    return found
+    return catalogue.get_catalogued_services(session, codes=codes)
 
 
 def status_for(service: CatalogueService) -> EntitlementStatus:

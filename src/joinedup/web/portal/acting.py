@@ -12,15 +12,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from joinedup import identity
 from joinedup.core.clock import today, utcnow
 from joinedup.core.errors import Forbidden
-from joinedup.exchange import exchange_client
+from joinedup.exchange import ExchangeClient, exchange_client
 from joinedup.web.auth import Citizen, CitizenContext, require_citizen
 from joinedup.web.csrf import csrf_protect
 from joinedup.web.deps import WriteSession
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.recorded_reads import recorded_reads
 from joinedup.web.templating import render
 
 router = APIRouter(
@@ -32,22 +34,35 @@ router = APIRouter(
 )
 
 
-def _options(session: WriteSession, citizen: CitizenContext) -> identity.MandateOptions:
+def _mandate_options(
+    session: Session, calls: ExchangeClient, citizen: CitizenContext
+) -> identity.MandateOptions:
     principal = citizen.principal
-    with exchange_client(session, client=citizen.portal, user_id=principal.personal_code) as calls:
-        return identity.mandate_options(
-            session,
-            calls,
-            actor_code=principal.personal_code,
-            actor_name=principal.display_name,
-            on=today(),
-            current=citizen.subject_code,
-        )
+    return identity.mandate_options(
+        session,
+        calls,
+        actor_code=principal.personal_code,
+        actor_name=principal.display_name,
+        on=today(),
+        current=citizen.subject_code,
+    )
+
+
+def _options(session: WriteSession, citizen: CitizenContext) -> identity.MandateOptions:
+    with exchange_client(session, client=citizen.portal, user_id=citizen.actor_code) as calls:
+        return _mandate_options(session, calls, citizen)
 
 
 @router.get("/acting-for")
-def acting_for_page(request: Request, citizen: Citizen, session: WriteSession) -> HTMLResponse:
-    return render(request, "portal/acting_for.html", {"options": _options(session, citizen)})
+def acting_for_page(request: Request, citizen: Citizen) -> HTMLResponse:
+    """The choices read in a read-only transaction; the reads' records committed with the
+    process's group commit before the page is shown (:mod:`joinedup.web.recorded_reads`)."""
+    with recorded_reads(request, client=citizen.portal, user_id=citizen.actor_code) as (
+        session,
+        calls,
+    ):
+        options = _mandate_options(session, calls, citizen)
+    return render(request, "portal/acting_for.html", {"options": options})
 
 
 @router.post("/acting-for")

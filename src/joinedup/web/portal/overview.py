@@ -18,22 +18,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import Forbidden, NotFound
-from joinedup.core.http import get_database
-from joinedup.core.keys import SigningKey, load_log_signing_key
-from joinedup.core.settings import get_settings
-from joinedup.exchange import (
-    ExchangeClient,
-    LocalCallRefused,
-    Recorder,
-    local_client_identity,
-    member_names,
-    recorder_of,
-)
+from joinedup.exchange import ExchangeClient, LocalCallRefused, member_names
 from joinedup.registries import registry_owners
 from joinedup.web.auth import Citizen, CitizenContext
 from joinedup.web.csrf import csrf_protect
-from joinedup.web.deps import read_session
 from joinedup.web.endpoint_thread import PageRoute
+from joinedup.web.recorded_reads import recorded_reads
 from joinedup.web.templating import render
 
 router = APIRouter(
@@ -141,39 +131,15 @@ def read_overview(
     return sections
 
 
-def _log_signer(request: Request, recorder: Recorder | None) -> SigningKey:
-    """The log key the reads are signed with: the one the process's group-commit writer
-    loaded when the application started on the process's settings (not the key file read
-    again for every view); else, as for an application made with settings of its own, the
-    configured key."""
-    settings = get_settings()
-    if recorder is not None and recorder.running and request.app.state.settings is settings:
-        return recorder.signer
-    return load_log_signing_key(settings)
-
-
 @router.get("/overview")
 def overview(request: Request, citizen: Citizen) -> HTMLResponse:
-    """Reads in a read-only transaction, ended before the reads' records are committed; they
-    are committed before the page is shown (SQLite's write lock is never held for the seven
-    reads, nor a read snapshot for the wait)."""
-    recorder = recorder_of(request.app)
-    database = get_database(request)
-    # the read transaction ends (the session closes) before the wait for the records: a
-    # snapshot held meanwhile kept SQLite's write-ahead log from ever starting over under
-    # steady load (it grew by 15 MB a second under ``bench portal``, every read searching more
-    # of it)
-    with read_session(request) as session:
-        calls = ExchangeClient(
-            session=session,
-            client=local_client_identity(session, client=citizen.portal),
-            log_signer=_log_signer(request, recorder),
-            user_id=citizen.actor_code,
-            represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
-            key_database=database,
-        )
+    """Reads in a read-only transaction; the reads' records are committed with the process's
+    group commit before the page is shown (:mod:`joinedup.web.recorded_reads`)."""
+    with recorded_reads(
+        request,
+        client=citizen.portal,
+        user_id=citizen.actor_code,
+        represented_party=None if citizen.acting_for.is_self else citizen.subject_code,
+    ) as (session, calls):
         sections = read_overview(session, citizen, calls)
-    # the reads' records go with every other request's in the process's group commit (one
-    # write transaction and one signed tree head per batch, not per page view)
-    calls.commit_records(database, recorder=recorder)
     return render(request, "portal/overview.html", {"sections": sections})
