@@ -21,7 +21,7 @@ from joinedup.core.pagination import PageRequest
 from joinedup.proactive import Decision, EntitlementStatus
 from joinedup.web.auth import Citizen
 from joinedup.web.csrf import csrf_protect
-from joinedup.web.deps import ReadSession, WriteSession
+from joinedup.web.deps import WriteSession, read_session
 from joinedup.web.endpoint_thread import PageRoute
 from joinedup.web.templating import render
 
@@ -53,13 +53,16 @@ TASKS = dict(DONE.values())
 def entitlements(
     request: Request,
     citizen: Citizen,
-    session: ReadSession,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    citizen.authorise(session, "data:entitlements")
-    page = proactive.list_entitlements(
-        session, person_code=citizen.subject_code, page=PageRequest(cursor=cursor, limit=PAGE)
-    )
+    # the session opened in the page's own thread (:func:`~joinedup.web.deps.read_session`)
+    with read_session(request) as session:
+        citizen.authorise(session, "data:entitlements")
+        page = proactive.list_entitlements(
+            session,
+            person_code=citizen.subject_code,
+            page=PageRequest(cursor=cursor, limit=PAGE),
+        )
     groups = [(name, [e for e in page.items if e.status in statuses]) for name, statuses in GROUPS]
     return render(
         request,
@@ -77,14 +80,14 @@ def entitlement(
     request: Request,
     entitlement_id: str,
     citizen: Citizen,
-    session: ReadSession,
     done: Annotated[str | None, Query(max_length=20)] = None,
     feedback: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    citizen.authorise(session, "data:entitlements")
-    detail = proactive.get_entitlement(
-        session, entitlement_id=entitlement_id[:64], person_code=citizen.subject_code
-    )
+    with read_session(request) as session:
+        citizen.authorise(session, "data:entitlements")
+        detail = proactive.get_entitlement(
+            session, entitlement_id=entitlement_id[:64], person_code=citizen.subject_code
+        )
     return render(
         request,
         "portal/entitlement.html",
