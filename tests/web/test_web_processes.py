@@ -321,3 +321,46 @@ def test_sigterm_stops_every_process() -> None:
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
+
+
+def test_closings_the_channel_has_no_room_for_are_told_later() -> None:
+    """A process whose channel to the supervisor is full (the supervisor busy dealing) tells
+    of the connections that closed meanwhile when there is room — not one is lost, or the
+    supervisor would count the process busier than it is for as long as it runs."""
+    import asyncio
+
+    import uvicorn
+
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    mine.setblocking(False)
+    filler = 0
+    while True:  # the supervisor has not read for a while
+        try:
+            filler += mine.send(b"x" * 65536)
+        except BlockingIOError:
+            break
+    server = processes._handed_server_class()(uvicorn.Config(app=lambda *a: None), mine)
+
+    async def close_three_then_read() -> bytes:
+        for _ in range(3):
+            server._closed()
+        assert server.untold == 3  # nothing could be sent
+        received = bytearray()
+        theirs.setblocking(False)
+        deadline = time.monotonic() + 5
+        while received.count(processes.CLOSED) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # the loop sends when there is room
+            try:
+                received += theirs.recv(1 << 20)
+            except BlockingIOError:
+                continue
+        return bytes(received)
+
+    try:
+        received = asyncio.run(close_three_then_read())
+    finally:
+        mine.close()
+        theirs.close()
+    assert received.count(processes.CLOSED) == 3
+    assert len(received) == filler + 3  # after everything sent before, in order
+    assert server.untold == 0

@@ -331,6 +331,9 @@ def _handed_server_class() -> type[Any]:
             super().__init__(config)
             self.channel = channel
             self.connecting: set[asyncio.Task[None]] = set()
+            #: Closings not yet told (the channel was full): told when it has room, so the
+            #: supervisor's count of this process's connections never drifts.
+            self.untold = 0
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=[])
@@ -402,8 +405,27 @@ def _handed_server_class() -> type[Any]:
             return make
 
         def _closed(self) -> None:
-            with contextlib.suppress(OSError):  # the supervisor has gone
-                self.channel.send(CLOSED)
+            self.untold += 1
+            if self.untold == 1:  # (else already waiting for room)
+                self._tell()
+
+        def _tell(self) -> None:
+            """Tell the supervisor of every closing not yet told; what the channel has no
+            room for is told when it has (the loop watches it for room meanwhile)."""
+            fileno = self.channel.fileno()
+            try:
+                sent = self.channel.send(CLOSED * self.untold)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:  # the supervisor has gone: nobody to tell
+                self.untold = 0
+                return
+            self.untold -= sent
+            loop = asyncio.get_running_loop()
+            if self.untold:
+                loop.add_writer(fileno, self._tell)
+            else:
+                loop.remove_writer(fileno)
 
     return HandedServer
 
