@@ -334,6 +334,7 @@ def _handed_server_class() -> type[Any]:
             #: Closings not yet told (the channel was full): told when it has room, so the
             #: supervisor's count of this process's connections never drifts.
             self.untold = 0
+            self.watching = False  # the loop watches the channel for room
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=[])
@@ -412,20 +413,20 @@ def _handed_server_class() -> type[Any]:
         def _tell(self) -> None:
             """Tell the supervisor of every closing not yet told; what the channel has no
             room for is told when it has (the loop watches it for room meanwhile)."""
-            fileno = self.channel.fileno()
             try:
                 sent = self.channel.send(CLOSED * self.untold)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:  # the supervisor has gone: nobody to tell
-                self.untold = 0
-                return
+                sent = self.untold
             self.untold -= sent
-            loop = asyncio.get_running_loop()
-            if self.untold:
-                loop.add_writer(fileno, self._tell)
-            else:
-                loop.remove_writer(fileno)
+            watching, self.watching = self.watching, bool(self.untold)
+            if watching != self.watching:
+                loop = asyncio.get_running_loop()
+                if self.watching:
+                    loop.add_writer(self.channel.fileno(), self._tell)
+                else:
+                    loop.remove_writer(self.channel.fileno())
 
     return HandedServer
 
