@@ -226,6 +226,10 @@ class AgencyStore:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        # this process's writers take turns here: waiting in SQLite's busy handler (sleeps of
+        # up to 100 ms while the lock may already be free) held a death's notices to the
+        # agencies for whole seconds when several arrived together
+        self._writing = threading.Lock()
         if not path.exists():
             self._create()
 
@@ -276,7 +280,7 @@ class AgencyStore:
 
     def set_failing(self, system: str, failing: bool) -> None:
         """Make ``system`` answer every notice with 503 (or stop doing so)."""
-        with self._connect() as db:
+        with self._writing, self._connect() as db:
             if failing:
                 db.execute("INSERT OR IGNORE INTO failing (system) VALUES (?)", (system,))
             else:
@@ -286,7 +290,7 @@ class AgencyStore:
         self, system: AgencySystem, *, message_id: str, notice: Notice
     ) -> tuple[int, Decision, bool]:
         """(status, answer, replayed): act on a new message id once, answer a repeat."""
-        with self._connect() as db:
+        with self._writing, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
