@@ -42,7 +42,6 @@ def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
         "acting for", "consents",
     }  # fmt: skip
     # some users had a child: the entitlements and acting-for pages have something to show
-    assert figures["users"] == 6
     assert figures["mothers"] >= 1
     for name, page in figures["pages"].items():  # each page answered, without an error
         assert page["errors"] == 0, (name, figures["pages"])

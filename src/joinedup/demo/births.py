@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
@@ -54,6 +54,7 @@ def register_births(database: Database, births: Sequence[Birth]) -> list[str]:
                 session, client=f"GOV/{population.member_code}/civil-registration"
             ) as calls,
         ):
+            before = session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0)))
             answer = calls.write(
                 f"GOV/{population.member_code}/population/record-birth",
                 purpose="civil-registration",
@@ -67,15 +68,18 @@ def register_births(database: Database, births: Sequence[Birth]) -> list[str]:
                     "parents": list(birth.parents),
                 },
             )
+            if answer.replayed:  # (a fresh reference each time: never)
+                raise RuntimeError("the birth was registered before: it caused no event")
             children.append(str(answer.body["personalCode"]))
-            event_ids.append(
-                session.scalars(
-                    select(OutboxEvent.event_id)
-                    .where(OutboxEvent.name == BIRTH_REGISTERED)
-                    .order_by(OutboxEvent.id.desc())
-                    .limit(1)
-                ).one()
-            )
+            # the event this birth emitted in this transaction: the one about its child
+            child = int(answer.body["personRef"])
+            found = session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.name == BIRTH_REGISTERED, OutboxEvent.id > before
+                )
+            ).all()
+            (event_id,) = [e.event_id for e in found if int(e.payload["person_id"]) == child]
+            event_ids.append(event_id)
     with database.reading() as session:
         rows = session.scalars(
             select(OutboxEvent).where(OutboxEvent.event_id.in_(event_ids)).order_by(OutboxEvent.id)

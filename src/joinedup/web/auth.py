@@ -54,7 +54,7 @@ from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, Forbidden, Unauthenticated
 from joinedup.core.settings import Settings
-from joinedup.exchange import ExchangeClient, exchange_client
+from joinedup.exchange import ExchangeClient, LocalCallRefused, exchange_client
 from joinedup.identity import (
     LevelOfAssurance,
     Mandate,
@@ -63,6 +63,7 @@ from joinedup.identity import (
     StaffRoleName,
 )
 from joinedup.web.endpoint_thread import in_endpoint_thread
+from joinedup.web.recorded_reads import recorded_reads
 
 #: Derived mandates (parent, representative) are re-read from the registries this often.
 MANDATE_RECHECK = timedelta(minutes=15)
@@ -308,25 +309,30 @@ def _acting_for(
 
 
 def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | None:
-    """Confirm a parent's or representative's mandate through the exchange (recorded)."""
+    """Confirm a parent's or representative's mandate through the exchange. The registers
+    are read as :mod:`joinedup.web.recorded_reads` reads (a read-only transaction, the reads
+    on record whatever comes of them); the confirmation is written in a short transaction of
+    its own. None when it is not confirmed — nor when the registers cannot be read for it
+    (the portal refused a read): the person then acts for themselves, not on a mandate
+    nobody could check."""
     settings = settings_of(request)
+    try:
+        with recorded_reads(
+            request, client=portal_subsystem(settings), user_id=principal.personal_code
+        ) as (session, calls):
+            options = identity.mandate_options(
+                session,
+                calls,
+                actor_code=principal.personal_code,
+                actor_name=principal.display_name,
+                on=today(),
+            )
+    except (Forbidden, LocalCallRefused):
+        return None
+    mandate = options.find(subject)
+    if mandate is None or mandate.is_self:
+        return None
     with _database(request).unit_of_work() as session:
-        try:
-            with exchange_client(
-                session, client=portal_subsystem(settings), user_id=principal.personal_code
-            ) as calls:
-                options = identity.mandate_options(
-                    session,
-                    calls,
-                    actor_code=principal.personal_code,
-                    actor_name=principal.display_name,
-                    on=today(),
-                )
-        except Forbidden:
-            return None
-        mandate = options.find(subject)
-        if mandate is None or mandate.is_self:
-            return None
         identity.set_acting_for(
             session,
             session_id=principal.session_id,
@@ -335,7 +341,7 @@ def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | 
             kind=str(mandate.kind),
             checked_at=utcnow(),
         )
-        return mandate
+    return mandate
 
 
 def signed_in(request: Request) -> tuple[Principal, ActingFor] | None:

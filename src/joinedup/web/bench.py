@@ -13,10 +13,10 @@ connection per user, each sending its user's session cookie:
   messages, acting for, consents: the pages the portal's issue names), then all of them
   **mixed** (the headline figures). "My overview" reads every register through the
   exchange, and "acting for" the population and business registers (whom the person may act
-  for), so each view writes its message-log and data-usage records before it answers. A
-  third of the users (those of an age to) have had a child today, through civil
-  registration and the proactive services: they hold entitlements and letters deciding them,
-  and act for the child.
+  for), so each view writes its message-log and data-usage records before it answers. The
+  users are adults; of those who are women of 18 to 45, every second has had a child today,
+  through civil registration and the proactive services: she holds entitlements and the
+  letters deciding them, and acts for the child.
 
 Target: p95 at most 100 ms for the mixed main pages.
 """
@@ -102,7 +102,7 @@ def _prepare(
                     "SELECT personal_code, sex, birth_date FROM person "
                     "WHERE date_of_death IS NULL AND birth_date <= :adult ORDER BY id LIMIT :n"
                 ),
-                {"n": users, "adult": _years_before(today(), ADULT)},
+                {"n": users, "adult": _years_before(today(), ADULT).isoformat()},
             ).all()
         codes = [row[0] for row in rows]
         if len(codes) < users:

@@ -346,7 +346,9 @@ def _handed_server_class() -> type[Any]:
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             with contextlib.suppress(ValueError, OSError):
-                asyncio.get_running_loop().remove_reader(self.channel.fileno())
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(self.channel.fileno())
+                loop.remove_writer(self.channel.fileno())
             await super().shutdown(sockets)
 
         def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -407,12 +409,13 @@ def _handed_server_class() -> type[Any]:
 
         def _closed(self) -> None:
             self.untold += 1
-            if self.untold == 1:  # (else already waiting for room)
+            if not self.watching:  # (else the loop tells when the channel has room)
                 self._tell()
 
         def _tell(self) -> None:
             """Tell the supervisor of every closing not yet told; what the channel has no
-            room for is told when it has (the loop watches it for room meanwhile)."""
+            room for is told when it has (the loop watches it for room meanwhile). Always
+            on the loop's thread: closings are reported by its callbacks."""
             try:
                 sent = self.channel.send(CLOSED * self.untold)
             except (BlockingIOError, InterruptedError):
@@ -420,13 +423,14 @@ def _handed_server_class() -> type[Any]:
             except OSError:  # the supervisor has gone: nobody to tell
                 sent = self.untold
             self.untold -= sent
-            watching, self.watching = self.watching, bool(self.untold)
-            if watching != self.watching:
+            wanted = bool(self.untold)
+            if wanted != self.watching:
                 loop = asyncio.get_running_loop()
-                if self.watching:
+                if wanted:
                     loop.add_writer(self.channel.fileno(), self._tell)
                 else:
                     loop.remove_writer(self.channel.fileno())
+                self.watching = wanted  # (only once the loop does as said)
 
     return HandedServer
 

@@ -13,8 +13,10 @@ of its reads and its rendering, and signed a tree head of its own. Here:
   Recorder`), with every other request's, in one write transaction and one signed tree head
   per batch, signed with the log key it loaded when the application started;
 - the page waits until they are **committed** before it answers: nobody is shown data whose
-  use is not on record (a read refused, e.g. for want of a mandate or consent, is on record
-  too). When the block raises, nothing is committed and the error propagates.
+  use is not on record, and a read refused (for want of a right, a mandate or consent) is on
+  record too. When the block raises — a refusal the page does not handle, say — what it read
+  until then and the refusal are committed all the same, then the error propagates (an error
+  committing them as well is raised in its place, the block's as its context).
 
 Without a running recorder (an application made with settings of its own, a test without the
 exchange's lifespan) the records are written in a write transaction of their own.
@@ -59,14 +61,18 @@ def recorded_reads(
     module docstring)."""
     recorder = recorder_of(request.app)
     database = get_database(request)
-    with read_session(request) as session:
-        calls = ExchangeClient(
-            session=session,
-            client=local_client_identity(session, client=client),
-            log_signer=log_signer(request, recorder),
-            user_id=user_id,
-            represented_party=represented_party,
-            key_database=database,
-        )
-        yield session, calls
-    calls.commit_records(database, recorder=recorder)
+    calls: ExchangeClient | None = None
+    try:
+        with read_session(request) as session:
+            calls = ExchangeClient(
+                session=session,
+                client=local_client_identity(session, client=client),
+                log_signer=log_signer(request, recorder),
+                user_id=user_id,
+                represented_party=represented_party,
+                key_database=database,
+            )
+            yield session, calls
+    finally:
+        if calls is not None:  # (the session closed first: no snapshot held meanwhile)
+            calls.commit_records(database, recorder=recorder)

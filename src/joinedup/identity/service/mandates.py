@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from joinedup.core.db import transaction_memo
 from joinedup.core.errors import Forbidden, NotFound, ValidationFailed
 from joinedup.exchange import REGISTRY_SERVICES, ExchangeClient, LocalCallRefused
 from joinedup.identity.models import PowerOfAttorney
@@ -47,19 +48,20 @@ _ACTION = re.compile(r"^(service|data):[a-z0-9][a-z0-9-]{0,63}$")
 _FORBIDDEN = "You have no mandate to act for this person or business."
 
 
-#: Where a session keeps the registers' owners it read (``Session.info``).
+#: Where a transaction keeps the registers' owners it read (:func:`transaction_memo`).
 _OWNERS_READ = "joinedup.identity.registry_owners"
 
 
 def registry_service(session: Session, code: str) -> str:
     """``CLASS/MEMBER/SUBSYSTEM/SERVICE`` of the registry service ``code`` (its registry's
-    owner publishes it). The owners are read once per session (a page, a batch of events):
-    the acting-for page asks for three services, each check of a mandate for one or two, and
-    looked up one at a time they cost more than the reads themselves. ``NotFound`` when the
-    registry has no owner registered."""
-    owners = session.info.get(_OWNERS_READ)
+    owner publishes it). The owners are read once per transaction (a page, a batch of
+    events): the acting-for page asks for three services, each check of a mandate for one or
+    two, and looked up one at a time they cost more than the reads themselves. ``NotFound``
+    when the registry has no owner registered."""
+    memo = transaction_memo(session, _OWNERS_READ)
+    owners = memo.get(None)
     if owners is None:
-        owners = session.info[_OWNERS_READ] = registry_owners(session)
+        owners = memo[None] = registry_owners(session)
     registry = REGISTRY_SERVICES[code].registry
     if registry not in owners:
         raise NotFound(f"registry {registry} has no owner registered")

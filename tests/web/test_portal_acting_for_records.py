@@ -1,0 +1,162 @@
+"""The acting-for switcher's reads of the registers are on record whatever comes of them: the
+page reads in a read-only transaction and its records go with the web process's group commit,
+committed before the page is answered; a read refused, a choice refused and a mandate the
+registers cannot confirm leave the reads made on record (and nobody acts on a mandate nobody
+could check)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from identity_support import csrf_of, load_world, minor_children, sign_in
+from sqlalchemy import func, select, update
+
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+from joinedup.exchange.records import DataUsageRecord, MessageLogRecord
+from joinedup.identity.models import WebSession
+
+PURPOSE = "mandate-check"
+
+
+def _reads(database: Database, user: str) -> int:
+    with database.reading() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(DataUsageRecord)
+                .where(DataUsageRecord.purpose == PURPOSE, DataUsageRecord.user_id == user)
+            )
+            or 0
+        )
+
+
+def _refusals(database: Database, user: str) -> int:
+    with database.reading() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(MessageLogRecord)
+                .where(
+                    MessageLogRecord.purpose == PURPOSE,
+                    MessageLogRecord.user_id == user,
+                    MessageLogRecord.error_type.is_not(None),
+                )
+            )
+            or 0
+        )
+
+
+@pytest.fixture
+def refused_service(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Registry service codes whose mandate-check reads the exchange refuses (an unknown
+    service of the register's owner, as when the portal has lost its right)."""
+    import joinedup.identity.service.mandates as mandates
+
+    refused: list[str] = []
+    found = mandates.registry_service
+
+    def refusing(session: object, code: str) -> str:
+        name = found(session, code)  # type: ignore[arg-type]
+        return f"{name.rsplit('/', 1)[0]}/no-{code}" if code in refused else name
+
+    monkeypatch.setattr(mandates, "registry_service", refusing)
+    return refused
+
+
+def test_the_switcher_s_reads_are_committed_with_the_group_commit_before_the_page(
+    web: TestClient, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from joinedup.core.keys import load_log_signing_key
+    from joinedup.core.settings import get_settings
+    from joinedup.exchange import ExchangeClient, recorder_of
+
+    recorder = recorder_of(web.app)
+    assert recorder is not None
+    assert recorder.running
+    # the seeded log is signed with the process's key: the recorder takes the page's records
+    # only when it signs with the same one (see the overview's test)
+    app_key, recorder.signer = recorder.signer, load_log_signing_key(get_settings())
+    in_transaction: list[bool] = []
+    commit_records = ExchangeClient.commit_records
+
+    def watched(self: ExchangeClient, *args: object, **kwargs: object) -> None:
+        in_transaction.append(self.session.in_transaction())
+        commit_records(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExchangeClient, "commit_records", watched)
+    try:
+        parent = load_world(seeded).one("parent-of-minor")
+        (child, *_) = minor_children(seeded, parent.personal_code)
+        sign_in(web, parent)
+        before, taken = _reads(seeded, parent.personal_code), recorder.recordings
+        page = web.get("/portal/acting-for")
+        assert page.status_code == 200
+        assert child in page.text
+        read = _reads(seeded, parent.personal_code) - before
+        assert read >= 2  # the parent's relations, the child's facts
+        assert recorder.recordings - taken >= 2  # through the recorder
+        assert in_transaction == [False]  # the read snapshot ended before the wait
+    finally:
+        recorder.signer = app_key
+
+
+def test_a_refused_read_leaves_what_was_read_before_it_on_record(
+    web: TestClient, seeded: Database, refused_service: list[str]
+) -> None:
+    parent = load_world(seeded).one("parent-of-minor")
+    sign_in(web, parent)
+    refused_service.append("representations")  # read after the children
+    before = _reads(seeded, parent.personal_code), _refusals(seeded, parent.personal_code)
+    page = web.get("/portal/acting-for")
+    assert page.status_code == 403
+    assert _reads(seeded, parent.personal_code) > before[0]  # the children's reads
+    assert _refusals(seeded, parent.personal_code) == before[1] + 1  # and the refusal
+
+
+def test_a_refused_choice_leaves_its_reads_on_record(web: TestClient, seeded: Database) -> None:
+    world = load_world(seeded)
+    parent, stranger = world.one("parent-of-minor"), world.one("young-adult")
+    sign_in(web, parent)
+    before = _reads(seeded, parent.personal_code)
+    answer = web.post(
+        "/portal/acting-for",
+        data={"csrf_token": csrf_of(web), "subject": stranger.personal_code},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert _reads(seeded, parent.personal_code) > before  # someone trying codes is on record
+
+
+def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
+    web: TestClient, seeded: Database, refused_service: list[str]
+) -> None:
+    """Due for its daily confirmation, a parent's mandate whose registers the portal cannot
+    read: the parent acts for themselves again (told so), every page works, not a 403."""
+    parent = load_world(seeded).one("parent-of-minor")
+    (child, *_) = minor_children(seeded, parent.personal_code)
+    sign_in(web, parent)
+    switched = web.post(
+        "/portal/acting-for",
+        data={"csrf_token": csrf_of(web), "subject": child},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    with seeded.unit_of_work() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.acting_for == child)
+            .values(acting_checked_at=utcnow() - timedelta(days=2))
+        )
+    refused_service.append("relations")
+    page = web.get("/portal")
+    assert page.status_code == 200
+    assert "The mandate you were acting on has ended" in page.text
+    assert web.get("/portal/messages").status_code == 200
+    with seeded.reading() as session:
+        assert (
+            session.scalar(select(WebSession.acting_for).where(WebSession.acting_for == child))
+            is None
+        )
