@@ -140,13 +140,7 @@ def take_in(database: Database, consumer_name: str, event_name: str) -> int:
     consumer = registry.get(consumer_name)
     with database.reading() as session:
         events = [
-            Delivered(
-                event_id=row.event_id,
-                name=row.name,
-                payload=row.payload,
-                occurred_at=row.occurred_at,
-                stream_seq=row.id,
-            )
+            Delivered.of(row, stream_seq=row.id)
             for row in session.scalars(
                 select(OutboxEvent).where(OutboxEvent.name == event_name).order_by(OutboxEvent.id)
             )

@@ -488,13 +488,7 @@ def replay_dead_letter(
     row = session.scalars(select(OutboxEvent).where(OutboxEvent.event_id == dead.event_id)).first()
     if row is None:
         raise NotFound(f"the event of dead letter {dead_letter_id} is no longer in the outbox")
-    event = Delivered(
-        event_id=row.event_id,
-        name=row.name,
-        payload=row.payload,
-        occurred_at=row.occurred_at,
-        stream_seq=row.stream_seq or 0,
-    )
+    event = Delivered.of(row, stream_seq=row.stream_seq or 0)
     with session.begin_nested():
         applied = _apply(session, target, event)
     dead.replayed_at = utcnow()

@@ -106,6 +106,18 @@ class Delivered:
     occurred_at: datetime
     stream_seq: int
 
+    @classmethod
+    def of(cls, row: Any, *, stream_seq: int) -> Delivered:
+        """An outbox row (anything with its ``event_id``, ``name``, ``payload`` and
+        ``occurred_at``) delivered as the ``stream_seq``-th event."""
+        return cls(
+            event_id=row.event_id,
+            name=row.name,
+            payload=row.payload,
+            occurred_at=row.occurred_at,
+            stream_seq=stream_seq,
+        )
+
     def to_json(self) -> bytes:
         return json.dumps(
             {

@@ -114,13 +114,7 @@ class Relay:
                 return 0
             head = session.scalar(select(func.max(OutboxEvent.stream_seq))) or 0
             events = [
-                Delivered(
-                    event_id=row.event_id,
-                    name=row.name,
-                    payload=row.payload,
-                    occurred_at=row.occurred_at,
-                    stream_seq=head + offset,
-                )
+                Delivered.of(row, stream_seq=head + offset)
                 for offset, row in enumerate(rows, start=1)
             ]
             self._publish(loop, events)

@@ -84,16 +84,7 @@ def register_births(database: Database, births: Sequence[Birth]) -> list[str]:
         rows = session.scalars(
             select(OutboxEvent).where(OutboxEvent.event_id.in_(event_ids)).order_by(OutboxEvent.id)
         ).all()
-        events = [
-            Delivered(
-                event_id=row.event_id,
-                name=row.name,
-                payload=row.payload,
-                occurred_at=row.occurred_at,
-                stream_seq=position,
-            )
-            for position, row in enumerate(rows, start=1)
-        ]
+        events = [Delivered.of(row, stream_seq=seq) for seq, row in enumerate(rows, start=1)]
     with database.unit_of_work() as session:
         handle_births(session, events)
     return children

@@ -109,13 +109,7 @@ def _read_all_statement() -> Select[Any]:
 
 def _delivered(row: Any) -> Delivered:
     """An outbox row as read by the statements above."""
-    return Delivered(
-        event_id=row.event_id,
-        name=row.name,
-        payload=row.payload,
-        occurred_at=row.occurred_at,
-        stream_seq=row.stream_seq,
-    )
+    return Delivered.of(row, stream_seq=row.stream_seq)
 
 
 class _Window:
