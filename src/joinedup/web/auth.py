@@ -327,7 +327,10 @@ def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | 
                 actor_name=principal.display_name,
                 on=today(),
             )
-    except (Forbidden, LocalCallRefused):
+    except Forbidden:
+        return None
+    except LocalCallRefused:  # not known to have ended: not confirmed (the page says which)
+        request.state.mandate_unconfirmed = True
         return None
     mandate = options.find(subject)
     if mandate is None or mandate.is_self:

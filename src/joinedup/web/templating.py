@@ -262,6 +262,7 @@ def _page_context(request: Request) -> dict[str, Any]:
         "acting_for": getattr(state, "acting_for", None),
         "csrf_token": form_token(principal, getattr(state, "acting_for", None)),
         "mandate_ended": getattr(state, "mandate_ended", False),
+        "mandate_unconfirmed": getattr(state, "mandate_unconfirmed", False),
     }
 
 
