@@ -6,6 +6,7 @@ could check)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -130,12 +131,9 @@ def test_a_refused_choice_leaves_its_reads_on_record(web: TestClient, seeded: Da
     assert _reads(seeded, parent.personal_code) > before  # someone trying codes is on record
 
 
-def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
-    web: TestClient, seeded: Database, refused_service: list[str]
-) -> None:
-    """Due for its daily confirmation, a parent's mandate whose registers the portal cannot
-    read: the parent acts for themselves again, told that it could not be confirmed (not
-    that it ended), and every page works — not a 403."""
+def _acting_for_the_child_due_for_confirmation(web: TestClient, seeded: Database) -> str:
+    """Signed in as a parent acting for a minor child, the mandate last confirmed two days
+    ago (due again): the child's code."""
     parent = load_world(seeded).one("parent-of-minor")
     (child, *_) = minor_children(seeded, parent.personal_code)
     sign_in(web, parent)
@@ -151,14 +149,74 @@ def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
             .where(WebSession.acting_for == child)
             .values(acting_checked_at=utcnow() - timedelta(days=2))
         )
+    return child
+
+
+def _acting_for(seeded: Database, child: str) -> tuple[str | None, object]:
+    with seeded.reading() as session:
+        row = session.execute(
+            select(WebSession.acting_for, WebSession.acting_checked_at).where(
+                WebSession.acting_for == child
+            )
+        ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def test_a_due_mandate_is_confirmed_from_its_own_register_only(
+    web: TestClient, seeded: Database, refused_service: list[str]
+) -> None:
+    """A parent's mandate is confirmed from the population register alone: the business
+    register refusing the portal changes nothing for it; the confirmation's reads are on
+    record and the session notes when it was confirmed."""
+    child = _acting_for_the_child_due_for_confirmation(web, seeded)
+    parent = load_world(seeded).one("parent-of-minor").personal_code
+    refused_service.append("representations")
+    before = _reads(seeded, parent)
+    page = web.get("/portal")
+    assert page.status_code == 200
+    assert "acting for" in page.text
+    assert "mandate you were acting on" not in page.text
+    acting, checked = _acting_for(seeded, child)
+    assert acting == child
+    assert checked is not None
+    assert utcnow() - checked < timedelta(minutes=1)  # type: ignore[operator]
+    assert _reads(seeded, parent) > before
+
+
+def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
+    web: TestClient, seeded: Database, refused_service: list[str]
+) -> None:
+    """Due for confirmation, a parent's mandate whose register the portal cannot read: the
+    parent acts for themselves again, told that it could not be confirmed (not that it
+    ended) — not a 403 on every page; a form shown for the child is refused saying why."""
+    child = _acting_for_the_child_due_for_confirmation(web, seeded)
     refused_service.append("relations")
     page = web.get("/portal")
     assert page.status_code == 200
     assert "The registers could not confirm the mandate you were acting on" in page.text
     assert "has ended" not in page.text  # (nobody knows that it has)
-    assert web.get("/portal/messages").status_code == 200
-    with seeded.reading() as session:
-        assert (
-            session.scalar(select(WebSession.acting_for).where(WebSession.acting_for == child))
-            is None
+    assert _acting_for(seeded, child) == (None, None)
+
+
+def test_a_form_sent_when_the_mandate_cannot_be_confirmed_says_so(
+    web: TestClient, seeded: Database, refused_service: list[str]
+) -> None:
+    child = _acting_for_the_child_due_for_confirmation(web, seeded)
+    page = web.get("/portal/consents")
+    action = re.findall(r'action="(/portal/consents/[0-9a-f-]+/give)"', page.text)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    with seeded.unit_of_work() as session:  # due again since the page was shown
+        session.execute(
+            update(WebSession)
+            .where(WebSession.acting_for == child)
+            .values(acting_checked_at=utcnow() - timedelta(days=2))
         )
+    refused_service.append("relations")
+    answer = web.post(
+        action, data={"csrf_token": token.group(1)}, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 409
+    assert answer.json()["type"].endswith("acting-for-changed")
+    assert "could not be confirmed" in answer.json()["detail"]
+    assert "has ended" not in answer.json()["detail"]

@@ -309,31 +309,29 @@ def _acting_for(
 
 
 def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | None:
-    """Confirm a parent's or representative's mandate through the exchange. The registers
-    are read as :mod:`joinedup.web.recorded_reads` reads (a read-only transaction, the reads
-    on record whatever comes of them); the confirmation is written in a short transaction of
-    its own. None when it is not confirmed — nor when the registers cannot be read for it
-    (the portal refused a read): the person then acts for themselves, not on a mandate
-    nobody could check."""
+    """Confirm a parent's or representative's mandate through the exchange (every
+    :data:`MANDATE_RECHECK`, and on a new day), from the one register that keeps it. The
+    register is read as :mod:`joinedup.web.recorded_reads` reads (a read-only transaction,
+    the reads on record whatever comes of them); the confirmation is written in a short
+    transaction of its own. None when it is not confirmed — also when that register cannot
+    be read for it (the portal refused: ``mandate_unconfirmed`` is set for the page to say
+    so): the person then acts for themselves, not on a mandate nobody could check."""
     settings = settings_of(request)
     try:
         with recorded_reads(
             request, client=portal_subsystem(settings), user_id=principal.personal_code
         ) as (session, calls):
-            options = identity.mandate_options(
+            mandate = identity.derived_mandate(
                 session,
                 calls,
                 actor_code=principal.personal_code,
-                actor_name=principal.display_name,
+                subject_code=subject,
                 on=today(),
             )
-    except Forbidden:
-        return None
-    except LocalCallRefused:  # not known to have ended: not confirmed (the page says which)
+    except LocalCallRefused:  # not known to have ended: not confirmed
         request.state.mandate_unconfirmed = True
         return None
-    mandate = options.find(subject)
-    if mandate is None or mandate.is_self:
+    if mandate is None:
         return None
     with _database(request).unit_of_work() as session:
         identity.set_acting_for(
@@ -415,9 +413,15 @@ def require_citizen(
             shown_for = getattr(request.state, "form_subject", None)
             ended = getattr(request.state, "mandate_ended", False)
             if ended or (shown_for is not None and shown_for != acting_for.subject_code):
+                unconfirmed = getattr(request.state, "mandate_unconfirmed", False)
+                why = (
+                    " (that mandate could not be confirmed now)"
+                    if unconfirmed
+                    else (" (that mandate has ended)" if ended else "")
+                )
                 raise SubjectChanged(
                     "This form was shown when you acted for someone else than you do now"
-                    + (" (that mandate has ended)" if ended else "")
+                    + why
                     + ": nothing was changed. Look at the page again before you send it."
                 )
         return CitizenContext(

@@ -349,6 +349,7 @@ def _handed_server_class() -> type[Any]:
                 loop = asyncio.get_running_loop()
                 loop.remove_reader(self.channel.fileno())
                 loop.remove_writer(self.channel.fileno())
+                self.watching = False
             await super().shutdown(sockets)
 
         def _receive(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -233,6 +233,21 @@ def self_mandate(actor_code: str, name: str = "") -> Mandate:
     )
 
 
+def derived_mandate(
+    session: Session, calls: ExchangeClient, *, actor_code: str, subject_code: str, on: date
+) -> Mandate | None:
+    """The actor's parent's or representative's mandate for ``subject_code`` on ``on``, read
+    from the one register that keeps it (a business code: the business register's
+    representatives; else the population register's children), or None. Raises the
+    exchange's :class:`LocalCallRefused` when that register cannot be read for it."""
+    derived = (
+        businesses_represented(session, calls, actor_code=actor_code, on=on)
+        if is_valid_business_code(subject_code) and len(subject_code) == 8
+        else children_in_care(session, calls, actor_code=actor_code, on=on)
+    )
+    return next((m for m in derived if m.subject_code == subject_code), None)
+
+
 def mandate_options(
     session: Session,
     calls: ExchangeClient,
@@ -295,16 +310,13 @@ def authorise(
         out_of_scope = True
     if calls is not None:
         try:
-            derived = (
-                businesses_represented(session, calls, actor_code=actor_code, on=on)
-                if is_valid_business_code(subject_code) and len(subject_code) == 8
-                else children_in_care(session, calls, actor_code=actor_code, on=on)
+            derived = derived_mandate(
+                session, calls, actor_code=actor_code, subject_code=subject_code, on=on
             )
         except LocalCallRefused as exc:
             raise Forbidden(_FORBIDDEN + " (The registers could not be asked.)") from exc
-        for mandate in derived:
-            if mandate.subject_code == subject_code and mandate.covers(action):
-                return mandate
+        if derived is not None and derived.covers(action):
+            return derived
     if out_of_scope:
         raise Forbidden("Your power of attorney from this person does not cover this.")
     raise Forbidden(_FORBIDDEN)
