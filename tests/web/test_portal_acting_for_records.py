@@ -220,3 +220,26 @@ def test_a_form_sent_when_the_mandate_cannot_be_confirmed_says_so(
     assert answer.json()["type"].endswith("acting-for-changed")
     assert "could not be confirmed" in answer.json()["detail"]
     assert "has ended" not in answer.json()["detail"]
+
+
+def test_a_check_of_the_mandate_held_does_not_undo_a_choice_made_meanwhile(
+    web: TestClient, seeded: Database
+) -> None:
+    """The re-confirmation (or its undoing) is written only while the session still acts for
+    whom it checked: a choice made meanwhile in another tab stands."""
+    from joinedup import identity
+
+    child = _acting_for_the_child_due_for_confirmation(web, seeded)
+    with seeded.reading() as session:
+        session_id = session.scalar(select(WebSession.id).where(WebSession.acting_for == child))
+    assert session_id is not None
+    with seeded.unit_of_work() as session:  # checked for someone it no longer acts for
+        assert not identity.set_acting_for(
+            session, session_id=session_id, subject_code=None, if_acting_for="39001010000"
+        )
+    assert _acting_for(seeded, child)[0] == child
+    with seeded.unit_of_work() as session:  # checked for whom it acts for
+        assert identity.set_acting_for(
+            session, session_id=session_id, subject_code=None, if_acting_for=child
+        )
+    assert _acting_for(seeded, child) == (None, None)

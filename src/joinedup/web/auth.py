@@ -302,7 +302,12 @@ def _acting_for(
         found = _recheck(request, principal, record.acting_for)
     if found is None:
         with database.unit_of_work() as session:
-            identity.set_acting_for(session, session_id=principal.session_id, subject_code=None)
+            identity.set_acting_for(
+                session,
+                session_id=principal.session_id,
+                subject_code=None,
+                if_acting_for=record.acting_for,  # (not a choice made meanwhile)
+            )
         request.state.mandate_ended = True
         return _self(principal)
     return ActingFor(found)
@@ -341,6 +346,7 @@ def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | 
             subject_name=mandate.subject_name,
             kind=str(mandate.kind),
             checked_at=utcnow(),
+            if_acting_for=subject,  # (not a choice made meanwhile)
         )
     return mandate
 

@@ -18,9 +18,9 @@ import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Select, bindparam, select, update
+from sqlalchemy import Connection, CursorResult, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
@@ -186,19 +186,25 @@ def set_acting_for(
     subject_name: str | None = None,
     kind: str | None = None,
     checked_at: datetime | None = None,
-) -> None:
+    if_acting_for: str | None = None,
+) -> bool:
     """Record whom the session's person now acts for (None: themselves), on what mandate
-    kind, and when that mandate was last confirmed. Emits nothing (no mandate changed)."""
-    session.execute(
-        update(WebSession)
-        .where(WebSession.id == session_id)
-        .values(
+    kind, and when that mandate was last confirmed. With ``if_acting_for``, only while the
+    session still acts for that person (a check of the mandate it held must not undo a
+    choice made meanwhile, in another tab). Whether it was recorded. Emits nothing (no
+    mandate changed)."""
+    statement = update(WebSession).where(WebSession.id == session_id)
+    if if_acting_for is not None:
+        statement = statement.where(WebSession.acting_for == if_acting_for)
+    result = session.execute(
+        statement.values(
             acting_for=subject_code,
             acting_for_name=(subject_name or "")[:300] if subject_code else None,
             acting_for_kind=kind if subject_code else None,
             acting_checked_at=checked_at if subject_code else None,
         )
     )
+    return cast("CursorResult[Any]", result).rowcount > 0
 
 
 # --- sign-in requests -------------------------------------------------------------------------
