@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 
 from joinedup.core.errors import Unauthenticated
 from joinedup.web.auth import Citizen
+from joinedup.web.deps import WriteSession
 from joinedup.web.endpoint_thread import (
     PageRoute,
     deferrable_in,
@@ -173,3 +174,41 @@ def test_the_check_would_find_a_page_on_fastapis_route() -> None:
         return None
 
     assert [deferrable_in(r) for r in _api_routes(router.routes)] == [["citizen"]]
+
+
+def _first(route: APIRoute, wanted: Any) -> int | None:
+    return next((i for i, d in enumerate(route.dependant.dependencies) if wanted(d.call)), None)
+
+
+def test_no_route_works_out_who_is_signed_in_while_its_write_session_waits(
+    app: FastAPI,
+) -> None:
+    """Working out who is signed in may confirm a mandate through the exchange, whose reads
+    are committed by the process's group-commit writer: were a route's write session set up
+    first (its SQLite writers' turn taken), that writer would wait for the turn the request
+    holds. On every route with both, the person (or the CSRF check, which works them out)
+    comes first."""
+    from joinedup.core.http import get_session
+    from joinedup.web.csrf import verify_csrf
+    from joinedup.web.endpoint_thread import _MARK
+
+    def works_out_who(call: Any) -> bool:
+        return call is verify_csrf or getattr(call, _MARK, None) is not None
+
+    def late(routes: list[APIRoute]) -> list[str]:
+        found = []
+        for route in routes:
+            write, who = _first(route, lambda c: c is get_session), _first(route, works_out_who)
+            if write is not None and who is not None and write < who:
+                found.append(f"{sorted(route.methods)} {route.path}")
+        return found
+
+    assert late(_api_routes(app.router.routes)) == []
+    # the check finds such a route
+    router = APIRouter()
+
+    @router.post("/late")
+    def late_page(session: WriteSession, citizen: Citizen) -> None:
+        return None
+
+    assert late(_api_routes(router.routes)) == ["['POST'] /late"]
