@@ -184,7 +184,7 @@ def test_a_due_mandate_is_confirmed_from_its_own_register_only(
 
 
 def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
-    web: TestClient, seeded: Database, refused_service: list[str]
+    web: TestClient, seeded: Database, refused_service: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Due for confirmation, a parent's mandate whose register the portal cannot read: the
     parent acts for themselves again, told that it could not be confirmed (not that it
@@ -196,6 +196,12 @@ def test_a_mandate_the_registers_cannot_confirm_now_is_not_acted_on(
     assert "The registers could not confirm the mandate you were acting on" in page.text
     assert "has ended" not in page.text  # (nobody knows that it has)
     assert _acting_for(seeded, child) == (None, None)
+    # the operators are told the portal lost a right it needs, without anybody's data
+    told = [r.getMessage() for r in caplog.records if "mandate_not_confirmable" in r.getMessage()]
+    assert len(told) == 1
+    parent = load_world(seeded).one("parent-of-minor").personal_code
+    assert child not in told[0]
+    assert parent not in told[0]
 
 
 def test_a_form_sent_when_the_mandate_cannot_be_confirmed_says_so(

@@ -53,6 +53,7 @@ from joinedup import identity
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, Forbidden, Unauthenticated
+from joinedup.core.logging import get_logger
 from joinedup.core.settings import Settings
 from joinedup.exchange import ExchangeClient, LocalCallRefused, exchange_client
 from joinedup.identity import (
@@ -64,6 +65,8 @@ from joinedup.identity import (
 )
 from joinedup.web.endpoint_thread import in_endpoint_thread
 from joinedup.web.recorded_reads import recorded_reads
+
+log = get_logger(__name__)
 
 #: Derived mandates (parent, representative) are re-read from the registries this often.
 MANDATE_RECHECK = timedelta(minutes=15)
@@ -333,7 +336,9 @@ def _recheck(request: Request, principal: Principal, subject: str) -> Mandate | 
                 subject_code=subject,
                 on=today(),
             )
-    except LocalCallRefused:  # not known to have ended: not confirmed
+    except LocalCallRefused as refused:  # not known to have ended: not confirmed
+        # the portal lost a right it needs: the operators' concern (nobody's data logged)
+        log.warning("mandate_not_confirmable", error_type=refused.error_type)
         request.state.mandate_unconfirmed = True
         return None
     if mandate is None:
