@@ -58,10 +58,9 @@ def registry_service(session: Session, code: str) -> str:
     events): the acting-for page asks for three services, each check of a mandate for one or
     two, and looked up one at a time they cost more than the reads themselves. ``NotFound``
     when the registry has no owner registered."""
-    memo = transaction_memo(session, _OWNERS_READ)
-    owners = memo.get(None)
-    if owners is None:
-        owners = memo[None] = registry_owners(session)
+    owners = transaction_memo(session, _OWNERS_READ)
+    if not owners:
+        owners.update(registry_owners(session))
     registry = REGISTRY_SERVICES[code].registry
     if registry not in owners:
         raise NotFound(f"registry {registry} has no owner registered")

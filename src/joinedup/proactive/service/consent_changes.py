@@ -47,7 +47,6 @@ def reconsider_after_consent(
     reaction = Reaction()
     wanted = str(agreement_id)
     outcomes: list[Outcome] = []
-    refs: dict[str, str] = {}
     candidates = [
         row
         for row in entitlements_in(
@@ -75,7 +74,7 @@ def reconsider_after_consent(
         entity = rules.get_ruleset(service.ruleset).variable(service.variable).entity
         household = [subject_code] if entity == "household" else None
         with exchange.exchange_client(session, client=service.owner.client) as calls:
-            gatherer = Gatherer(calls, purpose=service.purpose, on=on, refs=refs)
+            gatherer = Gatherer(calls, purpose=service.purpose, on=on)
             try:
                 result = evaluate(
                     gatherer,

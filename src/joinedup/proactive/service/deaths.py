@@ -103,15 +103,14 @@ def _households_left(
     deceased_ref: int,
     died_on: date,
     first_day: date,
-    refs: dict[str, str],
 ) -> tuple[Gatherer, list[Household]]:
     """The households the deceased's children live in from the month after the death: those
     of the persons who lived with the deceased the day before it (the day of death ends
     their residence), as the register has them on the first day of the next month, with
     their roles on ``first_day``. Returns the gatherer that read them (it holds their facts)."""
-    before = Gatherer(calls, purpose=purpose, on=died_on - timedelta(days=1), refs=refs)
+    before = Gatherer(calls, purpose=purpose, on=died_on - timedelta(days=1))
     lived_with = household_of(before, deceased_ref, first_day=before.on)
-    after = Gatherer(calls, purpose=purpose, on=first_of_next_month(died_on), refs=refs)
+    after = Gatherer(calls, purpose=purpose, on=first_of_next_month(died_on))
     found: list[Household] = []
     seen: set[str] = set()
     for code, ref in lived_with.refs.items():
@@ -129,7 +128,6 @@ def to_surviving_parents(
     ended: Sequence[Change],
     deaths: dict[str, tuple[date, uuid.UUID | None]],
     *,
-    refs: dict[str, str],
     death_refs: dict[str, int],
 ) -> list[PassedOn]:
     """A household benefit whose payee died is decided again for the surviving parents of
@@ -184,7 +182,6 @@ def to_surviving_parents(
                             deceased_ref=death_refs[deceased],
                             died_on=died_on,
                             first_day=first_day,
-                            refs=refs,
                         )
                     except (NotFound, ConsentMissing):
                         read[key] = (Gatherer(calls, purpose=purpose, on=died_on), [])

@@ -66,22 +66,16 @@ class Gatherer:
         *,
         purpose: str,
         on: date,
-        refs: dict[str, str] | None = None,
     ) -> None:
         self.calls = calls
         self.purpose = purpose
         self.on = on
         self.facts: dict[str, Facts] = {}
-        #: Registry service code → its exchange identifier (shared by a batch's gatherers).
-        self._refs: dict[str, str] = {} if refs is None else refs
 
     def registry_service(self, service: str) -> str:
-        """The exchange identifier of the registry service ``service`` (looked up once per
-        batch: the gatherers of a batch share them)."""
-        ref = self._refs.get(service)
-        if ref is None:
-            ref = self._refs[service] = identity.registry_service(self.calls.session, service)
-        return ref
+        """The exchange identifier of the registry service ``service`` (the registers'
+        owners are read once per transaction: :func:`joinedup.identity.registry_service`)."""
+        return identity.registry_service(self.calls.session, service)
 
     def _call(self, service: str, code: str, fields: list[str], **query: str) -> dict[str, Any]:
         try:
@@ -103,7 +97,7 @@ class Gatherer:
 
     def on_day(self, day: date) -> Gatherer:
         """A gatherer for the same client and purpose reading the registers as on ``day``."""
-        return Gatherer(self.calls, purpose=self.purpose, on=day, refs=self._refs)
+        return Gatherer(self.calls, purpose=self.purpose, on=day)
 
     def read_person(self, code: str) -> None:
         body = self._call(PERSON, code, ["birthDate", "dateOfDeath"], asOf=self.on.isoformat())

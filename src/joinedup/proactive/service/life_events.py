@@ -260,8 +260,7 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
             if _applies(service, occurrence):
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
-    service_refs: dict[str, str] = {}
-    passed = to_surviving_parents(session, ended, deaths, refs=service_refs, death_refs=death_refs)
+    passed = to_surviving_parents(session, ended, deaths, death_refs=death_refs)
     outcomes = [p.outcome for p in passed]
     for (client, purpose), work in groups.items():
         with exchange.exchange_client(session, client=client) as calls:
@@ -271,7 +270,7 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 gatherer = gatherers.get(occurrence.on)
                 if gatherer is None:
                     gatherer = gatherers[occurrence.on] = Gatherer(
-                        calls, purpose=purpose, on=occurrence.on, refs=service_refs
+                        calls, purpose=purpose, on=occurrence.on
                     )
                 outcomes.extend(
                     _evaluate_service(session, gatherer, service, occurrence, codes, homes)
