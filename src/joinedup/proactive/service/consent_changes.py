@@ -10,7 +10,7 @@ from datetime import date
 import structlog
 from sqlalchemy.orm import Session
 
-from joinedup import exchange, rules
+from joinedup import catalogue, exchange, rules
 from joinedup.catalogue import LifeEvent
 from joinedup.core.clock import today
 from joinedup.core.errors import NotFound
@@ -21,7 +21,6 @@ from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
     Outcome,
     active_entitlements_of,
-    catalogued_services,
     entitlements_in,
     record_outcomes,
     set_status,
@@ -58,7 +57,9 @@ def reconsider_after_consent(
         if row.status != EntitlementStatus.ENDED.value
         or row.reason == texts.ENDED_CONSENT_WITHDRAWN
     ]
-    services = catalogued_services(session, [row.service_code for row in candidates])
+    services = catalogue.get_catalogued_services(
+        session, codes=[row.service_code for row in candidates]
+    )
     for row in candidates:
         service = services.get(row.service_code)
         if row.life_event is None or service is None or str(service.data_agreement_id) != wanted:
@@ -129,7 +130,7 @@ def end_after_consent_withdrawn(
         for row in active_entitlements_of(session, person_codes=[subject_code])
         if row.status != EntitlementStatus.AWAITING_CONSENT.value
     ]
-    services = catalogued_services(session, [row.service_code for row in rows])
+    services = catalogue.get_catalogued_services(session, codes=[row.service_code for row in rows])
     for row in rows:
         service = services.get(row.service_code)
         # only a service whose lawful basis is consent names a data agreement

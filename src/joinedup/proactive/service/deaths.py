@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from joinedup import exchange, rules
+from joinedup import catalogue, exchange, rules
 from joinedup.catalogue import CatalogueService, LifeEvent
 from joinedup.core.errors import NotFound
 from joinedup.proactive.models import Entitlement
@@ -28,7 +28,6 @@ from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
     active_entitlements_of,
-    catalogued_services,
     entitlements_in,
     set_status,
     status_for,
@@ -137,7 +136,7 @@ def to_surviving_parents(
     from the next month (:func:`_households_left`), through the service owner's exchange
     client: a surviving parent who lives elsewhere is not one of its parents."""
     left = _left_by(session, ended, deaths)
-    services = catalogued_services(session, [row.service_code for row in left])
+    services = catalogue.get_catalogued_services(session, codes=[row.service_code for row in left])
     work: dict[tuple[str, str], list[tuple[Entitlement, CatalogueService]]] = {}
     for row in left:
         service = services.get(row.service_code)

@@ -34,7 +34,6 @@ from joinedup.proactive.service import texts
 from joinedup.proactive.service.entitlements import (
     PROACTIVE_ACTOR,
     Change,
-    catalogued_services,
     respond_by,
     set_status,
 )
@@ -101,6 +100,12 @@ def _check_code(person_code: str) -> None:
         )
 
 
+def _service_of(session: Session, code: str) -> CatalogueService | None:
+    """The catalogued service ``code``; None once removed from the catalogue (its
+    entitlements stay readable)."""
+    return catalogue.get_catalogued_services(session, codes=[code]).get(code)
+
+
 def list_entitlements(
     session: Session,
     *,
@@ -138,7 +143,7 @@ def list_entitlements(
         request=page or PageRequest(),
         descending=True,
     )
-    services = catalogued_services(session, [r.service_code for r in rows])
+    services = catalogue.get_catalogued_services(session, codes=[r.service_code for r in rows])
     return Page[EntitlementView](
         items=[_view(r, services.get(r.service_code)) for r in rows], next_cursor=next_cursor
     )
@@ -186,7 +191,7 @@ def get_entitlement(
             .order_by(EntitlementRevision.revision)
         )
     ]
-    view = _view(row, catalogued_services(session, [row.service_code]).get(row.service_code))
+    view = _view(row, _service_of(session, row.service_code))
     return EntitlementDetail(**view.model_dump(), history=history)
 
 
@@ -252,7 +257,7 @@ def decide(
     on = today()
     acting_for = _authorise(session, actor_code=actor_code, row=row, on=on)
     needed, new_status = _NEXT[chosen]
-    service = catalogued_services(session, [row.service_code]).get(row.service_code)
+    service = _service_of(session, row.service_code)
     last_day = respond_by(row, service)
     if last_day is not None and on > last_day:
         raise Conflict(

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
-from joinedup import catalogue
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
 from joinedup.core.events import Event, emit_many
@@ -79,12 +78,6 @@ def respond_by(row: Entitlement, service: CatalogueService | None) -> date | Non
     if service.respond_within_days is None:
         return None
     return row.updated_at.date() + timedelta(days=service.respond_within_days)
-
-
-def catalogued_services(session: Session, codes: Sequence[str]) -> dict[str, CatalogueService]:
-    """The catalogued services of ``codes``; a code withdrawn from the catalogue since is left
-    out (its entitlements stay readable)."""
-    return catalogue.get_catalogued_services(session, codes=codes)
 
 
 def status_for(service: CatalogueService) -> EntitlementStatus:
