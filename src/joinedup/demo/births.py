@@ -46,7 +46,7 @@ def register_births(database: Database, births: Sequence[Birth]) -> list[str]:
 
     population = organisation("population-register")
     children: list[str] = []
-    event_ids: list[uuid.UUID] = []
+    events: list[Delivered] = []
     for birth in births:
         with (
             database.unit_of_work() as session,
@@ -78,13 +78,8 @@ def register_births(database: Database, births: Sequence[Birth]) -> list[str]:
                     OutboxEvent.name == BIRTH_REGISTERED, OutboxEvent.id > before
                 )
             ).all()
-            (event_id,) = [e.event_id for e in found if int(e.payload["person_id"]) == child]
-            event_ids.append(event_id)
-    with database.reading() as session:
-        rows = session.scalars(
-            select(OutboxEvent).where(OutboxEvent.event_id.in_(event_ids)).order_by(OutboxEvent.id)
-        ).all()
-        events = [Delivered.of(row, stream_seq=seq) for seq, row in enumerate(rows, start=1)]
+            (event,) = [e for e in found if int(e.payload["person_id"]) == child]
+            events.append(Delivered.of(event, stream_seq=len(events) + 1))
     with database.unit_of_work() as session:
         handle_births(session, events)
     return children

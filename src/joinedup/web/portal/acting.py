@@ -64,23 +64,18 @@ def switch(
     """Act for ``subject`` from now on (for yourself when it is your own code). The choices
     are read first (their records committed then); the choice is written in a short write
     transaction of its own."""
-    database = get_database(request)
-    if subject == citizen.actor_code:
-        with database.unit_of_work() as session:
-            identity.set_acting_for(
-                session, session_id=citizen.principal.session_id, subject_code=None
-            )
-        return RedirectResponse("/portal", status_code=303)
-    mandate = _options(request, citizen).find(subject) if subject else None
-    if mandate is None:
-        raise Forbidden("You have no mandate to act for this person or business.")
-    with database.unit_of_work() as session:
+    mandate = None  # oneself
+    if subject != citizen.actor_code:
+        mandate = _options(request, citizen).find(subject) if subject else None
+        if mandate is None:
+            raise Forbidden("You have no mandate to act for this person or business.")
+    with get_database(request).unit_of_work() as session:
         identity.set_acting_for(
             session,
             session_id=citizen.principal.session_id,
-            subject_code=mandate.subject_code,
-            subject_name=mandate.subject_name,
-            kind=str(mandate.kind),
+            subject_code=mandate.subject_code if mandate else None,
+            subject_name=mandate.subject_name if mandate else None,
+            kind=str(mandate.kind) if mandate else None,
             checked_at=utcnow(),
         )
     return RedirectResponse("/portal", status_code=303)
