@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,32 +23,23 @@ from joinedup.identity.models import WebSession
 PURPOSE = "mandate-check"
 
 
-def _reads(database: Database, user: str) -> int:
+def _count(database: Database, record: Any, user: str, *where: Any) -> int:
+    """How many ``record`` rows (data usage, message log) the mandate checks of ``user`` left."""
     with database.reading() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(DataUsageRecord)
-                .where(DataUsageRecord.purpose == PURPOSE, DataUsageRecord.user_id == user)
-            )
-            or 0
+        found = session.scalar(
+            select(func.count())
+            .select_from(record)
+            .where(record.purpose == PURPOSE, record.user_id == user, *where)
         )
+    return int(found or 0)
+
+
+def _reads(database: Database, user: str) -> int:
+    return _count(database, DataUsageRecord, user)
 
 
 def _refusals(database: Database, user: str) -> int:
-    with database.reading() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(MessageLogRecord)
-                .where(
-                    MessageLogRecord.purpose == PURPOSE,
-                    MessageLogRecord.user_id == user,
-                    MessageLogRecord.error_type.is_not(None),
-                )
-            )
-            or 0
-        )
+    return _count(database, MessageLogRecord, user, MessageLogRecord.error_type.is_not(None))
 
 
 @pytest.fixture
