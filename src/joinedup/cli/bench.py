@@ -103,6 +103,12 @@ def bench_proactive(
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic country."),
     connections: int = typer.Option(16, "--connections", min=1, help="Concurrent clients."),
     chunk_persons: int = typer.Option(50_000, "--chunk-persons", min=100, max=200_000),
+    apart: bool = typer.Option(
+        False,
+        "--apart",
+        help="With --events: run the workers in a process of their own (joinedup worker) "
+        "beside the web process, as production does, instead of inside it.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
@@ -116,7 +122,7 @@ def bench_proactive(
         return
     from joinedup.demo.bench_events import run as run_events
 
-    run_events(events=events or 0, connections=connections).emit(as_json=as_json)
+    run_events(events=events or 0, connections=connections, apart=apart).emit(as_json=as_json)
 
 
 @app.command("portal")

@@ -24,6 +24,19 @@ and every event acknowledged only after that transaction committed. If the batch
 events are handled again one at a time (each in a transaction of its own, the handler
 called with a one-event list), so a poison event is retried and dead-lettered alone while
 the others go through.
+
+A batch consumer may also **prepare** its batches outside the write transaction::
+
+    @consumer("proactive.births", events=[...], batch=100, prepare=decide_births)
+
+``prepare(session, events)`` runs first, in a read-only transaction (on SQLite it holds no
+write lock, so the registrations and pages that write go on meanwhile): it reads and decides,
+and returns a :class:`Preparation` (or None: nothing prepared). Then, in the delivery's write
+transaction, the inbox rows go in, the preparation's :meth:`~Preparation.keep` writes what
+must be kept in any case (the records of the reads it made), and :meth:`~Preparation.apply`
+writes what it decided — unless what it read has changed since (another transaction
+handled one of the events, or changed what the decisions looked at): then the handler
+handles the events itself in that transaction, as a consumer without ``prepare`` does.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast, overload
+from typing import Any, Protocol, cast, overload
 from uuid import UUID
 
 import structlog
@@ -55,6 +68,22 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[Session, Delivered], None]
 #: A batch consumer's handler: the events of one batch not handled before, in stream order.
 BatchHandler = Callable[[Session, list[Delivered]], None]
+
+
+class Preparation(Protocol):
+    """What a two-phase consumer's ``prepare`` read and decided outside the write lock."""
+
+    def keep(self, session: Session) -> None:
+        """Write, in the delivery's transaction, what is kept whether or not the decisions
+        are applied (the records of the reads made)."""
+
+    def apply(self, session: Session) -> bool:
+        """Write what was decided, in the delivery's transaction; False (having written
+        nothing) when what the decisions looked at has changed since they were made."""
+
+
+#: A batch consumer's first phase: the events not handled before, in a read-only transaction.
+Preparer = Callable[[Session, list[Delivered]], Preparation | None]
 
 #: Consumer names: lower case, digits, ``_ . -`` (they also name JetStream consumers).
 CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
@@ -79,6 +108,8 @@ class Consumer:
     handler: Handler | BatchHandler
     max_attempts: int | None = None
     batch: int | None = None
+    #: A batch consumer's first phase (see the module docstring).
+    prepare: Preparer | None = None
 
     def handle(self, session: Session, events: list[Delivered]) -> None:
         """Run the handler on ``events`` (a batch handler once, a single one per event)."""
@@ -107,6 +138,8 @@ class ConsumerRegistry:
             raise ValueError("max_attempts must be at least 1")
         if consumer.batch is not None and not 1 <= consumer.batch <= MAX_BATCH:
             raise ValueError(f"batch must be between 1 and {MAX_BATCH}")
+        if consumer.prepare is not None and consumer.batch is None:
+            raise ValueError(f"consumer {consumer.name!r} prepares batches: it needs batch=N")
         existing = self._consumers.get(consumer.name)
         if existing is not None and _origin(existing.handler) != _origin(consumer.handler):
             raise ValueError(
@@ -154,6 +187,7 @@ def consumer(
     events: Iterable[str],
     batch: int,
     max_attempts: int | None = None,
+    prepare: Preparer | None = None,
     into: ConsumerRegistry | None = None,
 ) -> Callable[[BatchHandler], BatchHandler]: ...
 
@@ -164,6 +198,7 @@ def consumer(
     events: Iterable[str],
     batch: int | None = None,
     max_attempts: int | None = None,
+    prepare: Preparer | None = None,
     into: ConsumerRegistry | None = None,
 ) -> Callable[[Any], Any]:
     """Register the decorated handler as consumer ``name`` of ``events``.
@@ -171,7 +206,8 @@ def consumer(
     Without ``batch`` the handler is ``handler(session, event)``, called once per event in a
     transaction of its own. With ``batch=N`` it is ``handler(session, events)``, called with
     up to ``N`` events (never an empty list) in one transaction; see the module's docstring
-    for what happens when a batch fails.
+    for what happens when a batch fails. ``prepare`` (batch consumers only): the first phase,
+    outside the write transaction (the module docstring says how the two phases meet).
 
     The handler runs inside the delivery's transaction: it flushes, never commits, and must
     not have effects outside the database (send mail through the outbox of ``notify``).
@@ -185,6 +221,7 @@ def consumer(
                 handler=handler,
                 max_attempts=max_attempts,
                 batch=batch,
+                prepare=prepare,
             )
         )
         return handler
@@ -214,15 +251,21 @@ def _apply(session: Session, consumer: Consumer, event: Delivered) -> bool:
     return first_time
 
 
-def _apply_batch(session: Session, consumer: Consumer, events: Sequence[Delivered]) -> set[UUID]:
-    """Record the events in the inbox and run the handler on those not handled before.
+def _apply_batch(
+    session: Session,
+    consumer: Consumer,
+    events: Sequence[Delivered],
+    prepared: _Prepared | None = None,
+) -> set[UUID]:
+    """Record the events in the inbox and run the handler on those not handled before (or
+    apply what ``prepared`` decided for them, when it was prepared for exactly those).
 
     One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id`` tells which events
     are new (on PostgreSQL a competing worker inserting the same pair waits for this one and
     then skips it); only those reach the handler, in stream order. Returns their ids.
     """
     now = utcnow()
-    unique = list({event.event_id: event for event in events}.values())
+    unique = _unique(events)
     if not unique:
         return set()
     rows = [
@@ -240,21 +283,77 @@ def _apply_batch(session: Session, consumer: Consumer, events: Sequence[Delivere
     )
     fresh = set(session.scalars(statement))
     new_events = [event for event in unique if event.event_id in fresh]
+    if prepared is not None:
+        prepared.preparation.keep(session)
+        if prepared.event_ids == [event.event_id for event in new_events]:
+            if prepared.preparation.apply(session):
+                return fresh
+            log.info("event_preparation_stale", consumer=consumer.name, events=len(new_events))
     if new_events:
         consumer.handle(session, new_events)
     return fresh
 
 
+def _unique(events: Sequence[Delivered]) -> list[Delivered]:
+    return list({event.event_id: event for event in events}.values())
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch prepared outside the write transaction, and the events it was prepared for."""
+
+    event_ids: list[UUID]
+    preparation: Preparation
+
+
+def _prepare(
+    database: Database, consumer: Consumer, events: Sequence[Delivered]
+) -> _Prepared | None:
+    """The first phase of a consumer with ``prepare``: in a read-only transaction, the events
+    not in the inbox yet and what ``prepare`` decided for them (None: nothing to prepare, or
+    preparing failed, and the handler does it all in the write transaction)."""
+    assert consumer.prepare is not None
+    unique = _unique(events)
+    try:
+        with database.reading() as session:
+            handled = set(
+                session.scalars(
+                    select(InboxEvent.event_id).where(
+                        InboxEvent.consumer == consumer.name,
+                        InboxEvent.event_id.in_([event.event_id for event in unique]),
+                    )
+                )
+            )
+            todo = [event for event in unique if event.event_id not in handled]
+            preparation = consumer.prepare(session, todo) if todo else None
+    except Exception as exc:  # the handler meets it again, in the write transaction
+        log.warning(
+            "event_preparation_failed",
+            consumer=consumer.name,
+            events=len(unique),
+            error=type(exc).__name__,
+            exc_info=True,
+        )
+        return None
+    if preparation is None:
+        return None
+    return _Prepared([event.event_id for event in todo], preparation)
+
+
 def apply_event(database: Database, consumer: Consumer, event: Delivered) -> bool:
     """Handle ``event`` in one transaction; returns False (and changes nothing) for a repeat."""
+    if consumer.prepare is not None:
+        return event.event_id in apply_events(database, consumer, [event])
     with database.unit_of_work() as session:
         return _apply(session, consumer, event)
 
 
 def apply_events(database: Database, consumer: Consumer, events: Sequence[Delivered]) -> set[UUID]:
-    """Handle ``events`` in one transaction; returns the ids of those not handled before."""
+    """Handle ``events`` in one transaction (a consumer with ``prepare`` prepares them in a
+    read-only one first); returns the ids of those not handled before."""
+    prepared = _prepare(database, consumer, events) if consumer.prepare is not None else None
     with database.unit_of_work() as session:
-        return _apply_batch(session, consumer, events)
+        return _apply_batch(session, consumer, events, prepared)
 
 
 def record_dead_letter(

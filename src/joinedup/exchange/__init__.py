@@ -46,7 +46,7 @@ from joinedup.exchange.outbound import (
     provider_transport,
     send_to_service,
 )
-from joinedup.exchange.recorder import Recorder, recorder_of
+from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,
@@ -99,6 +99,7 @@ __all__ = [
     "Authorization",
     "ClientIdentity",
     "ExchangeClient",
+    "Recording",
     "Recorder",
     "recorder_of",
     "LocalAnswer",

@@ -36,8 +36,10 @@ from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
 from joinedup.proactive.service import (
+    Decided,
     Occurrence,
     Reaction,
+    decide_life_events,
     end_after_consent_withdrawn,
     lapse_offers,
     react,
@@ -155,12 +157,23 @@ def handle_life_events(session: Session, events: Sequence[Delivered]) -> Reactio
     return react(session, [o for o in found if o is not None])
 
 
+def prepare_life_events(session: Session, events: Sequence[Delivered]) -> Decided | None:
+    """The first phase of the life-event consumers but deaths', in a read-only transaction
+    (:func:`~joinedup.proactive.service.decide_life_events`): reading and evaluating hold no
+    write lock; the consumer's write transaction records what was decided, or handles the
+    events again if an entitlement or consent they looked at changed meanwhile."""
+    found = (occurrence_of(event) for event in events)
+    return decide_life_events(session, [o for o in found if o is not None])
+
+
 # One name per kind of life event, so each consumer reads as what it handles.
 handle_births = handle_deaths = handle_marriages = handle_life_events
 handle_moves = handle_employment_ended = handle_ages_reached = handle_life_events
 
 
-@consumer("proactive.births", events=[BirthRegistered.name], batch=BATCH)
+@consumer(
+    "proactive.births", events=[BirthRegistered.name], batch=BATCH, prepare=prepare_life_events
+)
 def on_birth(session: Session, events: list[Delivered]) -> None:
     handle_births(session, events)
 
@@ -170,22 +183,42 @@ def on_death(session: Session, events: list[Delivered]) -> None:
     handle_deaths(session, events)
 
 
-@consumer("proactive.marriages", events=[MarriageRegistered.name], batch=BATCH)
+@consumer(
+    "proactive.marriages",
+    events=[MarriageRegistered.name],
+    batch=BATCH,
+    prepare=prepare_life_events,
+)
 def on_marriage(session: Session, events: list[Delivered]) -> None:
     handle_marriages(session, events)
 
 
-@consumer("proactive.moves", events=[AddressChanged.name], batch=BATCH)
+@consumer(
+    "proactive.moves",
+    events=[AddressChanged.name],
+    batch=BATCH,
+    prepare=prepare_life_events,
+)
 def on_move(session: Session, events: list[Delivered]) -> None:
     handle_moves(session, events)
 
 
-@consumer("proactive.employment-ended", events=[EmploymentEnded.name], batch=BATCH)
+@consumer(
+    "proactive.employment-ended",
+    events=[EmploymentEnded.name],
+    batch=BATCH,
+    prepare=prepare_life_events,
+)
 def on_employment_ended(session: Session, events: list[Delivered]) -> None:
     handle_employment_ended(session, events)
 
 
-@consumer("proactive.ages", events=[AgeReached.name], batch=BATCH)
+@consumer(
+    "proactive.ages",
+    events=[AgeReached.name],
+    batch=BATCH,
+    prepare=prepare_life_events,
+)
 def on_age_reached(session: Session, events: list[Delivered]) -> None:
     handle_ages_reached(session, events)
 
@@ -276,4 +309,5 @@ __all__ = [
     "lapse_offers_of_the_day",
     "occurrence_of",
     "pension_age",
+    "prepare_life_events",
 ]

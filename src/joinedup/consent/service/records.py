@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -415,6 +416,27 @@ def _consents_from_at(session: Session, agreement: DataAgreement, at: datetime) 
         .limit(1)
     )
     return int(value) if value is not None else agreement.consents_from_version
+
+
+#: Subjects asked about in one statement (SQLite allows 32,766 parameters).
+_SUBJECTS = 500
+
+
+def consent_revisions_of(session: Session, *, subject_codes: Sequence[str]) -> dict[int, int]:
+    """Each consent record of these data subjects, with how many revisions it has: it
+    changes whenever one of their consents is given, withdrawn or given again (a caller that
+    decided on their consents outside its write transaction tells by it whether they have
+    changed since)."""
+    codes = list(dict.fromkeys(subject_codes))
+    found: dict[int, int] = {}
+    for start in range(0, len(codes), _SUBJECTS):
+        rows = session.execute(
+            select(ConsentRecord.id, ConsentRecord.revisions).where(
+                ConsentRecord.subject_code.in_(codes[start : start + _SUBJECTS])
+            )
+        )
+        found.update((row_id, revisions) for row_id, revisions in rows)
+    return found
 
 
 def has_consent(

@@ -31,7 +31,9 @@ from joinedup.proactive.service.entitlements import (
 from joinedup.proactive.service.letters import APPEAL_DAYS, send_decision_letters
 from joinedup.proactive.service.life_events import (
     ROUTING_PURPOSE,
+    Decided,
     Reaction,
+    decide_life_events,
     react,
     resolve_codes,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "ROUTING_PURPOSE",
     "ApplicationForm",
     "Change",
+    "Decided",
     "KnownFact",
     "Occurrence",
     "Outcome",
@@ -53,6 +56,7 @@ __all__ = [
     "apply_for_service",
     "check_answers",
     "decide",
+    "decide_life_events",
     "decline_offer",
     "end_after_consent_withdrawn",
     "get_application",

@@ -415,6 +415,22 @@ def active_entitlements_of(session: Session, *, person_codes: Sequence[str]) -> 
     return entitlements_in(session, person_codes=person_codes, statuses=wanted)
 
 
+def entitlement_revisions_of(session: Session, *, person_codes: Sequence[str]) -> dict[int, int]:
+    """Each entitlement of these persons with its revision number: it changes whenever one
+    of their entitlements is recorded, changed or ended (a caller that decided on their
+    entitlements outside its write transaction tells by it whether they have changed since)."""
+    codes = list(dict.fromkeys(person_codes))
+    found: dict[int, int] = {}
+    for start in range(0, len(codes), _CHUNK):
+        rows = session.execute(
+            select(Entitlement.id, Entitlement.revision).where(
+                Entitlement.person_code.in_(codes[start : start + _CHUNK])
+            )
+        )
+        found.update((row_id, revision) for row_id, revision in rows)
+    return found
+
+
 def holders_of(
     session: Session, service: CatalogueService, person_codes: Sequence[str], *, occasion: str
 ) -> list[str]:

@@ -9,7 +9,8 @@ together, and the letters go out in one mailbox batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -17,12 +18,17 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue, exchange, identity, rules
+from joinedup import catalogue, consent, exchange, identity, rules
 from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LifeEvent
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.proactive.payees import choose_payee, is_household_benefit
-from joinedup.proactive.service.deaths import end_at_death, note_passed_on, to_surviving_parents
+from joinedup.proactive.service.deaths import (
+    PassedOn,
+    end_at_death,
+    note_passed_on,
+    to_surviving_parents,
+)
 from joinedup.proactive.service.deciding import (
     Homes,
     Members,
@@ -36,6 +42,7 @@ from joinedup.proactive.service.deciding import (
 from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
+    entitlement_revisions_of,
     holders_of,
     record_outcomes,
 )
@@ -57,16 +64,19 @@ class Reaction:
     skipped: int = 0
 
 
-def resolve_codes(session: Session, refs: Sequence[int]) -> dict[int, str]:
+def resolve_codes(
+    session: Session, refs: Sequence[int], *, reads: Reads | None = None
+) -> dict[int, str]:
     """The personal codes of register references, read through the exchange by the
     life-event routing subsystem (one data-usage record per person, purpose
-    ``life-event-routing``). Unknown references are left out."""
+    ``life-event-routing``). Unknown references are left out. ``reads``: keep the records
+    there instead of writing them (see :func:`_client`)."""
     wanted = list(dict.fromkeys(refs))
     found: dict[int, str] = {}
     if not wanted:
         return found
     service = identity.registry_service(session, "person")
-    with exchange.exchange_client(session, client=get_settings().life_event_subsystem) as calls:
+    with _client(session, get_settings().life_event_subsystem, reads) as calls:
         for ref in wanted:
             try:
                 answer = calls.call(
@@ -79,6 +89,23 @@ def resolve_codes(session: Session, refs: Sequence[int]) -> dict[int, str]:
                 continue
             found[ref] = str(answer.body["personalCode"])
     return found
+
+
+#: Records of reads kept aside, by the client that made them, to be written later.
+Reads = list[tuple[str, list[exchange.Recording]]]
+
+
+@contextmanager
+def _client(
+    session: Session, client: str, reads: Reads | None
+) -> Iterator[exchange.ExchangeClient]:
+    """Calls through the exchange as ``client``; their records are written when the block
+    ends, or (``reads`` given: the session only reads) kept in ``reads`` to be written in a
+    write transaction (:meth:`Decided.keep`)."""
+    with exchange.exchange_client(session, client=client) as calls:
+        yield calls
+        if reads is not None:
+            reads.append((client, calls.detach_records()))
 
 
 def _applies(service: CatalogueService, occurrence: Occurrence) -> bool:
@@ -218,33 +245,24 @@ def _members_of(gatherer: Gatherer, persons: list[str]) -> Members:
     return members
 
 
-def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
-    """Handle life events in the caller's transaction: resolve the persons they name, end
-    the deceased's entitlements (a household benefit they were paid moves to the surviving
-    parent), evaluate every service concerned for every person concerned, record the
-    outcomes and send the decision letters.
-
-    Changes the entitlements (with revisions), the exchange's records of every read, the
-    mailbox; emits ``entitlement.*.v1`` (and the mailbox's ``notify.letter_sent.v1``)."""
-    reaction = Reaction()
-    if not occurrences:
-        return reaction
+def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
+    """The register references the occurrences name (the person, parents, spouse)."""
     refs = [o.person_ref for o in occurrences]
     refs += [r for o in occurrences for r in o.parent_refs]
     refs += [o.spouse_ref for o in occurrences if o.spouse_ref is not None]
-    codes = resolve_codes(session, refs)
-    deaths = {
-        codes[o.person_ref]: (o.on, o.event_id)
-        for o in occurrences
-        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
-    }
-    death_refs = {
-        codes[o.person_ref]: o.person_ref
-        for o in occurrences
-        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
-    }
-    ended = end_at_death(session, person_codes=deaths)
-    reaction.changes.extend(ended)
+    return refs
+
+
+def _decide(
+    session: Session,
+    occurrences: Sequence[Occurrence],
+    codes: dict[int, str],
+    reaction: Reaction,
+    reads: Reads | None,
+) -> tuple[list[Outcome], set[str]]:
+    """Every service concerned evaluated for every person concerned (read through the
+    exchange, one client per owner and purpose): the outcomes, and the personal codes the
+    decisions looked at (whose entitlements and consents they depend on)."""
     by_event: dict[LifeEvent, list[CatalogueService]] = {}
     groups: dict[tuple[str, str], list[tuple[CatalogueService, Occurrence]]] = {}
     for occurrence in occurrences:
@@ -260,10 +278,10 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
             if _applies(service, occurrence):
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
-    passed = to_surviving_parents(session, ended, deaths, death_refs=death_refs)
-    outcomes = [p.outcome for p in passed]
+    outcomes: list[Outcome] = []
+    looked_at = set(codes.values())
     for (client, purpose), work in groups.items():
-        with exchange.exchange_client(session, client=client) as calls:
+        with _client(session, client, reads) as calls:
             gatherers: dict[date, Gatherer] = {}
             homes: Homes = {}
             for service, occurrence in work:
@@ -275,14 +293,124 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
                 outcomes.extend(
                     _evaluate_service(session, gatherer, service, occurrence, codes, homes)
                 )
+            for gatherer in gatherers.values():
+                looked_at.update(gatherer.facts)
+            for home in homes.values():
+                looked_at.update(home.refs)
+    looked_at.update(o.person_code for o in outcomes)
+    return outcomes, looked_at
+
+
+def _finish(
+    session: Session,
+    reaction: Reaction,
+    outcomes: list[Outcome],
+    passed: Sequence[PassedOn] = (),
+    *,
+    events: int,
+) -> Reaction:
+    """Record the outcomes and send the decision letters (the write half of a reaction)."""
     changes = record_outcomes(session, outcomes)
     note_passed_on(changes, passed)
     reaction.changes.extend(changes)
     reaction.letters = send_decision_letters(session, changes)
     log.info(
         "life_events_handled",
-        events=len(occurrences),
+        events=events,
         changes=len(reaction.changes),
         letters=reaction.letters,
     )
     return reaction
+
+
+def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
+    """Handle life events in the caller's transaction: resolve the persons they name, end
+    the deceased's entitlements (a household benefit they were paid moves to the surviving
+    parent), evaluate every service concerned for every person concerned, record the
+    outcomes and send the decision letters.
+
+    Changes the entitlements (with revisions), the exchange's records of every read, the
+    mailbox; emits ``entitlement.*.v1`` (and the mailbox's ``notify.letter_sent.v1``)."""
+    reaction = Reaction()
+    if not occurrences:
+        return reaction
+    codes = resolve_codes(session, _refs(occurrences))
+    deaths = {
+        codes[o.person_ref]: (o.on, o.event_id)
+        for o in occurrences
+        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
+    }
+    death_refs = {
+        codes[o.person_ref]: o.person_ref
+        for o in occurrences
+        if o.life_event is LifeEvent.DEATH and o.person_ref in codes
+    }
+    ended = end_at_death(session, person_codes=deaths)
+    reaction.changes.extend(ended)
+    passed = to_surviving_parents(session, ended, deaths, death_refs=death_refs)
+    decided, _ = _decide(session, occurrences, codes, reaction, reads=None)
+    outcomes = [p.outcome for p in passed] + decided
+    return _finish(session, reaction, outcomes, passed, events=len(occurrences))
+
+
+def decisions_basis(
+    session: Session, person_codes: Sequence[str]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """What life-event decisions about these persons rest on besides the registers (read
+    through the exchange, as they were when read): their entitlements (who holds a household
+    benefit, what they declined) and their consents, each row with its revision number."""
+    return (
+        entitlement_revisions_of(session, person_codes=person_codes),
+        consent.consent_revisions_of(session, subject_codes=person_codes),
+    )
+
+
+@dataclass
+class Decided:
+    """Life events decided in a read-only transaction (:func:`decide_life_events`), to be
+    written in a write transaction: the outcomes, the records of the reads made, and what
+    the entitlements and consents the decisions looked at were when they were made."""
+
+    occurrences: int
+    outcomes: list[Outcome]
+    reads: Reads
+    looked_at: list[str]
+    seen: tuple[dict[int, int], dict[int, int]]
+    reaction: Reaction = field(default_factory=Reaction)
+
+    def keep(self, session: Session) -> None:
+        """Write the records of the reads made (read or not, they happened)."""
+        for client, recordings in self.reads:
+            with exchange.exchange_client(session, client=client) as calls:
+                calls.attach_records(recordings)
+        self.reads = []
+
+    def apply(self, session: Session) -> bool:
+        """Record the outcomes and send the letters, unless an entitlement or consent of a
+        person the decisions looked at has changed since (False: nothing written)."""
+        if decisions_basis(session, self.looked_at) != self.seen:
+            return False
+        _finish(session, self.reaction, self.outcomes, events=self.occurrences)
+        return True
+
+
+def decide_life_events(session: Session, occurrences: Sequence[Occurrence]) -> Decided | None:
+    """The first half of :func:`react`, for a read-only transaction (no write lock held
+    while reading and evaluating): the persons resolved, every service concerned evaluated,
+    the reads' records kept aside. None for a list with a death (ending the deceased's
+    entitlements writes before deciding: :func:`react` does it all in one transaction)."""
+    if not occurrences or any(o.life_event is LifeEvent.DEATH for o in occurrences):
+        return None
+    reads: Reads = []
+    reaction = Reaction()
+    codes = resolve_codes(session, _refs(occurrences), reads=reads)
+    outcomes, looked_at = _decide(session, occurrences, codes, reaction, reads)
+    persons = sorted(looked_at)
+    return Decided(
+        occurrences=len(occurrences),
+        outcomes=outcomes,
+        reads=reads,
+        looked_at=persons,
+        seen=decisions_basis(session, persons),
+        reaction=reaction,
+    )
