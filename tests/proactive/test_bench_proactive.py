@@ -40,6 +40,23 @@ def test_a_few_life_events_through_the_entry_point() -> None:
     assert figures["quiet"] is True
 
 
+def test_the_workers_apart_from_the_web_process() -> None:
+    """``--apart``: a ``joinedup worker`` process beside the web process, on the same file."""
+    result = runner.invoke(
+        app, ["bench", "proactive", "--events", "10", "--connections", "2", "--apart", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["shape"] == "web and worker processes"
+    assert figures["statuses"] == {"201": 10}
+    assert figures["quiet"] is True
+    assert figures["events_per_s"] > 0
+    answers = figures["answers_while_working"]
+    assert 0 < answers["p50_ms"] <= answers["p99_ms"]
+    # every registration was answered before what it caused was committed
+    assert answers["p50_ms"] <= figures["p50_ms"]
+
+
 def test_one_mode_is_required() -> None:
     assert runner.invoke(app, ["bench", "proactive"]).exit_code == 2
     both = ["bench", "proactive", "--events", "5", "--reevaluate", "100"]
