@@ -1,6 +1,7 @@
-"""Batch consumers that prepare: ``prepare`` reads and decides in a read-only transaction
-(holding no write lock), the delivery's write transaction keeps what must be kept and applies
-the rest — or, when what was prepared no longer holds, the handler does it all itself."""
+"""Batch consumers that prepare (on SQLite): ``prepare`` reads and decides in a transaction
+that refuses writes (holding no write lock), the delivery's write transaction keeps what must
+be kept and applies the rest — or, when what was prepared no longer holds, the handler does it
+all itself. On PostgreSQL the handler does it all, in one transaction."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import pytest
 from bus_harness import (
     ThingHappened,
     effect_ns,
-    effects_fixture,  # noqa: F401 (fixture)
     record_effect,
+    scratch,
 )
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.bus import HANDLED
@@ -86,7 +87,9 @@ class Preparer:
     seen: list[list[int]] = field(default_factory=list)
     made: list[Prepared] = field(default_factory=list)
 
-    def __call__(self, session: Session, events: list[Delivered]) -> Prepared | None:
+    def __call__(
+        self, session: Session, events: list[Delivered], database: Database
+    ) -> Prepared | None:
         self.seen.append([e.payload["n"] for e in events])
         session.scalar(select(func.count()).select_from(InboxEvent))  # it reads
         if self.meanwhile is not None:
@@ -119,19 +122,26 @@ def prepared_consumer(preparer: Preparer, handler: Handler) -> Consumer:
     return registry.get(NAME)
 
 
+@pytest.fixture(name="sqlite_effects")
+def sqlite_effects_fixture(sqlite_database: Database) -> Database:
+    """SQLite (where consumers prepare) with the scratch effects table."""
+    scratch.create_all(sqlite_database.engine)
+    return sqlite_database
+
+
 def inboxed(database: Database) -> int:
     with database.reading() as session:
         return int(session.scalar(select(func.count()).select_from(InboxEvent)) or 0)
 
 
-def test_prepared_outside_the_write_lock_then_kept_and_applied(effects: Database) -> None:
+def test_prepared_outside_the_write_lock_then_kept_and_applied(sqlite_effects: Database) -> None:
     """``prepare`` sees the new events; meanwhile another writer commits at once (the first
     phase holds no write lock); then keep and apply write, and the handler is not called."""
     committed = threading.Event()
 
     def other_writer() -> None:
         def write() -> None:
-            with effects.unit_of_work() as session:
+            with sqlite_effects.unit_of_work() as session:
                 record_effect("other")(session, delivered(-1))
             committed.set()
 
@@ -142,28 +152,28 @@ def test_prepared_outside_the_write_lock_then_kept_and_applied(effects: Database
     preparer, handler = Preparer(meanwhile=other_writer), Handler()
     target = prepared_consumer(preparer, handler)
     events = [delivered(n) for n in (1, 2, 3)]
-    fresh = apply_events(effects, target, events)
+    fresh = apply_events(sqlite_effects, target, events)
     assert committed.is_set()  # the other writer did not wait for this consumer
     assert fresh == {e.event_id for e in events}
     assert preparer.seen == [[1, 2, 3]]
     assert handler.batches == []
-    assert sorted(effect_ns(effects)) == [-1, 1, 2, 3, 1001, 1002, 1003]
-    assert inboxed(effects) == 3
+    assert sorted(effect_ns(sqlite_effects)) == [-1, 1, 2, 3, 1001, 1002, 1003]
+    assert inboxed(sqlite_effects) == 3
 
 
 def test_what_no_longer_holds_is_handled_by_the_handler_keeping_what_was_read(
-    effects: Database,
+    sqlite_effects: Database,
 ) -> None:
     preparer, handler = Preparer(fresh=False), Handler()
     events = [delivered(n) for n in (1, 2)]
-    apply_events(effects, prepared_consumer(preparer, handler), events)
+    apply_events(sqlite_effects, prepared_consumer(preparer, handler), events)
     assert handler.batches == [[1, 2]]
-    assert sorted(effect_ns(effects)) == [1, 2, 1001, 1002]  # kept once, applied once
-    assert inboxed(effects) == 2
+    assert sorted(effect_ns(sqlite_effects)) == [1, 2, 1001, 1002]  # kept once, applied once
+    assert inboxed(sqlite_effects) == 2
 
 
 def test_an_event_handled_meanwhile_is_left_out_and_the_rest_handled_again(
-    effects: Database,
+    sqlite_effects: Database,
 ) -> None:
     """Another process handled event 1 between the phases: what was prepared for 1 and 2 is
     not applied (its reads are kept); the handler handles 2 alone."""
@@ -172,56 +182,94 @@ def test_an_event_handled_meanwhile_is_left_out_and_the_rest_handled_again(
     other = prepared_consumer(Preparer(nothing=True), Handler())
 
     def handled_elsewhere() -> None:
-        thread = threading.Thread(target=apply_events, args=(effects, other, events[:1]))
+        thread = threading.Thread(target=apply_events, args=(sqlite_effects, other, events[:1]))
         thread.start()
         thread.join(timeout=10)
 
     preparer = Preparer(meanwhile=handled_elsewhere)
-    fresh = apply_events(effects, prepared_consumer(preparer, handler), events)
+    fresh = apply_events(sqlite_effects, prepared_consumer(preparer, handler), events)
     assert fresh == {events[1].event_id}
     assert handler.batches == [[2]]
     assert preparer.made[0].kept == 1
-    assert sorted(effect_ns(effects)) == [1, 2, 1001, 1002]
-    assert inboxed(effects) == 2
+    assert sorted(effect_ns(sqlite_effects)) == [1, 2, 1001, 1002]
+    assert inboxed(sqlite_effects) == 2
 
 
-def test_events_all_handled_before_are_not_prepared(effects: Database) -> None:
+def test_events_all_handled_before_are_not_prepared(sqlite_effects: Database) -> None:
     preparer, handler = Preparer(), Handler()
     target = prepared_consumer(preparer, handler)
     events = [delivered(n) for n in (1, 2)]
-    apply_events(effects, target, events)
-    assert apply_events(effects, target, events) == set()
+    apply_events(sqlite_effects, target, events)
+    assert apply_events(sqlite_effects, target, events) == set()
     assert preparer.seen == [[1, 2]]
-    assert sorted(effect_ns(effects)) == [1, 2, 1001, 1002]
+    assert sorted(effect_ns(sqlite_effects)) == [1, 2, 1001, 1002]
 
 
 @pytest.mark.parametrize("how", ["fails", "nothing"])
 def test_a_failing_or_empty_preparation_leaves_it_all_to_the_handler(
-    effects: Database, how: str
+    sqlite_effects: Database, how: str
 ) -> None:
     preparer, handler = Preparer(fail=how == "fails", nothing=how == "nothing"), Handler()
     events = [delivered(n) for n in (1, 2)]
-    assert apply_events(effects, prepared_consumer(preparer, handler), events) == {
+    assert apply_events(sqlite_effects, prepared_consumer(preparer, handler), events) == {
         e.event_id for e in events
     }
     assert handler.batches == [[1, 2]]
-    assert sorted(effect_ns(effects)) == [1, 2]
+    assert sorted(effect_ns(sqlite_effects)) == [1, 2]
 
 
-def test_one_event_at_a_time_is_prepared_too(effects: Database) -> None:
+def test_one_event_at_a_time_is_prepared_too(sqlite_effects: Database) -> None:
     """A delivery handled alone (no batch formed, or a failed batch's events one by one)."""
     preparer, handler = Preparer(), Handler()
     target = prepared_consumer(preparer, handler)
     event = delivered(7)
-    assert apply_event(effects, target, event) is True
-    assert apply_event(effects, target, event) is False
+    assert apply_event(sqlite_effects, target, event) is True
+    assert apply_event(sqlite_effects, target, event) is False
     outcome = asyncio.run(
-        EventHandling(effects, target, max_attempts=3, retry_delay=0.05)(delivered(8), 1)
+        EventHandling(sqlite_effects, target, max_attempts=3, retry_delay=0.05)(delivered(8), 1)
     )
     assert outcome == HANDLED
     assert preparer.seen == [[7], [8]]
     assert handler.batches == []
-    assert sorted(effect_ns(effects)) == [7, 8, 1007, 1008]
+    assert sorted(effect_ns(sqlite_effects)) == [7, 8, 1007, 1008]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_handler_does_it_all_in_one_transaction(postgres_url: str) -> None:
+    """PostgreSQL locks rows, not the database: nothing is gained by a first phase there."""
+    database = Database(postgres_url, pool_size=2)
+    scratch.create_all(database.engine)
+    try:
+        preparer, handler = Preparer(), Handler()
+        events = [delivered(n) for n in (1, 2)]
+        apply_events(database, prepared_consumer(preparer, handler), events)
+        assert preparer.seen == []
+        assert handler.batches == [[1, 2]]
+        assert sorted(effect_ns(database)) == [1, 2]
+    finally:
+        scratch.drop_all(database.engine)
+        with database.unit_of_work() as session:
+            session.execute(delete(InboxEvent).where(InboxEvent.consumer == NAME))
+        database.dispose()
+
+
+def test_the_first_phase_cannot_write(sqlite_effects: Database) -> None:
+    """A preparation that writes fails (the transaction refuses it) and leaves it all to the
+    handler: a write there is an error, never a rollback that hides it."""
+
+    class Writing(Preparer):
+        def __call__(
+            self, session: Session, events: list[Delivered], database: Database
+        ) -> Prepared | None:
+            session.execute(insert(InboxEvent).values(consumer="x", event_id=uuid.uuid4()))
+            return super().__call__(session, events, database)
+
+    handler = Handler()
+    events = [delivered(n) for n in (1, 2)]
+    apply_events(sqlite_effects, prepared_consumer(Writing(), handler), events)
+    assert handler.batches == [[1, 2]]
+    assert sorted(effect_ns(sqlite_effects)) == [1, 2]
+    assert inboxed(sqlite_effects) == 2  # the preparation's row is not there
 
 
 def test_only_a_batch_consumer_prepares() -> None:

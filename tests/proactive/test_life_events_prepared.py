@@ -1,6 +1,7 @@
-"""The life-event consumers (but deaths') decide in a read-only transaction and write in the
-delivery's: the same entitlements, letters and data-usage records as reacting in one
-transaction; decided again when an entitlement the decisions looked at changed meanwhile."""
+"""The life-event consumers (but deaths') decide, on SQLite, in a transaction that refuses
+writes and write in the delivery's: the same entitlements, letters and data-usage records as
+reacting in one transaction; decided again when what the decisions rest on changed meanwhile
+(the persons' entitlements, a register event about one of them, the law)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,51 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proactive_support import latest_events, low_income_adults, record_birth, record_death
+from proactive_support import (
+    SIB,
+    adults,
+    entitlements_of,
+    latest_events,
+    low_income_adults,
+    react_to,
+    record_birth,
+    record_death,
+)
+from reevaluation_support import AMOUNT, CITATION, owner
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from joinedup import notify, proactive
-from joinedup.core.clock import today
+from joinedup.core.clock import today, utcnow
 from joinedup.core.consumers import apply_events, registry
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
 from joinedup.core.pagination import PageRequest
+from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.usage import list_usage
 from joinedup.platform import handler_modules
 from joinedup.proactive.handlers import handle_births, prepare_life_events
+from joinedup.proactive.reevaluation import publish_law_version
+from joinedup.proactive.service import Decided
 
 BIRTH = "population.birth_registered.v1"
+DEATH = "population.death_registered.v1"
+ACTIVE = {"granted", "offered", "eligible"}
+
+
+def prepared(database: Database, events: list[Delivered]) -> Decided:
+    """The first phase, as the consumer runs it."""
+    with database.reading_only() as session:
+        decided = prepare_life_events(session, events, database)
+    assert decided is not None
+    return decided
+
+
+def written(database: Database, decided: Decided) -> bool:
+    """The second phase's own part: the reads kept, the decisions applied if they hold."""
+    with database.unit_of_work() as session:
+        decided.keep(session)
+        return decided.apply(session)
 
 
 def clone(database: Database, path: Path) -> Database:
@@ -105,16 +137,12 @@ def test_decisions_a_change_meanwhile_touched_are_made_again(seeded: Database) -
     (mother,) = low_income_adults(seeded, sex="F", count=1, offset=2)
     record_birth(seeded, mother=mother, father=None, born=today())
     events = latest_events(seeded, BIRTH)
-    with seeded.reading() as session:
-        decided = prepare_life_events(session, events)
-    assert decided is not None
+    decided = prepared(seeded, events)
     assert decided.outcomes
     with seeded.unit_of_work() as session:
         handle_births(session, events)  # meanwhile
     before = what_they_hold(seeded, mother)[mother]
-    with seeded.unit_of_work() as session:
-        decided.keep(session)
-        assert decided.apply(session) is False
+    assert written(seeded, decided) is False
     after = what_they_hold(seeded, mother)[mother]
     assert after["entitlements"] == before["entitlements"]  # revision 1 each, still
     assert after["letters"] == before["letters"]
@@ -122,12 +150,11 @@ def test_decisions_a_change_meanwhile_touched_are_made_again(seeded: Database) -
 
 
 def test_reading_and_deciding_write_nothing(seeded: Database) -> None:
-    """On SQLite the read-only transaction refuses any write: the first phase needs none."""
+    """The first phase's transaction refuses any write (``PRAGMA query_only``): it needs
+    none."""
     (mother,) = low_income_adults(seeded, sex="F", count=1, offset=3)
     record_birth(seeded, mother=mother, father=None, born=today())
-    with seeded.reading() as session:
-        decided = prepare_life_events(session, latest_events(seeded, BIRTH))
-    assert decided is not None
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
     assert decided.reads
     assert all(recordings for _, recordings in decided.reads)
     assert what_they_hold(seeded, mother)[mother]["entitlements"] == []
@@ -143,6 +170,70 @@ def test_a_death_is_not_prepared(seeded: Database) -> None:
             prepare_life_events(session, latest_events(seeded, "population.death_registered.v1"))
             is None
         )
+
+
+def test_a_parent_who_died_meanwhile_is_not_paid(seeded: Database) -> None:
+    """The mother's death is registered and handled between the phases (she held nothing
+    yet, so its consumer ended nothing): what was prepared while she was alive is not applied,
+    and the decisions made again know she died."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=1)
+    (father,) = adults(seeded, sex="M", count=1)
+    record_birth(seeded, mother=mother, father=father, born=today())
+    births = latest_events(seeded, BIRTH)
+    decided = prepared(seeded, births)
+    record_death(seeded, person=mother, died=today())
+    react_to(seeded, latest_events(seeded, DEATH))
+    assert written(seeded, decided) is False
+    react_to(seeded, births)  # what the consumer's handler does then
+    held = {code: e.status for code, e in entitlements_of(seeded, mother).items()}
+    assert not {code for code, status in held.items() if status in ACTIVE}
+
+
+def test_a_law_published_meanwhile_is_applied(seeded: Database) -> None:
+    """A new child benefit amount published between the phases: the decisions made under the
+    old law are not applied."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=0)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    with seeded.unit_of_work() as session:
+        publish_law_version(
+            session,
+            ruleset="demo",
+            changes=[f"{AMOUNT}=123.45"],
+            effective_from=today().replace(day=1),
+            citation=CITATION,
+            owner=owner(),
+            actor="test",
+        )
+    assert written(seeded, decided) is False
+
+
+def test_a_members_first_key_is_stored_before_it_signs(seeded: Database) -> None:
+    """The social insurance board has no signing key yet: the first phase (which cannot
+    write) has it created in a transaction of its own, so every record it signs can be
+    verified against a stored key."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=0)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    with seeded.unit_of_work() as session:
+        member = session.execute(
+            text("SELECT id FROM exchange_member WHERE member_code = :c"), {"c": SIB.member_code}
+        ).scalar_one()
+        session.execute(
+            text("UPDATE exchange_member_key SET retired_at = :t WHERE member_id = :m"),
+            {"t": utcnow().replace(tzinfo=None), "m": member},
+        )
+        bump_generation(session)
+    assert written(seeded, prepared(seeded, latest_events(seeded, BIRTH))) is True
+    with seeded.reading() as session:
+        stored = set(session.scalars(text("SELECT key_id FROM exchange_member_key")))
+        used = set(
+            session.scalars(
+                text("SELECT client_key_id FROM exchange_message WHERE client_member_id = :m"),
+                {"m": member},
+            )
+        )
+    assert used
+    assert used <= stored
 
 
 @pytest.mark.parametrize("consumer_name", ["proactive.deaths", "proactive.consents"])

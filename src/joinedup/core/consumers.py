@@ -29,14 +29,18 @@ A batch consumer may also **prepare** its batches outside the write transaction:
 
     @consumer("proactive.births", events=[...], batch=100, prepare=decide_births)
 
-``prepare(session, events)`` runs first, in a read-only transaction (on SQLite it holds no
-write lock, so the registrations and pages that write go on meanwhile): it reads and decides,
-and returns a :class:`Preparation` (or None: nothing prepared). Then, in the delivery's write
+On SQLite, whose one writer at a time would otherwise wait for the whole batch,
+``prepare(session, events, database)`` runs first, in a transaction that reads one snapshot
+and refuses writes (:meth:`~joinedup.core.db.Database.reading_only`; it holds no write lock,
+so the registrations and pages that write go on meanwhile): it reads and decides, and returns
+a :class:`Preparation` (or None: nothing prepared). Then, in the delivery's write
 transaction, the inbox rows go in, the preparation's :meth:`~Preparation.keep` writes what
-must be kept in any case (the records of the reads it made), and :meth:`~Preparation.apply`
-writes what it decided — unless what it read has changed since (another transaction
-handled one of the events, or changed what the decisions looked at): then the handler
-handles the events itself in that transaction, as a consumer without ``prepare`` does.
+must be kept if that transaction commits (the records of the reads it made), and
+:meth:`~Preparation.apply` writes what it decided — unless what it read has changed since
+(another transaction handled one of the events, or changed what the decisions looked at):
+then the handler handles the events itself in that transaction, as a consumer without
+``prepare`` does. On PostgreSQL, which locks rows and not the database, a long transaction
+keeps no other writer waiting: the handler does it all in one transaction there.
 """
 
 from __future__ import annotations
@@ -82,8 +86,10 @@ class Preparation(Protocol):
         nothing) when what the decisions looked at has changed since they were made."""
 
 
-#: A batch consumer's first phase: the events not handled before, in a read-only transaction.
-Preparer = Callable[[Session, list[Delivered]], Preparation | None]
+#: A batch consumer's first phase: ``(session, events, database)``, the events not handled
+#: before, in a transaction that refuses writes (``database``: for what must be written
+#: elsewhere meanwhile, such as a member's first signing key).
+Preparer = Callable[[Session, list[Delivered], Database], Preparation | None]
 
 #: Consumer names: lower case, digits, ``_ . -`` (they also name JetStream consumers).
 CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
@@ -309,13 +315,13 @@ class _Prepared:
 def _prepare(
     database: Database, consumer: Consumer, events: Sequence[Delivered]
 ) -> _Prepared | None:
-    """The first phase of a consumer with ``prepare``: in a read-only transaction, the events
-    not in the inbox yet and what ``prepare`` decided for them (None: nothing to prepare, or
-    preparing failed, and the handler does it all in the write transaction)."""
+    """The first phase of a consumer with ``prepare``: in a transaction that refuses writes,
+    the events not in the inbox yet and what ``prepare`` decided for them (None: nothing to
+    prepare, or preparing failed, and the handler does it all in the write transaction)."""
     assert consumer.prepare is not None
     unique = _unique(events)
     try:
-        with database.reading() as session:
+        with database.reading_only() as session:
             handled = set(
                 session.scalars(
                     select(InboxEvent.event_id).where(
@@ -325,7 +331,7 @@ def _prepare(
                 )
             )
             todo = [event for event in unique if event.event_id not in handled]
-            preparation = consumer.prepare(session, todo) if todo else None
+            preparation = consumer.prepare(session, todo, database) if todo else None
     except Exception as exc:  # the handler meets it again, in the write transaction
         log.warning(
             "event_preparation_failed",
@@ -340,18 +346,23 @@ def _prepare(
     return _Prepared([event.event_id for event in todo], preparation)
 
 
+def _prepares(database: Database, consumer: Consumer) -> bool:
+    """Whether ``consumer`` prepares its batches on ``database`` (SQLite only: see the module)."""
+    return consumer.prepare is not None and database.dialect == "sqlite"
+
+
 def apply_event(database: Database, consumer: Consumer, event: Delivered) -> bool:
     """Handle ``event`` in one transaction; returns False (and changes nothing) for a repeat."""
-    if consumer.prepare is not None:
+    if _prepares(database, consumer):
         return event.event_id in apply_events(database, consumer, [event])
     with database.unit_of_work() as session:
         return _apply(session, consumer, event)
 
 
 def apply_events(database: Database, consumer: Consumer, events: Sequence[Delivered]) -> set[UUID]:
-    """Handle ``events`` in one transaction (a consumer with ``prepare`` prepares them in a
-    read-only one first); returns the ids of those not handled before."""
-    prepared = _prepare(database, consumer, events) if consumer.prepare is not None else None
+    """Handle ``events`` in one transaction (a consumer with ``prepare`` on SQLite prepares them
+    in a read-only one first); returns the ids of those not handled before."""
+    prepared = _prepare(database, consumer, events) if _prepares(database, consumer) else None
     with database.unit_of_work() as session:
         return _apply_batch(session, consumer, events, prepared)
 

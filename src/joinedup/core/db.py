@@ -185,6 +185,25 @@ class Database:
             session.rollback()
 
     @contextmanager
+    def reading_only(self) -> Iterator[Session]:
+        """A read-only transaction that refuses writes, in one snapshot: on SQLite a read
+        transaction with ``PRAGMA query_only`` on its connection while it lasts; on
+        PostgreSQL ``REPEATABLE READ, READ ONLY``. For work that must not write (a write is an
+        error here, not a rollback that hides it)."""
+        postgres = self.dialect == "postgresql"
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        with self.read_session_factory() as session:
+            connection = session.connection(execution_options=options if postgres else {})
+            if not postgres:
+                connection.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                yield session
+            finally:
+                if not postgres:  # before the connection goes back to the pool
+                    connection.exec_driver_sql("PRAGMA query_only = OFF")
+                session.rollback()
+
+    @contextmanager
     def reading_rows(self) -> Iterator[Connection]:
         """A read-only transaction on a plain connection, without an ORM session: for the
         few prebuilt selects every request makes (finding its web session), where the

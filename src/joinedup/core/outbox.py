@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    func,
     literal,
+    or_,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -131,3 +134,25 @@ def _insert_or_ignore(model: type[Base], dialect: str) -> Executable:
         raise NotImplementedError(f"insert_or_ignore does not support {dialect}")
     # RETURNING, because drivers do not all report a row count for ON CONFLICT DO NOTHING.
     return insert(model).on_conflict_do_nothing().returning(literal(1))
+
+
+def outbox_mark(session: Session) -> int:
+    """The newest event in the outbox as ``session`` sees it (0: none): with
+    :func:`events_after`, what was emitted since. Exact on SQLite, whose transactions commit
+    in the order of their ids' allocation (one writer at a time); on PostgreSQL a
+    transaction still open may hold a smaller id."""
+    return int(session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0)
+
+
+def events_after(
+    session: Session, mark: int, *, prefixes: Sequence[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The name and payload of each event emitted after ``mark`` (:func:`outbox_mark`) whose
+    name starts with one of ``prefixes``, oldest first."""
+    rows = session.execute(
+        select(OutboxEvent.name, OutboxEvent.payload)
+        .where(OutboxEvent.id > mark, or_(*(OutboxEvent.name.startswith(p) for p in prefixes)))
+        .order_by(OutboxEvent.id)
+    )
+    for row in rows:
+        yield row.name, row.payload

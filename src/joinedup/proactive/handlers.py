@@ -32,6 +32,7 @@ from joinedup import consent, registries, rules
 from joinedup.catalogue import LifeEvent
 from joinedup.consent import ConsentGiven, ConsentWithdrawn
 from joinedup.core.consumers import consumer
+from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
@@ -157,13 +158,17 @@ def handle_life_events(session: Session, events: Sequence[Delivered]) -> Reactio
     return react(session, [o for o in found if o is not None])
 
 
-def prepare_life_events(session: Session, events: Sequence[Delivered]) -> Decided | None:
+def prepare_life_events(
+    session: Session, events: Sequence[Delivered], database: Database | None = None
+) -> Decided | None:
     """The first phase of the life-event consumers but deaths', in a read-only transaction
     (:func:`~joinedup.proactive.service.decide_life_events`): reading and evaluating hold no
     write lock; the consumer's write transaction records what was decided, or handles the
-    events again if an entitlement or consent they looked at changed meanwhile."""
+    events again if what they rest on changed meanwhile
+    (:class:`joinedup.proactive.service.prepared.Basis`). ``database``: where a member's
+    first signing key is created."""
     found = (occurrence_of(event) for event in events)
-    return decide_life_events(session, [o for o in found if o is not None])
+    return decide_life_events(session, [o for o in found if o is not None], key_database=database)
 
 
 # One name per kind of life event, so each consumer reads as what it handles.

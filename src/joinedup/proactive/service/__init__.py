@@ -31,12 +31,11 @@ from joinedup.proactive.service.entitlements import (
 from joinedup.proactive.service.letters import APPEAL_DAYS, send_decision_letters
 from joinedup.proactive.service.life_events import (
     ROUTING_PURPOSE,
-    Decided,
     Reaction,
-    decide_life_events,
     react,
     resolve_codes,
 )
+from joinedup.proactive.service.prepared import Decided, decide_life_events
 from joinedup.proactive.service.staff import look_up_entitlements
 from joinedup.proactive.service.texts import reason_in_language
 

@@ -18,9 +18,11 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue, consent, exchange, identity, rules
+from joinedup import catalogue, exchange, identity, rules
 from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LifeEvent
+from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
+from joinedup.core.keys import SigningKey
 from joinedup.core.settings import get_settings
 from joinedup.proactive.payees import choose_payee, is_household_benefit
 from joinedup.proactive.service.deaths import (
@@ -42,7 +44,6 @@ from joinedup.proactive.service.deciding import (
 from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
-    entitlement_revisions_of,
     holders_of,
     record_outcomes,
 )
@@ -65,18 +66,18 @@ class Reaction:
 
 
 def resolve_codes(
-    session: Session, refs: Sequence[int], *, reads: Reads | None = None
+    session: Session, refs: Sequence[int], *, reading: Reading | None = None
 ) -> dict[int, str]:
     """The personal codes of register references, read through the exchange by the
     life-event routing subsystem (one data-usage record per person, purpose
-    ``life-event-routing``). Unknown references are left out. ``reads``: keep the records
-    there instead of writing them (see :func:`_client`)."""
+    ``life-event-routing``). Unknown references are left out. ``reading``: keep the records
+    instead of writing them (see :func:`_client`)."""
     wanted = list(dict.fromkeys(refs))
     found: dict[int, str] = {}
     if not wanted:
         return found
     service = identity.registry_service(session, "person")
-    with _client(session, get_settings().life_event_subsystem, reads) as calls:
+    with _client(session, get_settings().life_event_subsystem, reading) as calls:
         for ref in wanted:
             try:
                 answer = calls.call(
@@ -95,17 +96,36 @@ def resolve_codes(
 Reads = list[tuple[str, list[exchange.Recording]]]
 
 
+@dataclass
+class Reading:
+    """Deciding in a transaction that only reads: the records of its reads are kept in
+    ``reads`` (to be written in a write transaction, :meth:`Decided.keep`); a member's first
+    signing key is created in a transaction of its own on ``key_database``."""
+
+    key_database: Database | None
+    reads: Reads = field(default_factory=list)
+
+
 @contextmanager
 def _client(
-    session: Session, client: str, reads: Reads | None
+    session: Session, client: str, reading: Reading | None
 ) -> Iterator[exchange.ExchangeClient]:
     """Calls through the exchange as ``client``; their records are written when the block
-    ends, or (``reads`` given: the session only reads) kept in ``reads`` to be written in a
-    write transaction (:meth:`Decided.keep`)."""
-    with exchange.exchange_client(session, client=client) as calls:
-        yield calls
-        if reads is not None:
-            reads.append((client, calls.detach_records()))
+    ends, or (``reading``) kept to be written in another transaction."""
+    if reading is None:
+        with exchange.exchange_client(session, client=client) as calls:
+            yield calls
+        return
+    calls = exchange.ExchangeClient(
+        session=session,
+        client=exchange.local_client_identity(session, client=client),
+        # never signs a tree head: the records are written (and signed) by the write
+        # transaction's client (the log's key is not needed here)
+        log_signer=SigningKey.generate(),
+        key_database=reading.key_database,
+    )
+    yield calls
+    reading.reads.append((client, calls.detach_records()))
 
 
 def _applies(service: CatalogueService, occurrence: Occurrence) -> bool:
@@ -253,16 +273,26 @@ def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
     return refs
 
 
+@dataclass
+class Looked:
+    """What a list of life events was decided on: the outcomes, every person the decisions
+    looked at (personal code → register reference, None where it was not read), and the
+    rulesets evaluated."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    persons: dict[str, int | None] = field(default_factory=dict)
+    rulesets: set[str] = field(default_factory=set)
+
+
 def _decide(
     session: Session,
     occurrences: Sequence[Occurrence],
     codes: dict[int, str],
     reaction: Reaction,
-    reads: Reads | None,
-) -> tuple[list[Outcome], set[str]]:
+    reading: Reading | None,
+) -> Looked:
     """Every service concerned evaluated for every person concerned (read through the
-    exchange, one client per owner and purpose): the outcomes, and the personal codes the
-    decisions looked at (whose entitlements and consents they depend on)."""
+    exchange, one client per owner and purpose)."""
     by_event: dict[LifeEvent, list[CatalogueService]] = {}
     groups: dict[tuple[str, str], list[tuple[CatalogueService, Occurrence]]] = {}
     for occurrence in occurrences:
@@ -278,10 +308,11 @@ def _decide(
             if _applies(service, occurrence):
                 key = (service.owner.client, service.purpose)
                 groups.setdefault(key, []).append((service, occurrence))
-    outcomes: list[Outcome] = []
-    looked_at = set(codes.values())
+    looked = Looked(persons={code: ref for ref, code in codes.items()})
+    outcomes = looked.outcomes
     for (client, purpose), work in groups.items():
-        with _client(session, client, reads) as calls:
+        looked.rulesets.update(service.ruleset for service, _ in work)
+        with _client(session, client, reading) as calls:
             gatherers: dict[date, Gatherer] = {}
             homes: Homes = {}
             for service, occurrence in work:
@@ -293,12 +324,14 @@ def _decide(
                 outcomes.extend(
                     _evaluate_service(session, gatherer, service, occurrence, codes, homes)
                 )
-            for gatherer in gatherers.values():
-                looked_at.update(gatherer.facts)
             for home in homes.values():
-                looked_at.update(home.refs)
-    looked_at.update(o.person_code for o in outcomes)
-    return outcomes, looked_at
+                looked.persons.update(home.refs)
+            for gatherer in gatherers.values():
+                for code in gatherer.facts:
+                    looked.persons.setdefault(code, None)
+    for outcome in outcomes:
+        looked.persons.setdefault(outcome.person_code, None)
+    return looked
 
 
 def _finish(
@@ -348,69 +381,6 @@ def react(session: Session, occurrences: Sequence[Occurrence]) -> Reaction:
     ended = end_at_death(session, person_codes=deaths)
     reaction.changes.extend(ended)
     passed = to_surviving_parents(session, ended, deaths, death_refs=death_refs)
-    decided, _ = _decide(session, occurrences, codes, reaction, reads=None)
-    outcomes = [p.outcome for p in passed] + decided
+    decided = _decide(session, occurrences, codes, reaction, reading=None)
+    outcomes = [p.outcome for p in passed] + decided.outcomes
     return _finish(session, reaction, outcomes, passed, events=len(occurrences))
-
-
-def decisions_basis(
-    session: Session, person_codes: Sequence[str]
-) -> tuple[dict[int, int], dict[int, int]]:
-    """What life-event decisions about these persons rest on besides the registers (read
-    through the exchange, as they were when read): their entitlements (who holds a household
-    benefit, what they declined) and their consents, each row with its revision number."""
-    return (
-        entitlement_revisions_of(session, person_codes=person_codes),
-        consent.consent_revisions_of(session, subject_codes=person_codes),
-    )
-
-
-@dataclass
-class Decided:
-    """Life events decided in a read-only transaction (:func:`decide_life_events`), to be
-    written in a write transaction: the outcomes, the records of the reads made, and what
-    the entitlements and consents the decisions looked at were when they were made."""
-
-    occurrences: int
-    outcomes: list[Outcome]
-    reads: Reads
-    looked_at: list[str]
-    seen: tuple[dict[int, int], dict[int, int]]
-    reaction: Reaction = field(default_factory=Reaction)
-
-    def keep(self, session: Session) -> None:
-        """Write the records of the reads made (read or not, they happened)."""
-        for client, recordings in self.reads:
-            with exchange.exchange_client(session, client=client) as calls:
-                calls.attach_records(recordings)
-        self.reads = []
-
-    def apply(self, session: Session) -> bool:
-        """Record the outcomes and send the letters, unless an entitlement or consent of a
-        person the decisions looked at has changed since (False: nothing written)."""
-        if decisions_basis(session, self.looked_at) != self.seen:
-            return False
-        _finish(session, self.reaction, self.outcomes, events=self.occurrences)
-        return True
-
-
-def decide_life_events(session: Session, occurrences: Sequence[Occurrence]) -> Decided | None:
-    """The first half of :func:`react`, for a read-only transaction (no write lock held
-    while reading and evaluating): the persons resolved, every service concerned evaluated,
-    the reads' records kept aside. None for a list with a death (ending the deceased's
-    entitlements writes before deciding: :func:`react` does it all in one transaction)."""
-    if not occurrences or any(o.life_event is LifeEvent.DEATH for o in occurrences):
-        return None
-    reads: Reads = []
-    reaction = Reaction()
-    codes = resolve_codes(session, _refs(occurrences), reads=reads)
-    outcomes, looked_at = _decide(session, occurrences, codes, reaction, reads)
-    persons = sorted(looked_at)
-    return Decided(
-        occurrences=len(occurrences),
-        outcomes=outcomes,
-        reads=reads,
-        looked_at=persons,
-        seen=decisions_basis(session, persons),
-        reaction=reaction,
-    )

@@ -1,0 +1,169 @@
+"""Life events decided outside the write transaction, and written in it if nothing they rest
+on has changed meanwhile (the life-event consumers' first phase on SQLite:
+:mod:`joinedup.core.consumers`).
+
+:func:`decide_life_events` does the first half of
+:func:`~joinedup.proactive.service.life_events.react` in a transaction that only reads — the
+persons resolved, every service concerned evaluated — keeping the records of its reads aside.
+:meth:`Decided.apply` writes the outcomes and letters in the delivery's write transaction,
+unless what the decisions rest on besides the reads has changed since (:class:`Basis`):
+
+- the entitlements and consents of every person the decisions looked at (their revision
+  numbers: who holds a household benefit, what a person declined, what they consented to);
+- the base registers' events since the first phase naming one of those persons by register
+  reference (a parent's death, a move, a marriage, a birth in the family, an employment
+  ended, a bulk import covering them) — a register read made before such a change is out of
+  date, and the consumer of that event may already have decided without what this batch is
+  about to record;
+- the law in force for every ruleset evaluated (a parameter or ruleset version published).
+
+Then the consumer's handler decides again in the write transaction, as without a first phase.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from joinedup import consent, exchange
+from joinedup.catalogue import LifeEvent
+from joinedup.core.db import Database
+from joinedup.core.outbox import events_after, outbox_mark
+from joinedup.proactive.reevaluation.law import versions_in_force
+from joinedup.proactive.service.deciding import Occurrence
+from joinedup.proactive.service.entitlements import Outcome, entitlement_revisions_of
+from joinedup.proactive.service.life_events import (
+    Looked,
+    Reaction,
+    Reading,
+    Reads,
+    _decide,
+    _finish,
+    _refs,
+    resolve_codes,
+)
+
+#: The base registers' events (by name prefix): each names the persons it changes by
+#: register reference (``person_id``, ``person_ids``, ``parent_ids``; an import a range).
+REGISTER_EVENTS = ("population.", "employment.", "income.", "business.", "payment_account.")
+
+
+def _named(payload: dict[str, Any]) -> set[int]:
+    found = {payload.get("person_id")}
+    for key in ("person_ids", "parent_ids"):
+        found.update(payload.get(key) or ())
+    return {int(ref) for ref in found if ref is not None}
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What decisions about some persons rest on besides the register reads themselves, as
+    it was when they were made (see the module docstring)."""
+
+    persons: tuple[str, ...]
+    #: Their register references (those known: the persons named and their households').
+    refs: frozenset[int]
+    #: Whether some person looked at has no known reference: then any register event
+    #: since the first phase counts.
+    unmapped: bool
+    #: The newest event in the outbox when the decisions were made (SQLite: exact).
+    mark: int
+    rulesets: tuple[str, ...]
+    revisions: tuple[dict[int, int], dict[int, int], tuple[tuple[uuid.UUID, ...], ...]]
+
+    @classmethod
+    def of(cls, session: Session, looked: Looked) -> Basis:
+        persons = tuple(sorted(looked.persons))
+        rulesets = tuple(sorted(looked.rulesets))
+        return cls(
+            persons=persons,
+            refs=frozenset(ref for ref in looked.persons.values() if ref is not None),
+            unmapped=any(ref is None for ref in looked.persons.values()),
+            mark=outbox_mark(session),
+            rulesets=rulesets,
+            revisions=_revisions(session, persons, rulesets),
+        )
+
+    def holds(self, session: Session) -> bool:
+        """Whether nothing the decisions rest on has changed (in the write transaction)."""
+        for _, payload in events_after(session, self.mark, prefixes=REGISTER_EVENTS):
+            if self.unmapped or _named(payload) & self.refs or _covers(payload, self.refs):
+                return False
+        return _revisions(session, self.persons, self.rulesets) == self.revisions
+
+
+def _covers(payload: dict[str, Any], refs: frozenset[int]) -> bool:
+    """Whether a bulk import's range of references covers one of ``refs``."""
+    first, last = payload.get("first_person_id"), payload.get("last_person_id")
+    if first is None or last is None:
+        return False
+    return any(int(first) <= ref <= int(last) for ref in refs)
+
+
+def _revisions(
+    session: Session, persons: Sequence[str], rulesets: Sequence[str]
+) -> tuple[dict[int, int], dict[int, int], tuple[tuple[uuid.UUID, ...], ...]]:
+    return (
+        entitlement_revisions_of(session, person_codes=persons),
+        consent.consent_revisions_of(session, subject_codes=persons),
+        tuple(versions_in_force(session, name) for name in rulesets),
+    )
+
+
+@dataclass
+class Decided:
+    """Life events decided in a transaction that only reads (:func:`decide_life_events`),
+    to be written in a write transaction: the outcomes, the records of the reads made, and
+    what the decisions rest on (:class:`Basis`)."""
+
+    occurrences: int
+    outcomes: list[Outcome]
+    reads: Reads
+    basis: Basis
+    reaction: Reaction = field(default_factory=Reaction)
+
+    def keep(self, session: Session) -> None:
+        """Write the records of the reads made (used or not, they happened)."""
+        for client, recordings in self.reads:
+            with exchange.exchange_client(session, client=client) as calls:
+                calls.attach_records(recordings)
+        self.reads = []
+
+    def apply(self, session: Session) -> bool:
+        """Record the outcomes and send the letters, unless what the decisions rest on has
+        changed since they were made (False: nothing written)."""
+        if not self.basis.holds(session):
+            return False
+        _finish(session, self.reaction, self.outcomes, events=self.occurrences)
+        return True
+
+
+def decide_life_events(
+    session: Session, occurrences: Sequence[Occurrence], *, key_database: Database | None = None
+) -> Decided | None:
+    """The first half of :func:`~joinedup.proactive.service.life_events.react`, in a
+    transaction that only reads (no write lock held while reading and evaluating): the persons
+    resolved, every service concerned evaluated, the reads' records kept aside (a member's
+    first signing key, if one is needed, is created on ``key_database``). None for a list
+    with a death (ending the deceased's entitlements writes before deciding: ``react`` does
+    it all in one transaction)."""
+    if not occurrences or any(o.life_event is LifeEvent.DEATH for o in occurrences):
+        return None
+    reading = Reading(key_database)
+    reaction = Reaction()
+    codes = resolve_codes(session, _refs(occurrences), reading=reading)
+    looked = _decide(session, occurrences, codes, reaction, reading)
+    return Decided(
+        occurrences=len(occurrences),
+        outcomes=looked.outcomes,
+        reads=reading.reads,
+        basis=Basis.of(session, looked),
+        reaction=reaction,
+    )
+
+
+__all__ = ["REGISTER_EVENTS", "Basis", "Decided", "decide_life_events"]
