@@ -179,10 +179,20 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only transaction (never takes the SQLite write lock)."""
+        """A read-only transaction (never takes the SQLite write lock; on SQLite a write in it
+        is refused — ``PRAGMA query_only`` — rather than silently rolled back)."""
         with self.read_session_factory() as session, session.begin():
-            yield session
-            session.rollback()
+            if self.dialect != "sqlite":
+                yield session
+                session.rollback()
+                return
+            connection = session.connection()
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                yield session
+            finally:
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+                session.rollback()
 
     @contextmanager
     def reading_only(self) -> Iterator[Session]:

@@ -1,0 +1,44 @@
+"""Read transactions refuse writes: a write there is an error, never a rollback that hides it
+(a member's signing key created and rolled back, then used to sign, left records nobody
+could verify)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+from joinedup.core.outbox import InboxEvent
+
+
+def _insert(session: Session) -> None:
+    session.execute(
+        insert(InboxEvent).values(consumer="x", event_id=uuid.uuid4(), handled_at=utcnow())
+    )
+
+
+def test_reading_refuses_a_write_on_sqlite(sqlite_database: Database) -> None:
+    with pytest.raises(DBAPIError, match="readonly"), sqlite_database.reading() as session:
+        _insert(session)
+    # the connection goes back to the pool as it came: the next writer and reader work
+    with sqlite_database.unit_of_work() as session:
+        _insert(session)
+    with sqlite_database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 1
+    with sqlite_database.read_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA query_only").scalar() == 0
+
+
+def test_reading_only_refuses_a_write(database: Database) -> None:
+    """SQLite and PostgreSQL (``READ ONLY``, one snapshot)."""
+    with database.reading_only() as session:
+        assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 0
+        with pytest.raises(DBAPIError):
+            _insert(session)
+    with database.reading_only() as session:  # and reads again afterwards
+        assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 0
