@@ -25,13 +25,14 @@ def _insert(session: Session) -> None:
 def test_reading_refuses_a_write_on_sqlite(sqlite_database: Database) -> None:
     with pytest.raises(DBAPIError, match="readonly"), sqlite_database.reading() as session:
         _insert(session)
-    # the connection goes back to the pool as it came: the next writer and reader work
+    # a reader's connection refuses writes for its whole life; the writers' never do
+    with sqlite_database.read_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA query_only").scalar() == 1
     with sqlite_database.unit_of_work() as session:
+        assert session.execute(text("PRAGMA query_only")).scalar() == 0
         _insert(session)
     with sqlite_database.reading() as session:
         assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 1
-    with sqlite_database.read_engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA query_only").scalar() == 0
 
 
 def test_reading_only_refuses_a_write(database: Database) -> None:

@@ -17,6 +17,7 @@ from proactive_support import (
     entitlements_of,
     latest_events,
     low_income_adults,
+    move_in_with,
     react_to,
     record_birth,
     record_death,
@@ -29,7 +30,7 @@ from joinedup import notify, proactive
 from joinedup.core.clock import today, utcnow
 from joinedup.core.consumers import apply_events, registry
 from joinedup.core.db import Database
-from joinedup.core.events import Delivered
+from joinedup.core.events import Delivered, emit
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.usage import list_usage
@@ -37,6 +38,7 @@ from joinedup.platform import handler_modules
 from joinedup.proactive.handlers import handle_births, prepare_life_events
 from joinedup.proactive.reevaluation import publish_law_version
 from joinedup.proactive.service import Decided
+from joinedup.registries.events import EmploymentImported
 
 BIRTH = "population.birth_registered.v1"
 DEATH = "population.death_registered.v1"
@@ -187,6 +189,45 @@ def test_a_parent_who_died_meanwhile_is_not_paid(seeded: Database) -> None:
     react_to(seeded, births)  # what the consumer's handler does then
     held = {code: e.status for code, e in entitlements_of(seeded, mother).items()}
     assert not {code for code, status in held.items() if status in ACTIVE}
+
+
+def test_an_unrelated_death_meanwhile_leaves_the_decisions_in_place(seeded: Database) -> None:
+    """A register event about someone the decisions did not look at changes nothing."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    (stranger,) = low_income_adults(seeded, sex="M", count=1, offset=3)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    assert not decided.basis.unmapped  # every person it looked at is known by reference
+    record_death(seeded, person=stranger, died=today())
+    assert written(seeded, decided) is True
+    held = {code: e.status for code, e in entitlements_of(seeded, mother).items()}
+    assert held["child-benefit"] == "granted"
+
+
+def test_someone_moving_into_the_household_meanwhile_counts(seeded: Database) -> None:
+    """A partner moves in with the mother between the phases (the moves consumer may decide
+    for the household before the birth is written): the household read is out of date."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    (partner,) = low_income_adults(seeded, sex="M", count=1, offset=3)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    move_in_with(seeded, partner, host=mother, days_ago=0)
+    assert written(seeded, decided) is False
+
+
+def test_a_bulk_import_meanwhile_counts(seeded: Database) -> None:
+    """An import names nobody (it may have written anyone's incomes): it counts."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    with seeded.unit_of_work() as session:
+        emit(
+            session,
+            EmploymentImported(
+                employments=1, ended=0, incomes=12, first_period="2026-01", last_period="2026-12"
+            ),
+        )
+    assert written(seeded, decided) is False
 
 
 def test_a_law_published_meanwhile_is_applied(seeded: Database) -> None:

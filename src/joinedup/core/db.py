@@ -180,37 +180,28 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only transaction (never takes the SQLite write lock; on SQLite a write in it
-        is refused — ``PRAGMA query_only`` — rather than silently rolled back)."""
+        is refused — the reader's connections are ``query_only`` — rather than silently
+        rolled back)."""
         with self.read_session_factory() as session, session.begin():
-            if self.dialect != "sqlite":
-                yield session
-                session.rollback()
-                return
-            connection = session.connection()
-            connection.exec_driver_sql("PRAGMA query_only = ON")
-            try:
-                yield session
-            finally:
-                connection.exec_driver_sql("PRAGMA query_only = OFF")
-                session.rollback()
+            yield session
+            session.rollback()
 
     @contextmanager
     def reading_only(self) -> Iterator[Session]:
         """A read-only transaction that refuses writes, in one snapshot: on SQLite a read
-        transaction with ``PRAGMA query_only`` on its connection while it lasts; on
-        PostgreSQL ``REPEATABLE READ, READ ONLY``. For work that must not write (a write is an
-        error here, not a rollback that hides it)."""
-        postgres = self.dialect == "postgresql"
+        transaction (on a ``query_only`` connection); on PostgreSQL ``REPEATABLE READ, READ
+        ONLY``. For work that must not write (a write is an error here, not a rollback that
+        hides it)."""
+        if self.dialect != "postgresql":
+            with self.reading() as session:
+                yield session
+            return
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with self.read_session_factory() as session:
-            connection = session.connection(execution_options=options if postgres else {})
-            if not postgres:
-                connection.exec_driver_sql("PRAGMA query_only = ON")
+            session.connection(execution_options=options)
             try:
                 yield session
             finally:
-                if not postgres:  # before the connection goes back to the pool
-                    connection.exec_driver_sql("PRAGMA query_only = OFF")
                 session.rollback()
 
     @contextmanager

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -146,13 +146,15 @@ def outbox_mark(session: Session) -> int:
 
 def events_after(
     session: Session, mark: int, *, prefixes: Sequence[str]
-) -> Iterator[tuple[str, dict[str, Any]]]:
+) -> list[tuple[str, dict[str, Any]]]:
     """The name and payload of each event emitted after ``mark`` (:func:`outbox_mark`) whose
     name starts with one of ``prefixes``, oldest first."""
     rows = session.execute(
         select(OutboxEvent.name, OutboxEvent.payload)
-        .where(OutboxEvent.id > mark, or_(*(OutboxEvent.name.startswith(p) for p in prefixes)))
+        .where(
+            OutboxEvent.id > mark,
+            or_(*(OutboxEvent.name.startswith(p, autoescape=True) for p in prefixes)),
+        )
         .order_by(OutboxEvent.id)
     )
-    for row in rows:
-        yield row.name, row.payload
+    return [(row.name, row.payload) for row in rows]

@@ -19,7 +19,9 @@ def configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     """WAL, enforced foreign keys, and transactions SQLAlchemy controls (SAVEPOINT-safe).
 
     Writers start with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead
-    of failing when a read lock cannot be upgraded; readers use a plain deferred ``BEGIN``.
+    of failing when a read lock cannot be upgraded; readers use a plain deferred ``BEGIN``,
+    and their connections refuse writes (``PRAGMA query_only``: a write in a read transaction
+    is an error, not a rollback that hides it).
     """
 
     @event.listens_for(engine, "connect")
@@ -34,6 +36,8 @@ def configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         # a long-running process checkpoints in the background (:class:`WalCheckpointer`);
         # a commit checkpoints only when the log has grown this far (pages) without one
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        if not immediate:  # a reader's connection, for its whole life
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

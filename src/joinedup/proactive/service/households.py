@@ -47,6 +47,8 @@ class Household:
     parent_refs: dict[str, tuple[int, ...]]
     #: Those whose death the register records (on any day, even after the day read).
     dead: frozenset[str] = frozenset()
+    #: The address it lives at (the register's household reference; None: no residence).
+    address_ref: int | None = None
 
     def living_parents(self) -> list[str]:
         """The parents who receive for it, but for one whose death is registered already:
@@ -107,7 +109,12 @@ def household_of(gatherer: Gatherer, ref: int, *, first_day: date) -> Household:
             for i, code in zip(members, codes, strict=True)
             if columns["dateOfDeath"][i] is not None
         ),
+        address_ref=_ref(columns["householdRef"][position]),
     )
+
+
+def _ref(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 __all__ = ["Household", "household_of", "read_extract"]

@@ -276,11 +276,13 @@ def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
 @dataclass
 class Looked:
     """What a list of life events was decided on: the outcomes, every person the decisions
-    looked at (personal code → register reference, None where it was not read), and the
-    rulesets evaluated."""
+    looked at (personal code → register reference, None where it was not read), the
+    addresses of the households read, and the rulesets evaluated."""
 
     outcomes: list[Outcome] = field(default_factory=list)
     persons: dict[str, int | None] = field(default_factory=dict)
+    addresses: set[int] = field(default_factory=set)
+    households: bool = False
     rulesets: set[str] = field(default_factory=set)
 
 
@@ -326,6 +328,9 @@ def _decide(
                 )
             for home in homes.values():
                 looked.persons.update(home.refs)
+                looked.households = True
+                if home.address_ref is not None:
+                    looked.addresses.add(home.address_ref)
             for gatherer in gatherers.values():
                 for code in gatherer.facts:
                     looked.persons.setdefault(code, None)

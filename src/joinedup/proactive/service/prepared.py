@@ -12,9 +12,11 @@ unless what the decisions rest on besides the reads has changed since (:class:`B
   numbers: who holds a household benefit, what a person declined, what they consented to);
 - the base registers' events since the first phase naming one of those persons by register
   reference (a parent's death, a move, a marriage, a birth in the family, an employment
-  ended, a bulk import covering them) — a register read made before such a change is out of
-  date, and the consumer of that event may already have decided without what this batch is
-  about to record;
+  ended), or a move into or out of the address of a household read, or one that names nobody
+  (a bulk import: any counts), or a person registered or a residence corrected while
+  households were read — a register read made before such a change is out of date, and the
+  consumer of that event may already have decided without what this batch is about to
+  record;
 - the law in force for every ruleset evaluated (a parameter or ruleset version published).
 
 Then the consumer's handler decides again in the write transaction, as without a first phase.
@@ -47,9 +49,11 @@ from joinedup.proactive.service.life_events import (
     resolve_codes,
 )
 
-#: The base registers' events (by name prefix): each names the persons it changes by
-#: register reference (``person_id``, ``person_ids``, ``parent_ids``; an import a range).
+#: The base registers' events (by name prefix): most name the persons they change by register
+#: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
 REGISTER_EVENTS = ("population.", "employment.", "income.", "business.", "payment_account.")
+#: Events that change who lives where without naming the address.
+_SETTLING = {"population.person_registered.v1", "population.residence_corrected.v1"}
 
 
 def _named(payload: dict[str, Any]) -> set[int]:
@@ -70,6 +74,9 @@ class Basis:
     #: Whether some person looked at has no known reference: then any register event
     #: since the first phase counts.
     unmapped: bool
+    #: The addresses of the households read, and whether any was read.
+    addresses: frozenset[int]
+    households: bool
     #: The newest event in the outbox when the decisions were made (SQLite: exact).
     mark: int
     rulesets: tuple[str, ...]
@@ -83,6 +90,8 @@ class Basis:
             persons=persons,
             refs=frozenset(ref for ref in looked.persons.values() if ref is not None),
             unmapped=any(ref is None for ref in looked.persons.values()),
+            addresses=frozenset(looked.addresses),
+            households=looked.households,
             mark=outbox_mark(session),
             rulesets=rulesets,
             revisions=_revisions(session, persons, rulesets),
@@ -90,18 +99,20 @@ class Basis:
 
     def holds(self, session: Session) -> bool:
         """Whether nothing the decisions rest on has changed (in the write transaction)."""
-        for _, payload in events_after(session, self.mark, prefixes=REGISTER_EVENTS):
-            if self.unmapped or _named(payload) & self.refs or _covers(payload, self.refs):
-                return False
+        changed = events_after(session, self.mark, prefixes=REGISTER_EVENTS)
+        if any(self._touched(name, payload) for name, payload in changed):
+            return False
         return _revisions(session, self.persons, self.rulesets) == self.revisions
 
-
-def _covers(payload: dict[str, Any], refs: frozenset[int]) -> bool:
-    """Whether a bulk import's range of references covers one of ``refs``."""
-    first, last = payload.get("first_person_id"), payload.get("last_person_id")
-    if first is None or last is None:
-        return False
-    return any(int(first) <= ref <= int(last) for ref in refs)
+    def _touched(self, name: str, payload: dict[str, Any]) -> bool:
+        """Whether a register event may have changed what the decisions read."""
+        named = _named(payload)
+        if self.unmapped or not named or named & self.refs:
+            return True  # (an event naming nobody, a bulk import, counts whatever it is)
+        moved = (payload.get(key) for key in ("address_id", "previous_address_id"))
+        if {int(a) for a in moved if a is not None} & self.addresses:
+            return True  # someone moved into or out of a household read
+        return self.households and name in _SETTLING
 
 
 def _revisions(
