@@ -30,10 +30,11 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     insert,
+    select,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from joinedup.core.sqlite import (
@@ -232,6 +233,29 @@ class Database:
 _PARAMETER_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 #: Bound parameters one statement may carry (SQLite's limit; PostgreSQL allows 65,535).
 MAX_PARAMETERS = 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+#: Values asked about in one ``IN (…)`` (SQLite allows 32,766 parameters).
+IN_CHUNK = 500
+
+
+def pairs_where_in(
+    session: Session,
+    key: InstrumentedAttribute[Any],
+    value: InstrumentedAttribute[Any],
+    column: InstrumentedAttribute[Any],
+    wanted: Sequence[Any],
+) -> dict[Any, Any]:
+    """``{key: value}`` of the rows whose ``column`` is one of ``wanted`` (asked
+    :data:`IN_CHUNK` at a time)."""
+    values = list(dict.fromkeys(wanted))
+    found: dict[Any, Any] = {}
+    for start in range(0, len(values), IN_CHUNK):
+        rows = session.execute(
+            select(key, value).where(column.in_(values[start : start + IN_CHUNK]))
+        )
+        found.update((row[0], row[1]) for row in rows)
+    return found
 
 
 def transaction_memo(session: Session, key: str) -> dict[Any, Any]:

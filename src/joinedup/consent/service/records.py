@@ -42,6 +42,7 @@ from joinedup.consent.schemas import (
 )
 from joinedup.consent.service.agreements import load_agreement, parse_agreement_id
 from joinedup.core.clock import utcnow
+from joinedup.core.db import pairs_where_in
 from joinedup.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.core.keys import SigningKey, load_log_signing_key
@@ -418,25 +419,18 @@ def _consents_from_at(session: Session, agreement: DataAgreement, at: datetime) 
     return int(value) if value is not None else agreement.consents_from_version
 
 
-#: Subjects asked about in one statement (SQLite allows 32,766 parameters).
-_SUBJECTS = 500
-
-
 def consent_revisions_of(session: Session, *, subject_codes: Sequence[str]) -> dict[int, int]:
     """Each consent record of these data subjects, with how many revisions it has: it
     changes whenever one of their consents is given, withdrawn or given again (a caller that
     decided on their consents outside its write transaction tells by it whether they have
     changed since)."""
-    codes = list(dict.fromkeys(subject_codes))
-    found: dict[int, int] = {}
-    for start in range(0, len(codes), _SUBJECTS):
-        rows = session.execute(
-            select(ConsentRecord.id, ConsentRecord.revisions).where(
-                ConsentRecord.subject_code.in_(codes[start : start + _SUBJECTS])
-            )
-        )
-        found.update((row_id, revisions) for row_id, revisions in rows)
-    return found
+    return pairs_where_in(
+        session,
+        ConsentRecord.id,
+        ConsentRecord.revisions,
+        ConsentRecord.subject_code,
+        subject_codes,
+    )
 
 
 def has_consent(

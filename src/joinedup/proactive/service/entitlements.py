@@ -22,6 +22,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
+from joinedup.core.db import pairs_where_in
 from joinedup.core.events import Event, emit_many
 from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
@@ -419,16 +420,9 @@ def entitlement_revisions_of(session: Session, *, person_codes: Sequence[str]) -
     """Each entitlement of these persons with its revision number: it changes whenever one
     of their entitlements is recorded, changed or ended (a caller that decided on their
     entitlements outside its write transaction tells by it whether they have changed since)."""
-    codes = list(dict.fromkeys(person_codes))
-    found: dict[int, int] = {}
-    for start in range(0, len(codes), _CHUNK):
-        rows = session.execute(
-            select(Entitlement.id, Entitlement.revision).where(
-                Entitlement.person_code.in_(codes[start : start + _CHUNK])
-            )
-        )
-        found.update((row_id, revision) for row_id, revision in rows)
-    return found
+    return pairs_where_in(
+        session, Entitlement.id, Entitlement.revision, Entitlement.person_code, person_codes
+    )
 
 
 def holders_of(
