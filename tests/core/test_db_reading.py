@@ -43,3 +43,15 @@ def test_reading_only_refuses_a_write(database: Database) -> None:
             _insert(session)
     with database.reading_only() as session:  # and reads again afterwards
         assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 0
+
+
+def test_a_writer_after_a_read_only_transaction_can_write(database: Database) -> None:
+    """On PostgreSQL readers and writers share one pool: the read-only snapshot's settings go
+    with its transaction, never to the next writer of that connection."""
+    for _ in range(3):  # (the pool hands the same connection back)
+        with database.reading_only() as session:
+            session.execute(text("SELECT 1"))
+        with database.unit_of_work() as session:
+            _insert(session)
+    with database.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM inbox_event")).scalar() == 3
