@@ -24,17 +24,10 @@ from sqlalchemy.orm import Session
 from joinedup.core.bus import DEAD_LETTERED, DUPLICATE, HANDLED, IGNORED, Verdict
 from joinedup.core.bus.jetstream import durable_name
 from joinedup.core.clock import utcnow
-from joinedup.core.consumers import (
-    MAX_BATCH,
-    Consumer,
-    ConsumerRegistry,
-    EventHandling,
-    consumer,
-    list_dead_letters,
-    replay_dead_letter,
-)
+from joinedup.core.consumers import MAX_BATCH, Consumer, ConsumerRegistry, consumer
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
+from joinedup.core.handling import EventHandling, list_dead_letters, replay_dead_letter
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent
 
 

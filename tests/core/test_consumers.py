@@ -27,19 +27,17 @@ from sqlalchemy.orm import Session
 from joinedup.core.bus import DEAD_LETTERED, DUPLICATE, HANDLED, IGNORED, Verdict
 from joinedup.core.bus.jetstream import durable_name
 from joinedup.core.clock import utcnow
-from joinedup.core.consumers import (
+from joinedup.core.consumers import Consumer, ConsumerRegistry, consumer
+from joinedup.core.db import Database
+from joinedup.core.errors import Conflict, NotFound
+from joinedup.core.events import Delivered
+from joinedup.core.handling import (
     MAX_RETRY_DELAY,
-    Consumer,
-    ConsumerRegistry,
     EventHandling,
-    consumer,
     list_dead_letters,
     replay_dead_letter,
     retry_delay,
 )
-from joinedup.core.db import Database
-from joinedup.core.errors import Conflict, NotFound
-from joinedup.core.events import Delivered
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent
 from joinedup.core.pagination import PageRequest
 from joinedup.core.worker import bus_status

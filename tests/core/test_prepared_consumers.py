@@ -23,16 +23,10 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.bus import HANDLED
 from joinedup.core.clock import utcnow
-from joinedup.core.consumers import (
-    Consumer,
-    ConsumerRegistry,
-    EventHandling,
-    apply_event,
-    apply_events,
-    consumer,
-)
+from joinedup.core.consumers import Consumer, ConsumerRegistry, consumer
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
+from joinedup.core.handling import EventHandling, apply_event, apply_events
 from joinedup.core.outbox import InboxEvent
 
 NAME = "test.prepared"

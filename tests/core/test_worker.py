@@ -31,9 +31,9 @@ from sqlalchemy import text
 
 from joinedup.core.bus.inprocess import InProcessBus
 from joinedup.core.clock import utcnow
-from joinedup.core.consumers import EventHandling
 from joinedup.core.db import Database
 from joinedup.core.events import emit_many
+from joinedup.core.handling import EventHandling
 from joinedup.core.outbox import ConsumerCursor
 from joinedup.core.relay import Relay
 from joinedup.core.settings import Settings

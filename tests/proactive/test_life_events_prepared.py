@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from joinedup import notify, proactive
 from joinedup.core.clock import today, utcnow
-from joinedup.core.consumers import apply_events, registry
+from joinedup.core.consumers import registry
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered, emit
+from joinedup.core.handling import apply_events
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.usage import list_usage

@@ -132,8 +132,9 @@ def take_in_deaths(database: Database) -> int:
 def take_in(database: Database, consumer_name: str, event_name: str) -> int:
     """Run the consumer on every ``event_name`` event in the outbox."""
     import joinedup.tellusonce.handlers  # noqa: F401 (registers the consumer)
-    from joinedup.core.consumers import apply_event, registry
+    from joinedup.core.consumers import registry
     from joinedup.core.events import Delivered
+    from joinedup.core.handling import apply_event
     from joinedup.core.outbox import OutboxEvent
 
     handled = 0

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.bus import Bus, create_bus, wait_any
 from joinedup.core.clock import utcnow
-from joinedup.core.consumers import ConsumerRegistry, EventHandling, registry
+from joinedup.core.consumers import ConsumerRegistry, registry
 from joinedup.core.db import Database
+from joinedup.core.handling import EventHandling
 from joinedup.core.loops import LoopRegistry
 from joinedup.core.loops import registry as loop_registry
 from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxEvent

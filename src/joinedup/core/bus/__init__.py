@@ -11,7 +11,7 @@ Two backends answer one :class:`Bus` protocol and pass one test suite (STYLE.md 
 
 Delivery is at least once. The relay (``joinedup.core.relay``) calls :meth:`Bus.publish`;
 the workers (``joinedup.core.worker``) call :meth:`Bus.consume` with a handler that applies
-the event in one transaction (``joinedup.core.consumers``) and says what to do next: the bus
+the event in one transaction (``joinedup.core.handling``) and says what to do next: the bus
 acknowledges only after that transaction committed.
 """
 

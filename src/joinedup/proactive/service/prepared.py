@@ -1,6 +1,6 @@
 """Life events decided outside the write transaction, and written in it if nothing they rest
 on has changed meanwhile (the life-event consumers' first phase on SQLite:
-:mod:`joinedup.core.consumers`).
+:mod:`joinedup.core.handling`).
 
 :func:`decide_life_events` does the first half of
 :func:`~joinedup.proactive.service.life_events.react` in a transaction that only reads — the
