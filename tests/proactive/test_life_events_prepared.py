@@ -168,11 +168,8 @@ def test_a_death_is_not_prepared(seeded: Database) -> None:
     transaction."""
     (person,) = low_income_adults(seeded, sex="M", count=1)
     record_death(seeded, person=person, died=today())
-    with seeded.reading() as session:
-        assert (
-            prepare_life_events(session, latest_events(seeded, "population.death_registered.v1"))
-            is None
-        )
+    with seeded.reading_only() as session:
+        assert prepare_life_events(session, latest_events(seeded, DEATH), seeded) is None
 
 
 def test_a_parent_who_died_meanwhile_is_not_paid(seeded: Database) -> None:

@@ -30,6 +30,7 @@ from joinedup.exchange.local import (
     LocalCallRefused,
     exchange_client,
     local_client_identity,
+    reading_client,
 )
 from joinedup.exchange.oauth import (
     AccessToken,
@@ -140,6 +141,7 @@ __all__ = [
     "json_web_key_set",
     "list_usage",
     "local_client_identity",
+    "reading_client",
     "mount_local_system",
     "provider_transport",
     "record_staff_view",

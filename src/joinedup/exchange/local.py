@@ -483,6 +483,22 @@ def local_client_identity(session: Session, *, client: SubsystemRef | str) -> Cl
     )
 
 
+def reading_client(
+    session: Session, *, client: SubsystemRef | str, key_database: Database | None
+) -> ExchangeClient:
+    """A client for calls made in a transaction that only reads, whose records another
+    client of the same subsystem writes in a write transaction
+    (:meth:`ExchangeClient.detach_records` → :meth:`ExchangeClient.attach_records`). It never
+    signs a tree head (its log key is a throwaway); a member's first signing key is created
+    on ``key_database``, in a transaction of its own."""
+    return ExchangeClient(
+        session=session,
+        client=local_client_identity(session, client=client),
+        log_signer=SigningKey.generate(),
+        key_database=key_database,
+    )
+
+
 @contextmanager
 def exchange_client(
     session: Session,

@@ -159,7 +159,7 @@ def handle_life_events(session: Session, events: Sequence[Delivered]) -> Reactio
 
 
 def prepare_life_events(
-    session: Session, events: Sequence[Delivered], database: Database | None = None
+    session: Session, events: Sequence[Delivered], database: Database
 ) -> Decided | None:
     """The first phase of the life-event consumers but deaths', in a read-only transaction
     (:func:`~joinedup.proactive.service.decide_life_events`): reading and evaluating hold no

@@ -45,15 +45,13 @@ from typing import Any
 
 import numpy.typing as npt
 import structlog
-from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
 from joinedup.core.collection import collection_paused
 from joinedup.core.db import Database
-from joinedup.core.keys import SigningKey
 from joinedup.core.sqlite import sqlite_file
 from joinedup.exchange import ExchangeClient
-from joinedup.exchange.local import local_client_identity
+from joinedup.exchange.local import reading_client
 from joinedup.exchange.recorder import Recording
 from joinedup.proactive.reevaluation.inputs import (
     ChunkInputs,
@@ -179,21 +177,11 @@ def read_elsewhere(url: str, job: ChunkJob) -> ChunkRead:
             raise RuntimeError("the law in force changed since the run began")
         ruleset = ruleset_in_force(session, job.ruleset)
         for key, group in by_purpose(job.specs).items():
-            calls = _reader(session, database, client_of(group))
+            calls = reading_client(session, client=client_of(group), key_database=database)
             read = read_group(calls, ruleset, job, group)
             read.recordings = calls.detach_records()
             groups[key] = read
     return ChunkRead(job.seq, started, groups)
-
-
-def _reader(session: Session, database: Database, client: str) -> ExchangeClient:
-    return ExchangeClient(
-        session=session,
-        client=local_client_identity(session, client=client),
-        # never signs: the records are signed where they are written (the run's process)
-        log_signer=SigningKey.generate(),
-        key_database=database,
-    )
 
 
 def _follow_parent(parent: int) -> None:

@@ -22,7 +22,6 @@ from joinedup import catalogue, exchange, identity, rules
 from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LifeEvent
 from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
-from joinedup.core.keys import SigningKey
 from joinedup.core.settings import get_settings
 from joinedup.proactive.payees import choose_payee, is_household_benefit
 from joinedup.proactive.service.deaths import (
@@ -116,14 +115,7 @@ def _client(
         with exchange.exchange_client(session, client=client) as calls:
             yield calls
         return
-    calls = exchange.ExchangeClient(
-        session=session,
-        client=exchange.local_client_identity(session, client=client),
-        # never signs a tree head: the records are written (and signed) by the write
-        # transaction's client (the log's key is not needed here)
-        log_signer=SigningKey.generate(),
-        key_database=reading.key_database,
-    )
+    calls = exchange.reading_client(session, client=client, key_database=reading.key_database)
     yield calls
     reading.reads.append((client, calls.detach_records()))
 
