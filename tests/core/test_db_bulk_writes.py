@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database, update_rows
+from joinedup.core.bulk_writes import update_rows
+from joinedup.core.db import Database
 from joinedup.proactive.models import Entitlement
 
 _ENTITLEMENTS = cast(Table, Entitlement.__table__)
@@ -138,7 +139,7 @@ def test_rows_sharing_values_are_stored_as_whole_rows_are(
 ) -> None:
     """More rows than one statement takes (several statements), NULLs and every kind of value
     among the shared and the own values: stored as :func:`insert_rows` stores whole rows."""
-    import joinedup.core.db as db
+    import joinedup.core.bulk_writes as db
 
     monkeypatch.setattr(db, "MAX_PARAMETERS", 60)
     at = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)

@@ -28,8 +28,8 @@ from sqlalchemy import Table
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 
+from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.db import insert_rows
 from joinedup.core.ids import new_id
 from joinedup.core.outbox import OutboxEvent
 

@@ -44,7 +44,8 @@ from sqlalchemy import Table, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database, insert_rows, insert_rows_sharing
+from joinedup.core.bulk_writes import insert_rows, insert_rows_sharing
+from joinedup.core.db import Database
 from joinedup.core.ids import uuid_of_int
 from joinedup.core.keys import SigningKey
 from joinedup.core.logging import get_logger

@@ -38,8 +38,9 @@ from sqlalchemy import Table, bindparam, insert, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.db import Database, insert_rows
+from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from joinedup.core.logging import get_logger
 from joinedup.exchange.access import Authorization, ClientIdentity, ServiceDescriptor

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, or_, select, text
 from sqlalchemy.orm import Session, defer
 
+from joinedup.core.bulk_writes import MAX_PARAMETERS, insert_rows, parameter_marker
 from joinedup.core.clock import utcnow
-from joinedup.core.db import MAX_PARAMETERS, insert_rows, parameter_marker
 from joinedup.core.errors import DomainError, NotFound, ValidationFailed
 from joinedup.core.keys import SigningKey
 from joinedup.core.pagination import Page, PageRequest, keyset_page

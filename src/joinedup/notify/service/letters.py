@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from joinedup import exchange
 from joinedup.core import i18n
+from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.db import insert_rows
 from joinedup.core.errors import Conflict, NotFound
 from joinedup.core.events import emit_many
 from joinedup.core.ids import new_id, new_salt

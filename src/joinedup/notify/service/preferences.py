@@ -10,8 +10,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from joinedup.core import i18n
+from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.db import insert_rows
 from joinedup.core.events import emit, emit_many
 from joinedup.core.settings import get_settings
 from joinedup.notify.events import DeliveryPreferenceChanged

@@ -20,7 +20,12 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import insert_rows, insert_rows_sharing, parameter_marker, update_rows
+from joinedup.core.bulk_writes import (
+    insert_rows,
+    insert_rows_sharing,
+    parameter_marker,
+    update_rows,
+)
 from joinedup.core.events import Event, emit_many
 from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged

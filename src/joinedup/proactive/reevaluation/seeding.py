@@ -15,8 +15,8 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from joinedup import registries
+from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.db import insert_rows
 from joinedup.proactive.models import Entitlement, EntitlementRevision
 from joinedup.proactive.reevaluation.chunk import service_values
 from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body

@@ -26,8 +26,8 @@ import numpy.typing as npt
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from joinedup.core.bulk_writes import parameter_marker
 from joinedup.core.clock import today, utcnow
-from joinedup.core.db import parameter_marker
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.events import emit_many
 from joinedup.registries.codes import first_free_personal_code, personal_code_prefixes
