@@ -24,10 +24,8 @@ from joinedup.exchange.events import (
     SubsystemRegistered,
 )
 from joinedup.exchange.guards import is_administrator
-from joinedup.exchange.local import (
-    ExchangeClient,
-    LocalAnswer,
-    LocalCallRefused,
+from joinedup.exchange.local import ExchangeClient, LocalAnswer, LocalCallRefused
+from joinedup.exchange.local_clients import (
     exchange_client,
     local_client_identity,
     reading_client,

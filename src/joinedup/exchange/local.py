@@ -12,8 +12,9 @@ subsystem's system; which subsystem it speaks for is configuration, not a creden
 The records are written in the **caller's transaction** (so they exist exactly when the work
 they explain exists) and in one batch per unit of work: ``with exchange_client(...) as calls:``
 writes everything the block read, with one signed tree head, when the block ends without an
-exception. A refused call raises after its refusal has been queued, so a caller that handles
-the refusal and commits leaves the refusal on record too.
+exception (:mod:`joinedup.exchange.local_clients` opens the clients). A refused call raises
+after its refusal has been queued, so a caller that handles the refusal and commits leaves the
+refusal on record too.
 
 ``calls.call(service, purpose=…, query={…})`` reads (``GET`` over ``/r1``);
 ``calls.write(service, purpose=…, body={…})`` calls one of the registries' write services (civil
@@ -26,8 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -39,7 +39,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.errors import Conflict, DomainError, NotFound
 from joinedup.core.ids import new_id
-from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.keys import SigningKey
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import AppendResult
 from joinedup.exchange.access import (
@@ -55,7 +55,7 @@ from joinedup.exchange.local_records import LOCAL_METHOD, CallFacts, call_record
 from joinedup.exchange.protocol import DENIALS
 from joinedup.exchange.recorder import Recorder, Recording, write_recordings
 from joinedup.exchange.registry_services import call_registry_service
-from joinedup.exchange.schemas import ServiceRef, SubsystemRef
+from joinedup.exchange.schemas import ServiceRef
 from joinedup.exchange.write_services import is_write_service, run_write
 
 
@@ -453,70 +453,3 @@ class ExchangeClient:
             return
         pending, self._pending = self._pending, []
         recorder.submit_all(pending).result()
-
-
-def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:
-    """The identity of the subsystem ``client`` (``CLASS/MEMBER/SUBSYSTEM``) for local calls
-    (``NotFound`` when it is not registered)."""
-    instance = get_settings().xroad_instance
-    if isinstance(client, SubsystemRef):
-        ref = client
-    else:
-        ref = SubsystemRef.parse(client, instance=instance)
-    key = (ref.member_class, ref.member_code, ref.subsystem_code)
-    directory = current_directory(session)
-    if key not in directory.subsystems:  # registered a moment ago elsewhere, or not at all
-        directory = current_directory(session, check=True)
-    if key not in directory.subsystems:
-        raise NotFound(f"no subsystem {ref} is registered", subsystem=str(ref))
-    subsystem_id, member_id = directory.subsystems[key]
-    member_name = directory.member_names[(ref.member_class, ref.member_code)]
-    return ClientIdentity(
-        client_id=f"local:{ref}",
-        subsystem_id=subsystem_id,
-        member_id=member_id,
-        member_class=ref.member_class,
-        member_code=ref.member_code,
-        subsystem_code=ref.subsystem_code,
-        xroad_id=f"{instance}/{ref}",
-        member_name=member_name,
-    )
-
-
-def reading_client(
-    session: Session, *, client: SubsystemRef | str, key_database: Database | None
-) -> ExchangeClient:
-    """A client for calls made in a transaction that only reads, whose records another
-    client of the same subsystem writes in a write transaction
-    (:meth:`ExchangeClient.detach_records` → :meth:`ExchangeClient.attach_records`). It never
-    signs a tree head (its log key is a throwaway); a member's first signing key is created
-    on ``key_database``, in a transaction of its own."""
-    return ExchangeClient(
-        session=session,
-        client=local_client_identity(session, client=client),
-        log_signer=SigningKey.generate(),
-        key_database=key_database,
-    )
-
-
-@contextmanager
-def exchange_client(
-    session: Session,
-    *,
-    client: SubsystemRef | str,
-    log_signer: SigningKey | None = None,
-    user_id: str | None = None,
-    represented_party: str | None = None,
-) -> Iterator[ExchangeClient]:
-    """Calls through the exchange as the subsystem ``client`` in ``session``'s transaction;
-    their records are written when the block ends without an exception (see the module
-    docstring). ``log_signer`` defaults to the configured transparency-log key."""
-    calls = ExchangeClient(
-        session=session,
-        client=local_client_identity(session, client=client),
-        log_signer=log_signer or load_log_signing_key(get_settings()),
-        user_id=user_id,
-        represented_party=represented_party,
-    )
-    yield calls
-    calls.flush()

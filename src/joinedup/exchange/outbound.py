@@ -44,7 +44,8 @@ from joinedup.core.logging import get_logger
 from joinedup.core.settings import Settings, get_settings
 from joinedup.exchange.access import AccessDenied, authorize, resolve_service
 from joinedup.exchange.calls import Call, recording
-from joinedup.exchange.local import LocalCallRefused, local_client_identity
+from joinedup.exchange.local import LocalCallRefused
+from joinedup.exchange.local_clients import local_client_identity
 from joinedup.exchange.models import Member
 from joinedup.exchange.protocol import DENIALS, request_hash
 from joinedup.exchange.recorder import write_recordings

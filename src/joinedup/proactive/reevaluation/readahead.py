@@ -51,7 +51,7 @@ from joinedup.core.collection import collection_paused
 from joinedup.core.db import Database
 from joinedup.core.sqlite import sqlite_file
 from joinedup.exchange import ExchangeClient
-from joinedup.exchange.local import reading_client
+from joinedup.exchange.local_clients import reading_client
 from joinedup.exchange.recorder import Recording
 from joinedup.proactive.reevaluation.inputs import (
     ChunkInputs,

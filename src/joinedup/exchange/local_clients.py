@@ -1,0 +1,90 @@
+"""Opening the exchange's local clients (:class:`~joinedup.exchange.local.ExchangeClient`): as
+a registered subsystem, for a unit of work that writes its records when it ends
+(:func:`exchange_client`), or for a transaction that only reads and hands its records to
+another client (:func:`reading_client`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from joinedup.core.db import Database
+from joinedup.core.errors import NotFound
+from joinedup.core.keys import SigningKey, load_log_signing_key
+from joinedup.core.settings import get_settings
+from joinedup.exchange.access import (
+    ClientIdentity,
+)
+from joinedup.exchange.directory import current_directory
+from joinedup.exchange.local import ExchangeClient
+from joinedup.exchange.schemas import SubsystemRef
+
+
+def local_client_identity(session: Session, *, client: SubsystemRef | str) -> ClientIdentity:
+    """The identity of the subsystem ``client`` (``CLASS/MEMBER/SUBSYSTEM``) for local calls
+    (``NotFound`` when it is not registered)."""
+    instance = get_settings().xroad_instance
+    if isinstance(client, SubsystemRef):
+        ref = client
+    else:
+        ref = SubsystemRef.parse(client, instance=instance)
+    key = (ref.member_class, ref.member_code, ref.subsystem_code)
+    directory = current_directory(session)
+    if key not in directory.subsystems:  # registered a moment ago elsewhere, or not at all
+        directory = current_directory(session, check=True)
+    if key not in directory.subsystems:
+        raise NotFound(f"no subsystem {ref} is registered", subsystem=str(ref))
+    subsystem_id, member_id = directory.subsystems[key]
+    member_name = directory.member_names[(ref.member_class, ref.member_code)]
+    return ClientIdentity(
+        client_id=f"local:{ref}",
+        subsystem_id=subsystem_id,
+        member_id=member_id,
+        member_class=ref.member_class,
+        member_code=ref.member_code,
+        subsystem_code=ref.subsystem_code,
+        xroad_id=f"{instance}/{ref}",
+        member_name=member_name,
+    )
+
+
+def reading_client(
+    session: Session, *, client: SubsystemRef | str, key_database: Database | None
+) -> ExchangeClient:
+    """A client for calls made in a transaction that only reads, whose records another
+    client of the same subsystem writes in a write transaction
+    (:meth:`ExchangeClient.detach_records` → :meth:`ExchangeClient.attach_records`). It never
+    signs a tree head (its log key is a throwaway); a member's first signing key is created
+    on ``key_database``, in a transaction of its own."""
+    return ExchangeClient(
+        session=session,
+        client=local_client_identity(session, client=client),
+        log_signer=SigningKey.generate(),
+        key_database=key_database,
+    )
+
+
+@contextmanager
+def exchange_client(
+    session: Session,
+    *,
+    client: SubsystemRef | str,
+    log_signer: SigningKey | None = None,
+    user_id: str | None = None,
+    represented_party: str | None = None,
+) -> Iterator[ExchangeClient]:
+    """Calls through the exchange as the subsystem ``client`` in ``session``'s transaction;
+    their records are written when the block ends without an exception (see the module
+    docstring). ``log_signer`` defaults to the configured transparency-log key."""
+    calls = ExchangeClient(
+        session=session,
+        client=local_client_identity(session, client=client),
+        log_signer=log_signer or load_log_signing_key(get_settings()),
+        user_id=user_id,
+        represented_party=represented_party,
+    )
+    yield calls
+    calls.flush()
