@@ -15,15 +15,17 @@ from joinedup.consent.service.history import (
     list_consents,
     verify_consent_chain,
 )
+from joinedup.consent.service.in_force import (
+    consent_in_force,
+    consent_revisions_of,
+    has_consent,
+)
 from joinedup.consent.service.records import (
     agreement_of_record,
     change_consent,
-    consent_in_force,
-    consent_revisions_of,
     find_consent_record,
     get_consent_record,
     give_consent,
-    has_consent,
     withdraw_consent,
 )
 
