@@ -90,6 +90,7 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
     writes = ["record-birth", "record-death", "record-marriage", "record-move"]
     assert sorted(s["serviceCode"] for s in listed) == [
         "person",
+        "person-codes",
         "population-extract",
         *writes,
         "relations",

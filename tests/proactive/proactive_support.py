@@ -5,14 +5,17 @@ families it is recorded for, and workers run until the proactive services have r
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Collection
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
 
+from joinedup import notify, proactive
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
@@ -22,6 +25,7 @@ from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
 from joinedup.demo import organisation
 from joinedup.exchange import exchange_client
+from joinedup.exchange.usage import list_usage
 from joinedup.notify import list_letters
 from joinedup.proactive import EntitlementView, list_entitlements
 
@@ -250,3 +254,35 @@ def letters_of(database: Database, person: str) -> list[Any]:
     with database.reading() as session:
         items = list_letters(session, recipient_code=person, request=PageRequest(limit=200)).items
         return [le for le in items if (le.regarding or "").startswith("entitlement:")]
+
+
+def clone(database: Database, path: Path) -> Database:
+    """A copy of a SQLite database as it is now (committed state, log included)."""
+    source = sqlite3.connect(database.url.removeprefix("sqlite:///"))
+    target = sqlite3.connect(path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return Database(f"sqlite:///{path}")
+
+
+def what_they_hold(database: Database, *persons: str) -> dict[str, Any]:
+    """Each person's entitlements (as decided), letters and data-usage records."""
+    found: dict[str, Any] = {}
+    with database.reading() as session:
+        for person in persons:
+            entitlements = proactive.list_entitlements(session, person_code=person).items
+            letters = notify.list_letters(
+                session, recipient_code=person, request=PageRequest(limit=100)
+            ).items
+            usage = list_usage(session, subject_code=person, request=PageRequest(limit=200)).items
+            found[person] = {
+                "entitlements": sorted(
+                    (e.service_code, e.status, e.amount_cents, e.reason, e.revision)
+                    for e in entitlements
+                ),
+                "letters": sorted(le.subject for le in letters),
+                "usage": sorted((u.service_xroad_id or "", u.purpose, u.fields) for u in usage),
+            }
+    return found

@@ -6,7 +6,6 @@ reacting in one transaction; decided again when what the decisions rest on chang
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from proactive_support import (
     SIB,
     adults,
+    clone,
     entitlements_of,
     latest_events,
     low_income_adults,
@@ -21,24 +21,23 @@ from proactive_support import (
     react_to,
     record_birth,
     record_death,
+    what_they_hold,
 )
 from reevaluation_support import AMOUNT, CITATION, owner
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from joinedup import notify, proactive
 from joinedup.core.clock import today, utcnow
 from joinedup.core.consumers import registry
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered, emit
 from joinedup.core.handling import apply_events
-from joinedup.core.pagination import PageRequest
 from joinedup.exchange.directory import bump_generation
-from joinedup.exchange.usage import list_usage
 from joinedup.platform import handler_modules
 from joinedup.proactive.handlers import handle_births, prepare_life_events
 from joinedup.proactive.reevaluation import publish_law_version
 from joinedup.proactive.service import Decided
+from joinedup.proactive.service import prepared as prepared_module
 from joinedup.registries.events import EmploymentImported
 
 BIRTH = "population.birth_registered.v1"
@@ -59,38 +58,6 @@ def written(database: Database, decided: Decided) -> bool:
     with database.unit_of_work() as session:
         decided.keep(session)
         return decided.apply(session)
-
-
-def clone(database: Database, path: Path) -> Database:
-    """A copy of a SQLite database as it is now (committed state, log included)."""
-    source = sqlite3.connect(database.url.removeprefix("sqlite:///"))
-    target = sqlite3.connect(path)
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
-    return Database(f"sqlite:///{path}")
-
-
-def what_they_hold(database: Database, *persons: str) -> dict[str, Any]:
-    """Each person's entitlements (as decided), letters and data-usage records."""
-    found: dict[str, Any] = {}
-    with database.reading() as session:
-        for person in persons:
-            entitlements = proactive.list_entitlements(session, person_code=person).items
-            letters = notify.list_letters(
-                session, recipient_code=person, request=PageRequest(limit=100)
-            ).items
-            usage = list_usage(session, subject_code=person, request=PageRequest(limit=200)).items
-            found[person] = {
-                "entitlements": sorted(
-                    (e.service_code, e.status, e.amount_cents, e.reason, e.revision)
-                    for e in entitlements
-                ),
-                "letters": sorted(le.subject for le in letters),
-                "usage": sorted((u.service_xroad_id or "", u.purpose, u.fields) for u in usage),
-            }
-    return found
 
 
 def births_consumer(*, handler_allowed: bool) -> Any:
@@ -161,6 +128,36 @@ def test_reading_and_deciding_write_nothing(seeded: Database) -> None:
     assert decided.reads
     assert all(recordings for _, recordings in decided.reads)
     assert what_they_hold(seeded, mother)[mother]["entitlements"] == []
+
+
+def test_deciding_that_fails_after_reading_keeps_the_reads_on_record(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The persons were read (through the exchange) before deciding failed: those reads are
+    on record, written in a transaction of their own, and the failure is the first phase's."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    events = latest_events(seeded, BIRTH)
+    before = what_they_hold(seeded, mother)[mother]["usage"]
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("deciding failed")
+
+    monkeypatch.setattr(prepared_module, "_decide", failing)
+    with pytest.raises(RuntimeError, match="deciding failed"):
+        prepared(seeded, events)
+    after = what_they_hold(seeded, mother)[mother]["usage"]
+    assert len(after) == len(before) + 1
+    assert [u[0].rsplit("/", 1)[-1] for u in after if u[1] == "life-event-routing"] == [
+        "person-codes"
+    ]
+    # and the consumer, its first phase failed, handles the batch in its write transaction
+    monkeypatch.undo()
+    births = births_consumer(handler_allowed=True)
+    assert apply_events(seeded, dataclasses.replace(births, prepare=failing), events) == {
+        events[0].event_id
+    }
+    assert what_they_hold(seeded, mother)[mother]["entitlements"]
 
 
 def test_a_death_is_not_prepared(seeded: Database) -> None:

@@ -111,6 +111,7 @@ _SERVICE_REGISTRY = {
     **dict.fromkeys(WRITE_SERVICE_CODES, "population"),
     "representations": "businesses",
     "population-extract": "population",
+    "person-codes": "population",
 }
 
 
@@ -312,6 +313,10 @@ def demo_rights() -> list[DemoRight]:
             ("logtime", "action", "receiverCode", "receiverName", "receiverSystem"),
             (DATA_USAGE,),
         ),
+        # whom a batch of life events concerns: the personal codes of the events' references
+        DemoRight(
+            LIFE_EVENTS, "person-codes", ("personRef", "personalCode"), (LIFE_EVENT_ROUTING,)
+        ),
         DemoRight(LIFE_EVENTS, "person", ("personalCode",), (LIFE_EVENT_ROUTING,)),
         DemoRight(
             MAILBOX,
@@ -483,6 +488,10 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
         pass
     else:
         describe_demo_purposes(session)  # a demo database set up before purposes had words
+        # a demo database set up before a registry service was declared: published now, with
+        # the demo's rights on it
+        added = {service.code for service in publish_registry_services(session, actor=ACTOR)}
+        _grant(session, [right for right in demo_rights() if right.service in added])
         return False
     publish_registry_services(session, actor=ACTOR)
     register_rest_service(
@@ -508,7 +517,18 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
             hasher=_demo_hash,
             actor=ACTOR,
         )
-    for right in demo_rights():
+    _grant(session, demo_rights())
+    describe_demo_purposes(session)
+    member_ids = [
+        get_member(session, member_class=o.member_class, member_code=o.member_code).id
+        for o in organisations()
+    ]
+    create_member_keys(session, member_ids=member_ids)
+    return True
+
+
+def _grant(session: Session, rights: list[DemoRight]) -> None:
+    for right in rights:
         grant_access_right(
             session,
             client=_subsystem(*right.client),
@@ -521,13 +541,6 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
             own_residents_only=right.own_residents_only,
             actor=ACTOR,
         )
-    describe_demo_purposes(session)
-    member_ids = [
-        get_member(session, member_class=o.member_class, member_code=o.member_code).id
-        for o in organisations()
-    ]
-    create_member_keys(session, member_ids=member_ids)
-    return True
 
 
 @lru_cache(maxsize=512)

@@ -46,6 +46,7 @@ from joinedup.exchange.outbound import (
     send_to_service,
 )
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
+from joinedup.exchange.registry_bulk import MAX_REFERENCES, PERSON_CODES, PERSON_REFS
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,
@@ -83,6 +84,9 @@ from joinedup.exchange.write_services import REPLAY_HEADER, WriteAnswer, run_wri
 
 __all__ = [
     "CIVIL_REGISTRATION",
+    "MAX_REFERENCES",
+    "PERSON_CODES",
+    "PERSON_REFS",
     "REGISTRY_SERVICES",
     "REPLAY_HEADER",
     "WRITE_SERVICES",

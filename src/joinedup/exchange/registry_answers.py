@@ -328,30 +328,6 @@ def representations(session: Session, question: Question) -> Answer:
     return {"representations": items}, (question.subject,)
 
 
-def population_extract(
-    session: Session, *, first_ref: int, end_ref: int, on: date, fields: Collection[str]
-) -> Answer:
-    """The bulk extract as columns (the fields asked for), with every person as a data
-    subject. ``inRange`` marks the persons of the range (the others are co-residents)."""
-    from joinedup import registries
-
-    found = registries.population_extract(session, first_ref=first_ref, end_ref=end_ref, on=on)
-    columns: dict[str, Any] = {
-        "personRef": found.person_ref,
-        "personalCode": found.personal_code,
-        "birthDate": found.birth_date,
-        "dateOfDeath": found.date_of_death,
-        "householdRef": found.address_ref,
-        "parentRefs": found.parent_refs,
-    }
-    answer = {
-        "count": len(found),
-        "inRange": found.in_range,
-        "columns": {name: values for name, values in columns.items() if name in fields},
-    }
-    return answer, tuple(found.personal_code)
-
-
 ANSWERS: dict[str, Callable[[Session, Question], Answer]] = {
     "person": person,
     "relations": relations,

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from joinedup import consent
 from joinedup.core.clock import today
-from joinedup.core.errors import DomainError, NotFound, ValidationFailed
+from joinedup.core.errors import DomainError, NotFound
 from joinedup.exchange.access import (
     AccessDenied,
     Authorization,
@@ -31,8 +30,17 @@ from joinedup.exchange.registry_answers import (
     ANSWERS,
     MAX_EXTRACT_RANGE,
     Question,
-    population_extract,
     residence_municipality,
+)
+from joinedup.exchange.registry_bulk import (
+    EXTRACT,
+    MAX_REFERENCES,
+    PERSON_CODES,
+    PERSON_REFS,
+    bulk_answer,
+    date_parameter,
+    invalid_parameter,
+    known_parameter,
 )
 
 _TEXT: dict[str, Any] = {"type": "string"}
@@ -115,6 +123,11 @@ _KNOWN_ON = Parameter(
     {"type": "string"},
 )
 _BITEMPORAL = (_AS_OF, _KNOWN_ON)
+_PERSON_REFS = Parameter(
+    PERSON_REFS,
+    f"Register references, separated by commas (at most {MAX_REFERENCES:,}).",
+    {"type": "string", "example": "1041,1042,1057"},
+)
 #: Instead of ``personalCode``: the register's reference of the person (the ``person_id`` of
 #: the registries' events), for subscribers resolving an event's persons.
 PERSON_REF = "personRef"
@@ -289,16 +302,18 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             item_list="representations",
         ),
         RegistryService(
-            "population-extract",
+            EXTRACT,
             "population",
             "Population extract (bulk)",
-            "The persons with register references in [fromRef, toRef) and everyone living at "
-            "their residence addresses on asOf, as columns: for re-evaluating a whole "
-            "population when a law changes. householdRef is the register reference of the "
-            "residence address (null: no residence); parentRefs the register references of "
-            "the person's parents, in the order registered (first the parent who gave birth). "
-            "Every person in the answer is a data "
-            f"subject of the call. At most {MAX_EXTRACT_RANGE:,} references per call.",
+            "The persons with register references in [fromRef, toRef), or those named in "
+            "personRefs, and everyone living at their residence addresses on asOf, as "
+            "columns: for re-evaluating a whole population when a law changes, or the "
+            "households of a batch of life events. householdRef is the register reference of "
+            "the residence address (null: no residence); parentRefs the register references "
+            "of the person's parents, in the order registered (first the parent who gave "
+            "birth); inRange marks the persons asked for. Every person in the answer is a "
+            f"data subject of the call. At most {MAX_EXTRACT_RANGE:,} references per range, "
+            f"{MAX_REFERENCES:,} in personRefs.",
             {
                 "personRef": {"type": "array", "items": {"type": "integer"}},
                 "personalCode": {"type": "array", "items": _TEXT},
@@ -313,19 +328,39 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             (
                 Parameter(
                     "fromRef",
-                    "The first register reference of the range.",
+                    "The first register reference of the range (required unless personRefs "
+                    "is given).",
                     {"type": "integer"},
-                    required=True,
                 ),
                 Parameter(
                     "toRef",
-                    "The end of the range (excluded).",
+                    "The end of the range (excluded; required with fromRef).",
                     {"type": "integer"},
-                    required=True,
                 ),
+                _PERSON_REFS,
                 _AS_OF,
             ),
             item_list=None,
+            bulk=True,
+        ),
+        RegistryService(
+            PERSON_CODES,
+            "population",
+            "Personal codes of register references (bulk)",
+            "The personal code of each register reference named in personRefs (the person_id "
+            "the population register's events carry), for a subscriber resolving whom a batch "
+            "of events concerns. A reference that names nobody is left out. Every person in "
+            f"the answer is a data subject of the call. At most {MAX_REFERENCES:,} references.",
+            {"personRef": {"type": "integer"}, "personalCode": _TEXT},
+            (
+                Parameter(
+                    PERSON_REFS,
+                    _PERSON_REFS.description,
+                    _PERSON_REFS.schema,
+                    required=True,
+                ),
+            ),
+            item_list="persons",
             bulk=True,
         ),
     )
@@ -343,35 +378,6 @@ class MethodNotAllowed(DomainError):
     status = 405
 
 
-def _invalid(name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{name} {message}", errors=[{"field": name, "message": message}])
-
-
-def _date(query: Mapping[str, str], name: str) -> date | None:
-    text = query.get(name)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _invalid(name, "must be a date YYYY-MM-DD") from None
-
-
-def _known(query: Mapping[str, str]) -> date | datetime | None:
-    text = query.get("knownOn")
-    if text is None:
-        return None
-    if "T" not in text:
-        return _date(query, "knownOn")
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        raise _invalid("knownOn", "must be a date or an ISO 8601 instant") from None
-    if instant.tzinfo is None:
-        raise _invalid("knownOn", "must name its time zone (e.g. 2025-04-01T12:00:00Z)")
-    return instant
-
-
 def _subject(session: Session, declared: RegistryService, query: Mapping[str, str]) -> str:
     from joinedup import registries
 
@@ -382,17 +388,17 @@ def _subject(session: Session, declared: RegistryService, query: Mapping[str, st
         # The register's reference of a person, as its events carry it (events hold no
         # personal codes): a subscriber resolves the event's persons through the exchange.
         if not (reference.isascii() and reference.isdigit()) or len(reference) > 18:
-            raise _invalid(PERSON_REF, "is not a register reference")
+            raise invalid_parameter(PERSON_REF, "is not a register reference")
         found = registries.personal_codes_of(session, person_ids=[int(reference)])
         if not found:
             raise NotFound("no person has this register reference")
         return found[int(reference)]
     if not value:
-        raise _invalid(name, "is required")
+        raise invalid_parameter(name, "is required")
     if name == "personalCode" and not registries.is_valid_personal_code(value):
-        raise _invalid(name, "is not a valid personal code")
+        raise invalid_parameter(name, "is not a valid personal code")
     if name == "registrationCode" and not registries.is_valid_business_code(value):
-        raise _invalid(name, "is not a valid registration code")
+        raise invalid_parameter(name, "is not a valid registration code")
     return value
 
 
@@ -417,7 +423,7 @@ def call_registry_service(
     if path not in ("", "/"):
         raise NotFound(f"{service.code} has no resource {path}")
     if body:
-        raise _invalid("body", "must be empty: the question is in the query parameters")
+        raise invalid_parameter("body", "must be empty: the question is in the query parameters")
     if declared.bulk:
         return _bulk(session, declared, query, authorization)
     subject = _subject(session, declared, query)
@@ -428,27 +434,20 @@ def call_registry_service(
     legal_basis = None
     if authorization.consent_agreement is not None:  # before anything is read about them
         legal_basis = _require_consent(session, declared, authorization, subject)
-    valid = _date(query, "asOf")
+    valid = date_parameter(query, "asOf")
     if valid is None and not declared.history_by_default:
         valid = today()
     allowed = set(authorization.fields)
     fields = tuple(f for f in declared.fields if f in allowed)
     answer, subjects = ANSWERS[declared.code](
         session,
-        Question(subject=subject, valid=valid, known=_known(query), query=query, fields=fields),
+        Question(
+            subject=subject, valid=valid, known=known_parameter(query), query=query, fields=fields
+        ),
     )
     return ProviderResponse(
         status=200, body=answer, data_subjects=subjects, fields=fields, legal_basis=legal_basis
     )
-
-
-def _reference(query: Mapping[str, str], name: str) -> int:
-    text = (query.get(name) or "").strip()
-    if not text:
-        raise _invalid(name, "is required")
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise _invalid(name, "is not a register reference")
-    return int(text)
 
 
 def _bulk(
@@ -457,25 +456,18 @@ def _bulk(
     query: Mapping[str, str],
     authorization: Authorization,
 ) -> ProviderResponse:
-    """A bulk extract. Not answered under a right limited to a municipality's residents or
-    resting on consent (both are decided person by person, which a bulk read cannot be)."""
+    """A bulk service (:mod:`~joinedup.exchange.registry_bulk`). Not answered under a right
+    limited to a municipality's residents or resting on consent (both are decided person by
+    person, which a bulk read cannot be)."""
     if authorization.residents_of is not None or authorization.consent_agreement is not None:
         raise AccessDenied(
-            f"{declared.code} is a bulk extract: it is not answered under a right limited to "
+            f"{declared.code} is a bulk service: it is not answered under a right limited to "
             "residents or resting on consent",
             reason="no-right",
         )
-    first, end = _reference(query, "fromRef"), _reference(query, "toRef")
-    if end <= first:
-        raise _invalid("toRef", "must be greater than fromRef")
-    if end - first > MAX_EXTRACT_RANGE:
-        raise _invalid("toRef", f"must be at most {MAX_EXTRACT_RANGE} after fromRef")
-    on = _date(query, "asOf") or today()
     allowed = set(authorization.fields)
     fields = tuple(f for f in declared.fields if f in allowed)
-    answer, subjects = population_extract(
-        session, first_ref=first, end_ref=end, on=on, fields=fields
-    )
+    answer, subjects = bulk_answer(session, code=declared.code, query=query, fields=fields)
     return ProviderResponse(status=200, body=answer, data_subjects=subjects, fields=fields)
 
 
@@ -500,62 +492,3 @@ def _require_consent(
             data_agreement_id=str(agreement),
         )
     return found.legal_basis()
-
-
-def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of a registry service (what ``getOpenAPI`` returns)."""
-    fields: dict[str, Any] = dict(declared.fields)
-    answer: dict[str, Any] = {"type": "object", "properties": fields}
-    if declared.bulk:
-        answer = {
-            "type": "object",
-            "properties": {
-                "count": {"type": "integer"},
-                "inRange": {"type": "array", "items": {"type": "boolean"}},
-                "columns": {"type": "object", "properties": fields},
-            },
-        }
-    elif declared.item_list:
-        answer = {
-            "type": "object",
-            "properties": {
-                declared.item_list: {
-                    "type": "array",
-                    "items": {"type": "object", "properties": fields},
-                }
-            },
-        }
-    problem = {"application/problem+json": {"schema": {"type": "object"}}}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": declared.title, "version": version, "description": declared.description},
-        "servers": [{"url": f"/r1/{xroad_id}"}],
-        "paths": {
-            "/": {
-                "get": {
-                    "operationId": declared.code,
-                    "summary": declared.title,
-                    "description": declared.description
-                    + " Only the fields your access right allows are returned.",
-                    "parameters": [
-                        {
-                            "name": p.name,
-                            "in": "query",
-                            "required": p.required,
-                            "description": p.description,
-                            "schema": p.schema,
-                        }
-                        for p in declared.parameters
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The answer (authorised fields only).",
-                            "content": {"application/json": {"schema": answer}},
-                        },
-                        "404": {"description": "No such data subject.", "content": problem},
-                        "422": {"description": "A parameter is not valid.", "content": problem},
-                    },
-                }
-            }
-        },
-    }

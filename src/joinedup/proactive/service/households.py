@@ -6,7 +6,8 @@ child actually lives in. The population register records where each person lives
 at the address of the parent who gave birth — and its ``population-extract`` service answers,
 for a range of register references, those persons and everyone living with them. Asked for
 one reference (the newborn's at a birth, a survivor's after a death), it gives exactly that
-person's household, with the columns the columnar re-evaluation reads for the whole
+person's household (asked for a batch's references, exactly theirs, in one call:
+:func:`households_of`), with the columns the columnar re-evaluation reads for the whole
 population, and :func:`joinedup.proactive.reevaluation.inputs.households` gives its members
 the same roles there and here: a parent who lives elsewhere is neither paid for the child
 nor counted among the household's adults (nor, so, in a household income). The read is a
@@ -16,13 +17,15 @@ for every person in the answer.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 
-from joinedup.proactive.reevaluation.inputs import households
+from joinedup.exchange import MAX_REFERENCES, PERSON_REFS
+from joinedup.proactive.reevaluation.inputs import Households, households
 from joinedup.proactive.service.gathering import Gatherer
 
 EXTRACT = "population-extract"
@@ -61,13 +64,19 @@ class Household:
         return any(ref in parents for parents in self.parent_refs.values())
 
 
-def read_extract(gatherer: Gatherer, ref: int) -> dict[str, Any]:
-    """The person ``ref`` and everyone living with them on ``gatherer.on``, read through the
-    exchange by the gatherer's client for its purpose."""
+def read_extract(gatherer: Gatherer, refs: Sequence[int]) -> dict[str, Any]:
+    """The persons ``refs`` and everyone living with them on ``gatherer.on``, read through
+    the exchange by the gatherer's client for its purpose (one person: a range of one, as
+    older providers answer too)."""
+    query = (
+        {"fromRef": str(refs[0]), "toRef": str(refs[0] + 1)}
+        if len(refs) == 1
+        else {PERSON_REFS: ",".join(map(str, refs))}
+    )
     answer = gatherer.calls.call(
         gatherer.registry_service(EXTRACT),
         purpose=gatherer.purpose,
-        query={"fromRef": str(ref), "toRef": str(ref + 1), "asOf": gatherer.on.isoformat()},
+        query={**query, "asOf": gatherer.on.isoformat()},
         fields=_FIELDS,
         on=gatherer.on,
     )
@@ -78,8 +87,35 @@ def household_of(gatherer: Gatherer, ref: int, *, first_day: date) -> Household:
     """The household of the person ``ref`` as the population register has it on
     ``gatherer.on``, its roles on ``first_day``; what it says of each member (birth, death,
     residence in that month) is noted in the gatherer, so the rules read it once."""
-    columns = read_extract(gatherer, ref)
-    homes = households(columns, first_day)
+    columns = read_extract(gatherer, [ref])
+    return _household(gatherer, columns, households(columns, first_day), ref, first_day)
+
+
+def households_of(
+    gatherer: Gatherer, wanted: Collection[tuple[int, date]]
+) -> dict[tuple[int, date], Household]:
+    """:func:`household_of` for each ``(ref, first_day)`` of ``wanted``, read in one call per
+    :data:`~joinedup.exchange.MAX_REFERENCES` persons (a batch of life events: one message,
+    a data-usage record for every person in the households)."""
+    refs = sorted({ref for ref, _ in wanted})
+    found: dict[tuple[int, date], Household] = {}
+    for start in range(0, len(refs), MAX_REFERENCES):
+        chunk = set(refs[start : start + MAX_REFERENCES])
+        columns = read_extract(gatherer, sorted(chunk))
+        roles: dict[date, Households] = {}
+        for ref, first_day in wanted:
+            if ref not in chunk:
+                continue
+            if first_day not in roles:
+                roles[first_day] = households(columns, first_day)
+            found[ref, first_day] = _household(gatherer, columns, roles[first_day], ref, first_day)
+    return found
+
+
+def _household(
+    gatherer: Gatherer, columns: dict[str, Any], homes: Households, ref: int, first_day: date
+) -> Household:
+    """The household of ``ref`` among the extract's (``columns``, grouped as ``homes``)."""
     found = np.flatnonzero(homes.person_ref == ref).tolist()
     if not found:  # not in the register: nobody lives with them
         return Household({}, [], [], [], None, {})
@@ -117,4 +153,4 @@ def _ref(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-__all__ = ["Household", "household_of", "read_extract"]
+__all__ = ["Household", "household_of", "households_of", "read_extract"]

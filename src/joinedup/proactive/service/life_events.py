@@ -47,7 +47,7 @@ from joinedup.proactive.service.entitlements import (
     record_outcomes,
 )
 from joinedup.proactive.service.gathering import ConsentMissing, Gatherer
-from joinedup.proactive.service.households import Household, household_of
+from joinedup.proactive.service.households import Household, household_of, households_of
 from joinedup.proactive.service.letters import send_decision_letters
 
 log = structlog.get_logger(__name__)
@@ -68,26 +68,64 @@ def resolve_codes(
     session: Session, refs: Sequence[int], *, reading: Reading | None = None
 ) -> dict[int, str]:
     """The personal codes of register references, read through the exchange by the
-    life-event routing subsystem (one data-usage record per person, purpose
-    ``life-event-routing``). Unknown references are left out. ``reading``: keep the records
-    instead of writing them (see :func:`_client`)."""
+    life-event routing subsystem (purpose ``life-event-routing``): in one ``person-codes``
+    call per :data:`~joinedup.exchange.MAX_REFERENCES` references (one message, a data-usage
+    record per person), or — where that subsystem has no right to it (a deployment set up
+    before it was published) — one ``person`` call per reference. Unknown references are
+    left out. ``reading``: keep the records instead of writing them (see :func:`_client`)."""
     wanted = list(dict.fromkeys(refs))
-    found: dict[int, str] = {}
     if not wanted:
-        return found
-    service = identity.registry_service(session, "person")
+        return {}
     with _client(session, get_settings().life_event_subsystem, reading) as calls:
-        for ref in wanted:
-            try:
-                answer = calls.call(
-                    service,
-                    purpose=ROUTING_PURPOSE,
-                    query={"personRef": str(ref)},
-                    fields=["personalCode"],
-                )
-            except NotFound:
-                continue
-            found[ref] = str(answer.body["personalCode"])
+        try:
+            return _codes_together(session, calls, wanted)
+        except exchange.LocalCallRefused as refused:
+            if refused.error_type not in _NOT_OPEN_TO_ROUTING:
+                raise
+            log.warning("person_codes_refused", error_type=refused.error_type)
+            return _codes_one_by_one(session, calls, wanted)
+
+
+#: Why ``person-codes`` may be refused to the routing subsystem of an older deployment.
+_NOT_OPEN_TO_ROUTING = frozenset(
+    {"Server.ServerProxy.UnknownService", "Client.AccessDenied", "Client.FieldsNotAllowed"}
+)
+
+
+def _codes_together(
+    session: Session, calls: exchange.ExchangeClient, wanted: list[int]
+) -> dict[int, str]:
+    service = identity.registry_service(session, exchange.PERSON_CODES)
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), exchange.MAX_REFERENCES):
+        chunk = wanted[start : start + exchange.MAX_REFERENCES]
+        answer = calls.call(
+            service,
+            purpose=ROUTING_PURPOSE,
+            query={exchange.PERSON_REFS: ",".join(map(str, chunk))},
+            fields=["personRef", "personalCode"],
+        )
+        for person in answer.body["persons"]:
+            found[int(person["personRef"])] = str(person["personalCode"])
+    return found
+
+
+def _codes_one_by_one(
+    session: Session, calls: exchange.ExchangeClient, wanted: list[int]
+) -> dict[int, str]:
+    service = identity.registry_service(session, "person")
+    found: dict[int, str] = {}
+    for ref in wanted:
+        try:
+            answer = calls.call(
+                service,
+                purpose=ROUTING_PURPOSE,
+                query={"personRef": str(ref)},
+                fields=["personalCode"],
+            )
+        except NotFound:
+            continue
+        found[ref] = str(answer.body["personalCode"])
     return found
 
 
@@ -257,6 +295,30 @@ def _members_of(gatherer: Gatherer, persons: list[str]) -> Members:
     return members
 
 
+def _households_ahead(
+    gatherers: dict[date, Gatherer],
+    work: Sequence[tuple[CatalogueService, Occurrence]],
+) -> Homes:
+    """The households a batch's household benefits are decided for (the newborns', say), read
+    together, one call per day read (:func:`households_of`) rather than one per person. One
+    alone is left to be read when needed, as are the households a mover left."""
+    wanted: dict[date, set[tuple[int, date]]] = {}
+    for service, occurrence in work:
+        ruleset = rules.get_ruleset(service.ruleset)
+        if not is_household_benefit(ruleset, service.variable) or Concerns.PARENTS not in (
+            service.concerned(occurrence.life_event)
+        ):
+            continue
+        _, first_day = decision_period(occurrence)
+        wanted.setdefault(occurrence.on, set()).add((occurrence.person_ref, first_day))
+    homes: Homes = {}
+    for on, keys in wanted.items():
+        if len(keys) > 1:
+            found = households_of(gatherers[on], keys)
+            homes.update({(on, ref, first_day): home for (ref, first_day), home in found.items()})
+    return homes
+
+
 def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
     """The register references the occurrences name (the person, parents, spouse)."""
     refs = [o.person_ref for o in occurrences]
@@ -308,13 +370,12 @@ def _decide(
         looked.rulesets.update(service.ruleset for service, _ in work)
         with _client(session, client, reading) as calls:
             gatherers: dict[date, Gatherer] = {}
-            homes: Homes = {}
+            for _, occurrence in work:
+                if occurrence.on not in gatherers:
+                    gatherers[occurrence.on] = Gatherer(calls, purpose=purpose, on=occurrence.on)
+            homes = _households_ahead(gatherers, work)
             for service, occurrence in work:
-                gatherer = gatherers.get(occurrence.on)
-                if gatherer is None:
-                    gatherer = gatherers[occurrence.on] = Gatherer(
-                        calls, purpose=purpose, on=occurrence.on
-                    )
+                gatherer = gatherers[occurrence.on]
                 outcomes.extend(
                     _evaluate_service(session, gatherer, service, occurrence, codes, homes)
                 )

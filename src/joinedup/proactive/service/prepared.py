@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy.orm import Session
 
 from joinedup import consent, exchange
@@ -48,6 +49,8 @@ from joinedup.proactive.service.life_events import (
     _refs,
     resolve_codes,
 )
+
+log = structlog.get_logger(__name__)
 
 #: The base registers' events (by name prefix): most name the persons they change by register
 #: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
@@ -139,9 +142,7 @@ class Decided:
 
     def keep(self, session: Session) -> None:
         """Write the records of the reads made (used or not, they happened)."""
-        for client, recordings in self.reads:
-            with exchange.exchange_client(session, client=client) as calls:
-                calls.attach_records(recordings)
+        _write_reads(session, self.reads)
         self.reads = []
 
     def apply(self, session: Session) -> bool:
@@ -166,15 +167,45 @@ def decide_life_events(
         return None
     reading = Reading(key_database)
     reaction = Reaction()
-    codes = resolve_codes(session, _refs(occurrences), reading=reading)
-    looked = _decide(session, occurrences, codes, reaction, reading)
+    try:
+        codes = resolve_codes(session, _refs(occurrences), reading=reading)
+        looked = _decide(session, occurrences, codes, reaction, reading)
+        basis = Basis.of(session, looked)
+    except Exception:
+        _keep_apart(reading)
+        raise
     return Decided(
         occurrences=len(occurrences),
         outcomes=looked.outcomes,
         reads=reading.reads,
-        basis=Basis.of(session, looked),
+        basis=basis,
         reaction=reaction,
     )
+
+
+def _write_reads(session: Session, reads: Reads) -> None:
+    for client, recordings in reads:
+        with exchange.exchange_client(session, client=client) as calls:
+            calls.attach_records(recordings)
+
+
+def _keep_apart(reading: Reading) -> None:
+    """Deciding failed after reading: the reads happened, so their records are written, in a
+    transaction of their own (the consumer's handler then decides in its write transaction,
+    reading again). A failure to write them is logged (counts only) and the deciding's
+    error raised."""
+    if not reading.reads or reading.key_database is None:
+        return
+    try:
+        with reading.key_database.unit_of_work() as session:
+            _write_reads(session, reading.reads)
+    except Exception as exc:
+        log.error(
+            "life_event_reads_not_recorded",
+            calls=sum(len(recordings) for _, recordings in reading.reads),
+            error=type(exc).__name__,
+        )
+    reading.reads = []
 
 
 __all__ = ["REGISTER_EVENTS", "Basis", "Decided", "decide_life_events"]

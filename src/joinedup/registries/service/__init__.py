@@ -53,6 +53,7 @@ from joinedup.registries.service.extract import (
     PopulationExtract,
     person_reference_range,
     population_extract,
+    population_extract_of,
 )
 from joinedup.registries.service.population import (
     change_name,
@@ -149,6 +150,7 @@ __all__ = [
     "personal_codes_of",
     "persons_born_on",
     "population_extract",
+    "population_extract_of",
     "record_monthly_income",
     "register_address",
     "register_birth",

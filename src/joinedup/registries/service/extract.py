@@ -1,6 +1,7 @@
-"""Bulk extracts of the population register, for re-evaluating a whole population when a law
-changes: a range of persons (by register reference) with the facts the rules read, and
-everyone living with them, so that each household is whole.
+"""Bulk extracts of the population register: a range of persons (by register reference) with
+the facts the rules read, and everyone living with them, so that each household is whole —
+for re-evaluating a whole population when a law changes; or the same of chosen persons (the
+households of a batch of life events: the newborns', say).
 
 The extract is published as the exchange's ``population-extract`` service: reading it is a
 mediated call that leaves a data-usage record for every person in the answer.
@@ -8,6 +9,7 @@ mediated call that leaves a data-usage record for every person in the answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,24 +23,35 @@ from joinedup.registries.models import Person
 _OPEN = (
     "r.superseded_at IS NULL AND r.valid_from <= :day AND (r.valid_to IS NULL OR r.valid_to > :day)"
 )
-_EXTRACT = text(
-    f"""
+
+
+def _extract(chosen: str) -> str:
+    """The extract's query: the persons ``chosen`` (a condition on their reference, written
+    ``{column}``) and everyone else living at their residence addresses."""
+    return f"""
     WITH homes AS (
         SELECT DISTINCT r.address_id FROM residence r
-         WHERE r.person_id >= :lo AND r.person_id < :hi AND {_OPEN}
+         WHERE {chosen.format(column="r.person_id")} AND {_OPEN}
     )
     SELECT p.id, p.personal_code, p.birth_date, p.date_of_death, r.address_id
       FROM person p
       LEFT JOIN residence r ON r.person_id = p.id AND {_OPEN}
-     WHERE p.id >= :lo AND p.id < :hi
+     WHERE {chosen.format(column="p.id")}
     UNION ALL
     SELECT p.id, p.personal_code, p.birth_date, p.date_of_death, r.address_id
       FROM homes h
       JOIN residence r ON r.address_id = h.address_id
       JOIN person p ON p.id = r.person_id
-     WHERE {_OPEN} AND (r.person_id < :lo OR r.person_id >= :hi)
+     WHERE {_OPEN} AND NOT ({chosen.format(column="r.person_id")})
     """  # noqa: S608 (our own text: every value is bound)
-).bindparams(bindparam("day", type_=Date()))
+
+
+_EXTRACT = text(_extract("{column} >= :lo AND {column} < :hi")).bindparams(
+    bindparam("day", type_=Date())
+)
+_EXTRACT_OF = text(_extract("{column} IN :refs")).bindparams(
+    bindparam("day", type_=Date()), bindparam("refs", expanding=True)
+)
 
 
 _PARENTS = text(
@@ -88,7 +101,29 @@ def population_extract(
     at their residence addresses on ``on``, ordered by reference. Reads only."""
     # fetchall: one call to the driver for the rows, not one per row (a chunk has 50,000)
     rows = session.connection().execute(_EXTRACT, {"lo": first_ref, "hi": end_ref, "day": on})
-    found = sorted({row[0]: row for row in rows.fetchall()}.values(), key=lambda row: row[0])
+    return _columns(session, rows.fetchall(), on, lambda ref: first_ref <= ref < end_ref)
+
+
+def population_extract_of(
+    session: Session, *, person_refs: Collection[int], on: date
+) -> PopulationExtract:
+    """The persons with the register references ``person_refs`` (a few thousand at most: each
+    is a bound parameter) and everyone who lives at their residence addresses on ``on``,
+    ordered by reference (``in_range``: one of those asked for). Reads only."""
+    wanted = sorted(set(person_refs))
+    if not wanted:
+        return _columns(session, [], on, lambda ref: False)
+    rows = session.connection().execute(_EXTRACT_OF, {"refs": wanted, "day": on})
+    chosen = set(wanted)
+    return _columns(session, rows.fetchall(), on, chosen.__contains__)
+
+
+def _columns(
+    session: Session, rows: Sequence[Any], on: date, chosen: Callable[[int], bool]
+) -> PopulationExtract:
+    """The extract of ``rows`` (``(ref, code, birth, death, address)``, a person's first
+    row counting), with each person's parents on ``on`` read here."""
+    found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
     refs = [int(row[0]) for row in found]
     parents: dict[int, list[int]] = {}
     connection = session.connection()
@@ -105,7 +140,7 @@ def population_extract(
         date_of_death=[_iso(row[3]) for row in found],
         address_ref=[row[4] for row in found],
         parent_refs=[parents.get(ref, []) for ref in refs],
-        in_range=[first_ref <= row[0] < end_ref for row in found],
+        in_range=[chosen(ref) for ref in refs],
     )
 
 

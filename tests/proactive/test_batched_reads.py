@@ -1,0 +1,177 @@
+"""A batch of life events reads whom they concern in one ``person-codes`` call, and the
+households its household benefits are decided for in one ``population-extract`` call per day:
+the same decisions and the same data-usage records, per person, as reading them one person
+at a time, in a handful of messages. A deployment whose routing subsystem has no right to
+``person-codes`` yet resolves one person at a time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from proactive_support import clone, latest_events, low_income_adults, record_birth, what_they_hold
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
+
+from joinedup.core.clock import today
+from joinedup.core.db import Database
+from joinedup.demo.agencies import organisation
+from joinedup.demo.exchange_setup import setup_exchange
+from joinedup.exchange import PERSON_CODES, exchange_client
+from joinedup.exchange.directory import bump_generation
+from joinedup.exchange.service.rights import revoke_access_right
+from joinedup.proactive.handlers import handle_births
+from joinedup.proactive.service.gathering import Gatherer
+from joinedup.proactive.service.households import household_of, households_of
+
+BIRTH = "population.birth_registered.v1"
+
+
+def _births(database: Database, count: int) -> tuple[list[Any], list[str]]:
+    """``count`` births to distinct low-income mothers, on two days; their events."""
+    mothers = low_income_adults(database, sex="F", count=count)
+    for number, mother in enumerate(mothers):
+        record_birth(
+            database, mother=mother, father=None, born=today() - timedelta(days=number % 2)
+        )
+    return latest_events(database, BIRTH, count=count), mothers
+
+
+def _calls(database: Database, since: int) -> dict[str, int]:
+    """The exchange messages logged after the row ``since``, by service code."""
+    with database.reading() as session:
+        rows = session.execute(
+            text(
+                "SELECT service_xroad_id, count(*) FROM exchange_message "
+                "WHERE id > :since GROUP BY service_xroad_id"
+            ),
+            {"since": since},
+        ).all()
+    return {str(service).rsplit("/", 1)[-1]: int(count) for service, count in rows}
+
+
+def _last_message(database: Database) -> int:
+    with database.reading() as session:
+        return int(
+            session.execute(text("SELECT coalesce(max(id), 0) FROM exchange_message")).scalar()
+        )
+
+
+def _one_at_a_time(database: Database, events: list[Any]) -> None:
+    for event in events:
+        with database.unit_of_work() as session:
+            handle_births(session, [event])
+
+
+def test_a_batch_reads_together_and_decides_as_one_at_a_time(
+    seeded: Database, tmp_path: Path
+) -> None:
+    events, mothers = _births(seeded, 4)
+    children = [str(event.payload["person_id"]) for event in events]
+    alone = clone(seeded, tmp_path / "alone.db")
+    try:
+        before = _last_message(seeded)
+        with seeded.unit_of_work() as session:
+            handle_births(session, events)
+        together = _calls(seeded, before)
+        before_alone = _last_message(alone)
+        _one_at_a_time(alone, events)
+        apart = _calls(alone, before_alone)
+        assert together[PERSON_CODES] == 1  # every newborn and mother of the batch
+        assert apart[PERSON_CODES] == len(events)
+        assert together["population-extract"] == 2  # one per day of birth
+        assert apart["population-extract"] == len(events)
+        assert what_they_hold(seeded, *mothers) == what_they_hold(alone, *mothers)
+        granted = what_they_hold(seeded, *mothers)
+        assert all(held["entitlements"] for held in granted.values()), granted
+    finally:
+        alone.dispose()
+    assert len(set(children)) == len(events)
+
+
+def test_households_read_together_are_those_read_one_by_one(seeded: Database) -> None:
+    events, _ = _births(seeded, 4)
+    refs = [int(event.payload["person_id"]) for event in events]
+    first = today().replace(day=1)
+    sib = organisation("social-insurance")
+    client = f"{sib.member_class}/{sib.member_code}/benefits"
+    with seeded.unit_of_work() as session, exchange_client(session, client=client) as calls:
+        together = households_of(
+            Gatherer(calls, purpose="benefit-eligibility", on=today()),
+            [(ref, first) for ref in refs],
+        )
+        one_by_one = {
+            (ref, first): household_of(
+                Gatherer(calls, purpose="benefit-eligibility", on=today()), ref, first_day=first
+            )
+            for ref in refs
+        }
+    assert together == one_by_one
+    assert all(home.children and home.parents for home in together.values())
+
+
+def _routing_rights(session: Session) -> list[int]:
+    """The rights on ``person-codes``."""
+    return list(
+        session.execute(
+            text(
+                "SELECT r.id FROM exchange_access_right r JOIN exchange_service s "
+                "ON s.id = r.service_id WHERE s.code = :code"
+            ),
+            {"code": PERSON_CODES},
+        ).scalars()
+    )
+
+
+def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) -> None:
+    """A deployment whose routing subsystem may read ``person`` only (its right to
+    ``person-codes`` revoked, or never granted)."""
+    events, mothers = _births(seeded, 3)
+    with seeded.unit_of_work() as session:
+        for right in _routing_rights(session):
+            revoke_access_right(session, right_id=right, reason="test", actor="test")
+    before = _last_message(seeded)
+    with capture_logs() as logs, seeded.unit_of_work() as session:
+        handle_births(session, events)
+    calls = _calls(seeded, before)
+    assert calls[PERSON_CODES] == 1  # refused, and on record
+    assert calls["person"] == 2 * len(events)  # each newborn and mother
+    assert all(held["entitlements"] for held in what_they_hold(seeded, *mothers).values())
+    assert [log["error_type"] for log in logs if log["event"] == "person_codes_refused"] == [
+        "Client.AccessDenied"
+    ]
+
+
+def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database) -> None:
+    """Setting the demo exchange up again publishes a registry service declared since, with
+    the demo's rights on it."""
+    with seeded.unit_of_work() as session:
+        rights = {"rights": _routing_rights(session)}
+        session.execute(
+            text("DELETE FROM exchange_access_right_purpose WHERE right_id IN :rights").bindparams(
+                bindparam("rights", expanding=True)
+            ),
+            rights,
+        )
+        session.execute(
+            text("DELETE FROM exchange_access_right WHERE id IN :rights").bindparams(
+                bindparam("rights", expanding=True)
+            ),
+            rights,
+        )
+        session.execute(
+            text("DELETE FROM exchange_service WHERE code = :code"), {"code": PERSON_CODES}
+        )
+        bump_generation(session)
+    with seeded.unit_of_work() as session:
+        assert setup_exchange(session, seed=7) is False  # it existed: set up again
+        assert len(_routing_rights(session)) == 1
+    events, _ = _births(seeded, 2)
+    before = _last_message(seeded)
+    with seeded.unit_of_work() as session:
+        handle_births(session, events)
+    calls = _calls(seeded, before)
+    assert calls[PERSON_CODES] == 1
+    assert "person" not in calls
