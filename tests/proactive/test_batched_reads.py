@@ -92,24 +92,45 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
 
 
 def test_households_read_together_are_those_read_one_by_one(seeded: Database) -> None:
-    events, _ = _births(seeded, 4)
-    refs = [int(event.payload["person_id"]) for event in events]
-    first = today().replace(day=1)
+    """Twins (two chosen persons of one household), a mother's household asked for itself,
+    someone without a residence, someone dead, and one person asked for two months: the same
+    households as one call each."""
+    events, mothers = _births(seeded, 3)
+    record_birth(seeded, mother=mothers[0], father=None, born=today())  # a twin
+    (twin,) = latest_events(seeded, BIRTH)
+    refs = [int(event.payload["person_id"]) for event in [*events, twin]]
+    with seeded.unit_of_work() as session:
+        mother_ref, homeless, dead = session.execute(
+            text(
+                "SELECT (SELECT id FROM person WHERE personal_code = :mother), "
+                "(SELECT min(p.id) FROM person p WHERE NOT EXISTS (SELECT 1 FROM residence r "
+                " WHERE r.person_id = p.id AND r.superseded_at IS NULL AND r.valid_to IS NULL)), "
+                "(SELECT min(id) FROM person WHERE date_of_death IS NOT NULL)"
+            ),
+            {"mother": mothers[0]},
+        ).one()
+    assert homeless is not None  # (the seeded country has both)
+    assert dead is not None
+    this_month = today().replace(day=1)
+    next_month = (this_month + timedelta(days=32)).replace(day=1)
+    wanted = [(ref, this_month) for ref in [*refs, mother_ref, homeless, dead]]
+    wanted.append((refs[0], next_month))
     sib = organisation("social-insurance")
     client = f"{sib.member_class}/{sib.member_code}/benefits"
     with seeded.unit_of_work() as session, exchange_client(session, client=client) as calls:
-        together = households_of(
-            Gatherer(calls, purpose="benefit-eligibility", on=today()),
-            [(ref, first) for ref in refs],
-        )
+        together = households_of(Gatherer(calls, purpose="benefit-eligibility", on=today()), wanted)
         one_by_one = {
             (ref, first): household_of(
                 Gatherer(calls, purpose="benefit-eligibility", on=today()), ref, first_day=first
             )
-            for ref in refs
+            for ref, first in wanted
         }
     assert together == one_by_one
-    assert all(home.children and home.parents for home in together.values())
+    twins = together[refs[0], this_month]
+    assert twins == together[refs[-1], this_month] == together[mother_ref, this_month]
+    assert len(twins.children) >= 2
+    assert twins.birth_parent == mothers[0]
+    assert together[homeless, this_month].address_ref is None
 
 
 def _routing_rights(session: Session) -> list[int]:

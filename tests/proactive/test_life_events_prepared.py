@@ -37,6 +37,7 @@ from joinedup.platform import handler_modules
 from joinedup.proactive.handlers import handle_births, prepare_life_events
 from joinedup.proactive.reevaluation import publish_law_version
 from joinedup.proactive.service import Decided
+from joinedup.proactive.service import life_events as life_events_module
 from joinedup.proactive.service import prepared as prepared_module
 from joinedup.registries.events import EmploymentImported
 
@@ -158,6 +159,29 @@ def test_deciding_that_fails_after_reading_keeps_the_reads_on_record(
         events[0].event_id
     }
     assert what_they_hold(seeded, mother)[mother]["entitlements"]
+
+
+def test_deciding_that_fails_in_the_middle_of_an_owners_reads_keeps_them(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding fails after the Social Insurance Board has read the household (inside its
+    client's block): that read is on record too, not only the routing read before it."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    events = latest_events(seeded, BIRTH)
+    before = what_they_hold(seeded, mother)[mother]["usage"]
+    evaluate_service = life_events_module._evaluate_service
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        evaluate_service(*args, **kwargs)  # reads what it reads
+        raise RuntimeError("deciding failed")
+
+    monkeypatch.setattr(life_events_module, "_evaluate_service", failing)
+    with pytest.raises(RuntimeError, match="deciding failed"):
+        prepared(seeded, events)
+    after = what_they_hold(seeded, mother)[mother]["usage"]
+    read = sorted(u[0].rsplit("/", 1)[-1] for u in after if u not in before)
+    assert read == ["person-codes", "population-extract"]
 
 
 def test_a_death_is_not_prepared(seeded: Database) -> None:

@@ -92,12 +92,47 @@ def _start(
     env = platform_environment(directory, url)
     started = [start_platform(command, env, port, quiet=True)]
     if workers and apart:
-        started.append(
-            subprocess.Popen(  # noqa: S603 (our own command)
-                [joinedup, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        )
+        started.append(_start_worker(joinedup, env, url))
     return started
+
+
+def _start_worker(
+    joinedup: str, env: dict[str, str], url: str, timeout: float = 90.0
+) -> subprocess.Popen[bytes]:
+    """``joinedup worker``, once every consumer of the platform holds its lease on the bus
+    (the worker has started them): events submitted before would wait for its start-up,
+    which on a busy machine takes seconds, and count it in their latencies."""
+    from joinedup.core.consumers import registry
+    from joinedup.platform import handler_modules
+
+    handler_modules()
+    worker = subprocess.Popen(  # noqa: S603 (our own command)
+        [joinedup, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    database = Database(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with status {worker.returncode}")
+            if _leased(database) >= len(registry):
+                return worker
+            time.sleep(0.1)
+    finally:
+        database.dispose()
+    stop_platform(worker)
+    raise RuntimeError(f"the worker did not start its consumers within {timeout:.0f} s")
+
+
+def _leased(database: Database) -> int:
+    """How many consumers hold a lease on the in-process bus now."""
+    with database.reading() as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM bus_consumer_cursor WHERE lease_expires_at > :now"),
+                {"now": utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")},
+            ).scalar_one()
+        )
 
 
 def _events(database: Database, count: int) -> list[Event]:

@@ -479,9 +479,11 @@ def tracker_openapi() -> dict[str, Any]:
 
 def setup_exchange(session: Session, *, seed: int) -> bool:
     """Publish the services, appoint the administrator, create the demo clients (secrets
-    derived from ``seed``), members' signing keys and rights. Does nothing when the demo
-    exchange exists already (the data tracker's service is published: the clients keep the
-    secrets of the seed that set them up); returns whether it set it up."""
+    derived from ``seed``), members' signing keys and rights. When the demo exchange exists
+    already (the data tracker's service is published: the clients keep the secrets of the
+    seed that set them up) only what was declared since is added: the purposes' words, and
+    the registry services not published yet with the demo's rights on them. Returns whether
+    it set the exchange up."""
     try:
         get_service(session, service=_service_ref(USAGE_SERVICE))
     except NotFound:

@@ -88,7 +88,12 @@ def resolve_codes(
 
 #: Why ``person-codes`` may be refused to the routing subsystem of an older deployment.
 _NOT_OPEN_TO_ROUTING = frozenset(
-    {"Server.ServerProxy.UnknownService", "Client.AccessDenied", "Client.FieldsNotAllowed"}
+    {
+        "Server.ServerProxy.UnknownService",
+        "Client.AccessDenied",
+        "Client.PurposeNotAllowed",
+        "Client.FieldsNotAllowed",
+    }
 )
 
 
@@ -154,8 +159,10 @@ def _client(
             yield calls
         return
     calls = exchange.reading_client(session, client=client, key_database=reading.key_database)
-    yield calls
-    reading.reads.append((client, calls.detach_records()))
+    try:
+        yield calls
+    finally:  # (read, then failed: the reads happened all the same)
+        reading.reads.append((client, calls.detach_records()))
 
 
 def _applies(service: CatalogueService, occurrence: Occurrence) -> bool:
@@ -313,9 +320,13 @@ def _households_ahead(
         wanted.setdefault(occurrence.on, set()).add((occurrence.person_ref, first_day))
     homes: Homes = {}
     for on, keys in wanted.items():
-        if len(keys) > 1:
+        if len(keys) < 2:
+            continue
+        try:
             found = households_of(gatherers[on], keys)
-            homes.update({(on, ref, first_day): home for (ref, first_day), home in found.items()})
+        except (NotFound, ConsentMissing):
+            continue  # read one by one when needed: each benefit skipped alone, as then
+        homes.update({(on, ref, first_day): home for (ref, first_day), home in found.items()})
     return homes
 
 

@@ -108,7 +108,7 @@ def population_extract_of(
     session: Session, *, person_refs: Collection[int], on: date
 ) -> PopulationExtract:
     """The persons with the register references ``person_refs`` (a few thousand at most: each
-    is a bound parameter) and everyone who lives at their residence addresses on ``on``,
+    is bound three times) and everyone who lives at their residence addresses on ``on``,
     ordered by reference (``in_range``: one of those asked for). Reads only."""
     wanted = sorted(set(person_refs))
     if not wanted:
@@ -121,7 +121,7 @@ def population_extract_of(
 def _columns(
     session: Session, rows: Sequence[Any], on: date, chosen: Callable[[int], bool]
 ) -> PopulationExtract:
-    """The extract of ``rows`` (``(ref, code, birth, death, address)``, a person's first
+    """The extract of ``rows`` (``(ref, code, birth, death, address)``, a person's last
     row counting), with each person's parents on ``on`` read here."""
     found = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
     refs = [int(row[0]) for row in found]
