@@ -10,13 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from proactive_support import clone, latest_events, low_income_adults, record_birth, what_they_hold
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
+from joinedup.cli.server import _seed
 from joinedup.core.clock import today
 from joinedup.core.db import Database
+from joinedup.core.settings import Settings
 from joinedup.demo.agencies import organisation
 from joinedup.demo.exchange_setup import setup_exchange
 from joinedup.exchange import PERSON_CODES, exchange_client
@@ -165,10 +168,10 @@ def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) 
     ]
 
 
-def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database) -> None:
-    """Setting the demo exchange up again publishes a registry service declared since, with
-    the demo's rights on it."""
-    with seeded.unit_of_work() as session:
+def _forget_person_codes(database: Database, *, service_too: bool) -> None:
+    """The database as an earlier version set it up: no right on ``person-codes`` (and, with
+    ``service_too``, the service not published)."""
+    with database.unit_of_work() as session:
         rights = {"rights": _routing_rights(session)}
         session.execute(
             text("DELETE FROM exchange_access_right_purpose WHERE right_id IN :rights").bindparams(
@@ -182,12 +185,21 @@ def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database) -> None:
             ),
             rights,
         )
-        session.execute(
-            text("DELETE FROM exchange_service WHERE code = :code"), {"code": PERSON_CODES}
-        )
+        if service_too:
+            session.execute(
+                text("DELETE FROM exchange_service WHERE code = :code"), {"code": PERSON_CODES}
+            )
         bump_generation(session)
+
+
+@pytest.mark.parametrize("published", [False, True])
+def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database, published: bool) -> None:
+    """Setting the demo exchange up again publishes a registry service declared since, and
+    grants the demo's rights not granted yet (on it, or on a service an administrator
+    published meanwhile)."""
+    _forget_person_codes(seeded, service_too=not published)
     with seeded.unit_of_work() as session:
-        assert setup_exchange(session, seed=7) is False  # it existed: set up again
+        assert setup_exchange(session, seed=7) is False  # it existed: brought up to date
         assert len(_routing_rights(session)) == 1
     events, _ = _births(seeded, 2)
     before = _last_message(seeded)
@@ -196,3 +208,27 @@ def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database) -> None:
     calls = _calls(seeded, before)
     assert calls[PERSON_CODES] == 1
     assert "person" not in calls
+
+
+def test_serving_a_country_seeded_before_brings_its_exchange_up_to_date(
+    seeded: Database,
+) -> None:
+    """``joinedup serve`` / ``demo`` reuse a seeded country: its demo exchange gets what this
+    version declared since."""
+    _forget_person_codes(seeded, service_too=True)
+    _seed(Settings(database_url=seeded.url), persons=100, seed=7, only_if_empty=True)
+    with seeded.reading() as session:
+        assert len(_routing_rights(session)) == 1
+
+
+def test_a_demo_right_revoked_stays_revoked(seeded: Database) -> None:
+    with seeded.unit_of_work() as session:
+        for right in _routing_rights(session):
+            revoke_access_right(session, right_id=right, reason="test", actor="test")
+    with seeded.unit_of_work() as session:
+        setup_exchange(session, seed=7)
+        (right,) = _routing_rights(session)
+        revoked = session.execute(
+            text("SELECT revoked_at FROM exchange_access_right WHERE id = :id"), {"id": right}
+        ).scalar()
+    assert revoked is not None

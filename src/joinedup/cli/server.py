@@ -34,11 +34,13 @@ def _migrate(settings: Settings) -> None:
 
 
 def _seed(settings: Settings, persons: int, seed: int, *, only_if_empty: bool) -> None:
-    from joinedup.demo import is_seeded, seed_country
+    from joinedup.demo import is_seeded, seed_country, update_demo_exchange
 
     database = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
     try:
         if only_if_empty and is_seeded(database):
+            with database.unit_of_work() as session:  # what this version added since
+                update_demo_exchange(session)
             console.print("Synthetic country already seeded: reusing it.")
             return
         start = time.perf_counter()

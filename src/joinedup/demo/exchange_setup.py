@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.consent import DataItem, LawfulBasis, publish_data_agreement
 from joinedup.core.errors import NotFound
+from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
 from joinedup.demo.purposes import (
@@ -81,6 +82,7 @@ from joinedup.exchange import (
     get_service,
     grant_access_right,
     hash_secret,
+    list_access_rights,
     publish_registry_services,
     register_api_client,
     register_rest_service,
@@ -480,20 +482,9 @@ def tracker_openapi() -> dict[str, Any]:
 def setup_exchange(session: Session, *, seed: int) -> bool:
     """Publish the services, appoint the administrator, create the demo clients (secrets
     derived from ``seed``), members' signing keys and rights. When the demo exchange exists
-    already (the data tracker's service is published: the clients keep the secrets of the
-    seed that set them up) only what was declared since is added: the purposes' words, and
-    the registry services not published yet with the demo's rights on them. Returns whether
-    it set the exchange up."""
-    try:
-        get_service(session, service=_service_ref(USAGE_SERVICE))
-    except NotFound:
-        pass
-    else:
-        describe_demo_purposes(session)  # a demo database set up before purposes had words
-        # a demo database set up before a registry service was declared: published now, with
-        # the demo's rights on it
-        added = {service.code for service in publish_registry_services(session, actor=ACTOR)}
-        _grant(session, [right for right in demo_rights() if right.service in added])
+    already (the clients keep the secrets of the seed that set them up) it is only brought up
+    to date (:func:`update_demo_exchange`). Returns whether it set the exchange up."""
+    if update_demo_exchange(session):
         return False
     publish_registry_services(session, actor=ACTOR)
     register_rest_service(
@@ -527,6 +518,33 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
     ]
     create_member_keys(session, member_ids=member_ids)
     return True
+
+
+def update_demo_exchange(session: Session) -> bool:
+    """Bring a demo exchange set up by an earlier version up to date: the purposes' words,
+    the registry services declared since published, the demo's rights not granted yet
+    granted (one revoked stays revoked). False (and nothing done) when the database holds no
+    demo exchange (the data tracker's service is not published)."""
+    try:
+        get_service(session, service=_service_ref(USAGE_SERVICE))
+    except NotFound:
+        return False
+    describe_demo_purposes(session)
+    publish_registry_services(session, actor=ACTOR)
+    _grant(session, [right for right in demo_rights() if not _granted(session, right)])
+    return True
+
+
+def _granted(session: Session, right: DemoRight) -> bool:
+    """Whether the right's client holds (or held) a right on its service."""
+    held = list_access_rights(
+        session,
+        page=PageRequest(limit=1),
+        client=_subsystem(*right.client),
+        service=_service_ref(right.service),
+        include_revoked=True,
+    )
+    return bool(held.items)
 
 
 def _grant(session: Session, rights: list[DemoRight]) -> None:
