@@ -46,7 +46,12 @@ from joinedup.exchange.outbound import (
     send_to_service,
 )
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
-from joinedup.exchange.registry_bulk import MAX_REFERENCES, PERSON_CODES, PERSON_REFS
+from joinedup.exchange.registry_bulk import (
+    MAX_REFERENCES,
+    PERSON_CODES,
+    PERSON_REFS,
+    extract_answer,
+)
 from joinedup.exchange.registry_services import (
     REGISTRY_SERVICES,
     RegistryService,
@@ -104,6 +109,7 @@ __all__ = [
     "ExchangeClient",
     "Recording",
     "Recorder",
+    "extract_answer",
     "recorder_of",
     "LocalAnswer",
     "LocalCallRefused",

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
 from joinedup.core.errors import ValidationFailed
 from joinedup.exchange.registry_answers import MAX_EXTRACT_RANGE, Answer
+
+if TYPE_CHECKING:
+    from joinedup.registries import PopulationExtract
 
 EXTRACT = "population-extract"
 PERSON_CODES = "person-codes"
@@ -146,6 +149,14 @@ def _extract(
         if refs is not None
         else registries.population_extract(session, first_ref=first, end_ref=end, on=on)
     )
+    return extract_answer(found, fields), tuple(found.personal_code)
+
+
+def extract_answer(
+    found: PopulationExtract, fields: Collection[str] | None = None
+) -> dict[str, Any]:
+    """A registries extract as the ``population-extract`` service answers it: ``count``,
+    ``inRange`` and the ``columns`` of ``fields`` (None: all)."""
     columns: dict[str, Any] = {
         "personRef": found.person_ref,
         "personalCode": found.personal_code,
@@ -154,12 +165,13 @@ def _extract(
         "householdRef": found.address_ref,
         "parentRefs": found.parent_refs,
     }
-    answer = {
+    return {
         "count": len(found),
         "inRange": found.in_range,
-        "columns": {name: values for name, values in columns.items() if name in fields},
+        "columns": {
+            name: values for name, values in columns.items() if fields is None or name in fields
+        },
     }
-    return answer, tuple(found.personal_code)
 
 
 __all__ = [
@@ -169,6 +181,7 @@ __all__ = [
     "PERSON_REFS",
     "bulk_answer",
     "date_parameter",
+    "extract_answer",
     "invalid_parameter",
     "known_parameter",
     "reference_parameter",

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from joinedup import registries
-from joinedup.exchange import ExchangeClient
+from joinedup.exchange import ExchangeClient, extract_answer
 from joinedup.rules import GroupColumns, Period, Population, Ruleset
 
 Array = npt.NDArray[Any]
@@ -106,18 +106,7 @@ def ages_on(birth: Array, on: date) -> Array:
 
 def extract_body(found: registries.PopulationExtract) -> dict[str, Any]:
     """A registries extract in the shape of the exchange's ``population-extract`` answer."""
-    return {
-        "count": len(found),
-        "inRange": found.in_range,
-        "columns": {
-            "personRef": found.person_ref,
-            "personalCode": found.personal_code,
-            "birthDate": found.birth_date,
-            "dateOfDeath": found.date_of_death,
-            "householdRef": found.address_ref,
-            "parentRefs": found.parent_refs,
-        },
-    }
+    return extract_answer(found)
 
 
 @dataclass(frozen=True)
