@@ -21,7 +21,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo.agencies import organisation
-from joinedup.demo.exchange_setup import setup_exchange
+from joinedup.demo.exchange_setup import setup_exchange, update_demo_exchange
 from joinedup.exchange import PERSON_CODES, exchange_client
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.service.rights import revoke_access_right
@@ -210,11 +210,9 @@ def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database, published: 
     assert "person" not in calls
 
 
-def test_serving_a_country_seeded_before_brings_its_exchange_up_to_date(
-    seeded: Database,
-) -> None:
-    """``joinedup serve`` / ``demo`` reuse a seeded country: its demo exchange gets what this
-    version declared since."""
+def test_a_demo_reusing_its_country_brings_its_exchange_up_to_date(seeded: Database) -> None:
+    """``joinedup demo`` (and ``seed`` without ``--force``) reuse a seeded country: its demo
+    exchange gets what this version declared since."""
     _forget_person_codes(seeded, service_too=True)
     _seed(Settings(database_url=seeded.url), persons=100, seed=7, only_if_empty=True)
     with seeded.reading() as session:
@@ -232,3 +230,68 @@ def test_a_demo_right_revoked_stays_revoked(seeded: Database) -> None:
             text("SELECT revoked_at FROM exchange_access_right WHERE id = :id"), {"id": right}
         ).scalar()
     assert revoked is not None
+
+
+def _rights_by_purpose(session: Session) -> dict[tuple[str, str, str], int]:
+    rows = session.execute(
+        text(
+            "SELECT c.code, s.code, p.purpose, count(*) FROM exchange_access_right r "
+            "JOIN exchange_access_right_purpose p ON p.right_id = r.id "
+            "JOIN exchange_subsystem c ON c.id = r.client_subsystem_id "
+            "JOIN exchange_service s ON s.id = r.service_id "
+            "GROUP BY c.code, s.code, p.purpose"
+        )
+    ).all()
+    return {(client, service, purpose): count for client, service, purpose, count in rows}
+
+
+def test_a_demo_right_beside_another_on_the_same_service_is_granted(seeded: Database) -> None:
+    """The Social Insurance Board's benefits subsystem holds several rights on ``person``
+    (one per purpose): one of them missing is granted again, and no other twice."""
+    with seeded.unit_of_work() as session:
+        before = _rights_by_purpose(session)
+        (right,) = session.execute(
+            text(
+                "SELECT r.id FROM exchange_access_right r "
+                "JOIN exchange_access_right_purpose p ON p.right_id = r.id "
+                "JOIN exchange_subsystem c ON c.id = r.client_subsystem_id "
+                "JOIN exchange_service s ON s.id = r.service_id "
+                "WHERE c.code = 'benefits' AND s.code = 'person' "
+                "AND p.purpose = 'benefit-eligibility'"
+            )
+        ).scalars()
+        others = session.execute(
+            text(
+                "SELECT count(*) FROM exchange_access_right r "
+                "JOIN exchange_subsystem c ON c.id = r.client_subsystem_id "
+                "JOIN exchange_service s ON s.id = r.service_id "
+                "WHERE c.code = 'benefits' AND s.code = 'person' AND r.id <> :id"
+            ),
+            {"id": right},
+        ).scalar()
+        assert others  # (the point: another right on the same service)
+        session.execute(
+            text("DELETE FROM exchange_access_right_purpose WHERE right_id = :id"), {"id": right}
+        )
+        session.execute(text("DELETE FROM exchange_access_right WHERE id = :id"), {"id": right})
+        bump_generation(session)
+    with seeded.unit_of_work() as session:
+        assert update_demo_exchange(session)
+        assert _rights_by_purpose(session) == before
+
+
+def test_a_demo_right_whose_client_an_earlier_version_lacked_is_left_out(
+    seeded: Database,
+) -> None:
+    """An earlier version did not create a subsystem a demo right is for: the others are
+    granted, that one is logged, and the demo still starts."""
+    _forget_person_codes(seeded, service_too=False)
+    with seeded.unit_of_work() as session:
+        session.execute(text("UPDATE exchange_subsystem SET code = 'post' WHERE code = 'mailbox'"))
+        bump_generation(session)
+    with capture_logs() as logs, seeded.unit_of_work() as session:
+        assert update_demo_exchange(session)
+        assert len(_routing_rights(session)) == 1
+    left_out = [log for log in logs if log["event"] == "demo_right_not_granted"]
+    assert left_out
+    assert all(log["client"].endswith("/mailbox") for log in left_out)

@@ -92,7 +92,11 @@ def _start(
     env = platform_environment(directory, url)
     started = [start_platform(command, env, port, quiet=True)]
     if workers and apart:
-        started.append(_start_worker(joinedup, env, url))
+        try:
+            started.append(_start_worker(joinedup, env, url))
+        except BaseException:
+            stop_platform(started[0])
+            raise
     return started
 
 

@@ -35,6 +35,7 @@ from joinedup.demo.agencies import ACTOR, create_government, organisation
 from joinedup.demo.exchange_setup import setup_exchange
 from joinedup.demo.population import generate_population
 from joinedup.demo.seed import _addresses, _batches, _span
+from joinedup.exchange import extract_answer
 from joinedup.migrations import upgrade
 from joinedup.proactive.reevaluation import (
     ServiceSpec,
@@ -44,7 +45,7 @@ from joinedup.proactive.reevaluation import (
     start_reevaluation,
 )
 from joinedup.proactive.reevaluation.chunk import service_values
-from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
+from joinedup.proactive.reevaluation.inputs import build_inputs
 from joinedup.proactive.reevaluation.seeding import import_entitlements
 from joinedup.proactive.reevaluation.service import CHUNK_PERSONS
 from joinedup.rules import Period
@@ -151,7 +152,7 @@ def engine_alone(database: Database, spec: ServiceSpec, on: date, chunk: int) ->
             found = registries.population_extract(
                 session, first_ref=first, end_ref=min(first + chunk, high + 1), on=on
             )
-            body = extract_body(found)
+            body = extract_answer(found)
             inputs = build_inputs(ruleset, body, period)
             service_values(ruleset, inputs, [spec], period)
     return time.perf_counter() - started

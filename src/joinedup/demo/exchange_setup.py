@@ -36,11 +36,11 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from sqlalchemy.orm import Session
 
 from joinedup.consent import DataItem, LawfulBasis, publish_data_agreement
-from joinedup.core.errors import NotFound
-from joinedup.core.pagination import PageRequest
+from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, REGISTRY_OWNERS, organisation, organisations
 from joinedup.demo.purposes import (
@@ -82,11 +82,13 @@ from joinedup.exchange import (
     get_service,
     grant_access_right,
     hash_secret,
-    list_access_rights,
     publish_registry_services,
+    purposes_ever_granted,
     register_api_client,
     register_rest_service,
 )
+
+log = structlog.get_logger(__name__)
 
 RIGHTS_FROM = date(2000, 1, 1)
 ADMIN = ("digital-office", "exchange-admin")
@@ -522,29 +524,29 @@ def setup_exchange(session: Session, *, seed: int) -> bool:
 
 def update_demo_exchange(session: Session) -> bool:
     """Bring a demo exchange set up by an earlier version up to date: the purposes' words,
-    the registry services declared since published, the demo's rights not granted yet
-    granted (one revoked stays revoked). False (and nothing done) when the database holds no
-    demo exchange (the data tracker's service is not published)."""
+    the registry services declared since published, and each demo right whose client has
+    never held a right on its service for one of its purposes granted (a right revoked since
+    stays revoked; one whose client subsystem an earlier version did not create is left out,
+    logged). False (and nothing done) when the database holds no demo exchange (the data
+    tracker's service is not published). A few queries when nothing is missing."""
     try:
         get_service(session, service=_service_ref(USAGE_SERVICE))
     except NotFound:
         return False
     describe_demo_purposes(session)
     publish_registry_services(session, actor=ACTOR)
-    _grant(session, [right for right in demo_rights() if not _granted(session, right)])
+    held = purposes_ever_granted(session)
+    for right in demo_rights():
+        client, service = str(_subsystem(*right.client)), str(_service_ref(right.service))
+        if any((client, service, p.purpose) in held for p in right.purposes):
+            continue
+        try:
+            _grant(session, [right])
+        except ValidationFailed as refused:  # (validated before anything is written)
+            log.warning(
+                "demo_right_not_granted", client=client, service=service, problem=refused.detail
+            )
     return True
-
-
-def _granted(session: Session, right: DemoRight) -> bool:
-    """Whether the right's client holds (or held) a right on its service."""
-    held = list_access_rights(
-        session,
-        page=PageRequest(limit=1),
-        client=_subsystem(*right.client),
-        service=_service_ref(right.service),
-        include_revoked=True,
-    )
-    return bool(held.items)
 
 
 def _grant(session: Session, rights: list[DemoRight]) -> None:

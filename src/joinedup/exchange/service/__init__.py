@@ -36,6 +36,7 @@ from joinedup.exchange.service.rights import (
     get_access_right,
     grant_access_right,
     list_access_rights,
+    purposes_ever_granted,
     revoke_access_right,
 )
 from joinedup.exchange.service.services import (
@@ -77,6 +78,7 @@ __all__ = [
     "parse_openapi",
     "publish_registry_services",
     "purpose_names",
+    "purposes_ever_granted",
     "register_api_client",
     "register_member",
     "register_rest_service",

@@ -9,7 +9,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from joinedup import consent
 from joinedup.consent import LawfulBasis
@@ -427,3 +427,25 @@ def list_access_rights(
     names = _names_of(session, rows)
     items = [_record(r, purposes.get(r.id, []), names) for r in rows]
     return Page[AccessRightRecord](items=items, next_cursor=cursor)
+
+
+def purposes_ever_granted(session: Session) -> set[tuple[str, str, str]]:
+    """Every ``(client CLASS/MEMBER/SUBSYSTEM, service CLASS/MEMBER/SUBSYSTEM/SERVICE,
+    purpose)`` a right was ever granted for, revoked ones too: what a set-up that grants
+    rights it finds missing must not grant again."""
+    client_member, client = aliased(Member), aliased(Subsystem)
+    provider_member, provider = aliased(Member), aliased(Subsystem)
+    rows = session.execute(
+        select(
+            client_member.member_class, client_member.member_code, client.code,
+            provider_member.member_class, provider_member.member_code, provider.code,
+            Service.code, AccessRightPurpose.purpose,
+        )
+        .join(AccessRight, AccessRightPurpose.right_id == AccessRight.id)
+        .join(client, client.id == AccessRight.client_subsystem_id)
+        .join(client_member, client_member.id == client.member_id)
+        .join(Service, Service.id == AccessRight.service_id)
+        .join(provider, provider.id == Service.subsystem_id)
+        .join(provider_member, provider_member.id == provider.member_id)
+    ).all()  # fmt: skip
+    return {(f"{a}/{b}/{c}", f"{d}/{e}/{f}/{g}", purpose) for a, b, c, d, e, f, g, purpose in rows}

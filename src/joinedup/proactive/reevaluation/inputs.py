@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from joinedup import registries
-from joinedup.exchange import ExchangeClient, extract_answer
+from joinedup.exchange import ExchangeClient
 from joinedup.rules import GroupColumns, Period, Population, Ruleset
 
 Array = npt.NDArray[Any]
@@ -102,11 +101,6 @@ def ages_on(birth: Array, on: date) -> Array:
     before = (month > on.month) | ((month == on.month) & (day > on.day))
     ages: Array = on.year - year - before
     return ages
-
-
-def extract_body(found: registries.PopulationExtract) -> dict[str, Any]:
-    """A registries extract in the shape of the exchange's ``population-extract`` answer."""
-    return extract_answer(found)
 
 
 @dataclass(frozen=True)

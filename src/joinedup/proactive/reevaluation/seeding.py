@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from joinedup import registries
 from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
+from joinedup.exchange import extract_answer
 from joinedup.proactive.models import Entitlement, EntitlementRevision
 from joinedup.proactive.reevaluation.chunk import service_values
-from joinedup.proactive.reevaluation.inputs import build_inputs, extract_body
+from joinedup.proactive.reevaluation.inputs import build_inputs
 from joinedup.proactive.reevaluation.law import ruleset_in_force
 from joinedup.proactive.reevaluation.ledger import ServiceSpec
 from joinedup.rules import Period
@@ -44,7 +45,7 @@ def import_entitlements(
     Changes ``proactive_entitlement`` and ``proactive_entitlement_revision``; emits nothing."""
     rulesets = {spec.ruleset for spec in services}
     extract = registries.population_extract(session, first_ref=first_ref, end_ref=end_ref, on=on)
-    body = extract_body(extract)
+    body = extract_answer(extract)
     period = Period.parse(f"{on:%Y-%m}")
     now = utcnow()
     rows: list[tuple[object, ...]] = []
