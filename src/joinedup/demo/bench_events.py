@@ -6,8 +6,9 @@ deployment does (``joinedup serve --with-workers``: web, outbox relay and every 
 one uvicorn process; with ``--apart``, a web process and a ``joinedup worker``, events
 submitted once the worker holds every consumer's lease). Once the seed's own events are
 relayed and handled (``settling_s``: how long that took), ``connections`` concurrent clients
-register N events as the demo's registrar over HTTP (``POST /r1/…/population/record-birth`` and, one in ten, ``record-death``):
-each a distinct registration (its own reference and parents), answered only once committed.
+register N events as the demo's registrar over HTTP (``POST /r1/…/population/record-birth``
+and, one in ten, ``record-death``): each a distinct registration (its own reference and
+parents), answered only once committed.
 Then the benchmark waits until the platform is quiet (every event published and handled, and
 Tell Us Once done informing the agencies of every death) and reads, for each life event, when
 the last of its consequences was committed: the entitlement revisions and the letters of the
