@@ -13,11 +13,8 @@ from sqlalchemy.orm import Session
 from joinedup.core.db import Database
 from joinedup.demo import organisation
 from joinedup.demo.agencies import REGISTRY_OWNERS, create_government
-from joinedup.demo.exchange_setup import (
-    USAGE_SERVICE,
-    demo_client_credentials,
-    setup_exchange,
-)
+from joinedup.demo.exchange_policy import USAGE_SERVICE
+from joinedup.demo.exchange_setup import demo_client_credentials, setup_exchange
 from joinedup.demo.seed import seed_country
 from joinedup.exchange import (
     REGISTRY_SERVICES,

@@ -25,7 +25,8 @@ from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
 from joinedup.core.pagination import PageRequest
 from joinedup.demo import organisations
-from joinedup.demo.exchange_setup import USAGE_SERVICE, DemoRight, demo_clients, demo_rights
+from joinedup.demo.exchange_policy import USAGE_SERVICE, DemoRight, demo_rights
+from joinedup.demo.exchange_setup import demo_clients
 from joinedup.exchange import (
     REGISTRY_SERVICES,
     WRITE_SERVICES,

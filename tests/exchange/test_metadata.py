@@ -23,7 +23,7 @@ from joinedup.core.errors import ValidationFailed
 from joinedup.core.outbox import OutboxEvent
 from joinedup.demo import organisations
 from joinedup.demo.agencies import create_government
-from joinedup.demo.exchange_setup import demo_rights
+from joinedup.demo.exchange_policy import demo_rights
 from joinedup.exchange import REGISTRY_SERVICES, WRITE_SERVICES, register_rest_service
 
 OPENAPI: dict[str, Any] = {

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from joinedup.core import i18n
 from joinedup.core.db import Database
-from joinedup.demo.exchange_setup import demo_rights
+from joinedup.demo.exchange_policy import demo_rights
 from joinedup.demo.purposes import DEMO_PURPOSES
 from joinedup.exchange import purpose_names
 from joinedup.exchange.models import Purpose

@@ -57,7 +57,8 @@ def bench_exchange(
     as_json: bool = JSON,
 ) -> None:
     """One registry query called directly and through the full mediation path (loopback)."""
-    from joinedup.demo.exchange_setup import demo_client_credentials, demo_rights
+    from joinedup.demo.exchange_policy import demo_rights
+    from joinedup.demo.exchange_setup import demo_client_credentials
     from joinedup.demo.seed import seed_country
     from joinedup.exchange import SubsystemRef
     from joinedup.exchange.bench import Caller, run

@@ -26,7 +26,7 @@ from joinedup.catalogue import Concerns, LawfulBasis, LifeEvent, catalogue_servi
 from joinedup.catalogue import get_catalogued_service as _get
 from joinedup.core.errors import NotFound
 from joinedup.demo.agencies import ACTOR, Organisation, organisation, organisations
-from joinedup.demo.exchange_setup import FOOD_BANK
+from joinedup.demo.exchange_policy import FOOD_BANK
 from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 
 LAWS = "https://laws.joinland.example/"

@@ -20,7 +20,7 @@ from joinedup import tellusonce
 from joinedup.core.settings import get_settings
 from joinedup.demo.agencies import ACTOR, organisation
 from joinedup.demo.agency_systems import PREFIX, AgencySystem, agency_systems, notice_openapi
-from joinedup.demo.exchange_setup import RIGHTS_FROM
+from joinedup.demo.exchange_policy import RIGHTS_FROM
 from joinedup.exchange import (
     PurposeGrant,
     ServiceRef,
