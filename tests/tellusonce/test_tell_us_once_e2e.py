@@ -54,7 +54,8 @@ def test_a_death_informs_every_agency_once_and_the_spouse_gets_one_letter(
         wait_until(lambda: completed(database) == 1, what="every agency answered")
         # the registrar's system sends the same registration again: nothing more happens
         again = http.post(f"/r1/JOINEDUP/{RECORD_DEATH}", json=body, headers=headers)
-        assert again.headers["Idempotent-Replay"] == "true"
+        # (the answer in full when it is not the replay: a 401 was seen once, cause unknown)
+        assert again.headers.get("Idempotent-Replay") == "true", (again.status_code, again.text)
 
     informed = sorted(system for system, _, _ in store(settings).handled())
     assert informed == sorted([*NATIONAL, couple.municipality_key])  # each exactly once
