@@ -66,17 +66,11 @@ class Household:
 
 def read_extract(gatherer: Gatherer, refs: Sequence[int]) -> dict[str, Any]:
     """The persons ``refs`` and everyone living with them on ``gatherer.on``, read through
-    the exchange by the gatherer's client for its purpose (one person: a range of one, as
-    older providers answer too)."""
-    query = (
-        {"fromRef": str(refs[0]), "toRef": str(refs[0] + 1)}
-        if len(refs) == 1
-        else {PERSON_REFS: ",".join(map(str, refs))}
-    )
+    the exchange by the gatherer's client for its purpose."""
     answer = gatherer.calls.call(
         gatherer.registry_service(EXTRACT),
         purpose=gatherer.purpose,
-        query={**query, "asOf": gatherer.on.isoformat()},
+        query={PERSON_REFS: ",".join(map(str, refs)), "asOf": gatherer.on.isoformat()},
         fields=_FIELDS,
         on=gatherer.on,
     )
