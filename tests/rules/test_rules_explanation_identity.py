@@ -24,7 +24,8 @@ import joinedup.rules.explanation_plans as plans
 from joinedup.core import i18n
 from joinedup.rules import Verdict, sentences_in_language
 from joinedup.rules.explain import Evaluation, Instance
-from joinedup.rules.explanation import Explainer, json_value
+from joinedup.rules.explanation import Explainer
+from joinedup.rules.explanation_values import json_value
 from joinedup.rules.model import Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.periods import Period, Unit

@@ -12,7 +12,8 @@ from typing import Any
 from joinedup.core.errors import ValidationFailed
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explain import Evaluation, Instance
-from joinedup.rules.explanation import Explainer, Explanation, json_value, missing_item
+from joinedup.rules.explanation import Explainer, Explanation, missing_item
+from joinedup.rules.explanation_values import json_value
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.situation import Situation, parse_situation
