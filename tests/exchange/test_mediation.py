@@ -32,7 +32,7 @@ from joinedup.exchange.canonical import message_leaf
 from joinedup.exchange.messagelog import message_row, signatures_valid
 from joinedup.exchange.protocol import request_hash
 from joinedup.exchange.records import CallRecord, DataUsageRecord, MessageLogRecord
-from joinedup.exchange.usage import find_usage
+from joinedup.exchange.usage_queries import find_usage
 
 READ = {"X-Road-Purpose": "child-benefit"}
 

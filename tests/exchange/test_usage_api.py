@@ -20,7 +20,8 @@ from joinedup.core.settings import Settings
 from joinedup.core.translog import leaf_hash, verify_inclusion
 from joinedup.exchange import describe_purpose
 from joinedup.exchange.canonical import USAGE_TAG
-from joinedup.exchange.usage import list_usage, record_staff_view
+from joinedup.exchange.usage import record_staff_view
+from joinedup.exchange.usage_queries import list_usage
 
 SPEC = yaml.safe_load(
     (Path(__file__).parent / "specs" / "data-tracker-findusage-openapi.yaml").read_text()
@@ -344,7 +345,7 @@ def test_the_receivers_of_a_persons_data_are_each_member_once_by_name_and_hidden
     from sqlalchemy import text
 
     from joinedup.core.clock import today
-    from joinedup.exchange.usage import usage_receivers
+    from joinedup.exchange.usage_queries import usage_receivers
 
     def view(member: str, person: str) -> int:
         with database.unit_of_work() as session:

@@ -25,7 +25,7 @@ from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
 from joinedup.demo import organisation
 from joinedup.exchange import exchange_client
-from joinedup.exchange.usage import list_usage
+from joinedup.exchange.usage_queries import list_usage
 from joinedup.notify import list_letters
 from joinedup.proactive import EntitlementView, list_entitlements
 

@@ -32,7 +32,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
 from joinedup.exchange import exchange_client
-from joinedup.exchange.usage import list_usage
+from joinedup.exchange.usage_queries import list_usage
 from joinedup.proactive.models import Entitlement
 from joinedup.proactive.schemas import EntitlementStatus
 from joinedup.proactive.service import texts

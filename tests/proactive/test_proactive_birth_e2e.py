@@ -21,7 +21,7 @@ from joinedup.core.events import Delivered
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
-from joinedup.exchange.usage import list_usage
+from joinedup.exchange.usage_queries import list_usage
 from joinedup.proactive.handlers import handle_births
 
 

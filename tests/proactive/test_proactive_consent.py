@@ -12,7 +12,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
 from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
-from joinedup.exchange.usage import list_usage
+from joinedup.exchange.usage_queries import list_usage
 from joinedup.proactive import EntitlementStatus, accept_offer, decline_offer
 from joinedup.proactive.handlers import handle_consents_given, handle_consents_withdrawn
 from joinedup.proactive.service import texts

@@ -31,13 +31,11 @@ from joinedup.exchange.records import DataUsageRecord
 from joinedup.exchange.usage import (
     Receiver,
     UsageItem,
-    _period,
     _rows,
-    _visible,
-    list_usage,
     record_staff_view,
     usage_records,
 )
+from joinedup.exchange.usage_queries import _period, _visible, list_usage
 from joinedup.web.portal.labels import FIELD_LABELS, field_label, field_labels
 
 FINANCE = Receiver("GOV", "70000036", 'Ministry of <Finance> & "Co"', "tax-system<1>")

@@ -75,13 +75,11 @@ from joinedup.exchange.schemas import (
 )
 from joinedup.exchange.service import *  # noqa: F403 (the use cases are the public names)
 from joinedup.exchange.service import __all__ as _service_names
-from joinedup.exchange.usage import (
-    Receiver,
-    UsageItem,
+from joinedup.exchange.usage import Receiver, UsageItem, record_staff_view
+from joinedup.exchange.usage_queries import (
     UsageVerification,
     get_usage,
     list_usage,
-    record_staff_view,
     usage_receivers,
     verify_usage,
 )

@@ -25,7 +25,8 @@ from joinedup.core.pagination import DEFAULT_LIMIT, Page, PageRequest
 from joinedup.core.translog.schemas import InclusionProofOut
 from joinedup.exchange.guards import RecordsSession, require_usage_reader
 from joinedup.exchange.service.purposes import purpose_names
-from joinedup.exchange.usage import UsageItem, find_usage, list_usage, proofs_for, usage_period
+from joinedup.exchange.usage import UsageItem
+from joinedup.exchange.usage_queries import find_usage, list_usage, proofs_for, usage_period
 
 tracker = APIRouter(tags=["data usage (Data Tracker)"])
 portal = APIRouter(prefix="/api/v1", tags=["data usage"])
