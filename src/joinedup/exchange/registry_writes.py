@@ -20,112 +20,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StringConstraints,
-    model_validator,
-)
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from joinedup.core.errors import DomainError, ValidationFailed
-from joinedup.core.text import CONTROL_CHARACTERS_MESSAGE, has_control_characters
+from joinedup.exchange.registry_write_bodies import (
+    AddressIn,
+    BirthIn,
+    DeathIn,
+    MarriageIn,
+    MoveIn,
+    WriteBody,
+)
 
 #: The purpose the demo's registrar calls these services for.
 CIVIL_REGISTRATION = "civil-registration"
-
-Reference = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[!-~]+$"),
-]
-PersonalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
-#: The largest register reference (a 64-bit column): a larger one is no reference at all.
-MAX_REF = 2**63 - 1
-
-
-def _printable(value: str) -> str:
-    if has_control_characters(value):
-        raise PydanticCustomError("control_characters", CONTROL_CHARACTERS_MESSAGE)
-    return value
-
-
-Text = Annotated[str, AfterValidator(_printable)]
-Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-    reference: Reference = Field(
-        description="The registrar's own reference of this registration (printable ASCII, "
-        "at most 100): a request repeated with it is answered again, never registered twice."
-    )
-
-
-class BirthIn(_Body):
-    given_names: Text200
-    family_name: Text200
-    birth_date: date
-    sex: Literal["F", "M"]
-    birth_place: Text200
-    citizenship: str = Field("XJ", description="ISO 3166-1 alpha-2.", max_length=2)
-    parents: list[PersonalCode] = Field(
-        min_length=1,
-        max_length=2,
-        description="Personal codes of one or two parents; the first is the one who gave "
-        "birth (the child lives at that parent's address).",
-    )
-
-
-class DeathIn(_Body):
-    personal_code: PersonalCode
-    date_of_death: date
-
-
-class MarriageIn(_Body):
-    spouses: list[PersonalCode] = Field(min_length=2, max_length=2)
-    married_on: date
-    kind: Literal["marriage", "registered-partnership"] = "marriage"
-
-
-class AddressIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-    municipality_code: Text = Field(max_length=8)
-    street: Text200
-    house_number: Text = Field(max_length=20)
-    apartment: Text | None = Field(None, max_length=20)
-    postcode: Text = Field(max_length=10)
-
-
-class MoveIn(_Body):
-    personal_code: PersonalCode
-    moved_on: date
-    address_id: StrictInt | None = Field(
-        None,
-        ge=1,
-        le=MAX_REF,
-        description="A registered address (a JSON integer); or give `address`.",
-    )
-    address: AddressIn | None = Field(
-        None, description="The address's details (registered if the register has no such one)."
-    )
-
-    @model_validator(mode="after")
-    def _one_address(self) -> MoveIn:
-        if (self.address_id is None) == (self.address is None):
-            raise ValueError("give exactly one of addressId and address")
-        return self
 
 
 @dataclass(frozen=True)
@@ -144,7 +55,7 @@ class WriteService:
     registry: str
     title: str
     description: str
-    body: type[_Body]
+    body: type[WriteBody]
     fields: dict[str, dict[str, Any]]  # answer field → JSON schema (``reference`` and the id too)
     run: Callable[[Session, Any, str], WriteOutcome]
     #: Runs many calls' bodies (body, actor) at once; one outcome or refusal per body, in
@@ -521,46 +432,3 @@ WRITE_SERVICES: dict[str, WriteService] = {
         ),
     )
 }
-
-
-def write_openapi(declared: WriteService, *, xroad_id: str, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of a write service (what ``getOpenAPI`` returns)."""
-    body = declared.body.model_json_schema(
-        by_alias=True, ref_template="#/components/schemas/{model}"
-    )
-    components = body.pop("$defs", {})
-    problem = {"application/problem+json": {"schema": {"type": "object"}}}
-    answer = {"type": "object", "properties": dict(declared.fields)}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": declared.title, "version": version, "description": declared.description},
-        "servers": [{"url": f"/r1/{xroad_id}"}],
-        "paths": {
-            "/": {
-                "post": {
-                    "operationId": declared.code,
-                    "summary": declared.title,
-                    "description": declared.description
-                    + " Idempotent on `reference`: a repeated request is answered again "
-                    "(`Idempotent-Replay: true`) and registers nothing; the same reference "
-                    "with another body is refused (409).",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": body}},
-                    },
-                    "responses": {
-                        "201": {
-                            "description": "Registered (authorised fields only).",
-                            "content": {"application/json": {"schema": answer}},
-                        },
-                        "409": {
-                            "description": "The reference was used for another request.",
-                            "content": problem,
-                        },
-                        "422": {"description": "A field is not valid.", "content": problem},
-                    },
-                }
-            }
-        },
-        "components": {"schemas": components},
-    }

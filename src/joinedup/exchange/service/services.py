@@ -22,9 +22,9 @@ from joinedup.core.settings import get_settings
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.events import ServicePublished
 from joinedup.exchange.models import Member, Service, Subsystem
-from joinedup.exchange.registry_openapi import registry_openapi
+from joinedup.exchange.registry_openapi import registry_openapi, write_openapi
 from joinedup.exchange.registry_services import REGISTRY_SERVICES, RegistryService
-from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteService, write_openapi
+from joinedup.exchange.registry_writes import WRITE_SERVICES, WriteService
 from joinedup.exchange.schemas import (
     MemberClass,
     ServiceKind,
