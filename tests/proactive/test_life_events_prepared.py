@@ -27,11 +27,13 @@ from reevaluation_support import AMOUNT, CITATION, owner
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from joinedup import catalogue, consent
 from joinedup.core.clock import today, utcnow
 from joinedup.core.consumers import registry
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered, emit
 from joinedup.core.handling import apply_events
+from joinedup.demo.purposes import FOOD_PARCELS_AGREEMENT
 from joinedup.exchange.directory import bump_generation
 from joinedup.platform import handler_modules
 from joinedup.proactive.handlers import handle_births, prepare_life_events
@@ -265,6 +267,87 @@ def test_a_law_published_meanwhile_is_applied(seeded: Database) -> None:
             owner=owner(),
             actor="test",
         )
+    assert written(seeded, decided) is False
+
+
+def _recatalogue(database: Database, code: str, **changes: Any) -> None:
+    """Revise a service's catalogue entry (as its agency would), changing ``changes``."""
+    with database.unit_of_work() as session:
+        entry = catalogue.get_catalogued_service(session, code=code)
+        terms: dict[str, Any] = {
+            "code": entry.code,
+            "names": entry.names,
+            "descriptions": entry.descriptions,
+            "owner": entry.owner.client,
+            "level": entry.level,
+            "delivery_mode": entry.delivery_mode,
+            "life_events": [(r.life_event, r.concerns) for r in entry.life_events],
+            "ruleset": entry.ruleset,
+            "variable": entry.variable,
+            "purpose": entry.purpose,
+            "legal_basis": entry.legal_basis,
+            "legal_basis_url": entry.legal_basis_url,
+            "lawful_basis": entry.lawful_basis,
+            "data_agreement_id": entry.data_agreement_id,
+            "apply_url": entry.apply_url,
+            "per_occasion": entry.per_occasion,
+            "applicant_inputs": entry.applicant_inputs,
+            "respond_within_days": entry.respond_within_days,
+        }
+        catalogue.catalogue_service(session, **{**terms, **changes}, actor="test")
+
+
+def test_a_service_revised_in_the_catalogue_meanwhile_is_decided_on_its_new_terms(
+    seeded: Database,
+) -> None:
+    """The child benefit becomes an offer between the phases: the grant prepared on the old
+    entry is not applied, and the decisions made again offer it."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    births = latest_events(seeded, BIRTH)
+    decided = prepared(seeded, births)
+    granted = {o.service.code: o.status for o in decided.outcomes if o.person_code == mother}
+    assert granted["child-benefit"] == "granted"
+    _recatalogue(seeded, "child-benefit", delivery_mode=catalogue.DeliveryMode.PROACTIVE_OFFER)
+    assert written(seeded, decided) is False
+    assert "child-benefit" not in entitlements_of(seeded, mother)  # nothing of it written
+    react_to(seeded, births)  # what the consumer's handler does then
+    assert entitlements_of(seeded, mother)["child-benefit"].status == "offered"
+
+
+def test_a_data_agreement_revised_meanwhile_counts(seeded: Database) -> None:
+    """A data agreement revised between the phases (the consents given to it may no longer
+    hold): the decisions are made again, whoever the agreement concerns."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    with seeded.unit_of_work() as session:
+        current = consent.get_data_agreement(session, agreement_id=FOOD_PARCELS_AGREEMENT)
+        consent.revise_data_agreement(
+            session,
+            agreement_id=FOOD_PARCELS_AGREEMENT,
+            title=current.title,
+            purpose=current.purpose + " (revised)",
+            lawful_basis=current.lawful_basis,
+            data_items=current.data_items,
+            retention_days=current.retention_days,
+            policy_url=current.policy_url,
+            actor="test",
+        )
+    assert written(seeded, decided) is False
+
+
+def test_a_service_of_another_agency_catalogued_meanwhile_counts_too(seeded: Database) -> None:
+    """Any catalogue change counts, even of a service the batch did not evaluate (a service
+    newly concerned by births would otherwise be missed)."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    evaluated = {o.service.code for o in decided.outcomes}
+    with seeded.reading() as session:
+        services = catalogue.active_services(session)
+    other = next(s.code for s in services if s.code not in evaluated)
+    _recatalogue(seeded, other)  # revised with the same terms: an event all the same
     assert written(seeded, decided) is False
 
 

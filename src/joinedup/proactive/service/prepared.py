@@ -17,7 +17,11 @@ unless what the decisions rest on besides the reads has changed since (:class:`B
   households were read — a register read made before such a change is out of date, and the
   consumer of that event may already have decided without what this batch is about to
   record;
-- the law in force for every ruleset evaluated (a parameter or ruleset version published).
+- the law in force for every ruleset evaluated (a parameter or ruleset version published);
+- the catalogue and the data agreements: a service catalogued or revised (its delivery mode,
+  whom a life event concerns, its ruleset or purpose), or a data agreement revised or retired
+  (which consents hold), between the phases — any of them counts, whoever it concerns (they
+  are rare: a batch decided again costs little).
 
 Then the consumer's handler decides again in the write transaction, as without a first phase.
 """
@@ -55,6 +59,9 @@ log = structlog.get_logger(__name__)
 #: The base registers' events (by name prefix): most name the persons they change by register
 #: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
 REGISTER_EVENTS = ("population.", "employment.", "income.", "business.", "payment_account.")
+#: Events that change the terms every decision rests on (whoever they concern): a service
+#: catalogued or revised, a data agreement revised or retired.
+TERMS_EVENTS = ("catalogue.", "consent.agreement_")
 #: Events that change who lives where without naming the address.
 _SETTLING = {"population.person_registered.v1", "population.residence_corrected.v1"}
 
@@ -102,13 +109,16 @@ class Basis:
 
     def holds(self, session: Session) -> bool:
         """Whether nothing the decisions rest on has changed (in the write transaction)."""
-        changed = events_after(session, self.mark, prefixes=REGISTER_EVENTS)
+        changed = events_after(session, self.mark, prefixes=(*REGISTER_EVENTS, *TERMS_EVENTS))
         if any(self._touched(name, payload) for name, payload in changed):
             return False
         return _revisions(session, self.persons, self.rulesets) == self.revisions
 
     def _touched(self, name: str, payload: dict[str, Any]) -> bool:
-        """Whether a register event may have changed what the decisions read."""
+        """Whether a register event may have changed what the decisions read, or an event
+        the terms they were made on."""
+        if name.startswith(TERMS_EVENTS):
+            return True
         named = _named(payload)
         if self.unmapped or not named or named & self.refs:
             return True  # (an event naming nobody, a bulk import, counts whatever it is)
@@ -208,4 +218,4 @@ def _keep_apart(reading: Reading) -> None:
     reading.reads = []
 
 
-__all__ = ["REGISTER_EVENTS", "Basis", "Decided", "decide_life_events"]
+__all__ = ["REGISTER_EVENTS", "TERMS_EVENTS", "Basis", "Decided", "decide_life_events"]
