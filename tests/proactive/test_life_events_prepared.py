@@ -337,6 +337,34 @@ def test_a_data_agreement_revised_meanwhile_counts(seeded: Database) -> None:
     assert written(seeded, decided) is False
 
 
+def test_a_data_agreement_retired_meanwhile_counts(seeded: Database) -> None:
+    """No consent to a retired agreement is in force from then on: it counts too."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    with seeded.unit_of_work() as session:
+        consent.retire_data_agreement(session, agreement_id=FOOD_PARCELS_AGREEMENT, actor="test")
+    assert written(seeded, decided) is False
+
+
+def test_a_strangers_consent_given_meanwhile_leaves_the_decisions_in_place(
+    seeded: Database,
+) -> None:
+    """Consents are followed person by person (their revisions): someone the decisions did
+    not look at consenting meanwhile changes nothing."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    (stranger,) = low_income_adults(seeded, sex="M", count=1, offset=3)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    assert stranger not in decided.basis.persons
+    with seeded.unit_of_work() as session:
+        given = consent.give_consent(
+            session, agreement_id=FOOD_PARCELS_AGREEMENT, subject_code=stranger, actor=stranger
+        )
+    assert given.changed
+    assert written(seeded, decided) is True
+
+
 def test_a_service_of_another_agency_catalogued_meanwhile_counts_too(seeded: Database) -> None:
     """Any catalogue change counts, even of a service the batch did not evaluate (a service
     newly concerned by births would otherwise be missed)."""

@@ -31,7 +31,7 @@ from joinedup.exchange.records import DataUsageRecord
 from joinedup.exchange.usage import (
     Receiver,
     UsageItem,
-    _rows,
+    item_rows,
     record_staff_view,
     usage_records,
 )
@@ -143,7 +143,7 @@ def _reference_page(
 ) -> Page[UsageItem]:
     """The list as it was written before its statements were built once per shape: with
     the shared :func:`keyset_page` (kept as the oracle of the pages and their cursors)."""
-    statement = _rows().where(
+    statement = item_rows().where(
         DataUsageRecord.subject_code == subject_code,
         _visible(today()),
         *_period(since, until),

@@ -10,7 +10,10 @@ from typing import Any
 from joinedup.exchange.registry_services import RegistryService
 from joinedup.exchange.registry_writes import WriteService
 
-_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+
+def _problem() -> dict[str, Any]:
+    """A problem document's content (a new one for each use: documents share no dicts)."""
+    return {"application/problem+json": {"schema": {"type": "object"}}}
 
 
 def _document(
@@ -81,8 +84,8 @@ def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) 
                     "description": "The answer (authorised fields only).",
                     "content": {"application/json": {"schema": answer}},
                 },
-                "404": {"description": "No such data subject.", "content": _PROBLEM},
-                "422": {"description": "A parameter is not valid.", "content": _PROBLEM},
+                "404": {"description": "No such data subject.", "content": _problem()},
+                "422": {"description": "A parameter is not valid.", "content": _problem()},
             },
         },
     )
@@ -118,9 +121,9 @@ def write_openapi(declared: WriteService, *, xroad_id: str, version: str) -> dic
                 },
                 "409": {
                     "description": "The reference was used for another request.",
-                    "content": _PROBLEM,
+                    "content": _problem(),
                 },
-                "422": {"description": "A field is not valid.", "content": _PROBLEM},
+                "422": {"description": "A field is not valid.", "content": _problem()},
             },
         },
     )

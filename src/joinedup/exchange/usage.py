@@ -171,7 +171,7 @@ def record_staff_view(
     recording = Recording(usages=[row for row, _ in rows], usage_leaves=[leaf for _, leaf in rows])
     write_recordings(session, [recording], signer=signer)
     stored = (
-        session.execute(_rows().where(DataUsageRecord.record_id == rows[0][0]["record_id"]))
+        session.execute(item_rows().where(DataUsageRecord.record_id == rows[0][0]["record_id"]))
         .mappings()
         .one()
     )
@@ -215,7 +215,7 @@ class UsageItem:
 
     @classmethod
     def of(cls, values: Mapping[Any, Any]) -> UsageItem:
-        """The item of a stored record, its row as :func:`_rows` reads it (no ORM object)."""
+        """The item of a stored record, its row as :func:`item_rows` reads it (no ORM object)."""
         return cls(
             id=values["id"],
             record_id=values["record_id"],
@@ -245,6 +245,6 @@ class UsageItem:
 
 
 @cache
-def _rows() -> Select[Any]:
+def item_rows() -> Select[Any]:
     """Every column of the data-usage records, as rows (a list reads no ORM objects)."""
     return select(*DataUsageRecord.__table__.columns)

@@ -45,7 +45,7 @@ from joinedup.core.translog import (
 )
 from joinedup.core.translog.models import LogEntry
 from joinedup.exchange.records import DataUsageRecord
-from joinedup.exchange.usage import UsageItem, _rows
+from joinedup.exchange.usage import UsageItem, item_rows
 
 
 def _visible(
@@ -93,7 +93,7 @@ def find_usage(
     )
     total = int(session.scalar(select(func.count()).select_from(DataUsageRecord).where(where)) or 0)
     rows = session.execute(
-        _rows()
+        item_rows()
         .where(where)
         .order_by(DataUsageRecord.logged_at.desc(), DataUsageRecord.id.desc())
         .offset(offset)
@@ -151,7 +151,7 @@ def _page_statement(since: bool, until: bool, member: bool, after: bool) -> Sele
     ``after_id`` when ``after``."""
     usage = cast(Table, DataUsageRecord.__table__)  # Core columns: no ORM result set-up
     logged_at, record = _page_keys()
-    statement = _rows().where(
+    statement = item_rows().where(
         usage.c.subject_code == bindparam("subject"),
         _visible(bindparam("on", type_=Date()), usage.c.hidden_until),
     )
@@ -195,7 +195,7 @@ def get_usage(
     that does not exist are all ``NotFound`` (record ids are easy to guess)."""
     row = (
         session.execute(
-            _rows().where(
+            item_rows().where(
                 DataUsageRecord.id == usage_id,
                 DataUsageRecord.subject_code == subject_code,
                 _visible(on or today()),

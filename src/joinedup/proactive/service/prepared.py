@@ -19,9 +19,9 @@ unless what the decisions rest on besides the reads has changed since (:class:`B
   record;
 - the law in force for every ruleset evaluated (a parameter or ruleset version published);
 - the catalogue and the data agreements: a service catalogued or revised (its delivery mode,
-  whom a life event concerns, its ruleset or purpose), or a data agreement revised or retired
-  (which consents hold), between the phases — any of them counts, whoever it concerns (they
-  are rare: a batch decided again costs little).
+  whom a life event concerns, its ruleset or purpose), or a data agreement published, revised
+  or retired (which consents hold), between the phases — any of them counts, whoever it
+  concerns (they are rare: a batch decided again costs little).
 
 Then the consumer's handler decides again in the write transaction, as without a first phase.
 """
@@ -60,7 +60,8 @@ log = structlog.get_logger(__name__)
 #: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
 REGISTER_EVENTS = ("population.", "employment.", "income.", "business.", "payment_account.")
 #: Events that change the terms every decision rests on (whoever they concern): a service
-#: catalogued or revised, a data agreement revised or retired.
+#: catalogued or revised, a data agreement published, revised or retired (a consent given or
+#: withdrawn counts through the revisions of the persons looked at, not here).
 TERMS_EVENTS = ("catalogue.", "consent.agreement_")
 #: Events that change who lives where without naming the address.
 _SETTLING = {"population.person_registered.v1", "population.residence_corrected.v1"}
