@@ -17,22 +17,26 @@ def _problem() -> dict[str, Any]:
 
 
 def _document(
+    declared: RegistryService | WriteService,
     *,
-    code: str,
-    title: str,
-    description: str,
     xroad_id: str,
     version: str,
     method: str,
     operation: dict[str, Any],
 ) -> dict[str, Any]:
     """A service's document: its one operation on ``/`` (``operation`` adds to the operation
-    id, summary and description every service has)."""
+    id and summary every service has)."""
     return {
         "openapi": "3.0.3",
-        "info": {"title": title, "version": version, "description": description},
+        "info": {
+            "title": declared.title,
+            "version": version,
+            "description": declared.description,
+        },
         "servers": [{"url": f"/r1/{xroad_id}"}],
-        "paths": {"/": {method: {"operationId": code, "summary": title, **operation}}},
+        "paths": {
+            "/": {method: {"operationId": declared.code, "summary": declared.title, **operation}}
+        },
     }
 
 
@@ -60,9 +64,7 @@ def registry_openapi(declared: RegistryService, *, xroad_id: str, version: str) 
             },
         }
     return _document(
-        code=declared.code,
-        title=declared.title,
-        description=declared.description,
+        declared,
         xroad_id=xroad_id,
         version=version,
         method="get",
@@ -99,9 +101,7 @@ def write_openapi(declared: WriteService, *, xroad_id: str, version: str) -> dic
     components = body.pop("$defs", {})
     answer = {"type": "object", "properties": dict(declared.fields)}
     document = _document(
-        code=declared.code,
-        title=declared.title,
-        description=declared.description,
+        declared,
         xroad_id=xroad_id,
         version=version,
         method="post",
