@@ -25,6 +25,9 @@ RECORD_DEATH = f"GOV/{POPULATION.member_code}/population/record-death"
 RECORD_MOVE = f"GOV/{POPULATION.member_code}/population/record-move"
 #: Agencies told of every death in the demo (plus the municipality of residence).
 NATIONAL = ("social-insurance", "vehicle-registry", "passport-office", "health-fund")
+SIB = organisation("social-insurance")
+#: The social insurance board's notice service: the pension agency's own system.
+PENSION_SERVICE = f"GOV/{SIB.member_code}/benefits/life-events"
 
 
 def tuo_settings(data_dir: Path, **overrides: Any) -> Settings:

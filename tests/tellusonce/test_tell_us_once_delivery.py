@@ -1,0 +1,360 @@
+"""Tell Us Once delivering to the agencies: their systems, how the dispatcher reads each kind
+of answer (acknowledged, retried or dead-lettered), what the exchange refuses, and the answers
+recorded together."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from tuo_support import (
+    PENSION_SERVICE,
+    married_couples,
+    record_death,
+    rows,
+    scalar,
+    store,
+    take_in_deaths,
+    tuo_settings,
+)
+
+import joinedup.demo.handlers  # noqa: F401 (the agencies' systems, in-process)
+from joinedup import tellusonce
+from joinedup.core.db import Database
+from joinedup.core.loops import LoopRegistry, loop
+from joinedup.core.pagination import PageRequest
+from joinedup.core.settings import Settings
+from joinedup.demo import organisation
+from joinedup.demo.agency_systems import agency_systems_app
+from joinedup.exchange import (
+    LocalCallRefused,
+    ProviderTransport,
+    ProviderUnreachable,
+    ServiceRef,
+    list_access_rights,
+    mount_local_system,
+    revoke_access_right,
+    send_to_service,
+)
+from joinedup.tellusonce.dispatcher import Dispatcher
+
+TUO = f"GOV/{organisation('digital-office').member_code}/tell-us-once"
+
+
+# --- the agencies' systems ------------------------------------------------------------------
+
+
+def _notice(code: str = "39001010008") -> dict[str, Any]:
+    return {
+        "lifeEvent": "death",
+        "reference": str(uuid.uuid4()),
+        "occurredOn": "2026-11-20",
+        "person": {"personalCode": code, "givenNames": "Mari", "familyName": "Tamm"},
+    }
+
+
+def test_an_agency_system_acts_once_per_message_id_and_refuses_bad_input(tmp_path: Path) -> None:
+    settings = tuo_settings(tmp_path / "var")
+    url = "/social-insurance/life-events"
+    headers = {"X-Road-Id": "m-1", "X-Road-Client": "JOINEDUP/GOV/1/tell-us-once"}
+    with TestClient(agency_systems_app(settings)) as http:
+        first = http.post(url, json=_notice(), headers=headers)
+        assert first.status_code == 200
+        assert first.json()["outcome"] == "pension-ended"
+        assert first.json()["effectiveFrom"] == "2026-12-01"
+        again = http.post(url, json=_notice("51501010002"), headers=headers)
+        assert again.json() == first.json()
+        assert again.headers["Idempotent-Replay"] == "true"
+        assert http.post(url, json=_notice()).status_code == 400  # not through the exchange
+        bad = http.post(url, json={"lifeEvent": "death"}, headers={**headers, "X-Road-Id": "2"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        store(settings).set_failing("social-insurance", True)
+        down = http.post(url, json=_notice(), headers={**headers, "X-Road-Id": "m-3"})
+        assert down.status_code == 503
+    assert [m for _, m, _ in store(settings).handled()] == ["m-1"]
+
+
+def test_a_production_platform_does_not_serve_the_demo_agencies(tmp_path: Path) -> None:
+    production = Settings(
+        environment="production",
+        data_dir=tmp_path / "var",
+        secret_key="x" * 40,
+        log_signing_key="pem",
+        database_url="postgresql+psycopg://joinedup@db/joinedup",
+        oidc_issuer="https://eid.example.gov",
+        oidc_client_secret="y" * 40,
+    )
+    with TestClient(agency_systems_app(production)) as http:
+        answer = http.post(
+            "/social-insurance/life-events",
+            json=_notice(),
+            headers={"X-Road-Id": "m-1", "X-Road-Client": "JOINEDUP/GOV/1/tell-us-once"},
+        )
+    assert answer.status_code == 404
+    assert not store(production).handled()
+
+
+def test_an_agency_answer_must_say_what_it_did() -> None:
+    tellusonce.AgencyAnswer.model_validate({"outcome": "pension-ended", "summary": "Done."})
+    for bad in ({"outcome": "Pension Ended!", "summary": "x"}, {"outcome": "x"}, {}):
+        with pytest.raises(ValidationError):
+            tellusonce.AgencyAnswer.model_validate(bad)
+    delays = [tellusonce.retry_delay(30, attempt) for attempt in (1, 2, 3, 20)]
+    assert delays[:3] == [timedelta(seconds=30), timedelta(seconds=60), timedelta(seconds=120)]
+    assert delays[3] == timedelta(days=1)
+
+
+# --- the dispatcher reads each kind of answer -----------------------------------------------
+
+
+def _one_pending(seeded: Database) -> int:
+    """A death taken in with only the pension agency subscribed; its notification's id."""
+    couple = married_couples(seeded)[0]
+    with seeded.unit_of_work() as session:
+        for subscription in tellusonce.list_subscriptions(session):
+            if subscription.service != PENSION_SERVICE:
+                tellusonce.end_subscription(session, subscription_id=subscription.id, actor="test")
+    record_death(seeded, couple.deceased, "CRVS-UNIT-3")
+    assert take_in_deaths(seeded) == 1
+    return int(scalar(seeded, "SELECT id FROM tellusonce_notification"))
+
+
+def _round(settings: Any, seeded: Database, answer: httpx.Response | Exception) -> str:
+    def agency(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def run() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(agency)) as http:
+            return await Dispatcher(settings, seeded, http=http).run_once()
+
+    assert asyncio.run(run()) == 1
+    return str(scalar(seeded, "SELECT status FROM tellusonce_notification"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "error"),
+    [
+        (httpx.Response(200, json={"outcome": "pension-ended", "summary": "Ended."}),
+         "acknowledged", None),
+        (httpx.Response(200, text="ok"), "pending", "not an acknowledgement"),
+        (httpx.Response(503), "pending", "HTTP 503"),
+        (httpx.Response(429), "pending", "HTTP 429"),
+        (httpx.Response(404), "dead_letter", "HTTP 404"),
+        (httpx.ConnectError("refused"), "pending", "Server.ServerProxy.NetworkError"),
+    ],
+)  # fmt: skip
+def test_the_dispatcher_acknowledges_retries_or_dead_letters_by_the_answer(
+    seeded: Database,
+    tmp_path: Path,
+    answer: httpx.Response | Exception,
+    status: str,
+    error: str | None,
+) -> None:
+    _one_pending(seeded)
+    settings = tuo_settings(tmp_path / "var", tell_us_once_retry_delay=60)
+    assert _round(settings, seeded, answer) == status
+    attempts, last_error = rows(seeded, "SELECT attempts, last_error FROM tellusonce_notification")[
+        0
+    ]
+    assert attempts == 1
+    if error is None:
+        assert last_error is None
+    else:
+        assert error in last_error
+    # every attempt is a mediated call in the message log, answered or not
+    assert (
+        scalar(
+            seeded,
+            "SELECT count(*) FROM exchange_message WHERE service_xroad_id LIKE '%/life-events'",
+        )
+        == 1
+    )
+    if status == "pending":  # not due again before the retry delay
+        with seeded.unit_of_work() as session:
+            due = tellusonce.claim_due(session, owner="test", lease_seconds=1, max_attempts=3)
+        assert due == []
+
+
+def test_without_an_access_right_the_notification_is_dead_lettered_and_recorded(
+    seeded: Database, tmp_path: Path
+) -> None:
+    notification = _one_pending(seeded)
+    with seeded.unit_of_work() as session:
+        (right,) = list_access_rights(
+            session,
+            page=PageRequest(),
+            service=ServiceRef.parse(PENSION_SERVICE, instance="JOINEDUP"),
+        ).items
+        revoke_access_right(session, right_id=right.id, reason="test", actor="test")
+    settings = tuo_settings(tmp_path / "var")
+    assert _round(settings, seeded, httpx.Response(500)) == "dead_letter"
+    error = scalar(seeded, "SELECT last_error FROM tellusonce_notification")
+    assert error.startswith("Client.AccessDenied")
+    assert rows(
+        seeded,
+        "SELECT status, error_type FROM exchange_message WHERE service_xroad_id LIKE "
+        "'%/life-events'",
+    ) == [(403, "Client.AccessDenied")]
+    with seeded.unit_of_work() as session:
+        page = tellusonce.list_dead_letters(session)
+    assert [item.id for item in page.items] == [notification]
+
+
+def test_sending_to_a_service_that_is_not_an_agencys_own_is_refused(
+    seeded: Database, tmp_path: Path
+) -> None:
+    registry = f"GOV/{organisation('population-register').member_code}/population/person"
+
+    async def send(service: str, transport: httpx.AsyncBaseTransport) -> None:
+        async with httpx.AsyncClient(transport=transport) as http:
+            await send_to_service(
+                seeded, http, client=TUO, service=service, purpose="tell-us-once", body={}
+            )
+
+    with pytest.raises(LocalCallRefused) as refused:
+        asyncio.run(send(registry, httpx.MockTransport(lambda r: httpx.Response(200))))
+    assert refused.value.error_type == "Server.ServerProxy.UnknownService"
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("slow")
+
+    with pytest.raises(ProviderUnreachable) as timed_out:
+        asyncio.run(send(PENSION_SERVICE, httpx.MockTransport(unreachable)))
+    assert timed_out.value.error_type == "Server.ServerProxy.ServiceTimeout"
+    assert rows(
+        seeded,
+        "SELECT error_type FROM exchange_message WHERE client_xroad_id LIKE '%/tell-us-once' "
+        "ORDER BY id",
+    ) == [("Server.ServerProxy.UnknownService",), ("Server.ServerProxy.ServiceTimeout",)]
+
+
+# --- worker loops ----------------------------------------------------------------------------
+
+
+def test_loop_names_are_checked() -> None:
+    loops = LoopRegistry()
+    with pytest.raises(ValueError, match="loop name"):
+
+        @loop("Not A Name", into=loops)
+        async def bad(*_: Any) -> None:  # pragma: no cover
+            return None
+
+    assert len(loops) == 0
+
+
+def test_a_last_attempt_that_never_reported_back_is_dead_lettered(seeded: Database) -> None:
+    _one_pending(seeded)
+    with seeded.unit_of_work() as session:
+        (claimed,) = tellusonce.claim_due(session, owner="gone", lease_seconds=0.01, max_attempts=1)
+    assert claimed.attempt == 1
+    with seeded.unit_of_work() as session:  # still leased: nobody else takes it
+        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+    time.sleep(0.05)  # the worker died; its lease runs out
+    with seeded.unit_of_work() as session:
+        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+    status, error = rows(seeded, "SELECT status, last_error FROM tellusonce_notification")[0]
+    assert status == "dead_letter"
+    assert "no answer after the last attempt" in error
+    assert scalar(seeded, "SELECT status FROM tellusonce_life_event") == "completed"
+
+
+def test_the_provider_transport_serves_local_systems_in_process_and_the_rest_over_the_network(
+    tmp_path: Path,
+) -> None:
+    settings = tuo_settings(tmp_path / "var")
+    with pytest.raises(ValueError, match="prefix"):
+        mount_local_system("agency-systems/", agency_systems_app)
+    seen: list[str] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(204)
+
+    transport = ProviderTransport(settings, network=httpx.MockTransport(network))
+    headers = {"X-Road-Id": "m-9", "X-Road-Client": "JOINEDUP/GOV/1/tell-us-once"}
+    base = settings.public_url.rstrip("/")
+
+    async def run() -> tuple[int, int]:
+        async with httpx.AsyncClient(transport=transport) as http:
+            local = await http.post(
+                f"{base}/agency-systems/passport-office/life-events",
+                json=_notice(),
+                headers=headers,
+            )
+            remote = await http.post("https://agency.example/notices", json=_notice())
+        return local.status_code, remote.status_code
+
+    assert asyncio.run(run()) == (200, 204)
+    assert seen == ["https://agency.example/notices"]  # only the remote one left the process
+    assert [s for s, _, _ in store(settings).handled()] == ["passport-office"]
+
+
+def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path: Path) -> None:
+    """Answers arriving while one is being recorded wait for one transaction together; if it
+    fails, each is recorded alone, so a bad answer fails only its own delivery."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import text
+
+    from joinedup.tellusonce.dispatcher import _Answers
+
+    database = Database(f"sqlite:///{tmp_path / 'answers.db'}")
+    with database.unit_of_work() as session:
+        session.execute(text("CREATE TABLE answer (n INTEGER NOT NULL)"))
+    transactions: list[int] = []
+    unit_of_work = database.unit_of_work
+
+    @contextmanager
+    def counted() -> Any:
+        transactions.append(1)
+        with unit_of_work() as session:
+            yield session
+
+    database.unit_of_work = counted  # type: ignore[method-assign]
+
+    executed: list[int] = []
+
+    def insert(n: int) -> Any:
+        def write(session: Any) -> int:
+            executed.append(n)
+            if n == 13:
+                raise ValueError("a bad answer")
+            session.execute(text("INSERT INTO answer (n) VALUES (:n)"), {"n": n})
+            return n
+
+        return write
+
+    async def scenario(numbers: list[int]) -> list[Any]:
+        answers = _Answers(database)
+        return await asyncio.gather(
+            *(answers.record(insert(n), order=(n, n)) for n in numbers), return_exceptions=True
+        )
+
+    try:
+        assert asyncio.run(scenario(list(range(9, -1, -1)))) == list(range(9, -1, -1))
+        assert len(transactions) <= 2  # the first alone at most, the rest together
+        # recorded in the order of their keys (life event, notification), whatever order they
+        # came in: two workers' transactions lock the rows in the same order
+        assert executed[-9:] == sorted(executed[-9:])
+        transactions.clear()
+        results = asyncio.run(scenario([20, 13, 21]))
+        assert results[0] == 20
+        assert results[2] == 21
+        assert isinstance(results[1], ValueError)
+        assert len(transactions) == 1 + 3  # together (rolled back), then each alone
+        with database.reading() as session:
+            stored = sorted(session.execute(text("SELECT n FROM answer")).scalars())
+        assert stored == [*range(10), 20, 21]  # nothing of the failed batch twice, nor lost
+    finally:
+        database.dispose()
