@@ -249,6 +249,9 @@ def transaction_memo(session: Session, key: str) -> dict[Any, Any]:
     starts with an empty one): for what a use case looks up again and again within one
     transaction and may change between transactions."""
     transaction = session.get_transaction()
+    if transaction is None:  # not begun: begin it now, as the read that fills the memo would
+        session.connection()  # (else the memo began under no transaction, and was thrown
+        transaction = session.get_transaction()  # away when the next lookup found one)
     memo = session.info.get(key)
     if memo is None or memo[0] is not transaction:
         memo = session.info[key] = (transaction, {})
