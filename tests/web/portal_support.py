@@ -18,6 +18,34 @@ def register_birth(database: Database, *, mother: str, born: date) -> str:
     return child
 
 
+def send_decision_letter(
+    database: Database,
+    recipient: str,
+    reference: str,
+    *,
+    subject: str = "Your child benefit",
+    paragraph: str = "We granted you the child benefit from next month.",
+) -> str:
+    """A decision letter from the social insurance agency to ``recipient``'s mailbox;
+    returns its message id."""
+    from joinedup import notify
+    from joinedup.demo.agencies import organisation
+
+    sib = organisation("social-insurance")
+    with database.unit_of_work() as session:
+        sent = notify.send_letter(
+            session,
+            recipient_code=recipient,
+            sender=f"{sib.member_class}/{sib.member_code}",
+            kind="decision",
+            subject=subject,
+            paragraphs=[paragraph],
+            reference=reference,
+            actor="test",
+        )
+    return str(sent.message_id)
+
+
 def grant_everything(database: Database, *, grantor: str, grantor_name: str, grantee: str) -> str:
     """A power of attorney for everything from today, given by ``grantor`` to ``grantee`` as
     the portal would record it; returns its reference."""

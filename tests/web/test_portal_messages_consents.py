@@ -9,34 +9,18 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from identity_support import csrf_of, load_world, minor_children, sign_in
+from portal_support import send_decision_letter
 
 from joinedup import notify
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
-from joinedup.demo.agencies import organisation
-
-
-def _send_letter(database: Database, recipient: str, reference: str) -> str:
-    sib = organisation("social-insurance")
-    with database.unit_of_work() as session:
-        sent = notify.send_letter(
-            session,
-            recipient_code=recipient,
-            sender=f"{sib.member_class}/{sib.member_code}",
-            kind="decision",
-            subject="Your child benefit",
-            paragraphs=["We granted you the child benefit from next month."],
-            reference=reference,
-            actor="test",
-        )
-    return str(sent.message_id)
 
 
 def test_my_messages_list_and_open_with_a_read_receipt(web: TestClient, seeded: Database) -> None:
     world = load_world(seeded)
     person = world.one("newly-married")
-    message_id = _send_letter(seeded, person.personal_code, "portal-test-1")
+    message_id = send_decision_letter(seeded, person.personal_code, "portal-test-1")
     sign_in(web, person)
     listing = web.get("/portal/messages")
     assert listing.status_code == 200
@@ -61,7 +45,7 @@ def test_a_parent_reads_the_childs_letter_and_the_receipt_names_the_parent(
     world = load_world(seeded)
     parent = world.one("parent-of-minor")
     child = minor_children(seeded, parent.personal_code)[0]
-    message_id = _send_letter(seeded, child, "portal-test-child")
+    message_id = send_decision_letter(seeded, child, "portal-test-child")
     sign_in(web, parent)
     assert web.get(f"/portal/messages/{message_id}").status_code == 404  # not their own
     web.post("/portal/acting-for", data={"csrf_token": csrf_of(web), "subject": child})

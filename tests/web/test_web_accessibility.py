@@ -333,39 +333,25 @@ def _housing_support_of(database: Database, person: str) -> str:
     return f"housing-support-{municipality}"
 
 
-def _letter_to(database: Database, recipient: str, reference: str) -> str:
-    from joinedup import notify
-    from joinedup.demo.agencies import organisation
-
-    sib = organisation("social-insurance")
-    with database.unit_of_work() as session:
-        sent = notify.send_letter(
-            session,
-            recipient_code=recipient,
-            sender=f"{sib.member_class}/{sib.member_code}",
-            kind="decision",
-            subject="Your child benefit",
-            paragraphs=["We pay the child benefit for each of your children under 16."],
-            reference=reference,
-            actor="test",
-        )
-    return str(sent.message_id)
-
-
 @pytest.mark.parametrize("locale", ["en", "et"])
 def test_portal_pages_have_no_wcag_22_aa_violations(
     seeded_base_url: str, browser: Browser, seeded: Database, seeded_seed: int, locale: str
 ) -> None:
     base = seeded_base_url
     axe_source = AXE.read_text(encoding="utf-8")
-    from portal_support import register_birth
+    from portal_support import register_birth, send_decision_letter
 
     from joinedup import proactive
     from joinedup.core.clock import today
 
     parent = _account(seeded, "parent-of-minor", female=True)
     register_birth(seeded, mother=parent[0], born=today())
-    message_id = _letter_to(seeded, parent[0], f"axe-{locale}")
+    message_id = send_decision_letter(
+        seeded,
+        parent[0],
+        f"axe-{locale}",
+        paragraph="We pay the child benefit for each of your children under 16.",
+    )
     with seeded.reading() as session:
         offer = next(
             e

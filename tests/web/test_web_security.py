@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from portal_support import send_decision_letter
 
 from joinedup.core.db import Database
 from joinedup.core.keys import SigningKey
@@ -97,31 +98,23 @@ def test_each_request_gets_its_own_id(client: TestClient) -> None:
 # in URLs (letter ids, data-usage record ids, agreement ids) included — and no staff member
 # sees what their organisation has no right to.
 
+
+def _private_letter(database: Database, recipient: str, reference: str) -> str:
+    return send_decision_letter(
+        database,
+        recipient,
+        reference,
+        subject="A private decision",
+        paragraph="Only for its recipient.",
+    )
+
+
 PORTAL_PAGES = [
     "/portal/overview",
     "/portal/data-usage",
     "/portal/messages",
     "/portal/consents",
 ]
-
-
-def _letter(database: Database, recipient: str, reference: str) -> str:
-    from joinedup import notify
-    from joinedup.demo.agencies import organisation
-
-    sib = organisation("social-insurance")
-    with database.unit_of_work() as session:
-        sent = notify.send_letter(
-            session,
-            recipient_code=recipient,
-            sender=f"{sib.member_class}/{sib.member_code}",
-            kind="decision",
-            subject="A private decision",
-            paragraphs=["Only for its recipient."],
-            reference=reference,
-            actor="test",
-        )
-    return str(sent.message_id)
 
 
 def _usage_ids(database: Database, subject: str) -> list[int]:
@@ -164,7 +157,7 @@ def test_another_persons_letters_and_records_are_not_found(
 
     world = load_world(seeded)
     me, other = world.one("pensioner"), world.one("newly-married")
-    their_letter = _letter(seeded, other.personal_code, "matrix-other")
+    their_letter = _private_letter(seeded, other.personal_code, "matrix-other")
     sign_in(other_browser, other)
     assert other_browser.get("/portal/overview").status_code == 200  # records of the other
     their_records = _usage_ids(seeded, other.personal_code)
@@ -248,7 +241,7 @@ def test_a_limited_power_of_attorney_shows_only_what_it_covers(
             if powers_received_on(session, grantee_code=a.personal_code, on=today())
         )
         grantor = powers_received_on(session, grantee_code=holder.personal_code, on=today())[0]
-    grantor_letter = _letter(seeded, grantor.subject_code, "matrix-poa")
+    grantor_letter = _private_letter(seeded, grantor.subject_code, "matrix-poa")
     sign_in(web, holder)
     switched = web.post(
         "/portal/acting-for", data={"csrf_token": _csrf(web), "subject": grantor.subject_code}
