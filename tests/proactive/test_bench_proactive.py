@@ -8,6 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from joinedup.cli import app
+from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
 
@@ -54,6 +55,40 @@ def test_the_workers_apart_from_the_web_process() -> None:
     answers = figures["answers_while_working"]
     assert 0 < answers["p50_ms"] <= answers["p99_ms"]
     assert answers["events_per_s"] > 0
+
+
+def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
+    """``--worker-processes 2``: ``joinedup worker --only proactive.births`` beside ``joinedup
+    worker --without proactive.births`` (the relay and the rest): every event's consequences
+    are committed all the same (a death's Tell Us Once fan-out too)."""
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--events", "10", "--connections", "2", "--worker-processes",
+         "2", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["shape"] == "web and 2 worker processes"
+    assert figures["statuses"] == {"201": 10}
+    assert figures["quiet"] is True
+    assert figures["deaths_unfinished"] == 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
+def test_worker_processes_split_the_busiest_consumers_off() -> None:
+    from joinedup.core.consumers import registry
+    from joinedup.platform import handler_modules
+
+    handler_modules()
+    assert set(BUSIEST) <= {c.name for c in registry}  # each a consumer of the platform
+    assert worker_commands(1) == [["worker"]]
+    assert worker_commands(2) == [
+        ["worker", "--without", "proactive.births"],
+        ["worker", "--only", "proactive.births"],
+    ]
+    assert worker_commands(3)[0] == ["worker", "--without", "proactive.births,tellusonce.death"]
+    assert runner.invoke(app, ["bench", "proactive", "--events", "5", "--worker-processes",
+                               "9"]).exit_code == 2  # fmt: skip
 
 
 def test_one_mode_is_required() -> None:

@@ -110,6 +110,15 @@ def bench_proactive(
         help="With --events: run the workers in a process of their own (joinedup worker) "
         "beside the web process, as production does, instead of inside it.",
     ),
+    worker_processes: int = typer.Option(
+        1,
+        "--worker-processes",
+        min=1,
+        max=4,
+        help="With --events: this many worker processes beside the web process (implies "
+        "--apart): the births consumer in one of its own (then Tell Us Once's, then the "
+        "deaths'), the relay and the other consumers in another.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
@@ -123,7 +132,9 @@ def bench_proactive(
         return
     from joinedup.demo.bench_events import run as run_events
 
-    run_events(events=events or 0, connections=connections, apart=apart).emit(as_json=as_json)
+    run_events(
+        events=events or 0, connections=connections, apart=apart, processes=worker_processes
+    ).emit(as_json=as_json)
 
 
 @app.command("portal")

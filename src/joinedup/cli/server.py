@@ -68,6 +68,13 @@ def _run_web(settings: Settings, host: str | None, port: int | None, *, with_wor
     )
 
 
+def _names(given: list[str] | None) -> list[str] | None:
+    """Consumer names given as repeated options, each maybe a comma-separated list."""
+    if given is None:
+        return None
+    return [name.strip() for item in given for name in item.split(",") if name.strip()]
+
+
 def demo_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
     """The embedded platform is reached where it binds: with ``--host``/``--port`` and no
     ``JOINEDUP_PUBLIC_URL`` of its own, the public address (the embedded sign-in provider's
@@ -104,15 +111,39 @@ def register(app: typer.Typer) -> None:
         _run_web(settings, host, port, with_workers=with_workers)
 
     @app.command()
-    def worker() -> None:
-        """Run the outbox relay and every event consumer until interrupted."""
-        from joinedup.core.worker import run_worker
+    def worker(
+        only: list[str] | None = typer.Option(
+            None,
+            "--only",
+            help="Run only these consumers (repeat, or separate by commas), and nothing else: "
+            "no relay, loops or daily jobs. A process of its own for a busy consumer.",
+        ),
+        without: list[str] | None = typer.Option(
+            None,
+            "--without",
+            help="Run the relay, the loops, the daily jobs and every consumer but these "
+            "(repeat, or separate by commas): they run in a process started with --only.",
+        ),
+    ) -> None:
+        """Run the outbox relay and every event consumer until interrupted.
+
+        Several worker processes may share the work: ``--only NAME`` in one and ``--without
+        NAME`` in another gives a busy consumer a process (and a core) of its own."""
+        from joinedup.core.consumers import registry
+        from joinedup.core.worker import WorkerShare, run_worker
         from joinedup.platform import handler_modules
 
         handler_modules()  # registers every context's consumers
         settings = _settings()
         configure_logging(settings)
-        asyncio.run(run_worker(settings))
+        try:
+            share = WorkerShare.of(
+                [c.name for c in registry], only=_names(only), without=_names(without)
+            )
+        except ValueError as exc:
+            console.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        asyncio.run(run_worker(settings, share=share))
 
     @app.command()
     def migrate() -> None:

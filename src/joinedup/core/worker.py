@@ -17,8 +17,9 @@ import asyncio
 import functools
 import signal
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -187,6 +188,51 @@ class EmbeddedWorkers:
             delay = min(delay * 2, MAX_RESTART_DELAY)
 
 
+@dataclass(frozen=True)
+class WorkerShare:
+    """What one of several worker processes runs: ``consumers`` (None: all), and whether it
+    runs the relay, the loops and the daily jobs too.
+
+    A busy consumer (the births, under a wave of registrations) can have a process of its
+    own: one process ``--only`` it, another ``--without`` it. Each consumer runs in one process
+    at a time anyway (its lease, or its durable consumer on JetStream); splitting them only
+    decides which, so that their work is spread over the cores instead of sharing one
+    process's interpreter lock."""
+
+    consumers: frozenset[str] | None = None
+    relay: bool = True
+    loops: bool = True
+    schedule: bool = True
+
+    @classmethod
+    def of(
+        cls,
+        known: Sequence[str],
+        *,
+        only: Sequence[str] | None = None,
+        without: Sequence[str] | None = None,
+    ) -> WorkerShare:
+        """The share of ``--only`` (those consumers and nothing else) or ``--without`` (all
+        but those); ``ValueError`` for both, for an empty ``--only`` or a name not in
+        ``known``."""
+        if only is not None and without is not None:
+            raise ValueError("give --only or --without, not both")
+        named = list(only if only is not None else without or ())
+        unknown = sorted(set(named) - set(known))
+        if unknown:
+            raise ValueError(
+                f"no consumer is named {', '.join(unknown)}; the consumers are "
+                f"{', '.join(sorted(known))}"
+            )
+        if only is not None:
+            if not named:
+                raise ValueError("--only needs at least one consumer")
+            return cls(frozenset(named), relay=False, loops=False, schedule=False)
+        if without:
+            return cls(frozenset(name for name in known if name not in set(named)))
+        return cls()
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -196,9 +242,16 @@ async def run_worker(
     consumers_from: ConsumerRegistry | None = None,
     jobs_from: JobRegistry | None = None,
     loops_from: LoopRegistry | None = None,
+    share: WorkerShare | None = None,
 ) -> None:
     """Run the relay, the consumers, the daily jobs and the loops until ``stop`` is set or
-    SIGTERM/SIGINT arrives."""
+    SIGTERM/SIGINT arrives. ``share``: this process's part of the work (it replaces
+    ``relay`` and ``consumers``; see :class:`WorkerShare`)."""
+    schedule = True
+    if share is not None:
+        relay, consumers, schedule = share.relay, share.consumers, share.schedule
+        if not share.loops:
+            loops_from = LoopRegistry()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled_signals = []
@@ -217,6 +270,7 @@ async def run_worker(
         consumers_from=consumers_from,
         jobs_from=jobs_from,
         loops_from=loops_from,
+        schedule=schedule,
     )
     # Every loop runs its database work in a thread: give each one of its own.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.database_pool_size + 4))

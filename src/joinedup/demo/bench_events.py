@@ -3,8 +3,10 @@ entry point, measured until everything they cause is committed.
 
 On a fresh seeded SQLite database in a temporary directory, the platform runs as the embedded
 deployment does (``joinedup serve --with-workers``: web, outbox relay and every consumer in
-one uvicorn process; with ``--apart``, a web process and a ``joinedup worker``, events
-submitted once the worker holds every consumer's lease). Once the seed's own events are
+one uvicorn process; with ``--apart``, a web process and a ``joinedup worker``; with
+``--worker-processes N``, a web process and N workers, the busiest consumers each in a
+process of their own: :mod:`joinedup.demo.bench_events_platform`. Events are submitted once
+the workers hold every consumer's lease). Once the seed's own events are
 relayed and handled (``settling_s``: how long that took), ``connections`` concurrent clients
 register N events as the demo's registrar over HTTP (``POST /r1/…/population/record-birth``
 and, one in ten, ``record-death``): each a distinct registration (its own reference and
@@ -30,8 +32,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -45,13 +45,17 @@ from sqlalchemy import bindparam, text
 from joinedup.core.benchmark import BenchReport, percentile
 from joinedup.core.benchserver import (
     free_port,
-    platform_environment,
-    start_platform,
     stop_platform,
 )
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.demo.agencies import organisation
+from joinedup.demo.bench_events_platform import (
+    BUSIEST,
+    shape_of,
+    start_platform_processes,
+    worker_commands,
+)
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.demo.seed import seed_country
 from joinedup.migrations import upgrade
@@ -80,66 +84,6 @@ class Phase:
     p99_ms: float
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def _start(
-    directory: Path, url: str, port: int, *, workers: bool, apart: bool = False
-) -> list[subprocess.Popen[bytes]]:
-    """The platform: one web process with its workers (``workers``), or (``apart`` too) a web
-    process and a ``joinedup worker`` process on the same database; the web process alone
-    for the reference."""
-    joinedup = str(Path(sys.executable).with_name("joinedup"))
-    command = [joinedup, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if workers and not apart:
-        command.append("--with-workers")
-    env = platform_environment(directory, url)
-    started = [start_platform(command, env, port, quiet=True)]
-    if workers and apart:
-        try:
-            started.append(_start_worker(joinedup, env, url))
-        except BaseException:
-            stop_platform(started[0])
-            raise
-    return started
-
-
-def _start_worker(
-    joinedup: str, env: dict[str, str], url: str, timeout: float = 90.0
-) -> subprocess.Popen[bytes]:
-    """``joinedup worker``, once every consumer of the platform holds its lease on the bus
-    (the worker has started them): events submitted before would wait for its start-up,
-    which on a busy machine takes seconds, and count it in their latencies."""
-    from joinedup.core.consumers import registry
-    from joinedup.platform import handler_modules
-
-    handler_modules()
-    worker = subprocess.Popen(  # noqa: S603 (our own command)
-        [joinedup, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    database = Database(url)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise RuntimeError(f"the worker exited with status {worker.returncode}")
-            if _leased(database) >= len(registry):
-                return worker
-            time.sleep(0.1)
-    finally:
-        database.dispose()
-    stop_platform(worker)
-    raise RuntimeError(f"the worker did not start its consumers within {timeout:.0f} s")
-
-
-def _leased(database: Database) -> int:
-    """How many consumers hold a lease on the in-process bus now."""
-    with database.reading() as session:
-        return int(
-            session.execute(
-                text("SELECT count(*) FROM bus_consumer_cursor WHERE lease_expires_at > :now"),
-                {"now": utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")},
-            ).scalar_one()
-        )
 
 
 def _events(database: Database, count: int) -> list[Event]:
@@ -378,7 +322,12 @@ def run(
     seed: int = 2026,
     persons: int | None = None,
     apart: bool = False,
+    processes: int = 1,
 ) -> BenchReport:
+    """``processes``: worker processes beside the web process (``apart``; more than one
+    implies it): see :func:`worker_commands`."""
+    apart = apart or processes > 1
+    worker_commands(processes)  # (a bad number refused before anything is seeded)
     directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
     try:
         seeded = directory / "seeded.db"
@@ -397,7 +346,9 @@ def run(
             token = _token(phase_url, seed)
             run_events = [Event(e.kind, dict(e.body), list(e.concerns)) for e in plan]
             port = free_port()
-            servers = _start(directory, phase_url, port, workers=workers, apart=apart)
+            servers = start_platform_processes(
+                directory, phase_url, port, workers=workers, apart=apart, processes=processes
+            )
             try:
                 if workers:  # the seed's own events relayed and handled first: not measured
                     started = time.monotonic()
@@ -433,7 +384,7 @@ def run(
             "p99_ms": round(full.p99_ms, 2),
             "events": events,
             "connections": connections,
-            "shape": "web and worker processes" if apart else "one process",
+            "shape": shape_of(apart, processes),
             "statuses": {str(k): v for k, v in full.statuses.items()},
             "answers_while_working": {
                 "events_per_s": round(answers.events_per_s, 1),
@@ -472,8 +423,12 @@ def run(
             "waiting to retry an agency when the benchmark ended: their latencies count only "
             "what was done (figures too good)."
         )
+    own = ", ".join(BUSIEST[: processes - 1])
     shape = (
         "a web process and a worker process (relay and consumers)"
+        if apart and processes == 1
+        else f"a web process and {processes} worker processes ({own} each in its own, the "
+        "relay and the other consumers in one)"
         if apart
         else "one platform process with its workers"
     )

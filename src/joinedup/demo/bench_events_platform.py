@@ -1,0 +1,108 @@
+"""The platform of ``joinedup bench proactive --events``: the web process, and its workers
+inside it or in ``joinedup worker`` processes beside it (one of them the busiest consumers
+each in a process of their own, :func:`worker_commands`), started on a benchmark's database
+and waited for until every consumer holds its lease."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from joinedup.core.benchserver import platform_environment, start_platform, stop_platform
+from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
+
+
+def start_platform_processes(
+    directory: Path, url: str, port: int, *, workers: bool, apart: bool = False, processes: int = 1
+) -> list[subprocess.Popen[bytes]]:
+    """The platform: one web process with its workers (``workers``), or (``apart`` too) a web
+    process and ``processes`` ``joinedup worker`` processes on the same database; the web
+    process alone for the reference."""
+    joinedup = str(Path(sys.executable).with_name("joinedup"))
+    command = [joinedup, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers and not apart:
+        command.append("--with-workers")
+    env = platform_environment(directory, url)
+    started = [start_platform(command, env, port, quiet=True)]
+    if workers and apart:
+        try:
+            started += _start_workers(joinedup, env, url, processes)
+        except BaseException:
+            stop_platform(started[0])
+            raise
+    return started
+
+
+def worker_commands(processes: int) -> list[list[str]]:
+    """The ``joinedup worker`` arguments of ``processes`` worker processes: the busiest
+    consumers under this load (:data:`BUSIEST`) each in a process of their own, and one for
+    the rest (the relay, the loops and every other consumer)."""
+    if not 1 <= processes <= len(BUSIEST) + 1:
+        raise ValueError(f"between 1 and {len(BUSIEST) + 1} worker processes")
+    alone = list(BUSIEST[: processes - 1])
+    if not alone:
+        return [["worker"]]
+    return [["worker", "--without", ",".join(alone)]] + [["worker", "--only", c] for c in alone]
+
+
+#: The consumers that work the most under births and deaths, the busiest first.
+BUSIEST = ("proactive.births", "tellusonce.death", "proactive.deaths")
+
+
+def _start_workers(
+    joinedup: str, env: dict[str, str], url: str, processes: int, timeout: float = 90.0
+) -> list[subprocess.Popen[bytes]]:
+    """The ``joinedup worker`` processes, once every consumer of the platform holds its lease
+    on the bus (the workers have started them): events submitted before would wait for their
+    start-up, which on a busy machine takes seconds, and count it in their latencies."""
+    from joinedup.core.consumers import registry
+    from joinedup.platform import handler_modules
+
+    handler_modules()
+    started = [
+        subprocess.Popen(  # noqa: S603 (our own command)
+            [joinedup, *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for arguments in worker_commands(processes)
+    ]
+    database = Database(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            exited = next((w for w in started if w.poll() is not None), None)
+            if exited is not None:
+                raise RuntimeError(f"a worker exited with status {exited.returncode}")
+            if leased(database) >= len(registry):
+                return started
+            time.sleep(0.1)
+    except BaseException:
+        for worker in started:
+            stop_platform(worker)
+        raise
+    finally:
+        database.dispose()
+    for worker in started:
+        stop_platform(worker)
+    raise RuntimeError(f"the workers did not start their consumers within {timeout:.0f} s")
+
+
+def leased(database: Database) -> int:
+    """How many consumers hold a lease on the in-process bus now."""
+    with database.reading() as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM bus_consumer_cursor WHERE lease_expires_at > :now"),
+                {"now": utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")},
+            ).scalar_one()
+        )
+
+
+def shape_of(apart: bool, processes: int) -> str:
+    if not apart:
+        return "one process"
+    return "web and worker processes" if processes == 1 else f"web and {processes} worker processes"
