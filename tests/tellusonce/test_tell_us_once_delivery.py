@@ -336,7 +336,7 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
         return write
 
     async def scenario(numbers: list[int]) -> list[Any]:
-        answers = _Answers(database)
+        answers = _Answers(database, lambda session, life_event_id: None)
         return await asyncio.gather(
             *(answers.record(insert(n), order=(n, n)) for n in numbers), return_exceptions=True
         )
@@ -356,5 +356,54 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
         with database.reading() as session:
             stored = sorted(session.execute(text("SELECT n FROM answer")).scalars())
         assert stored == [*range(10), 20, 21]  # nothing of the failed batch twice, nor lost
+    finally:
+        database.dispose()
+
+
+def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(tmp_path: Path) -> None:
+    """The answers of one death's agencies recorded together: whether the death is settled
+    (its last agency answered, its letter) is looked at once for all of them, after them and
+    in their transaction; alone (after a failed batch), after each answer."""
+    from joinedup.tellusonce.dispatcher import _Answers, _Failed
+
+    database = Database(f"sqlite:///{tmp_path / 'settle.db'}")
+    happened: list[tuple[str, int]] = []
+    sessions: list[Any] = []
+
+    def answer(life_event: int, bad: bool = False) -> Any:
+        def write(session: Any) -> int:
+            happened.append(("answer", life_event))
+            sessions.append(session)
+            if bad:
+                raise ValueError("a bad answer")
+            return life_event
+
+        return write
+
+    def settle(session: Any, life_event: int) -> None:
+        happened.append(("settle", life_event))
+        sessions.append(session)
+
+    answers = _Answers(database, settle)
+    try:
+        together = answers._together(
+            [((1, 1), answer(1)), ((1, 2), answer(1)), ((2, 4), answer(2)), ((2, 5), answer(2))]
+        )
+        assert together == [1, 1, 2, 2]
+        assert happened == [
+            ("answer", 1), ("answer", 1), ("answer", 2), ("answer", 2),
+            ("settle", 1), ("settle", 2),
+        ]  # fmt: skip
+        assert all(session is sessions[0] for session in sessions)  # one transaction
+        happened.clear()
+        alone = answers._alone(
+            [((7, 1), answer(7)), ((7, 2), answer(7, bad=True)), ((8, 3), answer(8))]
+        )
+        assert alone[0] == 7
+        assert isinstance(alone[1], _Failed)
+        assert alone[2] == 8
+        assert happened == [
+            ("answer", 7), ("settle", 7), ("answer", 7), ("answer", 8), ("settle", 8),
+        ]  # fmt: skip
     finally:
         database.dispose()

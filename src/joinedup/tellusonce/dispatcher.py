@@ -45,6 +45,7 @@ from joinedup.tellusonce.service import (
     Claim,
     Delivery,
     claim,
+    complete_if_settled,
     record_answer,
     record_failure,
 )
@@ -83,10 +84,14 @@ class _Answers:
     bad answer fails only its own delivery. Within a transaction the answers are recorded in
     the order of their ``order`` key, (life event, notification): each locks its life event,
     then its notification, so two workers' batches lock rows in the same order (PostgreSQL
-    would otherwise find a deadlock between [X, Y] and [Y, X])."""
+    would otherwise find a deadlock between [X, Y] and [Y, X]). Once a transaction's answers
+    are recorded, ``settle`` is called once for each life event they belong to (in the same
+    order): whether the death's last agency answered, and its letter, is looked at once for
+    the answers of all its agencies, not after each."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, settle: Callable[[Session, int], Any]) -> None:
         self.database = database
+        self.settle = settle
         self._waiting: list[
             tuple[tuple[int, int], Callable[[Session], Any], asyncio.Future[Any]]
         ] = []
@@ -104,9 +109,9 @@ class _Answers:
             batch = sorted(self._waiting, key=lambda waiting: waiting[0])
             self._waiting = []
             try:
-                results = await asyncio.to_thread(self._together, [w for _, w, _ in batch])
+                results = await asyncio.to_thread(self._together, [(o, w) for o, w, _ in batch])
             except Exception:
-                results = await asyncio.to_thread(self._alone, [w for _, w, _ in batch])
+                results = await asyncio.to_thread(self._alone, [(o, w) for o, w, _ in batch])
             for (_, _, done), result in zip(batch, results, strict=True):
                 if done.done():
                     continue
@@ -115,16 +120,22 @@ class _Answers:
                 else:
                     done.set_result(result)
 
-    def _together(self, writes: list[Callable[[Session], Any]]) -> list[Any]:
+    def _together(
+        self, writes: list[tuple[tuple[int, int], Callable[[Session], Any]]]
+    ) -> list[Any]:
         with self.database.unit_of_work() as session:
-            return [write(session) for write in writes]
+            results = [write(session) for _, write in writes]
+            for life_event_id in dict.fromkeys(order[0] for order, _ in writes):
+                self.settle(session, life_event_id)
+            return results
 
-    def _alone(self, writes: list[Callable[[Session], Any]]) -> list[Any]:
+    def _alone(self, writes: list[tuple[tuple[int, int], Callable[[Session], Any]]]) -> list[Any]:
         results: list[Any] = []
-        for write in writes:
+        for order, write in writes:
             try:
                 with self.database.unit_of_work() as session:
                     results.append(write(session))
+                    self.settle(session, order[0])
             except Exception as error:
                 results.append(_Failed(error))
         return results
@@ -133,6 +144,10 @@ class _Answers:
 @dataclass(frozen=True)
 class _Failed:
     error: Exception
+
+
+def _complete_if_settled(session: Session, life_event_id: int) -> None:
+    complete_if_settled(session, life_event_id=life_event_id, actor=ACTOR)
 
 
 def _order(delivery: Delivery) -> tuple[int, int]:
@@ -161,7 +176,7 @@ class Dispatcher:
             raise ValueError("concurrency must be at least 1")
         self.poll_interval = poll_interval
         self.owner = worker_name()
-        self._answers = _Answers(database)
+        self._answers = _Answers(database, _complete_if_settled)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a
@@ -278,7 +293,11 @@ class Dispatcher:
     async def _acknowledged(self, delivery: Delivery, answer: AgencyAnswer) -> str:
         def write(session: Session) -> str:
             record_answer(
-                session, notification_id=delivery.notification_id, answer=answer, actor=ACTOR
+                session,
+                notification_id=delivery.notification_id,
+                answer=answer,
+                actor=ACTOR,
+                complete=False,  # (the batch's life events are completed after its answers)
             )
             return "acknowledged"
 
@@ -302,6 +321,7 @@ class Dispatcher:
                 retry_base=self.settings.tell_us_once_retry_delay,
                 max_attempts=self.settings.tell_us_once_max_attempts,
                 actor=ACTOR,
+                complete=False,
             )
 
         status = await self._answers.record(write, order=_order(delivery))

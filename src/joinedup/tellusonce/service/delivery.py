@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from joinedup import notify
 from joinedup.core import i18n
 from joinedup.core.clock import utcnow
+from joinedup.core.db import transaction_memo
 from joinedup.core.events import emit
 from joinedup.core.settings import get_settings
 from joinedup.tellusonce.events import (
@@ -244,27 +245,42 @@ def claim(
 
 
 def _settling(session: Session, notification_id: int) -> Notification | None:
-    """The notification, with its life event's row locked first; None when not pending."""
+    """The notification, with its life event's row locked first (once per transaction: the
+    answers of one death's agencies recorded together lock it once); None when not pending."""
     life_event_id = session.scalar(
         select(Notification.life_event_id).where(Notification.id == notification_id)
     )
     if life_event_id is None:
         return None
-    session.get(LifeEvent, life_event_id, with_for_update=True)
+    locked = transaction_memo(session, _LOCKED_EVENTS)
+    if life_event_id not in locked:
+        session.get(LifeEvent, life_event_id, with_for_update=True)
+        locked[life_event_id] = True
     row = session.get(Notification, notification_id, with_for_update=True, populate_existing=True)
     if row is None or row.status != _PENDING:
         return None
     return row
 
 
+#: The transaction memo of the life events whose rows this transaction has locked.
+_LOCKED_EVENTS = "tellusonce.locked_life_events"
+
+
 def record_answer(
-    session: Session, *, notification_id: int, answer: AgencyAnswer, actor: str
+    session: Session,
+    *,
+    notification_id: int,
+    answer: AgencyAnswer,
+    actor: str,
+    complete: bool = True,
 ) -> bool:
     """The agency acknowledged: store what it did. Emits ``tellusonce.agency_informed.v1``
     and, when it was the last one, sends the letter (see :func:`complete_if_settled`); when
     the letter went out already (the answer of a replayed dead letter, which the letter said
     had not confirmed yet), sends its recipients a follow-up letter with what the agency did.
-    Returns False (nothing changed) when the notification was settled already."""
+    Returns False (nothing changed) when the notification was settled already. With
+    ``complete=False`` the caller calls :func:`complete_if_settled` for the life event itself
+    before its transaction ends (once for the answers of several of its agencies)."""
     row = _settling(session, notification_id)
     if row is None:
         return False
@@ -290,7 +306,7 @@ def record_answer(
     event = session.get(LifeEvent, row.life_event_id)
     if event is not None and event.status == "completed":
         _send_update(session, event, row, agency=subscription.member_name, actor=actor)
-    else:
+    elif complete:
         complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
     return True
 
@@ -356,11 +372,13 @@ def record_failure(
     retry_base: float | None = None,
     max_attempts: int | None = None,
     actor: str,
+    complete: bool = True,
 ) -> str | None:
     """The attempt failed: retry after a growing delay, or — after the last attempt, or at
     once when ``permanent`` (retrying cannot help) — put it in the dead-letter list (emits
-    ``tellusonce.notification_dead_lettered.v1``; may complete the life event). Returns the
-    new status, or None when the notification was settled already."""
+    ``tellusonce.notification_dead_lettered.v1``; may complete the life event, unless
+    ``complete=False``: see :func:`record_answer`). Returns the new status, or None when the
+    notification was settled already."""
     settings = get_settings()
     base = settings.tell_us_once_retry_delay if retry_base is None else retry_base
     limit = settings.tell_us_once_max_attempts if max_attempts is None else max_attempts
@@ -369,7 +387,8 @@ def record_failure(
         return None
     if permanent or row.attempts >= limit:
         _dead_letter(session, row, error)
-        complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
+        if complete:
+            complete_if_settled(session, life_event_id=row.life_event_id, actor=actor)
         return NotificationStatus.DEAD_LETTER.value
     row.last_error = error[:1000]
     row.next_attempt_at = utcnow() + retry_delay(base, row.attempts)
