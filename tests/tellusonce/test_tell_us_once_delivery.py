@@ -360,15 +360,35 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
         database.dispose()
 
 
-def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(tmp_path: Path) -> None:
-    """The answers of one death's agencies recorded together: whether the death is settled
-    (its last agency answered, its letter) is looked at once for all of them, after them and
-    in their transaction; alone (after a failed batch), after each answer."""
-    from joinedup.tellusonce.dispatcher import _Answers, _Failed
+def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers of one death's agencies recorded together: the exchange's records of
+    their messages first (one batch), then the answers, then whether the death is settled
+    (its last agency answered, its letter) is looked at once for all of them — all in one
+    transaction. Alone (after a failed batch): each with its message's records, then settled;
+    an answer that fails alone still leaves its message on record, in a transaction of its
+    own."""
+    from joinedup import exchange
+    from joinedup.tellusonce.dispatcher import _Answers, _Failed, _Waiting
 
     database = Database(f"sqlite:///{tmp_path / 'settle.db'}")
-    happened: list[tuple[str, int]] = []
+    happened: list[tuple[str, Any]] = []
     sessions: list[Any] = []
+
+    class Sent:  # what the dispatcher got back from exchange.send_unrecorded
+        def __init__(self, number: int) -> None:
+            self.message_id = f"m{number}"
+
+        def write_records(self, session: Any) -> None:
+            happened.append(("records", self.message_id))
+            sessions.append(session)
+
+    def write_sent_records(session: Any, sent: list[Any]) -> None:
+        happened.append(("records", [one.message_id for one in sent]))
+        sessions.append(session)
+
+    monkeypatch.setattr(exchange, "write_sent_records", write_sent_records)
 
     def answer(life_event: int, bad: bool = False) -> Any:
         def write(session: Any) -> int:
@@ -384,26 +404,32 @@ def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(tmp_path
         happened.append(("settle", life_event))
         sessions.append(session)
 
+    loop = asyncio.new_event_loop()
+
+    def waiting(life_event: int, number: int, bad: bool = False) -> Any:
+        sent = Sent(number)
+        return _Waiting((life_event, number), answer(life_event, bad), sent, loop.create_future())  # type: ignore[arg-type]
+
     answers = _Answers(database, settle)
     try:
-        together = answers._together(
-            [((1, 1), answer(1)), ((1, 2), answer(1)), ((2, 4), answer(2)), ((2, 5), answer(2))]
-        )
+        together = answers._together([waiting(1, 1), waiting(1, 2), waiting(2, 4), waiting(2, 5)])
         assert together == [1, 1, 2, 2]
         assert happened == [
+            ("records", ["m1", "m2", "m4", "m5"]),
             ("answer", 1), ("answer", 1), ("answer", 2), ("answer", 2),
             ("settle", 1), ("settle", 2),
         ]  # fmt: skip
         assert all(session is sessions[0] for session in sessions)  # one transaction
         happened.clear()
-        alone = answers._alone(
-            [((7, 1), answer(7)), ((7, 2), answer(7, bad=True)), ((8, 3), answer(8))]
-        )
+        alone = answers._alone([waiting(7, 1), waiting(7, 2, bad=True), waiting(8, 3)])
         assert alone[0] == 7
         assert isinstance(alone[1], _Failed)
         assert alone[2] == 8
         assert happened == [
-            ("answer", 7), ("settle", 7), ("answer", 7), ("answer", 8), ("settle", 8),
+            ("records", "m1"), ("answer", 7), ("settle", 7),
+            ("records", "m2"), ("answer", 7), ("records", "m2"),  # rolled back, then on its own
+            ("records", "m3"), ("answer", 8), ("settle", 8),
         ]  # fmt: skip
     finally:
+        loop.close()
         database.dispose()

@@ -40,10 +40,13 @@ from joinedup.exchange.oauth import (
 from joinedup.exchange.outbound import (
     ProviderTransport,
     ProviderUnreachable,
+    Sent,
     ServiceReply,
     mount_local_system,
     provider_transport,
     send_to_service,
+    send_unrecorded,
+    write_sent_records,
 )
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_bulk import (
@@ -129,6 +132,7 @@ __all__ = [
     "ServicePublished",
     "ServiceRecord",
     "ServiceRef",
+    "Sent",
     "ServiceReply",
     "SubsystemRecord",
     "SubsystemRef",
@@ -154,6 +158,8 @@ __all__ = [
     "resolve_service",
     "run_write",
     "send_to_service",
+    "send_unrecorded",
+    "write_sent_records",
     "usage_receivers",
     "verify_usage",
     *_service_names,

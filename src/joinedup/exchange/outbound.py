@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp
 
 from joinedup.core.clock import today, utcnow
@@ -48,7 +49,7 @@ from joinedup.exchange.local import LocalCallRefused
 from joinedup.exchange.local_clients import local_client_identity
 from joinedup.exchange.models import Member
 from joinedup.exchange.protocol import DENIALS, request_hash
-from joinedup.exchange.recorder import write_recordings
+from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.schemas import ServiceRef
 from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
 
@@ -129,6 +130,33 @@ class ProviderUnreachable(DomainError):
         self.error_type = error_type
 
 
+@dataclass
+class Sent:
+    """A message sent through the exchange whose records are not written yet
+    (:func:`send_unrecorded`): the provider's reply, or why there is none (the exchange
+    refused the call, or the provider did not answer)."""
+
+    message_id: str
+    reply: ServiceReply | None
+    error: LocalCallRefused | ProviderUnreachable | None
+    #: The records, made in the transaction that writes them.
+    recording_of: Callable[[Session], Recording]
+    signer: SigningKey
+
+    def write_records(self, session: Session) -> None:
+        """Write the call's records (message log, monitoring, data usage) in ``session``'s
+        transaction: every message sent is on record once it commits (several messages'
+        together: :func:`write_sent_records`)."""
+        write_sent_records(session, [self])
+
+    def result(self) -> ServiceReply:
+        """The reply; raises the refusal or the provider's silence."""
+        if self.error is not None:
+            raise self.error
+        assert self.reply is not None
+        return self.reply
+
+
 async def send_to_service(
     database: Database,
     http: httpx.AsyncClient,
@@ -155,7 +183,45 @@ async def send_to_service(
     (the data about them the message carried; default: the service's fields). Raises
     :class:`~joinedup.exchange.LocalCallRefused` when the exchange refuses (no right,
     purpose, or an unknown service) and :class:`ProviderUnreachable` when the provider does
-    not answer — both recorded too. Any answer of the provider, errors included, is returned."""
+    not answer — both recorded too. Any answer of the provider, errors included, is returned.
+    A caller that records what the answer means in a transaction of its own may write the
+    records there instead (:func:`send_unrecorded`)."""
+    sent = await send_unrecorded(
+        database, http, client=client, service=service, purpose=purpose, body=body,
+        message_id=message_id, data_subjects=data_subjects, sent_fields=sent_fields,
+        method=method, path=path, issue=issue, timeout=timeout, log_signer=log_signer,
+    )  # fmt: skip
+    await asyncio.to_thread(_in_transaction_of_its_own, database, sent)
+    return sent.result()
+
+
+def _in_transaction_of_its_own(database: Database, sent: Sent) -> None:
+    with database.unit_of_work() as session:
+        sent.write_records(session)
+
+
+async def send_unrecorded(
+    database: Database,
+    http: httpx.AsyncClient,
+    *,
+    client: str,
+    service: ServiceRef | str,
+    purpose: str,
+    body: Mapping[str, Any],
+    message_id: str | None = None,
+    data_subjects: Sequence[str] = (),
+    sent_fields: Sequence[str] = (),
+    method: str = "POST",
+    path: str = "",
+    issue: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    log_signer: SigningKey | None = None,
+) -> Sent:
+    """:func:`send_to_service`, with the records left to the caller to write in a
+    transaction of its own choosing (:meth:`Sent.write_records`) — with what it records of
+    the answer, say, in one transaction for many messages' answers. A caller that fails to
+    write them must not show the answer as delivered: the message is not on record. The
+    refusal or the provider's silence is returned in :attr:`Sent.error`, not raised."""
     settings = get_settings()
     instance = settings.xroad_instance
     ref = (
@@ -198,22 +264,26 @@ async def send_to_service(
     else:
         unreachable = await _call_provider(http, call, timeout=timeout)
     total_us = (time.perf_counter_ns() - started) // 1000
-    await asyncio.to_thread(
-        _record, database, call, logged_at=logged_at, total_us=total_us, subjects=data_subjects,
-        sent_fields=sent_fields, signer=log_signer or load_log_signing_key(settings),
-    )  # fmt: skip
-    if refused is not None:
-        raise refused
-    if unreachable is not None:
-        raise unreachable
+    signer = log_signer or load_log_signing_key(settings)
+
+    def records(session: Session) -> Recording:
+        return _recording(
+            session, call, logged_at=logged_at, total_us=total_us, subjects=data_subjects,
+            sent_fields=sent_fields,
+        )  # fmt: skip
+
+    error = refused or unreachable
+    if error is not None:
+        return Sent(message_id, None, error, records, signer)
     assert call.service is not None
-    return ServiceReply(
+    reply = ServiceReply(
         message_id=message_id,
         service=call.service.xroad_id,
         status=call.status,
         body=call.response_body,
         media_type=call.media_type,
     )
+    return Sent(message_id, reply, None, records, signer)
 
 
 def _prepare(
@@ -319,58 +389,72 @@ async def _call_provider(
     return None
 
 
-def _record(
-    database: Database,
+def _recording(
+    session: Session,
     call: Call,
     *,
     logged_at: Any,
     total_us: int,
     subjects: Sequence[str],
     sent_fields: Sequence[str],
-    signer: SigningKey,
-) -> None:
+) -> Recording:
+    """The records of a sent message (the members' signing keys read, or made, in
+    ``session``)."""
     from joinedup.exchange.service.keys import member_signing_key
 
-    with database.unit_of_work() as session:
-        if call.client is not None:
-            call.client_key = member_signing_key(session, member_id=call.client.member_id)
-        service, auth = call.service, call.authorization
-        if service is not None:
-            call.provider_key = member_signing_key(session, member_id=service.provider_member_id)
-        call.subjects = ()  # the receiver of a sent message is the provider: see below
-        recorded = recording(call, logged_at=logged_at, total_us=total_us)
-        if subjects and service is not None and auth is not None and 200 <= call.status < 300:
-            provider_name = session.scalar(
-                select(Member.name).where(Member.id == service.provider_member_id)
-            )
-            _, member_class, member_code, subsystem_code, _ = service.xroad_id.split("/")
-            rows = usage_records(
-                logged_at=logged_at,
-                subjects=subjects,
-                channel=CHANNEL_EXCHANGE,
-                receiver=Receiver(member_class, member_code, provider_name or "", subsystem_code),
-                service_xroad_id=service.xroad_id,
-                action=f"{auth.purpose} ({service.code})",
-                fields=tuple(sent_fields) or service.fields,
-                purpose=auth.purpose,
-                legal_basis=auth.legal_basis,
-                case_reference=call.headers.get("x-road-issue"),
-                user_id=None,
-                represented_party=None,
-                message_id=call.message_id,
-                law_enforcement=auth.law_enforcement,
-                hidden_until=auth.hidden_until,
-            )
-            recorded.usages = [row for row, _ in rows]
-            recorded.usage_leaves = [leaf for _, leaf in rows]
-        write_recordings(session, [recorded], signer=signer)
+    if call.client is not None:
+        call.client_key = member_signing_key(session, member_id=call.client.member_id)
+    service, auth = call.service, call.authorization
+    if service is not None:
+        call.provider_key = member_signing_key(session, member_id=service.provider_member_id)
+    call.subjects = ()  # the receiver of a sent message is the provider: see below
+    recorded = recording(call, logged_at=logged_at, total_us=total_us)
+    if subjects and service is not None and auth is not None and 200 <= call.status < 300:
+        provider_name = session.scalar(
+            select(Member.name).where(Member.id == service.provider_member_id)
+        )
+        _, member_class, member_code, subsystem_code, _ = service.xroad_id.split("/")
+        rows = usage_records(
+            logged_at=logged_at,
+            subjects=subjects,
+            channel=CHANNEL_EXCHANGE,
+            receiver=Receiver(member_class, member_code, provider_name or "", subsystem_code),
+            service_xroad_id=service.xroad_id,
+            action=f"{auth.purpose} ({service.code})",
+            fields=tuple(sent_fields) or service.fields,
+            purpose=auth.purpose,
+            legal_basis=auth.legal_basis,
+            case_reference=call.headers.get("x-road-issue"),
+            user_id=None,
+            represented_party=None,
+            message_id=call.message_id,
+            law_enforcement=auth.law_enforcement,
+            hidden_until=auth.hidden_until,
+        )
+        recorded.usages = [row for row, _ in rows]
+        recorded.usage_leaves = [leaf for _, leaf in rows]
+    return recorded
+
+
+def write_sent_records(session: Session, sent: Sequence[Sent]) -> None:
+    """The records of several sent messages, written together in ``session``'s transaction
+    (one transparency-log batch, one tree head, for all of them)."""
+    by_signer: dict[str, tuple[SigningKey, list[Recording]]] = {}
+    for one in sent:
+        signer, recordings = by_signer.setdefault(one.signer.key_id, (one.signer, []))
+        recordings.append(one.recording_of(session))
+    for signer, recordings in by_signer.values():
+        write_recordings(session, recordings, signer=signer)
 
 
 __all__ = [
     "ProviderTransport",
     "ProviderUnreachable",
+    "Sent",
     "ServiceReply",
     "mount_local_system",
     "provider_transport",
     "send_to_service",
+    "send_unrecorded",
+    "write_sent_records",
 ]

@@ -3,9 +3,11 @@
 It claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
 a lease and a counted attempt, committed), sends each one to its agency's service as a
 mediated call from the Central Digital Office's ``tell-us-once`` subsystem
-(:func:`joinedup.exchange.send_to_service`: signed, logged, a data-usage record naming the
+(:func:`joinedup.exchange.send_unrecorded`: signed, logged, a data-usage record naming the
 deceased, ``X-Road-Id`` = the notification's message id), and records the answer in a
-transaction of its own:
+transaction of its own, with the exchange's records of the message (the answers come in
+together are recorded in one transaction, their messages' records in one transparency-log
+batch):
 
 - 2xx with a valid acknowledgement (``outcome``, ``summary``…) → acknowledged;
 - the exchange refuses (no access right) or the agency refuses the message (4xx other than
@@ -80,65 +82,94 @@ class _Answers:
     """The agencies' answers, recorded together: an answer waits for the transaction that
     records every answer come in meanwhile (one writer's turn for a death's whole fan-out
     rather than one per agency — on SQLite each turn waits behind whatever holds the write
-    lock). Should that transaction fail, each answer is recorded again alone, so that one
-    bad answer fails only its own delivery. Within a transaction the answers are recorded in
-    the order of their ``order`` key, (life event, notification): each locks its life event,
-    then its notification, so two workers' batches lock rows in the same order (PostgreSQL
-    would otherwise find a deadlock between [X, Y] and [Y, X]). Once a transaction's answers
-    are recorded, ``settle`` is called once for each life event they belong to (in the same
-    order): whether the death's last agency answered, and its letter, is looked at once for
-    the answers of all its agencies, not after each."""
+    lock). The exchange's records of the messages the answers are to (:class:`~joinedup.
+    exchange.Sent`) are written in the same transaction, first, as one transparency-log
+    batch. Should that transaction fail, each answer is recorded again alone with its
+    message's records, so that one bad answer fails only its own delivery (and if even that
+    fails, the message's records are written on their own: every message sent is on record).
+    Within a transaction the answers are recorded in the order of their ``order`` key, (life
+    event, notification): each locks its life event, then its notification, so two workers'
+    batches lock rows in the same order (PostgreSQL would otherwise find a deadlock between
+    [X, Y] and [Y, X]). Once a transaction's answers are recorded, ``settle`` is called once
+    for each life event they belong to (in the same order): whether the death's last agency
+    answered, and its letter, is looked at once for the answers of all its agencies, not
+    after each."""
 
     def __init__(self, database: Database, settle: Callable[[Session, int], Any]) -> None:
         self.database = database
         self.settle = settle
-        self._waiting: list[
-            tuple[tuple[int, int], Callable[[Session], Any], asyncio.Future[Any]]
-        ] = []
+        self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, write: Callable[[Session], T], *, order: tuple[int, int]) -> T:
+    async def record(
+        self,
+        write: Callable[[Session], T],
+        *,
+        order: tuple[int, int],
+        sent: exchange.Sent | None = None,
+    ) -> T:
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((order, write, done))
+        self._waiting.append(_Waiting(order, write, sent, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         return await done
 
     async def _drain(self) -> None:
         while self._waiting:
-            batch = sorted(self._waiting, key=lambda waiting: waiting[0])
+            batch = sorted(self._waiting, key=lambda waiting: waiting.order)
             self._waiting = []
             try:
-                results = await asyncio.to_thread(self._together, [(o, w) for o, w, _ in batch])
+                results = await asyncio.to_thread(self._together, batch)
             except Exception:
-                results = await asyncio.to_thread(self._alone, [(o, w) for o, w, _ in batch])
-            for (_, _, done), result in zip(batch, results, strict=True):
-                if done.done():
+                results = await asyncio.to_thread(self._alone, batch)
+            for waiting, result in zip(batch, results, strict=True):
+                if waiting.done.done():
                     continue
                 if isinstance(result, _Failed):
-                    done.set_exception(result.error)
+                    waiting.done.set_exception(result.error)
                 else:
-                    done.set_result(result)
+                    waiting.done.set_result(result)
 
-    def _together(
-        self, writes: list[tuple[tuple[int, int], Callable[[Session], Any]]]
-    ) -> list[Any]:
+    def _together(self, batch: list[_Waiting]) -> list[Any]:
         with self.database.unit_of_work() as session:
-            results = [write(session) for _, write in writes]
-            for life_event_id in dict.fromkeys(order[0] for order, _ in writes):
+            exchange.write_sent_records(session, [w.sent for w in batch if w.sent is not None])
+            results = [waiting.write(session) for waiting in batch]
+            for life_event_id in dict.fromkeys(waiting.order[0] for waiting in batch):
                 self.settle(session, life_event_id)
             return results
 
-    def _alone(self, writes: list[tuple[tuple[int, int], Callable[[Session], Any]]]) -> list[Any]:
+    def _alone(self, batch: list[_Waiting]) -> list[Any]:
         results: list[Any] = []
-        for order, write in writes:
+        for waiting in batch:
             try:
                 with self.database.unit_of_work() as session:
-                    results.append(write(session))
-                    self.settle(session, order[0])
+                    if waiting.sent is not None:
+                        waiting.sent.write_records(session)
+                    results.append(waiting.write(session))
+                    self.settle(session, waiting.order[0])
             except Exception as error:
                 results.append(_Failed(error))
+                if waiting.sent is not None:
+                    self._records_alone(waiting.sent)
         return results
+
+    def _records_alone(self, sent: exchange.Sent) -> None:
+        try:
+            with self.database.unit_of_work() as session:
+                sent.write_records(session)
+        except Exception:
+            log.exception("tell_us_once_message_not_recorded", message_id=sent.message_id)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """An answer waiting to be recorded: its order, what records it, the records of the
+    message it answers, and who waits for it."""
+
+    order: tuple[int, int]
+    write: Callable[[Session], Any]
+    sent: exchange.Sent | None
+    done: asyncio.Future[Any]
 
 
 @dataclass(frozen=True)
@@ -257,7 +288,7 @@ class Dispatcher:
     async def deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> str:
         """Send one claimed notification and record the outcome; returns the new status."""
         try:
-            reply = await exchange.send_to_service(
+            sent = await exchange.send_unrecorded(
                 self.database,
                 http,
                 client=self.settings.tell_us_once_subsystem,
@@ -270,27 +301,37 @@ class Dispatcher:
                 issue=delivery.issue,
                 timeout=self.settings.tell_us_once_timeout,
             )
-        except exchange.LocalCallRefused as refused:
-            return await self._failed(delivery, f"{refused.error_type}: {refused.detail}", True)
-        except exchange.ProviderUnreachable as unreachable:
-            return await self._failed(delivery, f"{unreachable.error_type}: {unreachable.detail}")
         except Exception:
             # the database is away (the call may or may not have reached the agency): the
             # lease runs out and the same message is sent again, which the agency recognises
             log.exception("tell_us_once_delivery_failed", notification=delivery.notification_id)
             return "pending"
+        # the message's records are written with what its answer means, in one transaction
+        error = sent.error
+        if isinstance(error, exchange.LocalCallRefused):
+            return await self._failed(
+                delivery, f"{error.error_type}: {error.detail}", True, sent=sent
+            )
+        if isinstance(error, exchange.ProviderUnreachable):
+            return await self._failed(delivery, f"{error.error_type}: {error.detail}", sent=sent)
+        reply = sent.result()
         if reply.ok:
             try:
                 answer = AgencyAnswer.model_validate(reply.json())
             except (ValueError, ValidationError):
                 return await self._failed(
-                    delivery, f"HTTP {reply.status}: the answer is not an acknowledgement"
-                )
-            return await self._acknowledged(delivery, answer)
+                    delivery, f"HTTP {reply.status}: the answer is not an acknowledgement",
+                    sent=sent,
+                )  # fmt: skip
+            return await self._acknowledged(delivery, answer, sent)
         permanent = 400 <= reply.status < 500 and reply.status not in TRANSIENT
-        return await self._failed(delivery, f"HTTP {reply.status} from the agency", permanent)
+        return await self._failed(
+            delivery, f"HTTP {reply.status} from the agency", permanent, sent=sent
+        )
 
-    async def _acknowledged(self, delivery: Delivery, answer: AgencyAnswer) -> str:
+    async def _acknowledged(
+        self, delivery: Delivery, answer: AgencyAnswer, sent: exchange.Sent
+    ) -> str:
         def write(session: Session) -> str:
             record_answer(
                 session,
@@ -301,7 +342,7 @@ class Dispatcher:
             )
             return "acknowledged"
 
-        status = await self._answers.record(write, order=_order(delivery))
+        status = await self._answers.record(write, order=_order(delivery), sent=sent)
         log.info(
             "tell_us_once_agency_informed",
             notification=delivery.notification_id,
@@ -311,7 +352,14 @@ class Dispatcher:
         )
         return status
 
-    async def _failed(self, delivery: Delivery, error: str, permanent: bool = False) -> str:
+    async def _failed(
+        self,
+        delivery: Delivery,
+        error: str,
+        permanent: bool = False,
+        *,
+        sent: exchange.Sent | None = None,
+    ) -> str:
         def write(session: Session) -> str | None:
             return record_failure(
                 session,
@@ -324,7 +372,7 @@ class Dispatcher:
                 complete=False,
             )
 
-        status = await self._answers.record(write, order=_order(delivery))
+        status = await self._answers.record(write, order=_order(delivery), sent=sent)
         log.warning(
             "tell_us_once_attempt_failed",
             notification=delivery.notification_id,
