@@ -252,18 +252,38 @@ def _settling(session: Session, notification_id: int) -> Notification | None:
     )
     if life_event_id is None:
         return None
-    locked = transaction_memo(session, _LOCKED_EVENTS)
-    if life_event_id not in locked:
-        session.get(LifeEvent, life_event_id, with_for_update=True)
-        locked[life_event_id] = True
+    _locked_event(session, life_event_id)
     row = session.get(Notification, notification_id, with_for_update=True, populate_existing=True)
     if row is None or row.status != _PENDING:
         return None
     return row
 
 
-#: The transaction memo of the life events whose rows this transaction has locked.
+#: The transaction memos of the life events whose rows this transaction has locked, and of
+#: the subscriptions it has read (each by id). They also keep the rows: the session's identity
+#: map holds an object only while something else does, and read again, a row dropped from it
+#: costs a query each time (five per answer, before).
 _LOCKED_EVENTS = "tellusonce.locked_life_events"
+_SUBSCRIPTIONS = "tellusonce.subscriptions"
+
+
+def _locked_event(session: Session, life_event_id: int) -> LifeEvent | None:
+    """The life event's row, locked once per transaction (the answers of one death's agencies
+    recorded together lock it once)."""
+    locked = transaction_memo(session, _LOCKED_EVENTS)
+    if life_event_id not in locked:
+        locked[life_event_id] = session.get(LifeEvent, life_event_id, with_for_update=True)
+    found: LifeEvent | None = locked[life_event_id]
+    return found
+
+
+def _subscription(session: Session, subscription_id: int) -> Subscription:
+    read = transaction_memo(session, _SUBSCRIPTIONS)
+    if subscription_id not in read:
+        read[subscription_id] = session.get(Subscription, subscription_id)
+    found: Subscription | None = read[subscription_id]
+    assert found is not None  # (a notification's subscription is never deleted)
+    return found
 
 
 def record_answer(
@@ -291,8 +311,7 @@ def record_answer(
     row.lease_owner = row.lease_expires_at = None
     row.last_error = None
     session.flush()
-    subscription = session.get(Subscription, row.subscription_id)
-    assert subscription is not None
+    subscription = _subscription(session, row.subscription_id)
     emit(
         session,
         AgencyInformed(
@@ -303,7 +322,7 @@ def record_answer(
             attempts=row.attempts,
         ),
     )
-    event = session.get(LifeEvent, row.life_event_id)
+    event = _locked_event(session, row.life_event_id)
     if event is not None and event.status == "completed":
         _send_update(session, event, row, agency=subscription.member_name, actor=actor)
     elif complete:
@@ -403,8 +422,7 @@ def _dead_letter(session: Session, row: Notification, error: str) -> None:
     row.dead_lettered_at = utcnow()
     row.lease_owner = row.lease_expires_at = None
     session.flush()
-    subscription = session.get(Subscription, row.subscription_id)
-    assert subscription is not None
+    subscription = _subscription(session, row.subscription_id)
     emit(
         session,
         NotificationDeadLettered(
@@ -421,7 +439,7 @@ def complete_if_settled(session: Session, *, life_event_id: int, actor: str) -> 
     one letter listing what each agency did (``notify.send_letter``, idempotent on its
     reference), mark the event completed and emit ``tellusonce.life_event_completed.v1``.
     Returns whether it completed the event now."""
-    event = session.get(LifeEvent, life_event_id, with_for_update=True)
+    event = _locked_event(session, life_event_id)
     if event is None or event.status == "completed":
         return False
     pending = session.scalar(
