@@ -423,7 +423,8 @@ def run(
             "waiting to retry an agency when the benchmark ended: their latencies count only "
             "what was done (figures too good)."
         )
-    own = ", ".join(BUSIEST[: processes - 1])
+    split_off = BUSIEST[: processes - 1]
+    own = ", ".join(split_off) + (" each" if len(split_off) > 1 else "")
     shape = (
         "a web process and a worker process (relay and consumers)"
         if apart and processes == 1
