@@ -85,35 +85,28 @@ def test_two_processes_shares_handle_every_event_once(stack: Stack) -> None:
     event_ids = stack.emit([ThingHappened(n=i) for i in range(120)])
 
     async def scenario() -> None:
-        stops = [asyncio.Event(), asyncio.Event()]
-        busy = asyncio.create_task(
-            run_worker(
-                stack.settings,
-                stop=stops[0],
-                consumers_from=registry,
-                share=WorkerShare.of(names, only=["work.busy"]),
+        stops: list[asyncio.Event] = []
+        workers: list[asyncio.Task[None]] = []
+
+        def start(share: WorkerShare) -> None:
+            stops.append(asyncio.Event())
+            workers.append(
+                asyncio.create_task(
+                    run_worker(stack.settings, stop=stops[-1], consumers_from=registry, share=share)
+                )
             )
-        )
+
         try:
+            start(WorkerShare.of(names, only=["work.busy"]))
             await asyncio.sleep(1.0)  # alone: no relay, so nothing is published or handled
             assert stack.published_count() == 0
             assert stack.effect_count() == 0
-            rest = asyncio.create_task(
-                run_worker(
-                    stack.settings,
-                    stop=stops[1],
-                    consumers_from=registry,
-                    share=WorkerShare.of(names, without=["work.busy"]),
-                )
-            )
-            try:
-                await wait_until(lambda: stack.effect_count() >= 240, timeout=30)
-            finally:
-                stops[1].set()
-                await asyncio.wait_for(rest, timeout=10)
+            start(WorkerShare.of(names, without=["work.busy"]))
+            await wait_until(lambda: stack.effect_count() >= 240, timeout=30)
         finally:
-            stops[0].set()
-            await asyncio.wait_for(busy, timeout=10)
+            for stop, worker in zip(stops, workers, strict=True):
+                stop.set()
+                await asyncio.wait_for(worker, timeout=10)
 
     asyncio.run(scenario())
     for name in ("work.busy", "work.rest"):

@@ -28,9 +28,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import httpx
 from sqlalchemy import select
@@ -54,6 +54,7 @@ from joinedup.exchange.schemas import ServiceRef
 from joinedup.exchange.usage import CHANNEL_EXCHANGE, Receiver, usage_records
 
 log = get_logger(__name__)
+P = ParamSpec("P")
 
 #: Seconds a provider has to answer a call from inside the platform.
 DEFAULT_TIMEOUT = 10.0
@@ -157,42 +158,19 @@ class Sent:
         return self.reply
 
 
-async def send_to_service(
-    database: Database,
-    http: httpx.AsyncClient,
-    *,
-    client: str,
-    service: ServiceRef | str,
-    purpose: str,
-    body: Mapping[str, Any],
-    message_id: str | None = None,
-    data_subjects: Sequence[str] = (),
-    sent_fields: Sequence[str] = (),
-    method: str = "POST",
-    path: str = "",
-    issue: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    log_signer: SigningKey | None = None,
-) -> ServiceReply:
-    """Send ``body`` (JSON) to the member's REST ``service`` as the subsystem ``client``
-    (``CLASS/MEMBER/SUBSYSTEM``) for ``purpose``, with ``X-Road-Id`` = ``message_id``.
+def _recorded_at_once(
+    send: Callable[Concatenate[Database, P], Awaitable[Sent]],
+) -> Callable[Concatenate[Database, P], Awaitable[ServiceReply]]:
+    """``send``, with the records written in a transaction of their own before it returns."""
 
-    Records (in a transaction of its own, committed before this returns): the message-log
-    record signed by both members, the monitoring row, and for a 2xx answer a data-usage
-    record per ``data_subjects`` entry with the provider as the receiver of ``sent_fields``
-    (the data about them the message carried; default: the service's fields). Raises
-    :class:`~joinedup.exchange.LocalCallRefused` when the exchange refuses (no right,
-    purpose, or an unknown service) and :class:`ProviderUnreachable` when the provider does
-    not answer — both recorded too. Any answer of the provider, errors included, is returned.
-    A caller that records what the answer means in a transaction of its own may write the
-    records there instead (:func:`send_unrecorded`)."""
-    sent = await send_unrecorded(
-        database, http, client=client, service=service, purpose=purpose, body=body,
-        message_id=message_id, data_subjects=data_subjects, sent_fields=sent_fields,
-        method=method, path=path, issue=issue, timeout=timeout, log_signer=log_signer,
-    )  # fmt: skip
-    await asyncio.to_thread(_in_transaction_of_its_own, database, sent)
-    return sent.result()
+    async def send_to_service(
+        database: Database, /, *args: P.args, **kwargs: P.kwargs
+    ) -> ServiceReply:
+        sent = await send(database, *args, **kwargs)
+        await asyncio.to_thread(_in_transaction_of_its_own, database, sent)
+        return sent.result()
+
+    return send_to_service
 
 
 def _in_transaction_of_its_own(database: Database, sent: Sent) -> None:
@@ -217,7 +195,8 @@ async def send_unrecorded(
     timeout: float = DEFAULT_TIMEOUT,
     log_signer: SigningKey | None = None,
 ) -> Sent:
-    """:func:`send_to_service`, with the records left to the caller to write in a
+    """Send ``body`` (JSON) to the member's REST ``service`` as :func:`send_to_service` does,
+    with the records left to the caller to write in a
     transaction of its own choosing (:meth:`Sent.write_records`) — with what it records of
     the answer, say, in one transaction for many messages' answers. A caller that fails to
     write them must not show the answer as delivered: the message is not on record. The
@@ -284,6 +263,22 @@ async def send_unrecorded(
         media_type=call.media_type,
     )
     return Sent(message_id, reply, None, records, signer)
+
+
+send_to_service = _recorded_at_once(send_unrecorded)
+send_to_service.__doc__ = """Send ``body`` (JSON) to the member's REST ``service`` as the
+subsystem ``client`` (``CLASS/MEMBER/SUBSYSTEM``) for ``purpose``, with ``X-Road-Id`` =
+``message_id`` (the arguments of :func:`send_unrecorded`).
+
+Records (in a transaction of its own, committed before this returns): the message-log record
+signed by both members, the monitoring row, and for a 2xx answer a data-usage record per
+``data_subjects`` entry with the provider as the receiver of ``sent_fields`` (the data about
+them the message carried; default: the service's fields). Raises
+:class:`~joinedup.exchange.LocalCallRefused` when the exchange refuses (no right, purpose, or
+an unknown service) and :class:`ProviderUnreachable` when the provider does not answer — both
+recorded too. Any answer of the provider, errors included, is returned. A caller that records
+what the answer means in a transaction of its own may write the records there instead
+(:func:`send_unrecorded`)."""
 
 
 def _prepare(
