@@ -83,7 +83,7 @@ class _Answers:
     records every answer come in meanwhile (one writer's turn for a death's whole fan-out
     rather than one per agency — on SQLite each turn waits behind whatever holds the write
     lock). The exchange's records of the messages the answers are to (:class:`~joinedup.
-    exchange.Sent`) are written in the same transaction, first, as one transparency-log
+    exchange.Sent`) are written in the same transaction, last, as one transparency-log
     batch. Should that transaction fail, each answer is recorded again alone with its
     message's records, so that one bad answer fails only its own delivery (and if even that
     fails, the message's records are written on their own: every message sent is on record).
@@ -132,10 +132,12 @@ class _Answers:
 
     def _together(self, batch: list[_Waiting]) -> list[Any]:
         with self.database.unit_of_work() as session:
-            exchange.write_sent_records(session, [w.sent for w in batch if w.sent is not None])
             results = [waiting.write(session) for waiting in batch]
             for life_event_id in dict.fromkeys(waiting.order[0] for waiting in batch):
                 self.settle(session, life_event_id)
+            # last: on PostgreSQL appending to the transparency log takes a lock held until
+            # the commit (appends are serialised), so it is taken as late as it can be
+            exchange.write_sent_records(session, [w.sent for w in batch if w.sent is not None])
             return results
 
     def _alone(self, batch: list[_Waiting]) -> list[Any]:
@@ -143,10 +145,11 @@ class _Answers:
         for waiting in batch:
             try:
                 with self.database.unit_of_work() as session:
+                    result = waiting.write(session)
+                    self.settle(session, waiting.order[0])
                     if waiting.sent is not None:
                         waiting.sent.write_records(session)
-                    results.append(waiting.write(session))
-                    self.settle(session, waiting.order[0])
+                    results.append(result)
             except Exception as error:
                 results.append(_Failed(error))
                 if waiting.sent is not None:
