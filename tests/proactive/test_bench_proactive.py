@@ -49,6 +49,7 @@ def test_the_workers_apart_from_the_web_process() -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["shape"] == "web and worker processes"
+    assert set(figures["cpu_ms_per_event"]) == {"web", "worker", "benchmark client"}
     assert figures["statuses"] == {"201": 10}
     assert figures["quiet"] is True
     assert figures["events_per_s"] > 0
@@ -73,6 +74,12 @@ def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
     assert figures["quiet"] is True
     assert figures["deaths_unfinished"] == 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    # where the processor time went, process by process (the births worker did the births)
+    cpu = figures["cpu_ms_per_event"]
+    assert set(cpu) == {
+        "web", "worker: relay and the rest", "worker: proactive.births", "benchmark client"
+    }  # fmt: skip
+    assert cpu["worker: proactive.births"] > 0
 
 
 def test_worker_processes_split_the_busiest_consumers_off() -> None:

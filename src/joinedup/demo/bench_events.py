@@ -52,6 +52,8 @@ from joinedup.core.db import Database
 from joinedup.demo.agencies import organisation
 from joinedup.demo.bench_events_platform import (
     BUSIEST,
+    cpu_seconds,
+    process_names,
     shape_of,
     start_platform_processes,
     worker_commands,
@@ -201,6 +203,24 @@ async def _submit(port: int, token: str, events: list[Event], connections: int) 
                     event.concerns.append(answer.json()["personalCode"])
 
         await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+def _cpu_per_event(
+    names: list[str],
+    before: list[float | None],
+    after: list[float | None],
+    client: float,
+    events: int,
+) -> dict[str, float]:
+    """Milliseconds of processor time per event each process used while the events were
+    submitted and handled (the benchmark's own client too); empty without ``/proc``."""
+    used: dict[str, float] = {}
+    for name, start, end in zip(names, before, after, strict=True):
+        if start is None or end is None:
+            return {}
+        used[name] = round(1000 * (end - start) / events, 2)
+    used["benchmark client"] = round(1000 * client / events, 2)
+    return used
 
 
 def _token(url: str, seed: int) -> str:
@@ -358,16 +378,24 @@ def run(
                     finally:
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
+                cpu_before = [cpu_seconds(server.pid) for server in servers]
+                client_before = time.process_time()
                 asyncio.run(_submit(port, token, run_events, connections))
+                client_cpu = time.process_time() - client_before
                 if workers:
                     phase_db = Database(phase_url)
                     try:
                         quiet = _quiet(phase_db, timeout=max(120.0, events * 0.5))
+                        cpu_after = [cpu_seconds(server.pid) for server in servers]
                         _completions(phase_db, run_events)
                         figures["deaths_unfinished"] = _unfinished(phase_db)
                     finally:
                         phase_db.dispose()
                     figures["quiet"] = quiet
+                    figures["cpu_ms_per_event"] = _cpu_per_event(
+                        process_names(workers=True, apart=apart, processes=processes),
+                        cpu_before, cpu_after, client_cpu, events,
+                    )  # fmt: skip
             finally:
                 for server in servers:
                     stop_platform(server)
@@ -428,11 +456,21 @@ def run(
     shape = (
         "a web process and a worker process (relay and consumers)"
         if apart and processes == 1
-        else f"a web process and {processes} worker processes ({own} each in its own, the "
+        else f"a web process and {processes} worker processes ({own} in its own, the "
         "relay and the other consumers in one)"
         if apart
         else "one platform process with its workers"
     )
+    cpu = figures.get("cpu_ms_per_event") or {}
+    if cpu:
+        total = sum(cpu.values())
+        cores = os.cpu_count() or 1
+        notes.append(
+            "Processor time per event while measured: "
+            + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
+            + f"; {total:.1f} ms in all, so {cores} cores busy with nothing else would handle "
+            f"at most {cores * 1000 / total:.0f} events/s."
+        )
     notes += [
         f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {connections} connections, "
         f"{shape} on SQLite; answers {full.statuses}.",

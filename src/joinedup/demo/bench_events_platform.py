@@ -5,6 +5,7 @@ and waited for until every consumer holds its lease."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -48,6 +49,32 @@ def worker_commands(processes: int) -> list[list[str]]:
     if not alone:
         return [["worker"]]
     return [["worker", "--without", ",".join(alone)]] + [["worker", "--only", c] for c in alone]
+
+
+def process_names(*, workers: bool, apart: bool, processes: int) -> list[str]:
+    """What each process :func:`start_platform_processes` starts is, in its order."""
+    if not workers:
+        return ["web"]
+    if not apart:
+        return ["web and workers"]
+    names = ["web"]
+    for arguments in worker_commands(processes):
+        if "--only" in arguments:
+            names.append(f"worker: {arguments[-1]}")
+        else:
+            names.append("worker" if len(arguments) == 1 else "worker: relay and the rest")
+    return names
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The processor time a process has used so far (user and system), from ``/proc``; None
+    where there is none (not Linux, or the process is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 #: The consumers that work the most under births and deaths, the busiest first.
