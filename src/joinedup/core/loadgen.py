@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 load generator for the exchange benchmark.
+"""A lean HTTP/1.1 load generator for the benchmarks (exchange, portal, life events).
 
 httpx spends more time per request than the server it measures, so it cannot saturate one.
 This client opens ``connections`` keep-alive connections with :func:`asyncio.open_connection`,
@@ -72,7 +72,9 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One answer on a keep-alive connection: its status and body (read by its
+    ``Content-Length``)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -81,9 +83,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     if position >= 0:
         end = lowered.index(b"\r\n", position + 2)
         length = int(lowered[position + 17 : end])
-    if length:
-        await reader.readexactly(length)
-    return status
+    body = await reader.readexactly(length) if length else b""
+    return status, body
 
 
 async def _connection(
@@ -107,7 +108,7 @@ async def _connection(
             index = position % count
             writer.write(requests[index])
             position += 1
-            status = await _read_response(reader)
+            status, _ = await read_response(reader)
             finished = clock()
             if started >= measure_from:
                 result.requests += 1
