@@ -94,6 +94,7 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
         "population-extract",
         *writes,
         "relations",
+        "relatives",
     ]
     by_code = {s["serviceCode"]: s for s in listed}
     assert by_code["person"]["endpointList"] == {"member": [{"method": "GET", "path": "/"}]}
@@ -103,6 +104,7 @@ def test_list_and_allowed_methods(api: TestClient) -> None:
         "person",
         "population-extract",
         "relations",
+        "relatives",
     ]
     registrar = bearer(api, "population-register/civil-registration")
     civil = api.get(population + "/allowedMethods", headers=registrar).json()["member"]

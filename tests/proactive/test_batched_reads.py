@@ -22,7 +22,7 @@ from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo.agencies import organisation
 from joinedup.demo.exchange_setup import setup_exchange, update_demo_exchange
-from joinedup.exchange import PERSON_CODES, exchange_client
+from joinedup.exchange import PERSON_CODES, RELATIVES, exchange_client
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.service.rights import revoke_access_right
 from joinedup.proactive.handlers import handle_births
@@ -62,6 +62,40 @@ def _last_message(database: Database) -> int:
         )
 
 
+def _last_usage(database: Database) -> int:
+    with database.reading() as session:
+        return int(
+            session.execute(text("SELECT coalesce(max(id), 0) FROM exchange_data_usage")).scalar()
+        )
+
+
+def _usages(database: Database, since: int, service: str) -> set[tuple[str, str, str]]:
+    """The data-usage records left after the row ``since`` by reads of ``service``: whose
+    data, who read it, for what purpose."""
+    with database.reading() as session:
+        rows = session.execute(
+            text(
+                "SELECT subject_code, receiver_member_code, purpose FROM exchange_data_usage "
+                "WHERE id > :since AND service_xroad_id LIKE :service"
+            ),
+            {"since": since, "service": f"%/{service}"},
+        ).all()
+    return {(str(a), str(b), str(c)) for a, b, c in rows}
+
+
+def _as_read_alone(held: dict[str, Any]) -> dict[str, Any]:
+    """What persons hold, their family read in bulk (``relatives``: the children, by register
+    reference) written as the single read records it (``relations``: the children)."""
+    for person in held.values():
+        person["usage"] = sorted(
+            (service.replace(f"/{RELATIVES}", "/relations"), purpose, ("children",))
+            if service.endswith(f"/{RELATIVES}")
+            else (service, purpose, fields)
+            for service, purpose, fields in person["usage"]
+        )
+    return held
+
+
 def _one_at_a_time(database: Database, events: list[Any]) -> None:
     for event in events:
         with database.unit_of_work() as session:
@@ -75,18 +109,27 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
     children = [str(event.payload["person_id"]) for event in events]
     alone = clone(seeded, tmp_path / "alone.db")
     try:
-        before = _last_message(seeded)
+        before, used_before = _last_message(seeded), _last_usage(seeded)
         with seeded.unit_of_work() as session:
             handle_births(session, events)
         together = _calls(seeded, before)
-        before_alone = _last_message(alone)
+        before_alone, used_before_alone = _last_message(alone), _last_usage(alone)
         _one_at_a_time(alone, events)
         apart = _calls(alone, before_alone)
         assert together[PERSON_CODES] == 1  # every newborn and mother of the batch
         assert apart[PERSON_CODES] == len(events)
         assert together["population-extract"] == 2  # one per day of birth
         assert apart["population-extract"] == len(events)
-        assert what_they_hold(seeded, *mothers) == what_they_hold(alone, *mothers)
+        # the mothers' families (parental benefit): one bulk read per day, not one each —
+        # the same persons read, by the same agency, for the same purpose
+        assert together[RELATIVES] == 2
+        assert "relations" not in together
+        assert apart["relations"] == len(events)
+        assert RELATIVES not in apart
+        read_together = _usages(seeded, used_before, RELATIVES)
+        assert read_together == _usages(alone, used_before_alone, "relations")
+        assert set(mothers) <= {subject for subject, _, _ in read_together}
+        assert _as_read_alone(what_they_hold(seeded, *mothers)) == what_they_hold(alone, *mothers)
         granted = what_they_hold(seeded, *mothers)
         assert all(held["entitlements"] for held in granted.values()), granted
     finally:
@@ -166,6 +209,31 @@ def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) 
     assert [log["error_type"] for log in logs if log["event"] == "person_codes_refused"] == [
         "Client.AccessDenied"
     ]
+
+
+def test_without_a_right_to_relatives_each_family_is_read_alone(seeded: Database) -> None:
+    """A deployment that has not granted the benefits agency ``relatives``: the bulk read is
+    refused (on record, and logged) and each mother's family is read as before."""
+    events, mothers = _births(seeded, 4)
+    with seeded.unit_of_work() as session:
+        rights = session.execute(
+            text(
+                "SELECT r.id FROM exchange_access_right r JOIN exchange_service s "
+                "ON s.id = r.service_id WHERE s.code = :code"
+            ),
+            {"code": RELATIVES},
+        ).scalars()
+        for right in list(rights):
+            revoke_access_right(session, right_id=right, reason="test", actor="test")
+    before = _last_message(seeded)
+    with capture_logs() as logs, seeded.unit_of_work() as session:
+        handle_births(session, events)
+    calls = _calls(seeded, before)
+    assert calls[RELATIVES] == 2  # refused, one per day, and on record
+    assert calls["relations"] == len(events)
+    assert all(held["entitlements"] for held in what_they_hold(seeded, *mothers).values())
+    refused = [log["error_type"] for log in logs if log["event"] == "relatives_ahead_refused"]
+    assert refused == ["Client.AccessDenied", "Client.AccessDenied"]
 
 
 def _forget_person_codes(database: Database, *, service_too: bool) -> None:

@@ -83,6 +83,7 @@ SERVICE_REGISTRY = {
     "representations": "businesses",
     "population-extract": "population",
     "person-codes": "population",
+    "relatives": "population",
 }
 
 
@@ -166,6 +167,8 @@ def demo_rights() -> list[DemoRight]:
         ),
         DemoRight(sib, "residence", ("address",), (BENEFIT_ELIGIBILITY,)),
         DemoRight(sib, "relations", ("parents", "children"), (BENEFIT_ELIGIBILITY,)),
+        # the same for the parents of a batch of births in one call (their households)
+        DemoRight(sib, "relatives", ("personRef", "parents", "children"), (BENEFIT_ELIGIBILITY,)),
         DemoRight(sib, "income-totals", ("monthlyTotals",), (BENEFIT_ELIGIBILITY,)),
         # Re-evaluating every recipient when a law changes: the whole population in bulk.
         DemoRight(

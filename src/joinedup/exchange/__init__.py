@@ -53,6 +53,7 @@ from joinedup.exchange.registry_bulk import (
     MAX_REFERENCES,
     PERSON_CODES,
     PERSON_REFS,
+    RELATIVES,
     extract_answer,
 )
 from joinedup.exchange.registry_services import (
@@ -92,6 +93,7 @@ __all__ = [
     "CIVIL_REGISTRATION",
     "MAX_REFERENCES",
     "PERSON_CODES",
+    "RELATIVES",
     "PERSON_REFS",
     "REGISTRY_SERVICES",
     "REPLAY_HEADER",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 EXTRACT = "population-extract"
 PERSON_CODES = "person-codes"
+RELATIVES = "relatives"
 #: The parameter naming chosen register references (comma-separated).
 PERSON_REFS = "personRefs"
 #: The most register references one call names in ``personRefs``.
@@ -102,6 +103,9 @@ def bulk_answer(
     if code == PERSON_CODES:
         return _person_codes(session, references_parameter(query), fields)
     on = date_parameter(query, "asOf") or today()
+    if code == RELATIVES:
+        refs = references_parameter(query)
+        return _relatives(session, refs, fields, on=on, known=known_parameter(query))
     if PERSON_REFS in query:
         if "fromRef" in query or "toRef" in query:
             raise invalid_parameter(PERSON_REFS, "is instead of fromRef and toRef, not with them")
@@ -129,6 +133,60 @@ def _person_codes(session: Session, refs: list[int], fields: Collection[str]) ->
         if ref in codes
     ]
     return {"persons": persons}, tuple(codes[ref] for ref in refs if ref in codes)
+
+
+def _relatives(
+    session: Session,
+    refs: list[int],
+    fields: Collection[str],
+    *,
+    on: date,
+    known: date | datetime | None,
+) -> Answer:
+    """Each named person's parents and children on ``on`` (as the single ``relations``
+    service answers them: personal code, birth date and the relation's dates), the persons
+    not known left out; every person in the answer is a data subject."""
+    from joinedup import registries
+
+    codes = registries.personal_codes_of(session, person_ids=refs)
+    found = [ref for ref in refs if ref in codes]
+    parent = registries.RelationKind.PARENT
+    relations = {  # (the statement the single service runs, its compiled form cached)
+        ref: [
+            relation
+            for relation in registries.relations_of(session, person_id=ref, valid=on, known=known)
+            if relation.kind is parent
+        ]
+        for ref in found
+    }
+    others = sorted(
+        {
+            r.related_person_id if r.person_id == ref else r.person_id
+            for ref in found
+            for r in relations[ref]
+        }
+    )
+    dated = registries.codes_and_birth_dates(session, person_ids=others, known=known)
+    persons: list[dict[str, Any]] = []
+    subjects = dict.fromkeys(codes[ref] for ref in found)
+    for ref in found:
+        groups: dict[str, list[dict[str, Any]]] = {"parents": [], "children": []}
+        for relation in relations[ref]:
+            child_side = relation.person_id == ref  # (a parent relation names the parent first)
+            other = relation.related_person_id if child_side else relation.person_id
+            code, birth_date = dated[other]
+            groups["children" if child_side else "parents"].append(
+                {
+                    "personalCode": code,
+                    "birthDate": birth_date.isoformat(),
+                    "validFrom": relation.valid_from.isoformat(),
+                    "validTo": relation.valid_to.isoformat() if relation.valid_to else None,
+                }
+            )
+            subjects[code] = None
+        item: dict[str, Any] = {"personRef": ref, "personalCode": codes[ref], **groups}
+        persons.append({name: value for name, value in item.items() if name in fields})
+    return {"persons": persons}, tuple(subjects)
 
 
 def _extract(
@@ -179,6 +237,7 @@ __all__ = [
     "MAX_REFERENCES",
     "PERSON_CODES",
     "PERSON_REFS",
+    "RELATIVES",
     "bulk_answer",
     "date_parameter",
     "extract_answer",

@@ -37,6 +37,7 @@ from joinedup.exchange.registry_bulk import (
     MAX_REFERENCES,
     PERSON_CODES,
     PERSON_REFS,
+    RELATIVES,
     bulk_answer,
     date_parameter,
     invalid_parameter,
@@ -359,6 +360,33 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                     _PERSON_REFS.schema,
                     required=True,
                 ),
+            ),
+            item_list="persons",
+            bulk=True,
+        ),
+        RegistryService(
+            RELATIVES,
+            "population",
+            "Parents and children of register references (bulk)",
+            "The parents and children of each register reference named in personRefs on asOf "
+            "(each with personal code, birth date and the relation's dates, as relations "
+            "answers them), for a subscriber deciding a batch of life events together. A "
+            "reference that names nobody is left out. Every person in the answer is a data "
+            f"subject of the call. At most {MAX_REFERENCES:,} references.",
+            {
+                "personRef": {"type": "integer"},
+                "personalCode": _TEXT,
+                "parents": _RELATIVE,
+                "children": _RELATIVE,
+            },
+            (
+                Parameter(
+                    PERSON_REFS,
+                    _PERSON_REFS.description,
+                    _PERSON_REFS.schema,
+                    required=True,
+                ),
+                *_BITEMPORAL,
             ),
             item_list="persons",
             bulk=True,

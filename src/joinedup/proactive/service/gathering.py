@@ -15,15 +15,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import structlog
+
 from joinedup import identity, rules
 from joinedup.catalogue import CatalogueService
 from joinedup.core.errors import NotFound
-from joinedup.exchange import ExchangeClient, LocalCallRefused
+from joinedup.exchange import (
+    MAX_REFERENCES,
+    PERSON_REFS,
+    RELATIVES,
+    ExchangeClient,
+    LocalCallRefused,
+)
 from joinedup.proactive.reevaluation.law import ruleset_in_force
 
 #: The registry services the gathering reads, by code (of the population and employment
 #: registers' owners; the exchange resolves the provider).
 PERSON, RESIDENCE, RELATIONS, INCOME = "person", "residence", "relations", "income-totals"
+log = structlog.get_logger(__name__)
+
 #: No date of death: what the rules assume for a living person (``date.max``).
 ALIVE = "9999-12-31"
 #: Evaluate, read what is missing, evaluate again: at most this many rounds.
@@ -130,12 +140,45 @@ class Gatherer:
         facts = self.of(code)
         if kind not in facts.relatives:
             body = self._call(RELATIONS, code, [kind], asOf=self.on.isoformat())
-            facts.relatives[kind] = [
-                r
-                for r in body.get(kind) or []
-                if not r.get("validTo") or date.fromisoformat(r["validTo"]) > self.on
-            ]
+            facts.relatives[kind] = self._current(body.get(kind) or [])
         return facts.relatives[kind]
+
+    def relatives_ahead(self, persons: Mapping[str, int], kind: str) -> None:
+        """Read the ``kind`` of many persons (personal code → register reference) in one
+        bulk ``relatives`` call per :data:`~joinedup.exchange.MAX_REFERENCES`, as
+        :meth:`relatives` reads them one by one — for persons whose relatives are certain to
+        be read (the caller's decision). Those already read are not asked again; a person the
+        register does not know is left to :meth:`relatives`. Refused (a deployment that has
+        not granted the bulk service, or a right that rests on consent, which a bulk read is
+        never answered under): each is then read one by one, as before."""
+        wanted = {ref: code for code, ref in persons.items() if kind not in self.of(code).relatives}
+        if len(wanted) < 2:
+            return  # (one alone: the single read)
+        refs = list(wanted)
+        service = self.registry_service(RELATIVES)
+        for start in range(0, len(refs), MAX_REFERENCES):
+            chunk = refs[start : start + MAX_REFERENCES]
+            try:
+                answer = self.calls.call(
+                    service,
+                    purpose=self.purpose,
+                    query={PERSON_REFS: ",".join(map(str, chunk)), "asOf": self.on.isoformat()},
+                    fields=["personRef", kind],
+                    on=self.on,
+                )
+            except LocalCallRefused as refused:
+                log.warning("relatives_ahead_refused", error_type=refused.error_type)
+                return
+            for person in answer.body.get("persons") or []:
+                code = wanted.get(int(person["personRef"]))
+                if code is not None:
+                    self.of(code).relatives[kind] = self._current(person.get(kind) or [])
+
+    def _current(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The relations not ended by the day read (one that ends that day has ended)."""
+        return [
+            r for r in found if not r.get("validTo") or date.fromisoformat(r["validTo"]) > self.on
+        ]
 
     def household(self, adults: list[str]) -> tuple[list[str], list[str]]:
         """The adults and every current child of theirs (children's birth dates noted)."""

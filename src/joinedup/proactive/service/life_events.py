@@ -38,6 +38,7 @@ from joinedup.proactive.service.deciding import (
     evaluated_outcome,
     for_household,
     household_in,
+    lacks_consent,
     paid_to_other,
 )
 from joinedup.proactive.service.entitlements import (
@@ -330,6 +331,34 @@ def _households_ahead(
     return homes
 
 
+def _relatives_ahead(
+    session: Session,
+    gatherers: dict[date, Gatherer],
+    work: Sequence[tuple[CatalogueService, Occurrence]],
+    codes: dict[int, str],
+) -> None:
+    """The children of the parents a batch's per-person services for the parents read (the
+    family each parent is decided in: :func:`_members_of`), read together, one bulk call per
+    day read (:meth:`Gatherer.relatives_ahead`) rather than one per parent. Only where the
+    read is certain, so nothing is read that would not be: a service that concerns the
+    parents a life event names and is not a household benefit, for parents of whom at least
+    one does not lack the consent it rests on — :func:`evaluated_outcome` reads that family
+    first thing, for all of them, once one is decided."""
+    wanted: dict[date, dict[str, int]] = {}
+    for service, occurrence in work:
+        if not occurrence.parent_refs or Concerns.PARENTS not in service.concerned(
+            occurrence.life_event
+        ):
+            continue
+        if is_household_benefit(rules.get_ruleset(service.ruleset), service.variable):
+            continue  # (decided per household, whose members the extract gave)
+        parents = {codes[ref]: ref for ref in occurrence.parent_refs if ref in codes}
+        if any(not lacks_consent(session, service, code) for code in parents):
+            wanted.setdefault(occurrence.on, {}).update(parents)
+    for on, persons in wanted.items():
+        gatherers[on].relatives_ahead(persons, "children")
+
+
 def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
     """The register references the occurrences name (the person, parents, spouse)."""
     refs = [o.person_ref for o in occurrences]
@@ -384,6 +413,7 @@ def _decide(
             for _, occurrence in work:
                 if occurrence.on not in gatherers:
                     gatherers[occurrence.on] = Gatherer(calls, purpose=purpose, on=occurrence.on)
+            _relatives_ahead(session, gatherers, work, codes)
             homes = _households_ahead(gatherers, work)
             for service, occurrence in work:
                 gatherer = gatherers[occurrence.on]
