@@ -179,17 +179,22 @@ def test_households_read_together_are_those_read_one_by_one(seeded: Database) ->
     assert together[homeless, this_month].address_ref is None
 
 
-def _routing_rights(session: Session) -> list[int]:
-    """The rights on ``person-codes``."""
+def _rights_on(session: Session, code: str) -> list[int]:
+    """The rights on the service ``code``."""
     return list(
         session.execute(
             text(
                 "SELECT r.id FROM exchange_access_right r JOIN exchange_service s "
                 "ON s.id = r.service_id WHERE s.code = :code"
             ),
-            {"code": PERSON_CODES},
+            {"code": code},
         ).scalars()
     )
+
+
+def _routing_rights(session: Session) -> list[int]:
+    """The rights on ``person-codes``."""
+    return _rights_on(session, PERSON_CODES)
 
 
 def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) -> None:
@@ -216,14 +221,7 @@ def test_without_a_right_to_relatives_each_family_is_read_alone(seeded: Database
     refused (on record, and logged) and each mother's family is read as before."""
     events, mothers = _births(seeded, 4)
     with seeded.unit_of_work() as session:
-        rights = session.execute(
-            text(
-                "SELECT r.id FROM exchange_access_right r JOIN exchange_service s "
-                "ON s.id = r.service_id WHERE s.code = :code"
-            ),
-            {"code": RELATIVES},
-        ).scalars()
-        for right in list(rights):
+        for right in _rights_on(session, RELATIVES):
             revoke_access_right(session, right_id=right, reason="test", actor="test")
     before = _last_message(seeded)
     with capture_logs() as logs, seeded.unit_of_work() as session:

@@ -129,6 +129,9 @@ _PERSON_REFS = Parameter(
     f"Register references, separated by commas (at most {MAX_REFERENCES:,}).",
     {"type": "string", "example": "1041,1042,1057"},
 )
+_PERSON_REFS_REQUIRED = Parameter(
+    PERSON_REFS, _PERSON_REFS.description, _PERSON_REFS.schema, required=True
+)
 #: Instead of ``personalCode``: the register's reference of the person (the ``person_id`` of
 #: the registries' events), for subscribers resolving an event's persons.
 PERSON_REF = "personRef"
@@ -353,14 +356,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "of events concerns. A reference that names nobody is left out. Every person in "
             f"the answer is a data subject of the call. At most {MAX_REFERENCES:,} references.",
             {"personRef": {"type": "integer"}, "personalCode": _TEXT},
-            (
-                Parameter(
-                    PERSON_REFS,
-                    _PERSON_REFS.description,
-                    _PERSON_REFS.schema,
-                    required=True,
-                ),
-            ),
+            (_PERSON_REFS_REQUIRED,),
             item_list="persons",
             bulk=True,
         ),
@@ -379,15 +375,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 "parents": _RELATIVE,
                 "children": _RELATIVE,
             },
-            (
-                Parameter(
-                    PERSON_REFS,
-                    _PERSON_REFS.description,
-                    _PERSON_REFS.schema,
-                    required=True,
-                ),
-                *_BITEMPORAL,
-            ),
+            (_PERSON_REFS_REQUIRED, *_BITEMPORAL),
             item_list="persons",
             bulk=True,
         ),
