@@ -229,7 +229,7 @@ class WorkerShare:
                 raise ValueError("--only needs at least one consumer")
             return cls(frozenset(named), relay=False, loops=False, schedule=False)
         if without:
-            return cls(frozenset(name for name in known if name not in set(named)))
+            return cls(frozenset(known) - frozenset(named))
         return cls()
 
 

@@ -397,9 +397,9 @@ def run(
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
-                client_before = time.process_time()
+                client_cpu = time.process_time()
                 asyncio.run(_submit(port, token, run_events, connections))
-                client_cpu = time.process_time() - client_before
+                client_cpu = time.process_time() - client_cpu
                 if workers:
                     phase_db = Database(phase_url)
                     try:

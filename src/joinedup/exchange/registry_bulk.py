@@ -151,13 +151,11 @@ def _relatives(
     codes = registries.personal_codes_of(session, person_ids=refs)
     found = [ref for ref in refs if ref in codes]
     parent = registries.RelationKind.PARENT
-    relations = {  # (the statement the single service runs, its compiled form cached)
-        ref: [
-            relation
-            for relation in registries.relations_of(session, person_id=ref, valid=on, known=known)
-            if relation.kind is parent
-        ]
-        for ref in found
+    relations = {
+        ref: [relation for relation in related if relation.kind is parent]
+        for ref, related in registries.relations_of_many(
+            session, person_ids=found, valid=on, known=known
+        ).items()
     }
     others = sorted(
         {

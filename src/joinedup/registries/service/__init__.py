@@ -75,6 +75,7 @@ from joinedup.registries.service.queries import (
     personal_codes_of,
     persons_born_on,
     relations_of,
+    relations_of_many,
     residence_history,
     residence_of,
 )
@@ -166,6 +167,7 @@ __all__ = [
     "register_registry",
     "registry_owners",
     "relations_of",
+    "relations_of_many",
     "representations_of",
     "representatives_of",
     "residence_history",

@@ -387,6 +387,46 @@ def relations_of(
     ]
 
 
+def relations_of_many(
+    session: Session,
+    *,
+    person_ids: Sequence[int],
+    valid: date | None = None,
+    known: Known = None,
+) -> dict[int, list[RelationRecord]]:
+    """:func:`relations_of` for each of ``person_ids``, in one select (a bulk read's persons):
+    each person's relations, in the order :func:`relations_of` gives them (a relation between
+    two of the persons is in both lists)."""
+    wanted = list(dict.fromkeys(person_ids))
+    found: dict[int, list[RelationRecord]] = {person_id: [] for person_id in wanted}
+    if not wanted:
+        return found
+    ids = bindparam("ids", type_=Integer(), expanding=True)
+    rows = session.connection().execute(
+        select(*_RELATION_COLUMNS)
+        .where(
+            or_(Relation.person_id.in_(ids), Relation.related_person_id.in_(ids)),
+            as_of(Relation, valid=valid, known=known),
+        )
+        .order_by(Relation.valid_from, Relation.id),
+        {"ids": wanted},
+    )
+    for row in rows:
+        record = RelationRecord(
+            id=row.id,
+            kind=RelationKind(row.kind),
+            person_id=row.person_id,
+            related_person_id=row.related_person_id,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            end_reason=row.end_reason,
+        )
+        for side in dict.fromkeys((row.person_id, row.related_person_id)):
+            if side in found:
+                found[side].append(record)
+    return found
+
+
 _RELATION_COLUMNS = (
     Relation.id,
     Relation.kind,
