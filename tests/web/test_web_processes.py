@@ -194,9 +194,13 @@ _WHO_SERVES = textwrap.dedent(
         async def app(scope, receive, send):
             if scope["type"] != "http":
                 return
+            # which process serves, and under which scheduling policy (its event loop's)
+            policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else -1
+            body = f"{os.getpid()} {policy}".encode()
             await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+                        "headers": [(b"content-type", b"text/plain"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
         return app
     """
 )
@@ -244,6 +248,8 @@ def test_every_process_serves_its_share_of_keep_alive_connections(tmp_path: Path
             served = Counter(_ask(c) for c in connections for _ in range(3))
             assert len(served) == 2, served
             assert min(served.values()) >= 24, served  # 8 connections of 20 at least
+            if hasattr(os, "SCHED_BATCH"):  # (setting cpu_scheduling, by default)
+                assert {who.split()[1] for who in served} == {str(os.SCHED_BATCH)}
             for connection in connections:
                 connection.close()
         supervisor.send_signal(signal.SIGTERM)

@@ -54,8 +54,10 @@ def _seed(settings: Settings, persons: int, seed: int, *, only_if_empty: bool) -
 
 
 def _run_web(settings: Settings, host: str | None, port: int | None, *, with_workers: bool) -> None:
+    from joinedup.core.scheduling import apply_cpu_scheduling
     from joinedup.web import create_app
 
+    apply_cpu_scheduling(settings.cpu_scheduling)  # before the application starts its threads
     app = create_app(settings, with_workers=with_workers, serving=True)
     uvicorn.run(
         app,

@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         "answered 503 Too busy with Retry-After: an overloaded process says so at once "
         "instead of answering far too late.",
     )
+    cpu_scheduling: Literal["batch", "normal"] = Field(
+        "batch",
+        description="How a web process asks Linux to schedule its threads: `batch` "
+        "(SCHED_BATCH: a thread it wakes, such as a page's worker thread, does not preempt "
+        "the one running, which on busy cores often held the interpreter lock the woken one "
+        "then only waited for) or `normal` (the system's default). No effect where the "
+        "system has no such policy.",
+    )
     bus_url: str = Field(
         "inprocess://",
         description="Event bus. `inprocess://` (default) delivers from the outbox table inside "
