@@ -21,9 +21,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import structlog
+from joinedup.core.logging import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: The values of the ``cpu_scheduling`` setting.
 BATCH, NORMAL = "batch", "normal"
