@@ -29,19 +29,17 @@ KNOWN = ["proactive.births", "proactive.deaths", "tellusonce.death"]
 
 def test_only_runs_those_consumers_and_nothing_else() -> None:
     share = WorkerShare.of(KNOWN, only=["proactive.births"])
-    assert share == WorkerShare(
-        frozenset({"proactive.births"}), relay=False, loops=False, schedule=False
-    )
+    assert share == WorkerShare(frozenset({"proactive.births"}), background=False)
 
 
 def test_without_runs_everything_else_with_the_relay_loops_and_jobs() -> None:
     share = WorkerShare.of(KNOWN, without=["proactive.births"])
     assert share == WorkerShare(frozenset({"proactive.deaths", "tellusonce.death"}))
-    assert (share.relay, share.loops, share.schedule) == (True, True, True)
+    assert share.background  # the relay, the loops and the daily jobs
 
 
 def test_neither_runs_everything() -> None:
-    assert WorkerShare.of(KNOWN) == WorkerShare(None, relay=True, loops=True, schedule=True)
+    assert WorkerShare.of(KNOWN) == WorkerShare(None, background=True)
 
 
 @pytest.mark.parametrize(

@@ -200,9 +200,8 @@ class WorkerShare:
     process's interpreter lock."""
 
     consumers: frozenset[str] | None = None
-    relay: bool = True
-    loops: bool = True
-    schedule: bool = True
+    #: The relay, the loops and the daily jobs (all three, or none: ``--only``).
+    background: bool = True
 
     @classmethod
     def of(
@@ -227,7 +226,7 @@ class WorkerShare:
         if only is not None:
             if not named:
                 raise ValueError("--only needs at least one consumer")
-            return cls(frozenset(named), relay=False, loops=False, schedule=False)
+            return cls(frozenset(named), background=False)
         if without:
             return cls(frozenset(known) - frozenset(named))
         return cls()
@@ -249,8 +248,8 @@ async def run_worker(
     ``relay`` and ``consumers``; see :class:`WorkerShare`)."""
     schedule = True
     if share is not None:
-        relay, consumers, schedule = share.relay, share.consumers, share.schedule
-        if not share.loops:
+        relay, consumers, schedule = share.background, share.consumers, share.background
+        if not share.background:
             loops_from = LoopRegistry()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

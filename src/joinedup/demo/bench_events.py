@@ -53,8 +53,8 @@ from joinedup.core.db import Database
 from joinedup.core.loadgen import build_request, read_response
 from joinedup.demo.agencies import organisation
 from joinedup.demo.bench_events_platform import (
-    BUSIEST,
     cpu_seconds,
+    describe_shape,
     process_names,
     shape_of,
     start_platform_processes,
@@ -469,16 +469,6 @@ def run(
             "waiting to retry an agency when the benchmark ended: their latencies count only "
             "what was done (figures too good)."
         )
-    split_off = BUSIEST[: processes - 1]
-    own = ", ".join(split_off) + (" each" if len(split_off) > 1 else "")
-    shape = (
-        "a web process and a worker process (relay and consumers)"
-        if apart and processes == 1
-        else f"a web process and {processes} worker processes ({own} in its own, the "
-        "relay and the other consumers in one)"
-        if apart
-        else "one platform process with its workers"
-    )
     cpu = figures.get("cpu_ms_per_event") or {}
     if cpu:
         total = sum(cpu.values())
@@ -491,7 +481,7 @@ def run(
         )
     notes += [
         f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {connections} connections, "
-        f"{shape} on SQLite; answers {full.statuses}.",
+        f"{describe_shape(apart, processes)} on SQLite; answers {full.statuses}.",
         f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms): "
         f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} CPUs.",

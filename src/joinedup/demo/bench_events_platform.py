@@ -130,6 +130,21 @@ def leased(database: Database) -> int:
 
 
 def shape_of(apart: bool, processes: int) -> str:
+    """The platform's shape in the benchmark's JSON."""
     if not apart:
         return "one process"
     return "web and worker processes" if processes == 1 else f"web and {processes} worker processes"
+
+
+def describe_shape(apart: bool, processes: int) -> str:
+    """The platform's shape in words, for the benchmark's notes."""
+    if not apart:
+        return "one platform process with its workers"
+    if processes == 1:
+        return "a web process and a worker process (relay and consumers)"
+    split_off = BUSIEST[: processes - 1]
+    own = ", ".join(split_off) + (" each" if len(split_off) > 1 else "")
+    return (
+        f"a web process and {processes} worker processes ({own} in its own, the relay and the "
+        "other consumers in one)"
+    )

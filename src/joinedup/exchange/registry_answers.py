@@ -102,6 +102,34 @@ def person(session: Session, question: Question) -> Answer:
     return {f: values[f] for f in question.fields}, (record.personal_code,)
 
 
+def relation_side(relation: RelationRecord, subject_id: int) -> tuple[str, int]:
+    """Seen from the person ``subject_id``: the group a relation puts the other person in
+    (``children``, ``parents`` or ``partners``), and that person (a ``parent`` relation names
+    the parent first)."""
+    if relation.kind == "parent":
+        group = "children" if relation.person_id == subject_id else "parents"
+    else:
+        group = "partners"
+    other = relation.related_person_id if relation.person_id == subject_id else relation.person_id
+    return group, other
+
+
+def relative_item(
+    group: str, relation: RelationRecord, code: str, birth_date: date
+) -> dict[str, Any]:
+    """A relative as ``relations`` (and the bulk ``relatives``) answer one."""
+    item: dict[str, Any] = {
+        "personalCode": code,
+        "birthDate": birth_date.isoformat(),
+        "validFrom": relation.valid_from.isoformat(),
+        "validTo": _iso(relation.valid_to),
+    }
+    if group == "partners":
+        item["kind"] = str(relation.kind)
+        item["endReason"] = relation.end_reason
+    return item
+
+
 def relations(session: Session, question: Question) -> Answer:
     from joinedup import registries
 
@@ -112,16 +140,8 @@ def relations(session: Session, question: Question) -> Answer:
     wanted = set(question.fields)
     shown: list[tuple[str, int, RelationRecord]] = []  # (group, the other person, relation)
     for relation in found:
-        if relation.kind == "parent":
-            group = "children" if relation.person_id == subject_id else "parents"
-        else:
-            group = "partners"
+        group, other = relation_side(relation, subject_id)
         if group in wanted:
-            other = (
-                relation.related_person_id
-                if relation.person_id == subject_id
-                else relation.person_id
-            )
             shown.append((group, other, relation))
     # the relatives' codes and birth dates in one select (not a whole person each)
     codes = registries.codes_and_birth_dates(
@@ -131,16 +151,7 @@ def relations(session: Session, question: Question) -> Answer:
     subjects = [question.subject]
     for group, other, relation in shown:
         code, birth_date = codes[other]
-        item: dict[str, Any] = {
-            "personalCode": code,
-            "birthDate": birth_date.isoformat(),
-            "validFrom": relation.valid_from.isoformat(),
-            "validTo": _iso(relation.valid_to),
-        }
-        if group == "partners":
-            item["kind"] = str(relation.kind)
-            item["endReason"] = relation.end_reason
-        groups[group].append(item)
+        groups[group].append(relative_item(group, relation, code, birth_date))
         if code not in subjects:
             subjects.append(code)
     return {f: groups[f] for f in question.fields}, tuple(subjects)

@@ -25,7 +25,12 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
 from joinedup.core.errors import ValidationFailed
-from joinedup.exchange.registry_answers import MAX_EXTRACT_RANGE, Answer
+from joinedup.exchange.registry_answers import (
+    MAX_EXTRACT_RANGE,
+    Answer,
+    relation_side,
+    relative_item,
+)
 
 if TYPE_CHECKING:
     from joinedup.registries import PopulationExtract
@@ -157,30 +162,16 @@ def _relatives(
             session, person_ids=found, valid=on, known=known
         ).items()
     }
-    others = sorted(
-        {
-            r.related_person_id if r.person_id == ref else r.person_id
-            for ref in found
-            for r in relations[ref]
-        }
-    )
+    others = sorted({relation_side(r, ref)[1] for ref in found for r in relations[ref]})
     dated = registries.codes_and_birth_dates(session, person_ids=others, known=known)
     persons: list[dict[str, Any]] = []
     subjects = dict.fromkeys(codes[ref] for ref in found)
     for ref in found:
         groups: dict[str, list[dict[str, Any]]] = {"parents": [], "children": []}
         for relation in relations[ref]:
-            child_side = relation.person_id == ref  # (a parent relation names the parent first)
-            other = relation.related_person_id if child_side else relation.person_id
+            group, other = relation_side(relation, ref)
             code, birth_date = dated[other]
-            groups["children" if child_side else "parents"].append(
-                {
-                    "personalCode": code,
-                    "birthDate": birth_date.isoformat(),
-                    "validFrom": relation.valid_from.isoformat(),
-                    "validTo": relation.valid_to.isoformat() if relation.valid_to else None,
-                }
-            )
+            groups[group].append(relative_item(group, relation, code, birth_date))
             subjects[code] = None
         item: dict[str, Any] = {"personRef": ref, "personalCode": codes[ref], **groups}
         persons.append({name: value for name, value in item.items() if name in fields})

@@ -29,10 +29,11 @@ from joinedup.exchange import (
 )
 from joinedup.proactive.reevaluation.law import ruleset_in_force
 
+log = structlog.get_logger(__name__)
+
 #: The registry services the gathering reads, by code (of the population and employment
 #: registers' owners; the exchange resolves the provider).
 PERSON, RESIDENCE, RELATIONS, INCOME = "person", "residence", "relations", "income-totals"
-log = structlog.get_logger(__name__)
 
 #: No date of death: what the rules assume for a living person (``date.max``).
 ALIVE = "9999-12-31"

@@ -373,18 +373,7 @@ def relations_of(
         if kinds:
             statement = statement.where(Relation.kind.in_([k.value for k in kinds]))
         rows = session.connection().execute(statement.order_by(Relation.valid_from, Relation.id))
-    return [
-        RelationRecord(
-            id=row.id,
-            kind=RelationKind(row.kind),
-            person_id=row.person_id,
-            related_person_id=row.related_person_id,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            end_reason=row.end_reason,
-        )
-        for row in rows
-    ]
+    return [_relation_record(row) for row in rows]
 
 
 def relations_of_many(
@@ -412,19 +401,23 @@ def relations_of_many(
         {"ids": wanted},
     )
     for row in rows:
-        record = RelationRecord(
-            id=row.id,
-            kind=RelationKind(row.kind),
-            person_id=row.person_id,
-            related_person_id=row.related_person_id,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            end_reason=row.end_reason,
-        )
+        record = _relation_record(row)
         for side in dict.fromkeys((row.person_id, row.related_person_id)):
             if side in found:
                 found[side].append(record)
     return found
+
+
+def _relation_record(row: Any) -> RelationRecord:
+    return RelationRecord(
+        id=row.id,
+        kind=RelationKind(row.kind),
+        person_id=row.person_id,
+        related_person_id=row.related_person_id,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        end_reason=row.end_reason,
+    )
 
 
 _RELATION_COLUMNS = (

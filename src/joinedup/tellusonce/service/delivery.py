@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -267,21 +267,29 @@ _LOCKED_EVENTS = "tellusonce.locked_life_events"
 _SUBSCRIPTIONS = "tellusonce.subscriptions"
 
 
-def _locked_event(session: Session, life_event_id: int) -> LifeEvent | None:
-    """The life event's row, locked once per transaction (the answers of one death's agencies
-    recorded together lock it once)."""
-    locked = transaction_memo(session, _LOCKED_EVENTS)
-    if life_event_id not in locked:
-        locked[life_event_id] = session.get(LifeEvent, life_event_id, with_for_update=True)
-    found: LifeEvent | None = locked[life_event_id]
+M = TypeVar("M")
+
+
+def _kept(
+    session: Session, memo: str, model: type[M], ident: int, *, lock: bool = False
+) -> M | None:
+    """``session.get(model, ident)`` once per transaction (``lock``: the row locked), the row
+    kept in the memo ``memo`` for the rest of it."""
+    kept = transaction_memo(session, memo)
+    if ident not in kept:
+        kept[ident] = session.get(model, ident, with_for_update=True if lock else None)
+    found: M | None = kept[ident]
     return found
 
 
+def _locked_event(session: Session, life_event_id: int) -> LifeEvent | None:
+    """The life event's row, locked once per transaction (the answers of one death's agencies
+    recorded together lock it once)."""
+    return _kept(session, _LOCKED_EVENTS, LifeEvent, life_event_id, lock=True)
+
+
 def _subscription(session: Session, subscription_id: int) -> Subscription:
-    read = transaction_memo(session, _SUBSCRIPTIONS)
-    if subscription_id not in read:
-        read[subscription_id] = session.get(Subscription, subscription_id)
-    found: Subscription | None = read[subscription_id]
+    found = _kept(session, _SUBSCRIPTIONS, Subscription, subscription_id)
     assert found is not None  # (a notification's subscription is never deleted)
     return found
 
