@@ -25,7 +25,8 @@ from joinedup.core import i18n
 from joinedup.rules import Verdict, sentences_in_language
 from joinedup.rules.explain import Evaluation, Instance
 from joinedup.rules.explanation import Explainer
-from joinedup.rules.explanation_values import json_value
+from joinedup.rules.explanation_values import WorkedValues, json_value
+from joinedup.rules.ir import KAggregate, Node, children
 from joinedup.rules.model import Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.periods import Period, Unit
@@ -64,14 +65,23 @@ def _reference_verdict(stored: dict[str, Any]) -> ReferenceVerdict:
     )
 
 
+#: How values were worked out, shared by every explanation of this module that does not bring
+#: its own (as a batch of life events shares it): across persons, households and examples.
+WORKED = WorkedValues()
+
+
 def assert_explained_as_before(
-    evaluation: Evaluation, roots: list[Instance], order: str = ORDERS[0]
+    evaluation: Evaluation,
+    roots: list[Instance],
+    order: str = ORDERS[0],
+    worked: WorkedValues | None = WORKED,
 ) -> dict[str, Any]:
-    """``roots`` explained by the explainer, compared with the straightforward explanation in
-    every form a caller reads it; returns the document."""
+    """``roots`` explained by the explainer (sharing ``worked`` with the others), compared
+    with the straightforward explanation in every form a caller reads it; returns the
+    document."""
     reference = ReferenceExplainer(evaluation, roots)
     expected = reference.document()
-    explanation = Explainer(evaluation).explain(roots)
+    explanation = Explainer(evaluation, worked).explain(roots)
     if order == "verdict first":
         explanation.verdict()
     elif order == "values first":
@@ -294,7 +304,13 @@ DECIDED = [
 ]
 
 
-def _decision(ruleset: Ruleset, data: Any, name: str, person: str) -> dict[str, Any]:
+def _decision(
+    ruleset: Ruleset,
+    data: Any,
+    name: str,
+    person: str,
+    worked: WorkedValues | None = WORKED,
+) -> dict[str, Any]:
     evaluated = evaluate_situation(
         ruleset=ruleset,
         data=data,
@@ -303,7 +319,7 @@ def _decision(ruleset: Ruleset, data: Any, name: str, person: str) -> dict[str, 
         entity="person",
         entity_id=person,
     )
-    return assert_explained_as_before(evaluated.evaluation, evaluated.roots)
+    return assert_explained_as_before(evaluated.evaluation, evaluated.roots, worked=worked)
 
 
 def test_the_decisions_at_a_birth_read_as_before(demo: Ruleset) -> None:
@@ -353,6 +369,44 @@ def test_with_little_kept_the_explanations_read_the_same(
                 _decision(demo, data, name, person)
     assert len(plans._PLANS) <= 2
     assert all(not plan.branches for plan in plans._PLANS.values())
+
+
+def test_with_nothing_worked_out_kept_the_explanations_read_the_same(demo: Ruleset) -> None:
+    """Sharing how values were worked out with none kept, or with one, or with none shared
+    at all: the same explanations."""
+    for worked in (WorkedValues(limit=0), WorkedValues(limit=1), None):
+        for data in BIRTHS.values():
+            for person in data["persons"]:
+                for name in DECIDED:
+                    _decision(demo, data, name, person, worked)
+        if worked is not None:
+            assert len(worked) <= worked.limit
+
+
+def _has_aggregate(root: Node) -> bool:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, KAggregate):
+            return True
+        stack.extend(children(node))
+    return False
+
+
+def test_what_names_a_households_members_is_never_shared(demo: Ruleset) -> None:
+    """A value over a group's members (whose condition names each member and their value) is
+    worked out anew for each explanation; the values kept name nobody."""
+    worked = WorkedValues()
+    for data in BIRTHS.values():
+        for person in data["persons"]:
+            for name in DECIDED:
+                _decision(demo, data, name, person, worked)
+    kept = worked.formulas()
+    assert kept  # (some were shared)
+    assert not any(_has_aggregate(bound.root) for bound in kept if bound.root is not None)
+    people = {code for data in BIRTHS.values() for code in data["persons"]}
+    text = _json(worked.shown())
+    assert not any(code in text for code in people)
 
 
 def test_explanations_written_in_threads_read_as_before(demo: Ruleset) -> None:

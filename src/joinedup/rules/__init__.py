@@ -9,6 +9,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explanation import Explanation
+from joinedup.rules.explanation_values import WorkedValues
 from joinedup.rules.formula_walk import days_the_rules_change, parameters_deciding
 from joinedup.rules.periods import Period
 from joinedup.rules.population import GroupColumns, Population
@@ -39,6 +40,7 @@ __all__ = [
     "UnknownRuleset",
     "Verdict",
     "WhatIfReport",
+    "WorkedValues",
     "apply_reform",
     "calculate",
     "days_the_rules_change",

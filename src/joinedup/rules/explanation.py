@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 from joinedup.rules.explain import Evaluation, Instance
-from joinedup.rules.explanation_values import ValueExplainer, json_value
+from joinedup.rules.explanation_values import ValueExplainer, WorkedValues, json_value
 from joinedup.rules.formula_walk import unwrap
 from joinedup.rules.ir import KWhere
 from joinedup.rules.model import N_, Reference, ValueType
@@ -128,8 +128,8 @@ def missing_item(situation: Situation, missing: Instance) -> dict[str, Any]:
 class Explainer(ValueExplainer):
     """Reads an evaluation into an :class:`Explanation`."""
 
-    def __init__(self, evaluation: Evaluation) -> None:
-        super().__init__(evaluation)
+    def __init__(self, evaluation: Evaluation, worked: WorkedValues | None = None) -> None:
+        super().__init__(evaluation, worked)
         self._verdicts: dict[Instance, Verdict | None] = {}
 
     def explain(self, roots: list[Instance]) -> Explanation:

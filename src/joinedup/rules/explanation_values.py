@@ -18,12 +18,14 @@ from joinedup.rules.explanation_plans import Branch, KeptRenderer, plan_of, word
 from joinedup.rules.formula_walk import variable_links
 from joinedup.rules.ir import (
     BoundVariable,
+    KAggregate,
     KCondition,
     KLogic,
     KNot,
     KScale,
     KVar,
     Node,
+    children,
 )
 from joinedup.rules.model import ValueType, Variable
 from joinedup.rules.money import to_decimal
@@ -54,12 +56,84 @@ def json_value(variable: Variable, value: Any) -> Any:
 _MONEY, _DATE, _ENUM = ValueType.MONEY, ValueType.DATE, ValueType.ENUM
 
 
+#: What a formula's value showed (its conditions, computation and parameters, as JSON).
+Worked = tuple[list[dict[str, Any]], str | None, list[dict[str, Any]]]
+
+
+class WorkedValues:
+    """How formula values were worked out, shared by the explanations one caller writes
+    together (the decisions of a batch of life events): a value of the same formula version
+    and period, with the same value and the same values inside its formula, reads the same
+    in every explanation, so its conditions, computation and parameters are rendered once.
+
+    Only formulas without an aggregate over a group's members are kept: an aggregate's
+    condition names the members and their values (``members_text``), the one place a value's
+    details name persons. So nothing kept identifies anyone. It holds values of persons
+    (amounts, dates) all the same: a caller keeps it for one unit of work only, and at most
+    ``limit`` values (the oldest go first). Explanations share the JSON kept here: treat an
+    explanation document as read-only."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._kept: dict[tuple[Any, ...], Worked] = {}
+        self._plain: dict[BoundVariable, bool] = {}
+
+    def key(self, bound: BoundVariable, root: Node, value: Any, frame: dict[int, Any]) -> Any:
+        """The key of a value of ``bound`` (None: not kept — an aggregate, or a value that
+        cannot be a key)."""
+        plain = self._plain.get(bound)
+        if plain is None:
+            plain = self._plain[bound] = _without_aggregate(root)
+        if not plain:
+            return None
+        key = (bound, value, *frame.items())
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def get(self, key: Any) -> Worked | None:
+        return self._kept.get(key)
+
+    def shown(self) -> list[Worked]:
+        """What the values kept showed."""
+        return list(self._kept.values())
+
+    def formulas(self) -> set[BoundVariable]:
+        """The formula versions some of whose values are kept."""
+        return {key[0] for key in self._kept}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def keep(self, key: Any, worked: Worked) -> None:
+        kept = self._kept
+        if len(kept) >= self.limit:
+            if self.limit < 1:
+                return
+            kept.pop(next(iter(kept)))
+        kept[key] = worked
+
+
+def _without_aggregate(root: Node) -> bool:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, KAggregate):
+            return False
+        stack.extend(children(node))
+    return True
+
+
 class ValueExplainer:
     """Works out each value of an evaluation: its key, its inputs, its conditions, computation
     and parameters, each rendered once (the :class:`~joinedup.rules.explanation.Explainer`
-    adds what is said about them)."""
+    adds what is said about them). ``worked``: what other explanations written with it
+    worked out already (see :class:`WorkedValues`)."""
 
-    def __init__(self, evaluation: Evaluation) -> None:
+    def __init__(self, evaluation: Evaluation, worked: WorkedValues | None = None) -> None:
+        self.worked = worked
         self.ev = evaluation
         self.situation = evaluation.situation
         self.ruleset = evaluation.ruleset
@@ -120,15 +194,11 @@ class ValueExplainer:
         if key is None:
             key = self._keys[inst] = f"{variable.name}/{inst.period}/{entity}/{entity_id}"
         root = bound.root if bound is not None and inst.source == "formula" else None
-        if root is None:
-            conditions: list[dict[str, Any]] = []
-            computation, parameters = None, []
-        else:
-            frame = inst.frame or {}
-            branch = plan_of(root).branch(frame)
-            conditions = [c.as_dict() for c in self._conditions_of(inst, root, frame, branch)]
-            computation = english(self._computation_of(inst, root, frame))
-            parameters = self._parameters(branch, frame) if branch.parameters else []
+        shown: Worked = ([], None, [])
+        if root is not None:
+            assert bound is not None  # (a root is a bound formula's)
+            shown = self._shown(inst, bound, root)
+        conditions, computation, parameters = shown
         return value_document(
             inst,
             key,
@@ -140,6 +210,26 @@ class ValueExplainer:
             parameters,
             [],
         )
+
+    def _shown(self, inst: Instance, bound: BoundVariable, root: Node) -> Worked:
+        """What a formula's value shows (conditions, computation, parameters, as JSON):
+        rendered, or as another explanation sharing :attr:`worked` rendered it."""
+        frame = inst.frame or {}
+        worked = self.worked
+        known = None if worked is None else worked.key(bound, root, inst.value, frame)
+        if known is not None and worked is not None:
+            found = worked.get(known)
+            if found is not None:
+                return found
+        branch = plan_of(root).branch(frame)
+        shown = (
+            [c.as_dict() for c in self._conditions_of(inst, root, frame, branch)],
+            english(self._computation_of(inst, root, frame)),
+            self._parameters(branch, frame) if branch.parameters else [],
+        )
+        if known is not None and worked is not None:
+            worked.keep(known, shown)
+        return shown
 
     def _worked(
         self, inst: Instance

@@ -13,7 +13,7 @@ from joinedup.core.errors import ValidationFailed
 from joinedup.rules.columnar import Simulation
 from joinedup.rules.explain import Evaluation, Instance
 from joinedup.rules.explanation import Explainer, Explanation, missing_item
-from joinedup.rules.explanation_values import json_value
+from joinedup.rules.explanation_values import WorkedValues, json_value
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.situation import Situation, parse_situation
@@ -78,8 +78,10 @@ class EvaluatedSituation:
         situation = self.evaluation.situation
         return [missing_item(situation, m) for m in self.evaluation.missing]
 
-    def explain(self) -> Explanation:
-        return Explainer(self.evaluation).explain(self.roots)
+    def explain(self, worked: WorkedValues | None = None) -> Explanation:
+        """``worked``: shared with the other explanations the caller writes (see
+        :class:`~joinedup.rules.explanation_values.WorkedValues`)."""
+        return Explainer(self.evaluation, worked).explain(self.roots)
 
 
 def evaluate_situation(

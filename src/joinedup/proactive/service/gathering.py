@@ -77,11 +77,16 @@ class Gatherer:
         *,
         purpose: str,
         on: date,
+        worked: rules.WorkedValues | None = None,
     ) -> None:
         self.calls = calls
         self.purpose = purpose
         self.on = on
         self.facts: dict[str, Facts] = {}
+        #: How formula values were worked out, shared by the explanations this gatherer's
+        #: evaluations write with the others of the caller's unit of work (``worked``: a
+        #: batch's gatherers share one; :class:`joinedup.rules.WorkedValues`)
+        self.worked = worked if worked is not None else rules.WorkedValues()
 
     def registry_service(self, service: str) -> str:
         """The exchange identifier of the registry service ``service`` (the registers'
@@ -108,7 +113,7 @@ class Gatherer:
 
     def on_day(self, day: date) -> Gatherer:
         """A gatherer for the same client and purpose reading the registers as on ``day``."""
-        return Gatherer(self.calls, purpose=self.purpose, on=day)
+        return Gatherer(self.calls, purpose=self.purpose, on=day, worked=self.worked)
 
     def read_person(self, code: str) -> None:
         body = self._call(PERSON, code, ["birthDate", "dateOfDeath"], asOf=self.on.isoformat())
@@ -288,7 +293,7 @@ def evaluate(
         if not missing or not gatherer.fill(missing):
             break
         evaluated = rules.evaluate_situation(data=situation(), **question)
-    explanation = evaluated.explain()
+    explanation = evaluated.explain(gatherer.worked)
     document = explanation.as_dict()
     due, amount = _due(document["results"][0]["value"])
     sentences = document["sentences"]

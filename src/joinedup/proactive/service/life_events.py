@@ -406,13 +406,16 @@ def _decide(
                 groups.setdefault(key, []).append((service, occurrence))
     looked = Looked(persons={code: ref for ref, code in codes.items()})
     outcomes = looked.outcomes
+    worked = rules.WorkedValues()  # (the batch's explanations share how values were worked out)
     for (client, purpose), work in groups.items():
         looked.rulesets.update(service.ruleset for service, _ in work)
         with _client(session, client, reading) as calls:
             gatherers: dict[date, Gatherer] = {}
             for _, occurrence in work:
                 if occurrence.on not in gatherers:
-                    gatherers[occurrence.on] = Gatherer(calls, purpose=purpose, on=occurrence.on)
+                    gatherers[occurrence.on] = Gatherer(
+                        calls, purpose=purpose, on=occurrence.on, worked=worked
+                    )
             _relatives_ahead(session, gatherers, work, codes)
             homes = _households_ahead(gatherers, work)
             for service, occurrence in work:
