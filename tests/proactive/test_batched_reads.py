@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from proactive_support import clone, latest_events, low_income_adults, record_birth, what_they_hold
 from sqlalchemy import bindparam, text
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
@@ -135,6 +136,54 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
     finally:
         alone.dispose()
     assert len(set(children)) == len(events)
+
+
+def _holders_asked(database: Database) -> Any:
+    """A counter of the statements asking who holds a service (``holders_of``)."""
+    asked: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        flat = " ".join(statement.split())
+        if flat.startswith("SELECT proactive_entitlement.person_code FROM proactive_entitlement"):
+            asked.append(flat)
+
+    return asked, seen
+
+
+def test_a_batch_asks_who_holds_its_household_benefits_once_per_service(
+    seeded: Database, tmp_path: Path
+) -> None:
+    """Each household's payee is chosen among who holds the benefit already: a batch reads
+    that for all its households in one query per service and occasion, and decides as one
+    birth at a time does."""
+    events, mothers = _births(seeded, 4)
+    alone = clone(seeded, tmp_path / "alone.db")
+    try:
+        counts = []
+        for database, handle in (
+            (seeded, lambda db: _in_one(db, events)),
+            (alone, lambda db: _one_at_a_time(db, events)),
+        ):
+            asked, seen = _holders_asked(database)
+            sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
+            try:
+                handle(database)
+            finally:
+                sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
+            counts.append(len(asked))
+        together, apart = counts
+        # child benefit and the birth grant for each birth's household, one at a time; in the
+        # batch at most one per service and month of birth (two days: one month or two)
+        assert apart == 2 * len(events)
+        assert 2 <= together <= 4
+        assert _as_read_alone(what_they_hold(seeded, *mothers)) == what_they_hold(alone, *mothers)
+    finally:
+        alone.dispose()
+
+
+def _in_one(database: Database, events: list[Any]) -> None:
+    with database.unit_of_work() as session:
+        handle_births(session, events)
 
 
 def test_households_read_together_are_those_read_one_by_one(seeded: Database) -> None:

@@ -13,6 +13,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.pagination import PageRequest
 from joinedup.proactive import EntitlementStatus, Outcome, record_outcomes, send_decision_letters
+from joinedup.proactive.service.entitlements import holders_ahead, holders_of
 
 
 def _outcome(database: Database, person: str, amount: int | None, start: date) -> Outcome:
@@ -210,3 +211,21 @@ def test_an_entitlement_changed_twice_in_one_batch_gets_one_letter_of_the_outcom
         )
     assert "240.00" in body  # granted 240 a month …
     assert "120.00" not in body  # … not a change "from 120"
+
+
+def test_who_holds_a_service_read_ahead_is_forgotten_once_one_is_recorded(
+    seeded: Database,
+) -> None:
+    """``holders_ahead`` reads who holds a service for ``holders_of`` to answer from; an
+    entitlement recorded in the same transaction makes it read again, and persons not read
+    ahead are read."""
+    first, second, third = adults(seeded, sex="F", count=3, offset=7)
+    outcome = _outcome(seeded, first, 24_000, date(2026, 1, 1))
+    service = outcome.service
+    with seeded.unit_of_work() as session:
+        holders_ahead(session, service, [first, second], occasion="")
+        assert holders_of(session, service, [first, second], occasion="") == []
+        record_outcomes(session, [outcome])  # first now holds it
+        assert holders_of(session, service, [second, first], occasion="") == [first]
+        holders_ahead(session, service, [first, second], occasion="")
+        assert holders_of(session, service, [first, second, third], occasion="") == [first]

@@ -9,7 +9,7 @@ letter), so a life event handled twice has the effect of one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -22,7 +22,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from joinedup.catalogue import CatalogueService, DeliveryMode
 from joinedup.core.clock import utcnow
-from joinedup.core.db import pairs_where_in
+from joinedup.core.db import pairs_where_in, transaction_memo
 from joinedup.core.events import Event, emit_many
 from joinedup.core.ids import new_id
 from joinedup.proactive.events import EVENT_OF_STATUS, EntitlementChanged
@@ -331,6 +331,7 @@ def _flush(session: Session, drafts: Sequence[_Draft], *, cause_of: Any) -> list
     """Write the drafts' revisions and emit their events; returns the changes."""
     if not drafts:
         return []
+    transaction_memo(session, _HOLDERS_AHEAD).clear()  # who holds what may change
     session.flush()  # the entitlements changed
     rows = _written(session, drafts)  # and those created: their ids
     values = [draft.revision for draft in drafts]
@@ -429,14 +430,44 @@ def holders_of(
     session: Session, service: CatalogueService, person_codes: Sequence[str], *, occasion: str
 ) -> list[str]:
     """Who of ``person_codes`` holds ``service`` for ``occasion`` — an entitlement in any
-    status but ended (:data:`joinedup.proactive.payees.HOLDING`) — in the order given."""
+    status but ended (:data:`joinedup.proactive.payees.HOLDING`) — in the order given. Answered
+    from what :func:`holders_ahead` read in this transaction when it read them all."""
+    codes = list(dict.fromkeys(person_codes))
+    ahead = transaction_memo(session, _HOLDERS_AHEAD).get((service.code, occasion))
+    if ahead is not None and all(code in ahead for code in codes):
+        return [code for code in codes if ahead[code]]
+    held = _held(session, service.code, occasion, codes)
+    return [code for code in codes if code in held]
+
+
+def holders_ahead(
+    session: Session, service: CatalogueService, person_codes: Collection[str], *, occasion: str
+) -> None:
+    """Read who of ``person_codes`` holds ``service`` for ``occasion`` in one query (per
+    :data:`_CHUNK` persons), for :func:`holders_of` to answer from for the rest of the
+    transaction — until an entitlement is written in it (:func:`_flush` forgets them)."""
+    codes = list(dict.fromkeys(person_codes))
+    if not codes:
+        return
+    known = transaction_memo(session, _HOLDERS_AHEAD).setdefault((service.code, occasion), {})
+    for start in range(0, len(codes), _CHUNK):
+        chunk = codes[start : start + _CHUNK]
+        held = _held(session, service.code, occasion, chunk)
+        known.update({code: code in held for code in chunk})
+
+
+def _held(session: Session, service_code: str, occasion: str, codes: list[str]) -> set[str]:
     if session.autoflush:
         session.flush()  # what the session holds counts, as an ORM query would autoflush it
     found = session.connection().execute(
-        _holders(), {"codes": list(person_codes), "service": service.code, "occasion": occasion}
+        _holders(), {"codes": codes, "service": service_code, "occasion": occasion}
     )
-    held = {code for (code,) in found}
-    return [code for code in dict.fromkeys(person_codes) if code in held]
+    return {code for (code,) in found}
+
+
+#: The transaction memo of what :func:`holders_ahead` read: (service code, occasion) →
+#: personal code → holds it.
+_HOLDERS_AHEAD = "proactive.holders_ahead"
 
 
 @cache

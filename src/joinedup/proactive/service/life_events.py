@@ -44,6 +44,7 @@ from joinedup.proactive.service.deciding import (
 from joinedup.proactive.service.entitlements import (
     Change,
     Outcome,
+    holders_ahead,
     holders_of,
     record_outcomes,
 )
@@ -331,6 +332,30 @@ def _households_ahead(
     return homes
 
 
+def _holders_ahead(
+    session: Session, work: Sequence[tuple[CatalogueService, Occurrence]], homes: Homes
+) -> None:
+    """Who of the households read ahead (:func:`_households_ahead`) holds each household
+    benefit decided for them, read in one query per service and occasion
+    (:func:`~joinedup.proactive.service.entitlements.holders_ahead`) rather than one per
+    household (:func:`~joinedup.proactive.service.deciding.for_household` asks each)."""
+    wanted: dict[tuple[str, str], tuple[CatalogueService, set[str]]] = {}
+    for service, occurrence in work:
+        ruleset = rules.get_ruleset(service.ruleset)
+        if not is_household_benefit(ruleset, service.variable) or Concerns.PARENTS not in (
+            service.concerned(occurrence.life_event)
+        ):
+            continue
+        period, first_day = decision_period(occurrence)
+        home = homes.get((occurrence.on, occurrence.person_ref, first_day))
+        if home is None:
+            continue  # (read when needed, and its holders with it)
+        occasion = f"{occurrence.life_event.value}:{period}" if service.per_occasion else ""
+        wanted.setdefault((service.code, occasion), (service, set()))[1].update(home.adults)
+    for (_, occasion), (service, codes) in wanted.items():
+        holders_ahead(session, service, codes, occasion=occasion)
+
+
 def _relatives_ahead(
     session: Session,
     gatherers: dict[date, Gatherer],
@@ -418,6 +443,7 @@ def _decide(
                     )
             _relatives_ahead(session, gatherers, work, codes)
             homes = _households_ahead(gatherers, work)
+            _holders_ahead(session, work, homes)
             for service, occurrence in work:
                 gatherer = gatherers[occurrence.on]
                 outcomes.extend(
