@@ -140,7 +140,7 @@ def test_how_an_entitlement_was_worked_out_is_in_the_readers_language(
     from portal_support import register_birth
 
     from joinedup import proactive
-    from joinedup.proactive.models import Entitlement
+    from joinedup.proactive.models import Entitlement, EntitlementRevision
 
     world = load_world(seeded)
     mother = next(a for a in world.tagged("parent-of-minor") if int(a.personal_code[0]) % 2 == 0)
@@ -166,7 +166,15 @@ def test_how_an_entitlement_was_worked_out_is_in_the_readers_language(
     benefit = found["child-benefit"]
     with seeded.unit_of_work() as session:
         row = session.scalars(select(Entitlement).where(Entitlement.uid == benefit.id)).one()
-        row.explanation = {k: v for k, v in row.explanation.items() if k != "sentence_parts"}
+        current = session.scalars(
+            select(EntitlementRevision).where(
+                EntitlementRevision.entitlement_id == row.id,
+                EntitlementRevision.revision == row.revision,
+            )
+        ).one()  # (an entitlement's explanation is its current revision's)
+        current.explanation = {
+            k: v for k, v in current.explanation.items() if k != "sentence_parts"
+        }
     old = _worked_out(web.get(f"/portal/entitlements/{benefit.id}?lang=et").text)
     assert old == benefit.explanation["sentences"]
     web.get("/portal/entitlements?lang=en")

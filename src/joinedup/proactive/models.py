@@ -2,11 +2,13 @@
 
 - ``proactive_entitlement``: what a person is entitled to from one catalogued service (per
   occasion for one-off grants): its status (eligible, offered, granted, declined, opted out,
-  ended, or awaiting the person's consent), amount and period, the plain-language reason and
-  the rules' explanation, the ruleset version and the legal basis it was decided under.
+  ended, or awaiting the person's consent), amount and period, the plain-language reason,
+  the ruleset version and the legal basis it was decided under; and (read from its current
+  revision, :attr:`Entitlement.explanation`) the rules' explanation.
 - ``proactive_entitlement_revision``: every change of an entitlement, in order, with who made
-  it (the platform reacting to a life event, the person, or someone acting for them), and the
-  decision letter that told the person.
+  it (the platform reacting to a life event, the person, or someone acting for them), the
+  rules' explanation of that decision (stored only here: an explanation is most of an
+  entitlement's bytes), and the decision letter that told the person.
 - ``proactive_application``: an online application for a service (on application, or one the
   person was told they may be entitled to): what the applicant declared, who applied, for
   whom and when, and the outcome it led to (the entitlement granted, or refused).
@@ -16,10 +18,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 from sqlalchemy.schema import UniqueConstraint
 from sqlalchemy.sql.naming import conv
 
@@ -61,7 +73,10 @@ class Entitlement(Base):
     life_event: Mapped[str | None] = mapped_column(String(20))
     regarding_code: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    if TYPE_CHECKING:
+        #: The rules' explanation of the current decision: its current revision's (mapped
+        #: below, read with the row; written with the revision, never to this table).
+        explanation: Mapped[dict[str, Any]]
     ruleset: Mapped[str] = mapped_column(String(64))
     ruleset_version: Mapped[str] = mapped_column(String(32))
     variable: Mapped[str] = mapped_column(String(100))
@@ -116,6 +131,17 @@ class EntitlementRevision(Base):
             name=conv("uq_proactive_entitlement_revision_number"),
         ),
     )
+
+
+Entitlement.explanation = column_property(
+    select(EntitlementRevision.explanation)
+    .where(
+        EntitlementRevision.entitlement_id == Entitlement.id,
+        EntitlementRevision.revision == Entitlement.revision,
+    )
+    .correlate_except(EntitlementRevision)
+    .scalar_subquery()
+)
 
 
 OUTCOMES = ("granted", "refused")

@@ -46,7 +46,6 @@ _UPDATED = (
     "period_end",
     "revision",
     "reason",
-    "explanation",
     "ruleset_version",
     "updated_at",
     "updated_by",
@@ -270,7 +269,6 @@ def store_revisions(
                 "life_event": None,
                 "regarding_code": None,
                 "reason": reason,
-                "explanation": explanation,
                 "ruleset": service.ruleset,
                 "ruleset_version": ruleset_version,
                 "variable": service.variable,
@@ -320,8 +318,8 @@ def store_revisions(
             new_ids[entitlement_id] = cast(uuid.UUID, values["uid"])
             revision_rows.append((entitlement_id, number, status, amount, start, end))
     if updates:
-        # at the driver, the values the rows share (the explanation above all) bound once
-        shared = (reason, explanation, ruleset_version, now, actor)
+        # at the driver, the values the rows share bound once
+        shared = (reason, ruleset_version, now, actor)
         update_rows(
             connection,
             _ENTITLEMENTS,

@@ -55,7 +55,7 @@ def import_entitlements(
     columns = (
         "uid", "person_code", "service_code", "occasion", "owner_member_class",
         "owner_member_code", "delivery_mode", "status", "amount", "period_start", "period_end",
-        "life_event", "regarding_code", "reason", "explanation", "ruleset", "ruleset_version",
+        "life_event", "regarding_code", "reason", "ruleset", "ruleset_version",
         "variable", "legal_basis", "legal_basis_url", "revision", "created_at", "updated_at",
         "updated_by",
     )  # fmt: skip
@@ -77,7 +77,7 @@ def import_entitlements(
                     (
                         uid, code, spec.code, "", spec.owner_member_class, spec.owner_member_code,
                         spec.delivery_mode, spec.due_status, value, on, None, None, None, reason,
-                        explanation, spec.ruleset, ruleset.reform or ruleset.version,
+                        spec.ruleset, ruleset.reform or ruleset.version,
                         spec.variable, spec.legal_basis, spec.legal_basis_url, 1, now, now, actor,
                     )
                 )  # fmt: skip

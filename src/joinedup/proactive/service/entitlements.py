@@ -197,7 +197,8 @@ def record_outcomes(
         row.life_event = outcome.life_event
         if outcome.regarding_code is not None:
             row.regarding_code = outcome.regarding_code
-        row.reason, row.explanation = outcome.reason, outcome.explanation
+        row.reason = outcome.reason
+        _explained(row, outcome.explanation)
         row.ruleset, row.variable = service.ruleset, service.variable
         row.ruleset_version = outcome.ruleset_version
         row.legal_basis, row.legal_basis_url = service.legal_basis, service.legal_basis_url
@@ -248,7 +249,17 @@ class _New:
         return {name: getattr(self, name) for name in _NEW_COLUMNS}
 
 
-_NEW_COLUMNS = tuple(_New.__dataclass_fields__)
+#: The columns of a new entitlement (its explanation is its revision's).
+_NEW_COLUMNS = tuple(name for name in _New.__dataclass_fields__ if name != "explanation")
+
+
+def _explained(row: Entitlement | _New, explanation: dict[str, Any]) -> None:
+    """``row``'s explanation as its next revision writes it: held by the session's object as
+    read (the table has no such column: :attr:`Entitlement.explanation`)."""
+    if isinstance(row, Entitlement):
+        set_committed_value(row, "explanation", explanation)
+    else:
+        row.explanation = explanation
 
 
 @dataclass
@@ -306,9 +317,6 @@ def _written(session: Session, drafts: Sequence[_Draft]) -> list[Entitlement]:
             execution_options={"render_nulls": True},
         )
         created = {row.uid: row for row in rows}
-        for uid, entitlement in new.items():
-            # the explanation as given (the object the outcome holds), not read back
-            set_committed_value(created[uid], "explanation", entitlement.explanation)
     return [
         d.entitlement if isinstance(d.entitlement, Entitlement) else created[d.entitlement.uid]
         for d in drafts
@@ -346,8 +354,10 @@ def _flush(session: Session, drafts: Sequence[_Draft], *, cause_of: Any) -> list
     changes: list[Change] = []
     for draft, row in zip(drafts, rows, strict=True):
         revision = written[(row.id, draft.revision["revision"])]
-        # the explanation as given (the same object the entitlement holds), not read back
+        # the explanation as given (the object the outcome holds), not read back: the
+        # revision's, and so the entitlement's (its current revision's)
         set_committed_value(revision, "explanation", draft.revision["explanation"])
+        set_committed_value(row, "explanation", draft.revision["explanation"])
         changes.append(
             Change(
                 entitlement=row,
@@ -396,6 +406,7 @@ def set_status(
     """Change one entitlement's status (a person's decision, a death) as a new revision;
     emits its ``entitlement.<status>.v1`` event."""
     previous = EntitlementStatus(row.status)
+    explanation = row.explanation  # the current revision's: read before the row changes
     now = utcnow()
     row.status = status.value
     if period_end is not None:
@@ -404,6 +415,7 @@ def set_status(
     row.revision += 1
     row.updated_at, row.updated_by = now, actor[:100]
     revision = _revision(row, actor=actor, event_id=event_id, now=now, acting_for=acting_for)
+    revision["explanation"] = explanation  # (the decision's explanation stands)
     (change,) = _flush(
         session, [_Draft(row, revision, previous, row.amount)], cause_of=lambda _: cause
     )
