@@ -1,6 +1,7 @@
 """Bulk writes at the driver (``update_rows``, ``insert_rows_sharing``) store what
 SQLAlchemy's own statements would, on SQLite and PostgreSQL; a value the rows share is
-converted once."""
+converted once. (Written to entitlement revisions: a table with a JSON column, as the
+re-evaluation writes them.)"""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from joinedup.core.bulk_writes import update_rows
 from joinedup.core.db import Database
-from joinedup.proactive.models import Entitlement
+from joinedup.proactive.models import Entitlement, EntitlementRevision
 
-_ENTITLEMENTS = cast(Table, Entitlement.__table__)
-_COLUMNS = ("status", "amount", "period_start", "explanation", "updated_at", "updated_by")
+_REVISIONS = cast(Table, EntitlementRevision.__table__)
+_COLUMNS = ("status", "amount", "period_start", "explanation", "recorded_at", "actor")
+_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _entitlement(session: Session, code: str) -> int:
-    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     row = Entitlement(
         uid=uuid.uuid4(),
         person_code=code,
@@ -37,15 +38,14 @@ def _entitlement(session: Session, code: str) -> int:
         life_event=None,
         regarding_code=None,
         reason="before",
-        explanation={"before": True},
         ruleset="demo",
         ruleset_version="1",
         variable="child_benefit",
         legal_basis="Act § 1",
         legal_basis_url=None,
         revision=1,
-        created_at=now,
-        updated_at=now,
+        created_at=_AT,
+        updated_at=_AT,
         updated_by="test",
     )
     session.add(row)
@@ -53,14 +53,37 @@ def _entitlement(session: Session, code: str) -> int:
     return row.id
 
 
+def _revision(session: Session, code: str) -> int:
+    """A new entitlement's first revision (its id)."""
+    row = EntitlementRevision(
+        entitlement_id=_entitlement(session, code),
+        revision=1,
+        status="granted",
+        amount=10_000,
+        period_start=date(2026, 1, 1),
+        period_end=None,
+        reason="before",
+        explanation={"before": True},
+        ruleset_version="1",
+        actor="test",
+        acting_for=None,
+        event_id=None,
+        letter_reference=None,
+        recorded_at=_AT,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def _stored(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
-    e = Entitlement
+    r = EntitlementRevision
     return [
         tuple(row)
         for row in session.execute(
-            select(e.status, e.amount, e.period_start, e.explanation, e.updated_at, e.updated_by)
-            .where(e.id.in_(ids))
-            .order_by(e.id)
+            select(r.status, r.amount, r.period_start, r.explanation, r.recorded_at, r.actor)
+            .where(r.id.in_(ids))
+            .order_by(r.id)
         )
     ]
 
@@ -69,8 +92,8 @@ def test_rows_are_updated_as_sqlalchemy_updates_them(database: Database) -> None
     shared = {"law_version": "v2", "changes": ["a=1"]}
     at = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
     with database.unit_of_work() as session:
-        ours = [_entitlement(session, f"3900101000{i}") for i in range(3)]
-        theirs = [_entitlement(session, f"3900102000{i}") for i in range(3)]
+        ours = [_revision(session, f"3900101000{i}") for i in range(3)]
+        theirs = [_revision(session, f"3900102000{i}") for i in range(3)]
         values = [
             ("ended", 13_000, date(2026, 2, 1), shared, at, "proactive:reevaluation"),
             ("granted", None, date(2026, 3, 1), shared, at, "proactive:reevaluation"),
@@ -78,14 +101,14 @@ def test_rows_are_updated_as_sqlalchemy_updates_them(database: Database) -> None
         ]
         update_rows(
             session.connection(),
-            _ENTITLEMENTS,
+            _REVISIONS,
             _COLUMNS,
-            [(*row, entitlement) for row, entitlement in zip(values, ours, strict=True)],
+            [(*row, revision) for row, revision in zip(values, ours, strict=True)],
         )
-        for row, entitlement in zip(values, theirs, strict=True):
+        for row, revision in zip(values, theirs, strict=True):
             session.execute(
-                update(Entitlement)
-                .where(Entitlement.id == entitlement)
+                update(EntitlementRevision)
+                .where(EntitlementRevision.id == revision)
                 .values(dict(zip(_COLUMNS, row, strict=True)))
             )
         session.expire_all()
@@ -98,7 +121,7 @@ def test_a_value_the_rows_share_is_converted_once(
     sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serialised: list[Any] = []
-    column_type = _ENTITLEMENTS.c.explanation.type
+    column_type = _REVISIONS.c.explanation.type
     original = column_type._cached_bind_processor
 
     def counting(dialect: Any) -> Any:
@@ -114,24 +137,24 @@ def test_a_value_the_rows_share_is_converted_once(
     shared = {"law_version": "v2"}
     at = datetime(2026, 2, 1, tzinfo=UTC)
     with sqlite_database.unit_of_work() as session:
-        ids = [_entitlement(session, f"3900103000{i}") for i in range(5)]
+        ids = [_revision(session, f"3900103000{i}") for i in range(5)]
         monkeypatch.setattr(column_type, "_cached_bind_processor", counting)
         update_rows(
             session.connection(),
-            _ENTITLEMENTS,
-            ("explanation", "updated_at"),
-            [(shared, at, entitlement) for entitlement in ids],
+            _REVISIONS,
+            ("explanation", "recorded_at"),
+            [(shared, at, revision) for revision in ids],
         )
         assert serialised == [shared]
         explanations = session.scalars(
-            select(Entitlement.explanation).where(Entitlement.id.in_(ids))
+            select(EntitlementRevision.explanation).where(EntitlementRevision.id.in_(ids))
         ).all()
         assert explanations == [shared] * 5
 
 
 def test_a_row_of_the_wrong_width_is_refused(sqlite_database: Database) -> None:
     with sqlite_database.unit_of_work() as session, pytest.raises(ValueError, match="values"):
-        update_rows(session.connection(), _ENTITLEMENTS, ("status", "amount"), [("ended", 1)])
+        update_rows(session.connection(), _REVISIONS, ("status", "amount"), [("ended", 1)])
 
 
 def test_rows_sharing_values_are_stored_as_whole_rows_are(
@@ -143,66 +166,57 @@ def test_rows_sharing_values_are_stored_as_whole_rows_are(
 
     monkeypatch.setattr(db, "MAX_PARAMETERS", 60)
     at = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
-    shared = {
-        "owner_member_class": "GOV",
-        "owner_member_code": "70000001",
-        "service_code": "child-benefit",
-        "occasion": "",
-        "delivery_mode": "automatic",
+    with database.unit_of_work() as session:
+        entitlements = [_entitlement(session, f"390010{n}0000") for n in (4, 5)]
+    shared: dict[str, Any] = {
         "status": "granted",
         "period_start": date(2026, 2, 1),
         "period_end": None,
-        "life_event": None,
-        "regarding_code": None,
         "reason": "law",
         "explanation": {"law_version": "v2", "changes": ["a=1"]},
-        "ruleset": "demo",
         "ruleset_version": "2",
-        "variable": "child_benefit",
-        "legal_basis": "Act § 1",
-        "legal_basis_url": None,
-        "revision": 1,
-        "created_at": at,
-        "updated_at": at,
-        "updated_by": "test",
+        "actor": "test",
+        "acting_for": None,
+        "event_id": None,
+        "recorded_at": at,
     }
-    own = ("uid", "person_code", "amount")
+    own = ("entitlement_id", "revision", "amount", "letter_reference")
 
-    def made(prefix: str) -> list[tuple[Any, ...]]:
+    def made(entitlement: int) -> list[tuple[Any, ...]]:
         return [
-            (uuid.uuid4(), f"{prefix}{i:04d}", None if i % 3 == 0 else 100 * i) for i in range(25)
+            (entitlement, i + 1, None if i % 3 == 0 else 100 * i, None if i % 2 else f"L-{i}")
+            for i in range(25)
         ]
 
-    sharing, whole = made("3900104"), made("3900105")
+    sharing, whole = made(entitlements[0]), made(entitlements[1])
     with database.unit_of_work() as session:
         connection = session.connection()
-        db.insert_rows_sharing(connection, _ENTITLEMENTS, shared, own, sharing)
+        db.insert_rows_sharing(connection, _REVISIONS, shared, own, sharing)
         db.insert_rows(
             connection,
-            _ENTITLEMENTS,
+            _REVISIONS,
             (*own, *shared),
             [(*row, *shared.values()) for row in whole],
         )
-    columns = [c for c in _ENTITLEMENTS.c if c.key not in {"id", "uid", "person_code"}]
+    columns = [c for c in _REVISIONS.c if c.key not in {"id", "entitlement_id"}]
     with database.reading() as session:
 
-        def stored(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-            found = {
-                row[0]: tuple(row[1:])
+        def stored(entitlement: int) -> list[tuple[Any, ...]]:
+            return [
+                tuple(row)
                 for row in session.execute(
-                    select(Entitlement.uid, *columns).where(
-                        Entitlement.uid.in_([row[0] for row in rows])
-                    )
+                    select(*columns)
+                    .where(EntitlementRevision.entitlement_id == entitlement)
+                    .order_by(EntitlementRevision.revision)
                 )
-            }
-            return [found[row[0]] for row in rows]
+            ]
 
-        assert stored(sharing) == stored(whole)
-        assert [row[columns.index(_ENTITLEMENTS.c.amount)] for row in stored(sharing)] == [
+        assert stored(entitlements[0]) == stored(entitlements[1])
+        assert [row[columns.index(_REVISIONS.c.amount)] for row in stored(entitlements[0])] == [
             row[2] for row in sharing
         ]
         assert (
-            stored(sharing)[0][columns.index(_ENTITLEMENTS.c.explanation)]
+            stored(entitlements[0])[0][columns.index(_REVISIONS.c.explanation)]
             == (shared["explanation"])
         )
 
@@ -220,24 +234,26 @@ def test_json_columns_store_what_the_standard_library_would_read_back(
     value: dict[str, Any] = {"é": [1, 2.5, None, True, "ünï"], "nested": {"a": {"b": []}}}
     big = {"n": 2**70, "by": {1: "one"}}
     with database.unit_of_work() as session:
-        first = _entitlement(session, "38001010000")
-        second = _entitlement(session, "38001010001")
-        session.execute(
-            update(Entitlement).where(Entitlement.id == first).values(explanation=value)
-        )
-        session.execute(update(Entitlement).where(Entitlement.id == second).values(explanation=big))
+        first = _revision(session, "38001010000")
+        second = _revision(session, "38001010001")
+        r = EntitlementRevision
+        session.execute(update(r).where(r.id == first).values(explanation=value))
+        session.execute(update(r).where(r.id == second).values(explanation=big))
     with database.reading() as session:
-        stored = dict(session.execute(select(Entitlement.id, Entitlement.explanation)).all())
+        r = EntitlementRevision
+        stored = dict(session.execute(select(r.id, r.explanation)).all())
     assert stored[first] == value
     assert stored[second] == {"n": 2**70, "by": {"1": "one"}}
     assert json_text({"a": [1, None]}) == '{"a":[1,null]}'  # orjson's compact text
 
     def store_a_date() -> None:
         with database.unit_of_work() as session:
-            _entitlement(session, "38001010002")
-            session.execute(update(Entitlement).values(explanation={"when": date(2026, 1, 1)}))
+            _revision(session, "38001010002")
+            session.execute(
+                update(EntitlementRevision).values(explanation={"when": date(2026, 1, 1)})
+            )
 
     with pytest.raises((StatementError, TypeError), match="not JSON serializable"):
         store_a_date()
     with database.reading() as session:  # the failed unit of work left nothing behind
-        assert session.scalar(select(func.count()).select_from(Entitlement)) == 2
+        assert session.scalar(select(func.count()).select_from(EntitlementRevision)) == 2
