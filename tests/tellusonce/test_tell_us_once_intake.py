@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tuo_support import (
     PENSION_SERVICE,
     SIB,
@@ -137,3 +138,41 @@ def test_without_subscribers_the_next_of_kin_still_get_a_letter_in_their_languag
     paragraphs = letter[1] if isinstance(letter[1], list) else json.loads(letter[1])
     assert letter[0].startswith("Teavitasime riigiasutusi")
     assert "Teisi asutusi ei olnud vaja teavitada." in paragraphs
+
+
+def test_a_batch_of_deaths_is_read_through_one_client_and_taken_in_each(
+    seeded: Database,
+) -> None:
+    """The consumer takes a batch of deaths in with one Tell Us Once client: every deceased
+    and next of kin read (a data-usage record each), the records written together (one
+    signed tree head), a life event and its notifications per death."""
+    from joinedup.core.events import Delivered
+    from joinedup.core.outbox import OutboxEvent
+    from joinedup.tellusonce.handlers import take_in_deaths as consume
+
+    couples = married_couples(seeded, 2)
+    for number, couple in enumerate(couples):
+        record_death(seeded, couple.deceased, f"CRVS-BATCH-{number}")
+    with seeded.reading() as session:
+        events = [
+            Delivered.of(row, stream_seq=row.id)
+            for row in session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.name == "population.death_registered.v1")
+                .order_by(OutboxEvent.id)
+            )
+        ]
+    heads = scalar(seeded, "SELECT count(*) FROM tlog_tree_head")
+    with seeded.unit_of_work() as session:
+        consume(session, events)
+    assert scalar(seeded, "SELECT count(*) FROM tlog_tree_head") == heads + 1
+    assert scalar(seeded, "SELECT count(*) FROM tellusonce_life_event") == len(couples)
+    assert scalar(seeded, "SELECT count(*) FROM tellusonce_notification") == 5 * len(couples)
+    read = {
+        code
+        for (code,) in rows(
+            seeded,
+            "SELECT subject_code FROM exchange_data_usage WHERE purpose = 'tell-us-once'",
+        )
+    }
+    assert {code for c in couples for code in (c.deceased, c.spouse)} <= read

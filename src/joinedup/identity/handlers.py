@@ -20,7 +20,7 @@ from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
 from joinedup.core.settings import get_settings
-from joinedup.exchange import exchange_client
+from joinedup.exchange import ExchangeClient, exchange_client
 from joinedup.identity.service import (
     MANDATE_PURPOSE,
     end_powers_of,
@@ -36,26 +36,34 @@ BATCH = 100
 
 @consumer("identity.death", events=[DeathRegistered.name], batch=BATCH)
 def end_mandates_at_deaths(session: Session, events: list[Delivered]) -> None:
-    for event in events:
-        end_mandates_at_death(session, event)
+    """Idempotent: a power already ended and a session already closed are left alone. The
+    batch's reads go through one exchange client (their records written together)."""
+    with exchange_client(session, client=get_settings().portal_subsystem) as calls:
+        codes = [_code_of(session, calls, event) for event in events]
+    for code in codes:
+        if code is not None:
+            end_powers_of(session, personal_code=code, reason="death")
+            end_sessions_of(session, personal_code=code, reason="death")
 
 
 def end_mandates_at_death(session: Session, event: Delivered) -> None:
-    """Idempotent: a power already ended and a session already closed are left alone."""
-    reference = str(event.payload["person_id"])
-    with exchange_client(session, client=get_settings().portal_subsystem) as calls:
-        try:
-            answer = calls.call(
-                registry_service(session, "person"),
-                purpose=MANDATE_PURPOSE,
-                query={"personRef": reference},
-                fields=["personalCode"],
-            )
-        except NotFound:
-            return
-    code = str(answer.body["personalCode"])
-    end_powers_of(session, personal_code=code, reason="death")
-    end_sessions_of(session, personal_code=code, reason="death")
+    """:func:`end_mandates_at_deaths` for one death."""
+    end_mandates_at_deaths(session, [event])
+
+
+def _code_of(session: Session, calls: ExchangeClient, event: Delivered) -> str | None:
+    """The deceased's personal code, read as the portal for ``mandate-check`` (None: the
+    register does not know the reference)."""
+    try:
+        answer = calls.call(
+            registry_service(session, "person"),
+            purpose=MANDATE_PURPOSE,
+            query={"personRef": str(event.payload["person_id"])},
+            fields=["personalCode"],
+        )
+    except NotFound:
+        return None
+    return str(answer.body["personalCode"])
 
 
 def forget_expired_sign_ins(session: Session, on: date) -> str:

@@ -18,11 +18,12 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from joinedup import exchange
 from joinedup.core.consumers import consumer
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
 from joinedup.core.loops import loop
-from joinedup.core.settings import Settings
+from joinedup.core.settings import Settings, get_settings
 from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
 from joinedup.tellusonce.service import receive_death, receive_move
@@ -34,8 +35,10 @@ BATCH = 100
 
 @consumer("tellusonce.death", events=[DeathRegistered.name], batch=BATCH)
 def take_in_deaths(session: Session, events: list[Delivered]) -> None:
-    for event in events:
-        take_in_death(session, event)
+    """The batch's reads go through one exchange client (their records written together)."""
+    with exchange.exchange_client(session, client=get_settings().tell_us_once_subsystem) as calls:
+        for event in events:
+            take_in_death(session, event, calls)
 
 
 @consumer("tellusonce.move", events=[AddressChanged.name], batch=BATCH)
@@ -44,13 +47,16 @@ def take_in_moves(session: Session, events: list[Delivered]) -> None:
         take_in_move(session, event)
 
 
-def take_in_death(session: Session, event: Delivered) -> None:
+def take_in_death(
+    session: Session, event: Delivered, calls: exchange.ExchangeClient | None = None
+) -> None:
     receive_death(
         session,
         source_event_id=event.event_id,
         person_ref=event.payload["person_id"],
         date_of_death=date.fromisoformat(event.payload["date_of_death"]),
         actor="tell-us-once",
+        calls=calls,
     )
 
 

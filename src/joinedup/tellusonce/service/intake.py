@@ -20,6 +20,8 @@ Then, in the caller's transaction, one notification per subscribing agency servi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -101,6 +103,18 @@ def _next_of_kin(
     return found
 
 
+@contextmanager
+def _client(
+    session: Session, calls: exchange.ExchangeClient | None
+) -> Iterator[exchange.ExchangeClient]:
+    """``calls``, or (None) the Tell Us Once subsystem's own client for the block."""
+    if calls is not None:
+        yield calls
+        return
+    with exchange.exchange_client(session, client=get_settings().tell_us_once_subsystem) as own:
+        yield own
+
+
 def receive_death(
     session: Session,
     *,
@@ -108,10 +122,12 @@ def receive_death(
     person_ref: int | str,
     date_of_death: date,
     actor: str,
+    calls: exchange.ExchangeClient | None = None,
 ) -> int | None:
     """Take in the registration of a death (the register's ``population.death_registered.v1``).
 
-    Reads the deceased and their next of kin through the exchange (see the module docstring),
+    Reads the deceased and their next of kin through the exchange (see the module docstring;
+    ``calls``: the Tell Us Once subsystem's client of the caller's batch, else one of its own),
     then writes the life event and one pending notification per active subscription to
     ``death`` that concerns the deceased (every ``all`` subscription; a ``residents`` one
     when they lived in its municipality). Emits ``tellusonce.life_event_received.v1``.
@@ -119,11 +135,10 @@ def receive_death(
     does not know the person (nothing written)."""
     if session.scalar(select(LifeEvent.id).where(LifeEvent.source_event_id == source_event_id)):
         return None
-    settings = get_settings()
     day_before = date_of_death - timedelta(days=1)
-    with exchange.exchange_client(session, client=settings.tell_us_once_subsystem) as calls:
+    with _client(session, calls) as reading:
         try:
-            person = calls.call(
+            person = reading.call(
                 exchange.registry_service_ref(session, code="person"),
                 purpose=PURPOSE,
                 query={"personRef": str(person_ref), "asOf": day_before.isoformat()},
@@ -133,7 +148,7 @@ def receive_death(
             return None
         code = str(person["personalCode"])
         recipients = _next_of_kin(
-            calls, session, personal_code=code, on=day_before, died_on=date_of_death
+            reading, session, personal_code=code, on=day_before, died_on=date_of_death
         )
     residence = person.get("residenceAddress") or {}
     municipality = residence.get("municipalityCode")
