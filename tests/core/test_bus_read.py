@@ -83,6 +83,7 @@ def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
     wanted = [frozenset({"a"}), frozenset({"b"}), frozenset({"a", "c"}), frozenset({"z"}),
               frozenset({"d"})]  # fmt: skip
     expected = [bus._read(0, names) for names in wanted]
+    bus._subscribe(frozenset().union(*wanted))  # (the process's consumers, all started)
     counted = _Counted(database)
 
     async def everyone(after: int) -> list[tuple[list[Delivered], int | None]]:
@@ -105,6 +106,7 @@ def test_a_consumer_behind_the_window_reads_for_itself_and_leaves_the_window_at_
 ) -> None:
     _published(database, ["a", "b"] * 10)
     bus = InProcessBus(database, window=4)
+    bus._subscribe(frozenset({"a", "b"}))  # (the process's consumers, all started)
     counted = _Counted(database)
 
     async def read(after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
@@ -121,6 +123,21 @@ def test_a_consumer_behind_the_window_reads_for_itself_and_leaves_the_window_at_
     assert (bus._window.start, bus._window.seqs) == (16, [17, 18, 19, 20])  # unchanged
     assert asyncio.run(read(17, frozenset({"a"})))[1] == 20  # still served from memory
     assert counted.reads == reads + 2
+
+
+def test_a_process_decodes_only_the_payloads_its_consumers_handle(database: Database) -> None:
+    """The shared read of the head holds the payloads of the events the process's consumers
+    handle, no other; a consumer of other events starting later gets its own with theirs
+    (the window read again), as a read of its own gives them."""
+    _published(database, ["a", "b", "c", "a"])
+    bus = InProcessBus(database)
+    assert asyncio.run(bus._next(0, frozenset({"a"}))) == bus._read(0, frozenset({"a"}))
+    held = {e.stream_seq: e.payload for e in bus._window.events}
+    assert held == {1: {"n": 1}, 2: {}, 3: {}, 4: {"n": 4}}
+    assert asyncio.run(bus._next(0, frozenset({"b"}))) == bus._read(0, frozenset({"b"}))
+    assert asyncio.run(bus._next(0, frozenset({"a"}))) == bus._read(0, frozenset({"a"}))
+    held = {e.stream_seq: e.payload for e in bus._window.events}
+    assert held == {1: {"n": 1}, 2: {"n": 2}, 3: {}, 4: {"n": 4}}
 
 
 def test_the_window_keeps_a_run_without_gaps(database: Database) -> None:

@@ -5,6 +5,9 @@ next ``stream_seq`` numbers, publish them and wait until the bus holds them, the
 ``published_at`` and commit. A relay killed after publishing and before committing publishes
 the same rows again with the same numbers: JetStream drops the copies inside its duplicate
 window (the message id is the event id) and consumers' inboxes absorb any that get through.
+The in-process bus carries no events (its consumers read the outbox:
+:attr:`~joinedup.core.bus.Bus.carries_events`): there the commit is the publishing, and the
+relay reads only the rows' ids.
 
 Relays are serialised, so several worker processes may run one each and ``stream_seq`` stays
 gap-free and monotonic: on PostgreSQL a transaction-scoped advisory lock (a relay that does
@@ -20,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
+from joinedup.core.bulk_writes import update_rows
 from joinedup.core.bus import Bus, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
@@ -98,41 +102,37 @@ class Relay:
             return session.scalar(first) is not None
 
     def _relay_batch(self, loop: asyncio.AbstractEventLoop) -> int:
+        carries = self.bus.carries_events
         with self.database.unit_of_work() as session:
             if not _take_relay_lock(session):
                 return 0
-            rows = session.execute(
-                self._unpublished().with_only_columns(
-                    OutboxEvent.id,
-                    OutboxEvent.event_id,
-                    OutboxEvent.name,
-                    OutboxEvent.payload,
-                    OutboxEvent.occurred_at,
-                )
-            ).all()
+            # a bus that does not carry the events needs only their numbers (no payloads)
+            columns = _CARRIED if carries else (OutboxEvent.id,)
+            rows = session.execute(self._unpublished().with_only_columns(*columns)).all()
             if not rows:
                 return 0
             head = session.scalar(select(func.max(OutboxEvent.stream_seq))) or 0
-            events = [
-                Delivered.of(row, stream_seq=head + offset)
-                for offset, row in enumerate(rows, start=1)
-            ]
-            self._publish(loop, events)
+            if carries:
+                events = [
+                    Delivered.of(row, stream_seq=head + offset)
+                    for offset, row in enumerate(rows, start=1)
+                ]
+                self._publish(loop, events)
             now = utcnow()
-            session.execute(
-                update(OutboxEvent),
-                [
-                    {"id": row.id, "stream_seq": event.stream_seq, "published_at": now}
-                    for row, event in zip(rows, events, strict=True)
-                ],
+            # one executemany at the driver (a batch is hundreds of rows)
+            update_rows(
+                session.connection(),
+                _OUTBOX,
+                ("stream_seq", "published_at"),
+                [(head + offset, now, row.id) for offset, row in enumerate(rows, start=1)],
             )
         log.info(
             "events_published",
-            count=len(events),
-            first_seq=events[0].stream_seq,
-            last_seq=events[-1].stream_seq,
+            count=len(rows),
+            first_seq=head + 1,
+            last_seq=head + len(rows),
         )
-        return len(events)
+        return len(rows)
 
     def _publish(self, loop: asyncio.AbstractEventLoop, events: list[Delivered]) -> None:
         """Run the bus's publish on the event loop and wait for it from this thread."""
@@ -153,6 +153,17 @@ class Relay:
             .order_by(OutboxEvent.id)
             .limit(self.batch_size)
         )
+
+
+#: What the relay reads of an event it sends on (:attr:`Bus.carries_events`).
+_CARRIED = (
+    OutboxEvent.id,
+    OutboxEvent.event_id,
+    OutboxEvent.name,
+    OutboxEvent.payload,
+    OutboxEvent.occurred_at,
+)
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 def _take_relay_lock(session: Session) -> bool:

@@ -65,6 +65,11 @@ BatchDeliveryHandler = Callable[[Sequence[tuple[Delivered, int]]], Awaitable[Seq
 class Bus(Protocol):
     """A durable, at-least-once event stream with named durable consumers."""
 
+    #: Whether :meth:`publish` sends the events themselves (JetStream). False: the relay's
+    #: commit of their ``stream_seq`` is what publishes them (the in-process bus, whose
+    #: consumers read the outbox) — the relay then reads no payloads and calls no publish.
+    carries_events: bool
+
     async def connect(self) -> None:
         """Connect and create what the bus needs (the JetStream stream); idempotent."""
 

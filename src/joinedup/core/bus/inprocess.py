@@ -89,16 +89,18 @@ def _read_statement(names: frozenset[str]) -> Select[Any]:
     )
 
 
-@lru_cache(maxsize=1)
-def _read_all_statement() -> Select[Any]:
-    """The next :data:`READ_BATCH` published events after the position ``after``, payloads
-    and all (read once for every consumer of the process)."""
+@lru_cache(maxsize=16)
+def _read_all_statement(subscribed: frozenset[str]) -> Select[Any]:
+    """The next :data:`READ_BATCH` published events after the position ``after`` (read once
+    for every consumer of the process), the payloads of those named in ``subscribed`` (what
+    the process's consumers handle) and no other: a process decodes only what it handles."""
+    wanted = OutboxEvent.name.in_(sorted(subscribed))
     return (
         select(
             OutboxEvent.stream_seq,
             OutboxEvent.event_id,
             OutboxEvent.name,
-            OutboxEvent.payload,
+            case((wanted, OutboxEvent.payload), else_=null()).label("payload"),
             OutboxEvent.occurred_at,
         )
         .where(OutboxEvent.stream_seq > bindparam("after", type_=BigInteger))
@@ -108,8 +110,15 @@ def _read_all_statement() -> Select[Any]:
 
 
 def _delivered(row: Any) -> Delivered:
-    """An outbox row as read by the statements above."""
-    return Delivered.of(row, stream_seq=row.stream_seq)
+    """An outbox row as read by the statements above (an event whose payload was not read:
+    with none, ``{}``; no consumer that reads it is handed it)."""
+    return Delivered(
+        event_id=row.event_id,
+        name=row.name,
+        payload=row.payload if row.payload is not None else {},
+        occurred_at=row.occurred_at,
+        stream_seq=row.stream_seq,
+    )
 
 
 class _Window:
@@ -166,6 +175,8 @@ def process_identity() -> str:
 class InProcessBus:
     """The :class:`~joinedup.core.bus.Bus` of the embedded deployment, on the database."""
 
+    carries_events = False  # consumers read the outbox: the relay's commit publishes
+
     def __init__(
         self,
         database: Database,
@@ -180,6 +191,8 @@ class InProcessBus:
         self._wakers: set[asyncio.Event] = set()
         self._connected = False
         self._window = _Window(window)
+        #: The events this process's consumers handle: the window holds their payloads only
+        self._subscribed: frozenset[str] = frozenset()
         self._reading: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._head_reads = 0  # reads at the head begun so far
         self._found_nothing: tuple[int, int] | None = None  # (after, read) that found nothing
@@ -235,6 +248,7 @@ class InProcessBus:
             raise ValueError("batch_size must be at least 1")
         owner = process_identity()
         names = frozenset(event_names)
+        self._subscribe(names)
         wake = asyncio.Event()
         self._wakers.add(wake)
         try:
@@ -337,10 +351,19 @@ class InProcessBus:
         if position != recorded:
             await record(position, attempts)
 
+    def _subscribe(self, names: frozenset[str]) -> None:
+        """A consumer of ``names`` starts: the window, read for the others, is read again
+        with their payloads too when it handles events they do not."""
+        if not names <= self._subscribed:
+            self._subscribed = self._subscribed | names
+            self._window = _Window(self._window.capacity)
+            self._found_nothing = None
+
     async def _next(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:
         """What :meth:`_read` answers, from the window the process's consumers share when it
         holds it; at the head of the stream one consumer reads for all (the others wait for
         that read, then find it in the window); far behind the head, each reads for itself."""
+        self._subscribe(names)  # (its consumer's subscription, if not taken yet)
         found = self._window.read(after, names)
         if found is not None:
             return found
@@ -354,9 +377,11 @@ class InProcessBus:
             if self._found_nothing == (after, self._head_reads) and self._head_reads > asked:
                 return [], None
             self._head_reads += 1
-            events = await asyncio.to_thread(self._read_all, after)
-            self._window.add(after, events)
-            self._found_nothing = None if events else (after, self._head_reads)
+            subscribed = self._subscribed
+            events = await asyncio.to_thread(self._read_all, after, subscribed)
+            if subscribed is self._subscribed:  # (else read for fewer consumers: not kept)
+                self._window.add(after, events)
+                self._found_nothing = None if events else (after, self._head_reads)
         if not events:
             return [], None
         return [e for e in events if e.name in names], events[-1].stream_seq
@@ -418,10 +443,11 @@ class InProcessBus:
                 .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow())
             )
 
-    def _read_all(self, after: int) -> list[Delivered]:
-        """Every published event after ``after`` (up to :data:`READ_BATCH`), in order."""
+    def _read_all(self, after: int, subscribed: frozenset[str]) -> list[Delivered]:
+        """Every published event after ``after`` (up to :data:`READ_BATCH`), in order, with
+        the payloads of those named in ``subscribed``."""
         with self.database.reading() as session:
-            rows = session.execute(_read_all_statement(), {"after": after}).all()
+            rows = session.execute(_read_all_statement(subscribed), {"after": after}).all()
         return [_delivered(row) for row in rows]
 
     def _read(self, after: int, names: frozenset[str]) -> tuple[list[Delivered], int | None]:

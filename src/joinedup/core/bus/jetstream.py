@@ -64,6 +64,8 @@ def durable_name(consumer: str) -> str:
 class JetStreamBus:
     """The :class:`~joinedup.core.bus.Bus` on NATS JetStream."""
 
+    carries_events = True  # the events are sent to the JetStream stream
+
     def __init__(
         self,
         url: str,
