@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from joinedup.core import sqlite as sqlite_module
 from joinedup.core.db import Database
@@ -191,3 +192,79 @@ def test_a_turn_given_back_more_often_than_taken_is_an_error() -> None:
 def test_no_turns_where_the_database_serialises_writers_itself(tmp_path: Path) -> None:
     assert Database("sqlite:///:memory:")._writer_lock is None
     assert Database("postgresql+psycopg://nobody@127.0.0.1:1/none")._writer_lock is None
+
+
+# between processes ----------------------------------------------------------------------------
+
+
+def _locked_elsewhere(path: str) -> bool:
+    """Whether another process's writer (another open file, as another process has) would
+    have to wait for the file's writers' lock now."""
+    import fcntl
+
+    with open(path, "a+b") as other:
+        try:
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_a_transaction_holds_the_files_writers_lock_against_other_processes(
+    tmp_path: Path,
+) -> None:
+    """Every process's writers of a file queue on one ``flock`` beside it while one holds its
+    process's turn: a writer of another process waiting on it wakes when the transaction
+    ends, not after a sleep of SQLite's busy handler. Taken once for nested transactions of
+    the turn's thread, and given back from whichever thread ends the turn."""
+    database = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    _make(database)
+    path = f"{(tmp_path / 'a.db').resolve()}.writers-lock"
+    try:
+        assert not _locked_elsewhere(path)
+        with database.unit_of_work() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            assert _locked_elsewhere(path)
+            with database.unit_of_work():  # the same thread's turn again: no wait on itself
+                assert _locked_elsewhere(path)
+            assert _locked_elsewhere(path)
+        assert not _locked_elsewhere(path)
+        with database.reading() as session:  # a reader takes no turn
+            session.execute(text("SELECT count(*) FROM t")).scalar()
+            assert not _locked_elsewhere(path)
+        lock = sqlite_module.writer_turns_of(str(tmp_path / "a.db"))
+        assert lock.acquire(1)
+        ended = threading.Thread(target=lock.release)
+        ended.start()
+        ended.join(5)
+        assert not _locked_elsewhere(path)
+    finally:
+        database.dispose()
+
+
+def test_where_the_files_lock_cannot_be_taken_a_writer_goes_on_to_sqlites(
+    tmp_path: Path,
+) -> None:
+    lock = sqlite_module.WriterTurns(str(tmp_path / "gone" / "a.db.writers-lock"))
+    with capture_logs() as logs:
+        assert lock.acquire(1)
+        lock.release()
+    assert [entry["event"] for entry in logs] == ["sqlite_writers_lock_not_taken"]
+    assert _free(lock)
+
+
+def test_a_files_lock_held_past_the_turns_time_limit_is_gone_around(tmp_path: Path) -> None:
+    """Another process's writer stuck with the file's lock: this one waits the turn's time
+    limit, then goes on to SQLite's own lock (its busy timeout decides), never hangs."""
+    import fcntl
+
+    path = str(tmp_path / "a.db.writers-lock")
+    lock = sqlite_module.WriterTurns(path)
+    with open(path, "a+b") as stuck:
+        fcntl.flock(stuck.fileno(), fcntl.LOCK_EX)
+        with capture_logs() as logs:
+            assert lock.acquire(0.05)
+            lock.release()
+    assert [entry["event"] for entry in logs] == ["sqlite_writers_lock_timed_out"]
+    assert not _locked_elsewhere(path)

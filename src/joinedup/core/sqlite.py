@@ -4,15 +4,25 @@ needs none of it). :mod:`joinedup.core.db` builds its engines and units of work 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
+log = structlog.get_logger(__name__)
 
 
 def configure_sqlite(engine: Engine, *, immediate: bool) -> None:
@@ -143,11 +153,14 @@ class WriterTurns:
     of work in the thread that holds the turn meets SQLite's own lock, as with a reentrant
     lock (so does another request that thread runs meanwhile, rarely)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock_path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._guard = threading.Lock()
         self._holder: int | None = None  # the thread that took it
         self._depth = 0
+        #: The file every process's writers lock (``flock``) while one holds the turn
+        self.lock_path = lock_path
+        self._file: Any = None
 
     def acquire(self, timeout: float) -> bool:
         """Take the turn, waiting at most ``timeout`` seconds (0: not at all); whether it
@@ -159,9 +172,37 @@ class WriterTurns:
                 return True
         taken = self._lock.acquire(timeout=timeout) if timeout > 0 else self._lock.acquire(False)
         if taken:
+            self._between_processes(timeout)
             with self._guard:
                 self._holder, self._depth = me, 1
         return taken
+
+    def _between_processes(self, timeout: float) -> None:
+        """With the process's turn taken, take the file's turn among processes (an exclusive
+        ``flock`` of :attr:`lock_path`): a writer waiting for another process's is let in
+        within a millisecond of its end, where SQLite's busy handler sleeps in steps of up to
+        100 ms. It only saves time: where the lock cannot be taken, or is not given back
+        within ``timeout`` seconds (a writer stuck in its transaction), the writer goes on to
+        SQLite's own lock and its busy timeout — an error then, never a hang."""
+        if self.lock_path is None or fcntl is None:
+            return
+        try:
+            # opened per turn (~10 µs), closed when it is given back: no file is held open
+            # by a process that stopped writing to the database
+            self._file = open(self.lock_path, "a+b")  # noqa: SIM115 (closed in release)
+            if not _flock_within(self._file.fileno(), timeout):
+                log.warning("sqlite_writers_lock_timed_out", seconds=timeout)
+                self._close()
+        except OSError as exc:
+            log.warning("sqlite_writers_lock_not_taken", error=type(exc).__name__)
+            self._close()
+
+    def _close(self) -> None:
+        """Give the file's lock back (closing the file does)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def release(self) -> None:
         """Give back one taking (from any thread)."""
@@ -172,14 +213,35 @@ class WriterTurns:
             if self._depth:
                 return
             self._holder = None
+            self._close()  # (closing the file gives its lock back)
         self._lock.release()
+
+
+def _flock_within(fd: int, timeout: float) -> bool:
+    """An exclusive ``flock`` of ``fd`` within ``timeout`` seconds; whether it was taken.
+    Tried again every 0.1 ms at first, then every millisecond (a blocking ``flock`` cannot
+    be given a time limit in a thread)."""
+    assert fcntl is not None
+    pause, deadline = 0.0001, time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.001)
 
 
 def writer_turns_of(path: str) -> WriterTurns:
     """The process's one writers' turns of the SQLite file ``path``."""
     key = str(Path(path).resolve())
     with _writer_locks_guard:
-        return _writer_locks.setdefault(key, WriterTurns())
+        found = _writer_locks.get(key)
+        if found is None:
+            found = _writer_locks[key] = WriterTurns(f"{key}.writers-lock")
+        return found
 
 
 @contextmanager
