@@ -63,13 +63,7 @@ def _death_event(session: Session, personal_code: str) -> Delivered:
         .order_by(OutboxEvent.id.desc())
     ).first()
     assert row is not None
-    return Delivered(
-        event_id=row.event_id,
-        name=row.name,
-        payload=row.payload,
-        occurred_at=row.occurred_at,
-        stream_seq=row.id,
-    )
+    return Delivered.of(row, stream_seq=row.id)
 
 
 def test_a_batch_of_deaths_reads_each_person_and_records_the_reads_together(

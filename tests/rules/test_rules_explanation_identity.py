@@ -25,8 +25,7 @@ from joinedup.core import i18n
 from joinedup.rules import Verdict, sentences_in_language
 from joinedup.rules.explain import Evaluation, Instance
 from joinedup.rules.explanation import Explainer
-from joinedup.rules.explanation_values import WorkedValues, json_value
-from joinedup.rules.ir import KAggregate, Node, children
+from joinedup.rules.explanation_values import WorkedValues, json_value, over_members
 from joinedup.rules.model import Reference, ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.periods import Period, Unit
@@ -383,16 +382,6 @@ def test_with_nothing_worked_out_kept_the_explanations_read_the_same(demo: Rules
             assert len(worked) <= worked.limit
 
 
-def _has_aggregate(root: Node) -> bool:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, KAggregate):
-            return True
-        stack.extend(children(node))
-    return False
-
-
 def test_what_names_a_households_members_is_never_shared(demo: Ruleset) -> None:
     """A value over a group's members (whose condition names each member and their value) is
     worked out anew for each explanation; the values kept name nobody."""
@@ -403,7 +392,7 @@ def test_what_names_a_households_members_is_never_shared(demo: Ruleset) -> None:
                 _decision(demo, data, name, person, worked)
     kept = worked.formulas()
     assert kept  # (some were shared)
-    assert not any(_has_aggregate(bound.root) for bound in kept if bound.root is not None)
+    assert not any(over_members(bound.root) for bound in kept if bound.root is not None)
     people = {code for data in BIRTHS.values() for code in data["persons"]}
     text = _json(worked.shown())
     assert not any(code in text for code in people)

@@ -83,7 +83,7 @@ class WorkedValues:
         cannot be a key)."""
         plain = self._plain.get(bound)
         if plain is None:
-            plain = self._plain[bound] = _without_aggregate(root)
+            plain = self._plain[bound] = not over_members(root)
         if not plain:
             return None
         key = (bound, value, *frame.items())
@@ -116,14 +116,15 @@ class WorkedValues:
         kept[key] = worked
 
 
-def _without_aggregate(root: Node) -> bool:
+def over_members(root: Node) -> bool:
+    """Whether a formula aggregates over a group's members (its explanation names them)."""
     stack = [root]
     while stack:
         node = stack.pop()
         if isinstance(node, KAggregate):
-            return False
+            return True
         stack.extend(children(node))
-    return True
+    return False
 
 
 class ValueExplainer:

@@ -304,6 +304,19 @@ def _members_of(gatherer: Gatherer, persons: list[str]) -> Members:
     return members
 
 
+def _for_parents_households(
+    work: Sequence[tuple[CatalogueService, Occurrence]],
+) -> Iterator[tuple[CatalogueService, Occurrence]]:
+    """The work that decides a household benefit for the parents of the household the life
+    event's person lives in (the newborn's, say)."""
+    for service, occurrence in work:
+        ruleset = rules.get_ruleset(service.ruleset)
+        if is_household_benefit(ruleset, service.variable) and Concerns.PARENTS in (
+            service.concerned(occurrence.life_event)
+        ):
+            yield service, occurrence
+
+
 def _households_ahead(
     gatherers: dict[date, Gatherer],
     work: Sequence[tuple[CatalogueService, Occurrence]],
@@ -312,12 +325,7 @@ def _households_ahead(
     together, one call per day read (:func:`households_of`) rather than one per person. One
     alone is left to be read when needed, as are the households a mover left."""
     wanted: dict[date, set[tuple[int, date]]] = {}
-    for service, occurrence in work:
-        ruleset = rules.get_ruleset(service.ruleset)
-        if not is_household_benefit(ruleset, service.variable) or Concerns.PARENTS not in (
-            service.concerned(occurrence.life_event)
-        ):
-            continue
+    for _, occurrence in _for_parents_households(work):
         _, first_day = decision_period(occurrence)
         wanted.setdefault(occurrence.on, set()).add((occurrence.person_ref, first_day))
     homes: Homes = {}
@@ -340,12 +348,7 @@ def _holders_ahead(
     (:func:`~joinedup.proactive.service.entitlements.holders_ahead`) rather than one per
     household (:func:`~joinedup.proactive.service.deciding.for_household` asks each)."""
     wanted: dict[tuple[str, str], tuple[CatalogueService, set[str]]] = {}
-    for service, occurrence in work:
-        ruleset = rules.get_ruleset(service.ruleset)
-        if not is_household_benefit(ruleset, service.variable) or Concerns.PARENTS not in (
-            service.concerned(occurrence.life_event)
-        ):
-            continue
+    for service, occurrence in _for_parents_households(work):
         period, first_day = decision_period(occurrence)
         home = homes.get((occurrence.on, occurrence.person_ref, first_day))
         if home is None:
