@@ -102,3 +102,35 @@ def test_a_server_settles_the_collector_once_started() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_worker_process_settles_the_collector_before_it_runs() -> None:
+    """``joinedup worker`` settles the collector as a web server does, before its relay and
+    consumers start: in a process of its own (a frozen heap stays frozen)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import gc
+        import joinedup.core.worker as worker
+        from typer.testing import CliRunner
+        from joinedup.cli import app
+
+        async def probe(settings, share):
+            print("@@", gc.get_freeze_count(), *gc.get_threshold())
+
+        worker.run_worker = probe
+        result = CliRunner().invoke(app, ["worker"], catch_exceptions=False)
+        print(result.output, end="")  # (the runner caught what the probe printed)
+        """
+    )
+    from joinedup.core.collection import SERVING_THRESHOLDS
+
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    reported = [line.split()[1:] for line in ran.stdout.splitlines() if line.startswith("@@ ")]
+    assert reported, (ran.stdout, ran.stderr)
+    frozen, *thresholds = (int(n) for n in reported[0])
+    assert frozen > 10_000  # the modules, mappers and registries start-up built
+    assert tuple(thresholds) == SERVING_THRESHOLDS

@@ -54,13 +54,11 @@ def _seed(settings: Settings, persons: int, seed: int, *, only_if_empty: bool) -
 
 
 def _run_web(settings: Settings, host: str | None, port: int | None, *, with_workers: bool) -> None:
-    from joinedup.core.collector import freeze_start_up
     from joinedup.core.scheduling import apply_cpu_scheduling
     from joinedup.web import create_app
 
     apply_cpu_scheduling(settings.cpu_scheduling)  # before the application starts its threads
     app = create_app(settings, with_workers=with_workers, serving=True)
-    freeze_start_up(settings.gc_freeze)
     uvicorn.run(
         app,
         host=host or settings.host,
@@ -147,9 +145,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             console.print(f"[red]Error:[/red] {exc}")
             raise typer.Exit(2) from exc
-        from joinedup.core.collector import freeze_start_up
+        from joinedup.core.collection import settle_for_serving
 
-        freeze_start_up(settings.gc_freeze)
+        settle_for_serving()  # what start-up built, out of the collector's sight
         asyncio.run(run_worker(settings, share=share))
 
     @app.command()

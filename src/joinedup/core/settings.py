@@ -72,13 +72,6 @@ class Settings(BaseSettings):
         "then only waited for) or `normal` (the system's default). No effect where the "
         "system has no such policy.",
     )
-    gc_freeze: bool = Field(
-        True,
-        description="A web or worker process moves what its start-up built out of the way of "
-        "Python's cyclic garbage collector (`gc.freeze`): full collections no longer look at "
-        "the modules, mappers and rulesets every process holds, which cost the births "
-        "consumer about a quarter of its processor time.",
-    )
     bus_url: str = Field(
         "inprocess://",
         description="Event bus. `inprocess://` (default) delivers from the outbox table inside "

@@ -441,12 +441,10 @@ def _serve_child(fd: int, log_level: str, factory: str, *, listening: bool) -> N
     socket ``fd`` (or, ``listening``, accepted on the inherited listening socket ``fd``)."""
     import uvicorn
 
-    from joinedup.core.collector import freeze_start_up
     from joinedup.core.scheduling import apply_cpu_scheduling
     from joinedup.core.settings import get_settings
 
     apply_cpu_scheduling(get_settings().cpu_scheduling)  # before uvicorn starts any thread
-    freeze_start_up(get_settings().gc_freeze)
     sock = socket.socket(fileno=fd)
     config = uvicorn.Config(
         factory,
