@@ -91,3 +91,26 @@ def test_money_inputs_and_formatting() -> None:
     assert format_money(120_000) == "€1,200.00"
     assert format_money(-5) == "−€0.05"
     assert format_money(1.5) == "€0.02"
+
+
+def test_a_period_parsed_again_is_the_same_and_what_is_kept_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A text parsed before is answered from what was kept (the same, immutable period);
+    a text that is not a period is refused every time and never kept; past the bound, what
+    is kept starts again."""
+    import joinedup.rules.periods as periods
+
+    monkeypatch.setattr(periods, "_PARSED", {})
+    monkeypatch.setattr(periods, "_PARSED_KEPT", 3)
+    first = Period.parse("2024-05")
+    assert Period.parse("2024-05") is first
+    assert first == Period(Unit.MONTH, date(2024, 5, 1))
+    for _ in range(2):
+        with pytest.raises(ValidationFailed):
+            Period.parse("2024-13")
+    assert "2024-13" not in periods._PARSED
+    for text in ("2024", "2024-05-31", "eternity", "month:2024-01:3"):
+        Period.parse(text)
+    assert len(periods._PARSED) <= 3
+    assert Period.parse("month:2024-01:3") == Period(Unit.MONTH, date(2024, 1, 1), 3)

@@ -36,6 +36,9 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _MULTI = re.compile(r"^(day|month|year):([\d-]+):(\d+)$")
+#: Periods parsed so far, by their text (a period is immutable); at most :data:`_PARSED_KEPT`.
+_PARSED: dict[str, Period] = {}
+_PARSED_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -67,7 +70,20 @@ class Period:
     @staticmethod
     def parse(text: str) -> Period:
         """``2017-01`` (month), ``2017`` (year), ``2017-01-15`` (day), ``eternity``, or
-        ``month:2016-10:3``. Raises ``ValidationFailed`` with the accepted forms."""
+        ``month:2016-10:3``. Raises ``ValidationFailed`` with the accepted forms. A text
+        parsed before is answered from :data:`_PARSED` (a situation names the same few
+        periods over and over)."""
+        found = _PARSED.get(text)
+        if found is not None:
+            return found
+        period = Period._parse(text)
+        if len(_PARSED) >= _PARSED_KEPT:
+            _PARSED.clear()
+        _PARSED[text] = period
+        return period
+
+    @staticmethod
+    def _parse(text: str) -> Period:
         value = text.strip()
         try:
             if value.lower() == "eternity":
