@@ -14,7 +14,7 @@ from joinedup.core.events import Delivered
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.translog.models import TreeHead
 from joinedup.exchange.records import DataUsageRecord
-from joinedup.identity.handlers import end_mandates_at_death, end_mandates_at_deaths
+from joinedup.identity.handlers import end_mandates_at_deaths
 from joinedup.identity.models import PowerOfAttorney, WebSession
 from joinedup.registries import find_person_id, register_death
 
@@ -39,7 +39,7 @@ def test_a_death_ends_the_powers_of_attorney_and_sessions_of_the_person(
         )
     for _ in range(2):  # a redelivery changes nothing more
         with seeded.unit_of_work() as session:
-            end_mandates_at_death(session, event)
+            end_mandates_at_deaths(session, [event])
     with seeded.reading() as session:
         powers = session.scalars(
             select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == grantor.personal_code)

@@ -46,11 +46,6 @@ def end_mandates_at_deaths(session: Session, events: list[Delivered]) -> None:
             end_sessions_of(session, personal_code=code, reason="death")
 
 
-def end_mandates_at_death(session: Session, event: Delivered) -> None:
-    """:func:`end_mandates_at_deaths` for one death."""
-    end_mandates_at_deaths(session, [event])
-
-
 def _code_of(session: Session, calls: ExchangeClient, event: Delivered) -> str | None:
     """The deceased's personal code, read as the portal for ``mandate-check`` (None: the
     register does not know the reference)."""

@@ -47,9 +47,7 @@ def take_in_moves(session: Session, events: list[Delivered]) -> None:
         take_in_move(session, event)
 
 
-def take_in_death(
-    session: Session, event: Delivered, calls: exchange.ExchangeClient | None = None
-) -> None:
+def take_in_death(session: Session, event: Delivered, calls: exchange.ExchangeClient) -> None:
     receive_death(
         session,
         source_event_id=event.event_id,

@@ -198,14 +198,18 @@ def record_outcomes(
         if outcome.regarding_code is not None:
             row.regarding_code = outcome.regarding_code
         row.reason = outcome.reason
-        _explained(row, outcome.explanation)
         row.ruleset, row.variable = service.ruleset, service.variable
         row.ruleset_version = outcome.ruleset_version
         row.legal_basis, row.legal_basis_url = service.legal_basis, service.legal_basis_url
         row.revision += 1
         row.updated_at, row.updated_by = now, actor[:100]
         revision = _revision(
-            row, actor=actor, event_id=outcome.event_id, now=now, acting_for=acting_for
+            row,
+            explanation=outcome.explanation,
+            actor=actor,
+            event_id=outcome.event_id,
+            now=now,
+            acting_for=acting_for,
         )
         if current is status:
             revision["period_start"] = outcome.period_start  # the new amount's first day
@@ -236,7 +240,6 @@ class _New:
     life_event: str | None = None
     regarding_code: str | None = None
     reason: str = ""
-    explanation: dict[str, Any] = field(default_factory=dict)
     ruleset: str = ""
     ruleset_version: str = ""
     variable: str = ""
@@ -249,17 +252,7 @@ class _New:
         return {name: getattr(self, name) for name in _NEW_COLUMNS}
 
 
-#: The columns of a new entitlement (its explanation is its revision's).
-_NEW_COLUMNS = tuple(name for name in _New.__dataclass_fields__ if name != "explanation")
-
-
-def _explained(row: Entitlement | _New, explanation: dict[str, Any]) -> None:
-    """``row``'s explanation as its next revision writes it: held by the session's object as
-    read (the table has no such column: :attr:`Entitlement.explanation`)."""
-    if isinstance(row, Entitlement):
-        set_committed_value(row, "explanation", explanation)
-    else:
-        row.explanation = explanation
+_NEW_COLUMNS = tuple(_New.__dataclass_fields__)
 
 
 @dataclass
@@ -277,6 +270,7 @@ class _Draft:
 def _revision(
     row: Entitlement | _New,
     *,
+    explanation: dict[str, Any],
     actor: str,
     event_id: uuid.UUID | None,
     now: Any,
@@ -289,7 +283,7 @@ def _revision(
         "period_start": row.period_start,
         "period_end": row.period_end,
         "reason": row.reason,
-        "explanation": row.explanation,
+        "explanation": explanation,  # (stored with the revision only)
         "ruleset_version": row.ruleset_version,
         "actor": actor[:100],
         "acting_for": acting_for,
@@ -414,8 +408,14 @@ def set_status(
     row.reason = reason
     row.revision += 1
     row.updated_at, row.updated_by = now, actor[:100]
-    revision = _revision(row, actor=actor, event_id=event_id, now=now, acting_for=acting_for)
-    revision["explanation"] = explanation  # (the decision's explanation stands)
+    revision = _revision(
+        row,
+        explanation=explanation,  # (the decision's explanation stands)
+        actor=actor,
+        event_id=event_id,
+        now=now,
+        acting_for=acting_for,
+    )
     (change,) = _flush(
         session, [_Draft(row, revision, previous, row.amount)], cause_of=lambda _: cause
     )
