@@ -23,7 +23,7 @@ from joinedup.core.db import Database
 from joinedup.core.settings import Settings
 from joinedup.demo.agencies import organisation
 from joinedup.demo.exchange_setup import setup_exchange, update_demo_exchange
-from joinedup.exchange import PERSON_CODES, RELATIVES, exchange_client
+from joinedup.exchange import INCOMES, PERSON_CODES, RELATIVES, exchange_client
 from joinedup.exchange.directory import bump_generation
 from joinedup.exchange.service.rights import revoke_access_right
 from joinedup.proactive.handlers import handle_births
@@ -84,16 +84,29 @@ def _usages(database: Database, since: int, service: str) -> set[tuple[str, str,
     return {(str(a), str(b), str(c)) for a, b, c in rows}
 
 
+#: A bulk service → the single one, and the fields the single read asks for.
+_READ_ALONE = {
+    RELATIVES: ("relations", ("children",)),
+    INCOMES: ("income-totals", ("monthlyTotals",)),
+}
+
+
+def _read_alone(service: str, purpose: str, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    """A read recorded by a bulk service as the single read records it."""
+    head, _, code = service.rpartition("/")
+    if code not in _READ_ALONE:
+        return service, purpose, fields
+    single, single_fields = _READ_ALONE[code]
+    return f"{head}/{single}", purpose, single_fields
+
+
 def _as_read_alone(held: dict[str, Any]) -> dict[str, Any]:
-    """What persons hold, their family read in bulk (``relatives``: the children, by register
-    reference) written as the single read records it (``relations``: the children)."""
+    """What persons hold, their family and incomes read in bulk (``relatives``: the children,
+    by register reference; ``incomes``: the monthly totals, by register reference) written as
+    the single reads record them (``relations``: the children; ``income-totals``: the
+    monthly totals)."""
     for person in held.values():
-        person["usage"] = sorted(
-            (service.replace(f"/{RELATIVES}", "/relations"), purpose, ("children",))
-            if service.endswith(f"/{RELATIVES}")
-            else (service, purpose, fields)
-            for service, purpose, fields in person["usage"]
-        )
+        person["usage"] = sorted(_read_alone(*usage) for usage in person["usage"])
     return held
 
 
@@ -130,6 +143,15 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
         read_together = _usages(seeded, used_before, RELATIVES)
         assert read_together == _usages(alone, used_before_alone, "relations")
         assert set(mothers) <= {subject for subject, _, _ in read_together}
+        # the mothers' incomes (parental benefit), asked for by their evaluations: one bulk
+        # read per day, not one each — the same persons' incomes, read by the same agency
+        assert together[INCOMES] == 2
+        assert "income-totals" not in together
+        assert apart["income-totals"] == len(events)
+        assert INCOMES not in apart
+        incomes_read = _usages(seeded, used_before, INCOMES)
+        assert incomes_read == _usages(alone, used_before_alone, "income-totals")
+        assert {subject for subject, _, _ in incomes_read} == set(mothers)
         assert _as_read_alone(what_they_hold(seeded, *mothers)) == what_they_hold(alone, *mothers)
         granted = what_they_hold(seeded, *mothers)
         assert all(held["entitlements"] for held in granted.values()), granted
@@ -280,6 +302,26 @@ def test_without_a_right_to_relatives_each_family_is_read_alone(seeded: Database
     assert calls["relations"] == len(events)
     assert all(held["entitlements"] for held in what_they_hold(seeded, *mothers).values())
     refused = [log["error_type"] for log in logs if log["event"] == "relatives_ahead_refused"]
+    assert refused == ["Client.AccessDenied", "Client.AccessDenied"]
+
+
+def test_without_a_right_to_incomes_each_income_is_read_alone(seeded: Database) -> None:
+    """A deployment that has not granted the benefits agency ``incomes``: the bulk read is
+    refused (on record, and logged), the evaluations that waited for it read each income as
+    before, and decide as they would have."""
+    events, mothers = _births(seeded, 4)
+    with seeded.unit_of_work() as session:
+        for right in _rights_on(session, INCOMES):
+            revoke_access_right(session, right_id=right, reason="test", actor="test")
+    before = _last_message(seeded)
+    with capture_logs() as logs, seeded.unit_of_work() as session:
+        handle_births(session, events)
+    calls = _calls(seeded, before)
+    assert calls[INCOMES] == 2  # refused, one per day, and on record
+    assert calls["income-totals"] == len(events)
+    granted = what_they_hold(seeded, *mothers)
+    assert all(held["entitlements"] for held in granted.values()), granted
+    refused = [log["error_type"] for log in logs if log["event"] == "incomes_ahead_refused"]
     assert refused == ["Client.AccessDenied", "Client.AccessDenied"]
 
 

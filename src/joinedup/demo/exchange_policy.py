@@ -84,6 +84,7 @@ SERVICE_REGISTRY = {
     "population-extract": "population",
     "person-codes": "population",
     "relatives": "population",
+    "incomes": "employment",
 }
 
 
@@ -170,6 +171,8 @@ def demo_rights() -> list[DemoRight]:
         # the same for the parents of a batch of births in one call (their households)
         DemoRight(sib, "relatives", ("personRef", "parents", "children"), (BENEFIT_ELIGIBILITY,)),
         DemoRight(sib, "income-totals", ("monthlyTotals",), (BENEFIT_ELIGIBILITY,)),
+        # the same for the incomes a batch of births' decisions ask for, in one call
+        DemoRight(sib, "incomes", ("personRef", "monthlyTotals"), (BENEFIT_ELIGIBILITY,)),
         # Re-evaluating every recipient when a law changes: the whole population in bulk.
         DemoRight(
             sib,

@@ -50,6 +50,7 @@ from joinedup.exchange.outbound import (
 )
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_bulk import (
+    INCOMES,
     MAX_REFERENCES,
     PERSON_CODES,
     PERSON_REFS,
@@ -91,6 +92,7 @@ from joinedup.exchange.write_services import REPLAY_HEADER, WriteAnswer, run_wri
 
 __all__ = [
     "CIVIL_REGISTRATION",
+    "INCOMES",
     "MAX_REFERENCES",
     "PERSON_CODES",
     "RELATIVES",

@@ -193,15 +193,14 @@ def _months(first: tuple[int, int], last: tuple[int, int]) -> list[str]:
     return found
 
 
-def income_totals(session: Session, question: Question) -> Answer:
-    """Monthly totals over every employer, never the amounts per employer."""
-    from joinedup import registries
-
+def month_range(query: Mapping[str, str]) -> list[str]:
+    """The months (YYYY-MM) from ``from`` to ``to`` of an income query, both included: ``to``
+    by default the previous month, ``from`` 12 months to ``to``; at most :data:`MAX_MONTHS`."""
     now = today()
-    last = _month(question.query.get("to"), "to") or (
+    last = _month(query.get("to"), "to") or (
         (now.year - 1, 12) if now.month == 1 else (now.year, now.month - 1)
     )
-    first = _month(question.query.get("from"), "from") or (
+    first = _month(query.get("from"), "from") or (
         (last[0] - 1, last[1] + 1) if last[1] < 12 else (last[0], 1)
     )
     months = _months(first, last)
@@ -210,6 +209,29 @@ def income_totals(session: Session, question: Question) -> Answer:
             f"from must not be after to, and the range at most {MAX_MONTHS} months",
             errors=[{"field": "from", "message": f"1 to {MAX_MONTHS} months up to to"}],
         )
+    return months
+
+
+def income_values(months: list[str], summed: Mapping[str, int]) -> dict[str, Any]:
+    """Every field of an income answer: the total of each month of ``months`` (0 where
+    ``summed`` has none), and of them all."""
+    from joinedup import registries
+
+    totals = {month: summed.get(month, 0) for month in months}
+    currency = registries.CURRENCY
+    return {
+        "monthlyTotals": [
+            {"month": m, "amount": amount, "currency": currency} for m, amount in totals.items()
+        ],
+        "total": {"amount": sum(totals.values()), "currency": currency},
+    }
+
+
+def income_totals(session: Session, question: Question) -> Answer:
+    """Monthly totals over every employer, never the amounts per employer."""
+    from joinedup import registries
+
+    months = month_range(question.query)
     summed = registries.monthly_income_totals(
         session,
         person_id=_person_id(session, question.subject),
@@ -217,14 +239,7 @@ def income_totals(session: Session, question: Question) -> Answer:
         to_period=months[-1],
         known=question.known,
     )
-    totals = {month: summed.get(month, 0) for month in months}
-    currency = registries.CURRENCY
-    values: dict[str, Any] = {
-        "monthlyTotals": [
-            {"month": m, "amount": amount, "currency": currency} for m, amount in totals.items()
-        ],
-        "total": {"amount": sum(totals.values()), "currency": currency},
-    }
+    values = income_values(months, summed)
     return {f: values[f] for f in question.fields}, (question.subject,)
 
 

@@ -7,7 +7,12 @@ registry services' query parameters.
   as columns;
 - ``person-codes``: the personal codes of chosen register references (``personRefs``), for
   a subscriber resolving whom a batch of the registers' events concerns (the events carry
-  references, never personal codes).
+  references, never personal codes);
+- ``relatives``: the parents and children of chosen register references, as ``relations``
+  answers them one by one;
+- ``incomes``: the monthly income totals of chosen register references over a range of
+  months, as ``income-totals`` answers them one by one (the incomes a batch of life events'
+  decisions asked for).
 
 Every person in an answer is a data subject of the call (one data-usage record each); a
 reference that names nobody is left out. Neither is answered under a right limited to a
@@ -28,6 +33,8 @@ from joinedup.core.errors import ValidationFailed
 from joinedup.exchange.registry_answers import (
     MAX_EXTRACT_RANGE,
     Answer,
+    income_values,
+    month_range,
     relation_side,
     relative_item,
 )
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
 EXTRACT = "population-extract"
 PERSON_CODES = "person-codes"
 RELATIVES = "relatives"
+INCOMES = "incomes"
 #: The parameter naming chosen register references (comma-separated).
 PERSON_REFS = "personRefs"
 #: The most register references one call names in ``personRefs``.
@@ -107,6 +115,8 @@ def bulk_answer(
     subjects. Bad parameters raise ``ValidationFailed``."""
     if code == PERSON_CODES:
         return _person_codes(session, references_parameter(query), fields)
+    if code == INCOMES:
+        return _incomes(session, references_parameter(query), fields, months=month_range(query))
     on = date_parameter(query, "asOf") or today()
     if code == RELATIVES:
         refs = references_parameter(query)
@@ -138,6 +148,30 @@ def _person_codes(session: Session, refs: list[int], fields: Collection[str]) ->
         if ref in codes
     ]
     return {"persons": persons}, tuple(codes[ref] for ref in refs if ref in codes)
+
+
+def _incomes(
+    session: Session, refs: list[int], fields: Collection[str], *, months: list[str]
+) -> Answer:
+    """Each named person's income per month of ``months`` summed over every employer (as
+    ``income-totals`` answers it, the register as it knows it now), the persons not known
+    left out; every person in the answer is a data subject."""
+    from joinedup import registries
+
+    codes = registries.personal_codes_of(session, person_ids=refs)
+    found = [ref for ref in refs if ref in codes]
+    summed = registries.monthly_income_totals_of_many(
+        session, person_ids=found, from_period=months[0], to_period=months[-1]
+    )
+    persons: list[dict[str, Any]] = []
+    for ref in found:
+        item = {
+            "personRef": ref,
+            "personalCode": codes[ref],
+            **income_values(months, summed.get(ref, {})),
+        }
+        persons.append({name: value for name, value in item.items() if name in fields})
+    return {"persons": persons}, tuple(codes[ref] for ref in found)
 
 
 def _relatives(
@@ -223,6 +257,7 @@ def extract_answer(
 
 __all__ = [
     "EXTRACT",
+    "INCOMES",
     "MAX_REFERENCES",
     "PERSON_CODES",
     "PERSON_REFS",

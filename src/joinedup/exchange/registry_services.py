@@ -34,6 +34,7 @@ from joinedup.exchange.registry_answers import (
 )
 from joinedup.exchange.registry_bulk import (
     EXTRACT,
+    INCOMES,
     MAX_REFERENCES,
     PERSON_CODES,
     PERSON_REFS,
@@ -89,6 +90,13 @@ _MONEY: dict[str, Any] = {
     "properties": {
         "amount": {"type": "integer", "description": "In minor units (cents)."},
         "currency": _TEXT,
+    },
+}
+_MONTHLY_TOTALS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"month": {"type": "string"}, **_MONEY["properties"]},
     },
 }
 
@@ -211,16 +219,7 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
             "Monthly income totals",
             "A person's income per month summed over every employer (never the amounts per "
             "employer), for a range of at most 36 months; months without income are 0.",
-            {
-                "monthlyTotals": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"month": {"type": "string"}, **_MONEY["properties"]},
-                    },
-                },
-                "total": _MONEY,
-            },
+            {"monthlyTotals": _MONTHLY_TOTALS, "total": _MONEY},
             (
                 _PERSONAL_CODE,
                 _PERSON_REF,
@@ -376,6 +375,30 @@ REGISTRY_SERVICES: dict[str, RegistryService] = {
                 "children": _RELATIVE,
             },
             (_PERSON_REFS_REQUIRED, *_BITEMPORAL),
+            item_list="persons",
+            bulk=True,
+        ),
+        RegistryService(
+            INCOMES,
+            "employment",
+            "Monthly income totals of register references (bulk)",
+            "The income per month of each register reference named in personRefs, summed "
+            "over every employer (never the amounts per employer), from `from` to `to` (as "
+            "income-totals answers them, the register as it knows it now), for a subscriber "
+            "deciding a batch of life events together. A reference that names nobody is "
+            "left out. Every person in the answer is a data subject of the call. At most "
+            f"{MAX_REFERENCES:,} references and 36 months.",
+            {
+                "personRef": {"type": "integer"},
+                "personalCode": _TEXT,
+                "monthlyTotals": _MONTHLY_TOTALS,
+                "total": _MONEY,
+            },
+            (
+                _PERSON_REFS_REQUIRED,
+                Parameter("from", "First month, YYYY-MM. Default: 12 months to `to`.", _TEXT),
+                Parameter("to", "Last month, YYYY-MM. Default: the previous month.", _TEXT),
+            ),
             item_list="persons",
             bulk=True,
         ),

@@ -26,7 +26,13 @@ from joinedup.proactive.service.entitlements import (
     holders_of,
     status_for,
 )
-from joinedup.proactive.service.gathering import ConsentMissing, Evaluation, Gatherer, evaluate
+from joinedup.proactive.service.gathering import (
+    ConsentMissing,
+    Evaluation,
+    Gatherer,
+    ReadLater,
+    evaluate,
+)
 from joinedup.proactive.service.households import Household, household_of
 
 
@@ -118,7 +124,9 @@ def evaluated_outcome(
     members: Members,
 ) -> Outcome | None:
     """``person``'s outcome: awaiting consent (nothing read), or what the rules decided; None
-    when the owner may not (or no longer) read about them."""
+    when the owner may not (or no longer) read about them, or when the evaluation waits for
+    incomes the gatherer notes (``gatherer.waited``: the caller decides again once they are
+    read, :meth:`~joinedup.proactive.service.gathering.Gatherer.note_incomes`)."""
     if lacks_consent(session, service, person):
         return awaiting_consent(service, person, **common)  # nothing is read
     try:
@@ -128,7 +136,7 @@ def evaluated_outcome(
         )
     except ConsentMissing:
         return awaiting_consent(service, person, **common)
-    except NotFound:
+    except (NotFound, ReadLater):
         return None
     return rules_outcome(service, person, result, common)
 

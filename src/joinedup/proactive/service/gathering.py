@@ -6,6 +6,13 @@ legal basis of its access right), and the rules compute. Only what the rules ask
 the evaluation is run, the inputs it reports missing are read, and it is run again, until
 nothing readable is missing. A household (the parents and their children) is read only for
 services that concern the parents or decide per household.
+
+A batch of life events may have its evaluations wait for the monthly incomes they ask for
+(:meth:`Gatherer.note_incomes`): each stops where it first asks for one (:class:`ReadLater`),
+the incomes every evaluation of the batch asked for are read together, in one bulk
+``incomes`` call per range of months (:meth:`Gatherer.read_noted_incomes`), and the waiting
+evaluations are run again, on them. The same incomes are read as one by one: those the rules
+asked for, of the persons they asked about, for the months they asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from joinedup import identity, rules
 from joinedup.catalogue import CatalogueService
 from joinedup.core.errors import NotFound
 from joinedup.exchange import (
+    INCOMES,
     MAX_REFERENCES,
     PERSON_REFS,
     RELATIVES,
@@ -44,6 +52,11 @@ CONSENT_MISSING = "Client.ConsentMissing"
 
 class ConsentMissing(Exception):
     """The exchange refused a read: the person has not consented (nothing was read)."""
+
+
+class ReadLater(Exception):
+    """An evaluation stopped to wait for monthly incomes its batch reads together (noted:
+    :meth:`Gatherer.note_incomes`); it is run again once they are read."""
 
 
 @dataclass
@@ -87,6 +100,11 @@ class Gatherer:
         #: evaluations write with the others of the caller's unit of work (``worked``: a
         #: batch's gatherers share one; :class:`joinedup.rules.WorkedValues`)
         self.worked = worked if worked is not None else rules.WorkedValues()
+        #: While a batch notes the incomes its evaluations ask for (:meth:`note_incomes`):
+        #: (first month, last month) → person → the months asked for
+        self._noted: dict[tuple[str, str], dict[str, set[str]]] | None = None
+        #: Whether an evaluation stopped to wait for a noted income (the caller resets it)
+        self.waited = False
 
     def registry_service(self, service: str) -> str:
         """The exchange identifier of the registry service ``service`` (the registers'
@@ -134,12 +152,78 @@ class Gatherer:
         ordered = sorted(months)
         months_asked = {"from": ordered[0], "to": ordered[-1]}
         body = self._call(INCOME, code, ["monthlyTotals"], **months_asked)
+        self._incomes_read(code, ordered, body.get("monthlyTotals") or [])
+
+    def _incomes_read(self, code: str, months: list[str], totals: list[dict[str, Any]]) -> None:
+        """``code``'s income in each of ``months``, as read (a month not answered: none)."""
         facts = self.of(code)
-        for month in ordered:
+        for month in months:
             facts.monthly_income.setdefault(month, 0.0)
-        for total in body.get("monthlyTotals") or []:
+        for total in totals:
             if total.get("month") in facts.monthly_income:
                 facts.monthly_income[total["month"]] = int(total.get("amount") or 0) / 100
+
+    def note_incomes(self) -> None:
+        """From now on an evaluation that asks for monthly incomes not read yet stops
+        (:class:`ReadLater`, :attr:`waited` set) and they are noted, to be read with those of
+        every other evaluation of the batch (:meth:`read_noted_incomes`)."""
+        self._noted = {}
+
+    def wait_for_incomes(self, missing: list[dict[str, Any]]) -> bool:
+        """While noting: note the monthly incomes ``missing`` asks for that are not read yet
+        (each range of months asked for a person, as :meth:`fill` would read it); whether any
+        was, so the evaluation waits."""
+        if self._noted is None:
+            return False
+        noted = False
+        for (code, variable), periods in _wanted(missing).items():
+            if variable != "monthly_income":
+                continue
+            if all(p in self.of(code).monthly_income for p in periods):
+                continue
+            asked = (min(periods), max(periods))
+            self._noted.setdefault(asked, {}).setdefault(code, set()).update(periods)
+            noted = True
+        self.waited = self.waited or noted
+        return noted
+
+    def read_noted_incomes(self, refs: Mapping[str, int]) -> None:
+        """Stop noting, and read the incomes noted (of the persons whose register reference
+        ``refs`` gives) in one bulk ``incomes`` call per range of months and
+        :data:`~joinedup.exchange.MAX_REFERENCES` persons. One person alone, a person with
+        no reference known, or a bulk read refused (a deployment that has not granted it, or
+        a right resting on consent, which a bulk read is never answered under) is left to
+        the single reads of the evaluations run again."""
+        noted, self._noted = self._noted or {}, None
+        ranges: dict[tuple[str, str], dict[int, tuple[str, list[str]]]] = {}
+        for asked, of_persons in noted.items():
+            for code, asked_months in of_persons.items():
+                ref = refs.get(code)
+                if ref is not None:
+                    ranges.setdefault(asked, {})[ref] = (code, sorted(asked_months))
+        if sum(len(persons) for persons in ranges.values()) < 2:
+            return  # (one alone: the single read)
+        service = self.registry_service(INCOMES)
+        for (first, last), persons in ranges.items():
+            wanted = list(persons)
+            for start in range(0, len(wanted), MAX_REFERENCES):
+                chunk = wanted[start : start + MAX_REFERENCES]
+                try:
+                    answer = self.calls.call(
+                        service,
+                        purpose=self.purpose,
+                        query={PERSON_REFS: ",".join(map(str, chunk)), "from": first, "to": last},
+                        fields=["personRef", "monthlyTotals"],
+                        on=self.on,
+                    )
+                except LocalCallRefused as refused:
+                    log.warning("incomes_ahead_refused", error_type=refused.error_type)
+                    return
+                for person in answer.body.get("persons") or []:
+                    found = persons.get(int(person["personRef"]))
+                    if found is not None:
+                        code, months = found
+                        self._incomes_read(code, months, person.get("monthlyTotals") or [])
 
     def relatives(self, code: str, kind: str) -> list[dict[str, Any]]:
         """The person's current ``parents`` or ``children`` (each with code and birth date)."""
@@ -203,14 +287,8 @@ class Gatherer:
 
     def fill(self, missing: list[dict[str, Any]]) -> bool:
         """Read what an evaluation reported missing; returns whether anything was read."""
-        wanted: dict[tuple[str, str], list[str]] = {}
-        for item in missing:
-            if item["entity"] != "person":
-                continue
-            key = (str(item["id"]), str(item["variable"]))
-            wanted.setdefault(key, []).append(str(item["period"]))
         read = False
-        for (code, variable), periods in sorted(wanted.items()):
+        for (code, variable), periods in sorted(_wanted(missing).items()):
             facts = self.of(code)
             if variable in ("birth_date", "date_of_death") and facts.birth_date is None:
                 self.read_person(code)
@@ -224,6 +302,17 @@ class Gatherer:
                 continue
             read = True
         return read
+
+
+def _wanted(missing: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """What an evaluation reported missing about persons: (person, variable) → the periods."""
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for item in missing:
+        if item["entity"] != "person":
+            continue
+        key = (str(item["id"]), str(item["variable"]))
+        wanted.setdefault(key, []).append(str(item["period"]))
+    return wanted
 
 
 @dataclass(frozen=True)
@@ -258,7 +347,7 @@ def evaluate(
     need (in a household of ``adults`` and ``children`` when given). ``declared``: inputs no
     register holds, as an applicant declared them (``{variable: value}`` for the month, of
     the person or of their household). ``ConsentMissing`` when the exchange refuses a read
-    for want of consent."""
+    for want of consent; ``ReadLater`` when the gatherer notes the incomes asked for."""
     # the law in force: the ruleset with every parameter version published for it
     ruleset = ruleset_in_force(gatherer.calls.session, service.ruleset)
     own: dict[str, Any] = {}
@@ -290,6 +379,8 @@ def evaluate(
     evaluated = rules.evaluate_situation(data=situation(), **question)
     for _ in range(_ROUNDS):
         missing = evaluated.missing
+        if missing and gatherer.wait_for_incomes(missing):
+            raise ReadLater  # (run again once the batch's incomes are read)
         if not missing or not gatherer.fill(missing):
             break
         evaluated = rules.evaluate_situation(data=situation(), **question)

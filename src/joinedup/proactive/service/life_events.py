@@ -387,6 +387,40 @@ def _relatives_ahead(
         gatherers[on].relatives_ahead(persons, "children")
 
 
+def _evaluate_work(
+    session: Session,
+    gatherers: dict[date, Gatherer],
+    work: Sequence[tuple[CatalogueService, Occurrence]],
+    codes: dict[int, str],
+    homes: Homes,
+) -> list[list[Outcome]]:
+    """Each service of ``work`` decided at its occurrence, the outcomes in the order of the
+    work. The monthly incomes the evaluations ask for are read together: a service whose
+    evaluation waits for one (:meth:`Gatherer.note_incomes`) is decided again once every
+    income the batch's evaluations asked for is read, in one bulk call per day and range of
+    months (:meth:`Gatherer.read_noted_incomes`) rather than one per person."""
+    for gatherer in gatherers.values():
+        gatherer.note_incomes()
+    decided: list[list[Outcome]] = []
+    again: list[int] = []
+    for index, (service, occurrence) in enumerate(work):
+        gatherer = gatherers[occurrence.on]
+        gatherer.waited = False
+        decided.append(_evaluate_service(session, gatherer, service, occurrence, codes, homes))
+        if gatherer.waited:
+            again.append(index)
+    refs = {code: ref for ref, code in codes.items()}
+    for home in homes.values():
+        refs.update({code: ref for code, ref in home.refs.items() if ref is not None})
+    for gatherer in gatherers.values():
+        gatherer.read_noted_incomes(refs)
+    for index in again:
+        service, occurrence = work[index]
+        gatherer = gatherers[occurrence.on]
+        decided[index] = _evaluate_service(session, gatherer, service, occurrence, codes, homes)
+    return decided
+
+
 def _refs(occurrences: Sequence[Occurrence]) -> list[int]:
     """The register references the occurrences name (the person, parents, spouse)."""
     refs = [o.person_ref for o in occurrences]
@@ -447,11 +481,8 @@ def _decide(
             _relatives_ahead(session, gatherers, work, codes)
             homes = _households_ahead(gatherers, work)
             _holders_ahead(session, work, homes)
-            for service, occurrence in work:
-                gatherer = gatherers[occurrence.on]
-                outcomes.extend(
-                    _evaluate_service(session, gatherer, service, occurrence, codes, homes)
-                )
+            for decided in _evaluate_work(session, gatherers, work, codes, homes):
+                outcomes.extend(decided)
             for home in homes.values():
                 looked.persons.update(home.refs)
                 looked.households = True

@@ -46,6 +46,7 @@ from joinedup.registries.service.employment import (
     import_employment,
     incomes_of,
     monthly_income_totals,
+    monthly_income_totals_of_many,
     record_monthly_income,
     start_employment,
 )
@@ -143,6 +144,7 @@ __all__ = [
     "list_regions",
     "list_registries",
     "monthly_income_totals",
+    "monthly_income_totals_of_many",
     "name_history",
     "parents_of",
     "payment_account_of",
