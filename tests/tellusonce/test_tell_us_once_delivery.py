@@ -5,6 +5,7 @@ recorded together."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from tuo_support import (
     PENSION_SERVICE,
+    completed,
     married_couples,
     record_death,
     rows,
@@ -432,3 +434,87 @@ def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(
     finally:
         loop.close()
         database.dispose()
+
+
+def _notification_queries(database: Database) -> tuple[list[str], Any]:
+    """A counter of the statements that read notifications or life events."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        flat = " ".join(statement.split())
+        if flat.startswith("SELECT") and (
+            "FROM tellusonce_notification" in flat or "FROM tellusonce_life_event" in flat
+        ):
+            seen.append(flat)
+
+    return seen, count
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_answers_recorded_together_read_their_rows_once(
+    seeded_database: Database, together: bool
+) -> None:
+    """The answers to two deaths' notifications recorded in one transaction: read and locked
+    together first (``lock_for_settling``), recording each reads nothing more — the same
+    answers, events and letters as recording each with its own reads. A notification settled
+    already is left as it is either way. SQLite and PostgreSQL (where the rows are locked)."""
+    seeded = seeded_database
+    from sqlalchemy import event as sqlalchemy_event
+
+    from joinedup.tellusonce.schemas import AgencyAnswer
+    from joinedup.tellusonce.service import complete_if_settled, lock_for_settling, record_answer
+
+    for number, couple in enumerate(married_couples(seeded, 2)):
+        record_death(seeded, couple.deceased, f"CRVS-TOGETHER-{number}")
+    assert take_in_deaths(seeded) == 2
+    pending = [
+        (int(n), int(e))
+        for n, e in rows(
+            seeded, "SELECT id, life_event_id FROM tellusonce_notification ORDER BY id"
+        )
+    ]
+    assert len(pending) >= 4
+    settled_before = pending[0][0]
+    with seeded.unit_of_work() as session:
+        assert record_answer(
+            session,
+            notification_id=settled_before,
+            answer=AgencyAnswer(outcome="noted", summary="Noted."),
+            actor="test",
+            complete=False,
+        )
+    answer = AgencyAnswer(outcome="pension-ended", summary="The pension ends.")
+    seen, count = _notification_queries(seeded)
+    with seeded.unit_of_work() as session:
+        sqlalchemy_event.listen(seeded.engine, "before_cursor_execute", count)
+        try:
+            if together:
+                lock_for_settling(session, [n for n, _ in pending])
+            recorded = [
+                record_answer(
+                    session, notification_id=n, answer=answer, actor="test", complete=False
+                )
+                for n, _ in pending
+            ]
+            read_while_recording = len(seen)
+            for life_event_id in sorted({e for _, e in pending}):
+                complete_if_settled(session, life_event_id=life_event_id, actor="test")
+        finally:
+            sqlalchemy_event.remove(seeded.engine, "before_cursor_execute", count)
+    assert recorded == [False] + [True] * (len(pending) - 1)
+    if together:
+        assert read_while_recording == 3  # the life events' ids, the events, the notifications
+    else:
+        assert read_while_recording >= 2 * (len(pending) - 1)
+    statuses = rows(seeded, "SELECT outcome FROM tellusonce_notification ORDER BY id")
+    assert [
+        json.loads(o)["outcome"] if isinstance(o, str) else o["outcome"] for (o,) in statuses
+    ] == [
+        "noted",
+        *["pension-ended"] * (len(pending) - 1),
+    ]
+    assert completed(seeded) == 2
+    informed = scalar(
+        seeded, "SELECT count(*) FROM outbox_event WHERE name = 'tellusonce.agency_informed.v1'"
+    )
+    assert informed == len(pending)

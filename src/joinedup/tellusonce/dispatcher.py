@@ -48,6 +48,7 @@ from joinedup.tellusonce.service import (
     Delivery,
     claim,
     complete_if_settled,
+    lock_for_settling,
     record_answer,
     record_failure,
 )
@@ -90,14 +91,24 @@ class _Answers:
     Within a transaction the answers are recorded in the order of their ``order`` key, (life
     event, notification): each locks its life event, then its notification, so two workers'
     batches lock rows in the same order (PostgreSQL would otherwise find a deadlock between
-    [X, Y] and [Y, X]). Once a transaction's answers are recorded, ``settle`` is called once
+    [X, Y] and [Y, X]); ``lock``, given, reads and locks the rows of all of them first, in
+    that order (the life events, then the notifications), so that recording each costs no
+    query. Once a transaction's answers are recorded, ``settle`` is called once
     for each life event they belong to (in the same order): whether the death's last agency
     answered, and its letter, is looked at once for the answers of all its agencies, not
     after each."""
 
-    def __init__(self, database: Database, settle: Callable[[Session, int], Any]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settle: Callable[[Session, int], Any],
+        lock: Callable[[Session, list[int]], Any] | None = None,
+    ) -> None:
         self.database = database
         self.settle = settle
+        #: Called first in a transaction recording many answers, with their notifications
+        #: (in order): reads and locks their rows together (:func:`lock_for_settling`)
+        self.lock = lock
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -132,6 +143,8 @@ class _Answers:
 
     def _together(self, batch: list[_Waiting]) -> list[Any]:
         with self.database.unit_of_work() as session:
+            if self.lock is not None:  # their rows, in the order each would lock them
+                self.lock(session, [waiting.order[1] for waiting in batch])
             results = [waiting.write(session) for waiting in batch]
             for life_event_id in dict.fromkeys(waiting.order[0] for waiting in batch):
                 self.settle(session, life_event_id)
@@ -210,7 +223,7 @@ class Dispatcher:
             raise ValueError("concurrency must be at least 1")
         self.poll_interval = poll_interval
         self.owner = worker_name()
-        self._answers = _Answers(database, _complete_if_settled)
+        self._answers = _Answers(database, _complete_if_settled, lock_for_settling)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a

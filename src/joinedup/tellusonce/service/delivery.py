@@ -15,7 +15,7 @@ the event is complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -244,9 +244,58 @@ def claim(
     return Claim(claimed, held_back)
 
 
+def lock_for_settling(session: Session, notification_ids: Collection[int]) -> None:
+    """Read and lock, for a transaction that records the answers to many notifications, their
+    life events' rows and then theirs, each in the order of their ids, and read their
+    subscriptions: the answers are then recorded without a query each (:func:`_settling`
+    finds the rows here). The same locks, in the same order, as recording them one by one
+    in the order (life event, notification): every life event before any notification, so two
+    transactions cannot each hold a row the other waits for."""
+    wanted = sorted(set(notification_ids))
+    if not wanted:
+        return
+    events = sorted(
+        set(session.scalars(select(Notification.life_event_id).where(Notification.id.in_(wanted))))
+    )
+    locked = transaction_memo(session, _LOCKED_EVENTS)
+    unlocked = [event_id for event_id in events if event_id not in locked]
+    if unlocked:
+        for event in session.scalars(
+            select(LifeEvent)
+            .where(LifeEvent.id.in_(unlocked))
+            .order_by(LifeEvent.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            locked[event.id] = event
+    settling = transaction_memo(session, _SETTLING)
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.id.in_(wanted))
+        .order_by(Notification.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    settling.update({row.id: row for row in rows})
+    kept = transaction_memo(session, _SUBSCRIPTIONS)
+    unread = {row.subscription_id for row in rows} - kept.keys()
+    if unread:
+        kept.update(
+            {
+                s.id: s
+                for s in session.scalars(select(Subscription).where(Subscription.id.in_(unread)))
+            }
+        )
+
+
 def _settling(session: Session, notification_id: int) -> Notification | None:
     """The notification, with its life event's row locked first (once per transaction: the
-    answers of one death's agencies recorded together lock it once); None when not pending."""
+    answers of one death's agencies recorded together lock it once; read and locked with the
+    others of the transaction's answers where :func:`lock_for_settling` was called); None when
+    not pending."""
+    row: Notification | None = transaction_memo(session, _SETTLING).pop(notification_id, None)
+    if row is not None:
+        return row if row.status == _PENDING else None
     life_event_id = session.scalar(
         select(Notification.life_event_id).where(Notification.id == notification_id)
     )
@@ -265,6 +314,9 @@ def _settling(session: Session, notification_id: int) -> Notification | None:
 #: costs a query each time (five per answer, before).
 _LOCKED_EVENTS = "tellusonce.locked_life_events"
 _SUBSCRIPTIONS = "tellusonce.subscriptions"
+#: The transaction memo of the notifications :func:`lock_for_settling` read and locked, by
+#: id, until their answer is recorded.
+_SETTLING = "tellusonce.settling"
 
 
 M = TypeVar("M")
@@ -318,7 +370,8 @@ def record_answer(
     row.acknowledged_at = now
     row.lease_owner = row.lease_expires_at = None
     row.last_error = None
-    session.flush()
+    # (written by the next query's flush, with the other answers of the transaction: one
+    # statement for them all, not one each)
     subscription = _subscription(session, row.subscription_id)
     emit(
         session,
