@@ -176,3 +176,59 @@ def test_a_batch_of_deaths_is_read_through_one_client_and_taken_in_each(
         )
     }
     assert {code for c in couples for code in (c.deceased, c.spouse)} <= read
+
+
+def test_a_batch_of_deaths_is_written_together(seeded: Database) -> None:
+    """The deaths of a batch are read one by one and written together: one statement for
+    their life events and one for their notifications (each event's own five), whatever the
+    batch holds — a death twice (taken in once), a person the register does not know
+    (nothing written for it) — and each gets its life event's id back."""
+    from sqlalchemy import event as sqlalchemy_event
+
+    couples = married_couples(seeded, 3)
+    deaths = []
+    for number, couple in enumerate(couples):
+        record_death(seeded, couple.deceased, f"CRVS-TOGETHER-{number}")
+    for event_id, payload in rows(
+        seeded,
+        "SELECT event_id, payload FROM outbox_event "
+        "WHERE name = 'population.death_registered.v1' ORDER BY id",
+    ):
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        deaths.append(tellusonce.Death(uuid.UUID(str(event_id)), payload["person_id"], today()))
+    unknown = tellusonce.Death(uuid.uuid4(), 10**9, today())
+    batch = [deaths[0], unknown, deaths[1], deaths[0], deaths[2]]
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        flat = " ".join(statement.split())
+        if flat.startswith("INSERT INTO tellusonce_"):
+            inserts.append(flat.split(" ")[2])
+
+    sqlalchemy_event.listen(seeded.engine, "before_cursor_execute", seen)
+    try:
+        with seeded.unit_of_work() as session:
+            found = tellusonce.receive_deaths(session, batch, actor="test")
+    finally:
+        sqlalchemy_event.remove(seeded.engine, "before_cursor_execute", seen)
+    assert inserts == ["tellusonce_life_event", "tellusonce_notification"]
+    assert found[1] is None
+    assert found[3] is None
+    opened = [found[0], found[2], found[4]]
+    assert all(isinstance(life_event, int) for life_event in opened)
+    assert len(set(opened)) == 3
+    by_event = rows(
+        seeded,
+        "SELECT e.id, e.subject_code, count(n.id) FROM tellusonce_life_event e "
+        "JOIN tellusonce_notification n ON n.life_event_id = e.id GROUP BY e.id, e.subject_code "
+        "ORDER BY e.id",
+    )
+    assert [(life_event, count) for life_event, _, count in by_event] == [
+        (life_event, 5) for life_event in opened
+    ]
+    assert [code for _, code, _ in by_event] == [c.deceased for c in couples]
+    received = scalar(
+        seeded,
+        "SELECT count(*) FROM outbox_event WHERE name = 'tellusonce.life_event_received.v1'",
+    )
+    assert received == 3

@@ -1,6 +1,6 @@
 """How Tell Us Once reacts to the registries' events, and its worker loop.
 
-- ``population.death_registered.v1`` → :func:`~joinedup.tellusonce.service.receive_death`:
+- ``population.death_registered.v1`` → :func:`~joinedup.tellusonce.service.receive_deaths`:
   the life event and one notification per subscribing agency, in the delivery's transaction
   (the consumer's inbox makes a redelivered event a no-op; the unique life event per source
   event and the unique notification per (life event, subscription) make it so in the tables
@@ -26,7 +26,7 @@ from joinedup.core.loops import loop
 from joinedup.core.settings import Settings, get_settings
 from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
-from joinedup.tellusonce.service import receive_death, receive_move
+from joinedup.tellusonce.service import Death, receive_deaths, receive_move
 
 #: Events taken in together in one transaction (a failing batch is retried one at a time):
 #: one at a time, a burst of deaths queued behind every other writer, each waiting its turn.
@@ -35,10 +35,10 @@ BATCH = 100
 
 @consumer("tellusonce.death", events=[DeathRegistered.name], batch=BATCH)
 def take_in_deaths(session: Session, events: list[Delivered]) -> None:
-    """The batch's reads go through one exchange client (their records written together)."""
+    """The batch's reads go through one exchange client (their records written together),
+    its life events and notifications are written together."""
     with exchange.exchange_client(session, client=get_settings().tell_us_once_subsystem) as calls:
-        for event in events:
-            take_in_death(session, event, calls)
+        receive_deaths(session, [_death(event) for event in events], actor=ACTOR, calls=calls)
 
 
 @consumer("tellusonce.move", events=[AddressChanged.name], batch=BATCH)
@@ -47,14 +47,14 @@ def take_in_moves(session: Session, events: list[Delivered]) -> None:
         take_in_move(session, event)
 
 
-def take_in_death(session: Session, event: Delivered, calls: exchange.ExchangeClient) -> None:
-    receive_death(
-        session,
+ACTOR = "tell-us-once"
+
+
+def _death(event: Delivered) -> Death:
+    return Death(
         source_event_id=event.event_id,
         person_ref=event.payload["person_id"],
         date_of_death=date.fromisoformat(event.payload["date_of_death"]),
-        actor="tell-us-once",
-        calls=calls,
     )
 
 

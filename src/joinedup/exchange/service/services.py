@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import utcnow
+from joinedup.core.db import transaction_memo
 from joinedup.core.errors import NotFound, ValidationFailed
 from joinedup.core.events import emit
 from joinedup.core.pagination import Page, PageRequest, keyset_page
@@ -347,9 +348,23 @@ def _load(session: Session, ref: ServiceRef) -> tuple[Service, Subsystem, Member
     return row[0], row[1], row[2]
 
 
+#: The transaction memo of the registry services found (code → where it is published).
+_REGISTRY_REFS = "exchange.registry_service_refs"
+
+
 def registry_service_ref(session: Session, *, code: str) -> ServiceRef:
     """Where the registry query ``code`` (``person``, ``residence``, …) is published: the
-    service of the subsystem that keeps its registry (``NotFound`` while unpublished)."""
+    service of the subsystem that keeps its registry, the first published (``NotFound``
+    while unpublished). Looked up once per transaction: a batch of deaths asks four times a
+    death; services are never unpublished, and one published later comes after it."""
+    found = transaction_memo(session, _REGISTRY_REFS)
+    if code not in found:
+        found[code] = _registry_service_ref(session, code)
+    ref: ServiceRef = found[code]
+    return ref
+
+
+def _registry_service_ref(session: Session, code: str) -> ServiceRef:
     row = session.execute(
         select(Member.member_class, Member.member_code, Subsystem.code)
         .select_from(Service)

@@ -12,7 +12,14 @@ from joinedup.tellusonce.service.delivery import (
     record_failure,
     retry_delay,
 )
-from joinedup.tellusonce.service.intake import PURPOSE, SENT_FIELDS, receive_death, receive_move
+from joinedup.tellusonce.service.intake import (
+    PURPOSE,
+    SENT_FIELDS,
+    Death,
+    receive_death,
+    receive_deaths,
+    receive_move,
+)
 from joinedup.tellusonce.service.operations import (
     life_event_status,
     list_dead_letters,
@@ -29,6 +36,7 @@ __all__ = [
     "PURPOSE",
     "SENT_FIELDS",
     "Claim",
+    "Death",
     "Delivery",
     "claim",
     "claim_due",
@@ -40,6 +48,7 @@ __all__ = [
     "lock_for_settling",
     "message_body",
     "receive_death",
+    "receive_deaths",
     "receive_move",
     "record_answer",
     "record_failure",

@@ -20,18 +20,19 @@ Then, in the caller's transaction, one notification per subscribing agency servi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from joinedup import exchange
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound
-from joinedup.core.events import emit
+from joinedup.core.events import emit_many
 from joinedup.core.settings import get_settings
 from joinedup.tellusonce.events import LifeEventReceived
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
@@ -115,6 +116,15 @@ def _client(
         yield own
 
 
+@dataclass(frozen=True)
+class Death:
+    """A death registered, as the register's ``population.death_registered.v1`` names it."""
+
+    source_event_id: uuid.UUID
+    person_ref: int | str
+    date_of_death: date
+
+
 def receive_death(
     session: Session,
     *,
@@ -133,23 +143,59 @@ def receive_death(
     when they lived in its municipality). Emits ``tellusonce.life_event_received.v1``.
     Returns the life event's id; ``None`` when the event was taken in before or the register
     does not know the person (nothing written)."""
-    if session.scalar(select(LifeEvent.id).where(LifeEvent.source_event_id == source_event_id)):
-        return None
-    day_before = date_of_death - timedelta(days=1)
-    with _client(session, calls) as reading:
-        try:
-            person = reading.call(
-                exchange.registry_service_ref(session, code="person"),
-                purpose=PURPOSE,
-                query={"personRef": str(person_ref), "asOf": day_before.isoformat()},
-                fields=list(PERSON_FIELDS),
-            ).body
-        except NotFound:
-            return None
-        code = str(person["personalCode"])
-        recipients = _next_of_kin(
-            reading, session, personal_code=code, on=day_before, died_on=date_of_death
+    death = Death(source_event_id, person_ref, date_of_death)
+    return receive_deaths(session, [death], actor=actor, calls=calls)[0]
+
+
+def receive_deaths(
+    session: Session,
+    deaths: Sequence[Death],
+    *,
+    actor: str,
+    calls: exchange.ExchangeClient | None = None,
+) -> list[int | None]:
+    """:func:`receive_death` for each of ``deaths``, in the caller's transaction: each read as
+    alone, their life events and notifications written together (one statement each for
+    the batch, the subscriptions concerned looked up once per municipality). Returns each
+    death's life event id, or None."""
+    taken = set(
+        session.scalars(
+            select(LifeEvent.source_event_id).where(
+                LifeEvent.source_event_id.in_({d.source_event_id for d in deaths})
+            )
         )
+    )
+    opening: list[_Opening | None] = []
+    with _client(session, calls) as reading:
+        for death in deaths:
+            if death.source_event_id in taken:
+                opening.append(None)
+                continue
+            taken.add(death.source_event_id)  # (the same event twice: taken in once)
+            opening.append(_death_read(session, reading, death))
+    opened = iter(_open_many(session, [o for o in opening if o is not None]))
+    return [None if o is None else next(opened) for o in opening]
+
+
+def _death_read(
+    session: Session, reading: exchange.ExchangeClient, death: Death
+) -> _Opening | None:
+    """The life event of a death, as read through the exchange; None when the register does
+    not know the person."""
+    day_before = death.date_of_death - timedelta(days=1)
+    try:
+        person = reading.call(
+            exchange.registry_service_ref(session, code="person"),
+            purpose=PURPOSE,
+            query={"personRef": str(death.person_ref), "asOf": day_before.isoformat()},
+            fields=list(PERSON_FIELDS),
+        ).body
+    except NotFound:
+        return None
+    code = str(person["personalCode"])
+    recipients = _next_of_kin(
+        reading, session, personal_code=code, on=day_before, died_on=death.date_of_death
+    )
     residence = person.get("residenceAddress") or {}
     municipality = residence.get("municipalityCode")
     details = {
@@ -158,19 +204,18 @@ def receive_death(
             "givenNames": person.get("givenNames"),
             "familyName": person.get("familyName"),
             "birthDate": person.get("birthDate"),
-            "dateOfDeath": date_of_death.isoformat(),
+            "dateOfDeath": death.date_of_death.isoformat(),
         }
     }
-    return _open(
-        session,
-        source_event_id=source_event_id,
+    return _Opening(
+        source_event_id=death.source_event_id,
         kind=LifeEventKind.DEATH,
         subject_code=code,
         subject_name=_full_name(person),
-        occurred_on=date_of_death,
+        occurred_on=death.date_of_death,
         details=details,
         recipients=recipients,
-        municipalities={municipality} if municipality else set(),
+        municipalities=frozenset({municipality} if municipality else ()),
     )
 
 
@@ -208,54 +253,124 @@ def receive_move(
     municipalities = {m for m in (address.get("municipalityCode"), previous_municipality_code) if m}
     return _open(
         session,
-        source_event_id=source_event_id,
-        kind=LifeEventKind.MOVE,
-        subject_code=code,
-        subject_name=_full_name(person),
-        occurred_on=moved_on,
-        details={
-            "person": {
-                "personalCode": code,
-                "givenNames": person.get("givenNames"),
-                "familyName": person.get("familyName"),
-                "birthDate": person.get("birthDate"),
-                "residenceAddress": address or None,
+        _Opening(
+            source_event_id=source_event_id,
+            kind=LifeEventKind.MOVE,
+            subject_code=code,
+            subject_name=_full_name(person),
+            occurred_on=moved_on,
+            details={
+                "person": {
+                    "personalCode": code,
+                    "givenNames": person.get("givenNames"),
+                    "familyName": person.get("familyName"),
+                    "birthDate": person.get("birthDate"),
+                    "residenceAddress": address or None,
+                },
+                "previousMunicipalityCode": previous_municipality_code,
             },
-            "previousMunicipalityCode": previous_municipality_code,
-        },
-        recipients=[{"code": code, "name": _full_name(person), "relationship": "self"}],
-        municipalities=municipalities,
+            recipients=[{"code": code, "name": _full_name(person), "relationship": "self"}],
+            municipalities=frozenset(municipalities),
+        ),
     )
 
 
-def _open(
-    session: Session,
-    *,
-    source_event_id: uuid.UUID,
-    kind: LifeEventKind,
-    subject_code: str,
-    subject_name: str,
-    occurred_on: date,
-    details: dict[str, Any],
-    recipients: list[dict[str, str]],
-    municipalities: set[str],
-) -> int:
+@dataclass(frozen=True)
+class _Opening:
+    """A life event to write, as read."""
+
+    source_event_id: uuid.UUID
+    kind: LifeEventKind
+    subject_code: str
+    subject_name: str
+    occurred_on: date
+    details: dict[str, Any]
+    recipients: list[dict[str, str]]
+    municipalities: frozenset[str]
+
+
+def _open(session: Session, opening: _Opening) -> int:
+    return _open_many(session, [opening])[0]
+
+
+def _open_many(session: Session, openings: Sequence[_Opening]) -> list[int]:
+    """Write the life events and one pending notification for each active subscription that
+    concerns each (its kind; ``all``, or ``residents`` of one of its municipalities), in one
+    statement for the events and one for the notifications; emit
+    ``tellusonce.life_event_received.v1`` for each. A life event no agency is subscribed to
+    is completed at once. Returns the life events' ids. (Written as rows, not the session's
+    objects: its unit of work inserts rows whose ids it must read back one statement each.)"""
+    if not openings:
+        return []
     now = utcnow()
-    event = LifeEvent(
-        source_event_id=source_event_id,
-        kind=kind.value,
-        subject_code=subject_code,
-        subject_name=subject_name[:300],
-        occurred_on=occurred_on,
-        details=details,
-        recipients=recipients,
-        status="informing",
-        received_at=now,
-        completed_at=None,
-        letters_sent=0,
+    values = [
+        {
+            "source_event_id": opening.source_event_id,
+            "kind": opening.kind.value,
+            "subject_code": opening.subject_code,
+            "subject_name": opening.subject_name[:300],
+            "occurred_on": opening.occurred_on,
+            "details": opening.details,
+            "recipients": opening.recipients,
+            "status": "informing",
+            "received_at": now,
+            "completed_at": None,
+            "letters_sent": 0,
+        }
+        for opening in openings
+    ]
+    session.flush()  # (what the session holds goes first)
+    written = session.execute(
+        insert(LifeEvent).returning(LifeEvent.source_event_id, LifeEvent.id),
+        values,
+        execution_options={"render_nulls": True},
+    ).all()
+    ids = dict(written)
+    events = [ids[opening.source_event_id] for opening in openings]
+    concerned: dict[tuple[str, frozenset[str]], list[int]] = {}
+    counts: list[int] = []
+    notifications: list[dict[str, Any]] = []
+    for opening, life_event_id in zip(openings, events, strict=True):
+        key = (opening.kind.value, opening.municipalities)
+        if key not in concerned:
+            concerned[key] = _subscriptions_concerned(session, opening.kind, key[1])
+        subscription_ids = concerned[key]
+        counts.append(len(subscription_ids))
+        notifications.extend(
+            {
+                "life_event_id": life_event_id,
+                "subscription_id": subscription_id,
+                "message_id": uuid.uuid4(),
+                "status": NotificationStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for subscription_id in subscription_ids
+        )
+    if notifications:
+        session.execute(insert(Notification), notifications)
+    emit_many(
+        session,
+        [
+            LifeEventReceived(
+                life_event_id=life_event_id, kind=opening.kind.value, notifications=count
+            )
+            for opening, life_event_id, count in zip(openings, events, counts, strict=True)
+        ],
     )
-    session.add(event)
-    session.flush()
+    for life_event_id, count in zip(events, counts, strict=True):
+        if not count:
+            from joinedup.tellusonce.service.delivery import complete_if_settled
+
+            complete_if_settled(session, life_event_id=life_event_id, actor="tell-us-once")
+    return events
+
+
+def _subscriptions_concerned(
+    session: Session, kind: LifeEventKind, municipalities: frozenset[str]
+) -> list[int]:
+    """The active subscriptions to ``kind`` that concern a person of ``municipalities``."""
     scopes = [Subscription.scope == SubscriptionScope.ALL.value]
     if municipalities:
         scopes.append(
@@ -265,28 +380,4 @@ def _open(
     concerned = select(Subscription.id).where(
         Subscription.active.is_(True), Subscription.life_event == kind.value, or_(*scopes)
     )
-    subscription_ids = list(session.scalars(concerned.order_by(Subscription.id)))
-    session.add_all(
-        Notification(
-            life_event_id=event.id,
-            subscription_id=subscription_id,
-            message_id=uuid.uuid4(),
-            status=NotificationStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for subscription_id in subscription_ids
-    )
-    session.flush()
-    emit(
-        session,
-        LifeEventReceived(
-            life_event_id=event.id, kind=kind.value, notifications=len(subscription_ids)
-        ),
-    )
-    if not subscription_ids:
-        from joinedup.tellusonce.service.delivery import complete_if_settled
-
-        complete_if_settled(session, life_event_id=event.id, actor="tell-us-once")
-    return event.id
+    return list(session.scalars(concerned.order_by(Subscription.id)))
