@@ -4,26 +4,16 @@ of a batch of births' parents), every person in the answer a data subject."""
 
 from __future__ import annotations
 
-import pytest
+from bulk_support import PURPOSE, benefits, registry_service
 from sqlalchemy import text
 
 from joinedup.core.clock import today
 from joinedup.core.db import Database
-from joinedup.core.errors import ValidationFailed
-from joinedup.demo.agencies import organisation
-from joinedup.exchange import RELATIVES, LocalCallRefused, exchange_client
-
-PURPOSE = "benefit-eligibility"
+from joinedup.exchange import RELATIVES, exchange_client
 
 
 def _service(code: str) -> str:
-    population = organisation("population-register")
-    return f"{population.member_class}/{population.member_code}/population/{code}"
-
-
-def _benefits() -> str:
-    sib = organisation("social-insurance")
-    return f"{sib.member_class}/{sib.member_code}/benefits"
+    return registry_service("population-register", "population", code)
 
 
 def test_relatives_of_chosen_references_as_relations_answers_them(
@@ -40,7 +30,7 @@ def test_relatives_of_chosen_references_as_relations_answers_them(
         assert len(parents) == 4  # (the seeded country has parents)
         asked = [parents[2][0], 10**12, *(ref for ref, _ in parents)]
         on = today().isoformat()
-        with exchange_client(session, client=_benefits()) as calls:
+        with exchange_client(session, client=benefits()) as calls:
             together = calls.call(
                 _service(RELATIVES),
                 purpose=PURPOSE,
@@ -80,37 +70,3 @@ def test_relatives_of_chosen_references_as_relations_answers_them(
     assert {subject for subject, _ in usages} == named | relatives
     assert len(usages) == len(named | relatives)  # one record each
     assert {fields for _, fields in usages} == {"personRef,parents,children"}
-
-
-def test_relatives_only_under_a_right_to_them(seeded: Database) -> None:
-    """The routing subsystem resolves personal codes; it may not read families."""
-    routing = organisation("digital-office")
-    client = f"{routing.member_class}/{routing.member_code}/life-events"
-    with (
-        seeded.unit_of_work() as session,
-        pytest.raises(LocalCallRefused) as refused,
-        exchange_client(session, client=client) as calls,
-    ):
-        calls.call(_service(RELATIVES), purpose="life-event-routing", query={"personRefs": "1,2"})
-    assert refused.value.call_status == 403
-
-
-@pytest.mark.parametrize(
-    ("query", "field"),
-    [
-        ({}, "personRefs"),
-        ({"personRefs": "1,x"}, "personRefs"),
-        ({"personRefs": ",".join(map(str, range(1, 1002)))}, "personRefs"),
-        ({"personRefs": "1,2", "asOf": "yesterday"}, "asOf"),
-    ],
-)
-def test_relatives_bad_parameters_are_refused_naming_them(
-    seeded: Database, query: dict[str, str], field: str
-) -> None:
-    with (
-        seeded.unit_of_work() as session,
-        pytest.raises(ValidationFailed) as refused,
-        exchange_client(session, client=_benefits()) as calls,
-    ):
-        calls.call(_service(RELATIVES), purpose=PURPOSE, query=query)
-    assert {error["field"] for error in refused.value.extensions["errors"]} == {field}

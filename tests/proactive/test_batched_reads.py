@@ -134,24 +134,17 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
         assert apart[PERSON_CODES] == len(events)
         assert together["population-extract"] == 2  # one per day of birth
         assert apart["population-extract"] == len(events)
-        # the mothers' families (parental benefit): one bulk read per day, not one each —
-        # the same persons read, by the same agency, for the same purpose
-        assert together[RELATIVES] == 2
-        assert "relations" not in together
-        assert apart["relations"] == len(events)
-        assert RELATIVES not in apart
-        read_together = _usages(seeded, used_before, RELATIVES)
-        assert read_together == _usages(alone, used_before_alone, "relations")
-        assert set(mothers) <= {subject for subject, _, _ in read_together}
-        # the mothers' incomes (parental benefit), asked for by their evaluations: one bulk
-        # read per day, not one each — the same persons' incomes, read by the same agency
-        assert together[INCOMES] == 2
-        assert "income-totals" not in together
-        assert apart["income-totals"] == len(events)
-        assert INCOMES not in apart
-        incomes_read = _usages(seeded, used_before, INCOMES)
-        assert incomes_read == _usages(alone, used_before_alone, "income-totals")
-        assert {subject for subject, _, _ in incomes_read} == set(mothers)
+        # the mothers' families and incomes (parental benefit; the incomes those of their
+        # evaluations asked for): one bulk read per day, not one each — the same persons
+        # read, by the same agency, for the same purpose
+        for bulk, (single, _) in _READ_ALONE.items():
+            assert together[bulk] == 2
+            assert single not in together
+            assert apart[single] == len(events)
+            assert bulk not in apart
+            read_together = _usages(seeded, used_before, bulk)
+            assert read_together == _usages(alone, used_before_alone, single)
+            assert set(mothers) <= {subject for subject, _, _ in read_together}
         assert _as_read_alone(what_they_hold(seeded, *mothers)) == what_they_hold(alone, *mothers)
         granted = what_they_hold(seeded, *mothers)
         assert all(held["entitlements"] for held in granted.values()), granted
@@ -287,41 +280,26 @@ def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) 
     ]
 
 
-def test_without_a_right_to_relatives_each_family_is_read_alone(seeded: Database) -> None:
-    """A deployment that has not granted the benefits agency ``relatives``: the bulk read is
-    refused (on record, and logged) and each mother's family is read as before."""
+@pytest.mark.parametrize("bulk", [RELATIVES, INCOMES])
+def test_without_a_right_to_a_bulk_read_each_is_read_alone(seeded: Database, bulk: str) -> None:
+    """A deployment that has not granted the benefits agency ``relatives`` (or ``incomes``):
+    the bulk read is refused (on record, and logged) and each mother's family (income) is
+    read as before — the evaluations that waited for the incomes read them alone and decide
+    as they would have."""
+    single, _ = _READ_ALONE[bulk]
     events, mothers = _births(seeded, 4)
     with seeded.unit_of_work() as session:
-        for right in _rights_on(session, RELATIVES):
+        for right in _rights_on(session, bulk):
             revoke_access_right(session, right_id=right, reason="test", actor="test")
     before = _last_message(seeded)
     with capture_logs() as logs, seeded.unit_of_work() as session:
         handle_births(session, events)
     calls = _calls(seeded, before)
-    assert calls[RELATIVES] == 2  # refused, one per day, and on record
-    assert calls["relations"] == len(events)
-    assert all(held["entitlements"] for held in what_they_hold(seeded, *mothers).values())
-    refused = [log["error_type"] for log in logs if log["event"] == "relatives_ahead_refused"]
-    assert refused == ["Client.AccessDenied", "Client.AccessDenied"]
-
-
-def test_without_a_right_to_incomes_each_income_is_read_alone(seeded: Database) -> None:
-    """A deployment that has not granted the benefits agency ``incomes``: the bulk read is
-    refused (on record, and logged), the evaluations that waited for it read each income as
-    before, and decide as they would have."""
-    events, mothers = _births(seeded, 4)
-    with seeded.unit_of_work() as session:
-        for right in _rights_on(session, INCOMES):
-            revoke_access_right(session, right_id=right, reason="test", actor="test")
-    before = _last_message(seeded)
-    with capture_logs() as logs, seeded.unit_of_work() as session:
-        handle_births(session, events)
-    calls = _calls(seeded, before)
-    assert calls[INCOMES] == 2  # refused, one per day, and on record
-    assert calls["income-totals"] == len(events)
+    assert calls[bulk] == 2  # refused, one per day, and on record
+    assert calls[single] == len(events)
     granted = what_they_hold(seeded, *mothers)
     assert all(held["entitlements"] for held in granted.values()), granted
-    refused = [log["error_type"] for log in logs if log["event"] == "incomes_ahead_refused"]
+    refused = [log["error_type"] for log in logs if log["event"] == f"{bulk}_ahead_refused"]
     assert refused == ["Client.AccessDenied", "Client.AccessDenied"]
 
 

@@ -17,7 +17,7 @@ asked for, of the persons they asked about, for the months they asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -203,27 +203,40 @@ class Gatherer:
                     ranges.setdefault(asked, {})[ref] = (code, sorted(asked_months))
         if sum(len(persons) for persons in ranges.values()) < 2:
             return  # (one alone: the single read)
-        service = self.registry_service(INCOMES)
         for (first, last), persons in ranges.items():
-            wanted = list(persons)
-            for start in range(0, len(wanted), MAX_REFERENCES):
-                chunk = wanted[start : start + MAX_REFERENCES]
-                try:
-                    answer = self.calls.call(
-                        service,
-                        purpose=self.purpose,
-                        query={PERSON_REFS: ",".join(map(str, chunk)), "from": first, "to": last},
-                        fields=["personRef", "monthlyTotals"],
-                        on=self.on,
-                    )
-                except LocalCallRefused as refused:
-                    log.warning("incomes_ahead_refused", error_type=refused.error_type)
-                    return
-                for person in answer.body.get("persons") or []:
-                    found = persons.get(int(person["personRef"]))
-                    if found is not None:
-                        code, months = found
-                        self._incomes_read(code, months, person.get("monthlyTotals") or [])
+            query = {"from": first, "to": last}
+            read = self._bulk(INCOMES, list(persons), query, ["personRef", "monthlyTotals"])
+            for ref, person in read:
+                found = persons.get(ref)
+                if found is not None:
+                    code, months = found
+                    self._incomes_read(code, months, person.get("monthlyTotals") or [])
+
+    def _bulk(
+        self, service: str, refs: list[int], query: Mapping[str, str], fields: list[str]
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Each person (register reference, what was read) the bulk registry service
+        ``service`` answers about ``refs``, in one call per
+        :data:`~joinedup.exchange.MAX_REFERENCES`. Refused (not granted, or a right resting on
+        consent, which a bulk read is never answered under): logged
+        (``<service>_ahead_refused``), and nothing more is read — the caller's single reads
+        read the rest."""
+        identifier = self.registry_service(service)
+        for start in range(0, len(refs), MAX_REFERENCES):
+            chunk = refs[start : start + MAX_REFERENCES]
+            try:
+                answer = self.calls.call(
+                    identifier,
+                    purpose=self.purpose,
+                    query={PERSON_REFS: ",".join(map(str, chunk)), **query},
+                    fields=fields,
+                    on=self.on,
+                )
+            except LocalCallRefused as refused:
+                log.warning(f"{service}_ahead_refused", error_type=refused.error_type)
+                return
+            for person in answer.body.get("persons") or []:
+                yield int(person["personRef"]), person
 
     def relatives(self, code: str, kind: str) -> list[dict[str, Any]]:
         """The person's current ``parents`` or ``children`` (each with code and birth date)."""
@@ -244,25 +257,11 @@ class Gatherer:
         wanted = {ref: code for code, ref in persons.items() if kind not in self.of(code).relatives}
         if len(wanted) < 2:
             return  # (one alone: the single read)
-        refs = list(wanted)
-        service = self.registry_service(RELATIVES)
-        for start in range(0, len(refs), MAX_REFERENCES):
-            chunk = refs[start : start + MAX_REFERENCES]
-            try:
-                answer = self.calls.call(
-                    service,
-                    purpose=self.purpose,
-                    query={PERSON_REFS: ",".join(map(str, chunk)), "asOf": self.on.isoformat()},
-                    fields=["personRef", kind],
-                    on=self.on,
-                )
-            except LocalCallRefused as refused:
-                log.warning("relatives_ahead_refused", error_type=refused.error_type)
-                return
-            for person in answer.body.get("persons") or []:
-                code = wanted.get(int(person["personRef"]))
-                if code is not None:
-                    self.of(code).relatives[kind] = self._current(person.get(kind) or [])
+        query = {"asOf": self.on.isoformat()}
+        for ref, person in self._bulk(RELATIVES, list(wanted), query, ["personRef", kind]):
+            code = wanted.get(ref)
+            if code is not None:
+                self.of(code).relatives[kind] = self._current(person.get(kind) or [])
 
     def _current(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The relations not ended by the day read (one that ends that day has ended)."""
