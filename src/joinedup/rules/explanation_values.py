@@ -222,12 +222,8 @@ class ValueExplainer:
             found = worked.get(known)
             if found is not None:
                 return found
-        branch = plan_of(root).branch(frame)
-        shown = (
-            [c.as_dict() for c in self._conditions_of(inst, root, frame, branch)],
-            english(self._computation_of(inst, root, frame)),
-            self._parameters(branch, frame) if branch.parameters else [],
-        )
+        conditions, computation, parameters = self._worked(inst)
+        shown = ([c.as_dict() for c in conditions], computation, parameters)
         if known is not None and worked is not None:
             worked.keep(known, shown)
         return shown

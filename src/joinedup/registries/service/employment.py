@@ -449,8 +449,9 @@ def monthly_income_totals(
 ) -> dict[str, int]:
     """The person's income per month over every employer, from ``from_period`` to
     ``to_period`` (inclusive, YYYY-MM), as known at ``known``; a month without income is left
-    out. Summed by the database as the register knows it now (one prebuilt statement: the
-    income-totals service answers with it), else from :func:`incomes_of`."""
+    out. Summed by the database as the register knows it now (the statement of
+    :func:`monthly_income_totals_of_many`: the income-totals service answers with it), else
+    from :func:`incomes_of`."""
     if known is not None:
         totals: dict[str, int] = {}
         found = incomes_of(
@@ -460,10 +461,10 @@ def monthly_income_totals(
         for income in found:
             totals[income.period] = totals.get(income.period, 0) + income.amount
         return totals
-    rows = session.connection().execute(
-        _current_totals(), {"person_id": person_id, "first": from_period, "last": to_period}
+    many = monthly_income_totals_of_many(
+        session, person_ids=[person_id], from_period=from_period, to_period=to_period
     )
-    return {period: int(amount) for period, amount in rows}
+    return many.get(person_id, {})
 
 
 def monthly_income_totals_of_many(
@@ -496,19 +497,4 @@ def _current_totals_of_many() -> Select[int, str, int]:
             MonthlyIncome.superseded_at.is_(None),
         )
         .group_by(MonthlyIncome.person_id, MonthlyIncome.period)
-    )
-
-
-@cache
-def _current_totals() -> Select[str, int]:
-    """Built once: the current monthly totals of one person over a range of months."""
-    return (
-        select(MonthlyIncome.period, func.sum(MonthlyIncome.amount))
-        .where(
-            MonthlyIncome.person_id == bindparam("person_id"),
-            MonthlyIncome.period >= bindparam("first"),
-            MonthlyIncome.period <= bindparam("last"),
-            MonthlyIncome.superseded_at.is_(None),
-        )
-        .group_by(MonthlyIncome.period)
     )
