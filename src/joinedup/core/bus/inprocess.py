@@ -47,7 +47,8 @@ log = structlog.get_logger(__name__)
 
 #: Events read per query.
 READ_BATCH = 500
-#: Longest a handled position stays unrecorded while events flow (bounds redelivery).
+#: Longest a handled position stays unrecorded (bounds redelivery); it is recorded no more
+#: often than this, so a busy consumer takes the write lock for it twice a second at most.
 FLUSH_INTERVAL = 0.5
 #: Published events a process keeps for its consumers to share (the head of the stream).
 WINDOW = 4 * READ_BATCH
@@ -305,10 +306,17 @@ class InProcessBus:
             # only the subscribed events come back (with the last position read): a
             # consumer never decodes the payloads of the events it does not handle
             events, last = await self._next(position, names)
-            if last is None:  # nothing new: record where it stands, wait
-                if position != recorded or time.monotonic() - last_write > self.lease_seconds / 3:
+            if last is None:  # nothing new: wait, recording where it stands meanwhile
+                since = time.monotonic() - last_write
+                if (position != recorded and since > FLUSH_INTERVAL) or (
+                    since > self.lease_seconds / 3
+                ):
                     await record(position, attempts)
-                await wait_any(stop, wake, timeout=self.poll_interval)
+                    since = 0.0
+                timeout = self.poll_interval
+                if position != recorded:  # (recorded once the interval is over, if still dry)
+                    timeout = min(timeout, max(FLUSH_INTERVAL - since, 0.0) + 0.001)
+                await wait_any(stop, wake, timeout=timeout)
                 continue
             index = 0
             while index < len(events) and not stop.is_set():
@@ -341,12 +349,12 @@ class InProcessBus:
                     await record(position, attempts)
             if index < len(events):  # stopping: what is handled is recorded below
                 break
-            # past the events read that it does not handle, too; recorded when it handled
-            # some (the inbox makes a redelivery a no-op, but a crash should redeliver few),
-            # else lazily — a consumer of other events does not take the write lock per batch
-            handled = bool(events)
+            # past the events read that it does not handle, too. The position is recorded
+            # (a write transaction of its own, taking the write lock) at most every
+            # FLUSH_INTERVAL, here while events flow and above once the stream runs dry: a
+            # crash redelivers at most that interval's events, which the inbox makes no-ops
             position = max(position, last)
-            if position != recorded and (handled or time.monotonic() - last_write > FLUSH_INTERVAL):
+            if position != recorded and time.monotonic() - last_write > FLUSH_INTERVAL:
                 await record(position, attempts)
         if position != recorded:
             await record(position, attempts)

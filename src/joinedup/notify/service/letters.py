@@ -24,7 +24,7 @@ from joinedup import exchange
 from joinedup.core import i18n
 from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
-from joinedup.core.errors import Conflict, NotFound
+from joinedup.core.errors import Conflict
 from joinedup.core.events import emit_many
 from joinedup.core.ids import new_id, new_salt
 from joinedup.core.keys import SigningKey, load_log_signing_key
@@ -127,20 +127,20 @@ def _check(
 
 
 def _senders(session: Session, letters: Sequence[NewLetter]) -> dict[str, _Sender]:
-    found: dict[str, _Sender] = {}
-    problems: list[dict[str, str]] = []
-    for sender in sorted({letter.sender for letter in letters}):
-        member_class, member_code = sender.split("/")
-        try:
-            member = exchange.get_member(
-                session, member_class=member_class, member_code=member_code
-            )
-        except NotFound:
-            problems.append({"field": "sender", "message": f"{sender} is not a registered member"})
-            continue
-        found[sender] = _Sender(member.member_class.value, member.member_code, member.name)
-    refuse(problems)
-    return found
+    """The senders' names, from the exchange's directory (members are never renamed)."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for letter in letters:
+        member_class, _slash, member_code = letter.sender.partition("/")
+        wanted[letter.sender] = (member_class, member_code)
+    names = exchange.member_names(session, wanted.values())
+    refuse(
+        [
+            {"field": "sender", "message": f"{sender} is not a registered member"}
+            for sender, member in sorted(wanted.items())
+            if member not in names
+        ]
+    )
+    return {sender: _Sender(c, code, names[(c, code)]) for sender, (c, code) in wanted.items()}
 
 
 def _same_content(row: Letter, letter: NewLetter, locale: str) -> bool:
