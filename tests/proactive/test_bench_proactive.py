@@ -102,3 +102,27 @@ def test_one_mode_is_required() -> None:
     assert runner.invoke(app, ["bench", "proactive"]).exit_code == 2
     both = ["bench", "proactive", "--events", "5", "--reevaluate", "100"]
     assert runner.invoke(app, both).exit_code == 2
+
+
+def test_events_offered_open_loop_at_a_rate() -> None:
+    """``--rate 20``: the ten events are sent 50 ms apart (the last one due at 0.45 s), so
+    they cannot be done faster than that, however fast the platform answers."""
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--events", "10", "--connections", "4", "--rate", "20", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["offered_per_s"] == 20.0
+    assert figures["statuses"] == {"201": 10}
+    assert 0 < figures["events_per_s"] <= 10 / 0.45
+    assert 0 < figures["reference"]["events_per_s"] <= 10 / 0.45
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
+def test_a_rate_needs_events_and_must_be_positive() -> None:
+    assert (
+        runner.invoke(app, ["bench", "proactive", "--reevaluate", "100", "--rate", "5"]).exit_code
+        == 2
+    )
+    assert runner.invoke(app, ["bench", "proactive", "--events", "5", "--rate", "0"]).exit_code == 2

@@ -119,12 +119,21 @@ def bench_proactive(
         "--apart): the births consumer in one of its own (then Tell Us Once's, then the "
         "deaths'), the relay and the other consumers in another.",
     ),
+    rate: float | None = typer.Option(
+        None,
+        "--rate",
+        min=0.1,
+        help="With --events: submit open-loop at this many events a second, each event's "
+        "latency counted from when it was due (default: as fast as they are answered).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
     letters are committed (--events), or a whole population re-evaluated (--reevaluate)."""
     if (reevaluate is None) == (events is None):
         raise typer.BadParameter("give --events N or --reevaluate N")
+    if rate is not None and events is None:
+        raise typer.BadParameter("--rate goes with --events")
     if reevaluate is not None:
         from joinedup.demo.bench_reevaluation import run
 
@@ -133,7 +142,11 @@ def bench_proactive(
     from joinedup.demo.bench_events import run as run_events
 
     run_events(
-        events=events or 0, connections=connections, apart=apart, processes=worker_processes
+        events=events or 0,
+        connections=connections,
+        apart=apart,
+        processes=worker_processes,
+        rate=rate,
     ).emit(as_json=as_json)
 
 

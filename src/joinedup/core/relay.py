@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from typing import Any, cast
 
 import structlog
@@ -37,6 +38,10 @@ from joinedup.core.events import Delivered, on_outbox_commit
 from joinedup.core.outbox import OutboxEvent
 
 log = structlog.get_logger(__name__)
+
+#: Shortest time from one batch to the next that is not full: a relay woken by every commit
+#: would publish one commit's events at a time.
+GATHER_INTERVAL = 0.05
 
 #: The PostgreSQL advisory lock every relay takes ("joinedup" in ASCII).
 RELAY_LOCK_KEY = 0x6A6F696E65647570
@@ -54,8 +59,10 @@ class Relay:
         poll_interval: float = 0.2,
         publish_timeout: float = 30.0,
         wake_on_commit: bool = True,
+        gather_interval: float = GATHER_INTERVAL,
     ) -> None:
         self.database = database
+        self.gather_interval = gather_interval
         self.wake_on_commit = wake_on_commit
         self.bus = bus
         self.batch_size = batch_size
@@ -65,9 +72,11 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; a full batch is followed by the next one at once.
 
-        Between batches it waits for its poll interval or, sooner, for a commit in this
-        process that emitted events (:func:`~joinedup.core.events.on_outbox_commit`); events
-        committed by other processes are found by the poll."""
+        Between batches it waits for its poll interval or, sooner, for a commit that emitted
+        events: in this process (:func:`~joinedup.core.events.on_outbox_commit`) or, where
+        the bus tells, in another (:meth:`~joinedup.core.bus.Bus.watch_commits`); the poll
+        finds the rest. A batch that was not full is followed by the next no sooner than
+        ``gather_interval`` after it began, so a busy platform's commits are relayed together."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
 
@@ -75,14 +84,24 @@ class Relay:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(wake.set)
 
-        remove = on_outbox_commit(committed) if self.wake_on_commit else None
+        removers = (
+            [on_outbox_commit(committed), self.bus.watch_commits(committed)]
+            if self.wake_on_commit
+            else []
+        )
         try:
             while not stop.is_set():
                 wake.clear()
+                began = time.monotonic()
                 if await self.relay_once() < self.batch_size:
                     await wait_any(stop, wake, timeout=self.poll_interval)
+                    # woken at once by a commit: the commits of the next moments go with it
+                    # (a batch each is a write transaction each, and small batches for the
+                    # consumers after it)
+                    if (gather := began + self.gather_interval - time.monotonic()) > 0:
+                        await wait_any(stop, timeout=gather)
         finally:
-            if remove is not None:
+            for remove in removers:
                 remove()
 
     async def relay_once(self) -> int:

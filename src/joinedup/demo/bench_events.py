@@ -25,6 +25,13 @@ workers react to the events before them: what a registrar waits for on a busy pl
 
 The reference, measured in the same run: the same events against the entry point alone (the
 same server without its workers, on a copy of the same database), submission to answer.
+
+By default the clients submit as fast as they are answered (a closed loop: the rate is what
+the platform sustains, and the latencies grow with N as the events queue behind it). With
+``rate`` (``--rate R``) they submit open-loop at R events a second: event *i* is due at
+*i*/R seconds from the start, and its latency counts from then, so an event that waited in
+the client for a free connection counts that wait (no coordinated omission). Below the rate
+the platform sustains, that gives the latency of an event on a platform that keeps up.
 """
 
 from __future__ import annotations
@@ -179,10 +186,14 @@ def _events(database: Database, count: int) -> list[Event]:
     return events
 
 
-async def _submit(port: int, token: str, events: list[Event], connections: int) -> None:
+async def _submit(
+    port: int, token: str, events: list[Event], connections: int, rate: float | None = None
+) -> None:
     """The registrar's calls, ``connections`` at a time on keep-alive connections, with the
     lean HTTP/1.1 client of the other benchmarks (:mod:`joinedup.core.loadgen`): httpx spent
-    1.6–1.8 ms of processor time an event, on the cores the platform measured needed."""
+    1.6–1.8 ms of processor time an event, on the cores the platform measured needed. With
+    ``rate``: event *i* is sent at *i*/``rate`` seconds from the start (or as soon as a
+    connection is free after that), and counts as submitted then."""
     population = organisation("population-register").member_code
     base = f"/r1/JOINEDUP/GOV/{population}/population"
     headers = [
@@ -192,15 +203,19 @@ async def _submit(port: int, token: str, events: list[Event], connections: int) 
         ("Content-Type", "application/json"),
     ]
     host = f"127.0.0.1:{port}"
-    queue: asyncio.Queue[Event] = asyncio.Queue()
-    for event in events:
-        queue.put_nowait(event)
+    queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
+    for position, event in enumerate(events):
+        queue.put_nowait((position, event))
+    start = time.time()
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while not queue.empty():
-                event = queue.get_nowait()
+                position, event = queue.get_nowait()
+                due = None if rate is None else start + position / rate
+                if due is not None and (wait := due - time.time()) > 0:
+                    await asyncio.sleep(wait)
                 service = "record-birth" if event.kind == "birth" else "record-death"
                 request = build_request(
                     "POST",
@@ -209,7 +224,7 @@ async def _submit(port: int, token: str, events: list[Event], connections: int) 
                     headers=headers,
                     body=json.dumps(event.body).encode(),
                 )
-                event.submitted = time.time()
+                event.submitted = time.time() if due is None else due
                 writer.write(request)
                 event.status, body = await read_response(reader)
                 event.answered = time.time()
@@ -361,11 +376,15 @@ def run(
     persons: int | None = None,
     apart: bool = False,
     processes: int = 1,
+    rate: float | None = None,
 ) -> BenchReport:
     """``processes``: worker processes beside the web process (``apart``; more than one
-    implies it): see :func:`worker_commands`."""
+    implies it): see :func:`worker_commands`. ``rate``: submit open-loop at this many events
+    a second (the module's docstring)."""
     apart = apart or processes > 1
     worker_commands(processes)  # (a bad number refused before anything is seeded)
+    if rate is not None and not rate > 0:
+        raise ValueError("rate must be a positive number of events a second")
     directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
     try:
         seeded = directory / "seeded.db"
@@ -398,7 +417,7 @@ def run(
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
                 client_cpu = time.process_time()
-                asyncio.run(_submit(port, token, run_events, connections))
+                asyncio.run(_submit(port, token, run_events, connections, rate))
                 client_cpu = time.process_time() - client_cpu
                 if workers:
                     phase_db = Database(phase_url)
@@ -430,6 +449,7 @@ def run(
             "p99_ms": round(full.p99_ms, 2),
             "events": events,
             "connections": connections,
+            "offered_per_s": rate,
             "shape": shape_of(apart, processes),
             "statuses": {str(k): v for k, v in full.statuses.items()},
             "answers_while_working": {
@@ -479,8 +499,12 @@ def run(
             + f"; {total:.1f} ms in all, so {cores} cores busy with nothing else would handle "
             f"at most {cores * 1000 / total:.0f} events/s."
         )
+    offered = (
+        f"offered open-loop at {rate:g} events/s" if rate is not None else "as fast as answered"
+    )
     notes += [
-        f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {connections} connections, "
+        f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {offered}, "
+        f"{connections} connections, "
         f"{describe_shape(apart, processes)} on SQLite; answers {full.statuses}.",
         f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms): "
         f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "

@@ -61,6 +61,10 @@ DeliveryHandler = Callable[[Delivered, int], Awaitable[Outcome]]
 BatchDeliveryHandler = Callable[[Sequence[tuple[Delivered, int]]], Awaitable[Sequence[Outcome]]]
 
 
+def not_watching() -> None:
+    """What removes a listener that was never added (a bus that cannot watch)."""
+
+
 @runtime_checkable
 class Bus(Protocol):
     """A durable, at-least-once event stream with named durable consumers."""
@@ -87,7 +91,13 @@ class Bus(Protocol):
         """
 
     def published(self) -> None:
-        """The relay committed a batch: wake consumers waiting in this process."""
+        """The relay committed a batch: wake consumers waiting in this process (and, on the
+        in-process bus, in the other processes sharing its SQLite file)."""
+
+    def watch_commits(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when another process commits events to the outbox, where the bus
+        can tell (the in-process bus on a SQLite file); returns what removes it. The relay
+        waits for it; where nothing tells, it finds their events by polling."""
 
     async def consume(
         self,
@@ -158,5 +168,6 @@ __all__ = [
     "Outcome",
     "Verdict",
     "create_bus",
+    "not_watching",
     "wait_any",
 ]

@@ -10,8 +10,11 @@ One process at a time consumes for a given consumer: the cursor row carries a le
 position and that another process takes over once it expires. Several worker processes can
 therefore run against one database; each consumer runs in whichever holds its lease.
 
-The relay wakes consumers in its own process through :meth:`InProcessBus.published`;
-consumers also poll, so events relayed by another process arrive within ``poll_interval``.
+The relay wakes consumers in its own process through :meth:`InProcessBus.published`. The
+processes sharing a SQLite file wake each other too (:mod:`joinedup.core.wakeups`): a
+commit of events wakes the relay of another process (:meth:`InProcessBus.watch_commits`), a
+publication the consumers of the others. Consumers also poll, so events relayed by another
+process arrive within ``poll_interval`` if a wake-up is lost.
 
 A process's consumers share their reads of the head of the stream (:class:`_Window`): after a
 publication every consumer wakes, the first reads the new events (payloads and all) and the
@@ -24,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -37,11 +41,19 @@ from typing import Any
 import structlog
 from sqlalchemy import BigInteger, Select, bindparam, case, null, select, text, update
 
-from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, wait_any
+from joinedup.core.bus import (
+    BatchDeliveryHandler,
+    DeliveryHandler,
+    Outcome,
+    not_watching,
+    wait_any,
+)
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
-from joinedup.core.events import Delivered
+from joinedup.core.events import Delivered, on_outbox_commit
 from joinedup.core.outbox import ConsumerCursor, OutboxEvent, insert_or_ignore
+from joinedup.core.sqlite import sqlite_file
+from joinedup.core.wakeups import OUTBOX, PUBLISHED, LocalWakeups
 
 log = structlog.get_logger(__name__)
 
@@ -197,14 +209,42 @@ class InProcessBus:
         self._reading: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._head_reads = 0  # reads at the head begun so far
         self._found_nothing: tuple[int, int] | None = None  # (after, read) that found nothing
+        self._wakeups: LocalWakeups | None = None
+        self._unwatch: list[Callable[[], None]] = []
 
     async def connect(self) -> None:
         await asyncio.to_thread(self._ping)
         self._connected = True
+        if self._wakeups is None:
+            self._open_wakeups()
+
+    def _open_wakeups(self) -> None:
+        """The processes sharing a SQLite file wake each other (:mod:`joinedup.core.wakeups`):
+        this one signals its commits of events and its relay's publications, and its
+        consumers wake at another's publication."""
+        wakeups = LocalWakeups.for_database(sqlite_file(self.database.url))
+        if wakeups is None:
+            return
+        try:
+            wakeups.open()
+        except OSError:  # (a directory not writable, say) polling alone remains
+            log.warning("bus_wakeups_unavailable", exc_info=True)
+            return
+        self._wakeups = wakeups
+        self._unwatch = [
+            on_outbox_commit(functools.partial(wakeups.signal, OUTBOX)),
+            wakeups.listen(PUBLISHED, self._wake_consumers),
+        ]
 
     async def close(self) -> None:
         self._connected = False
-        self.published()
+        self._wake_consumers()
+        for remove in self._unwatch:
+            remove()
+        self._unwatch = []
+        if self._wakeups is not None:
+            self._wakeups.close()
+            self._wakeups = None
 
     async def healthy(self) -> bool:
         if not self._connected:
@@ -220,8 +260,18 @@ class InProcessBus:
         """Nothing to send: the relay's own commit of ``stream_seq`` publishes the rows."""
 
     def published(self) -> None:
+        self._wake_consumers()
+        if self._wakeups is not None:
+            self._wakeups.signal(PUBLISHED)
+
+    def _wake_consumers(self) -> None:
         for waker in self._wakers:
             waker.set()
+
+    def watch_commits(self, listener: Callable[[], None]) -> Callable[[], None]:
+        if self._wakeups is None:
+            return not_watching
+        return self._wakeups.listen(OUTBOX, listener)
 
     async def consume(
         self,

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import nats
@@ -40,7 +40,13 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from joinedup.core.bus import BatchDeliveryHandler, DeliveryHandler, Outcome, Verdict
+from joinedup.core.bus import (
+    BatchDeliveryHandler,
+    DeliveryHandler,
+    Outcome,
+    Verdict,
+    not_watching,
+)
 from joinedup.core.events import Delivered
 
 log = structlog.get_logger(__name__)
@@ -203,6 +209,11 @@ class JetStreamBus:
 
     def published(self) -> None:
         """Nothing to do: JetStream pushes to waiting pull requests itself."""
+
+    def watch_commits(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Nothing tells of other processes' commits here: their relays find them by polling
+        (each process relays what it commits itself, woken by its own commits)."""
+        return not_watching
 
     # -- the consumers' side -----------------------------------------------------------------
 
