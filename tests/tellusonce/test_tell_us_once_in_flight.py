@@ -238,3 +238,49 @@ def test_a_slow_agency_at_its_limit_does_not_hold_up_new_work_for_the_others(
     delay = asyncio.run(run())
     assert delay is not None
     assert delay < 1.5  # a poll or two, not the slow agency's 4 s
+
+
+def test_a_death_taken_in_wakes_the_dispatcher_of_its_process(
+    seeded: Database, tmp_path: Path
+) -> None:
+    """The dispatcher polls every 30 s here and has found nothing due: a death taken in by
+    this process (its notifications committed) is sent to the agencies at once, not at the
+    next poll; a commit that made nothing due (a death recorded) does not wake it."""
+    couple = married_couples(seeded)[0]
+    settings = tuo_settings(tmp_path / "var")
+    claims = 0
+
+    async def agency(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"outcome": "noted", "summary": "Noted."})
+
+    async def run() -> float:
+        nonlocal claims
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(agency)) as http:
+            dispatcher = Dispatcher(settings, seeded, http=http, concurrency=8, poll_interval=30)
+            claim = dispatcher._claim
+
+            def counted(limit: int) -> tellusonce.Claim:
+                nonlocal claims
+                claims += 1
+                return claim(limit)
+
+            dispatcher._claim = counted  # type: ignore[method-assign]
+            task = asyncio.create_task(dispatcher.run(stop))
+            await asyncio.sleep(0.3)  # its first claim found nothing: it waits for its poll
+            record_death(seeded, couple.deceased, "CRVS-UNIT-WAKE")
+            await asyncio.sleep(0.3)
+            assert claims == 1  # (the death's own commit made nothing due)
+            started = time.monotonic()
+            assert take_in_deaths(seeded) == 1
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and completed(seeded) < 1:
+                await asyncio.sleep(0.02)
+            took = time.monotonic() - started
+            stop.set()
+            await task
+            return took
+
+    took = asyncio.run(run())
+    assert completed(seeded) == 1
+    assert took < 5.0  # (the poll would have taken 30 s)

@@ -7,7 +7,9 @@ publishes it; consumers receive it as a :class:`Delivered`.
 
 After a transaction that emitted commits, the listeners added with
 :func:`on_outbox_commit` are called (an after-commit hook, like warehouse's): the relay of
-the same process wakes at once instead of at its next poll.
+the same process wakes at once instead of at its next poll. Other work can be told of the
+same way (:func:`tell_on_commit`, :func:`on_commit_of`): Tell Us Once's dispatcher wakes when
+a death's notifications are committed.
 """
 
 from __future__ import annotations
@@ -35,46 +37,58 @@ from joinedup.core.outbox import OutboxEvent
 
 log = structlog.get_logger(__name__)
 
-#: ``session.info`` key: the transaction wrote outbox rows.
-_WROTE_OUTBOX = "joinedup.wrote_outbox"
-_listeners: list[Callable[[], None]] = []
+#: ``session.info`` key: the topics the transaction tells of once it commits.
+_TOPICS = "joinedup.commit_topics"
+#: The topic of every transaction that emitted events (wrote outbox rows).
+OUTBOX_TOPIC = "outbox"
+_listeners: dict[str, list[Callable[[], None]]] = {}
 _listeners_lock = threading.Lock()
 
 
-def on_outbox_commit(listener: Callable[[], None]) -> Callable[[], None]:
+def on_commit_of(topic: str, listener: Callable[[], None]) -> Callable[[], None]:
     """Call ``listener`` (in the committing thread, so it must be quick and thread-safe) after
-    every commit of a transaction that emitted events; returns the function that removes it."""
+    every commit, in this process, of a transaction that told of ``topic``
+    (:func:`tell_on_commit`); returns the function that removes it."""
     with _listeners_lock:
-        _listeners.append(listener)
+        _listeners.setdefault(topic, []).append(listener)
 
     def remove() -> None:
         with _listeners_lock, contextlib.suppress(ValueError):
-            _listeners.remove(listener)
+            _listeners.get(topic, []).remove(listener)
 
     return remove
 
 
-def _wrote_outbox(session: Session) -> None:
-    session.info[_WROTE_OUTBOX] = True
+def on_outbox_commit(listener: Callable[[], None]) -> Callable[[], None]:
+    """:func:`on_commit_of` every transaction that emitted events."""
+    return on_commit_of(OUTBOX_TOPIC, listener)
+
+
+def tell_on_commit(session: Session, topic: str) -> None:
+    """Call the listeners of ``topic`` once the session's transaction commits (not if it
+    rolls back), once however often it is told: work for a process's loop that would
+    otherwise wait for its next poll."""
+    session.info.setdefault(_TOPICS, set()).add(topic)
 
 
 @sqlalchemy_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_WROTE_OUTBOX, False):
+    topics = session.info.pop(_TOPICS, None)
+    if not topics:
         return
     with _listeners_lock:
-        listeners = list(_listeners)
+        listeners = [listener for topic in topics for listener in _listeners.get(topic, ())]
     for listener in listeners:
         try:
             listener()
         except Exception:  # a listener's failure must not look like a failed commit
-            log.warning("outbox_commit_listener_failed", exc_info=True)
+            log.warning("commit_listener_failed", exc_info=True)
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     if not session.in_transaction():  # the whole transaction, not a savepoint
-        session.info.pop(_WROTE_OUTBOX, None)
+        session.info.pop(_TOPICS, None)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -174,7 +188,7 @@ def emit(session: Session, event: Event, *, occurred_at: datetime | None = None)
     """Add ``event`` to the outbox in the session's transaction; returns its event id."""
     event_id = new_id()
     now = utcnow()
-    _wrote_outbox(session)
+    tell_on_commit(session, OUTBOX_TOPIC)
     session.add(
         OutboxEvent(
             event_id=event_id,
@@ -203,7 +217,7 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[uuid.UUID]:
             for event_id, event in zip(event_ids, events, strict=True)
         ],
     )
-    _wrote_outbox(session)
+    tell_on_commit(session, OUTBOX_TOPIC)
     return event_ids
 
 

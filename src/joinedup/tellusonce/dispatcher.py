@@ -39,10 +39,12 @@ from sqlalchemy.orm import Session
 from joinedup import exchange
 from joinedup.core.bus import wait_any
 from joinedup.core.db import Database
+from joinedup.core.events import on_commit_of
 from joinedup.core.logging import get_logger
 from joinedup.core.settings import Settings
 from joinedup.tellusonce.schemas import AgencyAnswer
 from joinedup.tellusonce.service import (
+    NOTIFICATIONS_DUE,
     PURPOSE,
     Claim,
     Delivery,
@@ -57,14 +59,20 @@ log = get_logger(__name__)
 
 
 async def _first_of(
-    tasks: set[asyncio.Task[str | None]], stop: asyncio.Event, timeout: float | None
+    tasks: set[asyncio.Task[str | None]],
+    stop: asyncio.Event,
+    timeout: float | None,
+    due: asyncio.Event | None = None,
 ) -> None:
-    """Wait until one of ``tasks`` is done, ``stop`` is set or ``timeout`` seconds pass."""
-    stopping = asyncio.ensure_future(stop.wait())
+    """Wait until one of ``tasks`` is done, ``stop`` is set, ``timeout`` seconds pass or
+    (with slots free: a timeout) ``due`` is set."""
+    events = [stop] if due is None or timeout is None else [stop, due]
+    waiting = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await asyncio.wait({*tasks, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({*tasks, *waiting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        stopping.cancel()
+        for future in waiting:
+            future.cancel()
 
 
 #: Answers that mean "not now" rather than "never": retried.
@@ -229,18 +237,32 @@ class Dispatcher:
         """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a
         new one claimed as soon as one is settled (not round by round: a round waited for its
         slowest delivery, and a death's fan-out queued behind the rounds of every other),
-        polling every ``poll_interval`` seconds when nothing is due. On ``stop`` the
+        polling every ``poll_interval`` seconds when nothing is due, and woken sooner by a
+        commit in this process that made notifications due (a death taken in: every worker
+        process runs a dispatcher). On ``stop`` the
         deliveries in flight are finished (each bounded by the agency's timeout)."""
         own = self.http is None
         http = self.http or httpx.AsyncClient(
             transport=exchange.provider_transport(self.settings), follow_redirects=False
         )
         in_flight: set[asyncio.Task[str | None]] = set()
+        # notifications committed in this process (a death taken in) wake it before its poll
+        due = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def made_due() -> None:  # in the committing thread
+            loop.call_soon_threadsafe(due.set)
+
+        unwatch = on_commit_of(NOTIFICATIONS_DUE, made_due)
         try:
             # a claim is a write (a writer's turn on SQLite): made when a slot is free and
-            # the last claim filled every free slot (more may be due), else at the next poll
+            # the last claim filled every free slot (more may be due), when notifications
+            # were made due, else at the next poll
             more_due, filled, next_poll = True, True, 0.0
             while not stop.is_set():
+                if due.is_set():
+                    due.clear()
+                    more_due = True
                 free = self.concurrency - len(in_flight)
                 if free > 0 and (more_due or time.monotonic() >= next_poll):
                     claimed = await asyncio.to_thread(self._claim, free)
@@ -255,13 +277,14 @@ class Dispatcher:
                         task.add_done_callback(in_flight.discard)
                 until_poll = max(0.0, next_poll - time.monotonic())
                 if not in_flight:
-                    await wait_any(stop, timeout=until_poll)
+                    await wait_any(stop, due, timeout=until_poll)
                     continue
                 # slots left free: poll on time as well (new deaths, retries now due, for
                 # agencies with room) — not only when a delivery settles, which a slow agency's
                 # may take its whole timeout to do
-                await _first_of(in_flight, stop, None if filled else until_poll)
+                await _first_of(in_flight, stop, None if filled else until_poll, due)
         finally:
+            unwatch()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             if own:

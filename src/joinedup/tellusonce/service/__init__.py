@@ -13,6 +13,7 @@ from joinedup.tellusonce.service.delivery import (
     retry_delay,
 )
 from joinedup.tellusonce.service.intake import (
+    NOTIFICATIONS_DUE,
     PURPOSE,
     SENT_FIELDS,
     Death,
@@ -33,6 +34,7 @@ from joinedup.tellusonce.service.subscriptions import (
 )
 
 __all__ = [
+    "NOTIFICATIONS_DUE",
     "PURPOSE",
     "SENT_FIELDS",
     "Claim",

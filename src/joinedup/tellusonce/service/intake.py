@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from joinedup import exchange
 from joinedup.core.clock import utcnow
 from joinedup.core.errors import NotFound
-from joinedup.core.events import emit_many
+from joinedup.core.events import emit_many, tell_on_commit
 from joinedup.core.settings import get_settings
 from joinedup.tellusonce.events import LifeEventReceived
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
@@ -40,6 +40,8 @@ from joinedup.tellusonce.schemas import LifeEventKind, NotificationStatus, Subsc
 
 #: The purpose of every exchange call Tell Us Once makes.
 PURPOSE = "tell-us-once"
+#: Told once a transaction that made notifications due commits (``core.events.on_commit_of``).
+NOTIFICATIONS_DUE = "tellusonce.notifications_due"
 PERSON_FIELDS = ("personalCode", "givenNames", "familyName", "birthDate", "residenceAddress")
 #: What the agencies are sent about the person, per life event (the data-usage records name
 #: these fields).
@@ -350,6 +352,7 @@ def _open_many(session: Session, openings: Sequence[_Opening]) -> list[int]:
         )
     if notifications:
         session.execute(insert(Notification), notifications)
+        tell_on_commit(session, NOTIFICATIONS_DUE)  # (the dispatcher of this process wakes)
     emit_many(
         session,
         [
