@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.orm import Session
 
+from joinedup.core.clock import utcnow
 from joinedup.core.consumers import ConsumerRegistry, consumer
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered, Event, emit_many
@@ -52,6 +53,25 @@ effect = Table(
     Column("stream_seq", BigInteger, nullable=False),
     Column("n", Integer, nullable=False),
 )
+
+
+def published(database: Database, names: list[str], first: int = 1) -> None:
+    """Outbox rows as the relay leaves them: published, numbered from ``first``, one per name
+    (the payload ``{"n": <its number>}``)."""
+    now = utcnow()
+    with database.unit_of_work() as session:
+        session.add_all(
+            OutboxEvent(
+                event_id=uuid.uuid4(),
+                name=name,
+                payload={"n": seq},
+                occurred_at=now,
+                recorded_at=now,
+                stream_seq=seq,
+                published_at=now,
+            )
+            for seq, name in enumerate(names, start=first)
+        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Sequence
 
 import pytest
+from bus_harness import published
 from sqlalchemy import select
 
 from joinedup.core.bus import HANDLED, Outcome, inprocess
 from joinedup.core.bus.inprocess import InProcessBus
-from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
-from joinedup.core.outbox import ConsumerCursor, OutboxEvent
-
-
-def _publish(database: Database, seq: int, name: str) -> None:
-    now = utcnow()
-    with database.unit_of_work() as session:
-        session.add(
-            OutboxEvent(
-                event_id=uuid.uuid4(),
-                name=name,
-                payload={"n": seq},
-                occurred_at=now,
-                recorded_at=now,
-                stream_seq=seq,
-                published_at=now,
-            )
-        )
+from joinedup.core.outbox import ConsumerCursor
 
 
 def _position(database: Database) -> int | None:
@@ -71,7 +54,7 @@ def test_a_busy_consumer_records_its_position_per_interval_not_per_batch(
         await asyncio.sleep(0.2)  # (the lease taken, the empty stream seen)
         started = time.monotonic()
         for seq in range(1, batches + 1):
-            await asyncio.to_thread(_publish, database, seq, name)
+            await asyncio.to_thread(published, database, [name], seq)
             bus.published()
             await asyncio.sleep(0.01)
         took = time.monotonic() - started

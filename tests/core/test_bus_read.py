@@ -8,34 +8,17 @@ import asyncio
 import uuid
 from typing import Any
 
+from bus_harness import published
 from sqlalchemy import event
 
 from joinedup.core.bus.inprocess import READ_BATCH, InProcessBus, _Window, read_statement
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
-from joinedup.core.outbox import OutboxEvent
-
-
-def _published(database: Database, names: list[str], first: int = 1) -> None:
-    now = utcnow()
-    with database.unit_of_work() as session:
-        session.add_all(
-            OutboxEvent(
-                event_id=uuid.uuid4(),
-                name=name,
-                payload={"n": seq},
-                occurred_at=now,
-                recorded_at=now,
-                stream_seq=seq,
-                published_at=now,
-            )
-            for seq, name in enumerate(names, start=first)
-        )
 
 
 def test_a_consumer_reads_only_its_events_and_how_far_it_read(database: Database) -> None:
-    _published(database, ["a", "b", "b", "a", "c", "b"])
+    published(database, ["a", "b", "b", "a", "c", "b"])
     bus = InProcessBus(database)
 
     events, last = bus._read(0, frozenset({"a"}))
@@ -52,7 +35,7 @@ def test_a_consumer_reads_only_its_events_and_how_far_it_read(database: Database
 
 
 def test_the_payloads_of_other_events_are_not_read(database: Database) -> None:
-    _published(database, ["a", *["b"] * 10])
+    published(database, ["a", *["b"] * 10])
     with database.reading() as session:
         rows = session.execute(read_statement(0, frozenset({"a"}))).all()
     assert [(row.wanted, row.payload) for row in rows] == [(True, {"n": 1})] + [(False, None)] * 10
@@ -78,7 +61,7 @@ def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
 ) -> None:
     """Five consumers woken by a publication: one query for all of them, and each gets just
     what a read of its own gives (its events, how far it read)."""
-    _published(database, ["a", "b", "c", "a", "d", "b"])
+    published(database, ["a", "b", "c", "a", "d", "b"])
     bus = InProcessBus(database)
     wanted = [frozenset({"a"}), frozenset({"b"}), frozenset({"a", "c"}), frozenset({"z"}),
               frozenset({"d"})]  # fmt: skip
@@ -91,7 +74,7 @@ def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
 
     assert asyncio.run(everyone(0)) == expected
     assert counted.reads == 1
-    _published(database, ["b", "a"], first=7)
+    published(database, ["b", "a"], first=7)
     assert asyncio.run(everyone(6)) == [bus._read(6, names) for names in wanted]
     assert counted.reads == 2 + len(wanted)  # one shared read (and the reference reads)
     counted.reads = 0
@@ -104,7 +87,7 @@ def test_the_consumers_of_a_process_share_one_read_of_the_head_of_the_stream(
 def test_a_consumer_behind_the_window_reads_for_itself_and_leaves_the_window_at_the_head(
     database: Database,
 ) -> None:
-    _published(database, ["a", "b"] * 10)
+    published(database, ["a", "b"] * 10)
     bus = InProcessBus(database, window=4)
     bus._subscribe(frozenset({"a", "b"}))  # (the process's consumers, all started)
     counted = _Counted(database)
@@ -129,7 +112,7 @@ def test_a_process_decodes_only_the_payloads_its_consumers_handle(database: Data
     """The shared read of the head holds the payloads of the events the process's consumers
     handle, no other; a consumer of other events starting later gets its own with theirs
     (the window read again), as a read of its own gives them."""
-    _published(database, ["a", "b", "c", "a"])
+    published(database, ["a", "b", "c", "a"])
     bus = InProcessBus(database)
     assert asyncio.run(bus._next(0, frozenset({"a"}))) == bus._read(0, frozenset({"a"}))
     held = {e.stream_seq: e.payload for e in bus._window.events}
