@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from joinedup.cli import app
+from joinedup.demo import bench_events
 from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
@@ -104,9 +106,12 @@ def test_one_mode_is_required() -> None:
     assert runner.invoke(app, both).exit_code == 2
 
 
-def test_events_offered_open_loop_at_a_rate() -> None:
+def test_events_offered_open_loop_at_a_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--rate 20``: the ten events are sent 50 ms apart (the last one due at 0.45 s), so
-    they cannot be done faster than that, however fast the platform answers."""
+    they cannot be done faster than that, however fast the platform answers. (A client idle
+    for longer than ``IDLE_CONNECTION_S`` connects again, as at a low rate, where the server
+    would have closed its keep-alive connection: here after every wait.)"""
+    monkeypatch.setattr(bench_events, "IDLE_CONNECTION_S", 0.0)
     result = runner.invoke(
         app,
         ["bench", "proactive", "--events", "10", "--connections", "4", "--rate", "20", "--json"],

@@ -71,6 +71,9 @@ from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.demo.seed import seed_country
 from joinedup.migrations import upgrade
 
+#: Longer than this between two requests, a client connects again (uvicorn closes a
+#: keep-alive connection idle for 5 s: at a low ``rate`` each connection waits that long).
+IDLE_CONNECTION_S = 2.0
 TARGET_EVENTS_PER_S = 500.0
 TARGET_P99_MS = 250.0
 DEATH_SHARE = 10  # one event in ten is a death
@@ -216,6 +219,9 @@ async def _submit(
                 due = None if rate is None else start + position / rate
                 if due is not None and (wait := due - time.time()) > 0:
                     await asyncio.sleep(wait)
+                    if wait > IDLE_CONNECTION_S:  # (the server closes a keep-alive it idles)
+                        writer.close()
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 service = "record-birth" if event.kind == "birth" else "record-death"
                 request = build_request(
                     "POST",
