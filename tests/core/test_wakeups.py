@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -164,3 +165,32 @@ def test_only_commits_of_events_are_told(sqlite_database: Database, emitted: boo
 
     asyncio.run(scenario())
     assert heard == ([OUTBOX] if emitted else [])
+
+
+_LEAVER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from joinedup.core.bus.inprocess import InProcessBus
+    from joinedup.core.db import Database
+
+    async def main():
+        bus = InProcessBus(Database(sys.argv[1]))
+        await bus.connect()
+        print(bus._wakeups.path)  # and exits without closing the bus
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_process_that_exits_without_closing_its_bus_leaves_no_socket(
+    sqlite_database: Database,
+) -> None:
+    left = subprocess.run(
+        [sys.executable, "-c", _LEAVER, sqlite_database.url],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    path = Path(left.stdout.strip())
+    assert path.name.endswith(".sock")
+    assert not path.exists()
+    assert not path.parent.exists()  # (it was the last one out)

@@ -11,7 +11,9 @@ no server, nothing to configure, and a signal lost (a peer gone, its buffer full
 the wait for the next poll, which stays as it was. Nothing about the events travels: a
 woken process reads the database as before.
 
-Sockets of processes that died are removed by the first signal that finds nobody there.
+An end is removed when it is closed, collected or its interpreter exits; the sockets of
+processes that died otherwise (``SIGKILL``) are removed by the first signal that finds
+nobody there.
 Where Unix sockets are missing (Windows) the channel is absent and polling alone remains.
 """
 
@@ -25,8 +27,10 @@ import secrets
 import socket
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -48,6 +52,14 @@ def directory_for(database_file: str) -> Path:
     return Path(tempfile.gettempdir()) / f"joinedup-wakeups-{digest}"
 
 
+def _remove(path: Path, directory: Path) -> None:
+    """A closed end's socket file, and the directory if it was the last one out."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    with contextlib.suppress(OSError):  # (not empty: others stay)
+        directory.rmdir()
+
+
 class LocalWakeups:
     """This process's end of the channel: :meth:`signal` tells the other processes,
     :meth:`listen` is told by them. Open it in the event loop that should run the listeners."""
@@ -59,6 +71,7 @@ class LocalWakeups:
         self._listeners: dict[bytes, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def for_database(cls, database_file: str | None) -> LocalWakeups | None:
@@ -86,22 +99,21 @@ class LocalWakeups:
                     sock.close()
                     raise
         self._socket, self._path = sock, path
+        # (never closed: removed when this end is collected or the interpreter exits)
+        self._finalizer = weakref.finalize(self, _remove, path, self.directory)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._received)
 
     def close(self) -> None:
-        sock, path, loop = self._socket, self._path, self._loop
+        sock, loop = self._socket, self._loop
         self._socket = self._path = self._loop = None
         if sock is None:
             return
         if loop is not None and not loop.is_closed():
             loop.remove_reader(sock.fileno())
         sock.close()
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            with contextlib.suppress(OSError):  # the last one out (not empty: others stay)
-                self.directory.rmdir()
+        if self._finalizer is not None:
+            self._finalizer()  # (once: the path and, the last one out, the directory)
 
     def listen(self, topic: bytes, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` (in the event loop) when another process signals ``topic``;
