@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -150,8 +151,13 @@ def _refuse(description: str) -> Unauthenticated:
     return Unauthenticated(description, error="invalid_token")
 
 
-def _verify(directory: Directory, token: str, now: float) -> tuple[str, float]:
-    """The client id and expiry of a valid ``token`` (raises Unauthenticated otherwise)."""
+def _verify(
+    directory: Directory, token: str, now: float, refresh: Callable[[], Directory]
+) -> tuple[str, float, Directory]:
+    """The client id and expiry of a valid ``token``, and the directory that knew its key and
+    client (raises Unauthenticated otherwise). A key or client the snapshot does not hold is
+    looked for again in a refreshed one (``refresh``): made a moment ago by another process (its
+    snapshot is re-checked at most once a second), it is not a forgery."""
     try:
         header_part, claims_part, signature_part = token.split(".")
         header = json.loads(b64url_decode(header_part))
@@ -165,6 +171,9 @@ def _verify(directory: Directory, token: str, now: float) -> tuple[str, float]:
         raise _refuse("the access token is not an EdDSA-signed at+jwt")
     key_id = header.get("kid")
     key = directory.verifying_key(key_id) if isinstance(key_id, str) else None
+    if key is None and isinstance(key_id, str):
+        directory = refresh()
+        key = directory.verifying_key(key_id)
     if key is None:
         raise _refuse("the access token was signed by a key this exchange does not hold")
     if not key.verify(signature, f"{header_part}.{claims_part}".encode("ascii")):
@@ -180,11 +189,14 @@ def _verify(directory: Directory, token: str, now: float) -> tuple[str, float]:
         raise _refuse("the access token was not issued for this exchange")
     client_id = claims.get("client_id")
     identity = directory.clients.get(client_id) if isinstance(client_id, str) else None
+    if identity is None and isinstance(client_id, str):
+        directory = refresh()
+        identity = directory.clients.get(client_id)
     if identity is None:
         raise _refuse("the access token's client is revoked or unknown")
     if claims.get("sub") != client_id or claims.get("subsystem") != identity.xroad_id:
         raise _refuse("the access token does not match its client")
-    return identity.client_id, float(expires)
+    return identity.client_id, float(expires), directory
 
 
 def authenticate_client(session: Session, *, authorization: str | None) -> ClientIdentity:
@@ -207,7 +219,9 @@ def authenticate_client(session: Session, *, authorization: str | None) -> Clien
         identity = directory.clients.get(remembered[0])
         if identity is not None:
             return identity
-    client_id, expires = _verify(directory, token, now)
+    client_id, expires, directory = _verify(
+        directory, token, now, lambda: current_directory(session, check=True)
+    )
     if len(directory.tokens) >= TOKEN_CACHE_SIZE:
         directory.tokens.clear()
     directory.tokens[token] = (client_id, expires)
