@@ -194,3 +194,25 @@ def test_a_process_that_exits_without_closing_its_bus_leaves_no_socket(
     assert path.name.endswith(".sock")
     assert not path.exists()
     assert not path.parent.exists()  # (it was the last one out)
+
+
+@pytest.mark.parametrize("made", ["open to all", "a file"])
+def test_a_directory_someone_else_could_have_made_is_not_used(tmp_path: Path, made: str) -> None:
+    """The directory's name can be guessed: one that is not this user's private directory
+    is refused, and the bus on such a file polls alone."""
+    directory = tmp_path / "wakeups"
+    if made == "a file":
+        directory.write_text("")
+    else:
+        directory.mkdir(mode=0o777)
+        directory.chmod(0o777)
+
+    async def scenario() -> None:
+        with pytest.raises((PermissionError, FileExistsError)):
+            LocalWakeups(directory).open()
+
+    asyncio.run(scenario())
+    if made == "a file":
+        assert directory.is_file()
+    else:
+        assert list(directory.iterdir()) == []  # no socket bound in it

@@ -25,6 +25,7 @@ import hashlib
 import os
 import secrets
 import socket
+import stat
 import tempfile
 import threading
 import weakref
@@ -50,6 +51,18 @@ def directory_for(database_file: str) -> Path:
     beside the file)."""
     digest = hashlib.sha256(os.path.realpath(database_file).encode()).hexdigest()[:24]
     return Path(tempfile.gettempdir()) / f"joinedup-wakeups-{digest}"
+
+
+def _check_private(directory: Path) -> None:
+    """Refuse a directory another user made or may write in (in a shared temporary directory,
+    where its name can be guessed): no socket is bound there (polling alone remains)."""
+    found = directory.lstat()
+    if (
+        not stat.S_ISDIR(found.st_mode)
+        or found.st_uid != os.getuid()
+        or found.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+    ):
+        raise PermissionError(f"{directory} is not a private directory of this user")
 
 
 def _remove(path: Path, directory: Path) -> None:
@@ -87,17 +100,21 @@ class LocalWakeups:
     def open(self) -> None:
         """Bind this process's socket and read it in the running event loop."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.setblocking(False)
         path = self.directory / f"{os.getpid()}-{secrets.token_hex(4)}{_SUFFIX}"
-        for attempt in range(3):  # (the last process leaving removes the directory)
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                sock.bind(str(path))
-                break
-            except FileNotFoundError:
-                if attempt == 2:
-                    sock.close()
-                    raise
+        try:
+            sock.setblocking(False)
+            for attempt in range(3):  # (the last process leaving removes the directory)
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                _check_private(self.directory)
+                try:
+                    sock.bind(str(path))
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
+        except BaseException:
+            sock.close()
+            raise
         self._socket, self._path = sock, path
         # (never closed: removed when this end is collected or the interpreter exits)
         self._finalizer = weakref.finalize(self, _remove, path, self.directory)
