@@ -14,10 +14,8 @@ a death's notifications are committed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -25,7 +23,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, cast
 
-import structlog
 from sqlalchemy import Table
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
@@ -33,30 +30,21 @@ from sqlalchemy.orm import Session
 from joinedup.core.bulk_writes import insert_rows
 from joinedup.core.clock import utcnow
 from joinedup.core.ids import new_id
+from joinedup.core.listeners import Listeners
 from joinedup.core.outbox import OutboxEvent
-
-log = structlog.get_logger(__name__)
 
 #: ``session.info`` key: the topics the transaction tells of once it commits.
 _TOPICS = "joinedup.commit_topics"
 #: The topic of every transaction that emitted events (wrote outbox rows).
 OUTBOX_TOPIC = "outbox"
-_listeners: dict[str, list[Callable[[], None]]] = {}
-_listeners_lock = threading.Lock()
+_listeners: Listeners[str] = Listeners("commit_listener_failed")
 
 
 def on_commit_of(topic: str, listener: Callable[[], None]) -> Callable[[], None]:
     """Call ``listener`` (in the committing thread, so it must be quick and thread-safe) after
     every commit, in this process, of a transaction that told of ``topic``
     (:func:`tell_on_commit`); returns the function that removes it."""
-    with _listeners_lock:
-        _listeners.setdefault(topic, []).append(listener)
-
-    def remove() -> None:
-        with _listeners_lock, contextlib.suppress(ValueError):
-            _listeners.get(topic, []).remove(listener)
-
-    return remove
+    return _listeners.add(topic, listener)
 
 
 def on_outbox_commit(listener: Callable[[], None]) -> Callable[[], None]:
@@ -74,15 +62,8 @@ def tell_on_commit(session: Session, topic: str) -> None:
 @sqlalchemy_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     topics = session.info.pop(_TOPICS, None)
-    if not topics:
-        return
-    with _listeners_lock:
-        listeners = [listener for topic in topics for listener in _listeners.get(topic, ())]
-    for listener in listeners:
-        try:
-            listener()
-        except Exception:  # a listener's failure must not look like a failed commit
-            log.warning("commit_listener_failed", exc_info=True)
+    if topics:  # (a listener's failure is logged: it must not look like a failed commit)
+        _listeners.call(topics)
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import time
 from typing import Any, cast
 
@@ -31,7 +30,7 @@ from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.bulk_writes import update_rows
-from joinedup.core.bus import Bus, wait_any
+from joinedup.core.bus import Bus, setter_from_any_thread, wait_any
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered, on_outbox_commit
@@ -77,13 +76,8 @@ class Relay:
         the bus tells, in another (:meth:`~joinedup.core.bus.Bus.watch_commits`); the poll
         finds the rest. A batch that was not full is followed by the next no sooner than
         ``gather_interval`` after it began, so a busy platform's commits are relayed together."""
-        loop = asyncio.get_running_loop()
         wake = asyncio.Event()
-
-        def committed() -> None:  # in the committing thread
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(wake.set)
-
+        committed = setter_from_any_thread(wake)  # (called in the committing thread)
         removers = (
             [on_outbox_commit(committed), self.bus.watch_commits(committed)]
             if self.wake_on_commit

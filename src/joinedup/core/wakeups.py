@@ -27,15 +27,12 @@ import secrets
 import socket
 import stat
 import tempfile
-import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import structlog
-
-log = structlog.get_logger(__name__)
+from joinedup.core.listeners import Listeners
 
 #: Events were committed to the outbox (the relay has work).
 OUTBOX = b"o"
@@ -81,8 +78,7 @@ class LocalWakeups:
         self.directory = directory
         self._socket: socket.socket | None = None
         self._path: Path | None = None
-        self._listeners: dict[bytes, list[Callable[[], None]]] = {}
-        self._lock = threading.Lock()
+        self._listeners: Listeners[bytes] = Listeners("wakeup_listener_failed")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -135,14 +131,7 @@ class LocalWakeups:
     def listen(self, topic: bytes, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` (in the event loop) when another process signals ``topic``;
         returns the function that removes it."""
-        with self._lock:
-            self._listeners.setdefault(topic, []).append(listener)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._listeners.get(topic, []).remove(listener)
-
-        return remove
+        return self._listeners.add(topic, listener)
 
     def signal(self, topic: bytes) -> None:
         """Tell every other process sharing the database (from any thread; never raises)."""
@@ -158,11 +147,10 @@ class LocalWakeups:
                 continue
             try:
                 sock.sendto(topic, str(peer))
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(OSError):  # its process is gone
-                    peer.unlink()
-            except OSError:  # its buffer is full (it has wake-ups waiting) or it is closing
-                pass
+            except OSError as error:  # a full buffer (wake-ups waiting there) is left alone
+                if isinstance(error, ConnectionRefusedError | FileNotFoundError):
+                    with contextlib.suppress(OSError):  # its process is gone
+                        peer.unlink()
 
     def _received(self) -> None:
         sock = self._socket
@@ -176,14 +164,7 @@ class LocalWakeups:
                 break
             except OSError:
                 return
-        for topic in topics:
-            with self._lock:
-                listeners = list(self._listeners.get(topic, ()))
-            for listener in listeners:
-                try:
-                    listener()
-                except Exception:  # a listener's failure must not stop the others
-                    log.warning("wakeup_listener_failed", exc_info=True)
+        self._listeners.call(topics)
 
 
 __all__ = ["OUTBOX", "PUBLISHED", "LocalWakeups", "directory_for"]

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from joinedup import exchange
-from joinedup.core.bus import wait_any
+from joinedup.core.bus import setter_from_any_thread, wait_any
 from joinedup.core.db import Database
 from joinedup.core.events import on_commit_of
 from joinedup.core.logging import get_logger
@@ -248,12 +248,7 @@ class Dispatcher:
         in_flight: set[asyncio.Task[str | None]] = set()
         # notifications committed in this process (a death taken in) wake it before its poll
         due = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def made_due() -> None:  # in the committing thread
-            loop.call_soon_threadsafe(due.set)
-
-        unwatch = on_commit_of(NOTIFICATIONS_DUE, made_due)
+        unwatch = on_commit_of(NOTIFICATIONS_DUE, setter_from_any_thread(due))
         try:
             # a claim is a write (a writer's turn on SQLite): made when a slot is free and
             # the last claim filled every free slot (more may be due), when notifications

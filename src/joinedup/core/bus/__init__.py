@@ -18,6 +18,7 @@ acknowledges only after that transaction committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -143,6 +144,18 @@ def create_bus(settings: Settings, database: Database) -> Bus:
     raise ValueError(f"JOINEDUP_BUS_URL must start with inprocess:// or nats://, not {url!r}")
 
 
+def setter_from_any_thread(event: asyncio.Event) -> Callable[[], None]:
+    """A function that sets ``event`` (of the running loop) from any thread — a committing
+    one, say — and does nothing once that loop is closed. Call it in the loop."""
+    loop = asyncio.get_running_loop()
+
+    def set_it() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(event.set)
+
+    return set_it
+
+
 async def wait_any(*events: asyncio.Event, timeout: float) -> bool:
     """Wait until one of ``events`` is set or ``timeout`` seconds pass; returns whether one is."""
     if any(event.is_set() for event in events):
@@ -169,5 +182,6 @@ __all__ = [
     "Verdict",
     "create_bus",
     "not_watching",
+    "setter_from_any_thread",
     "wait_any",
 ]
