@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from datetime import date, timedelta
 
-from registries_support import ACTOR, Country, adult, counts, event_names
+import numpy as np
+from registries_support import ACTOR, Country, adult, counts, event_names, make_country
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
+from joinedup.core.db import Database
 from joinedup.core.errors import ValidationFailed
 from joinedup.core.outbox import OutboxEvent
 from joinedup.registries import (
@@ -23,7 +26,13 @@ from joinedup.registries import (
     register_births,
     register_death,
 )
-from joinedup.registries.codes import first_free_personal_code, issuable_personal_codes
+from joinedup.registries.codes import (
+    first_free_personal_code,
+    issuable_personal_codes,
+    personal_code_prefixes,
+)
+from joinedup.registries.service import issued_codes
+from joinedup.registries.service.checks import dates
 
 
 def _birth(parents: list[int], born: date, **changes: object) -> BirthRegistration:
@@ -154,3 +163,76 @@ def test_the_first_free_code_follows_the_issuing_order() -> None:
             assert code == expected
             taken.add(code)
         assert first_free_personal_code(prefix, set(issued)) is None
+
+
+def test_the_first_free_code_from_a_serial_on_skips_only_the_serials_below_it() -> None:
+    prefix = "6250229"
+    issued = issuable_personal_codes(prefix)
+    serial = int(issued[7][7:10])
+    assert first_free_personal_code(prefix, set(), serial) == issued[7]
+    assert first_free_personal_code(prefix, {issued[7]}, serial) == issued[8]
+    assert first_free_personal_code(prefix, set(), serial + 1) == issued[8]  # (7 not issuable)
+
+
+def _group(database: Database, mothers: list[int], born: date, fail: bool = False) -> list[str]:
+    """Register a birth to each mother in one transaction (rolled back with ``fail``)."""
+    with contextlib.suppress(RuntimeError), database.unit_of_work() as session:
+        results = register_births(session, births=[_birth([m], born) for m in mothers])
+        codes = [r.personal_code for r in results if isinstance(r, RegisteredBirth)]
+        assert len(codes) == len(mothers)
+        if fail:
+            raise RuntimeError("rolled back")
+        return codes
+    return codes
+
+
+def _marks(database: Database, prefix: str) -> dict[str, int]:
+    with database.unit_of_work() as session:  # (codes are issued by the writing engine)
+        return issued_codes.last_issued(session, [prefix])
+
+
+def test_a_group_reads_the_codes_from_the_last_one_issued_on_and_sees_another_process(
+    database: Database,
+) -> None:
+    with database.unit_of_work() as session:
+        country = make_country(session)
+        mothers = [
+            adult(session, country, birth_date=date(1990, 1, 1) + timedelta(days=i)).id
+            for i in range(8)
+        ]
+    born = today() - timedelta(days=3)
+    first = _group(database, mothers[:3], born)
+    prefix = first[0][:7]
+    issued = list(issuable_personal_codes(prefix))
+    assert first == issued[:3]
+    assert _marks(database, prefix) == {prefix: int(issued[2][7:10])}
+    # another process (its own engine, no marks) issues the next ones; this one sees them
+    other = Database(database.url)
+    try:
+        assert _group(other, mothers[3:5], born) == issued[3:5]
+    finally:
+        other.dispose()
+    # a transaction rolled back leaves no mark: its codes are issued again
+    assert _group(database, mothers[5:6], born, fail=True) == issued[5:6]
+    assert _marks(database, prefix) == {prefix: int(issued[2][7:10])}
+    assert _group(database, mothers[5:7], born) == issued[5:7]
+    assert _marks(database, prefix) == {prefix: int(issued[6][7:10])}
+
+
+def test_a_mark_whose_code_is_gone_is_forgotten_and_the_codes_read_from_the_first(
+    database: Database,
+) -> None:
+    """A mark can outlive its code only where the database was emptied under the process (as
+    tests do): the code is then looked for from the first serial again, not skipped."""
+    with database.unit_of_work() as session:
+        country = make_country(session)
+        mother = adult(session, country).id
+    born = today() - timedelta(days=2)
+    prefix = str(int(personal_code_prefixes(dates([born]), np.array(["F"]))[0]))
+    stale = issuable_personal_codes(prefix)[20]
+    with database.unit_of_work() as session:
+        session.connection()  # (a transaction that commits, the code never written)
+        issued_codes.issued(session, [stale])
+    assert _marks(database, prefix) == {prefix: int(stale[7:10])}
+    assert _group(database, [mother], born) == list(issuable_personal_codes(prefix)[:1])
+    assert _marks(database, prefix) == {prefix: int(issuable_personal_codes(prefix)[0][7:10])}

@@ -26,6 +26,7 @@ speed; the one-record use cases call the same functions with arrays of one.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -171,16 +172,18 @@ _ISSUABLE = np.stack([s[:SERIALS_PER_DAY] for s in _ISSUABLE_LISTS])
 _ISSUABLE_SERIALS = tuple(tuple(int(s) for s in serials) for serials in _ISSUABLE_LISTS)
 
 
-def first_free_personal_code(prefix: str, taken: Container[str]) -> str | None:
+def first_free_personal_code(prefix: str, taken: Container[str], start: int = 0) -> str | None:
     """The first code in issuing order after a seven-digit ``GYYMMDD`` prefix that is not in
     ``taken`` (``None`` when every one is): :func:`issuable_personal_codes` for one birth,
-    in integer arithmetic, computing only the codes it looks at."""
+    in integer arithmetic, computing only the codes it looks at. ``start``: the serials
+    below it are not looked at (known to be taken)."""
     if len(prefix) != 7 or not prefix.isascii() or not prefix.isdigit():
         raise ValueError("a personal code prefix is seven digits")
     digits = [ord(c) - 48 for c in prefix]
     first_sum = sum(d * w for d, w in zip(digits, _W1[:7], strict=True))
     second_sum = sum(d * w for d, w in zip(digits, _W2[:7], strict=True))
-    for serial in _ISSUABLE_SERIALS[first_sum % 11]:
+    serials = _ISSUABLE_SERIALS[first_sum % 11]
+    for serial in serials[bisect.bisect_left(serials, start) :] if start else serials:
         a, b, c = serial // 100, serial // 10 % 10, serial % 10
         first = (first_sum + a * _W1[7] + b * _W1[8] + c * _W1[9]) % 11
         second = (second_sum + a * _W2[7] + b * _W2[8] + c * _W2[9]) % 11

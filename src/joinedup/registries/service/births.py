@@ -34,6 +34,7 @@ from joinedup.registries.codes import first_free_personal_code, personal_code_pr
 from joinedup.registries.events import BirthRegistered
 from joinedup.registries.iban import NATIONAL_COUNTRY
 from joinedup.registries.models import Address, Municipality, Person, Relation, Residence
+from joinedup.registries.service import issued_codes
 from joinedup.registries.service.checks import Problems, check_not_future, dates
 from joinedup.registries.service.population import register_birth
 from joinedup.registries.service.population_import import write_persons
@@ -214,38 +215,61 @@ def _residences(session: Session, births: Sequence[BirthRegistration]) -> list[_
 def _codes(session: Session, births: Sequence[BirthRegistration]) -> list[str]:
     """The next free personal codes, serials upwards per birth date and sex (several births
     of one day in the group take successive ones). The codes taken are read in one query:
-    one indexed range per birth date and sex."""
+    one indexed range per birth date and sex, from the last code this process saw issued
+    (:mod:`~joinedup.registries.service.issued_codes`) on."""
     prefixes = [
         str(int(value))
         for value in personal_code_prefixes(
             dates([b.birth_date for b in births]), np.array([b.sex for b in births])
         ).tolist()
     ]
-    taken_in: dict[str, set[str]] = {prefix: set() for prefix in prefixes}
-    for code in _taken_codes(session, list(taken_in)):
-        taken_in[code[:7]].add(code)
+    wanted = list(dict.fromkeys(prefixes))
+    marks = issued_codes.last_issued(session, wanted)
+    taken_in = _taken_in(session, {prefix: marks.get(prefix) for prefix in wanted})
+    stale = [p for p, mark in marks.items() if not any(int(c[7:10]) == mark for c in taken_in[p])]
+    if stale:  # (its code is gone: the database was emptied under this process)
+        for prefix in stale:
+            issued_codes.forget(session, prefix)
+        taken_in.update(_taken_in(session, dict.fromkeys(stale)))
+        for prefix in stale:
+            marks.pop(prefix)
     codes: list[str] = []
     for prefix in prefixes:
         taken = taken_in[prefix]
-        issued = first_free_personal_code(prefix, taken) or ""
+        issued = first_free_personal_code(prefix, taken, marks.get(prefix, 0)) or ""
         taken.add(issued)
         codes.append(issued)
+    issued_codes.issued(session, [code for code in codes if code])
     return codes
 
 
-def _taken_codes(session: Session, prefixes: list[str]) -> list[str]:
+def _taken_in(session: Session, marks: dict[str, int | None]) -> dict[str, set[str]]:
+    """The codes issued for each prefix, from the one of serial ``marks[prefix]`` on (None:
+    every one)."""
+    bounds = {
+        prefix: prefix + ("000" if mark is None else f"{mark:03d}")
+        for prefix, mark in marks.items()
+    }
+    taken_in: dict[str, set[str]] = {prefix: set() for prefix in marks}
+    for code in _taken_codes(session, bounds):
+        taken_in[code[:7]].add(code)
+    return taken_in
+
+
+def _taken_codes(session: Session, lows: dict[str, str]) -> list[str]:
+    """The codes between each ``lows`` value (a prefix and serial) and the prefix's last."""
     connection = session.connection()
     marker = parameter_marker(connection.dialect)
     if marker is None:  # another driver's parameter style: one bound select per prefix
         code = _PERSONS.c.personal_code
         found: list[str] = []
-        for prefix in prefixes:
+        for prefix, low in lows.items():
             found += connection.execute(
-                select(code).where(code.between(prefix + "0000", prefix + "9999"))
+                select(code).where(code.between(low + "0", prefix + "9999"))
             ).scalars()
         return found
-    ranges = " OR ".join(f"personal_code BETWEEN {marker} AND {marker}" for _ in prefixes)
-    bounds = tuple(bound for prefix in prefixes for bound in (prefix + "0000", prefix + "9999"))
+    ranges = " OR ".join(f"personal_code BETWEEN {marker} AND {marker}" for _ in lows)
+    bounds = tuple(bound for prefix, low in lows.items() for bound in (low + "0", prefix + "9999"))
     # our own column and markers; the values are bound by the driver
     statement = f"SELECT personal_code FROM person WHERE {ranges}"  # noqa: S608
     return [row[0] for row in connection.exec_driver_sql(statement, bounds)]
