@@ -82,6 +82,14 @@ def test_a_birth_to_low_income_parents_grants_offers_informs_and_writes_to_both(
                 assert benefit.ruleset_version
                 assert "Eligible" in benefit.reason
                 assert benefit.explanation["complete"] is True
+                # the value decided in full, what it was computed from by value
+                (decided,) = benefit.explanation["results"]
+                assert decided["conditions"]
+                assert decided["inputs"]
+                assert benefit.explanation["depth"] == 1
+                assert all("inputs" not in value for value in decided["inputs"])
+                given = {key.split("/")[0] for key in benefit.explanation["given"]}
+                assert {"birth_date", "resident"} <= given  # (the facts it rests on)
                 assert benefit.decisions == [proactive.Decision.OPT_OUT]
                 grant = found["birth-grant"]
                 assert grant.status is proactive.EntitlementStatus.OFFERED

@@ -196,3 +196,41 @@ def test_the_whole_tree_is_json_and_shows_each_value_once(template: Ruleset) -> 
         walk(result)
     assert len(keys) == len(set(keys))
     assert "parenting_allowance/2017-01/household/h" in keys
+
+
+def test_an_explanation_to_a_depth_shows_the_values_below_it_by_their_worth(
+    template: Ruleset,
+) -> None:
+    """A decision's record keeps the value decided in full and what it was computed from by
+    value (``depth=1``); the whole derivation is the explanation without a depth."""
+    explanation = _explain(template, _family(1200), ["parenting_allowance"], "2017-01")
+    full, short = explanation.as_dict(), explanation.as_dict(depth=1)
+    assert "depth" not in full
+    assert short["depth"] == 1
+    for same in ("ruleset", "complete", "sentences", "sentence_parts", "missing"):
+        assert short[same] == full[same]
+    (whole,), (cut,) = full["results"], short["results"]
+    assert {k: v for k, v in cut.items() if k != "inputs"} == {
+        k: v for k, v in whole.items() if k != "inputs"
+    }
+    assert [i["key"] for i in cut["inputs"]] == [
+        i.get("key", i.get("see")) for i in whole["inputs"]
+    ]
+    summed_up = {"key", "variable", "label", "entity", "id", "period", "value", "text", "source"}
+    for below, shown in zip(cut["inputs"], whole["inputs"], strict=True):
+        assert set(below) == summed_up  # how it was worked out is left out
+        assert {k: shown[k] for k in summed_up} == below
+    assert any(i.get("inputs") for i in whole["inputs"])  # (there was more below to leave out)
+    # the facts it rests on, each once: every value given anywhere in the derivation
+    given: dict[str, Any] = {}
+    stack = list(whole["inputs"])
+    while stack:
+        value = stack.pop()
+        if "see" not in value:
+            if value["source"] != "formula":
+                given[value["key"]] = value["value"]
+            stack += value.get("inputs", [])
+    assert "given" not in full
+    assert short["given"] == {key: given[key] for key in sorted(given)}
+    assert {"salary/2017-01/person/ann", "birth/eternity/person/kid"} <= set(given)
+    assert len(json.dumps(short)) < len(json.dumps(full))

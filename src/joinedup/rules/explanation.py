@@ -79,31 +79,44 @@ class Explanation:
     def values(self) -> dict[str, Explained]:
         return {self._explainer.key(inst): self.value(inst) for inst in self.graph}
 
-    def tree(self, inst: Instance, seen: set[Instance] | None = None) -> dict[str, Any]:
-        """``inst`` with its inputs nested; a value already shown is referred to by key."""
+    def tree(
+        self, inst: Instance, seen: set[Instance] | None = None, depth: int | None = None
+    ) -> dict[str, Any]:
+        """``inst`` with its inputs nested; a value already shown is referred to by key.
+        ``depth``: the values this many steps below ``inst`` are summed up (:meth:`summary`:
+        what they are and their value, not how they were worked out), and nothing below them
+        is shown; None: every value down to the inputs given."""
         seen = set() if seen is None else seen
         explainer, graph = self._explainer, self.graph
-        key, document = explainer.key, explainer.document
+        key, document, summary = explainer.key, explainer.document, explainer.summary
 
-        def nested(inst: Instance) -> dict[str, Any]:
-            node = document(inst)
+        def nested(inst: Instance, level: int) -> dict[str, Any]:
             seen.add(inst)
+            if depth is not None and level >= depth:
+                return summary(inst)
+            node = document(inst)
             deps = graph.get(inst)
             if deps:
-                node["inputs"] = [{"see": key(d)} if d in seen else nested(d) for d in deps]
+                node["inputs"] = [
+                    {"see": key(d)} if d in seen else nested(d, level + 1) for d in deps
+                ]
             return node
 
-        return nested(inst)
+        return nested(inst, 0)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, depth: int | None = None) -> dict[str, Any]:
         """Every target in full; inside, each value in full once, then by key. A target
-        met inside another is referred to by key, as it is shown in full on its own."""
+        met inside another is referred to by key, as it is shown in full on its own.
+        ``depth``: as in :meth:`tree`, and every value given that the targets rest on
+        (``given``: its value by key). A decision's record keeps the value decided in full,
+        what it was computed from and the facts it rests on, not each step between
+        (``depth=1``)."""
         seen: set[Instance] = set(self._targets)
         results = []
         for inst in self._targets:
             seen.discard(inst)
-            results.append(self.tree(inst, seen))
-        return {
+            results.append(self.tree(inst, seen, depth))
+        document: dict[str, Any] = {
             "ruleset": self.ruleset,
             "complete": self.complete,
             "sentences": self.sentences,
@@ -111,6 +124,20 @@ class Explanation:
             "missing": self.missing,
             "results": results,
         }
+        if depth is not None:
+            # every value given (read, declared or assumed) that the values asked about rest
+            # on, by key (variable/period/entity/id): with the ruleset's version, the whole
+            # derivation again
+            key = self._explainer.key
+            document["depth"] = depth
+            document["given"] = dict(
+                sorted(
+                    (key(inst), json_value(inst.variable, inst.value))
+                    for inst in self.graph
+                    if inst.source != "formula"
+                )
+            )
+        return document
 
 
 def missing_item(situation: Situation, missing: Instance) -> dict[str, Any]:

@@ -181,6 +181,22 @@ class ValueExplainer:
         self.values[inst] = explained
         return explained
 
+    def summary(self, inst: Instance) -> dict[str, Any]:
+        """What :meth:`document` says of ``inst`` but how it was worked out (its formula,
+        conditions, computation, parameters and inputs): a value named by its worth."""
+        variable = inst.variable
+        return {
+            "key": self.key(inst),
+            "variable": variable.name,
+            "label": variable.label,
+            "entity": variable.entity,
+            "id": self.entity_id(inst),
+            "period": str(inst.period),
+            "value": json_value(variable, inst.value),
+            "text": format_value(variable.value_type, inst.value, variable.enum),
+            "source": inst.source,
+        }
+
     def document(self, inst: Instance) -> dict[str, Any]:
         """:meth:`details` of ``inst`` as JSON, its inputs left to the caller (``[]``); the
         same as ``details(…).as_dict()``, without the :class:`Explained` between (an
