@@ -14,7 +14,7 @@ import pytest
 from proactive_support import SIB, handled, low_income_adults, record_birth, run_workers
 from sqlalchemy import select, text
 
-from joinedup import notify, proactive
+from joinedup import notify, proactive, rules
 from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
@@ -23,6 +23,7 @@ from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import Settings
 from joinedup.exchange.usage_queries import list_usage
 from joinedup.proactive.handlers import handle_births
+from joinedup.proactive.reevaluation.law import ruleset_in_force
 
 
 @pytest.fixture(
@@ -90,6 +91,19 @@ def test_a_birth_to_low_income_parents_grants_offers_informs_and_writes_to_both(
                 assert all("inputs" not in value for value in decided["inputs"])
                 given = {key.split("/")[0] for key in benefit.explanation["given"]}
                 assert {"birth_date", "resident"} <= given  # (the facts it rests on)
+                # explained again under the law it was decided by, every step comes back
+                law = ruleset_in_force(session, "demo")
+                again = rules.explain_situation(
+                    ruleset=law,
+                    data=rules.situation_given(law, benefit.explanation),
+                    variables=[decided["variable"]],
+                    period=rules.Period.parse(decided["period"]),
+                    entity="person",
+                    entity_id=mother,
+                )
+                assert again.sentences == benefit.explanation["sentences"]
+                assert again.as_dict(depth=1)["results"] == benefit.explanation["results"]
+                assert again.as_dict()["results"][0]["inputs"][0].get("inputs")
                 assert benefit.decisions == [proactive.Decision.OPT_OUT]
                 grant = found["birth-grant"]
                 assert grant.status is proactive.EntitlementStatus.OFFERED

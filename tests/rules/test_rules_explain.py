@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from rules_support import household
 
+from joinedup.rules.explanation import situation_given
 from joinedup.rules.periods import Period
 from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.service import evaluate_situation, explain_situation
@@ -233,4 +234,9 @@ def test_an_explanation_to_a_depth_shows_the_values_below_it_by_their_worth(
     assert "given" not in full
     assert short["given"] == {key: given[key] for key in sorted(given)}
     assert {"salary/2017-01/person/ann", "birth/eternity/person/kid"} <= set(given)
+    # what it rests on, explained again, gives every step it leaves out
+    assert short["groups"] == {"households": {"h": {"adults": ["ann"], "children": ["kid"]}}}
+    again = _explain(template, situation_given(template, short), ["parenting_allowance"], "2017-01")
+    assert again.as_dict()["results"] == full["results"]
+    assert again.sentences == explanation.sentences
     assert len(json.dumps(short)) < len(json.dumps(full))

@@ -8,7 +8,7 @@ Rules never touch the database: callers gather the inputs and store the outcome.
 """
 
 from joinedup.rules.columnar import Simulation
-from joinedup.rules.explanation import Explanation
+from joinedup.rules.explanation import Explanation, situation_given
 from joinedup.rules.explanation_values import WorkedValues
 from joinedup.rules.formula_walk import days_the_rules_change, parameters_deciding
 from joinedup.rules.periods import Period
@@ -52,5 +52,6 @@ __all__ = [
     "parse_situation",
     "ruleset_names",
     "sentences_in_language",
+    "situation_given",
     "what_if",
 ]

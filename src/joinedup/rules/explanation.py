@@ -21,6 +21,7 @@ holds the explanation as a whole and what it says.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -29,6 +30,7 @@ from joinedup.rules.explanation_values import ValueExplainer, WorkedValues, json
 from joinedup.rules.formula_walk import unwrap
 from joinedup.rules.ir import KWhere
 from joinedup.rules.model import N_, Reference, ValueType
+from joinedup.rules.ruleset import Ruleset
 from joinedup.rules.situation import Situation
 from joinedup.rules.verdicts import ConditionResult, Explained, Verdict
 from joinedup.rules.vocabulary import value_part
@@ -137,7 +139,48 @@ class Explanation:
                     if inst.source != "formula"
                 )
             )
+            document["groups"] = _groups(self._explainer.situation)
         return document
+
+
+def _groups(situation: Situation) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """The situation's groups as a situation gives them (``{"households": {"h": {"adults":
+    [...], "children": [...]}}}``); a group entity none was given of (each person alone in
+    one of their own) is left out, as the situation left it out."""
+    persons = situation.person_ids
+    found: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for group in situation.groups.values():
+        if group.ids == [f"_{pid}" for pid in persons]:
+            continue
+        roles = group.entity.roles
+        found[group.entity.plural] = {
+            gid: {
+                role.plural: [persons[i] for i in members if group.person_role[i] == r]
+                for r, role in enumerate(roles)
+            }
+            for gid, members in zip(group.ids, group.members, strict=True)
+        }
+    return found
+
+
+def situation_given(ruleset: Ruleset, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The situation an explanation to a depth rests on (:meth:`Explanation.as_dict` with a
+    depth): its groups, and each value given as an input. Explained again under the same
+    ruleset version, it gives every step the document leaves out."""
+    plural = {ruleset.person.key: ruleset.person.plural}
+    plural.update({key: entity.plural for key, entity in ruleset.groups.items()})
+    data: dict[str, Any] = {name: {} for name in plural.values()}
+    persons = data[ruleset.person.plural]
+    for name, members in document.get("groups", {}).items():
+        data[name] = {gid: dict(roles) for gid, roles in members.items()}
+        for roles in members.values():
+            for pid in (pid for ids in roles.values() for pid in ids):
+                persons.setdefault(pid, {})
+    for key, value in document["given"].items():
+        variable, period, entity, entity_id = key.split("/", 3)
+        values = data[plural[entity]].setdefault(entity_id, {})
+        values.setdefault(variable, {})[period] = value
+    return {name: entities for name, entities in data.items() if entities}
 
 
 def missing_item(situation: Situation, missing: Instance) -> dict[str, Any]:

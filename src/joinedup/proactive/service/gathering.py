@@ -51,11 +51,11 @@ CONSENT_MISSING = "Client.ConsentMissing"
 
 #: How deep a decision's explanation shows the values involved: the value decided in full
 #: (formula, legal reference, conditions, computation, parameters), the values it was computed
-#: from by their worth, and every value given that it rests on (``given``). Each step between
-#: follows from the values given under the ruleset version recorded with the decision (the
-#: rules' explanation of that situation works it out): kept with every decision, the steps
-#: made the revisions' table 1.7 times as large (the benchmark's 500 life events: 17.3 MB
-#: instead of 10.1 MB for 1,609 revisions).
+#: from by their worth, and every value given that it rests on (``given``, with the groups:
+#: the situation). Each step between follows from that situation under the ruleset version
+#: recorded with the decision (``rules.situation_given``, explained again): kept with every
+#: decision, the steps made the revisions' table 1.7 times as large (the benchmark's 500 life
+#: events: 17.3 MB instead of 10.1 MB for 1,609 revisions).
 DECISION_DEPTH = 1
 
 
