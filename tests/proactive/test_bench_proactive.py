@@ -41,6 +41,12 @@ def test_a_few_life_events_through_the_entry_point() -> None:
     assert figures["events_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["quiet"] is True
+    # births and deaths apart (one event in ten is a death): together, every event
+    births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
+    assert (births["events"], deaths["events"]) == (18, 2)
+    for kind in (births, deaths):
+        assert 0 < kind["p50_ms"] <= kind["p99_ms"]
+    assert max(births["p99_ms"], deaths["p99_ms"]) >= figures["p50_ms"]
 
 
 def test_the_workers_apart_from_the_web_process() -> None:

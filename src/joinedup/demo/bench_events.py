@@ -20,6 +20,9 @@ agency informed, the letter to the next of kin sent). Its latency is that time m
 the time it was submitted (the registration's own answer when it caused nothing); the
 sustained rate is N over the time from the first submission to the last commit.
 
+The same latencies for births and deaths apart (``by_kind``): a death's includes its Tell Us
+Once fan-out, a path of its own.
+
 Beside it, the registrations' own answers in that run (submission to answer, while the
 workers react to the events before them: what a registrar waits for on a busy platform).
 
@@ -374,6 +377,23 @@ def _phase(events: list[Event], *, end_to_end: bool) -> Phase:
     )
 
 
+def _by_kind(events: list[Event]) -> dict[str, dict[str, float | int]]:
+    """End-to-end latency of births and deaths apart (a death's counts its Tell Us Once
+    fan-out): how many of each, p50 and p99."""
+    found: dict[str, dict[str, float | int]] = {}
+    for kind in ("birth", "death"):
+        latencies = sorted(
+            (e.done - e.submitted) * 1000 for e in events if e.kind == kind and e.status == 201
+        )
+        if latencies:
+            found[kind] = {
+                "events": len(latencies),
+                "p50_ms": round(percentile(latencies, 50), 2),
+                "p99_ms": round(percentile(latencies, 99), 2),
+            }
+    return found
+
+
 def run(
     *,
     events: int,
@@ -445,6 +465,7 @@ def run(
             phases[name] = _phase(run_events, end_to_end=workers)
             if workers:  # the registrations' own answers while the workers ran
                 phases["answers"] = _phase(run_events, end_to_end=False)
+                figures["by_kind"] = _by_kind(run_events)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     full, alone, answers = phases["end_to_end"], phases["reference"], phases["answers"]
@@ -494,6 +515,16 @@ def run(
             f"WARNING: {figures['deaths_unfinished']} deaths' Tell Us Once fan-outs were still "
             "waiting to retry an agency when the benchmark ended: their latencies count only "
             "what was done (figures too good)."
+        )
+    kinds = figures.get("by_kind") or {}
+    if kinds:
+        notes.append(
+            "End to end by kind: "
+            + "; ".join(
+                f"{kind}s ({k['events']:,}) p50 {k['p50_ms']:,.0f} ms, p99 {k['p99_ms']:,.0f} ms"
+                for kind, k in kinds.items()
+            )
+            + " (a death's until its Tell Us Once fan-out and letter are done)."
         )
     cpu = figures.get("cpu_ms_per_event") or {}
     if cpu:
