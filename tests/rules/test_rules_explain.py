@@ -228,7 +228,7 @@ def test_an_explanation_to_a_depth_shows_the_values_below_it_by_their_worth(
     while stack:
         value = stack.pop()
         if "see" not in value:
-            if value["source"] != "formula":
+            if value["source"] == "input":
                 given[value["key"]] = value["value"]
             stack += value.get("inputs", [])
     assert "given" not in full
@@ -240,3 +240,17 @@ def test_an_explanation_to_a_depth_shows_the_values_below_it_by_their_worth(
     assert again.as_dict()["results"] == full["results"]
     assert again.sentences == explanation.sentences
     assert len(json.dumps(short)) < len(json.dumps(full))
+
+
+def test_an_explanation_to_a_depth_assumes_the_same_defaults_again(template: Ruleset) -> None:
+    """A default assumed is not a value given: explained again, the situation assumes it
+    again and names it missing, as the document did."""
+    situation = household({"ann": {"birth": {"ETERNITY": "1985-04-02"}}}, ["ann"])
+    explanation = _explain(template, situation, ["income_tax"], "2017-01", "person", "ann")
+    short = explanation.as_dict(depth=1)
+    assert short["missing"]
+    assert set(short["given"]) == {"birth/eternity/person/ann"}
+    again = _explain(
+        template, situation_given(template, short), ["income_tax"], "2017-01", "person", "ann"
+    ).as_dict(depth=1)
+    assert again == short

@@ -109,10 +109,10 @@ class Explanation:
     def as_dict(self, depth: int | None = None) -> dict[str, Any]:
         """Every target in full; inside, each value in full once, then by key. A target
         met inside another is referred to by key, as it is shown in full on its own.
-        ``depth``: as in :meth:`tree`, and every value given that the targets rest on
-        (``given``: its value by key). A decision's record keeps the value decided in full,
-        what it was computed from and the facts it rests on, not each step between
-        (``depth=1``)."""
+        ``depth``: as in :meth:`tree`, every value given that the targets rest on
+        (``given``: its value by key) and the situation's groups (``groups``). A decision's
+        record keeps the value decided in full, what it was computed from and the facts it
+        rests on, not each step between (``depth=1``)."""
         seen: set[Instance] = set(self._targets)
         results = []
         for inst in self._targets:
@@ -127,16 +127,16 @@ class Explanation:
             "results": results,
         }
         if depth is not None:
-            # every value given (read, declared or assumed) that the values asked about rest
-            # on, by key (variable/period/entity/id): with the ruleset's version, the whole
-            # derivation again
+            # every value given (read or declared) that the values asked about rest on, by
+            # key (variable/period/entity/id): with the ruleset's version, the whole
+            # derivation again (a default assumed is assumed again, and named in "missing")
             key = self._explainer.key
             document["depth"] = depth
             document["given"] = dict(
                 sorted(
                     (key(inst), json_value(inst.variable, inst.value))
                     for inst in self.graph
-                    if inst.source != "formula"
+                    if inst.source == "input"
                 )
             )
             document["groups"] = _groups(self._explainer.situation)
