@@ -104,8 +104,11 @@ class Phase:
 
 
 def _events(database: Database, count: int) -> list[Event]:
-    """Distinct parents for every birth and distinct persons for every death, so that what
-    each event causes is its own."""
+    """Distinct parents for every birth and distinct persons for every death, each event's
+    living at addresses no other event's persons live at, so that what each event causes is
+    its own: a household is everyone registered at one address, and a birth or death in a
+    household decides its benefits again (an event sharing one with a later event would count
+    the later event's decisions as its own consequences, and wait for them)."""
     year = today().year
     young = {"young_from": date(year - 44, 1, 1), "young_to": date(year - 20, 1, 1)}
     with database.reading() as session:
@@ -139,22 +142,40 @@ def _events(database: Database, count: int) -> list[Event]:
             ),
             {"old": date(today().year - 70, 1, 1)},
         ).all()
+        homes: dict[str, int] = dict(
+            session.execute(
+                text(
+                    "SELECT p.personal_code, r.address_id FROM person p JOIN residence r "
+                    "ON r.person_id = p.id AND r.superseded_at IS NULL AND r.valid_to IS NULL"
+                )
+            ).all()
+        )
     parents: list[list[str]] = [[m, f] for m, f in couples]
     taken = {code for pair in parents for code in pair}
     parents += [[m] for (m,) in mothers if m not in taken]
     dying = [(p, s) for p, s in elderly if p not in taken and (s is None or s not in taken)]
     events: list[Event] = []
     used: set[str] = set()
+    lived_at: set[int] = set()  # the addresses of the persons of the events so far
+
+    def free(persons: list[str]) -> bool:
+        """None of ``persons`` is another event's, nor lives with another event's."""
+        return not any(code in used or homes.get(code) in lived_at for code in persons)
+
+    def take(persons: list[str]) -> None:
+        used.update(persons)
+        lived_at.update(homes[code] for code in persons if code in homes)
+
     births = iter(parents)
     deaths = iter(dying)
     day = today()
     for i in range(count):
         if i % DEATH_SHARE == DEATH_SHARE - 1:
             for person, spouse in deaths:
-                if person in used or (spouse is not None and spouse in used):
-                    continue
                 concerns = [person] + ([spouse] if spouse else [])
-                used.update(concerns)
+                if not free(concerns):
+                    continue
+                take(concerns)
                 events.append(
                     Event(
                         "death",
@@ -168,9 +189,9 @@ def _events(database: Database, count: int) -> list[Event]:
                 raise RuntimeError("the seeded country has too few persons for the deaths")
             continue
         for pair in births:
-            if any(code in used for code in pair):
+            if not free(pair):
                 continue
-            used.update(pair)
+            take(pair)
             events.append(
                 Event(
                     "birth",
