@@ -21,8 +21,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
+import structlog
 from sqlalchemy import Table
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
@@ -33,11 +34,15 @@ from joinedup.core.ids import new_id
 from joinedup.core.listeners import Listeners
 from joinedup.core.outbox import OutboxEvent
 
-#: ``session.info`` key: the topics the transaction tells of once it commits.
+#: ``session.info`` key: what the transaction hands on once it commits (:func:`after_this_commit`).
+_AFTER_COMMIT = "joinedup.after_commit"
+#: :func:`after_this_commit` key: the topics the transaction tells of once it commits.
 _TOPICS = "joinedup.commit_topics"
 #: The topic of every transaction that emitted events (wrote outbox rows).
 OUTBOX_TOPIC = "outbox"
 _listeners: Listeners[str] = Listeners("commit_listener_failed")
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def on_commit_of(topic: str, listener: Callable[[], None]) -> Callable[[], None]:
@@ -52,24 +57,41 @@ def on_outbox_commit(listener: Callable[[], None]) -> Callable[[], None]:
     return on_commit_of(OUTBOX_TOPIC, listener)
 
 
+def after_this_commit(
+    session: Session, key: str, make: Callable[[], T], then: Callable[[T], None]
+) -> T:
+    """The value ``key`` holds in the session's transaction (``make()`` when first asked
+    for), handed to ``then`` in the committing thread once the transaction commits, and
+    dropped if it rolls back: what a transaction gathers for after its commit (the topics
+    it tells of, the personal codes it issued)."""
+    pending = session.info.setdefault(_AFTER_COMMIT, {})
+    found = pending.get(key)
+    if found is None:
+        found = pending[key] = (make(), then)
+    return cast(T, found[0])
+
+
 def tell_on_commit(session: Session, topic: str) -> None:
     """Call the listeners of ``topic`` once the session's transaction commits (not if it
     rolls back), once however often it is told: work for a process's loop that would
     otherwise wait for its next poll."""
-    session.info.setdefault(_TOPICS, set()).add(topic)
+    after_this_commit(session, _TOPICS, set, _listeners.call).add(topic)
 
 
 @sqlalchemy_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    topics = session.info.pop(_TOPICS, None)
-    if topics:  # (a listener's failure is logged: it must not look like a failed commit)
-        _listeners.call(topics)
+    pending = session.info.pop(_AFTER_COMMIT, None)
+    for value, then in (pending or {}).values():
+        try:
+            then(value)
+        except Exception:  # it must not look like a failed commit
+            log.warning("after_commit_failed", exc_info=True)
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     if not session.in_transaction():  # the whole transaction, not a savepoint
-        session.info.pop(_TOPICS, None)
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

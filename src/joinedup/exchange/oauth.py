@@ -171,8 +171,9 @@ def _verify(
         raise _refuse("the access token is not an EdDSA-signed at+jwt")
     key_id = header.get("kid")
     key = directory.verifying_key(key_id) if isinstance(key_id, str) else None
+    refreshed = False
     if key is None and isinstance(key_id, str):
-        directory = refresh()
+        directory, refreshed = refresh(), True
         key = directory.verifying_key(key_id)
     if key is None:
         raise _refuse("the access token was signed by a key this exchange does not hold")
@@ -189,7 +190,7 @@ def _verify(
         raise _refuse("the access token was not issued for this exchange")
     client_id = claims.get("client_id")
     identity = directory.clients.get(client_id) if isinstance(client_id, str) else None
-    if identity is None and isinstance(client_id, str):
+    if identity is None and isinstance(client_id, str) and not refreshed:  # (fresh already)
         directory = refresh()
         identity = directory.clients.get(client_id)
     if identity is None:

@@ -30,7 +30,7 @@ from joinedup.rules.ir import (
 from joinedup.rules.model import ValueType, Variable
 from joinedup.rules.money import to_decimal
 from joinedup.rules.render import Renderer
-from joinedup.rules.verdicts import ConditionResult, Explained, value_document
+from joinedup.rules.verdicts import ConditionResult, Explained, value_document, value_summary
 from joinedup.rules.vocabulary import format_value
 from joinedup.rules.wording import Part, english
 
@@ -185,17 +185,13 @@ class ValueExplainer:
         """What :meth:`document` says of ``inst`` but how it was worked out (its formula,
         conditions, computation, parameters and inputs): a value named by its worth."""
         variable = inst.variable
-        return {
-            "key": self.key(inst),
-            "variable": variable.name,
-            "label": variable.label,
-            "entity": variable.entity,
-            "id": self.entity_id(inst),
-            "period": str(inst.period),
-            "value": json_value(variable, inst.value),
-            "text": format_value(variable.value_type, inst.value, variable.enum),
-            "source": inst.source,
-        }
+        return value_summary(
+            inst,
+            self.key(inst),
+            self.entity_id(inst),
+            json_value(variable, inst.value),
+            format_value(variable.value_type, inst.value, variable.enum),
+        )
 
     def document(self, inst: Instance) -> dict[str, Any]:
         """:meth:`details` of ``inst`` as JSON, its inputs left to the caller (``[]``); the

@@ -80,6 +80,25 @@ class Explained:
         )
 
 
+def value_summary(
+    inst: Instance, key: str, entity_id: str, value: Any, text: str
+) -> dict[str, Any]:
+    """What a value of an explanation document is, not how it was worked out: the first part
+    of :func:`value_document`, and all an explanation to a depth says of the values below."""
+    variable = inst.variable
+    return {
+        "key": key,
+        "variable": variable.name,
+        "label": variable.label,
+        "entity": variable.entity,
+        "id": entity_id,
+        "period": str(inst.period),
+        "value": value,
+        "text": text,
+        "source": inst.source,
+    }
+
+
 def value_document(
     inst: Instance,
     key: str,
@@ -99,15 +118,7 @@ def value_document(
         since, until, cited = written.formula
         formula = {"since": since, "until": until, "reference": cited and dict(cited)}
     return {
-        "key": key,
-        "variable": variable.name,
-        "label": variable.label,
-        "entity": variable.entity,
-        "id": entity_id,
-        "period": str(inst.period),
-        "value": value,
-        "text": text,
-        "source": inst.source,
+        **value_summary(inst, key, entity_id, value, text),
         "formula": formula,
         "reference": written.reference and dict(written.reference),
         "computation": computation,

@@ -17,13 +17,16 @@ forgotten by the reader (:mod:`joinedup.registries.service.births`).
 from __future__ import annotations
 
 import threading
+from functools import partial
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 
-#: ``session.info`` key: the marks of the codes the transaction issued, kept once it commits.
+from joinedup.core.events import after_this_commit
+
+#: :func:`~joinedup.core.events.after_this_commit` key: the marks of the codes the
+#: transaction issued, kept once it commits.
 _PENDING = "joinedup.issued_personal_codes"
 _marks: WeakKeyDictionary[Engine, dict[str, int]] = WeakKeyDictionary()
 _lock = threading.Lock()
@@ -46,7 +49,7 @@ def last_issued(session: Session, prefixes: list[str]) -> dict[str, int]:
 def issued(session: Session, codes: list[str]) -> None:
     """Mark ``codes`` (issued upwards in the session's transaction, each the first free one of
     its prefix) once the transaction commits."""
-    pending = session.info.setdefault(_PENDING, {})
+    pending = after_this_commit(session, _PENDING, dict, partial(_keep, _engine(session)))
     for code in codes:
         prefix, serial = code[:7], int(code[7:10])
         if serial > pending.get(prefix, -1):
@@ -61,20 +64,9 @@ def forget(session: Session, prefix: str) -> None:
             marks.pop(prefix, None)
 
 
-@sqlalchemy_event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    engine = _engine(session)
+def _keep(engine: Engine, pending: dict[str, int]) -> None:
     with _lock:
         marks = _marks.setdefault(engine, {})
         for prefix, serial in pending.items():
             if serial > marks.get(prefix, -1):
                 marks[prefix] = serial
-
-
-@sqlalchemy_event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    if not session.in_transaction():  # the whole transaction, not a savepoint
-        session.info.pop(_PENDING, None)
