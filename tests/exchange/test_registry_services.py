@@ -122,9 +122,12 @@ def test_relations_name_every_relative_as_a_data_subject(demo_country: Database)
         children = [c["personalCode"] for c in answer.body["children"]]
         assert child in children
         assert all(
-            set(c) == {"personalCode", "birthDate", "validFrom", "validTo"}
+            set(c) == {"personRef", "personalCode", "birthDate", "validFrom", "validTo"}
             for c in answer.body["children"]
         )
+        refs = dict(session.execute(text("SELECT personal_code, id FROM person")).all())
+        # each relative's register reference, as the register's events name persons
+        assert all(c["personRef"] == refs[c["personalCode"]] for c in answer.body["children"])
         assert answer.data_subjects[0] == parent
         assert set(children) <= set(answer.data_subjects)
         up = _call(session, SIB, "relations", "child-benefit", {"personalCode": child})

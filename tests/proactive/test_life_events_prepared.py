@@ -6,6 +6,7 @@ reacting in one transaction; decided again when what the decisions rest on chang
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,34 @@ def test_an_unrelated_death_meanwhile_leaves_the_decisions_in_place(seeded: Data
     assert written(seeded, decided) is True
     held = {code: e.status for code, e in entitlements_of(seeded, mother).items()}
     assert held["child-benefit"] == "granted"
+
+
+def test_a_child_living_elsewhere_is_known_by_reference(seeded: Database) -> None:
+    """The mother's first child lives elsewhere: the decisions read it as her relative (the
+    relations' answers carry each relative's register reference), so a register event about
+    a stranger between the phases leaves them in place, and one about that child does not.
+    Before, a relative read was a person of unknown reference and any register event
+    meanwhile (every birth registered while a batch was decided) sent the batch to be decided
+    again in the write transaction."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    (host, stranger, other) = low_income_adults(seeded, sex="M", count=3, offset=3)
+    first = record_birth(seeded, mother=mother, father=None, born=today() - timedelta(days=40))
+    react_to(seeded, latest_events(seeded, BIRTH))
+    first = first["personalCode"]
+    move_in_with(seeded, first, host=host, days_ago=7)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    births = latest_events(seeded, BIRTH)
+    decided = prepared(seeded, births)
+    assert first in decided.basis.persons
+    assert not decided.basis.unmapped
+    record_death(seeded, person=stranger, died=today())
+    assert written(seeded, decided) is True
+
+    record_birth(seeded, mother=mother, father=None, born=today())  # (a twin)
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    assert not decided.basis.unmapped
+    move_in_with(seeded, first, host=other, days_ago=0)  # the first child moves again
+    assert written(seeded, decided) is False
 
 
 def test_someone_moving_into_the_household_meanwhile_counts(seeded: Database) -> None:

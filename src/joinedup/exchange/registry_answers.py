@@ -115,10 +115,13 @@ def relation_side(relation: RelationRecord, subject_id: int) -> tuple[str, int]:
 
 
 def relative_item(
-    group: str, relation: RelationRecord, code: str, birth_date: date
+    group: str, relation: RelationRecord, ref: int, code: str, birth_date: date
 ) -> dict[str, Any]:
-    """A relative as ``relations`` (and the bulk ``relatives``) answer one."""
+    """A relative as ``relations`` (and the bulk ``relatives``) answer one: with the
+    relative's register reference (``personRef``), as the population register's events name
+    them, so a subscriber can tell which later events concern a relative it read."""
     item: dict[str, Any] = {
+        "personRef": ref,
         "personalCode": code,
         "birthDate": birth_date.isoformat(),
         "validFrom": relation.valid_from.isoformat(),
@@ -151,7 +154,7 @@ def relations(session: Session, question: Question) -> Answer:
     subjects = [question.subject]
     for group, other, relation in shown:
         code, birth_date = codes[other]
-        groups[group].append(relative_item(group, relation, code, birth_date))
+        groups[group].append(relative_item(group, relation, other, code, birth_date))
         if code not in subjects:
             subjects.append(code)
     return {f: groups[f] for f in question.fields}, tuple(subjects)

@@ -205,7 +205,7 @@ def _relatives(
         for relation in relations[ref]:
             group, other = relation_side(relation, ref)
             code, birth_date = dated[other]
-            groups[group].append(relative_item(group, relation, code, birth_date))
+            groups[group].append(relative_item(group, relation, other, code, birth_date))
             subjects[code] = None
         item: dict[str, Any] = {"personRef": ref, "personalCode": codes[ref], **groups}
         persons.append({name: value for name, value in item.items() if name in fields})

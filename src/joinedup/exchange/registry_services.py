@@ -67,6 +67,11 @@ _RELATIVE: dict[str, Any] = {
     "items": {
         "type": "object",
         "properties": {
+            "personRef": {
+                "type": "integer",
+                "description": "The relative's register reference (as the register's events "
+                "name persons).",
+            },
             "personalCode": _TEXT,
             "birthDate": _DATE,
             "validFrom": _DATE,

@@ -105,6 +105,9 @@ class Gatherer:
         self.purpose = purpose
         self.on = on
         self.facts: dict[str, Facts] = {}
+        #: The register references of the relatives read (personal code → reference): a
+        #: decision that looked at a relative can tell the register's later events about them
+        self.refs: dict[str, int] = {}
         #: How formula values were worked out, shared by the explanations this gatherer's
         #: evaluations write with the others of the caller's unit of work (``worked``: a
         #: batch's gatherers share one; :class:`joinedup.rules.WorkedValues`)
@@ -273,7 +276,11 @@ class Gatherer:
                 self.of(code).relatives[kind] = self._current(person.get(kind) or [])
 
     def _current(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The relations not ended by the day read (one that ends that day has ended)."""
+        """The relations not ended by the day read (one that ends that day has ended); the
+        relatives' register references noted (:attr:`refs`)."""
+        for relative in found:
+            if relative.get("personRef") is not None and relative.get("personalCode"):
+                self.refs[str(relative["personalCode"])] = int(relative["personRef"])
         return [
             r for r in found if not r.get("validTo") or date.fromisoformat(r["validTo"]) > self.on
         ]

@@ -490,7 +490,8 @@ def _decide(
                     looked.addresses.add(home.address_ref)
             for gatherer in gatherers.values():
                 for code in gatherer.facts:
-                    looked.persons.setdefault(code, None)
+                    if looked.persons.get(code) is None:  # (a relative read: its reference)
+                        looked.persons[code] = gatherer.refs.get(code)
     for outcome in outcomes:
         looked.persons.setdefault(outcome.person_code, None)
     return looked

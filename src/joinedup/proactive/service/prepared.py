@@ -80,7 +80,8 @@ class Basis:
     it was when they were made (see the module docstring)."""
 
     persons: tuple[str, ...]
-    #: Their register references (those known: the persons named and their households').
+    #: Their register references (those known: the persons named, their households' and the
+    #: relatives read).
     refs: frozenset[int]
     #: Whether some person looked at has no known reference: then any register event
     #: since the first phase counts.
