@@ -268,3 +268,65 @@ def test_a_files_lock_held_past_the_turns_time_limit_is_gone_around(tmp_path: Pa
             lock.release()
     assert [entry["event"] for entry in logs] == ["sqlite_writers_lock_timed_out"]
     assert not _locked_elsewhere(path)
+
+
+_HOLD_THE_TURN = """
+import sys, time
+from sqlalchemy import text
+from joinedup.core.db import Database
+database = Database(sys.argv[1])
+with database.unit_of_work() as session:
+    session.execute(text("INSERT INTO t VALUES (2)"))
+    print("holding", flush=True)
+    time.sleep(0.4)
+print("done", flush=True)
+database.dispose()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks (Linux)")
+def test_who_holds_the_writers_turn_is_sampled_from_outside(tmp_path: Path) -> None:
+    """``WriterHolders`` finds the process holding the file's writers' lock in ``/proc/locks``
+    (another process here, holding it 0.4 s of the time sampled), and no holder while nobody
+    writes; a file no writer has locked yet gives no samples."""
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    database = Database(url)
+    _make(database)  # (the lock file exists once a writer has taken its turn)
+    database.dispose()
+    holders = sqlite_module.WriterHolders(tmp_path / "a.db", interval=0.002).start()
+    started = time.monotonic()
+    time.sleep(0.2)
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_TURN, url], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "holding"
+        assert child.stdout.readline().strip() == "done"
+        child.wait(10)
+    time.sleep(0.2)
+    holders.stop()
+    sampled = time.monotonic() - started
+    assert set(holders.held) == {child.pid}
+    assert holders.held[child.pid] < holders.samples  # (not held before and after)
+    held_s = sampled * holders.held[child.pid] / holders.samples
+    assert 0.2 < held_s < 0.8, (holders.held, holders.samples, sampled)
+
+    never = sqlite_module.WriterHolders(tmp_path / "b.db").start()
+    time.sleep(0.05)
+    assert never.stop().samples == 0
+
+
+def test_a_waiters_line_in_the_lock_table_is_not_the_holder() -> None:
+    table = (
+        b"1: FLOCK  ADVISORY  WRITE 4242 fe:00:1474578 0 EOF\n"
+        b"1: -> FLOCK  ADVISORY  WRITE 4343 fe:00:1474578 0 EOF\n"
+        b"2: POSIX  ADVISORY  WRITE 3824 fe:00:1474576 0 EOF\n"
+    )
+    assert sqlite_module._flock_holder(table, b"fe:00:1474578") == 4242
+    assert sqlite_module._flock_holder(table, b"fe:00:1474576") is None  # (not a flock)
+    waiting = table.split(b"\n", 1)[1]
+    assert sqlite_module._flock_holder(waiting, b"fe:00:1474578") is None  # a waiter only

@@ -90,6 +90,10 @@ def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
         "web", "worker: relay and the rest", "worker: proactive.births", "benchmark client"
     }  # fmt: skip
     assert cpu["worker: proactive.births"] > 0
+    # and how long each held SQLite's one writer's turn (sampled from /proc/locks)
+    writer = figures["writer_ms_per_event"]
+    assert set(writer) == {"web", "worker: relay and the rest", "worker: proactive.births"}
+    assert sum(writer.values()) > 0
 
 
 def test_worker_processes_split_the_busiest_consumers_off() -> None:
@@ -163,3 +167,23 @@ def test_the_events_planned_share_no_person_and_no_home(seeded: Database) -> Non
     assert all(addresses)  # (every birth's parents and every deceased live somewhere)
     flat = [address for home in addresses for address in home]
     assert len(flat) == len(set(flat))
+
+
+def test_a_writer_is_counted_as_the_process_it_was_started_as_or_descends_from() -> None:
+    """The turn's holders by process: a started process's child (a web process's own worker
+    processes, say) counts as it; a process none of them started, as ``other``."""
+    import os
+
+    from joinedup.core.sqlite import WriterHolders
+    from joinedup.demo.bench_events import _writer_per_event
+
+    holders = WriterHolders("/nonexistent/a.db")
+    holders.samples, holders.elapsed = 100, 2.0
+    holders.held = {os.getpid(): 50, 2**22 + 7: 10}  # this process, and none at all
+    assert _writer_per_event(holders, ["web", "worker"], [os.getppid(), 1], 10) == {
+        "web": 100.0,  # half of 2 s, over 10 events
+        "worker": 0.0,
+        "other": 20.0,
+    }
+    holders.samples = 0  # nothing sampled (no /proc/locks): no figure
+    assert _writer_per_event(holders, ["web"], [os.getppid()], 10) == {}

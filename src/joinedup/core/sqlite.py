@@ -5,6 +5,7 @@ needs none of it). :mod:`joinedup.core.db` builds its engines and units of work 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -234,14 +235,92 @@ def _flock_within(fd: int, timeout: float) -> bool:
         pause = min(pause * 2, 0.001)
 
 
+def writers_lock_file(path: str | Path) -> Path:
+    """The file whose ``flock`` the writers of the SQLite file ``path`` take in turn."""
+    return Path(f"{Path(path).resolve()}.writers-lock")
+
+
 def writer_turns_of(path: str) -> WriterTurns:
     """The process's one writers' turns of the SQLite file ``path``."""
     key = str(Path(path).resolve())
     with _writer_locks_guard:
         found = _writer_locks.get(key)
         if found is None:
-            found = _writer_locks[key] = WriterTurns(f"{key}.writers-lock")
+            found = _writer_locks[key] = WriterTurns(str(writers_lock_file(key)))
         return found
+
+
+class WriterHolders:
+    """Which process holds the writers' turn of a SQLite file, sampled from outside: every
+    ``interval`` seconds a thread reads ``/proc/locks`` for the holder of the lock file's
+    ``flock`` (:class:`WriterTurns`). One writer at a time: the share of the samples some
+    process held it is the share of the time the database could take no other write, so
+    events/s divided by it is the most this work per event allows, however many cores
+    (``joinedup bench proactive``). It takes no lock and asks nothing of the processes
+    watched; without ``/proc/locks`` (not Linux) or a lock file, no samples (:attr:`samples`
+    0)."""
+
+    def __init__(self, path: str | Path, *, interval: float = 0.002) -> None:
+        self.lock_file = writers_lock_file(path)
+        self.interval = interval
+        #: Samples taken, and how many of them found each process (by id) holding the turn
+        self.samples = 0
+        self.held: dict[int, int] = {}
+        #: Seconds from start to stop
+        self.elapsed = 0.0
+        self._started = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WriterHolders:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="writer-holders", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> WriterHolders:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.elapsed = time.monotonic() - self._started
+        return self
+
+    def held_ms_per(self, pid: int, count: int) -> float:
+        """Milliseconds ``pid`` held the turn per one of ``count`` things done meanwhile
+        (its share of the samples times the time sampled)."""
+        if not self.samples or not count:
+            return 0.0
+        return 1000 * self.elapsed * self.held.get(pid, 0) / self.samples / count
+
+    def _run(self) -> None:
+        try:
+            found = self.lock_file.stat()
+            locks = open("/proc/locks", "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return
+        # /proc/locks names a file "major:minor:inode", the device's numbers in hexadecimal
+        device = os.major(found.st_dev), os.minor(found.st_dev)
+        ident = f"{device[0]:02x}:{device[1]:02x}:{found.st_ino}".encode()
+        with locks:
+            while not self._stop.wait(self.interval):
+                locks.seek(0)
+                self.samples += 1
+                holder = _flock_holder(locks.read(), ident)
+                if holder is not None:
+                    self.held[holder] = self.held.get(holder, 0) + 1
+
+
+def _flock_holder(table: bytes, ident: bytes) -> int | None:
+    """The process holding the ``flock`` of the file ``ident`` in a ``/proc/locks`` table
+    (lines ``1: FLOCK  ADVISORY  WRITE 4242 fe:00:1474578 0 EOF``; a waiter's line has
+    ``->`` after the number)."""
+    for line in table.splitlines():
+        if ident not in line:
+            continue
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == b"FLOCK" and fields[5] == ident:
+            return int(fields[4])
+    return None
 
 
 @contextmanager

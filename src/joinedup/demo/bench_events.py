@@ -61,6 +61,7 @@ from joinedup.core.benchserver import (
 from joinedup.core.clock import today, utcnow
 from joinedup.core.db import Database
 from joinedup.core.loadgen import build_request, read_response
+from joinedup.core.sqlite import WriterHolders
 from joinedup.demo.agencies import organisation
 from joinedup.demo.bench_events_platform import (
     cpu_seconds,
@@ -286,6 +287,36 @@ def _cpu_per_event(
     return used
 
 
+def _writer_per_event(
+    holders: WriterHolders, names: list[str], pids: list[int], events: int
+) -> dict[str, float]:
+    """Milliseconds per event each process held SQLite's writers' turn while the events were
+    submitted and handled (sampled: :class:`~joinedup.core.sqlite.WriterHolders`); a holder
+    that is none of the processes started (a child of one, say) counted as the process it
+    descends from, or as ``other``. Empty where nothing could be sampled."""
+    if not holders.samples:
+        return {}
+    by_name = dict.fromkeys(names, 0.0)
+    for pid in holders.held:
+        name = _started_by(pid, dict(zip(pids, names, strict=True)))
+        by_name[name] = by_name.get(name, 0.0) + holders.held_ms_per(pid, events)
+    return {name: round(ms, 2) for name, ms in by_name.items()}
+
+
+def _started_by(pid: int, started: dict[int, str]) -> str:
+    """The name of the process started that ``pid`` is, or descends from (``other``)."""
+    seen = 0
+    while pid > 1 and seen < 8:
+        if pid in started:
+            return started[pid]
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        seen += 1
+    return "other"
+
+
 def _token(url: str, seed: int) -> str:
     from joinedup.exchange import issue_access_token
 
@@ -463,6 +494,7 @@ def run(
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
+                holders = WriterHolders(db_file, interval=0.004).start() if workers else None
                 client_cpu = time.process_time()
                 asyncio.run(_submit(port, token, run_events, connections, rate))
                 client_cpu = time.process_time() - client_cpu
@@ -471,6 +503,13 @@ def run(
                     try:
                         quiet = _quiet(phase_db, timeout=max(120.0, events * 0.5))
                         cpu_after = [cpu_seconds(server.pid) for server in servers]
+                        if holders is not None:
+                            figures["writer_ms_per_event"] = _writer_per_event(
+                                holders.stop(),
+                                process_names(workers=True, apart=apart, processes=processes),
+                                [server.pid for server in servers],
+                                events,
+                            )
                         _completions(phase_db, run_events)
                         figures["deaths_unfinished"] = _unfinished(phase_db)
                     finally:
@@ -556,6 +595,17 @@ def run(
             + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
             + f"; {total:.1f} ms in all, so {cores} cores busy with nothing else would handle "
             f"at most {cores * 1000 / total:.0f} events/s."
+        )
+    writer = figures.get("writer_ms_per_event") or {}
+    if writer:
+        held = sum(writer.values())
+        notes.append(
+            "SQLite's writers' turn (one writer at a time) held per event: "
+            + ", ".join(f"{name} {ms:.1f} ms" for name, ms in writer.items() if ms)
+            + f"; {held:.1f} ms in all, so one writer at a time would allow at most "
+            f"{1000 / held:.0f} events/s however many cores."
+            if held
+            else "SQLite's writers' turn: never found held (sampled)."
         )
     offered = (
         f"offered open-loop at {rate:g} events/s" if rate is not None else "as fast as answered"
