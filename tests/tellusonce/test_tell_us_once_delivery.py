@@ -518,3 +518,55 @@ def test_answers_recorded_together_read_their_rows_once(
         seeded, "SELECT count(*) FROM outbox_event WHERE name = 'tellusonce.agency_informed.v1'"
     )
     assert informed == len(pending)
+
+
+def test_a_messages_records_are_made_before_the_transaction_that_writes_them(
+    seeded: Database, tmp_path: Path
+) -> None:
+    """The dispatcher makes an answered message's records (the members' keys and the
+    provider's name read, the signed log record and the data-usage rows built) in a
+    transaction that only reads, before the one recording the answer: that transaction
+    (on SQLite, the one writer's turn) reads no member and no key, and writes the same
+    records — the message on record once, the deceased's data usage with its purpose."""
+    from sqlalchemy import event as sqlalchemy_event
+
+    from joinedup.tellusonce.dispatcher import _Answers
+
+    _one_pending(seeded)
+    deceased = scalar(seeded, "SELECT subject_code FROM tellusonce_life_event")
+    settings = tuo_settings(tmp_path / "var")
+    writing: list[str] = []
+    inside = [False]
+    together = _Answers._together
+
+    def watched(self: Any, batch: Any) -> Any:
+        inside[0] = True
+        try:
+            return together(self, batch)
+        finally:
+            inside[0] = False
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if inside[0]:
+            writing.append(" ".join(statement.split()))
+
+    sqlalchemy_event.listen(seeded.engine, "before_cursor_execute", seen)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_Answers, "_together", watched)
+            acknowledged = httpx.Response(200, json={"outcome": "pension-ended", "summary": "x"})
+            assert _round(settings, seeded, acknowledged) == "acknowledged"
+    finally:
+        sqlalchemy_event.remove(seeded.engine, "before_cursor_execute", seen)
+    assert any(s.startswith("INSERT INTO exchange_message") for s in writing)
+    reads = [s for s in writing if s.startswith("SELECT")]
+    assert not [s for s in reads if "FROM exchange_member" in s], reads
+    assert rows(
+        seeded,
+        "SELECT count(*) FROM exchange_message WHERE service_xroad_id LIKE '%/life-events'",
+    ) == [(1,)]
+    assert rows(
+        seeded,
+        "SELECT subject_code, purpose FROM exchange_data_usage "
+        "WHERE service_xroad_id LIKE '%/life-events'",
+    ) == [(deceased, tellusonce.PURPOSE)]

@@ -140,9 +140,12 @@ class Sent:
     message_id: str
     reply: ServiceReply | None
     error: LocalCallRefused | ProviderUnreachable | None
-    #: The records, made in the transaction that writes them.
+    #: The records, made in the transaction that writes them (unless made ahead)
     recording_of: Callable[[Session], Recording]
     signer: SigningKey
+    #: The records made ahead, in a transaction that only reads
+    #: (:func:`make_sent_records_ahead`), for the transaction that writes them
+    recorded: Recording | None = None
 
     def write_records(self, session: Session) -> None:
         """Write the call's records (message log, monitoring, data usage) in ``session``'s
@@ -174,8 +177,28 @@ def _recorded_at_once(
 
 
 def _in_transaction_of_its_own(database: Database, sent: Sent) -> None:
+    make_sent_records_ahead(database, [sent])
     with database.unit_of_work() as session:
         sent.write_records(session)
+
+
+def make_sent_records_ahead(database: Database, sent: Sequence[Sent]) -> None:
+    """Make the records of messages sent (:func:`send_unrecorded`) in a transaction that only
+    reads — the members' signing keys and the provider's name read, the message-log record
+    and the data-usage rows built — so that the transaction writing them does only that: on
+    SQLite, one writer at a time, every millisecond of a write transaction is one the other
+    processes' writers wait (Tell Us Once's answers: about a quarter of the transaction that
+    records them). Where that cannot be done (a member's first signing key is made by a
+    write; the database is away), the rest are made in the writing transaction, as before."""
+    todo = [one for one in sent if one.recorded is None]
+    if not todo:
+        return
+    try:
+        with database.reading_only() as session:
+            for one in todo:
+                one.recorded = one.recording_of(session)
+    except Exception as exc:
+        log.info("sent_records_made_when_written", messages=len(todo), error=type(exc).__name__)
 
 
 async def send_unrecorded(
@@ -437,7 +460,8 @@ def write_sent_records(session: Session, sent: Sequence[Sent]) -> None:
     by_signer: dict[str, tuple[SigningKey, list[Recording]]] = {}
     for one in sent:
         signer, recordings = by_signer.setdefault(one.signer.key_id, (one.signer, []))
-        recordings.append(one.recording_of(session))
+        made = one.recorded
+        recordings.append(made if made is not None else one.recording_of(session))
     for signer, recordings in by_signer.values():
         write_recordings(session, recordings, signer=signer)
 
@@ -447,6 +471,7 @@ __all__ = [
     "ProviderUnreachable",
     "Sent",
     "ServiceReply",
+    "make_sent_records_ahead",
     "mount_local_system",
     "provider_transport",
     "send_to_service",

@@ -92,7 +92,9 @@ class _Answers:
     records every answer come in meanwhile (one writer's turn for a death's whole fan-out
     rather than one per agency — on SQLite each turn waits behind whatever holds the write
     lock). The exchange's records of the messages the answers are to (:class:`~joinedup.
-    exchange.Sent`) are written in the same transaction, last, as one transparency-log
+    exchange.Sent`) are made first, in a transaction that only reads (:func:`~joinedup.
+    exchange.make_sent_records_ahead`: on SQLite the writing transaction is the one writer's
+    turn), and written in the same transaction as the answers, last, as one transparency-log
     batch. Should that transaction fail, each answer is recorded again alone with its
     message's records, so that one bad answer fails only its own delivery (and if even that
     fails, the message's records are written on their own: every message sent is on record).
@@ -137,6 +139,9 @@ class _Answers:
         while self._waiting:
             batch = sorted(self._waiting, key=lambda waiting: waiting.order)
             self._waiting = []
+            # the messages' records made first, outside the writing transaction
+            sent = [waiting.sent for waiting in batch if waiting.sent is not None]
+            await asyncio.to_thread(exchange.make_sent_records_ahead, self.database, sent)
             try:
                 results = await asyncio.to_thread(self._together, batch)
             except Exception:
