@@ -278,23 +278,11 @@ class _SettlingStatements:
 
     @functools.cached_property
     def lock_events(self) -> Any:
-        return (
-            select(LifeEvent)
-            .where(LifeEvent.id.in_(bindparam("ids", expanding=True)))
-            .order_by(LifeEvent.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        return _locking(LifeEvent)
 
     @functools.cached_property
     def lock_notifications(self) -> Any:
-        return (
-            select(Notification)
-            .where(Notification.id.in_(bindparam("ids", expanding=True)))
-            .order_by(Notification.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        return _locking(Notification)
 
     @functools.cached_property
     def subscriptions(self) -> Any:
@@ -319,6 +307,18 @@ class _SettlingStatements:
             .where(Notification.life_event_id == bindparam("life_event_id"))
             .order_by(Notification.id)
         )
+
+
+def _locking(model: type[LifeEvent] | type[Notification]) -> Any:
+    """The rows of ``model`` with the ids ``ids``, in the order of their ids, locked and read
+    afresh."""
+    return (
+        select(model)
+        .where(model.id.in_(bindparam("ids", expanding=True)))
+        .order_by(model.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 _SETTLING_STATEMENTS = _SettlingStatements()
