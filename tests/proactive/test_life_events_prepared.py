@@ -104,6 +104,34 @@ def test_prepared_and_applied_equals_reacting_in_one_transaction(
         other.dispose()
 
 
+def test_the_reads_records_are_written_as_one_transparency_log_batch(seeded: Database) -> None:
+    """A birth's decisions read as two subsystems (the life-events service resolving the
+    persons, the benefits' owner reading them): their records are written in the write
+    transaction as one transparency-log batch — one signed tree head, every read's message
+    and data-usage entries in it — not one batch a subsystem."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    decided = prepared(seeded, latest_events(seeded, BIRTH))
+    clients = {client for client, recordings in decided.reads if recordings}
+    assert len(clients) >= 2
+    reads = sum(len(recordings) for _, recordings in decided.reads)
+
+    def counts() -> tuple[int, int, int]:
+        with seeded.reading() as session:
+            return tuple(  # type: ignore[return-value]
+                session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("tlog_tree_head", "tlog_entry", "exchange_message")
+            )
+
+    heads, entries, messages = counts()
+    with seeded.unit_of_work() as session:
+        decided.keep(session)
+    after = counts()
+    assert after[0] == heads + 1
+    assert after[2] == messages + reads  # every read on record
+    assert after[1] > entries + reads  # its message and its data-usage entries, one batch
+
+
 def test_decisions_a_change_meanwhile_touched_are_made_again(seeded: Database) -> None:
     """Another worker handles the same birth between the phases (its entitlements change):
     what was prepared is not applied, the reads it made are kept on record, and the handler

@@ -29,6 +29,7 @@ from joinedup.exchange.local_clients import (
     exchange_client,
     local_client_identity,
     reading_client,
+    write_read_records,
 )
 from joinedup.exchange.oauth import (
     AccessToken,
@@ -165,6 +166,7 @@ __all__ = [
     "send_to_service",
     "make_sent_records_ahead",
     "send_unrecorded",
+    "write_read_records",
     "write_sent_records",
     "usage_receivers",
     "verify_usage",

@@ -6,7 +6,7 @@ another client (:func:`reading_client`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,8 @@ from joinedup.exchange.access import (
     ClientIdentity,
 )
 from joinedup.exchange.directory import current_directory
-from joinedup.exchange.local import ExchangeClient
+from joinedup.exchange.local import ExchangeClient, flush_together
+from joinedup.exchange.recorder import Recording
 from joinedup.exchange.schemas import SubsystemRef
 
 
@@ -88,3 +89,19 @@ def exchange_client(
     )
     yield calls
     calls.flush()
+
+
+def write_read_records(session: Session, reads: Sequence[tuple[str, Sequence[Recording]]]) -> None:
+    """Write in ``session``'s transaction the records of reads made elsewhere (each
+    subsystem's, :meth:`~joinedup.exchange.local.ExchangeClient.detach_records` of a
+    :func:`reading_client`), each signed with its members' keys as the subsystem's own calls
+    are, and all of them as **one** transparency-log batch (one signed tree head)."""
+    signer = load_log_signing_key(get_settings())
+    clients = []
+    for client, recordings in reads:
+        calls = ExchangeClient(
+            session=session, client=local_client_identity(session, client=client), log_signer=signer
+        )
+        calls.attach_records(recordings)
+        clients.append(calls)
+    flush_together(clients, session)

@@ -196,9 +196,7 @@ def decide_life_events(
 
 
 def _write_reads(session: Session, reads: Reads) -> None:
-    for client, recordings in reads:
-        with exchange.exchange_client(session, client=client) as calls:
-            calls.attach_records(recordings)
+    exchange.write_read_records(session, reads)  # (one transparency-log batch for all)
 
 
 def _keep_apart(reading: Reading) -> None:
