@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from joinedup.cli import app
 from joinedup.core.db import Database
-from joinedup.demo import bench_events
+from joinedup.demo import bench_events, bench_events_plan
 from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
@@ -150,7 +150,7 @@ def test_the_events_planned_share_no_person_and_no_home(seeded: Database) -> Non
     decided again by the other's, and the first would count the second's decisions as its
     own consequences (seen: a birth measured at 21.7 s, the time until a later birth at the
     same address)."""
-    events = bench_events._events(seeded, 60)
+    events = bench_events_plan.plan_events(seeded, 60)
     assert [e.kind for e in events].count("death") == 6
     with seeded.reading() as session:
         homes = dict(
@@ -175,15 +175,15 @@ def test_a_writer_is_counted_as_the_process_it_was_started_as_or_descends_from()
     import os
 
     from joinedup.core.sqlite import WriterHolders
-    from joinedup.demo.bench_events import _writer_per_event
+    from joinedup.demo.bench_events_platform import writer_per_event
 
     holders = WriterHolders("/nonexistent/a.db")
     holders.samples, holders.elapsed = 100, 2.0
     holders.held = {os.getpid(): 50, 2**22 + 7: 10}  # this process, and none at all
-    assert _writer_per_event(holders, ["web", "worker"], [os.getppid(), 1], 10) == {
+    assert writer_per_event(holders, ["web", "worker"], [os.getppid(), 1], 10) == {
         "web": 100.0,  # half of 2 s, over 10 events
         "worker": 0.0,
         "other": 20.0,
     }
     holders.samples = 0  # nothing sampled (no /proc/locks): no figure
-    assert _writer_per_event(holders, ["web"], [os.getppid()], 10) == {}
+    assert writer_per_event(holders, ["web"], [os.getppid()], 10) == {}

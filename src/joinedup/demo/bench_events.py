@@ -47,7 +47,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +58,21 @@ from joinedup.core.benchserver import (
     free_port,
     stop_platform,
 )
-from joinedup.core.clock import today, utcnow
+from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.loadgen import build_request, read_response
 from joinedup.core.sqlite import WriterHolders
 from joinedup.demo.agencies import organisation
+from joinedup.demo.bench_events_plan import DEATH_SHARE, Event, plan_events
 from joinedup.demo.bench_events_platform import (
+    cpu_per_event,
     cpu_seconds,
     describe_shape,
     process_names,
     shape_of,
     start_platform_processes,
     worker_commands,
+    writer_per_event,
 )
 from joinedup.demo.exchange_setup import demo_client_credentials
 from joinedup.demo.seed import seed_country
@@ -80,19 +83,7 @@ from joinedup.migrations import upgrade
 IDLE_CONNECTION_S = 2.0
 TARGET_EVENTS_PER_S = 500.0
 TARGET_P99_MS = 250.0
-DEATH_SHARE = 10  # one event in ten is a death
 REGISTRAR = "population-register/civil-registration"
-
-
-@dataclass
-class Event:
-    kind: str  # birth | death
-    body: dict[str, Any]
-    concerns: list[str]  # personal codes whose entitlements and letters it may cause
-    submitted: float = 0.0  # wall clock (time.time())
-    answered: float = 0.0
-    status: int = 0
-    done: float = 0.0
 
 
 @dataclass
@@ -102,116 +93,6 @@ class Phase:
     p99_ms: float
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def _events(database: Database, count: int) -> list[Event]:
-    """Distinct parents for every birth and distinct persons for every death, each event's
-    living at addresses no other event's persons live at, so that what each event causes is
-    its own: a household is everyone registered at one address, and a birth or death in a
-    household decides its benefits again (an event sharing one with a later event would count
-    the later event's decisions as its own consequences, and wait for them)."""
-    year = today().year
-    young = {"young_from": date(year - 44, 1, 1), "young_to": date(year - 20, 1, 1)}
-    with database.reading() as session:
-        couples = session.execute(
-            text(
-                "SELECT m.personal_code, f.personal_code FROM person m "
-                "JOIN relation r ON r.kind = 'spouse' AND r.superseded_at IS NULL "
-                " AND r.valid_to IS NULL AND (r.person_id = m.id OR r.related_person_id = m.id) "
-                "JOIN person f ON f.id = CASE WHEN r.person_id = m.id "
-                " THEN r.related_person_id ELSE r.person_id END "
-                "WHERE m.sex = 'F' AND m.date_of_death IS NULL AND f.date_of_death IS NULL "
-                "AND m.birth_date BETWEEN :young_from AND :young_to ORDER BY m.id"
-            ),
-            young,
-        ).all()
-        mothers = session.execute(
-            text(
-                "SELECT personal_code FROM person WHERE sex = 'F' AND date_of_death IS NULL "
-                "AND birth_date BETWEEN :young_from AND :young_to ORDER BY id"
-            ),
-            young,
-        ).all()
-        elderly = session.execute(
-            text(
-                "SELECT p.personal_code, ("
-                " SELECT s.personal_code FROM relation r JOIN person s ON s.id = CASE WHEN "
-                " r.person_id = p.id THEN r.related_person_id ELSE r.person_id END "
-                " WHERE r.kind = 'spouse' AND r.superseded_at IS NULL AND r.valid_to IS NULL "
-                " AND (r.person_id = p.id OR r.related_person_id = p.id) LIMIT 1) "
-                "FROM person p WHERE p.date_of_death IS NULL AND p.birth_date < :old ORDER BY p.id"
-            ),
-            {"old": date(today().year - 70, 1, 1)},
-        ).all()
-        homes: dict[str, int] = dict(
-            session.execute(
-                text(
-                    "SELECT p.personal_code, r.address_id FROM person p JOIN residence r "
-                    "ON r.person_id = p.id AND r.superseded_at IS NULL AND r.valid_to IS NULL"
-                )
-            ).all()
-        )
-    parents: list[list[str]] = [[m, f] for m, f in couples]
-    taken = {code for pair in parents for code in pair}
-    parents += [[m] for (m,) in mothers if m not in taken]
-    dying = [(p, s) for p, s in elderly if p not in taken and (s is None or s not in taken)]
-    events: list[Event] = []
-    used: set[str] = set()
-    lived_at: set[int] = set()  # the addresses of the persons of the events so far
-
-    def free(persons: list[str]) -> bool:
-        """None of ``persons`` is another event's, nor lives with another event's."""
-        return not any(code in used or homes.get(code) in lived_at for code in persons)
-
-    def take(persons: list[str]) -> None:
-        used.update(persons)
-        lived_at.update(homes[code] for code in persons if code in homes)
-
-    births = iter(parents)
-    deaths = iter(dying)
-    day = today()
-    for i in range(count):
-        if i % DEATH_SHARE == DEATH_SHARE - 1:
-            for person, spouse in deaths:
-                concerns = [person] + ([spouse] if spouse else [])
-                if not free(concerns):
-                    continue
-                take(concerns)
-                events.append(
-                    Event(
-                        "death",
-                        {"reference": f"bench-d-{i}", "personalCode": person,
-                         "dateOfDeath": day.isoformat()},
-                        concerns,
-                    )
-                )  # fmt: skip
-                break
-            else:
-                raise RuntimeError("the seeded country has too few persons for the deaths")
-            continue
-        for pair in births:
-            if not free(pair):
-                continue
-            take(pair)
-            events.append(
-                Event(
-                    "birth",
-                    {
-                        "reference": f"bench-b-{i}",
-                        "givenNames": "Mari",
-                        "familyName": "Tamm",
-                        "birthDate": (day - timedelta(days=i % 10)).isoformat(),
-                        "sex": "FM"[i % 2],
-                        "birthPlace": "Joinville",
-                        "parents": pair,
-                    },
-                    list(pair),
-                )
-            )
-            break
-        else:
-            raise RuntimeError("the seeded country has too few parents for the births")
-    return events
 
 
 async def _submit(
@@ -267,54 +148,6 @@ async def _submit(
                 await writer.wait_closed()
 
     await asyncio.gather(*(worker() for _ in range(connections)))
-
-
-def _cpu_per_event(
-    names: list[str],
-    before: list[float | None],
-    after: list[float | None],
-    client: float,
-    events: int,
-) -> dict[str, float]:
-    """Milliseconds of processor time per event each process used while the events were
-    submitted and handled (the benchmark's own client too); empty without ``/proc``."""
-    used: dict[str, float] = {}
-    for name, start, end in zip(names, before, after, strict=True):
-        if start is None or end is None:
-            return {}
-        used[name] = round(1000 * (end - start) / events, 2)
-    used["benchmark client"] = round(1000 * client / events, 2)
-    return used
-
-
-def _writer_per_event(
-    holders: WriterHolders, names: list[str], pids: list[int], events: int
-) -> dict[str, float]:
-    """Milliseconds per event each process held SQLite's writers' turn while the events were
-    submitted and handled (sampled: :class:`~joinedup.core.sqlite.WriterHolders`); a holder
-    that is none of the processes started (a child of one, say) counted as the process it
-    descends from, or as ``other``. Empty where nothing could be sampled."""
-    if not holders.samples:
-        return {}
-    by_name = dict.fromkeys(names, 0.0)
-    for pid in holders.held:
-        name = _started_by(pid, dict(zip(pids, names, strict=True)))
-        by_name[name] = by_name.get(name, 0.0) + holders.held_ms_per(pid, events)
-    return {name: round(ms, 2) for name, ms in by_name.items()}
-
-
-def _started_by(pid: int, started: dict[int, str]) -> str:
-    """The name of the process started that ``pid`` is, or descends from (``other``)."""
-    seen = 0
-    while pid > 1 and seen < 8:
-        if pid in started:
-            return started[pid]
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        seen += 1
-    return "other"
 
 
 def _token(url: str, seed: int) -> str:
@@ -470,7 +303,7 @@ def run(
         upgrade(url)
         database = Database(url)
         seed_country(database, persons=persons or max(600, 8 * events), seed=seed, progress=False)
-        plan = _events(database, events)
+        plan = plan_events(database, events)
         database.dispose()
         figures: dict[str, Any] = {}
         phases: dict[str, Phase] = {}
@@ -504,7 +337,7 @@ def run(
                         quiet = _quiet(phase_db, timeout=max(120.0, events * 0.5))
                         cpu_after = [cpu_seconds(server.pid) for server in servers]
                         if holders is not None:
-                            figures["writer_ms_per_event"] = _writer_per_event(
+                            figures["writer_ms_per_event"] = writer_per_event(
                                 holders.stop(),
                                 process_names(workers=True, apart=apart, processes=processes),
                                 [server.pid for server in servers],
@@ -515,7 +348,7 @@ def run(
                     finally:
                         phase_db.dispose()
                     figures["quiet"] = quiet
-                    figures["cpu_ms_per_event"] = _cpu_per_event(
+                    figures["cpu_ms_per_event"] = cpu_per_event(
                         process_names(workers=True, apart=apart, processes=processes),
                         cpu_before, cpu_after, client_cpu, events,
                     )  # fmt: skip

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from joinedup.core.benchserver import platform_environment, start_platform, stop_platform
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
+from joinedup.core.sqlite import WriterHolders
 
 
 def start_platform_processes(
@@ -148,3 +149,51 @@ def describe_shape(apart: bool, processes: int) -> str:
         f"a web process and {processes} worker processes ({own} in its own, the relay and the "
         "other consumers in one)"
     )
+
+
+def cpu_per_event(
+    names: list[str],
+    before: list[float | None],
+    after: list[float | None],
+    client: float,
+    events: int,
+) -> dict[str, float]:
+    """Milliseconds of processor time per event each process used while the events were
+    submitted and handled (the benchmark's own client too); empty without ``/proc``."""
+    used: dict[str, float] = {}
+    for name, start, end in zip(names, before, after, strict=True):
+        if start is None or end is None:
+            return {}
+        used[name] = round(1000 * (end - start) / events, 2)
+    used["benchmark client"] = round(1000 * client / events, 2)
+    return used
+
+
+def writer_per_event(
+    holders: WriterHolders, names: list[str], pids: list[int], events: int
+) -> dict[str, float]:
+    """Milliseconds per event each process held SQLite's writers' turn while the events were
+    submitted and handled (sampled: :class:`~joinedup.core.sqlite.WriterHolders`); a holder
+    that is none of the processes started (a child of one, say) counted as the process it
+    descends from, or as ``other``. Empty where nothing could be sampled."""
+    if not holders.samples:
+        return {}
+    by_name = dict.fromkeys(names, 0.0)
+    for pid in holders.held:
+        name = _started_by(pid, dict(zip(pids, names, strict=True)))
+        by_name[name] = by_name.get(name, 0.0) + holders.held_ms_per(pid, events)
+    return {name: round(ms, 2) for name, ms in by_name.items()}
+
+
+def _started_by(pid: int, started: dict[int, str]) -> str:
+    """The name of the process started that ``pid`` is, or descends from (``other``)."""
+    seen = 0
+    while pid > 1 and seen < 8:
+        if pid in started:
+            return started[pid]
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        seen += 1
+    return "other"

@@ -436,7 +436,8 @@ class ExchangeClient:
 
     def take_records(self) -> list[Recording]:
         """Take the queued records away as they are, signed-to-be with the members' keys, for
-        the caller to write with other clients' (:func:`flush_together`)."""
+        the caller to write with other clients' (:func:`~joinedup.exchange.local_clients.
+        write_read_records`)."""
         pending, self._pending = self._pending, []
         return pending
 
@@ -459,18 +460,3 @@ class ExchangeClient:
             return
         pending, self._pending = self._pending, []
         recorder.submit_all(pending).result()
-
-
-def flush_together(clients: Sequence[ExchangeClient], into: Session) -> None:
-    """Write the queued records of several clients in ``into``'s transaction, as one
-    transparency-log batch (one signed tree head) for those that share a log key, rather than
-    one batch each — the births' decisions read as two subsystems (the life-events service
-    resolving the persons, the benefits' owner reading them): two appends and two tree heads
-    in the write transaction, one now."""
-    by_signer: dict[str, tuple[SigningKey, list[Recording]]] = {}
-    for calls in clients:
-        signer, pending = by_signer.setdefault(calls.log_signer.key_id, (calls.log_signer, []))
-        pending.extend(calls.take_records())
-    for signer, pending in by_signer.values():
-        if pending:
-            write_recordings(into, pending, signer=signer)

@@ -19,8 +19,8 @@ from joinedup.exchange.access import (
     ClientIdentity,
 )
 from joinedup.exchange.directory import current_directory
-from joinedup.exchange.local import ExchangeClient, flush_together
-from joinedup.exchange.recorder import Recording
+from joinedup.exchange.local import ExchangeClient
+from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.schemas import SubsystemRef
 
 
@@ -95,13 +95,16 @@ def write_read_records(session: Session, reads: Sequence[tuple[str, Sequence[Rec
     """Write in ``session``'s transaction the records of reads made elsewhere (each
     subsystem's, :meth:`~joinedup.exchange.local.ExchangeClient.detach_records` of a
     :func:`reading_client`), each signed with its members' keys as the subsystem's own calls
-    are, and all of them as **one** transparency-log batch (one signed tree head)."""
+    are, and all of them as **one** transparency-log batch (one signed tree head) rather than
+    one a subsystem: a birth's decisions read as two (the life-events service resolving the
+    persons, the benefits' owner reading them)."""
     signer = load_log_signing_key(get_settings())
-    clients = []
+    pending: list[Recording] = []
     for client, recordings in reads:
         calls = ExchangeClient(
             session=session, client=local_client_identity(session, client=client), log_signer=signer
         )
         calls.attach_records(recordings)
-        clients.append(calls)
-    flush_together(clients, session)
+        pending += calls.take_records()
+    if pending:
+        write_recordings(session, pending, signer=signer)

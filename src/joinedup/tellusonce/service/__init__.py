@@ -1,13 +1,9 @@
 """The use cases of Tell Us Once."""
 
+from joinedup.tellusonce.service.claims import Claim, Delivery, claim, claim_due, message_body
 from joinedup.tellusonce.service.delivery import (
-    Claim,
-    Delivery,
-    claim,
-    claim_due,
     complete_if_settled,
     lock_for_settling,
-    message_body,
     record_answer,
     record_failure,
     retry_delay,
