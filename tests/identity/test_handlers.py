@@ -3,18 +3,25 @@ event is delivered)."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 from identity_support import World, sign_in
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
+from joinedup.core.consumers import registry
 from joinedup.core.db import Database
 from joinedup.core.events import Delivered
+from joinedup.core.handling import apply_events
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.translog.models import TreeHead
 from joinedup.exchange.records import DataUsageRecord
-from joinedup.identity.handlers import end_mandates_at_deaths
+from joinedup.identity import handlers as identity_handlers
+from joinedup.identity.handlers import end_mandates_at_deaths, read_deaths
 from joinedup.identity.models import PowerOfAttorney, WebSession
 from joinedup.registries import find_person_id, register_death
 
@@ -93,3 +100,86 @@ def test_a_batch_of_deaths_reads_each_person_and_records_the_reads_together(
         ).all()
         assert powers
         assert {p.revoked_by for p in powers} == {"death"}
+
+
+def test_on_sqlite_the_deceased_are_read_before_the_write_transaction(
+    world: World, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer reads the deceased's codes in a transaction that refuses writes (one
+    writer at a time is not held for the reads); its write transaction ends the powers with
+    what was read (the handler, which would read again, is not run) and writes the reads'
+    records: one data-usage record for the deceased, one tree head."""
+    grantor = world.one("pensioner")
+    with seeded.unit_of_work() as session:
+        events = [_death_event(session, grantor.personal_code)]
+    consumer = registry.get("identity.death")
+    assert consumer.prepare is read_deaths
+    read_only: list[bool] = []
+    real_code_of = identity_handlers._code_of
+
+    def code_of(session: Session, *args: Any, **kwargs: Any) -> Any:
+        read_only.append(bool(session.connection().exec_driver_sql("PRAGMA query_only").scalar()))
+        return real_code_of(session, *args, **kwargs)
+
+    def handler(session: Session, events: list[Delivered]) -> None:
+        raise AssertionError("what was read ahead should have been applied")
+
+    monkeypatch.setattr(identity_handlers, "_code_of", code_of)
+    with seeded.reading() as session:
+        heads = session.scalar(select(func.count()).select_from(TreeHead))
+    assert apply_events(seeded, dataclasses.replace(consumer, handler=handler), events) == {
+        events[0].event_id
+    }
+    assert read_only == [True]
+    with seeded.reading() as session:
+        assert session.scalar(select(func.count()).select_from(TreeHead)) == heads + 1
+        read = session.scalars(
+            select(DataUsageRecord.subject_code).where(DataUsageRecord.purpose == "mandate-check")
+        ).all()
+        assert read.count(grantor.personal_code) == 1
+        powers = session.scalars(
+            select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == grantor.personal_code)
+        ).all()
+        assert powers
+        assert {p.revoked_by for p in powers} == {"death"}
+
+
+def test_reading_ahead_that_fails_keeps_the_reads_on_record(
+    world: World, seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first deceased was read before reading the second failed: that read is on record
+    (a transaction of its own), and the consumer then reads both again."""
+    first, second = world.one("pensioner"), world.one("young-adult")
+    with seeded.unit_of_work() as session:
+        events = [_death_event(session, p.personal_code) for p in (first, second)]
+    real_code_of = identity_handlers._code_of
+
+    def code_of(session: Session, calls: Any, event: Delivered) -> Any:
+        if event is events[1]:
+            raise RuntimeError("the register did not answer")
+        return real_code_of(session, calls, event)
+
+    def read_count(code: str) -> int:
+        with seeded.reading() as session:
+            return len(
+                session.scalars(
+                    select(DataUsageRecord.id).where(
+                        DataUsageRecord.purpose == "mandate-check",
+                        DataUsageRecord.subject_code == code,
+                    )
+                ).all()
+            )
+
+    before = {p.personal_code: read_count(p.personal_code) for p in (first, second)}
+    monkeypatch.setattr(identity_handlers, "_code_of", code_of)
+    with pytest.raises(RuntimeError), seeded.reading_only() as session:
+        read_deaths(session, events, seeded)
+    assert read_count(first.personal_code) == before[first.personal_code] + 1
+    assert read_count(second.personal_code) == before[second.personal_code]
+    monkeypatch.undo()
+    assert apply_events(seeded, registry.get("identity.death"), events) == {
+        e.event_id for e in events
+    }
+    # both read (again) by the consumer, the first's first read still on record
+    assert read_count(first.personal_code) == before[first.personal_code] + 2
+    assert read_count(second.personal_code) == before[second.personal_code] + 1

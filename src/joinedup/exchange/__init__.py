@@ -50,6 +50,7 @@ from joinedup.exchange.outbound import (
     send_unrecorded,
     write_sent_records,
 )
+from joinedup.exchange.reads_ahead import Reads, ReadsAhead
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_bulk import (
     INCOMES,
@@ -158,6 +159,8 @@ __all__ = [
     "list_usage",
     "local_client_identity",
     "reading_client",
+    "Reads",
+    "ReadsAhead",
     "mount_local_system",
     "provider_transport",
     "record_staff_view",

@@ -6,21 +6,25 @@
   and held, and their web sessions. (Parents' and representatives' mandates need nothing:
   they are read from the registries when used, and a dead child or a dead parent is no longer
   there to read.) The event carries the register's reference of the person; the personal code
-  is read through the exchange, as the portal, for purpose ``mandate-check``.
+  is read through the exchange, as the portal, for purpose ``mandate-check`` — on SQLite
+  ahead of the write transaction (:func:`read_deaths`), so that the one writer at a time is
+  not held while reading.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
 from joinedup.core.consumers import consumer
+from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
 from joinedup.core.settings import get_settings
-from joinedup.exchange import ExchangeClient, exchange_client
+from joinedup.exchange import ExchangeClient, ReadsAhead, exchange_client
 from joinedup.identity.service import (
     MANDATE_PURPOSE,
     end_powers_of,
@@ -34,12 +38,47 @@ from joinedup.registries.events import DeathRegistered
 BATCH = 100
 
 
-@consumer("identity.death", events=[DeathRegistered.name], batch=BATCH)
+def read_deaths(session: Session, events: list[Delivered], database: Database) -> DeathsRead | None:
+    """The first phase on SQLite (:mod:`joinedup.core.handling`): the deceased's personal
+    codes read in a transaction that only reads, the records of the reads kept for the write
+    transaction. A register reference's personal code does not change, so what was read
+    holds whatever is written meanwhile."""
+    ahead = ReadsAhead(database)
+    try:
+        with ahead.client(session, get_settings().portal_subsystem) as calls:
+            codes = [_code_of(session, calls, event) for event in events]
+    except Exception:  # (the reads happened: their records written in a transaction of their own)
+        ahead.write_alone(what="identity_deaths")
+        raise
+    return DeathsRead(ahead, codes)
+
+
+@dataclass
+class DeathsRead:
+    """The deceased's personal codes read ahead (None: a reference the register does not
+    know), and the records of those reads."""
+
+    ahead: ReadsAhead
+    codes: list[str | None]
+
+    def keep(self, session: Session) -> None:
+        self.ahead.write(session)
+
+    def apply(self, session: Session) -> bool:
+        _end_at_deaths(session, self.codes)
+        return True
+
+
+@consumer("identity.death", events=[DeathRegistered.name], batch=BATCH, prepare=read_deaths)
 def end_mandates_at_deaths(session: Session, events: list[Delivered]) -> None:
     """Idempotent: a power already ended and a session already closed are left alone. The
     batch's reads go through one exchange client (their records written together)."""
     with exchange_client(session, client=get_settings().portal_subsystem) as calls:
         codes = [_code_of(session, calls, event) for event in events]
+    _end_at_deaths(session, codes)
+
+
+def _end_at_deaths(session: Session, codes: list[str | None]) -> None:
     for code in codes:
         if code is not None:
             end_powers_of(session, personal_code=code, reason="death")

@@ -13,8 +13,27 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Any
 
 from joinedup.core.events import Event
+
+#: The payload keys by which the base registers' events name the persons they change (their
+#: register references).
+PERSON_KEYS = ("person_id", "person_ids", "parent_ids")
+
+
+def persons_named(payload: dict[str, Any]) -> set[int]:
+    """The register references of the persons a base register's event names (none: it names
+    nobody, such as a bulk import's, which may have changed anyone)."""
+    found: set[int] = set()
+    for key in PERSON_KEYS:
+        value = payload.get(key)
+        if isinstance(value, list | tuple):
+            found.update(int(ref) for ref in value if ref is not None)
+        elif value is not None:
+            found.add(int(value))
+    return found
+
 
 # --- population ------------------------------------------------------------------------------
 

@@ -26,14 +26,28 @@ from joinedup.core.loops import loop
 from joinedup.core.settings import Settings, get_settings
 from joinedup.registries.events import AddressChanged, DeathRegistered
 from joinedup.tellusonce.dispatcher import Dispatcher
-from joinedup.tellusonce.service import Death, receive_deaths, receive_move
+from joinedup.tellusonce.service import (
+    Death,
+    DeathsRead,
+    read_deaths_ahead,
+    receive_deaths,
+    receive_move,
+)
 
 #: Events taken in together in one transaction (a failing batch is retried one at a time):
 #: one at a time, a burst of deaths queued behind every other writer, each waiting its turn.
 BATCH = 100
 
 
-@consumer("tellusonce.death", events=[DeathRegistered.name], batch=BATCH)
+def read_deaths(session: Session, events: list[Delivered], database: Database) -> DeathsRead:
+    """The first phase on SQLite (:mod:`joinedup.core.handling`): the deceased and their next
+    of kin read in a transaction that only reads, so that the one writer at a time is not
+    held while reading; the write transaction writes the life events and notifications, or
+    — a population event since concerning a person read — reads again itself."""
+    return read_deaths_ahead(session, [_death(event) for event in events], key_database=database)
+
+
+@consumer("tellusonce.death", events=[DeathRegistered.name], batch=BATCH, prepare=read_deaths)
 def take_in_deaths(session: Session, events: list[Delivered]) -> None:
     """The batch's reads go through one exchange client (their records written together),
     its life events and notifications are written together."""

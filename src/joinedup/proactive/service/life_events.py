@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from joinedup import catalogue, exchange, identity, rules
 from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LifeEvent
-from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
 from joinedup.proactive.payees import choose_payee, is_household_benefit
@@ -136,18 +135,9 @@ def _codes_one_by_one(
     return found
 
 
-#: Records of reads kept aside, by the client that made them, to be written later.
-Reads = list[tuple[str, list[exchange.Recording]]]
-
-
-@dataclass
-class Reading:
-    """Deciding in a transaction that only reads: the records of its reads are kept in
-    ``reads`` (to be written in a write transaction, :meth:`Decided.keep`); a member's first
-    signing key is created in a transaction of its own on ``key_database``."""
-
-    key_database: Database | None
-    reads: Reads = field(default_factory=list)
+#: Deciding in a transaction that only reads: the records of its reads are kept (to be written
+#: in a write transaction, :meth:`~joinedup.proactive.service.prepared.Decided.keep`).
+Reading = exchange.ReadsAhead
 
 
 @contextmanager
@@ -160,11 +150,8 @@ def _client(
         with exchange.exchange_client(session, client=client) as calls:
             yield calls
         return
-    calls = exchange.reading_client(session, client=client, key_database=reading.key_database)
-    try:
+    with reading.client(session, client) as calls:
         yield calls
-    finally:  # (read, then failed: the reads happened all the same)
-        reading.reads.append((client, calls.detach_records()))
 
 
 def _applies(service: CatalogueService, occurrence: Occurrence) -> bool:

@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from sqlalchemy.orm import Session
 
 from joinedup import consent, exchange
@@ -47,14 +46,12 @@ from joinedup.proactive.service.life_events import (
     Looked,
     Reaction,
     Reading,
-    Reads,
     _decide,
     _finish,
     _refs,
     resolve_codes,
 )
-
-log = structlog.get_logger(__name__)
+from joinedup.registries.events import persons_named
 
 #: The base registers' events (by name prefix): most name the persons they change by register
 #: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
@@ -65,13 +62,6 @@ REGISTER_EVENTS = ("population.", "employment.", "income.", "business.", "paymen
 TERMS_EVENTS = ("catalogue.", "consent.agreement_")
 #: Events that change who lives where without naming the address.
 _SETTLING = {"population.person_registered.v1", "population.residence_corrected.v1"}
-
-
-def _named(payload: dict[str, Any]) -> set[int]:
-    found = {payload.get("person_id")}
-    for key in ("person_ids", "parent_ids"):
-        found.update(payload.get(key) or ())
-    return {int(ref) for ref in found if ref is not None}
 
 
 @dataclass(frozen=True)
@@ -121,7 +111,7 @@ class Basis:
         the terms they were made on."""
         if name.startswith(TERMS_EVENTS):
             return True
-        named = _named(payload)
+        named = persons_named(payload)
         if self.unmapped or not named or named & self.refs:
             return True  # (an event naming nobody, a bulk import, counts whatever it is)
         moved = (payload.get(key) for key in ("address_id", "previous_address_id"))
@@ -148,7 +138,7 @@ class Decided:
 
     occurrences: int
     outcomes: list[Outcome]
-    reads: Reads
+    reads: exchange.Reads
     basis: Basis
     reaction: Reaction = field(default_factory=Reaction)
 
@@ -183,8 +173,8 @@ def decide_life_events(
         codes = resolve_codes(session, _refs(occurrences), reading=reading)
         looked = _decide(session, occurrences, codes, reaction, reading)
         basis = Basis.of(session, looked)
-    except Exception:
-        _keep_apart(reading)
+    except Exception:  # (the reads happened: their records written in a transaction of their own)
+        reading.write_alone(what="life_event_decisions")
         raise
     return Decided(
         occurrences=len(occurrences),
@@ -195,27 +185,8 @@ def decide_life_events(
     )
 
 
-def _write_reads(session: Session, reads: Reads) -> None:
+def _write_reads(session: Session, reads: exchange.Reads) -> None:
     exchange.write_read_records(session, reads)  # (one transparency-log batch for all)
-
-
-def _keep_apart(reading: Reading) -> None:
-    """Deciding failed after reading: the reads happened, so their records are written, in a
-    transaction of their own (the consumer's handler then decides in its write transaction,
-    reading again). A failure to write them is logged (counts only) and the deciding's
-    error raised."""
-    if not reading.reads or reading.key_database is None:
-        return
-    try:
-        with reading.key_database.unit_of_work() as session:
-            _write_reads(session, reading.reads)
-    except Exception as exc:
-        log.error(
-            "life_event_reads_not_recorded",
-            calls=sum(len(recordings) for _, recordings in reading.reads),
-            error=type(exc).__name__,
-        )
-    reading.reads = []
 
 
 __all__ = ["REGISTER_EVENTS", "TERMS_EVENTS", "Basis", "Decided", "decide_life_events"]

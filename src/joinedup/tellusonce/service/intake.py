@@ -31,9 +31,12 @@ from sqlalchemy.orm import Session
 
 from joinedup import exchange
 from joinedup.core.clock import utcnow
+from joinedup.core.db import Database
 from joinedup.core.errors import NotFound
 from joinedup.core.events import emit_many, tell_on_commit
+from joinedup.core.outbox import events_after, outbox_mark
 from joinedup.core.settings import get_settings
+from joinedup.registries.events import persons_named
 from joinedup.tellusonce.events import LifeEventReceived
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
 from joinedup.tellusonce.schemas import LifeEventKind, NotificationStatus, SubscriptionScope
@@ -73,7 +76,10 @@ def _next_of_kin(
     personal_code: str,
     on: date,
     died_on: date,
+    refs: set[int | None],
 ) -> list[dict[str, str]]:
+    """The next of kin alive (see the module docstring); the register references of the
+    relatives read are added to ``refs`` (None for one the answer does not give)."""
     relations = calls.call(
         exchange.registry_service_ref(session, code="relations"),
         purpose=PURPOSE,
@@ -82,13 +88,16 @@ def _next_of_kin(
     ).body
     partners = [p for p in relations.get("partners") or [] if p.get("personalCode")]
     if partners:
+        chosen = partners
         candidates = [(str(p["personalCode"]), str(p.get("kind") or "spouse")) for p in partners]
     else:
-        candidates = [
-            (str(c["personalCode"]), "child")
+        chosen = [
+            c
             for c in relations.get("children") or []
             if c.get("personalCode") and _adult_on(date.fromisoformat(c["birthDate"]), died_on)
         ]
+        candidates = [(str(c["personalCode"]), "child") for c in chosen]
+    refs.update(None if r.get("personRef") is None else int(r["personRef"]) for r in chosen)
     found: list[dict[str, str]] = []
     for code, relationship in candidates:
         try:
@@ -160,23 +169,104 @@ def receive_deaths(
     alone, their life events and notifications written together (one statement each for
     the batch, the subscriptions concerned looked up once per municipality). Returns each
     death's life event id, or None."""
-    taken = set(
+    with _client(session, calls) as reading:
+        opening = read_deaths(session, reading, deaths)
+    return _opened(session, opening)
+
+
+def read_deaths(
+    session: Session, reading: exchange.ExchangeClient, deaths: Sequence[Death]
+) -> list[_Opening | None]:
+    """Each of ``deaths`` read through ``reading`` (the deceased and their next of kin): the
+    life event to write, or None when it was taken in before (or is a repeat in the list)
+    or the register does not know the person. Only reads."""
+    taken = _taken(session, deaths)
+    opening: list[_Opening | None] = []
+    for death in deaths:
+        if death.source_event_id in taken:
+            opening.append(None)
+            continue
+        taken.add(death.source_event_id)  # (the same event twice: taken in once)
+        opening.append(_death_read(session, reading, death))
+    return opening
+
+
+def _taken(session: Session, deaths: Sequence[Death]) -> set[uuid.UUID]:
+    """Which of the deaths' events have their life event already."""
+    return set(
         session.scalars(
             select(LifeEvent.source_event_id).where(
                 LifeEvent.source_event_id.in_({d.source_event_id for d in deaths})
             )
         )
     )
-    opening: list[_Opening | None] = []
-    with _client(session, calls) as reading:
-        for death in deaths:
-            if death.source_event_id in taken:
-                opening.append(None)
-                continue
-            taken.add(death.source_event_id)  # (the same event twice: taken in once)
-            opening.append(_death_read(session, reading, death))
+
+
+def _opened(session: Session, opening: Sequence[_Opening | None]) -> list[int | None]:
+    """Write the life events read (None: nothing to write); each one's id, or None."""
     opened = iter(_open_many(session, [o for o in opening if o is not None]))
     return [None if o is None else next(opened) for o in opening]
+
+
+@dataclass
+class DeathsRead:
+    """Deaths read ahead of the write transaction (a consumer's first phase on SQLite:
+    :func:`read_deaths_ahead`): the life events to write, the records of the reads, and what
+    the reads rest on — the newest event in the outbox when they were made and the register
+    references of the persons read (``unmapped``: a relative read without one)."""
+
+    openings: list[_Opening | None]
+    ahead: exchange.ReadsAhead
+    mark: int
+    refs: frozenset[int]
+    unmapped: bool
+
+    def keep(self, session: Session) -> None:
+        """Write the records of the reads made (used or not, they happened)."""
+        self.ahead.write(session)
+
+    def apply(self, session: Session) -> bool:
+        """Write the life events and their notifications, unless a population event since
+        the reads may have changed what was read (False: nothing written), or another
+        transaction took one of them in meanwhile."""
+        for _, payload in events_after(session, self.mark, prefixes=("population.",)):
+            named = persons_named(payload)
+            if self.unmapped or not named or named & self.refs:
+                return False
+        deaths = [o.source_event_id for o in self.openings if o is not None]
+        if deaths and session.scalar(
+            select(LifeEvent.id).where(LifeEvent.source_event_id.in_(deaths)).limit(1)
+        ):
+            return False
+        _opened(session, self.openings)
+        return True
+
+
+def read_deaths_ahead(
+    session: Session, deaths: Sequence[Death], *, key_database: Database
+) -> DeathsRead:
+    """:func:`receive_deaths`' reads, in a transaction that only reads (``session``), as the
+    Tell Us Once subsystem; their records kept for the write transaction (a member's first
+    signing key, if one is needed, created on ``key_database``). What the death registration
+    and the day before it were stays as it was; a relative who dies, a correction of the
+    register meanwhile would not: :meth:`DeathsRead.apply` then writes nothing and the
+    consumer reads again in its write transaction."""
+    mark = outbox_mark(session)
+    ahead = exchange.ReadsAhead(key_database)
+    try:
+        with ahead.client(session, get_settings().tell_us_once_subsystem) as reading:
+            openings = read_deaths(session, reading, deaths)
+    except Exception:  # (the reads happened: their records written in a transaction of their own)
+        ahead.write_alone(what="tell_us_once_deaths")
+        raise
+    refs = {ref for o in openings if o is not None for ref in o.refs}
+    return DeathsRead(
+        openings=openings,
+        ahead=ahead,
+        mark=mark,
+        refs=frozenset(r for r in refs if r is not None),
+        unmapped=None in refs,
+    )
 
 
 def _death_read(
@@ -195,8 +285,9 @@ def _death_read(
     except NotFound:
         return None
     code = str(person["personalCode"])
+    refs: set[int | None] = {int(death.person_ref)}
     recipients = _next_of_kin(
-        reading, session, personal_code=code, on=day_before, died_on=death.date_of_death
+        reading, session, personal_code=code, on=day_before, died_on=death.date_of_death, refs=refs
     )
     residence = person.get("residenceAddress") or {}
     municipality = residence.get("municipalityCode")
@@ -218,6 +309,7 @@ def _death_read(
         details=details,
         recipients=recipients,
         municipalities=frozenset({municipality} if municipality else ()),
+        refs=frozenset(refs),
     )
 
 
@@ -289,6 +381,8 @@ class _Opening:
     details: dict[str, Any]
     recipients: list[dict[str, str]]
     municipalities: frozenset[str]
+    #: The register references of the persons read (None: one read without)
+    refs: frozenset[int | None] = frozenset()
 
 
 def _open(session: Session, opening: _Opening) -> int:
