@@ -15,9 +15,10 @@ from tuo_support import married_couples, record_death, rows, scalar
 
 from joinedup.core.consumers import registry
 from joinedup.core.db import Database
-from joinedup.core.events import Delivered
+from joinedup.core.events import Delivered, emit
 from joinedup.core.handling import apply_events
 from joinedup.core.outbox import OutboxEvent
+from joinedup.registries.events import EmploymentImported, PopulationImported
 from joinedup.tellusonce import handlers
 from joinedup.tellusonce.service import DeathsRead
 from joinedup.tellusonce.service import intake as intake_module
@@ -179,3 +180,35 @@ def test_reading_that_fails_after_reading_keeps_the_reads_on_record(
     monkeypatch.undo()
     assert apply_events(seeded, registry.get("tellusonce.death"), events) == {events[0].event_id}
     assert recipients(seeded) == [couple.spouse]
+
+
+def test_a_population_import_meanwhile_counts(seeded: Database) -> None:
+    """A population import names nobody (it may have written anyone's relations): it counts.
+    Another register's import does not: nothing Tell Us Once reads is in it."""
+    first, second = married_couples(seeded, 2)
+    record_death(seeded, first.deceased, "CRVS-AHEAD-10")
+    read = prepared(seeded, deaths(seeded))
+    with seeded.unit_of_work() as session:
+        emit(
+            session,
+            EmploymentImported(
+                employments=1, ended=0, incomes=12, first_period="2026-01", last_period="2026-12"
+            ),
+        )
+    assert written(seeded, read) is True
+    record_death(seeded, second.deceased, "CRVS-AHEAD-11")
+    read = prepared(seeded, deaths(seeded)[1:])
+    with seeded.unit_of_work() as session:
+        emit(
+            session,
+            PopulationImported(
+                persons=1,
+                deceased=0,
+                relations=0,
+                residences=1,
+                first_person_id=None,
+                last_person_id=None,
+            ),
+        )
+    assert written(seeded, read) is False
+    assert scalar(seeded, "SELECT count(*) FROM tellusonce_life_event") == 1
