@@ -48,17 +48,23 @@ def test_a_death_ends_the_powers_of_attorney_and_sessions_of_the_person(
         with seeded.unit_of_work() as session:
             end_mandates_at_deaths(session, [event])
     with seeded.reading() as session:
-        powers = session.scalars(
-            select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == grantor.personal_code)
-        ).all()
-        assert powers
-        assert {p.revoked_by for p in powers} == {"death"}
+        powers = assert_powers_ended_by_death(session, grantor.personal_code)
         assert set(session.scalars(select(WebSession.end_reason))) == {"death"}
         revoked = session.scalars(
             select(OutboxEvent).where(OutboxEvent.name == "mandate.revoked.v1")
         ).all()
         assert len(revoked) == len(powers)
     assert web.get("/portal/acting-for", follow_redirects=False).status_code == 303
+
+
+def assert_powers_ended_by_death(session: Session, grantor_code: str) -> list[PowerOfAttorney]:
+    """The grantor's powers of attorney (there are some), every one revoked by death."""
+    powers = session.scalars(
+        select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == grantor_code)
+    ).all()
+    assert powers
+    assert {p.revoked_by for p in powers} == {"death"}
+    return list(powers)
 
 
 def _death_event(session: Session, personal_code: str) -> Delivered:
@@ -95,11 +101,7 @@ def test_a_batch_of_deaths_reads_each_person_and_records_the_reads_together(
             )
         )
         assert {first.personal_code, second.personal_code} <= read
-        powers = session.scalars(
-            select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == first.personal_code)
-        ).all()
-        assert powers
-        assert {p.revoked_by for p in powers} == {"death"}
+        assert_powers_ended_by_death(session, first.personal_code)
 
 
 def test_on_sqlite_the_deceased_are_read_before_the_write_transaction(
@@ -140,11 +142,7 @@ def test_on_sqlite_the_deceased_are_read_before_the_write_transaction(
             select(DataUsageRecord.subject_code).where(DataUsageRecord.purpose == "mandate-check")
         ).all()
         assert read.count(grantor.personal_code) == before.count(grantor.personal_code) + 1
-        powers = session.scalars(
-            select(PowerOfAttorney).where(PowerOfAttorney.grantor_code == grantor.personal_code)
-        ).all()
-        assert powers
-        assert {p.revoked_by for p in powers} == {"death"}
+        assert_powers_ended_by_death(session, grantor.personal_code)
 
 
 def test_reading_ahead_that_fails_keeps_the_reads_on_record(
