@@ -51,6 +51,8 @@ class Prepared:
     events: list[Delivered]
     fresh: bool = True
     kept: int = 0
+    abandoned: int = 0
+    fail: bool = False
 
     def keep(self, session: Session) -> None:
         write = record_effect(NAME)
@@ -61,7 +63,12 @@ class Prepared:
             )
         self.kept += 1
 
+    def abandon(self) -> None:
+        self.abandoned += 1
+
     def apply(self, session: Session) -> bool:
+        if self.fail:
+            raise RuntimeError("cannot apply")
         if not self.fresh:
             return False
         write = record_effect(NAME)
@@ -77,6 +84,7 @@ class Preparer:
     fresh: bool = True
     fail: bool = False
     nothing: bool = False
+    fail_to_apply: bool = False
     meanwhile: Callable[[], None] | None = None
     seen: list[list[int]] = field(default_factory=list)
     made: list[Prepared] = field(default_factory=list)
@@ -92,7 +100,7 @@ class Preparer:
             raise RuntimeError("cannot prepare")
         if self.nothing:
             return None
-        prepared = Prepared(events, fresh=self.fresh)
+        prepared = Prepared(events, fresh=self.fresh, fail=self.fail_to_apply)
         self.made.append(prepared)
         return prepared
 
@@ -276,3 +284,20 @@ def test_only_a_batch_consumer_prepares() -> None:
                 prepare=lambda session, events: None,
             )
         )
+
+
+def test_a_write_transaction_that_fails_abandons_the_preparation(sqlite_effects: Database) -> None:
+    """The write transaction fails after ``keep``: nothing it wrote stays, and the preparation
+    is told (``abandon``: it writes what it keeps in any case in a transaction of its own);
+    a transaction that commits does not tell it."""
+    preparer, handler = Preparer(fail_to_apply=True), Handler()
+    with pytest.raises(RuntimeError, match="cannot apply"):
+        apply_events(sqlite_effects, prepared_consumer(preparer, handler), [delivered(1)])
+    (made,) = preparer.made
+    assert (made.kept, made.abandoned) == (1, 1)
+    assert effect_ns(sqlite_effects) == []
+    assert inboxed(sqlite_effects) == 0
+    preparer = Preparer()
+    apply_events(sqlite_effects, prepared_consumer(preparer, handler), [delivered(2)])
+    assert [p.abandoned for p in preparer.made] == [0]
+    assert sorted(effect_ns(sqlite_effects)) == [2, 1002]

@@ -89,6 +89,7 @@ def test_the_consumer_reads_ahead_and_its_write_transaction_only_writes(
 
     monkeypatch.setattr(intake_module, "_death_read", read)
     heads = scalar(seeded, "SELECT count(*) FROM tlog_tree_head")
+    before = usage(seeded, couple.deceased), usage(seeded, couple.spouse)
     handled = apply_events(seeded, dataclasses.replace(consumer, handler=handler), events)
     assert handled == {events[0].event_id}
     assert read_only == [True]  # read once, in the transaction that refuses writes
@@ -96,8 +97,8 @@ def test_the_consumer_reads_ahead_and_its_write_transaction_only_writes(
     assert scalar(seeded, "SELECT count(*) FROM tellusonce_notification") == 5
     assert scalar(seeded, "SELECT count(*) FROM tlog_tree_head") == heads + 1
     assert recipients(seeded) == [couple.spouse]
-    assert usage(seeded, couple.deceased) >= 1
-    assert usage(seeded, couple.spouse) >= 1
+    assert usage(seeded, couple.deceased) == before[0] + 2  # the person, their relations
+    assert usage(seeded, couple.spouse) == before[1] + 2  # named in the relations, read
 
 
 def _read_only(session: Session) -> bool:
@@ -180,6 +181,7 @@ def test_reading_that_fails_after_reading_keeps_the_reads_on_record(
     monkeypatch.undo()
     assert apply_events(seeded, registry.get("tellusonce.death"), events) == {events[0].event_id}
     assert recipients(seeded) == [couple.spouse]
+    assert usage(seeded, couple.deceased) == before + 1 + 2  # the failed phase's, then both
 
 
 def test_a_population_import_meanwhile_counts(seeded: Database) -> None:
@@ -212,3 +214,55 @@ def test_a_population_import_meanwhile_counts(seeded: Database) -> None:
         )
     assert written(seeded, read) is False
     assert scalar(seeded, "SELECT count(*) FROM tellusonce_life_event") == 1
+
+
+def test_a_write_transaction_that_fails_keeps_the_reads_on_record_once(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing the life event fails after the reads' records were written in the same
+    transaction: that transaction rolls back, and the records are written in one of their
+    own (the reads happened), once; delivered again, the death is read and recorded again."""
+    couple = married_couples(seeded)[0]
+    record_death(seeded, couple.deceased, "CRVS-AHEAD-12")
+    events = deaths(seeded)
+    before = usage(seeded, couple.deceased), usage(seeded, couple.spouse)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("writing the life event failed")
+
+    monkeypatch.setattr(intake_module, "_open_many", failing)
+    consumer = registry.get("tellusonce.death")
+    with pytest.raises(RuntimeError, match="life event failed"):
+        apply_events(seeded, consumer, events)
+    assert usage(seeded, couple.deceased) == before[0] + 2
+    assert usage(seeded, couple.spouse) == before[1] + 2
+    assert scalar(seeded, "SELECT count(*) FROM tellusonce_life_event") == 0
+    monkeypatch.undo()
+    assert apply_events(seeded, consumer, events) == {events[0].event_id}
+    assert usage(seeded, couple.deceased) == before[0] + 4
+    assert recipients(seeded) == [couple.spouse]
+
+
+def test_read_again_in_the_write_transaction_each_read_is_on_record_once(
+    seeded: Database,
+) -> None:
+    """Through the consumer: the spouse's death is registered between the phases, so the
+    write transaction reads again — the first phase's reads and the second's are each on
+    record once, and the dead spouse is not written to."""
+    couple = married_couples(seeded)[0]
+    record_death(seeded, couple.deceased, "CRVS-AHEAD-13")
+    events = deaths(seeded)
+    before = usage(seeded, couple.deceased)
+    consumer = registry.get("tellusonce.death")
+
+    def read_then_spouse_dies(
+        session: Session, events: list[Delivered], database: Database
+    ) -> DeathsRead:
+        read = handlers.read_deaths(session, events, database)
+        record_death(seeded, couple.spouse, "CRVS-AHEAD-14")  # (another transaction)
+        return read
+
+    meanwhile = dataclasses.replace(consumer, prepare=read_then_spouse_dies)
+    assert apply_events(seeded, meanwhile, events) == {events[0].event_id}
+    assert usage(seeded, couple.deceased) == before + 2 + 2
+    assert couple.spouse not in recipients(seeded)

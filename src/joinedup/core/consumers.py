@@ -51,6 +51,11 @@ class Preparation(Protocol):
         """Write what was decided, in the delivery's transaction; False (having written
         nothing) when what the decisions looked at has changed since they were made."""
 
+    def abandon(self) -> None:
+        """The delivery's write transaction failed, or the first phase's own transaction did
+        after the preparation was made: write what is kept in any case and was not committed
+        (the records of the reads made) in a transaction of its own."""
+
 
 #: A batch consumer's first phase: ``(session, events, database)``, the events not handled
 #: before, in a transaction that refuses writes (``database``: for what must be written

@@ -28,7 +28,9 @@ transaction commits (the records of the reads it made), and
 :meth:`~joinedup.core.consumers.Preparation.apply` writes what it decided — unless what it
 read has changed since (another transaction handled one of the events, or changed what the
 decisions looked at): then the handler handles the events itself in that transaction, as a
-consumer without ``prepare`` does. On PostgreSQL, which locks rows and not the database, a
+consumer without ``prepare`` does. If that transaction fails, the preparation's
+:meth:`~joinedup.core.consumers.Preparation.abandon` writes what it keeps in any case in a
+transaction of its own (the reads happened). On PostgreSQL, which locks rows and not the database, a
 long transaction keeps no other writer waiting: the handler does it all in one transaction
 there.
 """
@@ -162,6 +164,7 @@ def _prepare(
     prepare, or preparing failed, and the handler does it all in the write transaction)."""
     assert consumer.prepare is not None
     unique = _unique(events)
+    preparation: Preparation | None = None
     try:
         with database.reading_only() as session:
             handled = set(
@@ -175,6 +178,8 @@ def _prepare(
             todo = [event for event in unique if event.event_id not in handled]
             preparation = consumer.prepare(session, todo, database) if todo else None
     except Exception as exc:  # the handler meets it again, in the write transaction
+        if preparation is not None:  # (made, then ending its transaction failed)
+            _abandon(consumer, preparation)
         log.warning(
             "event_preparation_failed",
             consumer=consumer.name,
@@ -205,8 +210,23 @@ def apply_events(database: Database, consumer: Consumer, events: Sequence[Delive
     """Handle ``events`` in one transaction (a consumer with ``prepare`` on SQLite prepares them
     in a read-only one first); returns the ids of those not handled before."""
     prepared = _prepare(database, consumer, events) if _prepares(database, consumer) else None
-    with database.unit_of_work() as session:
-        return _apply_batch(session, consumer, events, prepared)
+    try:
+        with database.unit_of_work() as session:
+            return _apply_batch(session, consumer, events, prepared)
+    except BaseException:
+        if prepared is not None:  # what it keeps in any case, in a transaction of its own
+            _abandon(consumer, prepared.preparation)
+        raise
+
+
+def _abandon(consumer: Consumer, preparation: Preparation) -> None:
+    """:meth:`Preparation.abandon`; its failure logged (the first error is the one raised)."""
+    try:
+        preparation.abandon()
+    except Exception as exc:
+        log.error(
+            "event_preparation_not_abandoned", consumer=consumer.name, error=type(exc).__name__
+        )
 
 
 def record_dead_letter(

@@ -43,12 +43,12 @@ def read_deaths(session: Session, events: list[Delivered], database: Database) -
     codes read in a transaction that only reads, the records of the reads kept for the write
     transaction. A register reference's personal code does not change, so what was read
     holds whatever is written meanwhile."""
-    ahead = ReadsAhead(database)
+    ahead = ReadsAhead(database, what="identity_deaths")
     try:
         with ahead.client(session, get_settings().portal_subsystem) as calls:
             codes = [_code_of(session, calls, event) for event in events]
     except Exception:  # (the reads happened: their records written in a transaction of their own)
-        ahead.write_alone(what="identity_deaths")
+        ahead.write_alone()
         raise
     return DeathsRead(ahead, codes)
 
@@ -63,6 +63,9 @@ class DeathsRead:
 
     def keep(self, session: Session) -> None:
         self.ahead.write(session)
+
+    def abandon(self) -> None:
+        self.ahead.write_alone()
 
     def apply(self, session: Session) -> bool:
         _end_at_deaths(session, self.codes)

@@ -26,12 +26,15 @@ def persons_named(payload: dict[str, Any]) -> set[int]:
     """The register references of the persons a base register's event names (none: it names
     nobody, such as a bulk import's, which may have changed anyone)."""
     found: set[int] = set()
-    for key in PERSON_KEYS:
-        value = payload.get(key)
-        if isinstance(value, list | tuple):
-            found.update(int(ref) for ref in value if ref is not None)
-        elif value is not None:
-            found.add(int(value))
+    try:
+        for key in PERSON_KEYS:
+            value = payload.get(key)
+            if isinstance(value, list | tuple):
+                found.update(int(ref) for ref in value if ref is not None)
+            elif value is not None:
+                found.add(int(value))
+    except (TypeError, ValueError):  # not references: as if it named nobody (it may be anyone)
+        return set()
     return found
 
 

@@ -138,14 +138,22 @@ class Decided:
 
     occurrences: int
     outcomes: list[Outcome]
-    reads: exchange.Reads
+    ahead: exchange.ReadsAhead
     basis: Basis
     reaction: Reaction = field(default_factory=Reaction)
 
+    @property
+    def reads(self) -> exchange.Reads:
+        """The records of the reads made, not yet written by a committed transaction."""
+        return self.ahead.reads
+
     def keep(self, session: Session) -> None:
         """Write the records of the reads made (used or not, they happened)."""
-        _write_reads(session, self.reads)
-        self.reads = []
+        self.ahead.write(session)  # (one transparency-log batch for all)
+
+    def abandon(self) -> None:
+        """The write transaction failed: the reads' records in a transaction of their own."""
+        self.ahead.write_alone()
 
     def apply(self, session: Session) -> bool:
         """Record the outcomes and send the letters, unless what the decisions rest on has
@@ -167,26 +175,22 @@ def decide_life_events(
     it all in one transaction)."""
     if not occurrences or any(o.life_event is LifeEvent.DEATH for o in occurrences):
         return None
-    reading = Reading(key_database)
+    reading = Reading(key_database, what="life_event_decisions")
     reaction = Reaction()
     try:
         codes = resolve_codes(session, _refs(occurrences), reading=reading)
         looked = _decide(session, occurrences, codes, reaction, reading)
         basis = Basis.of(session, looked)
     except Exception:  # (the reads happened: their records written in a transaction of their own)
-        reading.write_alone(what="life_event_decisions")
+        reading.write_alone()
         raise
     return Decided(
         occurrences=len(occurrences),
         outcomes=looked.outcomes,
-        reads=reading.reads,
+        ahead=reading,
         basis=basis,
         reaction=reaction,
     )
-
-
-def _write_reads(session: Session, reads: exchange.Reads) -> None:
-    exchange.write_read_records(session, reads)  # (one transparency-log batch for all)
 
 
 __all__ = ["REGISTER_EVENTS", "TERMS_EVENTS", "Basis", "Decided", "decide_life_events"]

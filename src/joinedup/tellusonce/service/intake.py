@@ -170,11 +170,11 @@ def receive_deaths(
     the batch, the subscriptions concerned looked up once per municipality). Returns each
     death's life event id, or None."""
     with _client(session, calls) as reading:
-        opening = read_deaths(session, reading, deaths)
+        opening = _read_deaths(session, reading, deaths)
     return _opened(session, opening)
 
 
-def read_deaths(
+def _read_deaths(
     session: Session, reading: exchange.ExchangeClient, deaths: Sequence[Death]
 ) -> list[_Opening | None]:
     """Each of ``deaths`` read through ``reading`` (the deceased and their next of kin): the
@@ -225,6 +225,10 @@ class DeathsRead:
         """Write the records of the reads made (used or not, they happened)."""
         self.ahead.write(session)
 
+    def abandon(self) -> None:
+        """The write transaction failed: the reads' records in a transaction of their own."""
+        self.ahead.write_alone()
+
     def apply(self, session: Session) -> bool:
         """Write the life events and their notifications, unless a population event since
         the reads may have changed what was read (False: nothing written), or another
@@ -252,14 +256,15 @@ def read_deaths_ahead(
     register meanwhile would not: :meth:`DeathsRead.apply` then writes nothing and the
     consumer reads again in its write transaction."""
     mark = outbox_mark(session)
-    ahead = exchange.ReadsAhead(key_database)
+    ahead = exchange.ReadsAhead(key_database, what="tell_us_once_deaths")
     try:
         with ahead.client(session, get_settings().tell_us_once_subsystem) as reading:
-            openings = read_deaths(session, reading, deaths)
+            openings = _read_deaths(session, reading, deaths)
     except Exception:  # (the reads happened: their records written in a transaction of their own)
-        ahead.write_alone(what="tell_us_once_deaths")
+        ahead.write_alone()
         raise
-    refs = {ref for o in openings if o is not None for ref in o.refs}
+    refs: set[int | None] = {int(death.person_ref) for death in deaths}  # (known or not)
+    refs.update(ref for o in openings if o is not None for ref in o.refs)
     return DeathsRead(
         openings=openings,
         ahead=ahead,
