@@ -468,3 +468,26 @@ def test_a_members_first_key_is_stored_before_it_signs(seeded: Database) -> None
 def test_consumers_that_write_as_they_decide_do_not_prepare(consumer_name: str) -> None:
     handler_modules()
     assert registry.get(consumer_name).prepare is None
+
+
+def test_a_write_transaction_that_fails_keeps_the_reads_on_record(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the decisions fails in the write transaction, after the reads' records were
+    written in it: it rolls back, and the records are written in a transaction of their own
+    — once (the reads happened); nothing decided is kept."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    events = latest_events(seeded, BIRTH)
+    before = what_they_hold(seeded, mother)[mother]["usage"]
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("recording failed")
+
+    monkeypatch.setattr(prepared_module, "_finish", failing)
+    with pytest.raises(RuntimeError, match="recording failed"):
+        apply_events(seeded, births_consumer(handler_allowed=False), events)
+    held = what_they_hold(seeded, mother)[mother]
+    read = sorted(u[0].rsplit("/", 1)[-1] for u in held["usage"] if u not in before)
+    assert read == ["income-totals", "person-codes", "population-extract", "relations"]
+    assert held["entitlements"] == []
