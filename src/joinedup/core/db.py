@@ -7,12 +7,13 @@ the worker's job or the CLI command commits once through :func:`unit_of_work`.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
@@ -157,10 +158,27 @@ class Database:
         path = sqlite_file(url)
         self._writer_lock = writer_turns_of(path) if path is not None else None
         self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._commit_watcher: Any = None
+        self._watcher_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def watch_outbox_commits(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (in another thread: quick and thread-safe) whenever any process
+        commits events to the outbox, where the database tells: PostgreSQL's ``NOTIFY``
+        (:mod:`joinedup.core.pg_notify`; one listening connection per :class:`Database`,
+        opened on first use, closed by :meth:`dispose`). Elsewhere nothing (SQLite's processes
+        tell each other through :mod:`joinedup.core.wakeups`). Returns what removes it."""
+        if self.dialect != "postgresql":
+            return _not_watching
+        from joinedup.core.pg_notify import CommitWatcher  # (psycopg: PostgreSQL only)
+
+        with self._watcher_lock:
+            if self._commit_watcher is None:
+                self._commit_watcher = CommitWatcher(self.url)
+            return cast(Callable[[], None], self._commit_watcher.add(listener))
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -216,9 +234,17 @@ class Database:
         return checkpointer
 
     def dispose(self) -> None:
+        with self._watcher_lock:
+            watcher, self._commit_watcher = self._commit_watcher, None
+        if watcher is not None:
+            watcher.stop()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def _not_watching() -> None:
+    """Removes nothing (nothing was watched)."""
 
 
 #: Values asked about in one ``IN (…)`` (SQLite allows 32,766 parameters).

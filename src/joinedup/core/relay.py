@@ -73,13 +73,19 @@ class Relay:
 
         Between batches it waits for its poll interval or, sooner, for a commit that emitted
         events: in this process (:func:`~joinedup.core.events.on_outbox_commit`) or, where
-        the bus tells, in another (:meth:`~joinedup.core.bus.Bus.watch_commits`); the poll
-        finds the rest. A batch that was not full is followed by the next no sooner than
+        the bus or the database tells, in another — the in-process bus on a SQLite file
+        (:meth:`~joinedup.core.bus.Bus.watch_commits`), PostgreSQL's ``NOTIFY``
+        (:meth:`~joinedup.core.db.Database.watch_outbox_commits`); the poll finds the rest.
+        A batch that was not full is followed by the next no sooner than
         ``gather_interval`` after it began, so a busy platform's commits are relayed together."""
         wake = asyncio.Event()
         committed = setter_from_any_thread(wake)  # (called in the committing thread)
         removers = (
-            [on_outbox_commit(committed), self.bus.watch_commits(committed)]
+            [
+                on_outbox_commit(committed),
+                self.bus.watch_commits(committed),
+                self.database.watch_outbox_commits(committed),
+            ]
             if self.wake_on_commit
             else []
         )
