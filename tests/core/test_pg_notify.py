@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -24,19 +23,17 @@ from joinedup.core.pg_notify import conninfo_of
 from joinedup.core.relay import Relay
 from joinedup.core.settings import Settings
 
-pytestmark = pytest.mark.postgres
+#: PostgreSQL only: the ``database`` fixture (migrated, emptied after each test) on its
+#: PostgreSQL parameter alone.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database", ["postgres"], indirect=True),
+]
 
 
 @pytest.fixture(name="pg")
-def pg_fixture(postgres_url: str) -> Iterator[Database]:
-    from conftest import _truncate_all
-
-    database = Database(postgres_url, pool_size=2)
-    try:
-        yield database
-    finally:
-        _truncate_all(database)
-        database.dispose()
+def pg_fixture(database: Database) -> Database:
+    return database
 
 
 def insert_elsewhere(url: str, *, commit: bool) -> None:
@@ -106,12 +103,6 @@ def test_one_notification_per_transaction_however_many_statements(pg: Database) 
     assert wait_for(lambda: watcher.received == 1)
     time.sleep(0.3)
     assert watcher.received == 1
-
-
-def test_sqlite_has_no_notifications(sqlite_database: Database) -> None:
-    remove = sqlite_database.watch_outbox_commits(lambda: None)
-    remove()
-    assert sqlite_database._commit_watcher is None
 
 
 def test_the_relay_wakes_at_another_processs_commit_not_at_its_poll(

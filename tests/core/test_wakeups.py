@@ -216,3 +216,11 @@ def test_a_directory_someone_else_could_have_made_is_not_used(tmp_path: Path, ma
         assert directory.is_file()
     else:
         assert list(directory.iterdir()) == []  # no socket bound in it
+
+
+def test_a_sqlite_database_tells_nothing_itself(sqlite_database: Database) -> None:
+    """Only PostgreSQL's ``NOTIFY`` is watched by the database; SQLite's processes wake each
+    other through this module's sockets: no listening thread is started."""
+    remove = sqlite_database.watch_outbox_commits(lambda: None)
+    remove()
+    assert sqlite_database._commit_watcher is None
