@@ -162,15 +162,20 @@ def test_reading_and_deciding_write_nothing(seeded: Database) -> None:
     assert what_they_hold(seeded, mother)[mother]["entitlements"] == []
 
 
+def a_mothers_first_birth(seeded: Database) -> tuple[str, list[Delivered], list[Any]]:
+    """A low-income mother's child registered: her code, the birth's events, and her data
+    usage before anything reacted to it."""
+    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
+    record_birth(seeded, mother=mother, father=None, born=today())
+    return mother, latest_events(seeded, BIRTH), what_they_hold(seeded, mother)[mother]["usage"]
+
+
 def test_deciding_that_fails_after_reading_keeps_the_reads_on_record(
     seeded: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The persons were read (through the exchange) before deciding failed: those reads are
     on record, written in a transaction of their own, and the failure is the first phase's."""
-    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
-    record_birth(seeded, mother=mother, father=None, born=today())
-    events = latest_events(seeded, BIRTH)
-    before = what_they_hold(seeded, mother)[mother]["usage"]
+    mother, events, before = a_mothers_first_birth(seeded)
 
     def failing(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("deciding failed")
@@ -197,10 +202,7 @@ def test_deciding_that_fails_in_the_middle_of_an_owners_reads_keeps_them(
 ) -> None:
     """Deciding fails after the Social Insurance Board has read the household (inside its
     client's block): that read is on record too, not only the routing read before it."""
-    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
-    record_birth(seeded, mother=mother, father=None, born=today())
-    events = latest_events(seeded, BIRTH)
-    before = what_they_hold(seeded, mother)[mother]["usage"]
+    mother, events, before = a_mothers_first_birth(seeded)
     evaluate_service = life_events_module._evaluate_service
 
     def failing(*args: Any, **kwargs: Any) -> Any:
@@ -476,10 +478,7 @@ def test_a_write_transaction_that_fails_keeps_the_reads_on_record(
     """Recording the decisions fails in the write transaction, after the reads' records were
     written in it: it rolls back, and the records are written in a transaction of their own
     — once (the reads happened); nothing decided is kept."""
-    (mother,) = low_income_adults(seeded, sex="F", count=1, offset=4)
-    record_birth(seeded, mother=mother, father=None, born=today())
-    events = latest_events(seeded, BIRTH)
-    before = what_they_hold(seeded, mother)[mother]["usage"]
+    mother, events, before = a_mothers_first_birth(seeded)
 
     def failing(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("recording failed")
