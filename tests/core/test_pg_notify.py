@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from joinedup.core.bus import create_bus
 from joinedup.core.db import Database
 from joinedup.core.outbox import OutboxEvent
-from joinedup.core.pg_notify import conninfo_of
+from joinedup.core.pg_notify import connect_kwargs
 from joinedup.core.relay import Relay
 from joinedup.core.settings import Settings
 
@@ -39,7 +40,7 @@ def pg_fixture(database: Database) -> Database:
 def insert_elsewhere(url: str, *, commit: bool) -> None:
     """An outbox row written as another process would: its own connection, not this
     process's units of work (whose commits wake this process's relay by themselves)."""
-    with psycopg.connect(conninfo_of(url)) as connection:
+    with psycopg.connect(**connect_kwargs(url)) as connection:
         connection.execute(
             "INSERT INTO outbox_event (event_id, name, payload, occurred_at, recorded_at) "
             "VALUES (%s, %s, %s, now(), now())",
@@ -92,7 +93,7 @@ def test_one_notification_per_transaction_however_many_statements(pg: Database) 
     pg.watch_outbox_commits(lambda: calls.append(1))
     watcher = pg._commit_watcher
     assert watcher.listening.wait(10)
-    with psycopg.connect(conninfo_of(pg.url)) as connection:
+    with psycopg.connect(**connect_kwargs(pg.url)) as connection:
         for n in range(3):
             connection.execute(
                 "INSERT INTO outbox_event (event_id, name, payload, occurred_at, recorded_at) "
@@ -103,6 +104,12 @@ def test_one_notification_per_transaction_however_many_statements(pg: Database) 
     assert wait_for(lambda: watcher.received == 1)
     time.sleep(0.3)
     assert watcher.received == 1
+    with pg.engine.connect() as connection:  # (PostgreSQL folds a transaction's identical
+        # notifications anyway: the trigger itself is per statement, not per row)
+        (kind,) = connection.exec_driver_sql(
+            "SELECT tgtype FROM pg_trigger WHERE tgname = 'outbox_event_notify'"
+        ).one()
+    assert kind & 1 == 0  # TRIGGER_TYPE_ROW unset: FOR EACH STATEMENT
 
 
 def test_the_relay_wakes_at_another_processs_commit_not_at_its_poll(
@@ -123,7 +130,7 @@ def test_the_relay_wakes_at_another_processs_commit_not_at_its_poll(
                 listening = lambda: (  # noqa: E731
                     pg._commit_watcher is not None and pg._commit_watcher.listening.is_set()
                 )
-                await asyncio.to_thread(wait_for, listening)
+                assert await asyncio.to_thread(wait_for, listening)
                 await asyncio.sleep(0.3)  # the relay found nothing and waits for its poll
                 started = time.monotonic()
                 await asyncio.to_thread(insert_elsewhere, pg.url, commit=True)
@@ -149,3 +156,28 @@ def _published(database: Database) -> int:
             )
             or 0
         )
+
+
+def test_a_listener_that_fails_to_connect_tries_again(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the first connection attempt raises (not only the driver's errors), the
+    thread lives on and listens after its pause."""
+    from joinedup.core import pg_notify
+
+    real_connect = psycopg.connect
+    attempts: list[int] = []
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("not this time")
+        return real_connect(*args, **kwargs)
+
+    # (the listener's own module only: the pool's connections are not concerned)
+    monkeypatch.setattr(pg_notify, "psycopg", SimpleNamespace(connect=connect))
+    pg.watch_outbox_commits(lambda: None)
+    watcher = pg._commit_watcher
+    assert watcher is not None
+    assert watcher.listening.wait(10)
+    assert len(attempts) == 2

@@ -224,3 +224,21 @@ def test_a_sqlite_database_tells_nothing_itself(sqlite_database: Database) -> No
     remove = sqlite_database.watch_outbox_commits(lambda: None)
     remove()
     assert sqlite_database._commit_watcher is None
+
+
+def test_the_listening_connection_is_made_as_the_pools_are() -> None:
+    """PostgreSQL's listening connection takes the URL as the dialect does: its query and
+    password decoded (a space is ``%20``), not passed on as text libpq would read otherwise."""
+    from joinedup.core.pg_notify import connect_kwargs
+
+    made = connect_kwargs(
+        "postgresql+psycopg://joinedup:p%20w@db.example:6432/joinedup?application_name=a%20b"
+    )
+    assert made == {
+        "host": "db.example",
+        "port": 6432,
+        "dbname": "joinedup",
+        "user": "joinedup",
+        "password": "p w",
+        "application_name": "a b",
+    }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import structlog
@@ -36,10 +37,21 @@ _STOP_CHECK_S = 0.5
 _MAX_RETRY_S = 30.0
 
 
-def conninfo_of(url: str) -> str:
-    """The libpq connection string of a SQLAlchemy PostgreSQL ``url`` (its driver name
-    dropped; the password kept: the listening connection logs in as the pool's do)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+#: libpq's TCP keepalives on the listening connection: one that dies silently (a firewall's
+#: idle timeout, a fail-over) is noticed within about a minute, not the kernel's two hours,
+#: and opened again.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+               "keepalives_count": 3}  # fmt: skip
+
+
+def connect_kwargs(url: str) -> dict[str, Any]:
+    """``psycopg.connect``'s keyword arguments for a SQLAlchemy PostgreSQL ``url``, as the
+    dialect makes them for the pool's connections (the URL's query decoded as it does)."""
+    parsed = make_url(url)
+    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    if args:  # (the psycopg dialect passes everything by keyword)
+        raise ValueError("a PostgreSQL URL the listening connection cannot use")
+    return dict(kwargs)
 
 
 class CommitWatcher:
@@ -50,11 +62,12 @@ class CommitWatcher:
     connection that fails is opened again after a pause that doubles up to 30 s."""
 
     def __init__(self, url: str) -> None:
-        self._conninfo = conninfo_of(url)
+        self._connect = {**connect_kwargs(url), "connect_timeout": 10, **_KEEPALIVES}
         self._listeners: Listeners[str] = Listeners("outbox_commit_listener_failed")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: The running thread and the event that stops it (each thread its own)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         #: Notifications received (for the operator's eye and the tests)
         self.received = 0
         #: Whether the connection listens now
@@ -66,41 +79,44 @@ class CommitWatcher:
         remove = self._listeners.add(OUTBOX_CHANNEL, listener)
         with self._lock:
             if self._thread is None:
-                self._stop.clear()
+                self._stop = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._run, name="pg-outbox-listener", daemon=True
+                    target=self._run, args=(self._stop,), name="pg-outbox-listener", daemon=True
                 )
                 self._thread.start()
         return remove
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening and wait for the thread (at most ``timeout`` seconds)."""
+        """Stop listening and wait for the thread (at most ``timeout`` seconds; one still
+        connecting ends when its connection attempt does, calling nobody)."""
         with self._lock:
             thread, self._thread = self._thread, None
-        self._stop.set()
+            self._stop.set()
         if thread is not None:
             thread.join(timeout=timeout)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         delay = 1.0
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
-                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+                with psycopg.connect(autocommit=True, **self._connect) as conn:
                     conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    if stop.is_set():
+                        return
                     self.listening.set()
                     delay = 1.0
                     self._call()  # (what was committed while nobody listened)
-                    while not self._stop.is_set():
+                    while not stop.is_set():
                         for _ in conn.notifies(timeout=_STOP_CHECK_S):
                             self.received += 1
-                            self._call()
-                            if self._stop.is_set():
+                            if stop.is_set():
                                 break
-            except psycopg.Error as exc:
+                            self._call()
+            except Exception as exc:  # (any: the thread must not die and leave polling alone)
                 log.warning("outbox_listener_failed", error=type(exc).__name__, retry_in=delay)
             finally:
                 self.listening.clear()
-            if self._stop.wait(delay):
+            if stop.wait(delay):
                 return
             delay = min(delay * 2, _MAX_RETRY_S)
 
@@ -108,4 +124,4 @@ class CommitWatcher:
         self._listeners.call((OUTBOX_CHANNEL,))
 
 
-__all__ = ["OUTBOX_CHANNEL", "CommitWatcher", "conninfo_of"]
+__all__ = ["OUTBOX_CHANNEL", "CommitWatcher", "connect_kwargs"]
