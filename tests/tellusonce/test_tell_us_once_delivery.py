@@ -184,7 +184,9 @@ def test_the_dispatcher_acknowledges_retries_or_dead_letters_by_the_answer(
     )
     if status == "pending":  # not due again before the retry delay
         with seeded.unit_of_work() as session:
-            due = tellusonce.claim_due(session, owner="test", lease_seconds=1, max_attempts=3)
+            due = tellusonce.claim(
+                session, owner="test", lease_seconds=1, max_attempts=3
+            ).deliveries
         assert due == []
 
 
@@ -258,13 +260,21 @@ def test_loop_names_are_checked() -> None:
 def test_a_last_attempt_that_never_reported_back_is_dead_lettered(seeded: Database) -> None:
     _one_pending(seeded)
     with seeded.unit_of_work() as session:
-        (claimed,) = tellusonce.claim_due(session, owner="gone", lease_seconds=0.01, max_attempts=1)
+        (claimed,) = tellusonce.claim(
+            session, owner="gone", lease_seconds=0.01, max_attempts=1
+        ).deliveries
     assert claimed.attempt == 1
     with seeded.unit_of_work() as session:  # still leased: nobody else takes it
-        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+        assert (
+            tellusonce.claim(session, owner="other", lease_seconds=5, max_attempts=1).deliveries
+            == []
+        )
     time.sleep(0.05)  # the worker died; its lease runs out
     with seeded.unit_of_work() as session:
-        assert tellusonce.claim_due(session, owner="other", lease_seconds=5, max_attempts=1) == []
+        assert (
+            tellusonce.claim(session, owner="other", lease_seconds=5, max_attempts=1).deliveries
+            == []
+        )
     status, error = rows(seeded, "SELECT status, last_error FROM tellusonce_notification")[0]
     assert status == "dead_letter"
     assert "no answer after the last attempt" in error

@@ -130,7 +130,9 @@ def test_no_agency_gets_more_than_its_share_in_flight_across_workers(
     assert _leased_per_agency(database)[SIB.member_code] == 2
     # without a limit per agency everything due is claimed (the leases above still hold)
     with database.unit_of_work() as session:
-        rest = tellusonce.claim_due(session, owner="worker-4", lease_seconds=60, max_attempts=6)
+        rest = tellusonce.claim(
+            session, owner="worker-4", lease_seconds=60, max_attempts=6
+        ).deliveries
     assert {d.member_code for d in rest} <= national
     assert (
         sum(_leased_per_agency(database).values())

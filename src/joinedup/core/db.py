@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import (
@@ -37,6 +37,9 @@ from joinedup.core.sqlite import (
     writer_turns_of,
     writers_turn,
 )
+
+if TYPE_CHECKING:  # (imported when first used: psycopg, PostgreSQL only)
+    from joinedup.core.pg_notify import CommitWatcher
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -158,7 +161,7 @@ class Database:
         path = sqlite_file(url)
         self._writer_lock = writer_turns_of(path) if path is not None else None
         self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
-        self._commit_watcher: Any = None
+        self._commit_watcher: CommitWatcher | None = None
         self._watcher_lock = threading.Lock()
 
     @property
@@ -178,7 +181,7 @@ class Database:
         with self._watcher_lock:
             if self._commit_watcher is None:
                 self._commit_watcher = CommitWatcher(self.url)
-            return cast(Callable[[], None], self._commit_watcher.add(listener))
+            return self._commit_watcher.add(listener)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

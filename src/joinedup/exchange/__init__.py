@@ -50,7 +50,7 @@ from joinedup.exchange.outbound import (
     send_unrecorded,
     write_sent_records,
 )
-from joinedup.exchange.reads_ahead import Reads, ReadsAhead
+from joinedup.exchange.reads_ahead import KeepsReads, Reads, ReadsAhead
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_bulk import (
     INCOMES,
@@ -159,6 +159,7 @@ __all__ = [
     "list_usage",
     "local_client_identity",
     "reading_client",
+    "KeepsReads",
     "Reads",
     "ReadsAhead",
     "mount_local_system",

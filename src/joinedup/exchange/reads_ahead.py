@@ -61,6 +61,16 @@ class ReadsAhead:
             write_read_records(session, self.reads)
             after_this_commit(session, f"{_WRITTEN}:{id(self)}", lambda: self, _written)
 
+    @contextmanager
+    def kept_if_failing(self) -> Iterator[None]:
+        """A first phase's block: if it fails, the records of the reads it made so far are
+        written in a transaction of their own (:meth:`write_alone`) and the error raised."""
+        try:
+            yield
+        except Exception:
+            self.write_alone()
+            raise
+
     def write_alone(self) -> None:
         """Write the kept records, if no transaction that wrote them committed, in a
         transaction of their own on ``key_database``: the first phase failed after reading,
@@ -96,3 +106,20 @@ _WRITTEN = "exchange.reads_ahead.written"
 
 def _written(ahead: ReadsAhead) -> None:
     ahead.reads = []
+
+
+@dataclass
+class KeepsReads:
+    """The part a consumer's preparation (``core.consumers.Preparation``) that read ahead
+    shares: ``keep`` writes the reads' records in the write transaction, ``abandon`` — that
+    transaction failed — in one of their own. A subclass adds its fields and ``apply``."""
+
+    ahead: ReadsAhead
+
+    def keep(self, session: Session) -> None:
+        """Write the records of the reads made (used or not, they happened)."""
+        self.ahead.write(session)
+
+    def abandon(self) -> None:
+        """The write transaction failed: the reads' records in a transaction of their own."""
+        self.ahead.write_alone()

@@ -24,7 +24,7 @@ from joinedup.core.errors import NotFound
 from joinedup.core.events import Delivered
 from joinedup.core.schedule import daily
 from joinedup.core.settings import get_settings
-from joinedup.exchange import ExchangeClient, ReadsAhead, exchange_client
+from joinedup.exchange import ExchangeClient, KeepsReads, ReadsAhead, exchange_client
 from joinedup.identity.service import (
     MANDATE_PURPOSE,
     end_powers_of,
@@ -38,34 +38,23 @@ from joinedup.registries.events import DeathRegistered
 BATCH = 100
 
 
-def read_deaths(session: Session, events: list[Delivered], database: Database) -> DeathsRead | None:
+def read_deaths(session: Session, events: list[Delivered], database: Database) -> DeathsRead:
     """The first phase on SQLite (:mod:`joinedup.core.handling`): the deceased's personal
     codes read in a transaction that only reads, the records of the reads kept for the write
     transaction. A register reference's personal code does not change, so what was read
     holds whatever is written meanwhile."""
     ahead = ReadsAhead(database, what="identity_deaths")
-    try:
-        with ahead.client(session, get_settings().portal_subsystem) as calls:
-            codes = [_code_of(session, calls, event) for event in events]
-    except Exception:  # (the reads happened: their records written in a transaction of their own)
-        ahead.write_alone()
-        raise
+    with ahead.kept_if_failing(), ahead.client(session, get_settings().portal_subsystem) as calls:
+        codes = [_code_of(session, calls, event) for event in events]
     return DeathsRead(ahead, codes)
 
 
 @dataclass
-class DeathsRead:
+class DeathsRead(KeepsReads):
     """The deceased's personal codes read ahead (None: a reference the register does not
     know), and the records of those reads."""
 
-    ahead: ReadsAhead
     codes: list[str | None]
-
-    def keep(self, session: Session) -> None:
-        self.ahead.write(session)
-
-    def abandon(self) -> None:
-        self.ahead.write_alone()
 
     def apply(self, session: Session) -> bool:
         _end_at_deaths(session, self.codes)

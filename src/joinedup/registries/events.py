@@ -38,6 +38,15 @@ def persons_named(payload: dict[str, Any]) -> set[int]:
     return found
 
 
+def may_concern(payload: dict[str, Any], refs: frozenset[int], *, unmapped: bool) -> bool:
+    """Whether a base register's event may have changed what was read about the persons
+    ``refs`` (register references; ``unmapped``: someone else was read whose reference is
+    not known): it names one of them, or names nobody (an import: it may be anyone), or
+    some person read is not known by reference."""
+    named = persons_named(payload)
+    return unmapped or not named or bool(named & refs)
+
+
 # --- population ------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """The dispatcher: a worker loop that tells the agencies, through the exchange.
 
-It claims the due notifications (:func:`~joinedup.tellusonce.service.claim_due`:
+It claims the due notifications (:func:`~joinedup.tellusonce.service.claim`:
 a lease and a counted attempt, committed), sends each one to its agency's service as a
 mediated call from the Central Digital Office's ``tell-us-once`` subsystem
 (:func:`joinedup.exchange.send_unrecorded`: signed, logged, a data-usage record naming the

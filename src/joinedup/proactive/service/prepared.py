@@ -51,7 +51,7 @@ from joinedup.proactive.service.life_events import (
     _refs,
     resolve_codes,
 )
-from joinedup.registries.events import persons_named
+from joinedup.registries.events import may_concern
 
 #: The base registers' events (by name prefix): most name the persons they change by register
 #: reference (``person_id``, ``person_ids``, ``parent_ids``); a move also the addresses.
@@ -111,8 +111,7 @@ class Basis:
         the terms they were made on."""
         if name.startswith(TERMS_EVENTS):
             return True
-        named = persons_named(payload)
-        if self.unmapped or not named or named & self.refs:
+        if may_concern(payload, self.refs, unmapped=self.unmapped):
             return True  # (an event naming nobody, a bulk import, counts whatever it is)
         moved = (payload.get(key) for key in ("address_id", "previous_address_id"))
         if {int(a) for a in moved if a is not None} & self.addresses:
@@ -131,14 +130,13 @@ def _revisions(
 
 
 @dataclass
-class Decided:
+class Decided(exchange.KeepsReads):
     """Life events decided in a transaction that only reads (:func:`decide_life_events`),
     to be written in a write transaction: the outcomes, the records of the reads made, and
     what the decisions rest on (:class:`Basis`)."""
 
     occurrences: int
     outcomes: list[Outcome]
-    ahead: exchange.ReadsAhead
     basis: Basis
     reaction: Reaction = field(default_factory=Reaction)
 
@@ -146,14 +144,6 @@ class Decided:
     def reads(self) -> exchange.Reads:
         """The records of the reads made, not yet written by a committed transaction."""
         return self.ahead.reads
-
-    def keep(self, session: Session) -> None:
-        """Write the records of the reads made (used or not, they happened)."""
-        self.ahead.write(session)  # (one transparency-log batch for all)
-
-    def abandon(self) -> None:
-        """The write transaction failed: the reads' records in a transaction of their own."""
-        self.ahead.write_alone()
 
     def apply(self, session: Session) -> bool:
         """Record the outcomes and send the letters, unless what the decisions rest on has
@@ -177,13 +167,10 @@ def decide_life_events(
         return None
     reading = Reading(key_database, what="life_event_decisions")
     reaction = Reaction()
-    try:
+    with reading.kept_if_failing():
         codes = resolve_codes(session, _refs(occurrences), reading=reading)
         looked = _decide(session, occurrences, codes, reaction, reading)
         basis = Basis.of(session, looked)
-    except Exception:  # (the reads happened: their records written in a transaction of their own)
-        reading.write_alone()
-        raise
     return Decided(
         occurrences=len(occurrences),
         outcomes=looked.outcomes,

@@ -1,6 +1,6 @@
 """The use cases of Tell Us Once."""
 
-from joinedup.tellusonce.service.claims import Claim, Delivery, claim, claim_due, message_body
+from joinedup.tellusonce.service.claims import Claim, Delivery, claim, message_body
 from joinedup.tellusonce.service.delivery import (
     complete_if_settled,
     lock_for_settling,
@@ -40,7 +40,6 @@ __all__ = [
     "DeathsRead",
     "Delivery",
     "claim",
-    "claim_due",
     "complete_if_settled",
     "end_subscription",
     "life_event_status",

@@ -134,27 +134,6 @@ def _room_at_agencies(
     return ids, any(not row[1] for row in rows)
 
 
-def claim_due(
-    session: Session,
-    *,
-    owner: str,
-    lease_seconds: float,
-    max_attempts: int,
-    limit: int = 20,
-    per_agency: int | None = None,
-) -> list[Delivery]:
-    """Lease up to ``limit`` due notifications to ``owner`` and count the attempt (see
-    :func:`claim`)."""
-    return claim(
-        session,
-        owner=owner,
-        lease_seconds=lease_seconds,
-        max_attempts=max_attempts,
-        limit=limit,
-        per_agency=per_agency,
-    ).deliveries
-
-
 def claim(
     session: Session,
     *,

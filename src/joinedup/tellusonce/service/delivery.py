@@ -3,7 +3,7 @@ when every agency of a life event has answered — the one letter (claiming what
 :mod:`joinedup.tellusonce.service.claims`).
 
 The dispatcher (:mod:`joinedup.tellusonce.dispatcher`) calls the agencies over HTTP *between*
-transactions: :func:`~joinedup.tellusonce.service.claims.claim_due` (one transaction: lease
+transactions: :func:`~joinedup.tellusonce.service.claims.claim` (one transaction: lease
 the due notifications, count the attempt), then the call, then :func:`record_answer` or
 :func:`record_failure` (another). A worker killed between the two leaves a leased
 notification that another worker claims once the lease has expired and sends again **with the

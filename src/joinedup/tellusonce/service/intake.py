@@ -36,7 +36,7 @@ from joinedup.core.errors import NotFound
 from joinedup.core.events import emit_many, tell_on_commit
 from joinedup.core.outbox import events_after, outbox_mark
 from joinedup.core.settings import get_settings
-from joinedup.registries.events import persons_named
+from joinedup.registries.events import may_concern
 from joinedup.tellusonce.events import LifeEventReceived
 from joinedup.tellusonce.models import LifeEvent, Notification, Subscription
 from joinedup.tellusonce.schemas import LifeEventKind, NotificationStatus, SubscriptionScope
@@ -209,33 +209,23 @@ def _opened(session: Session, opening: Sequence[_Opening | None]) -> list[int | 
 
 
 @dataclass
-class DeathsRead:
+class DeathsRead(exchange.KeepsReads):
     """Deaths read ahead of the write transaction (a consumer's first phase on SQLite:
     :func:`read_deaths_ahead`): the life events to write, the records of the reads, and what
     the reads rest on — the newest event in the outbox when they were made and the register
     references of the persons read (``unmapped``: a relative read without one)."""
 
     openings: list[_Opening | None]
-    ahead: exchange.ReadsAhead
     mark: int
     refs: frozenset[int]
     unmapped: bool
-
-    def keep(self, session: Session) -> None:
-        """Write the records of the reads made (used or not, they happened)."""
-        self.ahead.write(session)
-
-    def abandon(self) -> None:
-        """The write transaction failed: the reads' records in a transaction of their own."""
-        self.ahead.write_alone()
 
     def apply(self, session: Session) -> bool:
         """Write the life events and their notifications, unless a population event since
         the reads may have changed what was read (False: nothing written), or another
         transaction took one of them in meanwhile."""
         for _, payload in events_after(session, self.mark, prefixes=("population.",)):
-            named = persons_named(payload)
-            if self.unmapped or not named or named & self.refs:
+            if may_concern(payload, self.refs, unmapped=self.unmapped):
                 return False
         deaths = [o.source_event_id for o in self.openings if o is not None]
         if deaths and session.scalar(
@@ -257,12 +247,11 @@ def read_deaths_ahead(
     consumer reads again in its write transaction."""
     mark = outbox_mark(session)
     ahead = exchange.ReadsAhead(key_database, what="tell_us_once_deaths")
-    try:
-        with ahead.client(session, get_settings().tell_us_once_subsystem) as reading:
-            openings = _read_deaths(session, reading, deaths)
-    except Exception:  # (the reads happened: their records written in a transaction of their own)
-        ahead.write_alone()
-        raise
+    with (
+        ahead.kept_if_failing(),
+        ahead.client(session, get_settings().tell_us_once_subsystem) as reading,
+    ):
+        openings = _read_deaths(session, reading, deaths)
     refs: set[int | None] = {int(death.person_ref) for death in deaths}  # (known or not)
     refs.update(ref for o in openings if o is not None for ref in o.refs)
     return DeathsRead(
