@@ -4,14 +4,19 @@ figures as JSON, and a call naming neither (or both) is refused."""
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from joinedup.cli import app
 from joinedup.core.db import Database
 from joinedup.demo import bench_events, bench_events_plan
+from joinedup.demo.bench_databases import PREFIX
 from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
@@ -187,3 +192,107 @@ def test_a_writer_is_counted_as_the_process_it_was_started_as_or_descends_from()
     }
     holders.samples = 0  # nothing sampled (no /proc/locks): no figure
     assert writer_per_event(holders, ["web"], [os.getppid()], 10) == {}
+
+
+def _said(output: str) -> str:
+    """What a refusal said, without the box drawn around it or its line breaks."""
+    return " ".join(output.translate(str.maketrans("", "", "│╭╮╰╯─")).split())
+
+
+def _refused(arguments: list[str]) -> str:
+    """Run the benchmark, expecting a refusal (exit status 2): what it said."""
+    result = runner.invoke(app, ["bench", "proactive", *arguments], env={"COLUMNS": "400"})
+    assert result.exit_code == 2, result.output
+    return _said(result.output)
+
+
+def _bench_databases(url: str) -> set[str]:
+    """The databases benchmark runs have made on the server ``url`` names (and not dropped)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return set(
+                connection.scalars(
+                    text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"),
+                    {"prefix": f"{PREFIX}%"},
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_few_life_events_on_postgresql(postgres_url: str) -> None:
+    """``--database-url``: the same run on a PostgreSQL server (the production path), in
+    databases of its own that are dropped at the end; the server's processor time counted
+    beside the platform's processes', and no SQLite writers' turn to watch."""
+    before = _bench_databases(postgres_url)
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--events", "10", "--connections", "2", "--worker-processes",
+         "2", "--database-url", postgres_url, "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["database"] == "PostgreSQL"
+    assert figures["statuses"] == {"201": 10}
+    assert figures["quiet"] is True
+    assert figures["deaths_unfinished"] == 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
+    assert (births["events"], deaths["events"]) == (9, 1)
+    cpu = figures["cpu_ms_per_event"]
+    assert cpu["worker: proactive.births"] > 0
+    assert cpu["PostgreSQL server (every process of it)"] > 0
+    assert "writer_ms_per_event" not in figures
+    assert _bench_databases(postgres_url) == before  # (each dropped)
+
+
+def test_the_database_url_must_be_a_postgresql_server(tmp_path: Path) -> None:
+    """A bad ``--database-url`` is refused before anything runs, saying what to give."""
+    sqlite = f"sqlite:///{tmp_path / 'x.db'}"
+    said = _refused(["--events", "5", "--database-url", sqlite])
+    assert "names a sqlite database: give a PostgreSQL server's" in said
+    assert not (tmp_path / "x.db").exists()
+    said = _refused(["--events", "5", "--database-url", "not a url"])
+    assert "'not a url' is not a database URL: give one such as postgresql+psycopg://" in said
+    server = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    said = _refused(["--reevaluate", "100", "--database-url", server])
+    assert "--database-url goes with --events" in said
+
+
+@pytest.mark.postgres
+def test_a_server_that_refuses_to_make_the_databases(postgres_url: str) -> None:
+    """A role without CREATEDB: refused with what it needs, not a traceback; nothing left."""
+    role = f"jubench_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN NOCREATEDB'))
+    try:
+        as_role = make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+        said = _refused(["--events", "5", "--database-url", as_role])
+        assert "refused 'CREATE DATABASE': permission denied to create database" in said
+        assert "its role needs CREATEDB" in said
+        with admin.connect() as connection:
+            owned = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+                    "WHERE r.rolname = :role"
+                ),
+                {"role": role},
+            )
+        assert owned == 0
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def test_an_unreachable_server_is_refused_plainly() -> None:
+    """A server that cannot be reached: its address and the driver's reason (no privilege
+    hint: it is not what is wrong)."""
+    server = "postgresql+psycopg://postgres@127.0.0.1:9/test"
+    said = _refused(["--events", "5", "--database-url", server])
+    assert f"the PostgreSQL server at {server} refused 'CREATE DATABASE'" in said
+    assert "Connection refused" in said
+    assert "CREATEDB" not in said

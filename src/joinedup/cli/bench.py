@@ -126,6 +126,13 @@ def bench_proactive(
         help="With --events: submit open-loop at this many events a second, each event's "
         "latency counted from when it was due (default: as fast as they are answered).",
     ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="With --events: run on this PostgreSQL server (the production path), in "
+        "databases of the run's own that it drops at the end (its role needs CREATEDB), "
+        "instead of SQLite files of its own.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
@@ -134,20 +141,29 @@ def bench_proactive(
         raise typer.BadParameter("give --events N or --reevaluate N")
     if rate is not None and events is None:
         raise typer.BadParameter("--rate goes with --events")
+    if database_url is not None and events is None:
+        raise typer.BadParameter("--database-url goes with --events")
     if reevaluate is not None:
         from joinedup.demo.bench_reevaluation import run
 
         run(persons=reevaluate, seed=seed, chunk_persons=chunk_persons).emit(as_json=as_json)
         return
+    from joinedup.demo.bench_databases import BenchDatabaseRefused
     from joinedup.demo.bench_events import run as run_events
 
-    run_events(
-        events=events or 0,
-        connections=connections,
-        apart=apart,
-        processes=worker_processes,
-        rate=rate,
-    ).emit(as_json=as_json)
+    try:
+        report = run_events(
+            events=events or 0,
+            connections=connections,
+            seed=seed,
+            apart=apart,
+            processes=worker_processes,
+            rate=rate,
+            database_url=database_url,
+        )
+    except BenchDatabaseRefused as exc:
+        raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
+    report.emit(as_json=as_json)
 
 
 @app.command("portal")

@@ -63,6 +63,11 @@ from joinedup.core.db import Database
 from joinedup.core.loadgen import build_request, read_response
 from joinedup.core.sqlite import WriterHolders
 from joinedup.demo.agencies import organisation
+from joinedup.demo.bench_databases import (
+    BenchDatabases,
+    bench_databases,
+    postgres_url,
+)
 from joinedup.demo.bench_events_plan import DEATH_SHARE, Event, plan_events
 from joinedup.demo.bench_events_platform import (
     cpu_per_event,
@@ -288,18 +293,25 @@ def run(
     apart: bool = False,
     processes: int = 1,
     rate: float | None = None,
+    database_url: str | None = None,
 ) -> BenchReport:
     """``processes``: worker processes beside the web process (``apart``; more than one
     implies it): see :func:`worker_commands`. ``rate``: submit open-loop at this many events
-    a second (the module's docstring)."""
+    a second (the module's docstring). ``database_url``: a PostgreSQL server to run on, in
+    databases of the run's own (:mod:`joinedup.demo.bench_databases`), instead of SQLite
+    files; a URL that cannot be used is :class:`BenchDatabaseRefused`."""
     apart = apart or processes > 1
     worker_commands(processes)  # (a bad number refused before anything is seeded)
     if rate is not None and not rate > 0:
         raise ValueError("rate must be a positive number of events a second")
+    if database_url is not None:
+        postgres_url(database_url)  # (refused before anything is made)
     directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
+    databases: BenchDatabases | None = None
     try:
-        seeded = directory / "seeded.db"
-        url = f"sqlite:///{seeded}"
+        databases = bench_databases(directory, database_url)
+        kind = databases.kind
+        url = databases.seeded_url
         upgrade(url)
         database = Database(url)
         seed_country(database, persons=persons or max(600, 8 * events), seed=seed, progress=False)
@@ -308,9 +320,8 @@ def run(
         figures: dict[str, Any] = {}
         phases: dict[str, Phase] = {}
         for name, workers in (("reference", False), ("end_to_end", True)):
-            db_file = directory / f"{name}.db"
-            shutil.copyfile(seeded, db_file)
-            phase_url = f"sqlite:///{db_file}"
+            phase_url = databases.copy(name)
+            db_file = databases.file_of(name)
             token = _token(phase_url, seed)
             run_events = [Event(e.kind, dict(e.body), list(e.concerns)) for e in plan]
             port = free_port()
@@ -327,7 +338,12 @@ def run(
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
-                holders = WriterHolders(db_file, interval=0.004).start() if workers else None
+                server_before = databases.server_cpu_seconds()
+                holders = (
+                    WriterHolders(db_file, interval=0.004).start()
+                    if workers and db_file is not None
+                    else None
+                )
                 client_cpu = time.process_time()
                 asyncio.run(_submit(port, token, run_events, connections, rate))
                 client_cpu = time.process_time() - client_cpu
@@ -336,6 +352,7 @@ def run(
                     try:
                         quiet = _quiet(phase_db, timeout=max(120.0, events * 0.5))
                         cpu_after = [cpu_seconds(server.pid) for server in servers]
+                        server_after = databases.server_cpu_seconds()
                         if holders is not None:
                             figures["writer_ms_per_event"] = writer_per_event(
                                 holders.stop(),
@@ -352,6 +369,10 @@ def run(
                         process_names(workers=True, apart=apart, processes=processes),
                         cpu_before, cpu_after, client_cpu, events,
                     )  # fmt: skip
+                    if server_before is not None and server_after is not None:
+                        figures["cpu_ms_per_event"][databases.server_name] = round(
+                            1000 * (server_after - server_before) / events, 2
+                        )
             finally:
                 for server in servers:
                     stop_platform(server)
@@ -360,7 +381,11 @@ def run(
                 phases["answers"] = _phase(run_events, end_to_end=False)
                 figures["by_kind"] = _by_kind(run_events)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        try:
+            if databases is not None:
+                databases.close()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
     full, alone, answers = phases["end_to_end"], phases["reference"], phases["answers"]
     figures.update(
         {
@@ -371,6 +396,7 @@ def run(
             "connections": connections,
             "offered_per_s": rate,
             "shape": shape_of(apart, processes),
+            "database": kind,
             "statuses": {str(k): v for k, v in full.statuses.items()},
             "answers_while_working": {
                 "events_per_s": round(answers.events_per_s, 1),
@@ -446,7 +472,7 @@ def run(
     notes += [
         f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {offered}, "
         f"{connections} connections, "
-        f"{describe_shape(apart, processes)} on SQLite; answers {full.statuses}.",
+        f"{describe_shape(apart, processes)} on {kind}; answers {full.statuses}.",
         f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms): "
         f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} CPUs.",
