@@ -257,3 +257,50 @@ def test_json_columns_store_what_the_standard_library_would_read_back(
         store_a_date()
     with database.reading() as session:  # the failed unit of work left nothing behind
         assert session.scalar(select(func.count()).select_from(EntitlementRevision)) == 2
+
+
+def test_postgresql_takes_many_rows_as_one_short_statement_executed_many_times(
+    database: Database,
+) -> None:
+    """psycopg finds a statement's placeholders by scanning its text, and remembers it only
+    for short statements (at most 50 parameters): on PostgreSQL ``insert_rows`` sends one
+    one-row statement with every row to ``executemany`` (one pipeline), on SQLite multi-row
+    statements. Stored alike either way."""
+    from sqlalchemy import event
+
+    from joinedup.core.bulk_writes import insert_rows
+
+    with database.unit_of_work() as session:
+        entitlement = _entitlement(session, "39001050000")
+    sent: list[tuple[str, bool]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO"):
+            sent.append((statement, many))
+
+    columns = ("entitlement_id", "revision", "status", "amount", "period_start", "reason",
+               "explanation", "ruleset_version", "actor", "recorded_at")  # fmt: skip
+    rows = [
+        (entitlement, n + 1, "granted", 100 * n, date(2026, 2, 1), "law", {"n": n}, "2", "t", _AT)
+        for n in range(30)
+    ]
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.unit_of_work() as session:
+            insert_rows(session.connection(), _REVISIONS, columns, rows)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    [(statement, many)] = sent
+    groups = statement.count("(") - 1  # (the column list's own)
+    if database.dialect == "postgresql":
+        assert (groups, many) == (1, True)
+    else:
+        assert (groups, many) == (30, False)
+    with database.reading() as session:
+        r = EntitlementRevision
+        stored = session.execute(
+            select(r.revision, r.amount, r.explanation, r.recorded_at)
+            .where(r.entitlement_id == entitlement)
+            .order_by(r.revision)
+        ).all()
+    assert [tuple(row) for row in stored] == [(n + 1, 100 * n, {"n": n}, _AT) for n in range(30)]

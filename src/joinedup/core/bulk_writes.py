@@ -40,6 +40,9 @@ class _InsertPlan:
     group: str  # (?, ?, …) for one row
     width: int
     per_statement: int
+    #: one statement per row, for many rows in one ``executemany`` (PostgreSQL: see
+    #: :func:`insert_rows`), or None to write multi-row statements
+    one_row: bool
     #: (position, bind processor) of the columns whose type converts values for the dialect
     converted: tuple[tuple[int, Callable[[Any], Any]], ...]
 
@@ -74,6 +77,7 @@ def _insert_plan(
         width=len(columns),
         per_statement=max(1, MAX_PARAMETERS // len(columns)),
         converted=tuple(converted),
+        one_row=dialect.name == "postgresql",
     )
 
 
@@ -116,6 +120,15 @@ def insert_rows(
     statements at the driver, each value bound by its column's type — or, with
     ``plain_values``, passed as they are (ints, strings, bytes the driver takes directly).
 
+    On PostgreSQL, one one-row statement for every row in one ``executemany`` instead: psycopg
+    finds a statement's placeholders by scanning its text in Python, and keeps what it found
+    only for statements of at most 50 parameters and 4,096 characters, so a multi-row
+    statement was scanned again on every call (a sixth of the births consumer's processor time
+    on PostgreSQL); its ``executemany`` sends the rows in one pipeline (one round trip) and
+    scans the short statement once. Measured on the local server (14 columns, batches of 60
+    and 400 rows): 24 and 15–20 µs of client processor time a row against 47–50 and 43–53,
+    the server's 18–25 against 10–27.
+
     For hot write paths (the transparency log, the exchange's group commit): SQLAlchemy's
     per-row insert processing can cost more than the write itself, and an ``executemany`` steps
     the driver once per row, releasing and re-taking the GIL each time — in a busy web process
@@ -136,6 +149,9 @@ def insert_rows(
     # a batch's rows often share one timestamp object (a group's ``logged_at``): the
     # converter turns it into the driver's value once, not per row
     convert = _converter(plan.converted, plan.width)
+    if plan.one_row:
+        connection.exec_driver_sql(plan.head + plan.group, [tuple(convert(row)) for row in rows])
+        return
     for start in range(0, len(rows), plan.per_statement):
         chunk = rows[start : start + plan.per_statement]
         values: list[Any] = []
