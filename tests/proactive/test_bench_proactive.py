@@ -29,6 +29,7 @@ def test_reevaluate_a_tiny_population() -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["status"] == "completed"
+    assert figures["database"] == "SQLite"
     assert figures["persons"] == 400
     assert figures["chunks"] > 1
     assert figures["changes"] == figures["letters"] == figures["entitlements_before"] > 0
@@ -45,6 +46,7 @@ def test_a_few_life_events_through_the_entry_point() -> None:
     figures = json.loads(result.stdout)
     assert set(figures) >= {"events_per_s", "p50_ms", "p99_ms", "reference"}
     assert figures["statuses"] == {"201": 20}
+    assert figures["database"] == "SQLite"
     assert figures["events_per_s"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["quiet"] is True
@@ -248,6 +250,25 @@ def test_a_few_life_events_on_postgresql(postgres_url: str) -> None:
     assert _bench_databases(postgres_url) == before  # (each dropped)
 
 
+@pytest.mark.postgres
+def test_reevaluate_a_tiny_population_on_postgresql(postgres_url: str) -> None:
+    """``--reevaluate`` on a PostgreSQL server too, in a database of its own, dropped."""
+    before = _bench_databases(postgres_url)
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--reevaluate", "400", "--chunk-persons", "100",
+         "--database-url", postgres_url, "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["database"] == "PostgreSQL"
+    assert figures["status"] == "completed"
+    assert figures["persons"] == 400
+    assert figures["changes"] == figures["letters"] == figures["entitlements_before"] > 0
+    assert figures["data_usage_records"] >= 400
+    assert _bench_databases(postgres_url) == before
+
+
 def test_the_database_url_must_be_a_postgresql_server(tmp_path: Path) -> None:
     """A bad ``--database-url`` is refused before anything runs, saying what to give."""
     sqlite = f"sqlite:///{tmp_path / 'x.db'}"
@@ -256,9 +277,8 @@ def test_the_database_url_must_be_a_postgresql_server(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
     said = _refused(["--events", "5", "--database-url", "not a url"])
     assert "'not a url' is not a database URL: give one such as postgresql+psycopg://" in said
-    server = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    said = _refused(["--reevaluate", "100", "--database-url", server])
-    assert "--database-url goes with --events" in said
+    said = _refused(["--reevaluate", "100", "--database-url", sqlite])
+    assert "names a sqlite database" in said
 
 
 @pytest.mark.postgres

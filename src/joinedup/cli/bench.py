@@ -129,9 +129,9 @@ def bench_proactive(
     database_url: str | None = typer.Option(
         None,
         "--database-url",
-        help="With --events: run on this PostgreSQL server (the production path), in "
-        "databases of the run's own that it drops at the end (its role needs CREATEDB), "
-        "instead of SQLite files of its own.",
+        help="Run on this PostgreSQL server (the production path), in databases of the run's "
+        "own that it drops at the end (its role needs CREATEDB), instead of SQLite files of "
+        "its own.",
     ),
     as_json: bool = JSON,
 ) -> None:
@@ -141,26 +141,28 @@ def bench_proactive(
         raise typer.BadParameter("give --events N or --reevaluate N")
     if rate is not None and events is None:
         raise typer.BadParameter("--rate goes with --events")
-    if database_url is not None and events is None:
-        raise typer.BadParameter("--database-url goes with --events")
-    if reevaluate is not None:
-        from joinedup.demo.bench_reevaluation import run
-
-        run(persons=reevaluate, seed=seed, chunk_persons=chunk_persons).emit(as_json=as_json)
-        return
     from joinedup.demo.bench_databases import BenchDatabaseRefused
     from joinedup.demo.bench_events import run as run_events
+    from joinedup.demo.bench_reevaluation import run as run_reevaluation
 
     try:
-        report = run_events(
-            events=events or 0,
-            connections=connections,
-            seed=seed,
-            apart=apart,
-            processes=worker_processes,
-            rate=rate,
-            database_url=database_url,
-        )
+        if reevaluate is not None:
+            report = run_reevaluation(
+                persons=reevaluate,
+                seed=seed,
+                chunk_persons=chunk_persons,
+                database_url=database_url,
+            )
+        else:
+            report = run_events(
+                events=events or 0,
+                connections=connections,
+                seed=seed,
+                apart=apart,
+                processes=worker_processes,
+                rate=rate,
+                database_url=database_url,
+            )
     except BenchDatabaseRefused as exc:
         raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
     report.emit(as_json=as_json)
