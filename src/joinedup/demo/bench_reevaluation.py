@@ -187,9 +187,11 @@ def run(
             signer = SigningKey.generate()
             started = time.perf_counter()
             load_country(database, persons=persons, seed=seed)
+            database.analyze_after_bulk_load()  # (the baseline reads the extract)
             spec = child_benefit_spec()
             effective = next_month()
             held = import_baseline(database, spec, effective)
+            database.analyze_after_bulk_load()
             setup_s = time.perf_counter() - started
             usage_before = _count(database, "SELECT count(*) FROM exchange_data_usage")
 

@@ -351,6 +351,7 @@ def seed_country(
             create_demo_accounts(
                 session, population=population, economy=economy, reference=reference, seed=seed
             )
+    database.analyze_after_bulk_load()
     with database.reading() as session:
         members = count_members(session)
         businesses = count_businesses(session)
