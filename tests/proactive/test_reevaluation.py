@@ -354,3 +354,28 @@ def test_a_law_change_pays_each_household_once_and_leaves_it_with_its_payee(
     assert _per_child(held[1], 13000)
     with db.reading() as session:
         assert session.execute(text(_PAID_TWICE)).scalar_one() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("seeded_database", ["postgres"], indirect=True)
+def test_postgresql_knows_the_tables_a_run_writes_once_its_first_chunk_is_done(
+    seeded_database: Database,
+) -> None:
+    """A re-evaluation writes the first revisions, letters and data-usage records of their
+    kind; without statistics of them, PostgreSQL's planner took each letter look-up of a
+    later chunk for a scan of every letter of the sender. Once the first chunk is done the
+    statistics are read again: the tables the first chunk wrote are known not to be empty."""
+    db = seeded_database
+    run = law_change(db, amount=120, effective_from=month_start(1))
+    assert run.chunks_done == run.chunks_total > 1
+    with db.reading() as session:
+        known = dict(
+            session.execute(
+                text(
+                    "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                    "('notify_letter', 'proactive_entitlement_revision')"
+                )
+            ).all()
+        )
+    assert known["notify_letter"] > 0
+    assert known["proactive_entitlement_revision"] > 0

@@ -330,6 +330,11 @@ def run_reevaluation(
                 session.flush()
                 session.refresh(run)
                 progress = _progress(run, law)
+            if position == 0 and result.changes:
+                # the first chunk's writes give the tables they went to their first rows of
+                # this kind: PostgreSQL's statistics are read again so that the planner knows
+                # them (Database.analyze_after_bulk_load)
+                database.analyze_after_bulk_load()
             if on_chunk is not None:
                 on_chunk(progress, result)
     except BaseException as exc:
