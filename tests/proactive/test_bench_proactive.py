@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -75,22 +76,29 @@ def test_the_workers_apart_from_the_web_process() -> None:
     assert answers["events_per_s"] > 0
 
 
-def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
-    """``--worker-processes 2``: ``joinedup worker --only proactive.births`` beside ``joinedup
-    worker --without proactive.births`` (the relay and the rest): every event's consequences
-    are committed all the same (a death's Tell Us Once fan-out too)."""
+def _ten_events_with_two_workers(*options: str) -> dict[str, Any]:
+    """Ten events with the births consumer in a worker process of its own (and ``options``):
+    the figures, once every event's consequences are committed (a death's fan-out too)."""
     result = runner.invoke(
         app,
         ["bench", "proactive", "--events", "10", "--connections", "2", "--worker-processes",
-         "2", "--json"],
+         "2", *options, "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
-    assert figures["shape"] == "web and 2 worker processes"
+    figures: dict[str, Any] = json.loads(result.stdout)
     assert figures["statuses"] == {"201": 10}
     assert figures["quiet"] is True
     assert figures["deaths_unfinished"] == 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    return figures
+
+
+def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
+    """``--worker-processes 2``: ``joinedup worker --only proactive.births`` beside ``joinedup
+    worker --without proactive.births`` (the relay and the rest): every event's consequences
+    are committed all the same (a death's Tell Us Once fan-out too)."""
+    figures = _ten_events_with_two_workers()
+    assert figures["shape"] == "web and 2 worker processes"
     # where the processor time went, process by process (the births worker did the births)
     cpu = figures["cpu_ms_per_event"]
     assert set(cpu) == {
@@ -229,18 +237,8 @@ def test_a_few_life_events_on_postgresql(postgres_url: str) -> None:
     databases of its own that are dropped at the end; the server's processor time counted
     beside the platform's processes', and no SQLite writers' turn to watch."""
     before = _bench_databases(postgres_url)
-    result = runner.invoke(
-        app,
-        ["bench", "proactive", "--events", "10", "--connections", "2", "--worker-processes",
-         "2", "--database-url", postgres_url, "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
+    figures = _ten_events_with_two_workers("--database-url", postgres_url)
     assert figures["database"] == "PostgreSQL"
-    assert figures["statuses"] == {"201": 10}
-    assert figures["quiet"] is True
-    assert figures["deaths_unfinished"] == 0
-    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
     assert (births["events"], deaths["events"]) == (9, 1)
     cpu = figures["cpu_ms_per_event"]
