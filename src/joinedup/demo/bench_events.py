@@ -473,7 +473,8 @@ def run(
         f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {offered}, "
         f"{connections} connections, "
         f"{describe_shape(apart, processes)} on {kind}; answers {full.statuses}.",
-        f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms): "
+        f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms"
+        f"{'' if kind == 'SQLite' else ', set for SQLite'}): "
         f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} CPUs.",
     ]
