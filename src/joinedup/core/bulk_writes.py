@@ -41,7 +41,7 @@ class _InsertPlan:
     width: int
     per_statement: int
     #: one statement per row, for many rows in one ``executemany`` (PostgreSQL: see
-    #: :func:`insert_rows`), or None to write multi-row statements
+    #: :func:`insert_rows`), else multi-row statements
     one_row: bool
     #: (position, bind processor) of the columns whose type converts values for the dialect
     converted: tuple[tuple[int, Callable[[Any], Any]], ...]
@@ -126,8 +126,8 @@ def insert_rows(
     statement was scanned again on every call (a sixth of the births consumer's processor time
     on PostgreSQL); its ``executemany`` sends the rows in one pipeline (one round trip) and
     scans the short statement once. Measured on the local server (14 columns, batches of 60
-    and 400 rows): 24 and 15–20 µs of client processor time a row against 47–50 and 43–53,
-    the server's 18–25 against 10–27.
+    to 400 rows): 15–24 µs of client processor time a row against 43–53, the server's 18–25
+    against 10–27.
 
     For hot write paths (the transparency log, the exchange's group commit): SQLAlchemy's
     per-row insert processing can cost more than the write itself, and an ``executemany`` steps

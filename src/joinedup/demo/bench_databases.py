@@ -6,7 +6,6 @@ everything made is removed at the end (the PostgreSQL databases dropped, whateve
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from pathlib import Path
@@ -16,11 +15,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from joinedup.demo.bench_events_platform import cpu_seconds
+
 #: The prefix of the databases a run makes on a PostgreSQL server (and a random part after it,
 #: so that two runs on one server never share one).
 PREFIX = "jubench_"
-#: PostgreSQL's SQLSTATE for a role without the privilege a statement needs.
-INSUFFICIENT_PRIVILEGE = "42501"
 
 
 class BenchDatabaseRefused(ValueError):
@@ -46,7 +45,8 @@ class BenchDatabases:
         return f"sqlite:///{path}"
 
     def file_of(self, name: str) -> Path | None:
-        """The phase's database file, where it is one (SQLite's writers' turn is watched)."""
+        """The phase's database file, where it is one (SQLite's writers' turn is watched):
+        the file :meth:`copy` made."""
         return self.directory / f"{name}.db"
 
     def close(self) -> None:
@@ -92,12 +92,14 @@ class PostgresDatabases(BenchDatabases):
             with self.admin.connect() as connection:
                 connection.execute(text(statement))
         except SQLAlchemyError as exc:
+            from psycopg.errors import InsufficientPrivilege  # (PostgreSQL only)
+
             where = self.server.render_as_string(hide_password=True)
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             verb = statement.split(' "')[0]
             hint = (
                 " (the benchmark makes databases of its own there: its role needs CREATEDB)"
-                if getattr(getattr(exc, "orig", None), "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+                if isinstance(getattr(exc, "orig", None), InsufficientPrivilege)
                 else ""
             )
             raise BenchDatabaseRefused(
@@ -125,18 +127,17 @@ class PostgresDatabases(BenchDatabases):
         the URL names this machine; None for a server elsewhere."""
         if self.server.host not in (None, "", "localhost", "127.0.0.1", "::1"):
             return None
-        ticks, found = 0, False
+        used: list[float] = []
         for comm in Path("/proc").glob("[0-9]*/comm"):
             try:
                 if comm.read_text().strip() != "postgres":
                     continue
-                fields = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()
-                # utime, stime, and the ended children's cutime, cstime
-                ticks += sum(int(value) for value in fields[11:15])
-            except (OSError, ValueError, IndexError):
-                continue
-            found = True
-        return ticks / os.sysconf("SC_CLK_TCK") if found else None
+            except OSError:
+                continue  # (gone meanwhile)
+            seconds = cpu_seconds(int(comm.parent.name), ended_children=True)
+            if seconds is not None:
+                used.append(seconds)
+        return sum(used) if used else None
 
     def close(self) -> None:
         try:

@@ -66,7 +66,6 @@ from joinedup.demo.agencies import organisation
 from joinedup.demo.bench_databases import (
     BenchDatabases,
     bench_databases,
-    postgres_url,
 )
 from joinedup.demo.bench_events_plan import DEATH_SHARE, Event, plan_events
 from joinedup.demo.bench_events_platform import (
@@ -304,8 +303,6 @@ def run(
     worker_commands(processes)  # (a bad number refused before anything is seeded)
     if rate is not None and not rate > 0:
         raise ValueError("rate must be a positive number of events a second")
-    if database_url is not None:
-        postgres_url(database_url)  # (refused before anything is made)
     directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
     databases: BenchDatabases | None = None
     try:

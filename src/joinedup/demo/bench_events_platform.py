@@ -67,12 +67,14 @@ def process_names(*, workers: bool, apart: bool, processes: int) -> list[str]:
     return names
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """The processor time a process has used so far (user and system), from ``/proc``; None
-    where there is none (not Linux, or the process is gone)."""
+def cpu_seconds(pid: int, *, ended_children: bool = False) -> float | None:
+    """The processor time a process has used so far (user and system), from ``/proc``; with
+    ``ended_children``, that of its children it has waited for too; None where there is none
+    (not Linux, or the process is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        # utime, stime (then cutime, cstime)
+        ticks = sum(int(value) for value in fields[11 : 15 if ended_children else 13])
         return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None

@@ -32,7 +32,7 @@ from joinedup.core.clock import today
 from joinedup.core.db import Database
 from joinedup.core.keys import SigningKey
 from joinedup.demo.agencies import ACTOR, create_government, organisation
-from joinedup.demo.bench_databases import bench_databases, postgres_url
+from joinedup.demo.bench_databases import bench_databases
 from joinedup.demo.exchange_setup import setup_exchange
 from joinedup.demo.population import generate_population
 from joinedup.demo.seed import _addresses, _batches, _span
@@ -174,8 +174,6 @@ def run(
     """``database_url``: a PostgreSQL server to run on, in a database of the run's own
     (:mod:`joinedup.demo.bench_databases`), instead of a SQLite file; a URL that cannot be used
     is :class:`~joinedup.demo.bench_databases.BenchDatabaseRefused`."""
-    if database_url is not None:
-        postgres_url(database_url)  # (refused before anything is made)
     with tempfile.TemporaryDirectory(prefix="joinedup-bench-reevaluate-") as directory:
         databases = bench_databases(Path(directory), database_url)
         kind = databases.kind
