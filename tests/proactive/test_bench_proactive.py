@@ -4,6 +4,10 @@ figures as JSON, and a call naming neither (or both) is refused."""
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,8 +19,10 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from joinedup.cli import app
+from joinedup.core.benchserver import free_port
 from joinedup.core.db import Database
 from joinedup.demo import bench_events, bench_events_plan
+from joinedup.demo.bench_buses import STREAM_PREFIX
 from joinedup.demo.bench_databases import PREFIX
 from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
@@ -314,3 +320,119 @@ def test_an_unreachable_server_is_refused_plainly() -> None:
     assert f"the PostgreSQL server at {server} refused 'CREATE DATABASE'" in said
     assert "Connection refused" in said
     assert "CREATEDB" not in said
+
+
+def _bench_streams(url: str) -> set[str]:
+    """The streams benchmark runs have made on the NATS server ``url`` (and not deleted)."""
+    import asyncio
+
+    import nats
+
+    async def streams() -> set[str]:
+        connection = await nats.connect(url)
+        try:
+            found = await connection.jetstream().streams_info()
+        finally:
+            await connection.close()
+        return {s.config.name for s in found if s.config.name.startswith(STREAM_PREFIX)}
+
+    return asyncio.run(streams())
+
+
+@pytest.mark.postgres
+@pytest.mark.nats
+def test_a_few_life_events_on_postgresql_and_nats(postgres_url: str, nats_url: str) -> None:
+    """``--bus-url``: the production path whole: PostgreSQL and NATS JetStream, each phase on
+    a stream of its own, deleted at the end (as the databases are dropped); the NATS server's
+    processor time counted beside the others'."""
+    streams, databases = _bench_streams(nats_url), _bench_databases(postgres_url)
+    figures = _ten_events_with_two_workers("--database-url", postgres_url, "--bus-url", nats_url)
+    assert (figures["database"], figures["bus"]) == ("PostgreSQL", "NATS JetStream")
+    births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
+    assert (births["events"], deaths["events"]) == (9, 1)
+    cpu = figures["cpu_ms_per_event"]
+    assert cpu["worker: proactive.births"] > 0
+    assert cpu["NATS server"] > 0
+    assert _bench_streams(nats_url) == streams
+    assert _bench_databases(postgres_url) == databases
+
+
+@pytest.mark.nats
+def test_events_on_sqlite_and_nats(nats_url: str) -> None:
+    """NATS with the embedded database (the relay publishes the outbox to the stream): the
+    consumers' positions are JetStream's, not the outbox cursors', and the benchmark waits
+    for them all the same (the web process runs the consumers too)."""
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--events", "10", "--connections", "2", "--bus-url", nats_url,
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert (figures["database"], figures["bus"]) == ("SQLite", "NATS JetStream")
+    assert figures["statuses"] == {"201": 10}
+    assert figures["quiet"] is True
+    assert figures["deaths_unfinished"] == 0
+
+
+def test_the_in_process_bus_is_named_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``JOINEDUP_BUS_URL`` in the caller's environment does not reach the platform the
+    benchmark starts (it would run on a bus the benchmark does not watch)."""
+    monkeypatch.setenv("JOINEDUP_BUS_URL", "nats://127.0.0.1:9")
+    figures = _ten_events_with_two_workers()
+    assert figures["bus"] == "in-process"
+
+
+def test_the_bus_url_must_be_a_nats_server() -> None:
+    """A bad ``--bus-url`` is refused before anything runs, saying what to give; and only
+    with ``--events``."""
+    said = _refused(["--events", "5", "--bus-url", "redis://127.0.0.1:6379"])
+    assert "--bus-url 'redis://127.0.0.1:6379' is not a NATS server's URL" in said
+    assert "give one such as nats://127.0.0.1:4222" in said
+    said = _refused(["--events", "5", "--bus-url", "nats://"])
+    assert "is not a NATS server's URL" in said
+    said = _refused(["--reevaluate", "100", "--bus-url", "nats://127.0.0.1:4222"])
+    assert "--bus-url goes with --events" in said
+
+
+def test_an_unreachable_nats_server_is_refused_plainly() -> None:
+    said = _refused(["--events", "5", "--bus-url", "nats://127.0.0.1:9"])
+    assert "NATS at nats://127.0.0.1:9 could not be reached within 5 s" in said
+    assert "ConnectionRefusedError" in said
+
+
+def _listening(port: int, timeout: float = 10.0) -> None:
+    """Wait until something listens on ``port`` of this machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_a_nats_server_without_jetstream_is_refused(tmp_path: Path) -> None:
+    """A NATS server started without JetStream (``-js``): refused saying so."""
+    server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not Path(server).exists():
+        pytest.skip("no nats-server on this machine to start without JetStream")
+    port = free_port()
+    started = subprocess.Popen(
+        [server, "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _listening(port)
+        url = f"nats://127.0.0.1:{port}"
+        said = _refused(["--events", "5", "--bus-url", url])
+        assert f"the NATS server at {url} has no JetStream for this account" in said
+        assert "start it with -js" in said
+    finally:
+        started.terminate()
+        started.wait(timeout=10)

@@ -133,6 +133,13 @@ def bench_proactive(
         "own that it drops at the end (its role needs CREATEDB), instead of SQLite files of "
         "its own.",
     ),
+    bus_url: str | None = typer.Option(
+        None,
+        "--bus-url",
+        help="With --events: run the platform's bus on this NATS JetStream server "
+        "(nats://host:4222, the production path's bus), in streams of the run's own that it "
+        "deletes at the end, instead of the in-process bus.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
@@ -141,6 +148,9 @@ def bench_proactive(
         raise typer.BadParameter("give --events N or --reevaluate N")
     if rate is not None and events is None:
         raise typer.BadParameter("--rate goes with --events")
+    if bus_url is not None and events is None:
+        raise typer.BadParameter("--bus-url goes with --events (a re-evaluation uses no bus)")
+    from joinedup.demo.bench_buses import BenchBusRefused
     from joinedup.demo.bench_databases import BenchDatabaseRefused
     from joinedup.demo.bench_events import run as run_events
     from joinedup.demo.bench_reevaluation import run as run_reevaluation
@@ -162,9 +172,12 @@ def bench_proactive(
                 processes=worker_processes,
                 rate=rate,
                 database_url=database_url,
+                bus_url=bus_url,
             )
     except BenchDatabaseRefused as exc:
         raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
+    except BenchBusRefused as exc:
+        raise typer.BadParameter(str(exc), param_hint="--bus-url") from exc
     report.emit(as_json=as_json)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from joinedup.demo.bench_events_platform import cpu_seconds
+from joinedup.demo.bench_events_platform import on_this_machine, processes_cpu_seconds
 
 #: The prefix of the databases a run makes on a PostgreSQL server (and a random part after it,
 #: so that two runs on one server never share one).
@@ -125,19 +125,9 @@ class PostgresDatabases(BenchDatabases):
         """Every ``postgres`` process's on this machine (the server's backends, its writer
         and the rest, and those that have ended: the postmaster's children's time), when
         the URL names this machine; None for a server elsewhere."""
-        if self.server.host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        if not on_this_machine(self.server.host):
             return None
-        used: list[float] = []
-        for comm in Path("/proc").glob("[0-9]*/comm"):
-            try:
-                if comm.read_text().strip() != "postgres":
-                    continue
-            except OSError:
-                continue  # (gone meanwhile)
-            seconds = cpu_seconds(int(comm.parent.name), ended_children=True)
-            if seconds is not None:
-                used.append(seconds)
-        return sum(used) if used else None
+        return processes_cpu_seconds("postgres")
 
     def close(self) -> None:
         try:

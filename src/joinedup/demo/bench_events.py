@@ -63,6 +63,7 @@ from joinedup.core.db import Database
 from joinedup.core.loadgen import build_request, read_response
 from joinedup.core.sqlite import WriterHolders
 from joinedup.demo.agencies import organisation
+from joinedup.demo.bench_buses import BenchBus, bench_bus
 from joinedup.demo.bench_databases import (
     BenchDatabases,
     bench_databases,
@@ -168,22 +169,18 @@ def _token(url: str, seed: int) -> str:
         database.dispose()
 
 
-def _quiet(database: Database, timeout: float) -> bool:
-    """Wait until every event is published, the consumers stop moving (or caught up) and Tell
-    Us Once has informed every agency of every death (its letter to the next of kin is sent
-    then): the fan-out runs after the consumers, in the dispatcher."""
+def _quiet(database: Database, timeout: float, bus: BenchBus, phase: str) -> bool:
+    """Wait until every event is published, the consumers stop moving (or caught up: asked of
+    ``bus``) and Tell Us Once has informed every agency of every death (its letter to the
+    next of kin is sent then): the fan-out runs after the consumers, in the dispatcher."""
     deadline = time.monotonic() + timeout
     last: tuple[Any, ...] | None = None
     still_since = time.monotonic()
     while time.monotonic() < deadline:
         with database.reading() as session:
-            unpublished, head = session.execute(
-                text(
-                    "SELECT count(*) FILTER (WHERE published_at IS NULL), max(stream_seq) "
-                    "FROM outbox_event"
-                )
-            ).one()
-            low = session.execute(text("SELECT min(position) FROM bus_consumer_cursor")).scalar()
+            unpublished = session.execute(
+                text("SELECT count(*) FROM outbox_event WHERE published_at IS NULL")
+            ).scalar()
             handled = session.execute(text("SELECT count(*) FROM inbox_event")).scalar()
             # due or being delivered (one waiting to retry an agency later is not waited for:
             # its death is reported as unfinished)
@@ -195,8 +192,8 @@ def _quiet(database: Database, timeout: float) -> bool:
                 ),
                 {"now": utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")},
             ).one()
-        state = (unpublished, head, low, handled, informing, settled)
-        caught_up = low is not None and head is not None and low >= head
+        caught_up, moving = bus.caught_up(phase, database)
+        state = (unpublished, moving, handled, informing, settled)
         if unpublished == 0 and caught_up and informing == 0:
             return True
         if state != last:
@@ -293,20 +290,25 @@ def run(
     processes: int = 1,
     rate: float | None = None,
     database_url: str | None = None,
+    bus_url: str | None = None,
 ) -> BenchReport:
     """``processes``: worker processes beside the web process (``apart``; more than one
     implies it): see :func:`worker_commands`. ``rate``: submit open-loop at this many events
     a second (the module's docstring). ``database_url``: a PostgreSQL server to run on, in
     databases of the run's own (:mod:`joinedup.demo.bench_databases`), instead of SQLite
-    files; a URL that cannot be used is :class:`BenchDatabaseRefused`."""
+    files; a URL that cannot be used is :class:`BenchDatabaseRefused`. ``bus_url``: a NATS
+    server to run the bus on, in streams of the run's own (:mod:`joinedup.demo.bench_buses`),
+    instead of the in-process bus; one that cannot be used is :class:`BenchBusRefused`."""
     apart = apart or processes > 1
     worker_commands(processes)  # (a bad number refused before anything is seeded)
     if rate is not None and not rate > 0:
         raise ValueError("rate must be a positive number of events a second")
     directory = Path(tempfile.mkdtemp(prefix="joinedup-bench-events-"))
     databases: BenchDatabases | None = None
+    bus: BenchBus | None = None
     try:
         databases = bench_databases(directory, database_url)
+        bus = bench_bus(bus_url)
         kind = databases.kind
         url = databases.seeded_url
         upgrade(url)
@@ -323,19 +325,24 @@ def run(
             run_events = [Event(e.kind, dict(e.body), list(e.concerns)) for e in plan]
             port = free_port()
             servers = start_platform_processes(
-                directory, phase_url, port, workers=workers, apart=apart, processes=processes
-            )
+                directory, phase_url, port, workers=workers, apart=apart, processes=processes,
+                bus=bus, phase=name,
+            )  # fmt: skip
             try:
                 if workers:  # the seed's own events relayed and handled first: not measured
                     started = time.monotonic()
                     settled = Database(phase_url)
                     try:
-                        figures["settled_before"] = _quiet(settled, timeout=120.0)
+                        figures["settled_before"] = _quiet(settled, 120.0, bus, name)
                     finally:
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
-                server_before = databases.server_cpu_seconds()
+                servers_cpu = {
+                    databases.server_name: databases.server_cpu_seconds,
+                    bus.server_name: bus.server_cpu_seconds,
+                }
+                server_before = {label: used() for label, used in servers_cpu.items()}
                 holders = (
                     WriterHolders(db_file, interval=0.004).start()
                     if workers and db_file is not None
@@ -347,9 +354,9 @@ def run(
                 if workers:
                     phase_db = Database(phase_url)
                     try:
-                        quiet = _quiet(phase_db, timeout=max(120.0, events * 0.5))
+                        quiet = _quiet(phase_db, max(120.0, events * 0.5), bus, name)
                         cpu_after = [cpu_seconds(server.pid) for server in servers]
-                        server_after = databases.server_cpu_seconds()
+                        server_after = {label: used() for label, used in servers_cpu.items()}
                         if holders is not None:
                             figures["writer_ms_per_event"] = writer_per_event(
                                 holders.stop(),
@@ -366,10 +373,12 @@ def run(
                         process_names(workers=True, apart=apart, processes=processes),
                         cpu_before, cpu_after, client_cpu, events,
                     )  # fmt: skip
-                    if server_before is not None and server_after is not None:
-                        figures["cpu_ms_per_event"][databases.server_name] = round(
-                            1000 * (server_after - server_before) / events, 2
-                        )
+                    for label, before in server_before.items():
+                        after = server_after.get(label)
+                        if before is not None and after is not None:
+                            figures["cpu_ms_per_event"][label] = round(
+                                1000 * (after - before) / events, 2
+                            )
             finally:
                 for server in servers:
                     stop_platform(server)
@@ -379,10 +388,14 @@ def run(
                 figures["by_kind"] = _by_kind(run_events)
     finally:
         try:
-            if databases is not None:
-                databases.close()
+            if bus is not None:
+                bus.close()
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            try:
+                if databases is not None:
+                    databases.close()
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
     full, alone, answers = phases["end_to_end"], phases["reference"], phases["answers"]
     figures.update(
         {
@@ -394,6 +407,7 @@ def run(
             "offered_per_s": rate,
             "shape": shape_of(apart, processes),
             "database": kind,
+            "bus": bus.kind,
             "statuses": {str(k): v for k, v in full.statuses.items()},
             "answers_while_working": {
                 "events_per_s": round(answers.events_per_s, 1),
@@ -469,7 +483,8 @@ def run(
     notes += [
         f"{events:,} life events ({events // DEATH_SHARE:,} deaths), {offered}, "
         f"{connections} connections, "
-        f"{describe_shape(apart, processes)} on {kind}; answers {full.statuses}.",
+        f"{describe_shape(apart, processes)} on {kind} and the {bus.kind} bus; "
+        f"answers {full.statuses}.",
         f"Targets (≥ {TARGET_EVENTS_PER_S:.0f} events/s, p99 ≤ {TARGET_P99_MS:.0f} ms"
         f"{'' if kind == 'SQLite' else ', set for SQLite'}): "
         f"{'met' if met else 'MISSED'}. Load average {os.getloadavg()[0]:.2f} on "

@@ -9,31 +9,47 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from sqlalchemy import text
+from typing import TYPE_CHECKING
 
 from joinedup.core.benchserver import platform_environment, start_platform, stop_platform
-from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
 from joinedup.core.sqlite import WriterHolders
 
+if TYPE_CHECKING:
+    from joinedup.demo.bench_buses import BenchBus
+
 
 def start_platform_processes(
-    directory: Path, url: str, port: int, *, workers: bool, apart: bool = False, processes: int = 1
+    directory: Path,
+    url: str,
+    port: int,
+    *,
+    workers: bool,
+    apart: bool = False,
+    processes: int = 1,
+    bus: BenchBus,
+    phase: str,
 ) -> list[subprocess.Popen[bytes]]:
     """The platform: one web process with its workers (``workers``), or (``apart`` too) a web
     process and ``processes`` ``joinedup worker`` processes on the same database; the web
-    process alone for the reference."""
+    process alone for the reference. ``bus``: the bus they share, for the phase ``phase``."""
     joinedup = str(Path(sys.executable).with_name("joinedup"))
     command = [joinedup, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers and not apart:
         command.append("--with-workers")
-    env = platform_environment(directory, url)
+    env = platform_environment(directory, url) | bus.environment(phase)
     started = [start_platform(command, env, port, quiet=True)]
     if workers and apart:
         try:
-            started += _start_workers(joinedup, env, url, processes)
+            database = Database(url)
+            try:
+                started += _start_workers(
+                    joinedup, env, processes, lambda n: bus.ready(phase, database, n)
+                )
+            finally:
+                database.dispose()
         except BaseException:
             stop_platform(started[0])
             raise
@@ -80,16 +96,43 @@ def cpu_seconds(pid: int, *, ended_children: bool = False) -> float | None:
         return None
 
 
+def processes_cpu_seconds(name: str) -> float | None:
+    """The processor time every process of this machine called ``name`` has used so far, with
+    that of their ended children (a server's backends that came and went); None where there
+    is none (not Linux, or no such process)."""
+    used: list[float] = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != name:
+                continue
+        except OSError:
+            continue  # (gone meanwhile)
+        seconds = cpu_seconds(int(comm.parent.name), ended_children=True)
+        if seconds is not None:
+            used.append(seconds)
+    return sum(used) if used else None
+
+
+def on_this_machine(host: str | None) -> bool:
+    """Whether a server at ``host`` runs on this machine (its processes can be watched)."""
+    return host in (None, "", "localhost", "127.0.0.1", "::1")
+
+
 #: The consumers that work the most under births and deaths, the busiest first.
 BUSIEST = ("proactive.births", "tellusonce.death", "proactive.deaths")
 
 
 def _start_workers(
-    joinedup: str, env: dict[str, str], url: str, processes: int, timeout: float = 90.0
+    joinedup: str,
+    env: dict[str, str],
+    processes: int,
+    ready: Callable[[int], bool],
+    timeout: float = 90.0,
 ) -> list[subprocess.Popen[bytes]]:
-    """The ``joinedup worker`` processes, once every consumer of the platform holds its lease
-    on the bus (the workers have started them): events submitted before would wait for their
-    start-up, which on a busy machine takes seconds, and count it in their latencies."""
+    """The ``joinedup worker`` processes, once every consumer of the platform is ready on the
+    bus (``ready(consumers)``: the workers have started them): events submitted before would
+    wait for their start-up, which on a busy machine takes seconds, and count it in their
+    latencies."""
     from joinedup.core.consumers import registry
     from joinedup.platform import handler_modules
 
@@ -100,36 +143,22 @@ def _start_workers(
         )
         for arguments in worker_commands(processes)
     ]
-    database = Database(url)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             exited = next((w for w in started if w.poll() is not None), None)
             if exited is not None:
                 raise RuntimeError(f"a worker exited with status {exited.returncode}")
-            if leased(database) >= len(registry):
+            if ready(len(registry)):
                 return started
             time.sleep(0.1)
     except BaseException:
         for worker in started:
             stop_platform(worker)
         raise
-    finally:
-        database.dispose()
     for worker in started:
         stop_platform(worker)
     raise RuntimeError(f"the workers did not start their consumers within {timeout:.0f} s")
-
-
-def leased(database: Database) -> int:
-    """How many consumers hold a lease on the in-process bus now."""
-    with database.reading() as session:
-        return int(
-            session.execute(
-                text("SELECT count(*) FROM bus_consumer_cursor WHERE lease_expires_at > :now"),
-                {"now": utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")},
-            ).scalar_one()
-        )
 
 
 def shape_of(apart: bool, processes: int) -> str:
