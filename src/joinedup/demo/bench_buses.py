@@ -121,9 +121,9 @@ class NatsBenchBus(BenchBus):
                 timeout,
             )
         except (OSError, TimeoutError, nats.errors.Error) as exc:
-            why = failures[-1] if failures else exc
+            error = failures[-1] if failures else exc
             raise BenchBusRefused(
-                f"NATS at {self.url} could not be reached within {timeout:g} s: {_reason(why)}"
+                f"NATS at {self.url} could not be reached within {timeout:g} s: {_reason(error)}"
             ) from exc
         self._js = self._nc.jetstream(timeout=timeout)
         try:
@@ -133,14 +133,14 @@ class NatsBenchBus(BenchBus):
             import nats.js.errors
 
             # (a server without JetStream answers "no responders": nothing more to say)
-            why = (
+            said = (
                 ""
                 if isinstance(exc, nats.js.errors.ServiceUnavailableError)
                 else f": {_reason(exc)}"
             )
             raise BenchBusRefused(
                 f"the NATS server at {self.url} has no JetStream for this account (start it "
-                f"with -js){why}"
+                f"with -js){said}"
             ) from exc
 
     def stream(self, phase: str) -> str:
