@@ -21,9 +21,13 @@ from typer.testing import CliRunner
 from joinedup.cli import app
 from joinedup.core.benchserver import free_port
 from joinedup.core.db import Database
-from joinedup.demo import bench_events, bench_events_plan
-from joinedup.demo.bench_buses import STREAM_PREFIX
-from joinedup.demo.bench_databases import PREFIX
+from joinedup.demo import (
+    bench_buses,
+    bench_databases,
+    bench_events,
+    bench_events_plan,
+    bench_events_platform,
+)
 from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
@@ -222,15 +226,25 @@ def _refused(arguments: list[str]) -> str:
     return _said(result.output)
 
 
-def _bench_databases(url: str) -> set[str]:
-    """The databases benchmark runs have made on the server ``url`` names (and not dropped)."""
+@pytest.fixture
+def own_prefix(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The prefix of the databases and streams the benchmark makes in this test, its own (the
+    suite's other benchmark tests run at the same time on the same servers)."""
+    prefix = f"jubench_t{uuid.uuid4().hex[:8]}_"
+    monkeypatch.setattr(bench_databases, "PREFIX", prefix)
+    monkeypatch.setattr(bench_buses, "STREAM_PREFIX", prefix.upper())
+    return prefix
+
+
+def _bench_databases(url: str, prefix: str) -> set[str]:
+    """The databases named ``prefix…`` on the server ``url`` names (a benchmark's: left)."""
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
             return set(
                 connection.scalars(
                     text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"),
-                    {"prefix": f"{PREFIX}%"},
+                    {"prefix": f"{prefix}%"},
                 )
             )
     finally:
@@ -238,11 +252,10 @@ def _bench_databases(url: str) -> set[str]:
 
 
 @pytest.mark.postgres
-def test_a_few_life_events_on_postgresql(postgres_url: str) -> None:
+def test_a_few_life_events_on_postgresql(postgres_url: str, own_prefix: str) -> None:
     """``--database-url``: the same run on a PostgreSQL server (the production path), in
     databases of its own that are dropped at the end; the server's processor time counted
     beside the platform's processes', and no SQLite writers' turn to watch."""
-    before = _bench_databases(postgres_url)
     figures = _ten_events_with_two_workers("--database-url", postgres_url)
     assert figures["database"] == "PostgreSQL"
     births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
@@ -251,13 +264,12 @@ def test_a_few_life_events_on_postgresql(postgres_url: str) -> None:
     assert cpu["worker: proactive.births"] > 0
     assert cpu["PostgreSQL server (every process of it)"] > 0
     assert "writer_ms_per_event" not in figures
-    assert _bench_databases(postgres_url) == before  # (each dropped)
+    assert _bench_databases(postgres_url, own_prefix) == set()  # (each dropped)
 
 
 @pytest.mark.postgres
-def test_reevaluate_a_tiny_population_on_postgresql(postgres_url: str) -> None:
+def test_reevaluate_a_tiny_population_on_postgresql(postgres_url: str, own_prefix: str) -> None:
     """``--reevaluate`` on a PostgreSQL server too, in a database of its own, dropped."""
-    before = _bench_databases(postgres_url)
     result = runner.invoke(
         app,
         ["bench", "proactive", "--reevaluate", "400", "--chunk-persons", "100",
@@ -270,7 +282,7 @@ def test_reevaluate_a_tiny_population_on_postgresql(postgres_url: str) -> None:
     assert figures["persons"] == 400
     assert figures["changes"] == figures["letters"] == figures["entitlements_before"] > 0
     assert figures["data_usage_records"] >= 400
-    assert _bench_databases(postgres_url) == before
+    assert _bench_databases(postgres_url, own_prefix) == set()
 
 
 def test_the_database_url_must_be_a_postgresql_server(tmp_path: Path) -> None:
@@ -322,8 +334,8 @@ def test_an_unreachable_server_is_refused_plainly() -> None:
     assert "CREATEDB" not in said
 
 
-def _bench_streams(url: str) -> set[str]:
-    """The streams benchmark runs have made on the NATS server ``url`` (and not deleted)."""
+def _bench_streams(url: str, prefix: str) -> set[str]:
+    """The streams named ``PREFIX…`` on the NATS server ``url`` (a benchmark's: left)."""
     import asyncio
 
     import nats
@@ -334,18 +346,19 @@ def _bench_streams(url: str) -> set[str]:
             found = await connection.jetstream().streams_info()
         finally:
             await connection.close()
-        return {s.config.name for s in found if s.config.name.startswith(STREAM_PREFIX)}
+        return {s.config.name for s in found if s.config.name.startswith(prefix.upper())}
 
     return asyncio.run(streams())
 
 
 @pytest.mark.postgres
 @pytest.mark.nats
-def test_a_few_life_events_on_postgresql_and_nats(postgres_url: str, nats_url: str) -> None:
+def test_a_few_life_events_on_postgresql_and_nats(
+    postgres_url: str, nats_url: str, own_prefix: str
+) -> None:
     """``--bus-url``: the production path whole: PostgreSQL and NATS JetStream, each phase on
     a stream of its own, deleted at the end (as the databases are dropped); the NATS server's
     processor time counted beside the others'."""
-    streams, databases = _bench_streams(nats_url), _bench_databases(postgres_url)
     figures = _ten_events_with_two_workers("--database-url", postgres_url, "--bus-url", nats_url)
     assert (figures["database"], figures["bus"]) == ("PostgreSQL", "NATS JetStream")
     births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
@@ -353,8 +366,8 @@ def test_a_few_life_events_on_postgresql_and_nats(postgres_url: str, nats_url: s
     cpu = figures["cpu_ms_per_event"]
     assert cpu["worker: proactive.births"] > 0
     assert cpu["NATS server"] > 0
-    assert _bench_streams(nats_url) == streams
-    assert _bench_databases(postgres_url) == databases
+    assert _bench_streams(nats_url, own_prefix) == set()
+    assert _bench_databases(postgres_url, own_prefix) == set()
 
 
 @pytest.mark.nats
@@ -376,13 +389,23 @@ def test_events_on_sqlite_and_nats(nats_url: str) -> None:
 
 
 def test_the_in_process_bus_is_named_whatever_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A ``JOINEDUP_BUS_URL`` in the caller's environment does not reach the platform the
     benchmark starts (it would run on a bus the benchmark does not watch)."""
     monkeypatch.setenv("JOINEDUP_BUS_URL", "nats://127.0.0.1:9")
-    figures = _ten_events_with_two_workers()
-    assert figures["bus"] == "in-process"
+    given: list[dict[str, str]] = []
+
+    def start(command: list[str], env: dict[str, str], port: int, quiet: bool) -> Any:
+        given.append(env)
+        raise RuntimeError("(not started)")
+
+    monkeypatch.setattr(bench_events_platform, "start_platform", start)
+    with pytest.raises(RuntimeError, match="not started"):
+        bench_events_platform.start_platform_processes(
+            tmp_path, "sqlite:///x.db", 1, workers=False, bus=bench_buses.BenchBus(), phase="p"
+        )
+    assert given[0]["JOINEDUP_BUS_URL"] == "inprocess://"
 
 
 def test_the_bus_url_must_be_a_nats_server() -> None:

@@ -34,25 +34,37 @@ def start_platform_processes(
 ) -> list[subprocess.Popen[bytes]]:
     """The platform: one web process with its workers (``workers``), or (``apart`` too) a web
     process and ``processes`` ``joinedup worker`` processes on the same database; the web
-    process alone for the reference. ``bus``: the bus they share, for the phase ``phase``."""
+    process alone for the reference. ``bus``: the bus they share, for the phase ``phase``.
+    With workers, it returns once every consumer of the platform is ready on the bus
+    (:func:`_wait_ready`)."""
     joinedup = str(Path(sys.executable).with_name("joinedup"))
     command = [joinedup, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers and not apart:
         command.append("--with-workers")
     env = platform_environment(directory, url) | bus.environment(phase)
     started = [start_platform(command, env, port, quiet=True)]
-    if workers and apart:
-        try:
-            database = Database(url)
-            try:
-                started += _start_workers(
-                    joinedup, env, processes, lambda n: bus.ready(phase, database, n)
+    if not workers:
+        return started
+    try:
+        if apart:
+            started += [
+                subprocess.Popen(  # noqa: S603 (our own command)
+                    [joinedup, *arguments],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-            finally:
-                database.dispose()
-        except BaseException:
-            stop_platform(started[0])
-            raise
+                for arguments in worker_commands(processes)
+            ]
+        database = Database(url)
+        try:
+            _wait_ready(started, lambda consumers: bus.ready(phase, database, consumers))
+        finally:
+            database.dispose()
+    except BaseException:
+        for process in started:
+            stop_platform(process)
+        raise
     return started
 
 
@@ -122,43 +134,26 @@ def on_this_machine(host: str | None) -> bool:
 BUSIEST = ("proactive.births", "tellusonce.death", "proactive.deaths")
 
 
-def _start_workers(
-    joinedup: str,
-    env: dict[str, str],
-    processes: int,
-    ready: Callable[[int], bool],
-    timeout: float = 90.0,
-) -> list[subprocess.Popen[bytes]]:
-    """The ``joinedup worker`` processes, once every consumer of the platform is ready on the
-    bus (``ready(consumers)``: the workers have started them): events submitted before would
-    wait for their start-up, which on a busy machine takes seconds, and count it in their
-    latencies."""
+def _wait_ready(
+    started: list[subprocess.Popen[bytes]], ready: Callable[[int], bool], timeout: float = 90.0
+) -> None:
+    """Wait until every consumer of the platform is ready on the bus (``ready(consumers)``:
+    the processes ``started`` have started them): events submitted before would wait for
+    their start-up, which on a busy machine takes seconds, and count it in their latencies.
+    A process that exits meanwhile, or a wait longer than ``timeout`` seconds, is an error."""
     from joinedup.core.consumers import registry
     from joinedup.platform import handler_modules
 
     handler_modules()
-    started = [
-        subprocess.Popen(  # noqa: S603 (our own command)
-            [joinedup, *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for arguments in worker_commands(processes)
-    ]
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            exited = next((w for w in started if w.poll() is not None), None)
-            if exited is not None:
-                raise RuntimeError(f"a worker exited with status {exited.returncode}")
-            if ready(len(registry)):
-                return started
-            time.sleep(0.1)
-    except BaseException:
-        for worker in started:
-            stop_platform(worker)
-        raise
-    for worker in started:
-        stop_platform(worker)
-    raise RuntimeError(f"the workers did not start their consumers within {timeout:.0f} s")
+    while time.monotonic() < deadline:
+        exited = next((p for p in started if p.poll() is not None), None)
+        if exited is not None:
+            raise RuntimeError(f"a platform process exited with status {exited.returncode}")
+        if ready(len(registry)):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the platform did not start its consumers within {timeout:.0f} s")
 
 
 def shape_of(apart: bool, processes: int) -> str:
