@@ -252,22 +252,6 @@ def _bench_databases(url: str, prefix: str) -> set[str]:
 
 
 @pytest.mark.postgres
-def test_a_few_life_events_on_postgresql(postgres_url: str, own_prefix: str) -> None:
-    """``--database-url``: the same run on a PostgreSQL server (the production path), in
-    databases of its own that are dropped at the end; the server's processor time counted
-    beside the platform's processes', and no SQLite writers' turn to watch."""
-    figures = _ten_events_with_two_workers("--database-url", postgres_url)
-    assert figures["database"] == "PostgreSQL"
-    births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
-    assert (births["events"], deaths["events"]) == (9, 1)
-    cpu = figures["cpu_ms_per_event"]
-    assert cpu["worker: proactive.births"] > 0
-    assert cpu["PostgreSQL server (every process of it)"] > 0
-    assert "writer_ms_per_event" not in figures
-    assert _bench_databases(postgres_url, own_prefix) == set()  # (each dropped)
-
-
-@pytest.mark.postgres
 def test_reevaluate_a_tiny_population_on_postgresql(postgres_url: str, own_prefix: str) -> None:
     """``--reevaluate`` on a PostgreSQL server too, in a database of its own, dropped."""
     result = runner.invoke(
@@ -356,16 +340,19 @@ def _bench_streams(url: str, prefix: str) -> set[str]:
 def test_a_few_life_events_on_postgresql_and_nats(
     postgres_url: str, nats_url: str, own_prefix: str
 ) -> None:
-    """``--bus-url``: the production path whole: PostgreSQL and NATS JetStream, each phase on
-    a stream of its own, deleted at the end (as the databases are dropped); the NATS server's
-    processor time counted beside the others'."""
+    """The production path whole: ``--database-url`` (a PostgreSQL server, in databases of
+    the run's own, dropped at the end) and ``--bus-url`` (NATS JetStream, each phase on a
+    stream of its own, deleted at the end); the servers' processor time counted beside the
+    platform's processes', and no SQLite writers' turn to watch."""
     figures = _ten_events_with_two_workers("--database-url", postgres_url, "--bus-url", nats_url)
     assert (figures["database"], figures["bus"]) == ("PostgreSQL", "NATS JetStream")
     births, deaths = figures["by_kind"]["birth"], figures["by_kind"]["death"]
     assert (births["events"], deaths["events"]) == (9, 1)
     cpu = figures["cpu_ms_per_event"]
     assert cpu["worker: proactive.births"] > 0
+    assert cpu["PostgreSQL server (every process of it)"] > 0
     assert cpu["NATS server"] > 0
+    assert "writer_ms_per_event" not in figures
     assert _bench_streams(nats_url, own_prefix) == set()
     assert _bench_databases(postgres_url, own_prefix) == set()
 
