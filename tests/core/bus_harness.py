@@ -39,6 +39,7 @@ from joinedup.core.events import Delivered, Event, emit_many
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
+from nats_support import delete_stream
 
 HERE = Path(__file__).resolve().parent
 
@@ -228,7 +229,7 @@ def open_stack(base: Settings, database: Database, bus_url: str) -> Iterator[Sta
     finally:
         scratch.drop_all(database.engine)
         if stack.uses_nats:
-            asyncio.run(_delete_stream(stack.settings))
+            delete_stream(stack.settings.bus_url, stack.settings.nats_stream)
 
 
 async def _stream_messages(settings: Settings) -> int:
@@ -236,15 +237,6 @@ async def _stream_messages(settings: Settings) -> int:
     try:
         info = await nc.jetstream().stream_info(settings.nats_stream)
         return int(info.state.messages)
-    finally:
-        await nc.close()
-
-
-async def _delete_stream(settings: Settings) -> None:
-    nc = await nats.connect(settings.bus_url)
-    try:
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await nc.jetstream().delete_stream(settings.nats_stream)
     finally:
         await nc.close()
 

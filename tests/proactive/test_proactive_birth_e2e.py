@@ -7,6 +7,7 @@ bus, and on PostgreSQL with NATS JetStream."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from joinedup.core.settings import Settings
 from joinedup.exchange.usage_queries import list_usage
 from joinedup.proactive.handlers import handle_births
 from joinedup.proactive.reevaluation.law import ruleset_in_force
+from nats_support import delete_stream
 
 
 @pytest.fixture(
@@ -32,8 +34,9 @@ from joinedup.proactive.reevaluation.law import ruleset_in_force
         pytest.param("nats", marks=[pytest.mark.nats, pytest.mark.postgres]),
     ]
 )
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, Database]:
-    """SQLite + the in-process bus, or PostgreSQL + NATS JetStream (its own stream)."""
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Settings, Database]]:
+    """SQLite + the in-process bus, or PostgreSQL + NATS JetStream (its own stream, deleted
+    afterwards)."""
     if request.param == "inprocess":
         database = request.getfixturevalue("seeded")
         bus_url = "inprocess://"
@@ -50,7 +53,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, Dat
         bus_retry_delay=0.05,
         bus_max_deliveries=3,
     )
-    return settings, database
+    try:
+        yield settings, database
+    finally:
+        if request.param != "inprocess":
+            delete_stream(bus_url, settings.nats_stream)
 
 
 def _by_service(items: list[proactive.EntitlementView]) -> dict[str, Any]:

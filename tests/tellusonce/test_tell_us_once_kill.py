@@ -4,7 +4,6 @@ file SQLite database with the in-process bus, and on PostgreSQL with NATS JetStr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import queue
@@ -17,8 +16,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
-import nats.js.errors
 import pytest
 from tuo_support import (
     NATIONAL,
@@ -35,6 +32,7 @@ from tuo_support import (
 
 from joinedup.core.db import Database
 from joinedup.core.settings import Settings
+from nats_support import delete_stream
 
 HERE = Path(__file__).resolve().parent
 NATS_URL = os.environ.get("JOINEDUP_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -113,15 +111,6 @@ class Worker:
                 self._log.close()
 
 
-async def _delete_stream(settings: Settings) -> None:
-    connection = await nats.connect(settings.bus_url)
-    try:
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await connection.jetstream().delete_stream(settings.nats_stream)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def stack(
     seeded_database: Database, tmp_path: Path, request: pytest.FixtureRequest
@@ -140,7 +129,7 @@ def stack(
         yield seeded_database, settings
     finally:
         if postgres:
-            asyncio.run(_delete_stream(settings))
+            delete_stream(settings.bus_url, settings.nats_stream)
 
 
 @pytest.mark.parametrize(

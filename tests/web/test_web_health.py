@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
-import nats
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +12,7 @@ from joinedup.core.db import Database
 from joinedup.core.errors import PROBLEM_BASE
 from joinedup.core.settings import Settings
 from joinedup.web import create_app
+from nats_support import delete_stream
 
 
 def test_healthz_needs_no_dependency(client: TestClient) -> None:
@@ -81,15 +80,4 @@ def test_readyz_is_503_when_the_database_port_is_closed(nats_url: str, tmp_path:
             assert body["checks"]["database"]["error"] == "OperationalError"
             assert body["checks"]["bus"]["status"] == "up"
     finally:
-        _delete_stream(nats_url, stream)
-
-
-def _delete_stream(url: str, stream: str) -> None:
-    async def delete() -> None:
-        connection = await nats.connect(url)
-        try:
-            await connection.jetstream().delete_stream(stream)
-        finally:
-            await connection.close()
-
-    asyncio.run(delete())
+        delete_stream(nats_url, stream)
