@@ -39,7 +39,6 @@ from joinedup.core.events import Delivered, Event, emit_many
 from joinedup.core.outbox import OutboxEvent
 from joinedup.core.settings import Settings
 from joinedup.core.worker import EmbeddedWorkers
-from nats_support import delete_stream
 
 HERE = Path(__file__).resolve().parent
 
@@ -229,6 +228,10 @@ def open_stack(base: Settings, database: Database, bus_url: str) -> Iterator[Sta
     finally:
         scratch.drop_all(database.engine)
         if stack.uses_nats:
+            # (imported here: worker_process.py and other subprocesses import this module
+            # with only tests/core on their path)
+            from nats_support import delete_stream
+
             delete_stream(stack.settings.bus_url, stack.settings.nats_stream)
 
 
