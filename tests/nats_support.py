@@ -23,16 +23,3 @@ def delete_stream(url: str, stream: str) -> None:
             await connection.close()
 
     asyncio.run(delete())
-
-
-def stream_names(url: str) -> set[str]:
-    """The names of every stream on the server at ``url``."""
-
-    async def names() -> set[str]:
-        connection = await nats.connect(url)
-        try:
-            return {info.config.name for info in await connection.jetstream().streams_info()}
-        finally:
-            await connection.close()
-
-    return asyncio.run(names())
