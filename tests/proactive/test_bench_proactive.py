@@ -170,6 +170,34 @@ def test_a_rate_needs_events_and_must_be_positive() -> None:
     assert runner.invoke(app, ["bench", "proactive", "--events", "5", "--rate", "0"]).exit_code == 2
 
 
+def test_repeated_runs_show_the_run_of_the_median_rate() -> None:
+    """``--repeat 3``: the platform measured three times, each on a fresh copy of the seeded
+    database; the figures shown are the median run's, every run's rate and p99 beside them."""
+    result = runner.invoke(
+        app,
+        ["bench", "proactive", "--events", "10", "--connections", "4", "--repeat", "3", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    runs = figures["runs"]
+    assert len(runs) == 3
+    median = sorted(runs, key=lambda run: run["events_per_s"])[1]
+    assert (figures["events_per_s"], figures["p50_ms"], figures["p99_ms"]) == (
+        median["events_per_s"],
+        median["p50_ms"],
+        median["p99_ms"],
+    )
+    assert figures["statuses"] == {"201": 10}
+    assert figures["quiet"] is True
+    assert all(0 < run["p50_ms"] <= run["p99_ms"] for run in runs)
+
+
+def test_repeat_goes_with_events_and_is_bounded() -> None:
+    for arguments in (["--reevaluate", "100", "--repeat", "2"], ["--events", "5", "--repeat", "0"],
+                      ["--events", "5", "--repeat", "10"]):  # fmt: skip
+        assert runner.invoke(app, ["bench", "proactive", *arguments]).exit_code == 2
+
+
 def test_the_events_planned_share_no_person_and_no_home(seeded: Database) -> None:
     """A household is everyone at one address: two events in one household would each be
     decided again by the other's, and the first would count the second's decisions as its

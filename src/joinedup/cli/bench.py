@@ -140,6 +140,15 @@ def bench_proactive(
         "(nats://host:4222, the production path's bus), in streams of the run's own that it "
         "deletes at the end, instead of the in-process bus.",
     ),
+    repeat: int = typer.Option(
+        1,
+        "--repeat",
+        min=1,
+        max=9,
+        help="With --events: measure the platform this many times, each on a fresh copy of "
+        "the seeded database, and show the run of the median rate with every run's rate and "
+        "p99 (one run varies with the machine's pace).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Proactive services: life events through the entry point until their entitlements and
@@ -150,6 +159,8 @@ def bench_proactive(
         raise typer.BadParameter("--rate goes with --events")
     if bus_url is not None and events is None:
         raise typer.BadParameter("--bus-url goes with --events (a re-evaluation uses no bus)")
+    if repeat != 1 and events is None:
+        raise typer.BadParameter("--repeat goes with --events")
     from joinedup.demo.bench_buses import BenchBusRefused
     from joinedup.demo.bench_databases import BenchDatabaseRefused
     from joinedup.demo.bench_events import run as run_events
@@ -173,6 +184,7 @@ def bench_proactive(
                 rate=rate,
                 database_url=database_url,
                 bus_url=bus_url,
+                repeat=repeat,
             )
     except BenchDatabaseRefused as exc:
         raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
