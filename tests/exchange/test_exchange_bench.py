@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from joinedup.cli import app
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# the benchmarks' tests start platforms and load them for seconds at a time: one after
+# another on one test worker (pytest --dist loadgroup), not two at once on the 2 cores,
+# where a timed row could end before a starved server answered anything
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.xdist_group("benchmarks")]
 
 
 def test_bench_exchange_with_tiny_numbers(isolated_environment: None) -> None:

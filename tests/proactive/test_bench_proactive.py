@@ -32,6 +32,10 @@ from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
 
+# the benchmarks' tests start platforms and load them for seconds at a time: one after
+# another on one test worker (pytest --dist loadgroup), not two at once on the 2 cores
+pytestmark = pytest.mark.xdist_group("benchmarks")
+
 
 def test_reevaluate_a_tiny_population() -> None:
     result = runner.invoke(
@@ -379,7 +383,9 @@ def test_a_few_life_events_on_postgresql_and_nats(
     cpu = figures["cpu_ms_per_event"]
     assert cpu["worker: proactive.births"] > 0
     assert cpu["PostgreSQL server (every process of it)"] > 0
-    assert cpu["NATS server"] > 0
+    # counted (present); its ~0.7 ms an event for ten events is under the kernel's 10 ms
+    # tick, so it may read as nothing
+    assert cpu["NATS server"] >= 0
     assert "writer_ms_per_event" not in figures
     assert _bench_streams(nats_url, own_prefix) == set()
     assert _bench_databases(postgres_url, own_prefix) == set()
