@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from bench_support import ONE_AT_A_TIME
 from joinedup.cli import app
 from joinedup.core.benchserver import free_port
 from joinedup.core.db import Database
@@ -32,9 +33,7 @@ from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
 
 runner = CliRunner()
 
-# the benchmarks' tests start platforms and load them for seconds at a time: one after
-# another on one test worker (pytest --dist loadgroup), not two at once on the 2 cores
-pytestmark = pytest.mark.xdist_group("benchmarks")
+pytestmark = ONE_AT_A_TIME
 
 
 def test_reevaluate_a_tiny_population() -> None:

@@ -9,12 +9,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from bench_support import ONE_AT_A_TIME
 from joinedup.cli import app
 
-# the benchmarks' tests start platforms and load them for seconds at a time: one after
-# another on one test worker (pytest --dist loadgroup), not two at once on the 2 cores,
-# where a timed row could end before a starved server answered anything
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.xdist_group("benchmarks")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), ONE_AT_A_TIME]
 
 
 def test_bench_portal_with_tiny_numbers(isolated_environment: None) -> None:
