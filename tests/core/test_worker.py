@@ -29,6 +29,7 @@ from bus_harness import (
 )
 from sqlalchemy import text
 
+from joinedup.core import sqlite as sqlite_module
 from joinedup.core.bus.inprocess import InProcessBus
 from joinedup.core.clock import utcnow
 from joinedup.core.db import Database
@@ -131,13 +132,16 @@ def test_competing_workers_apply_each_event_once(stack: Stack) -> None:
     assert_each_applied_once(stack, event_ids)
 
 
-def test_run_worker_runs_until_asked_to_stop(stack: Stack) -> None:
+def test_run_worker_runs_until_asked_to_stop(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = registry_of({"work.main": [ThingHappened.name]})
     stack.emit([ThingHappened(n=i) for i in range(10)])
+    # the process's writers' turns take the worker's setting (put back after the test)
+    monkeypatch.setattr(sqlite_module, "_priority", sqlite_module._priority)
+    settings = stack.settings.model_copy(update={"sqlite_writer_priority": 4})
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_worker(stack.settings, stop=stop, consumers_from=registry))
+        worker = asyncio.create_task(run_worker(settings, stop=stop, consumers_from=registry))
         await wait_until(lambda: stack.effect_count() == 10, timeout=20)
         assert not worker.done()
         stop.set()
@@ -153,6 +157,7 @@ def test_run_worker_runs_until_asked_to_stop(stack: Stack) -> None:
     assert entry["dead_letters"] == 0
     if not stack.uses_nats:
         assert (entry["position"], entry["pending"], entry["lease_owner"]) == (10, 0, None)
+    assert sqlite_module._priority.boost == 4
 
 
 def test_workers_refuse_a_consumer_nobody_registered(stack: Stack) -> None:

@@ -1,5 +1,6 @@
-"""How a web process asks the operating system to schedule its threads (setting
-``cpu_scheduling``).
+"""How a process asks the operating system to schedule its threads: a web process's policy
+(setting ``cpu_scheduling``), and one thread's priority raised for a while
+(:class:`PriorityBoost`, setting ``sqlite_writer_priority``).
 
 A web process hands every page from its event loop to a worker thread and back, and its
 exchange records to the group-commit writer thread and back. Each hand-over wakes a thread.
@@ -18,7 +19,9 @@ such policy (not Linux), :func:`apply_cpu_scheduling` does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 from joinedup.core.logging import get_logger
@@ -63,3 +66,47 @@ def apply_cpu_scheduling(policy: str) -> bool:
         log.warning("cpu_scheduling_unchanged", reason=type(error).__name__)
         return False
     return policy == BATCH
+
+
+#: Whether ``setpriority`` on a thread id changes that thread only (Linux, where niceness is a
+#: thread's own): elsewhere the id could name another process.
+THREAD_NICENESS = sys.platform.startswith("linux") and hasattr(os, "setpriority")
+
+
+class PriorityBoost:
+    """Raises a thread's scheduling priority by ``boost`` steps of niceness while it does
+    something the rest of the machine waits for, and gives it back afterwards.
+
+    Linux only (:data:`THREAD_NICENESS`). Raising a priority needs ``CAP_SYS_NICE`` or a
+    ``RLIMIT_NICE`` that allows it (systemd's ``LimitNICE=``); the first refusal turns the
+    boost off for good, said once in the log (``thread_priority_not_raised``) — the caller
+    works the same, only without the priority."""
+
+    def __init__(self, boost: int) -> None:
+        if not 0 <= boost <= 39:
+            raise ValueError(f"a priority boost is 0 to 39 steps of niceness, not {boost}")
+        self.boost = boost
+        self.permitted = boost > 0 and THREAD_NICENESS
+
+    def raise_for(self, thread_id: int) -> int | None:
+        """Raise the priority of the thread ``thread_id`` (a native thread id); returns its
+        niceness before, to give back with :meth:`restore`, or None when it was left as it was."""
+        if not self.permitted:
+            return None
+        try:
+            before = os.getpriority(os.PRIO_PROCESS, thread_id)
+            raised = max(-20, before - self.boost)
+            if raised == before:
+                return None
+            os.setpriority(os.PRIO_PROCESS, thread_id, raised)
+        except OSError as error:
+            self.permitted = False  # refused: not tried again
+            log.info("thread_priority_not_raised", reason=type(error).__name__)
+            return None
+        return before
+
+    def restore(self, thread_id: int, niceness: int) -> None:
+        """Give the thread back the niceness it had (lowering a priority needs no privilege;
+        a thread that has ended meanwhile has nothing to give back)."""
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread_id, niceness)

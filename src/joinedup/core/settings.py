@@ -46,6 +46,16 @@ class Settings(BaseSettings):
         description="Connections kept per process (PostgreSQL; SQLite: per writer and "
         "reader), as many again when busy.",
     )
+    sqlite_writer_priority: int = Field(
+        10,
+        ge=0,
+        le=39,
+        description="On a SQLite file (Linux): steps of scheduling niceness the thread "
+        "holding the one writer's turn is raised by while it holds it, so that a busy "
+        "machine runs first the write everything else waits for. Needs `CAP_SYS_NICE` or a "
+        "`RLIMIT_NICE` that allows it (systemd: `LimitNICE=-10`); without, nothing changes "
+        "(said once in the log). 0: never.",
+    )
     page_concurrency: int = Field(
         4,
         ge=1,

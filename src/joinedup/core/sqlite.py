@@ -18,6 +18,8 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from joinedup.core.scheduling import PriorityBoost
+
 try:
     import fcntl
 except ImportError:  # not on Windows: SQLite's busy handler alone
@@ -138,6 +140,30 @@ def sqlite_file(url: str) -> str | None:
 #: Seconds a writer waits for its turn before it begins anyway (SQLite's busy timeout then
 #: applies, as without the turns: a cycle of waits ends in an error, never in a hang).
 WRITER_TURN_TIMEOUT_S = 30.0
+#: How many steps of the scheduler's niceness a thread holding the writers' turn is raised
+#: by, where the process may raise it (:data:`_priority`); 0: never.
+WRITER_PRIORITY_BOOST = 10
+
+
+#: The priority every process's writers' turns raise their holders by: set from
+#: ``Settings.sqlite_writer_priority`` when a platform process starts (:func:`set_writer_priority`).
+#:
+#: Why: one writer at a time, and under load more threads are ready to run than there are
+#: cores. The holder was taken off its core like any other thread, and every other writer of
+#: every process waited meanwhile: in ``bench proactive --events`` the relay's process was on
+#: a core for only half of the time it held the turn (``/proc/…/schedstat``: much of the rest
+#: ready to run, waiting for a core). Raised, the holder is the thread the scheduler runs
+#: first, so the turn everything waits on is held for about as long as its work takes.
+_priority = PriorityBoost(WRITER_PRIORITY_BOOST)
+
+
+def set_writer_priority(boost: int) -> None:
+    """Raise the holders of this process's writers' turns by ``boost`` steps of niceness from
+    now on (0: not at all; see :class:`~joinedup.core.scheduling.PriorityBoost`)."""
+    global _priority
+    _priority = PriorityBoost(boost)
+
+
 _writer_locks: dict[str, WriterTurns] = {}
 _writer_locks_guard = threading.Lock()
 
@@ -159,6 +185,8 @@ class WriterTurns:
         self._guard = threading.Lock()
         self._holder: int | None = None  # the thread that took it
         self._depth = 0
+        #: The holder's native thread id and niceness before it was raised (:data:`_priority`)
+        self._raised: tuple[int, int] | None = None
         #: The file every process's writers lock (``flock``) while one holds the turn
         self.lock_path = lock_path
         self._file: Any = None
@@ -174,8 +202,11 @@ class WriterTurns:
         taken = self._lock.acquire(timeout=timeout) if timeout > 0 else self._lock.acquire(False)
         if taken:
             self._between_processes(timeout)
+            native = threading.get_native_id()
+            niceness = _priority.raise_for(native)
             with self._guard:
                 self._holder, self._depth = me, 1
+                self._raised = None if niceness is None else (native, niceness)
         return taken
 
     def _between_processes(self, timeout: float) -> None:
@@ -214,6 +245,9 @@ class WriterTurns:
             if self._depth:
                 return
             self._holder = None
+            raised, self._raised = self._raised, None
+            if raised is not None:  # (the thread that took it: the turn may end in another)
+                _priority.restore(*raised)
             self._close()  # (closing the file gives its lock back)
         self._lock.release()
 

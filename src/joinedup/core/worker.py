@@ -37,6 +37,7 @@ from joinedup.core.outbox import ConsumerCursor, DeadLetter, InboxEvent, OutboxE
 from joinedup.core.relay import Relay
 from joinedup.core.schedule import JobRegistry, run_schedule
 from joinedup.core.settings import Settings
+from joinedup.core.sqlite import set_writer_priority
 
 log = structlog.get_logger(__name__)
 
@@ -260,6 +261,7 @@ async def run_worker(
             handled_signals.append(signum)
         except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
             pass
+    set_writer_priority(settings.sqlite_writer_priority)
     database = Database(settings.resolved_database_url, pool_size=settings.database_pool_size)
     workers = EmbeddedWorkers(
         settings,

@@ -21,6 +21,7 @@ from joinedup.core.collection import settle_for_serving
 from joinedup.core.db import Database
 from joinedup.core.logging import configure_logging, get_logger, is_configured
 from joinedup.core.settings import Settings, get_settings
+from joinedup.core.sqlite import set_writer_priority
 from joinedup.web import backoffice, entitlements, health, idp, pages, portal, tell_us_once
 from joinedup.web.assets import STATIC_DIR, FrontendAssets, govuk_frontend_dir
 from joinedup.web.auth import install_auth_handlers
@@ -131,6 +132,7 @@ def create_app(
     settings = settings or get_settings()
     if not is_configured():
         configure_logging(settings)
+    set_writer_priority(settings.sqlite_writer_priority)
     frontend = govuk_frontend_dir()  # fails now, naming the fix, rather than on the first page
 
     app = FastAPI(
