@@ -29,7 +29,12 @@ from joinedup.demo import (
     bench_events_plan,
     bench_events_platform,
 )
-from joinedup.demo.bench_events_platform import BUSIEST, worker_commands
+from joinedup.demo.bench_events_platform import (
+    BUSIEST,
+    busy_percent,
+    machine_ticks,
+    worker_commands,
+)
 
 runner = CliRunner()
 
@@ -122,6 +127,19 @@ def test_the_births_consumer_in_a_worker_process_of_its_own() -> None:
     writer = figures["writer_ms_per_event"]
     assert set(writer) == {"web", "worker: relay and the rest", "worker: proactive.births"}
     assert sum(writer.values()) > 0
+    # and how busy the machine's processors were meanwhile (/proc/stat)
+    assert 0 < figures["cores_busy_percent"] <= 100
+
+
+def test_how_busy_the_processors_were() -> None:
+    """(busy, all) clock ticks of the whole machine, read twice: the share busy between."""
+    ticks = machine_ticks()
+    assert ticks is not None
+    assert 0 <= ticks[0] <= ticks[1]
+    assert busy_percent((100, 1000), (400, 1400)) == 75.0
+    assert busy_percent((100, 1000), (100, 1400)) == 0.0
+    for unknown in ((None, (1, 2)), ((1, 2), None), ((100, 1000), (100, 1000))):
+        assert busy_percent(*unknown) is None  # (no time passed, or nothing to read)
 
 
 def test_worker_processes_split_the_busiest_consumers_off() -> None:

@@ -70,9 +70,11 @@ from joinedup.demo.bench_databases import (
 )
 from joinedup.demo.bench_events_plan import DEATH_SHARE, Event, plan_events
 from joinedup.demo.bench_events_platform import (
+    busy_percent,
     cpu_per_event,
     cpu_seconds,
     describe_shape,
+    machine_ticks,
     process_names,
     shape_of,
     start_platform_processes,
@@ -350,6 +352,7 @@ def run(
                         settled.dispose()
                     figures["settling_s"] = round(time.monotonic() - started, 1)
                 cpu_before = [cpu_seconds(server.pid) for server in servers]
+                machine_before = machine_ticks()
                 servers_cpu = {
                     databases.server_name: databases.server_cpu_seconds,
                     bus.server_name: bus.server_cpu_seconds,
@@ -368,6 +371,9 @@ def run(
                     try:
                         quiet = _quiet(phase_db, max(120.0, events * 0.5), bus, name)
                         cpu_after = [cpu_seconds(server.pid) for server in servers]
+                        figures["cores_busy_percent"] = busy_percent(
+                            machine_before, machine_ticks()
+                        )
                         server_after = {label: used() for label, used in servers_cpu.items()}
                         if holders is not None:
                             figures["writer_ms_per_event"] = writer_per_event(
@@ -496,6 +502,12 @@ def run(
             + f"; {total:.1f} ms in all, so {cores} cores busy with nothing else would handle "
             f"at most {cores * 1000 / total:.0f} events/s."
         )
+    busy = figures.get("cores_busy_percent")
+    if busy is not None:
+        notes.append(
+            f"The machine's {os.cpu_count()} processors were {busy:.0f} % busy while measured "
+            "(everything running on it)."
+        )
     writer = figures.get("writer_ms_per_event") or {}
     if writer:
         held = sum(writer.values())
@@ -503,7 +515,8 @@ def run(
             "SQLite's writers' turn (one writer at a time) held per event: "
             + ", ".join(f"{name} {ms:.1f} ms" for name, ms in writer.items() if ms)
             + f"; {held:.1f} ms in all, so one writer at a time would allow at most "
-            f"{1000 / held:.0f} events/s however many cores."
+            f"{1000 / held:.0f} events/s with turns as long (a turn's time includes its "
+            "holder's waits for a processor)."
             if held
             else "SQLite's writers' turn: never found held (sampled)."
         )

@@ -108,6 +108,29 @@ def cpu_seconds(pid: int, *, ended_children: bool = False) -> float | None:
         return None
 
 
+def machine_ticks() -> tuple[int, int] | None:
+    """The machine's processor time so far, all its processors together: (busy, all) in
+    clock ticks, from ``/proc/stat`` (busy: neither idle nor waiting for a disk); None where
+    there is none (not Linux)."""
+    try:
+        with Path("/proc/stat").open() as stat:
+            fields = stat.readline().split()
+        if fields[0] != "cpu":
+            return None
+        # user nice system idle iowait irq softirq steal (guest time is counted in user)
+        ticks = [int(value) for value in fields[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """How busy the machine's processors were between two :func:`machine_ticks` (%)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 def processes_cpu_seconds(name: str) -> float | None:
     """The processor time every process of this machine called ``name`` has used so far, with
     that of their ended children (a server's backends that came and went); None where there
