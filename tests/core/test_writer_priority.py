@@ -67,6 +67,21 @@ def _niceness(thread_id: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, thread_id)
 
 
+def _take(turns: sqlite_module.WriterTurns, seen: dict[str, int]) -> int:
+    """Take the turn in the calling thread, noting its niceness before and while holding;
+    returns the thread's id."""
+    me = threading.get_native_id()
+    seen["before"] = _niceness(me)
+    assert turns.acquire(5)
+    seen["holding"] = _niceness(me)
+    return me
+
+
+def _take_and_give_back(turns: sqlite_module.WriterTurns) -> None:
+    assert turns.acquire(5)
+    turns.release()
+
+
 def _in_thread(work: Callable[[], object]) -> None:
     errors: list[BaseException] = []
 
@@ -92,10 +107,7 @@ def test_the_holder_runs_raised_while_it_holds_the_turn(
     seen: dict[str, int] = {}
 
     def work() -> None:
-        me = threading.get_native_id()
-        seen["before"] = _niceness(me)
-        assert turns.acquire(5)
-        seen["holding"] = _niceness(me)
+        me = _take(turns, seen)
         assert turns.acquire(5)  # taken again (nested): raised once, not twice
         seen["nested"] = _niceness(me)
         turns.release()
@@ -124,10 +136,7 @@ def test_a_turn_given_back_by_another_thread_gives_the_holder_its_niceness_back(
     seen: dict[str, int] = {}
 
     def holder() -> None:
-        me = threading.get_native_id()
-        seen["before"] = _niceness(me)
-        assert turns.acquire(5)
-        seen["holding"] = _niceness(me)
+        me = _take(turns, seen)
         holding.set()
         assert given_back.wait(10)
         seen["after"] = _niceness(me)
@@ -158,7 +167,7 @@ def test_a_refused_raise_is_said_once_and_the_turns_work_without_it(
     monkeypatch.setattr(os, "getpriority", lambda *_: 0, raising=False)
     with capture_logs() as logs:
         for _ in range(3):
-            _in_thread(lambda: (turns.acquire(5), turns.release()))
+            _in_thread(lambda: _take_and_give_back(turns))
     assert len(calls) == 1  # tried once, then no more
     assert [(e["event"], e["reason"]) for e in logs] == [
         ("thread_priority_not_raised", "PermissionError")
@@ -177,7 +186,7 @@ def test_no_boost_touches_no_thread(
 
     monkeypatch.setattr(os, "setpriority", never, raising=False)
     monkeypatch.setattr(os, "getpriority", never, raising=False)
-    _in_thread(lambda: (turns.acquire(5), turns.release()))
+    _in_thread(lambda: _take_and_give_back(turns))
     assert PriorityBoost(0).raise_for(threading.get_native_id()) is None
 
 
@@ -199,7 +208,7 @@ def test_the_setting_is_10_by_default_and_refuses_what_is_no_boost() -> None:
     assert Settings(sqlite_writer_priority=0).sqlite_writer_priority == 0
     for wrong in (-1, 40, "fast"):
         with pytest.raises(ValidationError, match="sqlite_writer_priority"):
-            Settings(sqlite_writer_priority=wrong)  # type: ignore[arg-type]
+            Settings(sqlite_writer_priority=wrong)
     for wrong_boost in (-1, 40):
         with pytest.raises(ValueError, match="0 to 39"):
             PriorityBoost(wrong_boost)
