@@ -154,9 +154,8 @@ def test_a_turn_given_back_by_another_thread_gives_the_holder_its_niceness_back(
 def test_a_refused_raise_is_said_once_and_the_turns_work_without_it(
     turns: sqlite_module.WriterTurns, boost: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(scheduling, "THREAD_NICENESS", True)  # (as on Linux, whatever this is)
     boost(10)
-    monkeypatch.setattr(scheduling, "THREAD_NICENESS", True)
-    sqlite_module.set_writer_priority(10)  # (as on Linux, whatever this system is)
     calls: list[int] = []
 
     def refused(_which: int, thread_id: int, _niceness: int) -> None:

@@ -105,7 +105,8 @@ class PriorityBoost:
             return None
         return before
 
-    def restore(self, thread_id: int, niceness: int) -> None:
+    @staticmethod
+    def restore(thread_id: int, niceness: int) -> None:
         """Give the thread back the niceness it had (lowering a priority needs no privilege;
         a thread that has ended meanwhile has nothing to give back)."""
         with contextlib.suppress(OSError):

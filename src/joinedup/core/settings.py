@@ -23,6 +23,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+#: Steps of niceness the thread holding a SQLite file's writers' turn is raised by
+#: (``sqlite_writer_priority``; :data:`joinedup.core.sqlite._priority`).
+WRITER_PRIORITY_BOOST = 10
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOINEDUP_", extra="ignore", frozen=True)
 
@@ -47,7 +52,7 @@ class Settings(BaseSettings):
         "reader), as many again when busy.",
     )
     sqlite_writer_priority: int = Field(
-        10,
+        WRITER_PRIORITY_BOOST,
         ge=0,
         le=39,
         description="On a SQLite file (Linux): steps of scheduling niceness the thread "

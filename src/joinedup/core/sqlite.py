@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from joinedup.core.scheduling import PriorityBoost
+from joinedup.core.settings import WRITER_PRIORITY_BOOST
 
 try:
     import fcntl
@@ -140,10 +141,6 @@ def sqlite_file(url: str) -> str | None:
 #: Seconds a writer waits for its turn before it begins anyway (SQLite's busy timeout then
 #: applies, as without the turns: a cycle of waits ends in an error, never in a hang).
 WRITER_TURN_TIMEOUT_S = 30.0
-#: How many steps of the scheduler's niceness a thread holding the writers' turn is raised
-#: by, where the process may raise it (:data:`_priority`); 0: never.
-WRITER_PRIORITY_BOOST = 10
-
 
 #: The priority every process's writers' turns raise their holders by: set from
 #: ``Settings.sqlite_writer_priority`` when a platform process starts (:func:`set_writer_priority`).
@@ -247,7 +244,7 @@ class WriterTurns:
             self._holder = None
             raised, self._raised = self._raised, None
             if raised is not None:  # (the thread that took it: the turn may end in another)
-                _priority.restore(*raised)
+                PriorityBoost.restore(*raised)
             self._close()  # (closing the file gives its lock back)
         self._lock.release()
 
