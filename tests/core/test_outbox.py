@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from bus_harness import (
@@ -13,10 +14,20 @@ from bus_harness import (
     registry_of,
     stack_fixture,  # noqa: F401 (fixture)
 )
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from joinedup.core.db import Database
-from joinedup.core.events import Delivered, Event, emit, emit_many
+from joinedup.core.events import (
+    Delivered,
+    Event,
+    emit,
+    emit_many,
+    emit_queued,
+    emit_queued_now,
+    on_commit_of,
+    tell_on_commit,
+)
 from joinedup.core.outbox import OutboxEvent
 
 
@@ -54,6 +65,66 @@ def test_emit_many_returns_the_ids_in_order(database: Database) -> None:
         ).all()
     assert [row.event_id for row in rows] == ids
     assert [row.payload["n"] for row in rows] == list(range(5))
+
+
+def _outbox(database: Database) -> list[tuple[uuid.UUID, int]]:
+    with database.reading() as session:
+        rows = session.execute(
+            select(OutboxEvent.event_id, OutboxEvent.payload).order_by(OutboxEvent.id)
+        ).all()
+    return [(row.event_id, row.payload["n"]) for row in rows]
+
+
+def test_queued_events_are_inserted_together_when_the_transaction_commits(
+    database: Database,
+) -> None:
+    """Events queued by a hot path reach the outbox in one insert, just before the commit,
+    in the order queued and with the ids returned; ``emit_queued_now`` puts them before
+    what the transaction emits after."""
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX_EVENT"):
+            inserts.append(statement)
+
+    sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.unit_of_work() as session:
+            ids = [emit_queued(session, ThingHappened(n=n)) for n in range(3)]
+            assert inserts == []  # (nothing written yet)
+        assert len(inserts) == 1
+        assert _outbox(database) == [(event_id, n) for n, event_id in enumerate(ids)]
+        inserts.clear()
+        with database.unit_of_work() as session:
+            first = emit_queued(session, ThingHappened(n=10))
+            assert emit_queued_now(session) == 1
+            assert emit_queued_now(session) == 0
+            later = emit(session, ThingHappened(n=11))
+        assert _outbox(database)[-2:] == [(first, 10), (later, 11)]
+    finally:
+        sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
+
+
+def test_queued_events_of_a_rolled_back_transaction_are_dropped(database: Database) -> None:
+    """Rolled back: the queued events go with it, and the session's next transaction does
+    not carry them. In a savepoint an event is emitted at once, and a savepoint rolled back
+    takes it back."""
+    with database.unit_of_work() as session:
+        savepoint = session.begin_nested()
+        emit_queued(session, ThingHappened(n=1))
+        savepoint.rollback()
+        kept = emit_queued(session, ThingHappened(n=2))
+    assert _outbox(database) == [(kept, 2)]
+    session = database.session_factory()
+    try:
+        session.begin()
+        emit_queued(session, ThingHappened(n=3))
+        session.rollback()
+        with session.begin():
+            emit(session, ThingHappened(n=4))
+    finally:
+        session.close()
+    assert [n for _, n in _outbox(database)] == [2, 4]
 
 
 def test_a_rolled_back_transaction_leaves_no_event(database: Database) -> None:
@@ -101,3 +172,24 @@ def test_delivered_round_trips_through_json() -> None:
 def test_delivered_refuses_what_is_not_an_event_envelope(data: bytes) -> None:
     with pytest.raises(ValueError, match=r"event envelope|timezone"):
         Delivered.from_json(data)
+
+
+def test_a_rolled_back_transaction_tells_no_one_in_the_sessions_next(database: Database) -> None:
+    """What a transaction told of (``tell_on_commit``) is dropped when it rolls back: a later
+    transaction of the same session that commits does not call its listeners."""
+    called: list[int] = []
+    remove = on_commit_of("test.rolled-back", lambda: called.append(1))
+    session = database.session_factory()
+    try:
+        session.begin()
+        tell_on_commit(session, "test.rolled-back")
+        session.rollback()
+        with session.begin():
+            emit(session, ThingHappened(n=1))
+        assert called == []
+        with session.begin():
+            tell_on_commit(session, "test.rolled-back")
+        assert called == [1]
+    finally:
+        session.close()
+        remove()

@@ -38,6 +38,8 @@ from joinedup.core.outbox import OutboxEvent
 _AFTER_COMMIT = "joinedup.after_commit"
 #: :func:`after_this_commit` key: the topics the transaction tells of once it commits.
 _TOPICS = "joinedup.commit_topics"
+#: ``session.info`` key: the events the transaction queued (:func:`emit_queued`).
+_QUEUED = "joinedup.events.queued"
 #: The topic of every transaction that emitted events (wrote outbox rows).
 OUTBOX_TOPIC = "outbox"
 _listeners: Listeners[str] = Listeners("commit_listener_failed")
@@ -88,10 +90,20 @@ def _after_commit(session: Session) -> None:
             log.warning("after_commit_failed", exc_info=True)
 
 
-@sqlalchemy_event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    if not session.in_transaction():  # the whole transaction, not a savepoint
+@sqlalchemy_event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    """The whole transaction ended (not a savepoint): after a commit its values were handed
+    on already (``after_commit`` comes first); after a rollback they are dropped, not left
+    for the session's next transaction. (``after_rollback`` could not tell: the session is
+    still in its transaction there, for a savepoint's rollback and the whole one's alike.)"""
+    if transaction.parent is None:
         session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_QUEUED, None)
+
+
+@sqlalchemy_event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    emit_queued_now(session)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -210,18 +222,47 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[uuid.UUID]:
         return []
     now = utcnow()
     event_ids = [new_id() for _ in events]
+    _insert(
+        session, [(event_id, event, now) for event_id, event in zip(event_ids, events, strict=True)]
+    )
+    return event_ids
+
+
+def emit_queued(session: Session, event: Event) -> uuid.UUID:
+    """Add ``event`` to the outbox with the other events the transaction queues, in one bulk
+    insert when :func:`emit_queued_now` is called or, at the latest, just before the
+    transaction commits (nothing if it rolls back); returns its event id. For a hot path
+    that emits an event per item of a batch: an event added through the ORM (:func:`emit`)
+    costs the unit of work an object each. Its place in the outbox is where it is inserted
+    (after what the session has flushed by then): a caller that wants it before its later
+    events calls :func:`emit_queued_now` first. Inside a savepoint it is emitted at once (a
+    savepoint rolled back would otherwise leave it queued)."""
+    if session.in_nested_transaction():
+        return emit(session, event)
+    event_id = new_id()
+    session.info.setdefault(_QUEUED, []).append((event_id, event, utcnow()))
+    return event_id
+
+
+def emit_queued_now(session: Session) -> int:
+    """Insert the events the transaction queued (:func:`emit_queued`) now, in one bulk
+    insert after flushing the session; returns how many."""
+    queued = session.info.pop(_QUEUED, None)
+    if not queued:
+        return 0
+    _insert(session, queued)
+    return len(queued)
+
+
+def _insert(session: Session, events: Sequence[tuple[uuid.UUID, Event, datetime]]) -> None:
     session.flush()  # rows the session holds go first: ids follow the order of emission
     insert_rows(
         session.connection(),
         _OUTBOX,
         _OUTBOX_COLUMNS,
-        [
-            (event_id, event.name, event.to_payload(), now, now)
-            for event_id, event in zip(event_ids, events, strict=True)
-        ],
+        [(event_id, event.name, event.to_payload(), at, at) for event_id, event, at in events],
     )
     tell_on_commit(session, OUTBOX_TOPIC)
-    return event_ids
 
 
 _OUTBOX = cast(Table, OutboxEvent.__table__)
