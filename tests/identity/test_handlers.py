@@ -4,12 +4,13 @@ event is delivered)."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from identity_support import World, sign_in
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from joinedup.core.clock import today
@@ -18,8 +19,11 @@ from joinedup.core.db import Database
 from joinedup.core.events import Delivered
 from joinedup.core.handling import apply_events
 from joinedup.core.outbox import OutboxEvent
+from joinedup.core.settings import get_settings
 from joinedup.core.translog.models import TreeHead
-from joinedup.exchange.records import DataUsageRecord
+from joinedup.exchange import PERSON_CODES, exchange_client
+from joinedup.exchange.records import DataUsageRecord, MessageLogRecord
+from joinedup.exchange.service.rights import revoke_access_right
 from joinedup.identity import handlers as identity_handlers
 from joinedup.identity.handlers import end_mandates_at_deaths, read_deaths
 from joinedup.identity.models import PowerOfAttorney, WebSession
@@ -117,16 +121,16 @@ def test_on_sqlite_the_deceased_are_read_before_the_write_transaction(
     consumer = registry.get("identity.death")
     assert consumer.prepare is read_deaths
     read_only: list[bool] = []
-    real_code_of = identity_handlers._code_of
+    real_codes_of = identity_handlers._codes_of
 
-    def code_of(session: Session, *args: Any, **kwargs: Any) -> Any:
+    def codes_of(session: Session, *args: Any, **kwargs: Any) -> Any:
         read_only.append(bool(session.connection().exec_driver_sql("PRAGMA query_only").scalar()))
-        return real_code_of(session, *args, **kwargs)
+        return real_codes_of(session, *args, **kwargs)
 
     def handler(session: Session, events: list[Delivered]) -> None:
         raise AssertionError("what was read ahead should have been applied")
 
-    monkeypatch.setattr(identity_handlers, "_code_of", code_of)
+    monkeypatch.setattr(identity_handlers, "_codes_of", codes_of)
     with seeded.reading() as session:
         heads = session.scalar(select(func.count()).select_from(TreeHead))
         before = session.scalars(
@@ -148,17 +152,16 @@ def test_on_sqlite_the_deceased_are_read_before_the_write_transaction(
 def test_reading_ahead_that_fails_keeps_the_reads_on_record(
     world: World, seeded: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first deceased was read before reading the second failed: that read is on record
-    (a transaction of its own), and the consumer then reads both again."""
+    """The deceased were read before reading ahead failed: those reads are on record (a
+    transaction of their own), and the consumer then reads them again."""
     first, second = world.one("pensioner"), world.one("young-adult")
     with seeded.unit_of_work() as session:
         events = [_death_event(session, p.personal_code) for p in (first, second)]
-    real_code_of = identity_handlers._code_of
+    real_codes_of = identity_handlers._codes_of
 
-    def code_of(session: Session, calls: Any, event: Delivered) -> Any:
-        if event is events[1]:
-            raise RuntimeError("the register did not answer")
-        return real_code_of(session, calls, event)
+    def codes_of(session: Session, calls: Any, events: list[Delivered]) -> Any:
+        real_codes_of(session, calls, events[:1])
+        raise RuntimeError("the register did not answer")
 
     def read_count(code: str) -> int:
         with seeded.reading() as session:
@@ -172,7 +175,7 @@ def test_reading_ahead_that_fails_keeps_the_reads_on_record(
             )
 
     before = {p.personal_code: read_count(p.personal_code) for p in (first, second)}
-    monkeypatch.setattr(identity_handlers, "_code_of", code_of)
+    monkeypatch.setattr(identity_handlers, "_codes_of", codes_of)
     with pytest.raises(RuntimeError), seeded.reading_only() as session:
         read_deaths(session, events, seeded)
     assert read_count(first.personal_code) == before[first.personal_code] + 1
@@ -184,3 +187,75 @@ def test_reading_ahead_that_fails_keeps_the_reads_on_record(
     # both read (again) by the consumer, the first's first read still on record
     assert read_count(first.personal_code) == before[first.personal_code] + 2
     assert read_count(second.personal_code) == before[second.personal_code] + 1
+
+
+def _messages(database: Database, since: int) -> dict[str, int]:
+    """The exchange messages logged after the row ``since``, by service code."""
+    with database.reading() as session:
+        rows = session.execute(
+            text(
+                "SELECT service_xroad_id, count(*) FROM exchange_message "
+                "WHERE id > :since GROUP BY service_xroad_id"
+            ),
+            {"since": since},
+        ).all()
+    return {str(service).rsplit("/", 1)[-1]: int(count) for service, count in rows}
+
+
+def _last_message(database: Database) -> int:
+    with database.reading() as session:
+        return int(
+            session.execute(text("SELECT coalesce(max(id), 0) FROM exchange_message")).scalar()
+        )
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_batch_of_deaths_reads_the_codes_in_one_message(
+    world: World, seeded: Database, bulk: bool
+) -> None:
+    """The batch's deceased are read in one ``person-codes`` message (a data-usage record
+    each, for ``mandate-check``); a deployment that has not granted the portal
+    ``person-codes`` reads them one ``person`` message each (the refusal on record), ending
+    the same powers either way. A reference the register does not know ends nothing and
+    stops nobody else's."""
+    first, second = world.one("pensioner"), world.one("young-adult")
+    with seeded.unit_of_work() as session:
+        events = [_death_event(session, p.personal_code) for p in (first, second)]
+        if not bulk:
+            for right in session.scalars(
+                text(
+                    "SELECT r.id FROM exchange_access_right r "
+                    "JOIN exchange_service s ON s.id = r.service_id "
+                    "JOIN exchange_subsystem c ON c.id = r.client_subsystem_id "
+                    "WHERE s.code = 'person-codes' AND c.code = :portal"
+                ),
+                {"portal": get_settings().portal_subsystem.rsplit("/", 1)[-1]},
+            ).all():
+                revoke_access_right(session, right_id=right, reason="test", actor="test")
+    unknown = dataclasses.replace(
+        events[0], event_id=uuid.uuid4(), payload={**events[0].payload, "person_id": 999_999_999}
+    )
+    batch = [events[0], unknown, events[1]]
+    before = _last_message(seeded)
+    with (
+        seeded.unit_of_work() as session,
+        exchange_client(session, client=get_settings().portal_subsystem) as calls,
+    ):
+        codes = identity_handlers._codes_of(session, calls, batch)
+    assert codes == [first.personal_code, None, second.personal_code]
+    if bulk:
+        assert _messages(seeded, before) == {PERSON_CODES: 1}
+    else:  # the refusal, then each one alone (the unknown one answered "not found")
+        assert _messages(seeded, before) == {PERSON_CODES: 1, "person": 3}
+    with seeded.reading() as session:
+        read = session.scalars(
+            select(DataUsageRecord.subject_code)
+            .join(MessageLogRecord, MessageLogRecord.message_id == DataUsageRecord.message_id)
+            .where(DataUsageRecord.purpose == "mandate-check", MessageLogRecord.id > before)
+        ).all()
+    assert sorted(read) == sorted([first.personal_code, second.personal_code])
+    assert apply_events(seeded, registry.get("identity.death"), batch) == {
+        e.event_id for e in batch
+    }
+    with seeded.reading() as session:
+        assert_powers_ended_by_death(session, first.personal_code)

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from joinedup.cli.server import _seed
 from joinedup.core.clock import today
 from joinedup.core.db import Database
-from joinedup.core.settings import Settings
+from joinedup.core.settings import Settings, get_settings
 from joinedup.demo.agencies import organisation
 from joinedup.demo.exchange_setup import setup_exchange, update_demo_exchange
 from joinedup.exchange import INCOMES, PERSON_CODES, RELATIVES, exchange_client
@@ -257,8 +257,19 @@ def _rights_on(session: Session, code: str) -> list[int]:
 
 
 def _routing_rights(session: Session) -> list[int]:
-    """The rights on ``person-codes``."""
-    return _rights_on(session, PERSON_CODES)
+    """The life-event routing subsystem's rights on ``person-codes`` (the portal has one
+    too, for the deaths that end mandates)."""
+    routing = get_settings().life_event_subsystem.rsplit("/", 1)[-1]
+    return list(
+        session.execute(
+            text(
+                "SELECT r.id FROM exchange_access_right r JOIN exchange_service s "
+                "ON s.id = r.service_id JOIN exchange_subsystem c "
+                "ON c.id = r.client_subsystem_id WHERE s.code = :code AND c.code = :client"
+            ),
+            {"code": PERSON_CODES, "client": routing},
+        ).scalars()
+    )
 
 
 def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) -> None:
@@ -307,7 +318,7 @@ def _forget_person_codes(database: Database, *, service_too: bool) -> None:
     """The database as an earlier version set it up: no right on ``person-codes`` (and, with
     ``service_too``, the service not published)."""
     with database.unit_of_work() as session:
-        rights = {"rights": _routing_rights(session)}
+        rights = {"rights": _rights_on(session, PERSON_CODES)}
         session.execute(
             text("DELETE FROM exchange_access_right_purpose WHERE right_id IN :rights").bindparams(
                 bindparam("rights", expanding=True)

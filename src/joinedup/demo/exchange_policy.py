@@ -276,6 +276,8 @@ def demo_rights() -> list[DemoRight]:
             (MANDATE_CHECK,),
         ),
         DemoRight(PORTAL, "relations", ("children",), (MANDATE_CHECK,)),
+        # whose powers and sessions a batch of deaths ends: the deceased's personal codes
+        DemoRight(PORTAL, "person-codes", ("personRef", "personalCode"), (MANDATE_CHECK,)),
         DemoRight(
             PORTAL,
             "representations",

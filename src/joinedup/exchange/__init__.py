@@ -50,6 +50,7 @@ from joinedup.exchange.outbound import (
     send_unrecorded,
     write_sent_records,
 )
+from joinedup.exchange.person_codes import personal_codes
 from joinedup.exchange.reads_ahead import KeepsReads, Reads, ReadsAhead
 from joinedup.exchange.recorder import Recorder, Recording, recorder_of
 from joinedup.exchange.registry_bulk import (
@@ -98,6 +99,7 @@ __all__ = [
     "INCOMES",
     "MAX_REFERENCES",
     "PERSON_CODES",
+    "personal_codes",
     "RELATIVES",
     "PERSON_REFS",
     "REGISTRY_SERVICES",

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from joinedup import catalogue, exchange, identity, rules
+from joinedup import catalogue, exchange, rules
 from joinedup.catalogue import CatalogueService, Concerns, DeliveryMode, LifeEvent
 from joinedup.core.errors import NotFound
 from joinedup.core.settings import get_settings
@@ -69,70 +69,13 @@ def resolve_codes(
     session: Session, refs: Sequence[int], *, reading: Reading | None = None
 ) -> dict[int, str]:
     """The personal codes of register references, read through the exchange by the
-    life-event routing subsystem (purpose ``life-event-routing``): in one ``person-codes``
-    call per :data:`~joinedup.exchange.MAX_REFERENCES` references (one message, a data-usage
-    record per person), or — where that subsystem has no right to it (a deployment set up
-    before it was published) — one ``person`` call per reference. Unknown references are
-    left out. ``reading``: keep the records instead of writing them (see :func:`_client`)."""
-    wanted = list(dict.fromkeys(refs))
-    if not wanted:
+    life-event routing subsystem (purpose ``life-event-routing``; see
+    :func:`~joinedup.exchange.personal_codes`). Unknown references are left out.
+    ``reading``: keep the records instead of writing them (see :func:`_client`)."""
+    if not refs:
         return {}
     with _client(session, get_settings().life_event_subsystem, reading) as calls:
-        try:
-            return _codes_together(session, calls, wanted)
-        except exchange.LocalCallRefused as refused:
-            if refused.error_type not in _NOT_OPEN_TO_ROUTING:
-                raise
-            log.warning("person_codes_refused", error_type=refused.error_type)
-            return _codes_one_by_one(session, calls, wanted)
-
-
-#: Why ``person-codes`` may be refused to the routing subsystem of an older deployment.
-_NOT_OPEN_TO_ROUTING = frozenset(
-    {
-        "Server.ServerProxy.UnknownService",
-        "Client.AccessDenied",
-        "Client.PurposeNotAllowed",
-        "Client.FieldsNotAllowed",
-    }
-)
-
-
-def _codes_together(
-    session: Session, calls: exchange.ExchangeClient, wanted: list[int]
-) -> dict[int, str]:
-    service = identity.registry_service(session, exchange.PERSON_CODES)
-    found: dict[int, str] = {}
-    for start in range(0, len(wanted), exchange.MAX_REFERENCES):
-        chunk = wanted[start : start + exchange.MAX_REFERENCES]
-        answer = calls.call(
-            service,
-            purpose=ROUTING_PURPOSE,
-            query={exchange.PERSON_REFS: ",".join(map(str, chunk))},
-            fields=["personRef", "personalCode"],
-        )
-        for person in answer.body["persons"]:
-            found[int(person["personRef"])] = str(person["personalCode"])
-    return found
-
-
-def _codes_one_by_one(
-    session: Session, calls: exchange.ExchangeClient, wanted: list[int]
-) -> dict[int, str]:
-    service = identity.registry_service(session, "person")
-    found: dict[int, str] = {}
-    for ref in wanted:
-        try:
-            answer = calls.call(
-                service,
-                purpose=ROUTING_PURPOSE,
-                query={"personRef": str(ref)},
-                fields=["personalCode"],
-            )
-        except NotFound:
-            continue
-        found[ref] = str(answer.body["personalCode"])
-    return found
+        return exchange.personal_codes(session, calls, refs, purpose=ROUTING_PURPOSE)
 
 
 #: Deciding in a transaction that only reads: the records of its reads are kept (to be written
