@@ -348,7 +348,7 @@ def test_answers_that_come_in_together_are_recorded_in_one_transaction(tmp_path:
         return write
 
     async def scenario(numbers: list[int]) -> list[Any]:
-        answers = _Answers(database, lambda session, life_event_id: None)
+        answers = _Answers(database, lambda session, life_event_ids: None)
         return await asyncio.gather(
             *(answers.record(insert(n), order=(n, n)) for n in numbers), return_exceptions=True
         )
@@ -411,8 +411,8 @@ def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(
 
         return write
 
-    def settle(session: Any, life_event: int) -> None:
-        happened.append(("settle", life_event))
+    def settle(session: Any, life_events: list[int]) -> None:
+        happened.append(("settle", life_events))
         sessions.append(session)
 
     loop = asyncio.new_event_loop()
@@ -427,7 +427,7 @@ def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(
         assert together == [1, 1, 2, 2]
         assert happened == [
             ("answer", 1), ("answer", 1), ("answer", 2), ("answer", 2),
-            ("settle", 1), ("settle", 2),
+            ("settle", [1, 2]),  # once, for both (their letters sent together)
             ("records", ["m1", "m2", "m4", "m5"]),  # last: the log's lock is held briefly
         ]  # fmt: skip
         assert all(session is sessions[0] for session in sessions)  # one transaction
@@ -437,9 +437,9 @@ def test_a_life_event_is_settled_once_after_the_answers_of_its_agencies(
         assert isinstance(alone[1], _Failed)
         assert alone[2] == 8
         assert happened == [
-            ("answer", 7), ("settle", 7), ("records", "m1"),
+            ("answer", 7), ("settle", [7]), ("records", "m1"),
             ("answer", 7), ("records", "m2"),  # the answer failed: its records on their own
-            ("answer", 8), ("settle", 8), ("records", "m3"),
+            ("answer", 8), ("settle", [8]), ("records", "m3"),
         ]  # fmt: skip
     finally:
         loop.close()
@@ -537,7 +537,9 @@ def test_a_messages_records_are_made_before_the_transaction_that_writes_them(
     provider's name read, the signed log record and the data-usage rows built) in a
     transaction that only reads, before the one recording the answer: that transaction
     (on SQLite, the one writer's turn) reads no member and no key, and writes the same
-    records — the message on record once, the deceased's data usage with its purpose."""
+    records — the message on record once, the deceased's data usage with its purpose and
+    the provider's name. The name comes from the exchange's directory snapshot: no query
+    reads a member's name by its id, before the turn or in it."""
     from sqlalchemy import event as sqlalchemy_event
 
     from joinedup.tellusonce.dispatcher import _Answers
@@ -546,6 +548,7 @@ def test_a_messages_records_are_made_before_the_transaction_that_writes_them(
     deceased = scalar(seeded, "SELECT subject_code FROM tellusonce_life_event")
     settings = tuo_settings(tmp_path / "var")
     writing: list[str] = []
+    everything: list[str] = []
     inside = [False]
     together = _Answers._together
 
@@ -557,10 +560,15 @@ def test_a_messages_records_are_made_before_the_transaction_that_writes_them(
             inside[0] = False
 
     def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        everything.append(" ".join(statement.split()))
         if inside[0]:
             writing.append(" ".join(statement.split()))
 
+    def everywhere(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        everything.append(" ".join(statement.split()))
+
     sqlalchemy_event.listen(seeded.engine, "before_cursor_execute", seen)
+    sqlalchemy_event.listen(seeded.read_engine, "before_cursor_execute", everywhere)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(_Answers, "_together", watched)
@@ -568,15 +576,101 @@ def test_a_messages_records_are_made_before_the_transaction_that_writes_them(
             assert _round(settings, seeded, acknowledged) == "acknowledged"
     finally:
         sqlalchemy_event.remove(seeded.engine, "before_cursor_execute", seen)
+        sqlalchemy_event.remove(seeded.read_engine, "before_cursor_execute", everywhere)
     assert any(s.startswith("INSERT INTO exchange_message") for s in writing)
     reads = [s for s in writing if s.startswith("SELECT")]
     assert not [s for s in reads if "FROM exchange_member" in s], reads
+    by_id = [s for s in everything if s.startswith("SELECT exchange_member.name FROM")]
+    assert not by_id
     assert rows(
         seeded,
         "SELECT count(*) FROM exchange_message WHERE service_xroad_id LIKE '%/life-events'",
     ) == [(1,)]
     assert rows(
         seeded,
-        "SELECT subject_code, purpose FROM exchange_data_usage "
-        "WHERE service_xroad_id LIKE '%/life-events'",
-    ) == [(deceased, tellusonce.PURPOSE)]
+        "SELECT u.subject_code, u.purpose, u.receiver_member_name = m.name "
+        "FROM exchange_data_usage u JOIN exchange_member m "
+        "ON m.member_class = u.receiver_member_class AND m.member_code = u.receiver_member_code "
+        "WHERE u.service_xroad_id LIKE '%/life-events'",
+    ) == [(deceased, tellusonce.PURPOSE, 1)]
+
+
+def test_deaths_settled_together_send_their_letters_in_one_batch(
+    seeded_database: Database,
+) -> None:
+    """Three deaths: two whose agencies have all answered are completed together — every
+    next of kin's letter in one sending (one signed tree head for them all), the letters
+    before the events that say the deaths are complete — and one with an agency still
+    pending is left open. Completing again changes nothing; the third completes alone once
+    its last agency answers, with the same letter it would have had."""
+    seeded = seeded_database
+    from joinedup.tellusonce.schemas import AgencyAnswer
+    from joinedup.tellusonce.service import complete_settled, lock_for_settling, record_answer
+
+    for number, couple in enumerate(married_couples(seeded, 3)):
+        record_death(seeded, couple.deceased, f"CRVS-SETTLED-{number}")
+    assert take_in_deaths(seeded) == 3
+    by_event: dict[int, list[int]] = {}
+    for n, e in rows(seeded, "SELECT id, life_event_id FROM tellusonce_notification ORDER BY id"):
+        by_event.setdefault(int(e), []).append(int(n))
+    first, second, third = sorted(by_event)
+    left_pending = by_event[third][-1]
+    answer = AgencyAnswer(outcome="pension-ended", summary="The pension ends.")
+    answered = [n for ids in by_event.values() for n in ids if n != left_pending]
+    heads_before = scalar(seeded, "SELECT count(*) FROM tlog_tree_head")
+    outbox_before = scalar(seeded, "SELECT coalesce(max(id), 0) FROM outbox_event")
+    with seeded.unit_of_work() as session:
+        lock_for_settling(session, answered)
+        for n in answered:
+            record_answer(session, notification_id=n, answer=answer, actor="test", complete=False)
+        done = complete_settled(session, life_event_ids=[first, second, third], actor="test")
+    assert done == [first, second]
+    assert scalar(seeded, "SELECT count(*) FROM tlog_tree_head") == heads_before + 1
+    letters = rows(
+        seeded,
+        "SELECT regarding, count(*) FROM notify_letter WHERE regarding LIKE 'tell-us-once:%' "
+        "GROUP BY regarding ORDER BY regarding",
+    )
+    assert [r for r, _ in letters] == sorted([f"tell-us-once:{first}", f"tell-us-once:{second}"])
+    recipients = dict(
+        rows(
+            seeded,
+            f"SELECT id, recipients FROM tellusonce_life_event WHERE id IN ({first}, {second})",
+        )
+    )
+    assert [count for _, count in letters] == [
+        len(json.loads(r) if isinstance(r, str) else r) for _, r in sorted(recipients.items())
+    ]
+    assert all(count >= 1 for _, count in letters)
+    names = [
+        name
+        for (name,) in rows(
+            seeded,
+            f"SELECT name FROM outbox_event WHERE id > {int(outbox_before)} "
+            "AND name IN ('notify.letter_sent.v1', 'tellusonce.life_event_completed.v1') "
+            "ORDER BY id",
+        )
+    ]
+    sent = sum(count for _, count in letters)
+    assert names == ["notify.letter_sent.v1"] * sent + ["tellusonce.life_event_completed.v1"] * 2
+    statuses = dict(
+        rows(
+            seeded,
+            "SELECT id, status FROM tellusonce_life_event WHERE id IN "
+            f"({first}, {second}, {third})",
+        )
+    )
+    assert statuses == {first: "completed", second: "completed", third: "informing"}
+    with seeded.unit_of_work() as session:  # again: nothing more
+        assert complete_settled(session, life_event_ids=[first, second], actor="test") == []
+    assert scalar(seeded, "SELECT count(*) FROM tlog_tree_head") == heads_before + 1
+    with seeded.unit_of_work() as session:
+        assert record_answer(
+            session, notification_id=left_pending, answer=answer, actor="test", complete=True
+        )
+    assert completed(seeded) == 3
+    third_letters = rows(
+        seeded,
+        f"SELECT subject FROM notify_letter WHERE regarding = 'tell-us-once:{third}'",
+    )
+    assert third_letters

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp
 
@@ -47,7 +46,6 @@ from joinedup.exchange.access import AccessDenied, authorize, resolve_service
 from joinedup.exchange.calls import Call, recording
 from joinedup.exchange.local import LocalCallRefused
 from joinedup.exchange.local_clients import local_client_identity
-from joinedup.exchange.models import Member
 from joinedup.exchange.protocol import DENIALS, request_hash
 from joinedup.exchange.recorder import Recording, write_recordings
 from joinedup.exchange.schemas import ServiceRef
@@ -419,6 +417,7 @@ def _recording(
     """The records of a sent message (the members' signing keys read, or made, in
     ``session``)."""
     from joinedup.exchange.service.keys import member_signing_key
+    from joinedup.exchange.service.members import member_names
 
     if call.client is not None:
         call.client_key = member_signing_key(session, member_id=call.client.member_id)
@@ -428,10 +427,10 @@ def _recording(
     call.subjects = ()  # the receiver of a sent message is the provider: see below
     recorded = recording(call, logged_at=logged_at, total_us=total_us)
     if subjects and service is not None and auth is not None and 200 <= call.status < 300:
-        provider_name = session.scalar(
-            select(Member.name).where(Member.id == service.provider_member_id)
-        )
         _, member_class, member_code, subsystem_code, _ = service.xroad_id.split("/")
+        # from the directory snapshot: a query per message was 5 of a death's Tell Us Once
+        provider = (member_class, member_code)
+        provider_name = member_names(session, [provider]).get(provider)
         rows = usage_records(
             logged_at=logged_at,
             subjects=subjects,

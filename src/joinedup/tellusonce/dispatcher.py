@@ -49,7 +49,7 @@ from joinedup.tellusonce.service import (
     Claim,
     Delivery,
     claim,
-    complete_if_settled,
+    complete_settled,
     lock_for_settling,
     record_answer,
     record_failure,
@@ -103,15 +103,16 @@ class _Answers:
     batches lock rows in the same order (PostgreSQL would otherwise find a deadlock between
     [X, Y] and [Y, X]); ``lock``, given, reads and locks the rows of all of them first, in
     that order (the life events, then the notifications), so that recording each costs no
-    query. Once a transaction's answers are recorded, ``settle`` is called once
-    for each life event they belong to (in the same order): whether the death's last agency
-    answered, and its letter, is looked at once for the answers of all its agencies, not
-    after each."""
+    query. Once a transaction's answers are recorded, ``settle`` is called once with the
+    life events they belong to (in the same order): whether each death's last agency
+    answered is looked at once for the answers of all its agencies, not after each, and the
+    letters of the deaths settled go out together (:func:`~joinedup.tellusonce.service.
+    complete_settled`)."""
 
     def __init__(
         self,
         database: Database,
-        settle: Callable[[Session, int], Any],
+        settle: Callable[[Session, list[int]], Any],
         lock: Callable[[Session, list[int]], Any] | None = None,
     ) -> None:
         self.database = database
@@ -159,8 +160,7 @@ class _Answers:
             if self.lock is not None:  # their rows, in the order each would lock them
                 self.lock(session, [waiting.order[1] for waiting in batch])
             results = [waiting.write(session) for waiting in batch]
-            for life_event_id in dict.fromkeys(waiting.order[0] for waiting in batch):
-                self.settle(session, life_event_id)
+            self.settle(session, list(dict.fromkeys(waiting.order[0] for waiting in batch)))
             # last: on PostgreSQL appending to the transparency log takes a lock held until
             # the commit (appends are serialised), so it is taken as late as it can be
             exchange.write_sent_records(session, [w.sent for w in batch if w.sent is not None])
@@ -172,7 +172,7 @@ class _Answers:
             try:
                 with self.database.unit_of_work() as session:
                     result = waiting.write(session)
-                    self.settle(session, waiting.order[0])
+                    self.settle(session, [waiting.order[0]])
                     if waiting.sent is not None:
                         waiting.sent.write_records(session)
                     results.append(result)
@@ -206,8 +206,8 @@ class _Failed:
     error: Exception
 
 
-def _complete_if_settled(session: Session, life_event_id: int) -> None:
-    complete_if_settled(session, life_event_id=life_event_id, actor=ACTOR)
+def _complete_settled(session: Session, life_event_ids: list[int]) -> None:
+    complete_settled(session, life_event_ids=life_event_ids, actor=ACTOR)
 
 
 def _order(delivery: Delivery) -> tuple[int, int]:
@@ -236,7 +236,7 @@ class Dispatcher:
             raise ValueError("concurrency must be at least 1")
         self.poll_interval = poll_interval
         self.owner = worker_name()
-        self._answers = _Answers(database, _complete_if_settled, lock_for_settling)
+        self._answers = _Answers(database, _complete_settled, lock_for_settling)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop``: up to ``concurrency`` notifications in flight at once, a

@@ -3,6 +3,7 @@
 from joinedup.tellusonce.service.claims import Claim, Delivery, claim, message_body
 from joinedup.tellusonce.service.delivery import (
     complete_if_settled,
+    complete_settled,
     lock_for_settling,
     record_answer,
     record_failure,
@@ -41,6 +42,7 @@ __all__ = [
     "Delivery",
     "claim",
     "complete_if_settled",
+    "complete_settled",
     "end_subscription",
     "life_event_status",
     "list_dead_letters",

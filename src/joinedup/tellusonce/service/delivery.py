@@ -18,18 +18,18 @@ the event is complete.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from joinedup import notify
 from joinedup.core import i18n
 from joinedup.core.clock import utcnow
 from joinedup.core.db import transaction_memo
-from joinedup.core.events import emit
+from joinedup.core.events import emit, emit_queued, emit_queued_now
 from joinedup.core.settings import get_settings
 from joinedup.tellusonce.events import (
     AgencyInformed,
@@ -52,8 +52,8 @@ def retry_delay(base: float, attempt: int) -> timedelta:
 
 class _SettlingStatements:
     """The statements that lock and settle the answers recorded together (and the life
-    events they settle), built once with their values bound at each run (``ids``,
-    ``life_event_id``): built per call, their construction and cache key were a tenth of the
+    events they settle), built once with their values bound at each run (``ids``):
+    built per call, their construction and cache key were a tenth of the
     transaction recording the answers — on SQLite the one writer's turn."""
 
     @functools.cached_property
@@ -75,23 +75,23 @@ class _SettlingStatements:
         return select(Subscription).where(Subscription.id.in_(bindparam("ids", expanding=True)))
 
     @functools.cached_property
-    def pending(self) -> Any:
+    def pending_among(self) -> Any:
         return (
-            select(func.count())
-            .select_from(Notification)
+            select(Notification.life_event_id)
             .where(
-                Notification.life_event_id == bindparam("life_event_id"),
+                Notification.life_event_id.in_(bindparam("ids", expanding=True)),
                 Notification.status == _PENDING,
             )
+            .distinct()
         )
 
     @functools.cached_property
-    def answered(self) -> Any:
+    def answered_among(self) -> Any:
         return (
             select(Notification, Subscription.member_name)
             .join(Subscription, Notification.subscription_id == Subscription.id)
-            .where(Notification.life_event_id == bindparam("life_event_id"))
-            .order_by(Notification.id)
+            .where(Notification.life_event_id.in_(bindparam("ids", expanding=True)))
+            .order_by(Notification.life_event_id, Notification.id)
         )
 
 
@@ -227,16 +227,17 @@ def record_answer(
     # (written by the next query's flush, with the other answers of the transaction: one
     # statement for them all, not one each)
     subscription = _subscription(session, row.subscription_id)
-    emit(
-        session,
-        AgencyInformed(
-            notification_id=row.id,
-            life_event_id=row.life_event_id,
-            member_code=subscription.member_code,
-            outcome=answer.outcome,
-            attempts=row.attempts,
-        ),
+    informed = AgencyInformed(
+        notification_id=row.id,
+        life_event_id=row.life_event_id,
+        member_code=subscription.member_code,
+        outcome=answer.outcome,
+        attempts=row.attempts,
     )
+    if complete:
+        emit(session, informed)
+    else:  # the answers recorded together: their events in one insert, before the letters'
+        emit_queued(session, informed)  # (through the ORM, an object each cost the turn)
     event = _locked_event(session, row.life_event_id)
     if event is not None and event.status == "completed":
         _send_update(session, event, row, agency=subscription.member_name, actor=actor)
@@ -351,49 +352,101 @@ def _dead_letter(session: Session, row: Notification, error: str) -> None:
 
 def complete_if_settled(session: Session, *, life_event_id: int, actor: str) -> bool:
     """When no notification of the life event is pending any more: send the next of kin the
-    one letter listing what each agency did (``notify.send_letter``, idempotent on its
+    one letter listing what each agency did (``notify.send_letters``, idempotent on its
     reference), mark the event completed and emit ``tellusonce.life_event_completed.v1``.
-    Returns whether it completed the event now."""
-    event = _locked_event(session, life_event_id)
-    if event is None or event.status == "completed":
-        return False
-    values = {"life_event_id": life_event_id}
-    if session.scalar(_SETTLING_STATEMENTS.pending, values):
-        return False
-    rows = session.execute(_SETTLING_STATEMENTS.answered, values).all()
-    informed = [(name, dict(n.outcome or {})) for n, name in rows if n.status != "dead_letter"]
-    missing = [name for n, name in rows if n.status == "dead_letter"]
-    reference = f"TUO-{event.id}"
+    Returns whether it completed the event now. Several life events: :func:`complete_settled`."""
+    return bool(complete_settled(session, life_event_ids=[life_event_id], actor=actor))
 
-    def letter() -> tuple[str, list[str]]:
-        if event.kind == LifeEventKind.MOVE.value:
-            return move_letter(
-                moved_on=event.occurred_on,
-                informed=informed,
-                not_confirmed=missing,
-                reference=reference,
+
+def complete_settled(session: Session, *, life_event_ids: Sequence[int], actor: str) -> list[int]:
+    """:func:`complete_if_settled` for several life events at once (the answers recorded
+    together settle the deaths of several): their rows locked in the order given (each once
+    per transaction), then in one query each whether any is pending, what each agency
+    answered, and the recipients' languages, and **one** sending of every letter (one
+    transparency-log batch, one signed tree head, where each letter had its own). The letters
+    are sent before the events that say the life events are complete. Returns the ids of the
+    life events completed now."""
+    emit_queued_now(session)  # the answers' events (record_answer), before the letters'
+    open_events: list[LifeEvent] = []
+    for life_event_id in dict.fromkeys(life_event_ids):
+        event = _locked_event(session, life_event_id)
+        if event is not None and event.status != "completed":
+            open_events.append(event)
+    if not open_events:
+        return []
+    ids = {"ids": [event.id for event in open_events]}
+    pending = set(session.scalars(_SETTLING_STATEMENTS.pending_among, ids))
+    settled = [event for event in open_events if event.id not in pending]
+    if not settled:
+        return []
+    answered: dict[int, list[tuple[Notification, str]]] = {event.id: [] for event in settled}
+    for notification, name in session.execute(
+        _SETTLING_STATEMENTS.answered_among, {"ids": list(answered)}
+    ):
+        answered[notification.life_event_id].append((notification, name))
+    recipients = [recipient["code"] for event in settled for recipient in event.recipients]
+    preferences = notify.delivery_preferences(session, person_codes=recipients)
+    sender = "/".join(get_settings().tell_us_once_subsystem.split("/")[:2])
+    letters: list[notify.NewLetter] = []
+    counts: list[tuple[int, int]] = []
+    for event in settled:
+        rows = answered[event.id]
+        informed = [(name, dict(n.outcome or {})) for n, name in rows if n.status != "dead_letter"]
+        missing = [name for n, name in rows if n.status == "dead_letter"]
+        counts.append((len(informed), len(missing)))
+        for recipient in event.recipients:
+            code = recipient["code"]
+            locale = preferences[code].locale
+            with i18n.use_locale(locale):
+                subject, paragraphs = _settled_letter(event, informed, missing)
+            letters.append(
+                notify.NewLetter(
+                    recipient_code=code,
+                    sender=sender,
+                    kind=notify.LetterKind.INFORMATION.value,
+                    subject=subject,
+                    paragraphs=tuple(paragraphs),
+                    reference=f"tell-us-once/{event.source_event_id}/{code}",
+                    regarding=f"tell-us-once:{event.id}",
+                    locale=locale,
+                )
             )
-        return death_letter(
-            deceased=event.subject_name,
-            died_on=event.occurred_on,
+    notify.send_letters(session, letters, actor=actor, preferences=preferences)
+    now = utcnow()
+    for event, (informed_count, missing_count) in zip(settled, counts, strict=True):
+        event.status = "completed"
+        event.completed_at = now
+        event.letters_sent = len(event.recipients)
+        emit(
+            session,
+            LifeEventCompleted(
+                life_event_id=event.id,
+                kind=event.kind,
+                acknowledged=informed_count,
+                dead_lettered=missing_count,
+                letters=len(event.recipients),
+            ),
+        )
+    session.flush()
+    return [event.id for event in settled]
+
+
+def _settled_letter(
+    event: LifeEvent, informed: list[tuple[str, dict[str, Any]]], missing: list[str]
+) -> tuple[str, list[str]]:
+    """The subject and paragraphs of a settled life event's letter, in the current locale."""
+    reference = f"TUO-{event.id}"
+    if event.kind == LifeEventKind.MOVE.value:
+        return move_letter(
+            moved_on=event.occurred_on,
             informed=informed,
             not_confirmed=missing,
             reference=reference,
         )
-
-    _tell_recipients(session, event, letter, suffix="", actor=actor)
-    event.status = "completed"
-    event.completed_at = utcnow()
-    event.letters_sent = len(event.recipients)
-    session.flush()
-    emit(
-        session,
-        LifeEventCompleted(
-            life_event_id=event.id,
-            kind=event.kind,
-            acknowledged=len(informed),
-            dead_lettered=len(missing),
-            letters=len(event.recipients),
-        ),
+    return death_letter(
+        deceased=event.subject_name,
+        died_on=event.occurred_on,
+        informed=informed,
+        not_confirmed=missing,
+        reference=reference,
     )
-    return True
