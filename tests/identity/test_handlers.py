@@ -13,6 +13,7 @@ from identity_support import World, sign_in
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from exchange_messages import last_message, messages_since
 from joinedup.core.clock import today
 from joinedup.core.consumers import registry
 from joinedup.core.db import Database
@@ -189,26 +190,6 @@ def test_reading_ahead_that_fails_keeps_the_reads_on_record(
     assert read_count(second.personal_code) == before[second.personal_code] + 1
 
 
-def _messages(database: Database, since: int) -> dict[str, int]:
-    """The exchange messages logged after the row ``since``, by service code."""
-    with database.reading() as session:
-        rows = session.execute(
-            text(
-                "SELECT service_xroad_id, count(*) FROM exchange_message "
-                "WHERE id > :since GROUP BY service_xroad_id"
-            ),
-            {"since": since},
-        ).all()
-    return {str(service).rsplit("/", 1)[-1]: int(count) for service, count in rows}
-
-
-def _last_message(database: Database) -> int:
-    with database.reading() as session:
-        return int(
-            session.execute(text("SELECT coalesce(max(id), 0) FROM exchange_message")).scalar()
-        )
-
-
 @pytest.mark.parametrize("bulk", [True, False])
 def test_a_batch_of_deaths_reads_the_codes_in_one_message(
     world: World, seeded: Database, bulk: bool
@@ -236,7 +217,7 @@ def test_a_batch_of_deaths_reads_the_codes_in_one_message(
         events[0], event_id=uuid.uuid4(), payload={**events[0].payload, "person_id": 999_999_999}
     )
     batch = [events[0], unknown, events[1]]
-    before = _last_message(seeded)
+    before = last_message(seeded)
     with (
         seeded.unit_of_work() as session,
         exchange_client(session, client=get_settings().portal_subsystem) as calls,
@@ -244,9 +225,9 @@ def test_a_batch_of_deaths_reads_the_codes_in_one_message(
         codes = identity_handlers._codes_of(session, calls, batch)
     assert codes == [first.personal_code, None, second.personal_code]
     if bulk:
-        assert _messages(seeded, before) == {PERSON_CODES: 1}
+        assert messages_since(seeded, before) == {PERSON_CODES: 1}
     else:  # the refusal, then each one alone (the unknown one answered "not found")
-        assert _messages(seeded, before) == {PERSON_CODES: 1, "person": 3}
+        assert messages_since(seeded, before) == {PERSON_CODES: 1, "person": 3}
     with seeded.reading() as session:
         read = session.scalars(
             select(DataUsageRecord.subject_code)

@@ -17,6 +17,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
+from exchange_messages import last_message, messages_since
 from joinedup.cli.server import _seed
 from joinedup.core.clock import today
 from joinedup.core.db import Database
@@ -41,26 +42,6 @@ def _births(database: Database, count: int) -> tuple[list[Any], list[str]]:
             database, mother=mother, father=None, born=today() - timedelta(days=number % 2)
         )
     return latest_events(database, BIRTH, count=count), mothers
-
-
-def _calls(database: Database, since: int) -> dict[str, int]:
-    """The exchange messages logged after the row ``since``, by service code."""
-    with database.reading() as session:
-        rows = session.execute(
-            text(
-                "SELECT service_xroad_id, count(*) FROM exchange_message "
-                "WHERE id > :since GROUP BY service_xroad_id"
-            ),
-            {"since": since},
-        ).all()
-    return {str(service).rsplit("/", 1)[-1]: int(count) for service, count in rows}
-
-
-def _last_message(database: Database) -> int:
-    with database.reading() as session:
-        return int(
-            session.execute(text("SELECT coalesce(max(id), 0) FROM exchange_message")).scalar()
-        )
 
 
 def _last_usage(database: Database) -> int:
@@ -123,13 +104,13 @@ def test_a_batch_reads_together_and_decides_as_one_at_a_time(
     children = [str(event.payload["person_id"]) for event in events]
     alone = clone(seeded, tmp_path / "alone.db")
     try:
-        before, used_before = _last_message(seeded), _last_usage(seeded)
+        before, used_before = last_message(seeded), _last_usage(seeded)
         with seeded.unit_of_work() as session:
             handle_births(session, events)
-        together = _calls(seeded, before)
-        before_alone, used_before_alone = _last_message(alone), _last_usage(alone)
+        together = messages_since(seeded, before)
+        before_alone, used_before_alone = last_message(alone), _last_usage(alone)
         _one_at_a_time(alone, events)
-        apart = _calls(alone, before_alone)
+        apart = messages_since(alone, before_alone)
         assert together[PERSON_CODES] == 1  # every newborn and mother of the batch
         assert apart[PERSON_CODES] == len(events)
         assert together["population-extract"] == 2  # one per day of birth
@@ -279,10 +260,10 @@ def test_without_a_right_to_person_codes_one_person_at_a_time(seeded: Database) 
     with seeded.unit_of_work() as session:
         for right in _routing_rights(session):
             revoke_access_right(session, right_id=right, reason="test", actor="test")
-    before = _last_message(seeded)
+    before = last_message(seeded)
     with capture_logs() as logs, seeded.unit_of_work() as session:
         handle_births(session, events)
-    calls = _calls(seeded, before)
+    calls = messages_since(seeded, before)
     assert calls[PERSON_CODES] == 1  # refused, and on record
     assert calls["person"] == 2 * len(events)  # each newborn and mother
     assert all(held["entitlements"] for held in what_they_hold(seeded, *mothers).values())
@@ -302,10 +283,10 @@ def test_without_a_right_to_a_bulk_read_each_is_read_alone(seeded: Database, bul
     with seeded.unit_of_work() as session:
         for right in _rights_on(session, bulk):
             revoke_access_right(session, right_id=right, reason="test", actor="test")
-    before = _last_message(seeded)
+    before = last_message(seeded)
     with capture_logs() as logs, seeded.unit_of_work() as session:
         handle_births(session, events)
-    calls = _calls(seeded, before)
+    calls = messages_since(seeded, before)
     assert calls[bulk] == 2  # refused, one per day, and on record
     assert calls[single] == len(events)
     granted = what_they_hold(seeded, *mothers)
@@ -348,10 +329,10 @@ def test_a_demo_set_up_before_person_codes_gets_it(seeded: Database, published: 
         assert setup_exchange(session, seed=7) is False  # it existed: brought up to date
         assert len(_routing_rights(session)) == 1
     events, _ = _births(seeded, 2)
-    before = _last_message(seeded)
+    before = last_message(seeded)
     with seeded.unit_of_work() as session:
         handle_births(session, events)
-    calls = _calls(seeded, before)
+    calls = messages_since(seeded, before)
     assert calls[PERSON_CODES] == 1
     assert "person" not in calls
 
