@@ -127,6 +127,40 @@ def test_the_holder_runs_raised_while_it_holds_the_turn(
 
 
 @may_raise
+@pytest.mark.parametrize("order", ["first taken first", "last taken first"])
+def test_a_thread_holding_two_files_turns_is_raised_until_it_gives_both_back(
+    tmp_path: Path, boost: Callable[[int], None], order: str
+) -> None:
+    """Two SQLite files' turns held by one thread, given back in either order: raised once,
+    still raised while it holds either, its own niceness back with the last."""
+    boost(10)
+    first = sqlite_module.WriterTurns(str(tmp_path / "a.db.writers-lock"))
+    second = sqlite_module.WriterTurns(str(tmp_path / "b.db.writers-lock"))
+    seen: dict[str, int] = {}
+
+    def work() -> None:
+        me = _take(first, seen)
+        assert second.acquire(5)
+        seen["both"] = _niceness(me)
+        one, other = (first, second) if order == "first taken first" else (second, first)
+        one.release()
+        seen["one given back"] = _niceness(me)
+        other.release()
+        seen["after"] = _niceness(me)
+
+    _in_thread(work)
+    before = seen["before"]
+    raised = max(-20, before - 10)
+    assert seen == {
+        "before": before,
+        "holding": raised,
+        "both": raised,
+        "one given back": raised,
+        "after": before,
+    }
+
+
+@may_raise
 def test_a_turn_given_back_by_another_thread_gives_the_holder_its_niceness_back(
     turns: sqlite_module.WriterTurns, boost: Callable[[int], None]
 ) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 from joinedup.core.logging import get_logger
@@ -90,24 +91,51 @@ class PriorityBoost:
 
     def raise_for(self, thread_id: int) -> int | None:
         """Raise the priority of the thread ``thread_id`` (a native thread id); returns its
-        niceness before, to give back with :meth:`restore`, or None when it was left as it was."""
+        niceness before, to give back with :meth:`restore`, or None when it was left as it was.
+
+        A thread raised already (it holds two things at once — two SQLite files' turns, say)
+        is not raised again: it is counted, the niceness it had before the first raise is
+        returned, and it gets it back with the **last** :meth:`restore`, in whatever order
+        the two are given back (given back with the first, it would run at its own priority
+        while still holding the other; given back in the wrong order, it would stay raised)."""
         if not self.permitted:
             return None
-        try:
-            before = os.getpriority(os.PRIO_PROCESS, thread_id)
-            raised = max(-20, before - self.boost)
-            if raised == before:
+        with _boosted_lock:
+            held = _boosted.get(thread_id)
+            if held is not None:
+                held[1] += 1
+                return held[0]
+            try:
+                before = os.getpriority(os.PRIO_PROCESS, thread_id)
+                raised = max(-20, before - self.boost)
+                if raised == before:
+                    return None
+                os.setpriority(os.PRIO_PROCESS, thread_id, raised)
+            except OSError as error:
+                self.permitted = False  # refused: not tried again
+                log.info("thread_priority_not_raised", reason=type(error).__name__)
                 return None
-            os.setpriority(os.PRIO_PROCESS, thread_id, raised)
-        except OSError as error:
-            self.permitted = False  # refused: not tried again
-            log.info("thread_priority_not_raised", reason=type(error).__name__)
-            return None
-        return before
+            _boosted[thread_id] = [before, 1]
+            return before
 
     @staticmethod
     def restore(thread_id: int, niceness: int) -> None:
-        """Give the thread back the niceness it had (lowering a priority needs no privilege;
-        a thread that has ended meanwhile has nothing to give back)."""
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+        """Give the thread back the niceness it had, once every raise of it is given back
+        (lowering a priority needs no privilege; a thread that has ended meanwhile has
+        nothing to give back)."""
+        with _boosted_lock:
+            held = _boosted.get(thread_id)
+            if held is not None:
+                held[1] -= 1
+                if held[1] > 0:
+                    return
+                del _boosted[thread_id]
+                niceness = held[0]
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+
+
+#: The threads raised now (native id → [niceness before the first raise, raises not given
+#: back yet]), whichever :class:`PriorityBoost` raised them.
+_boosted: dict[int, list[int]] = {}
+_boosted_lock = threading.Lock()
