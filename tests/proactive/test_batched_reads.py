@@ -177,6 +177,28 @@ def test_a_batch_asks_who_holds_its_household_benefits_once_per_service(
         alone.dispose()
 
 
+def test_a_batchs_letters_read_the_recipients_preferences_once(seeded: Database) -> None:
+    """The decision letters of a batch of births are written in each recipient's language and
+    sent on their channel, both read in one query for the batch (the sending used to read
+    them again)."""
+    events, mothers = _births(seeded, 3)
+    asked: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        flat = " ".join(statement.split())
+        if flat.startswith("SELECT") and "FROM notify_preference" in flat:
+            asked.append(flat)
+
+    sqlalchemy_event.listen(seeded.engine, "before_cursor_execute", seen)
+    try:
+        _in_one(seeded, events)
+    finally:
+        sqlalchemy_event.remove(seeded.engine, "before_cursor_execute", seen)
+    assert len(asked) == 1
+    held = what_they_hold(seeded, *mothers)
+    assert all(h["letters"] for h in held.values()), held
+
+
 def _in_one(database: Database, events: list[Any]) -> None:
     with database.unit_of_work() as session:
         handle_births(session, events)

@@ -298,6 +298,7 @@ def send_decision_letters(
         for each in revisions:
             each.revision.letter_reference = letter.reference
         letters.append(letter)
-    sent = notify.send_letters(session, letters, actor=actor)
+    # (the preferences just read: the sending would read them again)
+    sent = notify.send_letters(session, letters, actor=actor, preferences=preferences)
     session.flush()
     return sent
