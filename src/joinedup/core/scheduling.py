@@ -91,7 +91,7 @@ class PriorityBoost:
 
     def raise_for(self, thread_id: int) -> int | None:
         """Raise the priority of the thread ``thread_id`` (a native thread id); returns its
-        niceness before, to give back with :meth:`restore`, or None when it was left as it was.
+        niceness before (given back by :meth:`restore`), or None when it was left as it was.
 
         A thread raised already (it holds two things at once — two SQLite files' turns, say)
         is not raised again: it is counted, the niceness it had before the first raise is
@@ -119,20 +119,20 @@ class PriorityBoost:
             return before
 
     @staticmethod
-    def restore(thread_id: int, niceness: int) -> None:
-        """Give the thread back the niceness it had, once every raise of it is given back
-        (lowering a priority needs no privilege; a thread that has ended meanwhile has
-        nothing to give back)."""
+    def restore(thread_id: int) -> None:
+        """Give the thread raised by :meth:`raise_for` back the niceness it had, once every
+        raise of it is given back (lowering a priority needs no privilege; a thread that has
+        ended meanwhile has nothing to give back)."""
         with _boosted_lock:
             held = _boosted.get(thread_id)
-            if held is not None:
-                held[1] -= 1
-                if held[1] > 0:
-                    return
-                del _boosted[thread_id]
-                niceness = held[0]
+            if held is None:  # (not raised: nothing to give back)
+                return
+            held[1] -= 1
+            if held[1] > 0:
+                return
+            del _boosted[thread_id]
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+                os.setpriority(os.PRIO_PROCESS, thread_id, held[0])
 
 
 #: The threads raised now (native id → [niceness before the first raise, raises not given

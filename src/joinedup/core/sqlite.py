@@ -182,8 +182,8 @@ class WriterTurns:
         self._guard = threading.Lock()
         self._holder: int | None = None  # the thread that took it
         self._depth = 0
-        #: The holder's native thread id and niceness before it was raised (:data:`_priority`)
-        self._raised: tuple[int, int] | None = None
+        #: The holder's native thread id, when it was raised (:data:`_priority`)
+        self._raised: int | None = None
         #: The file every process's writers lock (``flock``) while one holds the turn
         self.lock_path = lock_path
         self._file: Any = None
@@ -200,10 +200,10 @@ class WriterTurns:
         if taken:
             self._between_processes(timeout)
             native = threading.get_native_id()
-            niceness = _priority.raise_for(native)
+            raised = _priority.raise_for(native) is not None
             with self._guard:
                 self._holder, self._depth = me, 1
-                self._raised = None if niceness is None else (native, niceness)
+                self._raised = native if raised else None
         return taken
 
     def _between_processes(self, timeout: float) -> None:
@@ -244,7 +244,7 @@ class WriterTurns:
             self._holder = None
             raised, self._raised = self._raised, None
             if raised is not None:  # (the thread that took it: the turn may end in another)
-                PriorityBoost.restore(*raised)
+                PriorityBoost.restore(raised)
             self._close()  # (closing the file gives its lock back)
         self._lock.release()
 
