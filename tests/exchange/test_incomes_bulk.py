@@ -54,6 +54,8 @@ def test_incomes_of_chosen_references_as_income_totals_answers_them(
                 ).body
                 for ref, code in persons
             }
+    # the records are written when the unit of work commits
+    with seeded_database.reading() as session:
         usages = session.execute(
             text(
                 "SELECT subject_code, fields FROM exchange_data_usage "

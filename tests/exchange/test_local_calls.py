@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from mediation_support import BASIS, INSTANCE, World
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from joinedup.core.db import Database
 from joinedup.core.errors import NotFound, ValidationFailed
@@ -14,6 +14,8 @@ from joinedup.core.keys import load_log_signing_key
 from joinedup.core.pagination import PageRequest
 from joinedup.core.settings import get_settings
 from joinedup.core.translog import inclusion_proof, latest_tree_head, leaf_hash, verify_inclusion
+from joinedup.core.translog.models import TreeHead
+from joinedup.core.translog.service import APPEND_LOCK_KEY
 from joinedup.exchange import (
     LocalCallRefused,
     ServiceRef,
@@ -22,6 +24,7 @@ from joinedup.exchange import (
     list_access_rights,
     member_signing_key,
     revoke_access_right,
+    write_records_now,
 )
 from joinedup.exchange.canonical import message_leaf
 from joinedup.exchange.messagelog import message_row, signatures_valid
@@ -255,3 +258,71 @@ def test_many_calls_share_one_signed_tree_head(database: Database, world: World)
     assert after is not None
     assert after.tree_size - (before.tree_size if before else 0) == 10  # 5 messages, 5 usages
     assert _count(database, DataUsageRecord) == 5
+
+
+def test_the_records_of_a_block_are_written_when_its_transaction_commits(
+    database: Database, world: World
+) -> None:
+    """A block's records wait for the commit, and every block of the transaction shares one
+    transparency-log batch (one signed tree head): on PostgreSQL the log's lock, held until
+    the commit, is taken there and not where the first block ended."""
+    with database.reading() as session:
+        before = latest_tree_head(session)
+    with database.unit_of_work() as session:
+        for _ in range(2):
+            with exchange_client(session, client=BENEFITS) as calls:
+                calls.call(
+                    world.service, purpose="child-benefit", query={"personalCode": world.person}
+                )
+        assert session.scalar(select(func.count()).select_from(DataUsageRecord)) == 0
+        if database.engine.dialect.name == "postgresql":
+            with database.engine.connect() as other:  # the log's lock is free until the commit
+                assert other.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
+                )
+                other.rollback()
+    with database.reading() as session:
+        after = latest_tree_head(session)
+        heads = session.scalar(
+            select(func.count())
+            .select_from(TreeHead)
+            .where(TreeHead.tree_size > (before.tree_size if before else 0))
+        )
+    assert after is not None
+    assert after.tree_size - (before.tree_size if before else 0) == 4  # 2 messages, 2 usages
+    assert heads == 1
+    assert _count(database, DataUsageRecord) == 2
+
+
+def test_write_records_now_writes_them_in_the_callers_transaction(
+    database: Database, world: World
+) -> None:
+    with database.unit_of_work() as session:
+        with exchange_client(session, client=BENEFITS) as calls:
+            answer = calls.call(
+                world.service, purpose="child-benefit", query={"personalCode": world.person}
+            )
+        write_records_now(session)
+        usage = session.scalars(
+            select(DataUsageRecord).where(DataUsageRecord.message_id == answer.message_id)
+        ).one()
+        assert usage.subject_code == world.person
+        write_records_now(session)  # (nothing left: written once)
+    assert _count(database, DataUsageRecord) == 1
+    assert _count(database, MessageLogRecord) == 1
+
+
+def test_a_rolled_back_transaction_leaves_no_records_for_the_sessions_next(
+    database: Database, world: World
+) -> None:
+    with database.session_factory() as session:
+        with session.begin():
+            with exchange_client(session, client=BENEFITS) as calls:
+                calls.call(
+                    world.service, purpose="child-benefit", query={"personalCode": world.person}
+                )
+            session.rollback()
+        with session.begin():  # the same session's next transaction writes nothing of them
+            pass
+    assert _count(database, DataUsageRecord) == 0
+    assert _count(database, MessageLogRecord) == 0

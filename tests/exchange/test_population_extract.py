@@ -33,11 +33,15 @@ def test_a_range_and_its_households_with_a_usage_record_per_person(
     seeded_database: Database,
 ) -> None:
     db = seeded_database
-    with db.unit_of_work() as session:
-        with exchange_client(session, client=_client("social-insurance", "benefits")) as calls:
-            answer = calls.call(
-                _service(), purpose=PURPOSE, query={"fromRef": "1", "toRef": "101"}, issue="t-1"
-            )
+    with (
+        db.unit_of_work() as session,
+        exchange_client(session, client=_client("social-insurance", "benefits")) as calls,
+    ):
+        answer = calls.call(
+            _service(), purpose=PURPOSE, query={"fromRef": "1", "toRef": "101"}, issue="t-1"
+        )
+    # the records are written when the unit of work commits
+    with db.reading() as session:
         usages = session.execute(
             text(
                 "SELECT count(*), count(DISTINCT subject_code) FROM exchange_data_usage "
@@ -140,6 +144,8 @@ def test_chosen_persons_give_the_households_their_ranges_give(seeded_database: D
                 ).body
                 for ref in refs
             ]
+    # the records are written when the unit of work commits
+    with seeded_database.reading() as session:
         messages, usages = session.execute(
             text(
                 "SELECT count(DISTINCT message_id), count(*) FROM exchange_data_usage "
@@ -184,6 +190,8 @@ def test_person_codes_of_chosen_references(seeded_database: Database) -> None:
                 query={"personRefs": ",".join(map(str, asked))},
                 issue="t-codes",
             )
+    # the records are written when the unit of work commits
+    with seeded_database.reading() as session:
         usages = session.execute(
             text(
                 "SELECT subject_code, fields FROM exchange_data_usage "

@@ -47,6 +47,8 @@ def test_relatives_of_chosen_references_as_relations_answers_them(
                 ).body
                 for ref, code in parents
             }
+    # the records are written when the unit of work commits
+    with seeded_database.reading() as session:
         usages = session.execute(
             text(
                 "SELECT subject_code, fields FROM exchange_data_usage "

@@ -30,6 +30,7 @@ from joinedup.exchange.local_clients import (
     local_client_identity,
     reading_client,
     write_read_records,
+    write_records_now,
 )
 from joinedup.exchange.oauth import (
     AccessToken,
@@ -173,6 +174,7 @@ __all__ = [
     "make_sent_records_ahead",
     "send_unrecorded",
     "write_read_records",
+    "write_records_now",
     "write_sent_records",
     "usage_receivers",
     "verify_usage",

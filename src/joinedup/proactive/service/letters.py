@@ -298,7 +298,8 @@ def send_decision_letters(
         for each in revisions:
             each.revision.letter_reference = letter.reference
         letters.append(letter)
-    # (the preferences just read: the sending would read them again)
-    sent = notify.send_letters(session, letters, actor=actor, preferences=preferences)
+    # the revisions' letter references first: appending the letters to the transparency log
+    # takes, on PostgreSQL, the log's lock that is held until the commit
     session.flush()
-    return sent
+    # (the preferences just read: the sending would read them again)
+    return notify.send_letters(session, letters, actor=actor, preferences=preferences)
