@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from mediation_support import BASIS, INSTANCE, World
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from joinedup.core.db import Database
 from joinedup.core.errors import NotFound, ValidationFailed
@@ -325,4 +326,27 @@ def test_a_rolled_back_transaction_leaves_no_records_for_the_sessions_next(
         with session.begin():  # the same session's next transaction writes nothing of them
             pass
     assert _count(database, DataUsageRecord) == 0
+    assert _count(database, MessageLogRecord) == 0
+
+
+def test_a_block_in_a_transaction_that_only_reads_does_not_drop_its_records(
+    database: Database, world: World
+) -> None:
+    """A read-only transaction never commits: its block's records are written when the block
+    ends, as before — refused on SQLite, whose reading connections cannot write (an error,
+    never a call left without its record)."""
+
+    def read_in_a_reading_transaction() -> None:
+        with (
+            database.reading() as session,
+            exchange_client(session, client=BENEFITS) as calls,
+        ):
+            calls.call(world.service, purpose="child-benefit", query={"personalCode": world.person})
+            assert calls.pending == 1
+
+    if database.dialect == "sqlite":
+        with pytest.raises(OperationalError, match="readonly"):
+            read_in_a_reading_transaction()
+    else:  # (written in it, and rolled back with it)
+        read_in_a_reading_transaction()
     assert _count(database, MessageLogRecord) == 0

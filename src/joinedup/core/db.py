@@ -148,6 +148,12 @@ def make_engine(
     )
 
 
+#: ``session.info`` key, true in the sessions of :meth:`Database.reading`,
+#: :meth:`Database.reading_only` and the requests' read sessions (their transactions only read
+#: and end in a rollback): for what a transaction leaves for its commit, which these never make.
+READ_ONLY_SESSION = "joinedup.read_only"
+
+
 class Database:
     """The engines and session factories of one process (a writer and a reader)."""
 
@@ -161,7 +167,9 @@ class Database:
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         path = sqlite_file(url)
         self._writer_lock = writer_turns_of(path) if path is not None else None
-        self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.read_session_factory = sessionmaker(
+            self.read_engine, expire_on_commit=False, info={READ_ONLY_SESSION: True}
+        )
         self._commit_watcher: CommitWatcher | None = None
         self._watcher_lock = threading.Lock()
 

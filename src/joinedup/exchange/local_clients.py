@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from joinedup.core.db import Database
+from joinedup.core.db import READ_ONLY_SESSION, Database
 from joinedup.core.errors import NotFound
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
@@ -104,6 +104,11 @@ def exchange_client(
         represented_party=represented_party,
     )
     yield calls
+    if session.info.get(READ_ONLY_SESSION):
+        # a transaction that only reads never commits: written now, where a write is refused
+        # (SQLite's reading connections) — an error, never records silently dropped
+        calls.flush()
+        return
     pending = calls.take_records()
     if pending:
         session.info.setdefault(_AT_COMMIT, []).append((calls.log_signer, pending))
