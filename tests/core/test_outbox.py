@@ -21,6 +21,8 @@ from joinedup.core.db import Database
 from joinedup.core.events import (
     Delivered,
     Event,
+    before_commit_now,
+    before_this_commit,
     emit,
     emit_many,
     emit_queued,
@@ -125,6 +127,44 @@ def test_queued_events_of_a_rolled_back_transaction_are_dropped(database: Databa
     finally:
         session.close()
     assert [n for _, n in _outbox(database)] == [2, 4]
+
+
+def test_what_a_transaction_gathers_for_its_commit_is_written_in_it_before_the_events(
+    database: Database,
+) -> None:
+    """``before_this_commit``: gathered under a key, handed to its ``then`` once, in the
+    transaction just before it commits (what it writes commits with it; what it queues is
+    inserted too), or earlier by ``before_commit_now``; dropped with a rollback, not carried
+    into the session's next transaction."""
+    handed: list[list[int]] = []
+
+    def then(session: Any, gathered: list[int]) -> None:
+        handed.append(list(gathered))
+        emit_queued(session, ThingHappened(n=sum(gathered)))
+
+    with database.unit_of_work() as session:
+        for n in (1, 2):
+            before_this_commit(session, "k", list, lambda g: then(session, g)).append(n)
+        assert handed == []
+    assert handed == [[1, 2]]
+    assert [n for _, n in _outbox(database)] == [3]  # (queued by it, inserted with it)
+    with database.unit_of_work() as session:
+        before_this_commit(session, "k", list, lambda g: then(session, g)).append(5)
+        before_commit_now(session, "k")
+        before_commit_now(session, "k")  # (nothing left)
+        assert handed[-1] == [5]
+    assert len(handed) == 2
+    session = database.session_factory()
+    try:
+        session.begin()
+        before_this_commit(session, "k", list, lambda g: then(session, g)).append(7)
+        session.rollback()
+        with session.begin():
+            pass
+    finally:
+        session.close()
+    assert len(handed) == 2
+    assert [n for _, n in _outbox(database)] == [3, 5]
 
 
 def test_a_rolled_back_transaction_leaves_no_event(database: Database) -> None:

@@ -38,6 +38,9 @@ from joinedup.core.outbox import OutboxEvent
 _AFTER_COMMIT = "joinedup.after_commit"
 #: :func:`after_this_commit` key: the topics the transaction tells of once it commits.
 _TOPICS = "joinedup.commit_topics"
+#: ``session.info`` key: what the transaction writes just before it commits
+#: (:func:`before_this_commit`).
+_BEFORE_COMMIT = "joinedup.before_commit"
 #: ``session.info`` key: the events the transaction queued (:func:`emit_queued`).
 _QUEUED = "joinedup.events.queued"
 #: The topic of every transaction that emitted events (wrote outbox rows).
@@ -73,6 +76,28 @@ def after_this_commit(
     return cast(T, found[0])
 
 
+def before_this_commit(
+    session: Session, key: str, make: Callable[[], T], then: Callable[[T], None]
+) -> T:
+    """The value ``key`` holds in the session's transaction (``make()`` when first asked
+    for), handed to ``then`` in the transaction just before it commits (what ``then`` writes
+    is the transaction's), or earlier by :func:`before_commit_now`; dropped if it rolls back:
+    what a transaction gathers to write together at its end."""
+    pending = session.info.setdefault(_BEFORE_COMMIT, {})
+    found = pending.get(key)
+    if found is None:
+        found = pending[key] = (make(), then)
+    return cast(T, found[0])
+
+
+def before_commit_now(session: Session, key: str) -> None:
+    """Hand what ``key`` gathered for the commit (:func:`before_this_commit`) to its ``then``
+    now, in the transaction (nothing when it gathered nothing)."""
+    found = session.info.get(_BEFORE_COMMIT, {}).pop(key, None)
+    if found is not None:
+        found[1](found[0])
+
+
 def tell_on_commit(session: Session, topic: str) -> None:
     """Call the listeners of ``topic`` once the session's transaction commits (not if it
     rolls back), once however often it is told: work for a process's loop that would
@@ -98,12 +123,16 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
     still in its transaction there, for a savepoint's rollback and the whole one's alike.)"""
     if transaction.parent is None:
         session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_BEFORE_COMMIT, None)
         session.info.pop(_QUEUED, None)
 
 
 @sqlalchemy_event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    emit_queued_now(session)
+    pending = session.info.pop(_BEFORE_COMMIT, None)
+    for value, then in (pending or {}).values():
+        then(value)  # (an error fails the commit: the transaction's writes are incomplete)
+    emit_queued_now(session)  # (last: with any event what came before queued)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

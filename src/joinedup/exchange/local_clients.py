@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from joinedup.core.db import READ_ONLY_SESSION, Database
 from joinedup.core.errors import NotFound
+from joinedup.core.events import before_commit_now, before_this_commit
 from joinedup.core.keys import SigningKey, load_log_signing_key
 from joinedup.core.settings import get_settings
 from joinedup.exchange.access import (
@@ -111,38 +111,28 @@ def exchange_client(
         return
     pending = calls.take_records()
     if pending:
-        session.info.setdefault(_AT_COMMIT, []).append((calls.log_signer, pending))
+        queued = before_this_commit(session, _AT_COMMIT, list, partial(_write_queued, session))
+        queued.append((calls.log_signer, pending))
 
 
-#: ``session.info`` key: the records the transaction's ended :func:`exchange_client` blocks
-#: left for its commit, with the log key of each block.
+#: :func:`~joinedup.core.events.before_this_commit` key: the records the transaction's ended
+#: :func:`exchange_client` blocks left for its commit, with the log key of each block.
 _AT_COMMIT = "joinedup.exchange.records_at_commit"
 
 
 def write_records_now(session: Session) -> None:
     """Write now, in ``session``'s transaction, the records its ended :func:`exchange_client`
-    blocks left for the commit: one transparency-log batch per log key."""
-    queued: list[tuple[SigningKey, list[Recording]]] | None = session.info.pop(_AT_COMMIT, None)
-    if not queued:
-        return
+    blocks left for the commit."""
+    before_commit_now(session, _AT_COMMIT)
+
+
+def _write_queued(session: Session, queued: list[tuple[SigningKey, list[Recording]]]) -> None:
+    """The queued records, one transparency-log batch per log key."""
     by_key: dict[str, tuple[SigningKey, list[Recording]]] = {}
     for signer, recordings in queued:
         by_key.setdefault(signer.key_id, (signer, []))[1].extend(recordings)
     for signer, recordings in by_key.values():
         write_recordings(session, recordings, signer=signer)
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    write_records_now(session)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction: Any) -> None:
-    """A rolled-back transaction leaves nothing for the session's next one (after a commit
-    the queue is empty already)."""
-    if transaction.parent is None:
-        session.info.pop(_AT_COMMIT, None)
 
 
 def write_read_records(session: Session, reads: Sequence[tuple[str, Sequence[Recording]]]) -> None:
